@@ -1,0 +1,43 @@
+#include "services/source_fetcher/core/git_util.h"
+
+#include <mutex>
+
+#include "absl/strings/ascii.h"
+#include "services/source_fetcher/core/network_deadline.h"
+#include "services/source_fetcher/core/repo_url.h"
+
+namespace todoke::source_fetcher {
+
+absl::Status EnsureLibgit2() {
+  static absl::Status* status = [] {
+    if (git_libgit2_init() < 0) return new absl::Status(absl::InternalError("git_libgit2_init failed"));
+    // Mirrors are private to this process: skip fsync-on-every-object for speed, keep strict
+    // hash verification so corruption is detected when objects are read.
+    git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 1);
+    git_libgit2_opts(GIT_OPT_SET_USER_AGENT, "todoke-source-fetcher");
+    return new absl::Status(InstallDeadlineSockets());
+  }();
+  return *status;
+}
+
+std::string LastGitErrorMessage() {
+  const git_error* e = git_error_last();
+  if (e == nullptr || e->message == nullptr) return "unknown libgit2 error";
+  return MaskCredentials(e->message);
+}
+
+std::string OidToHex(const git_oid& oid) {
+  char buf[GIT_OID_HEXSZ + 1];
+  git_oid_tostr(buf, sizeof(buf), &oid);
+  return std::string(buf);
+}
+
+bool IsHexPrefix(absl::string_view s) {
+  if (s.size() < 4 || s.size() > 40) return false;
+  for (char c : s) {
+    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
+}  // namespace todoke::source_fetcher

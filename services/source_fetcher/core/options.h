@@ -1,0 +1,37 @@
+// Configuration of the source-fetcher core. main.cc maps command-line flags onto these fields;
+// every field has a default that works for tests and small installations.
+#ifndef TODOKE_SERVICES_SOURCE_FETCHER_CORE_OPTIONS_H_
+#define TODOKE_SERVICES_SOURCE_FETCHER_CORE_OPTIONS_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/time/time.h"
+
+namespace todoke::source_fetcher {
+
+struct SourceFetcherOptions {
+  // --cache-dir: root of the mirror cache (created if missing). Must not be shared by two
+  // running fetchers: the first one takes an exclusive lock on it.
+  std::string cache_dir = "/var/cache/todoke/source-fetcher";
+  // --max-parallel-fetches: fetches/clones running at once across all repositories.
+  int max_parallel_fetches = 8;
+  // --cache-max-bytes: mirrors are evicted least-recently-used first above this size; 0 = no limit.
+  uint64_t cache_max_bytes = 0;
+  // --allow-local-repos: accept file:// URLs and absolute local paths as repositories.
+  bool allow_local = false;
+  // --credentials: credentials file, or a directory of such files (see credentials.h). Empty: none.
+  std::string credentials_path;
+  // --tls-ca-file (optional): PEM bundle used to verify HTTPS servers instead of the system store.
+  std::string tls_ca_file;
+  // --max-files: default ReadTree file-count limit when the request says 0.
+  uint32_t default_max_files = 100'000;
+  // --max-total-bytes: default ReadTree total-content limit when the request says 0.
+  uint64_t default_max_total_bytes = 512ull << 20;
+  // --network-timeout: bound for a network operation when the request carries no deadline.
+  absl::Duration default_network_timeout = absl::Minutes(5);
+};
+
+}  // namespace todoke::source_fetcher
+
+#endif  // TODOKE_SERVICES_SOURCE_FETCHER_CORE_OPTIONS_H_

@@ -1,0 +1,46 @@
+// The network side effects of the source-fetcher: listing a remote's refs and fetching into a
+// bare mirror. Behind an interface so the fetcher logic can be tested with a fake or a counter.
+#ifndef TODOKE_SERVICES_SOURCE_FETCHER_CORE_REMOTE_CLIENT_H_
+#define TODOKE_SERVICES_SOURCE_FETCHER_CORE_REMOTE_CLIENT_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "services/source_fetcher/core/credentials.h"
+#include "services/source_fetcher/core/repo_url.h"
+
+namespace todoke::source_fetcher {
+
+struct RemoteRef {
+  std::string name;           // "HEAD", "refs/heads/main", "refs/tags/v1^{}" (peeled tag)...
+  std::string commit;         // 40 hex: the object the ref points at.
+  std::string symref_target;  // for HEAD: "refs/heads/main" when the server says so.
+};
+
+class RemoteClient {
+ public:
+  virtual ~RemoteClient() = default;
+
+  // ls-remote: the refs the server advertises. Errors: NOT_FOUND (no such repository),
+  // UNAUTHENTICATED / PERMISSION_DENIED (credentials missing or refused, host key not trusted),
+  // UNAVAILABLE (unreachable), DEADLINE_EXCEEDED. Messages name the URL with credentials masked.
+  virtual absl::StatusOr<std::vector<RemoteRef>> ListRefs(const RepoUrl& url,
+                                                          const Credential* credential,
+                                                          absl::Time deadline) = 0;
+
+  // Fetches every ref (+refs/*:refs/*, pruning deleted ones) into the bare repository at
+  // `git_dir`. Same errors as ListRefs, plus DATA_LOSS when the local repository is damaged
+  // and INTERNAL when it cannot be opened.
+  virtual absl::Status Fetch(const std::string& git_dir, const RepoUrl& url,
+                             const Credential* credential, absl::Time deadline) = 0;
+};
+
+// The real client over libgit2 (git://, http(s)://, ssh://, file://). `tls_ca_file` may be empty.
+std::unique_ptr<RemoteClient> NewLibgit2RemoteClient(const std::string& tls_ca_file);
+
+}  // namespace todoke::source_fetcher
+
+#endif  // TODOKE_SERVICES_SOURCE_FETCHER_CORE_REMOTE_CLIENT_H_

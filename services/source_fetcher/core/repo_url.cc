@@ -1,0 +1,213 @@
+#include "services/source_fetcher/core/repo_url.h"
+
+#include <cctype>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+namespace todoke::source_fetcher {
+namespace {
+
+absl::Status Invalid(absl::string_view url, absl::string_view why) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("invalid repository URL \"", MaskCredentials(url), "\": ", why));
+}
+
+// Checks a repository path: no "..", no empty text.
+absl::Status CheckPath(absl::string_view url, absl::string_view path) {
+  if (path.empty() || path == "/") return Invalid(url, "empty repository path");
+  for (absl::string_view part : absl::StrSplit(path, '/')) {
+    if (part == "..") return Invalid(url, "path contains \"..\"");
+  }
+  return absl::OkStatus();
+}
+
+std::string TrimTrailingSlashes(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  return path;
+}
+
+}  // namespace
+
+std::string MaskCredentials(absl::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t scheme_end = text.find("://", i);
+    if (scheme_end == absl::string_view::npos) break;
+    size_t authority_begin = scheme_end + 3;
+    size_t authority_end = authority_begin;
+    while (authority_end < text.size() && text[authority_end] != '/' &&
+           !absl::ascii_isspace(static_cast<unsigned char>(text[authority_end])) &&
+           text[authority_end] != '"' && text[authority_end] != '\'') {
+      ++authority_end;
+    }
+    absl::string_view authority = text.substr(authority_begin, authority_end - authority_begin);
+    size_t at = authority.rfind('@');
+    absl::StrAppend(&out, text.substr(i, authority_begin - i));
+    if (at != absl::string_view::npos && authority.substr(0, at).find(':') != absl::string_view::npos) {
+      absl::StrAppend(&out, "***@");
+      absl::StrAppend(&out, authority.substr(at + 1));
+    } else {
+      absl::StrAppend(&out, authority);
+    }
+    i = authority_end;
+  }
+  absl::StrAppend(&out, text.substr(i));
+  // Header values that may reach an error message.
+  for (const std::string header : {"Authorization: ", "authorization: "}) {
+    size_t pos = 0;
+    while ((pos = out.find(header, pos)) != std::string::npos) {
+      size_t value_begin = pos + header.size();
+      size_t value_end = out.find_first_of("\r\n\"'", value_begin);
+      if (value_end == std::string::npos) value_end = out.size();
+      out.replace(value_begin, value_end - value_begin, "***");
+      pos = value_begin + 3;
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<RepoUrl> ParseRepoUrl(absl::string_view url, bool allow_local) {
+  if (url.empty()) return absl::InvalidArgumentError("repository URL is empty");
+  for (char c : url) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f || c == ' ') {
+      return Invalid(url, "contains whitespace or control characters");
+    }
+  }
+  RepoUrl out;
+  size_t scheme_end = url.find("://");
+  if (scheme_end == absl::string_view::npos) {
+    if (url.front() == '/') {
+      if (!allow_local) return Invalid(url, "local repositories are not allowed");
+      absl::Status path_ok = CheckPath(url, url);
+      if (!path_ok.ok()) return path_ok;
+      out.transport = RepoTransport::kLocal;
+      out.path = TrimTrailingSlashes(std::string(url));
+      out.fetch_url = absl::StrCat("file://", out.path);
+      out.canonical = out.fetch_url;
+      return out;
+    }
+    // scp-like: [user@]host:path
+    size_t colon = url.find(':');
+    size_t slash = url.find('/');
+    if (colon == absl::string_view::npos || colon == 0 ||
+        (slash != absl::string_view::npos && slash < colon)) {
+      return Invalid(url, "not a URL, an scp-like ssh address or an absolute path");
+    }
+    absl::string_view user_host = url.substr(0, colon);
+    absl::string_view path = url.substr(colon + 1);
+    size_t at = user_host.rfind('@');
+    if (at != absl::string_view::npos) {
+      out.user = std::string(user_host.substr(0, at));
+      user_host = user_host.substr(at + 1);
+      if (out.user.find(':') != std::string::npos) {
+        return Invalid(url, "passwords in URLs are not accepted; use the credentials file");
+      }
+    }
+    if (user_host.empty()) return Invalid(url, "empty host");
+    absl::Status path_ok = CheckPath(url, path);
+    if (!path_ok.ok()) return path_ok;
+    out.transport = RepoTransport::kSsh;
+    out.host = absl::AsciiStrToLower(user_host);
+    out.path = TrimTrailingSlashes(std::string(path));
+    out.fetch_url = std::string(url);
+    out.canonical = absl::StrCat("ssh://", out.host, out.path.front() == '/' ? "" : "/", out.path);
+    return out;
+  }
+
+  std::string scheme = absl::AsciiStrToLower(url.substr(0, scheme_end));
+  absl::string_view rest = url.substr(scheme_end + 3);
+  if (scheme == "file") {
+    if (!allow_local) return Invalid(url, "local repositories are not allowed");
+    if (rest.empty() || rest.front() != '/') return Invalid(url, "file:// URL needs an absolute path");
+    absl::Status path_ok = CheckPath(url, rest);
+    if (!path_ok.ok()) return path_ok;
+    out.transport = RepoTransport::kLocal;
+    out.path = TrimTrailingSlashes(std::string(rest));
+    out.fetch_url = absl::StrCat("file://", out.path);
+    out.canonical = out.fetch_url;
+    return out;
+  }
+  int default_port = 0;
+  if (scheme == "https") {
+    out.transport = RepoTransport::kHttps;
+    default_port = 443;
+  } else if (scheme == "http") {
+    out.transport = RepoTransport::kHttp;
+    default_port = 80;
+  } else if (scheme == "git") {
+    out.transport = RepoTransport::kGit;
+    default_port = 9418;
+  } else if (scheme == "ssh" || scheme == "git+ssh" || scheme == "ssh+git") {
+    out.transport = RepoTransport::kSsh;
+    default_port = 22;
+  } else {
+    return Invalid(url, absl::StrCat("unsupported scheme \"", scheme, "\""));
+  }
+  size_t path_begin = rest.find('/');
+  if (path_begin == absl::string_view::npos) return Invalid(url, "no repository path");
+  absl::string_view authority = rest.substr(0, path_begin);
+  absl::string_view path = rest.substr(path_begin);
+  if (path.find_first_of("?#") != absl::string_view::npos) {
+    return Invalid(url, "query strings and fragments are not accepted");
+  }
+  size_t at = authority.rfind('@');
+  if (at != absl::string_view::npos) {
+    absl::string_view userinfo = authority.substr(0, at);
+    if (userinfo.find(':') != absl::string_view::npos) {
+      return Invalid(url, "passwords in URLs are not accepted; use the credentials file");
+    }
+    if (out.transport != RepoTransport::kSsh) {
+      return Invalid(url, "user names in URLs are only accepted for ssh; use the credentials file");
+    }
+    out.user = std::string(userinfo);
+    authority = authority.substr(at + 1);
+  }
+  absl::string_view host = authority;
+  if (!host.empty() && host.front() == '[') {  // IPv6 literal
+    size_t close = host.find(']');
+    if (close == absl::string_view::npos) return Invalid(url, "malformed IPv6 host");
+    absl::string_view after = host.substr(close + 1);
+    host = host.substr(0, close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':' || !absl::SimpleAtoi(after.substr(1), &out.port)) {
+        return Invalid(url, "malformed port");
+      }
+    }
+  } else {
+    size_t colon = host.rfind(':');
+    if (colon != absl::string_view::npos) {
+      if (!absl::SimpleAtoi(host.substr(colon + 1), &out.port) || out.port <= 0 ||
+          out.port > 65535) {
+        return Invalid(url, "malformed port");
+      }
+      host = host.substr(0, colon);
+    }
+  }
+  if (host.empty()) return Invalid(url, "empty host");
+  for (char c : host) {
+    if (!(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' ||
+          c == '_' || c == '[' || c == ']' || c == ':')) {
+      return Invalid(url, "malformed host");
+    }
+  }
+  absl::Status path_ok = CheckPath(url, path);
+  if (!path_ok.ok()) return path_ok;
+  out.host = absl::AsciiStrToLower(host);
+  out.path = TrimTrailingSlashes(std::string(path));
+  if (out.port == default_port) out.port = 0;
+  std::string canonical_scheme = out.transport == RepoTransport::kSsh ? "ssh" : scheme;
+  out.canonical = absl::StrCat(canonical_scheme, "://", out.host,
+                               out.port != 0 ? absl::StrCat(":", out.port) : "", out.path);
+  out.fetch_url = std::string(url);
+  return out;
+}
+
+}  // namespace todoke::source_fetcher

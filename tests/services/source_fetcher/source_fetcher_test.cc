@@ -1,0 +1,480 @@
+// The source-fetcher core against real Git servers on loopback: git daemon, git http-backend
+// behind lighttpd (basic and bearer auth), sshd, a silent TCP listener, and local paths.
+#include "services/source_fetcher/core/source_fetcher.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/time.h"
+#include "tests/services/source_fetcher/test_servers.h"
+
+namespace todoke::source_fetcher {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using testing::GitDaemon;
+using testing::HttpGitServer;
+using testing::Sh;
+using testing::SilentServer;
+using testing::SshGitServer;
+using testing::TempDir;
+
+constexpr char kHttpUser[] = "alice";
+constexpr char kHttpPassword[] = "open-sesame-42";
+constexpr char kBearer[] = "tok-987654";
+
+// Servers and the fixture repository, shared by every test of the suite.
+struct World {
+  TempDir dir;
+  std::string repos;  // served root: fixture.git, other.git
+  std::string bare;   // repos/fixture.git
+  GitDaemon daemon;
+  HttpGitServer http;
+  SshGitServer ssh;
+  absl::Status ssh_status;
+  std::string credentials_file;
+  std::string commit(const std::string& ref) {
+    return std::string(absl::StripTrailingAsciiWhitespace(
+        *Sh(absl::StrCat("git rev-parse '", ref, "^{commit}'"), bare)));
+  }
+};
+World* world = nullptr;
+
+class SourceFetcherTest : public ::testing::Test {
+ public:
+  static void SetUpTestSuite() {
+    world = new World();
+    world->repos = world->dir.path() + "/repos";
+    fs::create_directories(world->repos);
+    world->bare = world->repos + "/fixture.git";
+    ASSERT_TRUE(testing::MakeFixtureRepo(world->dir.path(), world->bare).ok());
+    ASSERT_TRUE(Sh("git clone -q --bare src " + world->repos + "/other.git", world->dir.path()).ok());
+    ASSERT_TRUE(world->daemon.Start(world->repos, world->dir.path() + "/daemon.log").ok());
+    fs::create_directories(world->dir.path() + "/http");
+    absl::Status http = world->http.Start(world->repos, world->dir.path() + "/http", kHttpUser,
+                                          kHttpPassword, kBearer);
+    ASSERT_TRUE(http.ok()) << http;
+    fs::create_directories(world->dir.path() + "/ssh");
+    world->ssh_status = world->ssh.Start(world->dir.path() + "/ssh");
+    world->credentials_file = world->dir.path() + "/credentials";
+    std::ofstream creds(world->credentials_file);
+    creds << "# test credentials\n"
+          << "http://127.0.0.1:" << world->http.port() << "/private/ username=" << kHttpUser
+          << " password=" << kHttpPassword << "\n"
+          << "http://127.0.0.1:" << world->http.port() << "/private/other.git username="
+          << kHttpUser << " password=wrong-password-77\n"
+          << "http://127.0.0.1:" << world->http.port() << "/bearer/fixture.git bearer_token="
+          << kBearer << "\n"
+          << "http://127.0.0.1:" << world->http.port() << "/bearer/other.git bearer_token=bad-token\n"
+          << "ssh://127.0.0.1:" << world->ssh.port() << "/ ssh_key=" << world->ssh.client_key()
+          << " known_hosts=" << world->ssh.known_hosts() << "\n";
+  }
+  static void TearDownTestSuite() {
+    delete world;
+    world = nullptr;
+  }
+
+ protected:
+  void SetUp() override { cache_dir_ = cache_.path() + "/cache"; }
+
+  std::unique_ptr<SourceFetcher> NewFetcher(uint64_t max_bytes = 0) {
+    SourceFetcherOptions options;
+    options.cache_dir = cache_dir_;
+    options.cache_max_bytes = max_bytes;
+    options.allow_local = true;
+    options.credentials_path = world->credentials_file;
+    options.max_parallel_fetches = 4;
+    auto fetcher = SourceFetcher::Create(options);
+    EXPECT_TRUE(fetcher.ok()) << fetcher.status();
+    return fetcher.ok() ? std::move(*fetcher) : nullptr;
+  }
+
+  absl::StatusOr<ResolveResult> Resolve(SourceFetcher& f, const std::string& url,
+                                        const std::string& ref,
+                                        absl::Duration timeout = absl::Seconds(30)) {
+    ResolveRequest r;
+    r.repo_url = url;
+    r.ref = ref;
+    r.deadline = absl::Now() + timeout;
+    return f.Resolve(r);
+  }
+
+  absl::StatusOr<std::vector<TreeFile>> ReadTree(SourceFetcher& f, const std::string& url,
+                                                 const std::string& commit, const std::string& path,
+                                                 uint32_t max_files = 0, uint64_t max_bytes = 0) {
+    ReadTreeRequest r;
+    r.repo_url = url;
+    r.commit = commit;
+    r.path = path;
+    r.max_files = max_files;
+    r.max_total_bytes = max_bytes;
+    r.deadline = absl::Now() + absl::Seconds(30);
+    std::vector<TreeFile> files;
+    absl::Status s = f.ReadTree(r, [&](TreeFile&& file) {
+      files.push_back(std::move(file));
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+    return files;
+  }
+
+  std::string MirrorDir() {
+    for (const auto& e : fs::directory_iterator(cache_dir_ + "/mirrors")) return e.path().string();
+    return "";
+  }
+
+  TempDir cache_;
+  std::string cache_dir_;
+};
+
+TEST_F(SourceFetcherTest, ResolvesEveryRefFormOverGitDaemon) {
+  auto f = NewFetcher();
+  std::string url = world->daemon.Url("fixture.git");
+  struct Case {
+    std::string ref, want_commit_of, want_ref;
+  } cases[] = {
+      {"main", "main", "refs/heads/main"},
+      {"HEAD", "main", "refs/heads/main"},
+      {"feature", "feature", "refs/heads/feature"},
+      {"refs/heads/feature", "feature", "refs/heads/feature"},
+      {"v1.0.0", "v1.0.0", "refs/tags/v1.0.0"},        // lightweight tag
+      {"v1.2.0", "v1.2.0", "refs/tags/v1.2.0"},        // annotated tag: peeled to its commit
+      {"refs/tags/v2.0.0", "v2.0.0", "refs/tags/v2.0.0"},
+      {"^1", "v1.4.3", "refs/tags/v1.4.3"},            // pre-release v1.5.0-rc.1 not chosen
+      {"~1.2", "v1.2.0", "refs/tags/v1.2.0"},
+      {">=1.2.0 <2.0.0", "v1.4.3", "refs/tags/v1.4.3"},
+      {"^2", "v2.0.0", "refs/tags/v2.0.0"},
+      {"v^1.2", "v1.4.3", "refs/tags/v1.4.3"},
+      {"release-~1.4", "release-1.4.0", "refs/tags/release-1.4.0"},
+      {">=1.5.0-rc.0 <1.6.0", "v1.5.0-rc.1", "refs/tags/v1.5.0-rc.1"},
+  };
+  for (const Case& c : cases) {
+    auto r = Resolve(*f, url, c.ref);
+    ASSERT_TRUE(r.ok()) << c.ref << ": " << r.status();
+    EXPECT_EQ(r->revision.commit, world->commit(c.want_commit_of)) << c.ref;
+    EXPECT_EQ(r->resolved_ref, c.want_ref) << c.ref;
+  }
+  std::string first = world->commit("v1.0.0");
+  auto full = Resolve(*f, url, first);
+  ASSERT_TRUE(full.ok()) << full.status();
+  EXPECT_EQ(full->revision.commit, first);
+  EXPECT_EQ(full->resolved_ref, "");
+  auto short_id = Resolve(*f, url, first.substr(0, 8));
+  ASSERT_TRUE(short_id.ok()) << short_id.status();
+  EXPECT_EQ(short_id->revision.commit, first);
+
+  auto meta = Resolve(*f, url, "main");
+  ASSERT_TRUE(meta.ok());
+  EXPECT_EQ(meta->revision.author_name, "Ada Author");
+  EXPECT_EQ(meta->revision.author_email, "ada@example.com");
+  EXPECT_EQ(meta->revision.author_time, absl::FromUnixSeconds(1704164645));
+  EXPECT_EQ(meta->revision.message, "third commit\n\nwith a body\n");
+}
+
+TEST_F(SourceFetcherTest, BadRefsAndRepositories) {
+  auto f = NewFetcher();
+  std::string url = world->daemon.Url("fixture.git");
+  auto missing = Resolve(*f, url, "no-such-branch");
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(missing.status().message(), HasSubstr("no-such-branch"));
+  EXPECT_EQ(Resolve(*f, url, "^9").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Resolve(*f, url, ">=1.x.y").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Resolve(*f, url, "").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Resolve(*f, url, std::string(40, 'e')).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Resolve(*f, world->daemon.Url("nope.git"), "main").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(Resolve(*f, world->daemon.Url("../etc.git"), "main").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  int closed_port = testing::PickFreePort();
+  auto unreachable = Resolve(*f, absl::StrCat("git://127.0.0.1:", closed_port, "/x.git"), "main");
+  EXPECT_EQ(unreachable.status().code(), absl::StatusCode::kUnavailable) << unreachable.status();
+}
+
+TEST_F(SourceFetcherTest, SkipsTheFetchWhenTheMirrorHasTheCommit) {
+  TempDir work;
+  ASSERT_TRUE(Sh("git clone -q --bare " + world->bare + " moving.git", world->repos).ok() ||
+              fs::exists(world->repos + "/moving.git"));
+  auto f = NewFetcher();
+  std::string url = world->daemon.Url("moving.git");
+  auto first = Resolve(*f, url, "main");
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(first->fetched);
+  FetcherStats after_first = f->stats();
+  EXPECT_EQ(after_first.clones, 1u);
+
+  for (const char* ref : {"main", "HEAD", "v1.2.0", "^1"}) {
+    auto again = Resolve(*f, url, ref);
+    ASSERT_TRUE(again.ok()) << again.status();
+    EXPECT_FALSE(again->fetched) << ref;
+  }
+  FetcherStats after_warm = f->stats();
+  EXPECT_EQ(after_warm.clones, 1u);
+  EXPECT_EQ(after_warm.fetches, 0u);  // proof: no fetch happened
+  EXPECT_EQ(after_warm.ls_remotes, after_first.ls_remotes + 4);
+
+  // A new commit upstream: ls-remote sees it, one incremental fetch brings it.
+  ASSERT_TRUE(Sh("git clone -q moving.git " + work.path() + "/w && cd " + work.path() +
+                     "/w && git -c user.name=n -c user.email=e commit -q --allow-empty -m new && "
+                     "git push -q origin main",
+                 world->repos)
+                  .ok());
+  auto moved = Resolve(*f, url, "main");
+  ASSERT_TRUE(moved.ok()) << moved.status();
+  EXPECT_TRUE(moved->fetched);
+  EXPECT_NE(moved->revision.commit, first->revision.commit);
+  EXPECT_EQ(moved->revision.message, "new\n");
+  EXPECT_EQ(f->stats().fetches, 1u);
+  EXPECT_EQ(f->stats().clones, 1u);
+}
+
+TEST_F(SourceFetcherTest, ConcurrentRequestsShareOneClone) {
+  auto f = NewFetcher();
+  std::string url = world->daemon.Url("fixture.git");
+  std::vector<std::thread> threads;
+  std::vector<absl::StatusOr<ResolveResult>> results(12, absl::UnknownError("unset"));
+  for (int i = 0; i < 12; ++i) {
+    threads.emplace_back([&, i] { results[i] = Resolve(*f, url, i % 2 ? "main" : "v1.2.0"); });
+  }
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < 12; ++i) {
+    ASSERT_TRUE(results[i].ok()) << results[i].status();
+    EXPECT_EQ(results[i]->revision.commit, world->commit(i % 2 ? "main" : "v1.2.0"));
+  }
+  EXPECT_EQ(f->stats().clones, 1u);
+  EXPECT_EQ(f->stats().fetches, 0u);
+}
+
+TEST_F(SourceFetcherTest, SilentServerHitsTheDeadline) {
+  SilentServer silent;
+  auto f = NewFetcher();
+  for (const std::string& url :
+       {absl::StrCat("git://127.0.0.1:", silent.port(), "/repo.git"),
+        absl::StrCat("http://127.0.0.1:", silent.port(), "/repo.git"),
+        absl::StrCat("ssh://git@127.0.0.1:", silent.port(), "/repo.git")}) {
+    absl::Time start = absl::Now();
+    auto r = Resolve(*f, url, "main", absl::Milliseconds(700));
+    absl::Duration took = absl::Now() - start;
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded) << url << ": " << r.status();
+    EXPECT_LT(took, absl::Seconds(3)) << url;
+  }
+}
+
+TEST_F(SourceFetcherTest, SmartHttpWithBasicAndBearerAuth) {
+  auto f = NewFetcher();
+  std::string main = world->commit("main");
+  auto pub = Resolve(*f, world->http.Url("public", "fixture.git"), "main");
+  ASSERT_TRUE(pub.ok()) << pub.status();
+  EXPECT_EQ(pub->revision.commit, main);
+
+  auto priv = Resolve(*f, world->http.Url("private", "fixture.git"), "v2.0.0");
+  ASSERT_TRUE(priv.ok()) << priv.status();
+  EXPECT_EQ(priv->revision.commit, world->commit("v2.0.0"));
+  auto tree = ReadTree(*f, world->http.Url("private", "fixture.git"), main, "app");
+  ASSERT_TRUE(tree.ok()) << tree.status();
+
+  auto wrong = Resolve(*f, world->http.Url("private", "other.git"), "main");
+  EXPECT_EQ(wrong.status().code(), absl::StatusCode::kUnauthenticated) << wrong.status();
+  EXPECT_THAT(wrong.status().message(), Not(HasSubstr("wrong-password-77")));
+  EXPECT_THAT(wrong.status().message(), HasSubstr("/private/other.git"));
+
+  // No credentials entry covers this URL (the entries are keyed on /private/).
+  auto none = Resolve(*f, absl::StrCat("http://localhost:", world->http.port(), "/private/fixture.git"), "main");
+  EXPECT_EQ(none.status().code(), absl::StatusCode::kUnauthenticated) << none.status();
+
+  auto bearer = Resolve(*f, world->http.Url("bearer", "fixture.git"), "main");
+  ASSERT_TRUE(bearer.ok()) << bearer.status();
+  EXPECT_EQ(bearer->revision.commit, main);
+  auto bad_bearer = Resolve(*f, world->http.Url("bearer", "other.git"), "main");
+  EXPECT_EQ(bad_bearer.status().code(), absl::StatusCode::kPermissionDenied) << bad_bearer.status();
+  EXPECT_THAT(bad_bearer.status().message(), Not(HasSubstr("bad-token")));
+
+  auto missing = Resolve(*f, world->http.Url("public", "nope.git"), "main");
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound) << missing.status();
+}
+
+TEST_F(SourceFetcherTest, SshWithKeyAndKnownHosts) {
+  ASSERT_TRUE(world->ssh_status.ok()) << world->ssh_status;
+  auto f = NewFetcher();
+  auto r = Resolve(*f, world->ssh.Url(world->bare), "main");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->revision.commit, world->commit("main"));
+  EXPECT_TRUE(r->fetched);
+  auto again = Resolve(*f, world->ssh.Url(world->bare), "v1.2.0");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_FALSE(again->fetched);
+
+  // Same server reached as "localhost": no credentials entry, so no key and no known_hosts.
+  std::string other = absl::StrCat("ssh://", world->ssh.user(), "@localhost:", world->ssh.port(),
+                                   world->bare);
+  auto untrusted = Resolve(*f, other, "main");
+  EXPECT_EQ(untrusted.status().code(), absl::StatusCode::kPermissionDenied) << untrusted.status();
+  EXPECT_EQ(Resolve(*f, world->ssh.Url("/nonexistent/repo.git"), "main").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(SourceFetcherTest, SshRejectsAWrongHostKey) {
+  ASSERT_TRUE(world->ssh_status.ok()) << world->ssh_status;
+  TempDir d;
+  ASSERT_TRUE(Sh("ssh-keygen -q -t ed25519 -N '' -f other_host && ssh-keygen -q -t ed25519 -N '' -f other_user", d.path()).ok());
+  std::string pub = *Sh("cut -d' ' -f1,2 other_host.pub", d.path());
+  {
+    std::ofstream kh(d.path() + "/kh");
+    kh << "[127.0.0.1]:" << world->ssh.port() << " " << pub;
+    std::ofstream creds(d.path() + "/creds");
+    creds << "ssh:// ssh_key=" << world->ssh.client_key() << " known_hosts=kh\n";
+  }
+  SourceFetcherOptions options;
+  options.cache_dir = cache_dir_;
+  options.credentials_path = d.path() + "/creds";
+  auto f = SourceFetcher::Create(options);
+  ASSERT_TRUE(f.ok()) << f.status();
+  auto r = Resolve(**f, world->ssh.Url(world->bare), "main");
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied) << r.status();
+  EXPECT_THAT(r.status().message(), HasSubstr("known_hosts"));
+}
+
+TEST_F(SourceFetcherTest, ReadTreeFilesModesAndLimits) {
+  auto f = NewFetcher();
+  std::string url = world->daemon.Url("fixture.git");
+  std::string main = world->commit("main");
+  auto all = ReadTree(*f, url, main, "");
+  ASSERT_TRUE(all.ok()) << all.status();
+  std::map<std::string, TreeFile> by_path;
+  for (auto& file : *all) by_path[file.path] = file;
+  ASSERT_EQ(by_path.size(), 6u);
+  EXPECT_EQ(by_path["README.md"].content, "hello\nmore\n");
+  EXPECT_EQ(by_path["README.md"].mode, 0100644u);
+  EXPECT_EQ(by_path["run.sh"].mode, 0100755u);
+  EXPECT_EQ(by_path["app/link-ok"].mode, 0120000u);
+  EXPECT_EQ(by_path["app/link-ok"].content, "deploy/a.yaml");
+  EXPECT_EQ(by_path["app/deploy/a.yaml"].blob_id,
+            std::string(absl::StripTrailingAsciiWhitespace(
+                *Sh("git rev-parse main:app/deploy/a.yaml", world->bare))));
+
+  auto app = ReadTree(*f, url, main, "./app/");
+  ASSERT_TRUE(app.ok()) << app.status();
+  EXPECT_EQ(app->size(), 4u);
+  auto one = ReadTree(*f, url, main, "app/config.yaml");
+  ASSERT_TRUE(one.ok());
+  ASSERT_EQ(one->size(), 1u);
+  EXPECT_EQ((*one)[0].content, "a: 1\n");
+
+  EXPECT_EQ(ReadTree(*f, url, main, "app/../..").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ReadTree(*f, url, main, "/etc").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ReadTree(*f, url, main, "nope").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(ReadTree(*f, url, main, "", 3).status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(ReadTree(*f, url, main, "", 0, 10).status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(ReadTree(*f, url, "main", "").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ReadTree(*f, url, std::string(40, 'a'), "").status().code(), absl::StatusCode::kNotFound);
+  auto evil = ReadTree(*f, url, world->commit("evil"), "");
+  EXPECT_EQ(evil.status().code(), absl::StatusCode::kFailedPrecondition) << evil.status();
+  EXPECT_THAT(evil.status().message(), HasSubstr("escape"));
+  // The escaping link is outside "app", so reading "app" at the same commit is fine.
+  EXPECT_TRUE(ReadTree(*f, url, world->commit("evil"), "app").ok());
+
+  GetRevisionRequest g;
+  g.repo_url = url;
+  g.commit = main.substr(0, 10);
+  auto rev = f->GetRevision(g);
+  ASSERT_TRUE(rev.ok()) << rev.status();
+  EXPECT_EQ(rev->commit, main);
+}
+
+TEST_F(SourceFetcherTest, LocalRepositoriesNeedTheAllowList) {
+  auto f = NewFetcher();
+  auto local = Resolve(*f, world->bare, "main");
+  ASSERT_TRUE(local.ok()) << local.status();
+  EXPECT_EQ(local->revision.commit, world->commit("main"));
+  auto file_url = Resolve(*f, "file://" + world->bare, "v2.0.0");
+  ASSERT_TRUE(file_url.ok()) << file_url.status();
+
+  SourceFetcherOptions options;
+  options.cache_dir = cache_.path() + "/other-cache";
+  options.allow_local = false;
+  auto strict = SourceFetcher::Create(options);
+  ASSERT_TRUE(strict.ok());
+  EXPECT_EQ(Resolve(**strict, world->bare, "main").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(SourceFetcherTest, CorruptMirrorsAreRebuilt) {
+  std::string url = world->daemon.Url("fixture.git");
+  std::string main = world->commit("main");
+  {
+    auto f = NewFetcher();
+    ASSERT_TRUE(Resolve(*f, url, "main").ok());
+    // Truncate every pack: objects can no longer be read.
+    std::string mirror = MirrorDir();
+    for (const auto& e : fs::directory_iterator(mirror + "/objects/pack")) {
+      if (e.path().extension() == ".pack") fs::resize_file(e.path(), 100);
+    }
+    auto r = Resolve(*f, url, "main");
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->revision.commit, main);
+    EXPECT_EQ(f->stats().rebuilds, 1u);
+    auto tree = ReadTree(*f, url, main, "app");
+    ASSERT_TRUE(tree.ok()) << tree.status();
+
+    // A mirror that lost its completeness marker is not trusted either.
+    fs::remove(MirrorDir() + "/todoke-mirror");
+    auto r2 = Resolve(*f, url, "v1.2.0");
+    ASSERT_TRUE(r2.ok()) << r2.status();
+    EXPECT_EQ(f->stats().rebuilds, 2u);
+  }
+  // A half-written mirror left by a crash is removed at startup.
+  fs::create_directories(cache_dir_ + "/mirrors/half-0000.git/objects");
+  auto f = NewFetcher();
+  EXPECT_FALSE(fs::exists(cache_dir_ + "/mirrors/half-0000.git"));
+  auto r = Resolve(*f, url, "main");
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->fetched);
+}
+
+TEST_F(SourceFetcherTest, RestartReusesTheCacheAndLocksIt) {
+  std::string url = world->daemon.Url("fixture.git");
+  {
+    auto f = NewFetcher();
+    ASSERT_TRUE(Resolve(*f, url, "main").ok());
+    SourceFetcherOptions options;
+    options.cache_dir = cache_dir_;
+    EXPECT_EQ(SourceFetcher::Create(options).status().code(),
+              absl::StatusCode::kFailedPrecondition);
+  }
+  auto f = NewFetcher();
+  auto r = Resolve(*f, url, "v2.0.0");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(r->fetched);
+  EXPECT_EQ(f->stats().clones, 0u);
+  auto tree = ReadTree(*f, url, world->commit("main"), "");
+  EXPECT_TRUE(tree.ok());
+}
+
+TEST_F(SourceFetcherTest, EvictsLeastRecentlyUsedMirrors) {
+  auto f = NewFetcher(/*max_bytes=*/1);  // every mirror is over the limit: keep only the newest
+  std::string a = world->daemon.Url("fixture.git");
+  std::string b = world->daemon.Url("other.git");
+  ASSERT_TRUE(Resolve(*f, a, "main").ok());
+  ASSERT_TRUE(Resolve(*f, b, "main").ok());
+  EXPECT_EQ(f->stats().evictions, 1u);
+  int mirrors = 0;
+  for (const auto& e : fs::directory_iterator(cache_dir_ + "/mirrors")) (void)e, ++mirrors;
+  EXPECT_EQ(mirrors, 1);
+  auto again = Resolve(*f, a, "main");
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->fetched);
+  EXPECT_EQ(f->stats().clones, 3u);
+}
+
+}  // namespace
+}  // namespace todoke::source_fetcher

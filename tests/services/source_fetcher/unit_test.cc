@@ -1,0 +1,167 @@
+// Unit tests of the pure parts of the source-fetcher core: URLs, semver, credentials.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "services/source_fetcher/core/credentials.h"
+#include "services/source_fetcher/core/repo_url.h"
+#include "services/source_fetcher/core/semver.h"
+
+namespace todoke::source_fetcher {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+TEST(RepoUrlTest, ParsesEveryTransport) {
+  auto https = ParseRepoUrl("https://Git.Example.com/org/repo.git/", false);
+  ASSERT_TRUE(https.ok()) << https.status();
+  EXPECT_EQ(https->transport, RepoTransport::kHttps);
+  EXPECT_EQ(https->canonical, "https://git.example.com/org/repo.git");
+
+  auto git = ParseRepoUrl("git://127.0.0.1:9418/repo", false);
+  ASSERT_TRUE(git.ok());
+  EXPECT_EQ(git->transport, RepoTransport::kGit);
+  EXPECT_EQ(git->canonical, "git://127.0.0.1/repo");
+
+  auto ssh = ParseRepoUrl("ssh://git@host:2222/srv/repo.git", false);
+  ASSERT_TRUE(ssh.ok());
+  EXPECT_EQ(ssh->transport, RepoTransport::kSsh);
+  EXPECT_EQ(ssh->user, "git");
+  EXPECT_EQ(ssh->port, 2222);
+  EXPECT_EQ(ssh->canonical, "ssh://host:2222/srv/repo.git");
+
+  auto scp = ParseRepoUrl("git@github.com:org/repo.git", false);
+  ASSERT_TRUE(scp.ok());
+  EXPECT_EQ(scp->transport, RepoTransport::kSsh);
+  EXPECT_EQ(scp->canonical, "ssh://github.com/org/repo.git");
+
+  auto local = ParseRepoUrl("/srv/git/repo", true);
+  ASSERT_TRUE(local.ok());
+  EXPECT_EQ(local->fetch_url, "file:///srv/git/repo");
+}
+
+TEST(RepoUrlTest, RejectsBadInput) {
+  for (const char* bad : {"", "https://host", "https:///x", "ftp://host/x", "https://host/a/../b",
+                          "/a/../b", "relative/path", "https://host/x?y=1", "https://host:99999/x",
+                          "https://ho st/x", "git://host/a\nb"}) {
+    auto parsed = ParseRepoUrl(bad, true);
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+  EXPECT_EQ(ParseRepoUrl("/srv/repo", false).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseRepoUrl("file:///srv/repo", false).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(RepoUrlTest, PasswordsInUrlsAreRefusedAndMasked) {
+  auto parsed = ParseRepoUrl("https://bob:hunter2@host/repo.git", false);
+  EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(parsed.status().message(), Not(HasSubstr("hunter2")));
+  EXPECT_THAT(parsed.status().message(), HasSubstr("https://***@host/repo.git"));
+}
+
+TEST(RepoUrlTest, MaskCredentials) {
+  EXPECT_EQ(MaskCredentials("fetch https://u:p@h/x failed"), "fetch https://***@h/x failed");
+  EXPECT_EQ(MaskCredentials("ssh://git@h/x"), "ssh://git@h/x");
+  EXPECT_EQ(MaskCredentials("Authorization: Bearer abc\n"), "Authorization: ***\n");
+}
+
+SemVersion V(const char* s) {
+  auto v = ParseSemVersion(s);
+  EXPECT_TRUE(v.has_value()) << s;
+  return v.value_or(SemVersion{});
+}
+
+bool Matches(const char* constraint, const char* version) {
+  auto c = SemverConstraint::Parse(constraint);
+  EXPECT_TRUE(c.ok()) << constraint << ": " << c.status();
+  return c.ok() && c->Matches(V(version));
+}
+
+TEST(SemverTest, Ordering) {
+  EXPECT_LT(V("1.2.3"), V("1.10.0"));
+  EXPECT_LT(V("1.0.0-rc.1"), V("1.0.0"));
+  EXPECT_LT(V("1.0.0-alpha"), V("1.0.0-alpha.1"));
+  EXPECT_LT(V("1.0.0-rc.2"), V("1.0.0-rc.10"));
+  EXPECT_EQ(V("v1.2.3+build"), V("1.2.3"));
+  EXPECT_FALSE(ParseSemVersion("1.2").has_value());
+}
+
+TEST(SemverTest, Constraints) {
+  EXPECT_TRUE(Matches(">=1.2.0 <2.0.0", "1.9.9"));
+  EXPECT_FALSE(Matches(">=1.2.0 <2.0.0", "2.0.0"));
+  EXPECT_FALSE(Matches(">=1.2.0 <2.0.0", "2.0.0-rc.1"));
+  EXPECT_TRUE(Matches("~1.4", "1.4.7"));
+  EXPECT_FALSE(Matches("~1.4", "1.5.0"));
+  EXPECT_TRUE(Matches("~1.4.2", "1.4.2"));
+  EXPECT_FALSE(Matches("~1.4.2", "1.4.1"));
+  EXPECT_TRUE(Matches("^2", "2.9.0"));
+  EXPECT_FALSE(Matches("^2", "3.0.0"));
+  EXPECT_TRUE(Matches("^0.2.3", "0.2.9"));
+  EXPECT_FALSE(Matches("^0.2.3", "0.3.0"));
+  EXPECT_TRUE(Matches("1.x", "1.7.0"));
+  EXPECT_TRUE(Matches(">1.2", "1.3.0"));
+  EXPECT_FALSE(Matches(">1.2", "1.2.9"));
+  EXPECT_TRUE(Matches("<=1.2", "1.2.9"));
+  EXPECT_TRUE(Matches("^1 || ^3", "3.1.0"));
+  EXPECT_TRUE(Matches("1.2 - 1.4", "1.4.9"));
+  EXPECT_FALSE(Matches("1.2 - 1.4", "1.5.0"));
+  EXPECT_FALSE(Matches("^1.0", "1.5.0-rc.1"));
+  EXPECT_TRUE(Matches(">=1.5.0-rc.0 <1.6.0", "1.5.0-rc.1"));
+  EXPECT_TRUE(Matches(">= 1.2, < 2", "1.2.0"));
+  EXPECT_FALSE(SemverConstraint::Parse(">=abc").ok());
+}
+
+TEST(SemverTest, PrefixesAndDetection) {
+  EXPECT_TRUE(SemverConstraint::LooksLikeConstraint("^2"));
+  EXPECT_TRUE(SemverConstraint::LooksLikeConstraint("v^1.2"));
+  EXPECT_TRUE(SemverConstraint::LooksLikeConstraint(">=1.2.0 <2.0.0"));
+  EXPECT_TRUE(SemverConstraint::LooksLikeConstraint("release-~1.4"));
+  EXPECT_TRUE(SemverConstraint::LooksLikeConstraint("1.x"));
+  EXPECT_FALSE(SemverConstraint::LooksLikeConstraint("main"));
+  EXPECT_FALSE(SemverConstraint::LooksLikeConstraint("v1.2.3"));
+  EXPECT_FALSE(SemverConstraint::LooksLikeConstraint("feature/x-1"));
+
+  auto v = SemverConstraint::Parse("v^1.2");
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->VersionOfTag("v1.4.0").has_value());
+  EXPECT_TRUE(v->VersionOfTag("1.4.0").has_value());
+
+  auto release = SemverConstraint::Parse("release-~1.4");
+  ASSERT_TRUE(release.ok());
+  EXPECT_EQ(release->prefix(), "release-");
+  EXPECT_TRUE(release->VersionOfTag("release-1.4.0").has_value());
+  EXPECT_FALSE(release->VersionOfTag("v1.4.0").has_value());
+  EXPECT_FALSE(release->VersionOfTag("release-v1.4.0").has_value());
+}
+
+TEST(CredentialsTest, LongestPrefixWins) {
+  auto store = CredentialStore::Parse(
+      "# comment\n"
+      "https://git.example.com/ username=a password=1\n"
+      "https://git.example.com/team/ bearer_token=t\n"
+      "ssh://host/ ssh_key=keys/id known_hosts=/etc/kh\n",
+      "creds", "/secrets");
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto team = ParseRepoUrl("https://git.example.com/team/repo", false);
+  const Credential* c = store->Lookup(*team);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->bearer_token, "t");
+  auto other = ParseRepoUrl("https://git.example.com/x/repo", false);
+  ASSERT_NE(store->Lookup(*other), nullptr);
+  EXPECT_EQ(store->Lookup(*other)->username, "a");
+  auto scp = ParseRepoUrl("git@host:srv/repo", false);
+  ASSERT_NE(store->Lookup(*scp), nullptr);
+  EXPECT_EQ(store->Lookup(*scp)->ssh_private_key_path, "/secrets/keys/id");
+  auto none = ParseRepoUrl("https://elsewhere/x", false);
+  EXPECT_EQ(store->Lookup(*none), nullptr);
+}
+
+TEST(CredentialsTest, ErrorsNameTheLineNotTheSecret) {
+  auto store = CredentialStore::Parse("https://h/ password=s3cret bogus=1\n", "f", "");
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(store.status().message(), HasSubstr("f:1"));
+  EXPECT_THAT(store.status().message(), Not(HasSubstr("s3cret")));
+}
+
+}  // namespace
+}  // namespace todoke::source_fetcher
