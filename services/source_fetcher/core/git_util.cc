@@ -20,6 +20,49 @@ absl::Status EnsureLibgit2() {
   return *status;
 }
 
+RepositoryPool::~RepositoryPool() {
+  for (git_repository* repo : idle_) git_repository_free(repo);
+}
+
+bool RepositoryPool::Borrow(const std::string& dir, std::optional<Handle>* out) {
+  uint64_t generation;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    generation = generation_;
+    if (!idle_.empty()) {
+      git_repository* repo = idle_.back();
+      idle_.pop_back();
+      out->emplace(this, repo, generation);
+      return true;
+    }
+  }
+  git_repository* repo = nullptr;
+  if (git_repository_open_bare(&repo, dir.c_str()) < 0) return false;
+  out->emplace(this, repo, generation);
+  return true;
+}
+
+void RepositoryPool::Invalidate() {
+  std::vector<git_repository*> drop;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++generation_;
+    drop.swap(idle_);
+  }
+  for (git_repository* repo : drop) git_repository_free(repo);
+}
+
+void RepositoryPool::Return(git_repository* repo, uint64_t generation) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (generation == generation_ && idle_.size() < max_idle_) {
+      idle_.push_back(repo);
+      return;
+    }
+  }
+  git_repository_free(repo);
+}
+
 std::string LastGitErrorMessage() {
   const git_error* e = git_error_last();
   if (e == nullptr || e->message == nullptr) return "unknown libgit2 error";

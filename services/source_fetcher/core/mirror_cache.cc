@@ -171,6 +171,7 @@ int MirrorCache::EvictIfNeeded(const MirrorEntry* keep) {
     std::unique_lock<std::shared_timed_mutex> life(entry->life, std::try_to_lock);
     if (!life.owns_lock()) continue;
     if (!entry->present) continue;
+    entry->repositories.Invalidate();
     RemoveDir(entry->dir);
     entry->present = false;
     total -= std::min<uint64_t>(total, entry->size_bytes);

@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "services/source_fetcher/core/git_util.h"
 
 namespace todoke::source_fetcher {
 
@@ -33,6 +34,8 @@ struct MirrorEntry {
   std::atomic<int64_t> last_used_ns{0};
   std::atomic<uint64_t> size_bytes{0};
   std::atomic<bool> present{false};  // a complete mirror is on disk
+  // Open handles on the mirror; invalidated whenever the directory is replaced or removed.
+  RepositoryPool repositories;
 };
 
 class MirrorCache {

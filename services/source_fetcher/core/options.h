@@ -28,6 +28,9 @@ struct SourceFetcherOptions {
   uint32_t default_max_files = 100'000;
   // --max-total-bytes: default ReadTree total-content limit when the request says 0.
   uint64_t default_max_total_bytes = 512ull << 20;
+  // --ref-cache-ttl: reuse a remote's ref listing (ls-remote) for this long; 0 = always ask the
+  // remote (a ref moved upstream is seen at once). A few seconds absorbs bursts of requests.
+  absl::Duration ref_cache_ttl = absl::ZeroDuration();
   // --network-timeout: bound for a network operation when the request carries no deadline.
   absl::Duration default_network_timeout = absl::Minutes(5);
 };

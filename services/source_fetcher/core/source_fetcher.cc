@@ -213,11 +213,10 @@ static absl::StatusOr<std::optional<Revision>> FindCommitIn(MirrorCache& cache, 
   if (::stat(absl::StrCat(entry.dir, "/", MirrorCache::kMarkerFile).c_str(), &st) != 0) {
     return absl::DataLossError("mirror is incomplete");
   }
-  git_repository* raw_repo = nullptr;
-  if (git_repository_open_bare(&raw_repo, entry.dir.c_str()) < 0) {
+  std::optional<RepositoryPool::Handle> repo;
+  if (!entry.repositories.Borrow(entry.dir, &repo)) {
     return absl::DataLossError(absl::StrCat("cannot open mirror: ", LastGitErrorMessage()));
   }
-  GitRepository repo(raw_repo);
   git_object* raw_object = nullptr;
   int rc;
   if (spec.size() == 40) {
@@ -225,13 +224,13 @@ static absl::StatusOr<std::optional<Revision>> FindCommitIn(MirrorCache& cache, 
     if (git_oid_fromstr(&oid, spec.c_str()) < 0) {
       return absl::InvalidArgumentError(absl::StrCat("invalid commit id \"", spec, "\""));
     }
-    rc = git_object_lookup(&raw_object, repo.get(), &oid, GIT_OBJECT_ANY);
+    rc = git_object_lookup(&raw_object, repo->get(), &oid, GIT_OBJECT_ANY);
   } else {
     git_oid oid;
     if (git_oid_fromstrn(&oid, spec.c_str(), spec.size()) < 0) {
       return absl::InvalidArgumentError(absl::StrCat("invalid commit id \"", spec, "\""));
     }
-    rc = git_object_lookup_prefix(&raw_object, repo.get(), &oid, spec.size(), GIT_OBJECT_ANY);
+    rc = git_object_lookup_prefix(&raw_object, repo->get(), &oid, spec.size(), GIT_OBJECT_ANY);
   }
   GitObject object(raw_object);
   if (rc == GIT_ENOTFOUND) return std::optional<Revision>();
@@ -255,6 +254,7 @@ absl::Status SourceFetcher::RebuildLocked(Target& target) {
   if (!life.try_lock_until(SteadyDeadline(target.deadline))) {
     return absl::DeadlineExceededError("deadline exceeded waiting to rebuild the mirror");
   }
+  target.entry->repositories.Invalidate();
   cache_->RemoveDir(target.entry->dir);
   target.entry->present = false;
   target.entry->size_bytes = 0;
@@ -276,6 +276,7 @@ absl::Status SourceFetcher::FetchLocked(Target& target) {
         remote_->Fetch(entry.dir, target.url, target.credential, target.deadline);
     if (status.code() != absl::StatusCode::kInternal &&
         status.code() != absl::StatusCode::kDataLoss) {
+      entry.repositories.Invalidate();
       if (status.ok()) {
         cache_->UpdateSize(entry);
         evictions_ += cache_->EvictIfNeeded(&entry);
@@ -315,6 +316,7 @@ absl::Status SourceFetcher::FetchLocked(Target& target) {
       return absl::DeadlineExceededError("deadline exceeded waiting to install the mirror");
     }
     std::error_code ec;
+    entry.repositories.Invalidate();
     if (fs::exists(entry.dir, ec)) cache_->RemoveDir(entry.dir);
     fs::rename(tmp, entry.dir, ec);
     if (ec) {
@@ -368,6 +370,29 @@ absl::Status SourceFetcher::EnsureCommit(Target& target, const std::string& spec
       absl::StrCat("mirror of ", target.masked_url, " is still unreadable after a rebuild"));
 }
 
+absl::StatusOr<std::shared_ptr<const std::vector<RemoteRef>>> SourceFetcher::ListRefs(
+    Target& target) {
+  std::string key = absl::StrCat(target.url.fetch_url, "\n",
+                                 target.credential != nullptr ? target.credential->url_prefix : "");
+  if (options_.ref_cache_ttl > absl::ZeroDuration()) {
+    absl::MutexLock lock(&ref_cache_mu_);
+    auto it = ref_cache_.find(key);
+    if (it != ref_cache_.end() && absl::Now() - it->second.listed_at < options_.ref_cache_ttl) {
+      return it->second.refs;
+    }
+  }
+  ++ls_remotes_;
+  absl::Time started = absl::Now();
+  ASSIGN_OR_RETURN(std::vector<RemoteRef> refs,
+                   remote_->ListRefs(target.url, target.credential, target.deadline));
+  auto shared = std::make_shared<const std::vector<RemoteRef>>(std::move(refs));
+  if (options_.ref_cache_ttl > absl::ZeroDuration()) {
+    absl::MutexLock lock(&ref_cache_mu_);
+    ref_cache_[key] = CachedRefs{started, shared};
+  }
+  return shared;
+}
+
 absl::StatusOr<ResolveResult> SourceFetcher::Resolve(const ResolveRequest& request) {
   const std::string& ref = request.ref;
   if (ref.empty()) return absl::InvalidArgumentError("ref is empty");
@@ -393,9 +418,8 @@ absl::StatusOr<ResolveResult> SourceFetcher::Resolve(const ResolveRequest& reque
 
   if (IsFullCommitId(ref)) return finish(absl::AsciiStrToLower(ref));
 
-  ++ls_remotes_;
-  ASSIGN_OR_RETURN(std::vector<RemoteRef> refs,
-                   remote_->ListRefs(target.url, target.credential, target.deadline));
+  ASSIGN_OR_RETURN(std::shared_ptr<const std::vector<RemoteRef>> listed, ListRefs(target));
+  const std::vector<RemoteRef>& refs = *listed;
   std::map<std::string, const RemoteRef*> by_name;
   for (const RemoteRef& r : refs) by_name[r.name] = &r;
   auto peeled = [&](const std::string& name) -> std::string {
@@ -490,26 +514,30 @@ absl::Status SourceFetcher::ReadTree(const ReadTreeRequest& request,
         return absl::DeadlineExceededError("deadline exceeded waiting for the mirror");
       }
       if (!entry.present) return absl::DataLossError("mirror vanished");
-      git_repository* raw_repo = nullptr;
-      if (git_repository_open_bare(&raw_repo, entry.dir.c_str()) < 0) {
+      std::optional<RepositoryPool::Handle> repo;
+      if (!entry.repositories.Borrow(entry.dir, &repo)) {
         return absl::DataLossError(absl::StrCat("cannot open mirror: ", LastGitErrorMessage()));
       }
-      GitRepository repo(raw_repo);
       git_oid oid;
       git_oid_fromstr(&oid, commit_id.c_str());
       git_object* raw_commit = nullptr;
-      if (git_object_lookup(&raw_commit, repo.get(), &oid, GIT_OBJECT_ANY) < 0) {
+      if (git_object_lookup(&raw_commit, repo->get(), &oid, GIT_OBJECT_ANY) < 0) {
         return absl::DataLossError(absl::StrCat("cannot read commit: ", LastGitErrorMessage()));
       }
       GitObject commit_object(raw_commit);
       git_object* raw_tree = nullptr;
-      if (git_object_peel(&raw_tree, commit_object.get(), GIT_OBJECT_TREE) < 0) {
+      int peel_rc = git_object_peel(&raw_tree, commit_object.get(), GIT_OBJECT_TREE);
+      if (peel_rc == GIT_EPEEL || peel_rc == GIT_EINVALIDSPEC) {
         return absl::FailedPreconditionError(absl::StrCat(commit_id, " is not a commit"));
+      }
+      if (peel_rc < 0) {
+        return absl::DataLossError(absl::StrCat("cannot read the tree of ", commit_id, ": ",
+                                                LastGitErrorMessage()));
       }
       GitTree root(reinterpret_cast<git_tree*>(raw_tree));
       std::vector<TreeItem> items;
       if (path.empty()) {
-        RETURN_IF_ERROR(CollectTree(repo.get(), root.get(), "", max_files, &items));
+        RETURN_IF_ERROR(CollectTree(repo->get(), root.get(), "", max_files, &items));
       } else {
         git_tree_entry* raw_entry = nullptr;
         int rc = git_tree_entry_bypath(&raw_entry, root.get(), path.c_str());
@@ -522,11 +550,11 @@ absl::Status SourceFetcher::ReadTree(const ReadTreeRequest& request,
         git_filemode_t mode = git_tree_entry_filemode(tree_entry.get());
         if (mode == GIT_FILEMODE_TREE) {
           git_tree* raw_sub = nullptr;
-          if (git_tree_lookup(&raw_sub, repo.get(), git_tree_entry_id(tree_entry.get())) < 0) {
+          if (git_tree_lookup(&raw_sub, repo->get(), git_tree_entry_id(tree_entry.get())) < 0) {
             return absl::DataLossError(LastGitErrorMessage());
           }
           GitTree sub(raw_sub);
-          RETURN_IF_ERROR(CollectTree(repo.get(), sub.get(), path, max_files, &items));
+          RETURN_IF_ERROR(CollectTree(repo->get(), sub.get(), path, max_files, &items));
         } else if (mode == GIT_FILEMODE_COMMIT) {
           return absl::NotFoundError(absl::StrCat("path \"", path, "\" is a submodule"));
         } else {
@@ -538,7 +566,7 @@ absl::Status SourceFetcher::ReadTree(const ReadTreeRequest& request,
             absl::StrCat("more than ", max_files, " files under the requested path"));
       }
       git_odb* raw_odb = nullptr;
-      if (git_repository_odb(&raw_odb, repo.get()) < 0) {
+      if (git_repository_odb(&raw_odb, repo->get()) < 0) {
         return absl::DataLossError(LastGitErrorMessage());
       }
       GitOdb odb(raw_odb);
@@ -557,7 +585,7 @@ absl::Status SourceFetcher::ReadTree(const ReadTreeRequest& request,
       }
       auto read_blob = [&](const TreeItem& item) -> absl::StatusOr<GitBlob> {
         git_blob* raw_blob = nullptr;
-        if (git_blob_lookup(&raw_blob, repo.get(), &item.oid) < 0) {
+        if (git_blob_lookup(&raw_blob, repo->get(), &item.oid) < 0) {
           return absl::DataLossError(
               absl::StrCat("cannot read ", item.path, ": ", LastGitErrorMessage()));
         }

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -68,6 +69,8 @@ class SourceFetcher {
   absl::Status EnsureCommit(Target& target, const std::string& spec, bool* fetched);
   absl::Status FetchLocked(Target& target);
   absl::Status RebuildLocked(Target& target);
+  // The remote's refs, from the ref cache when fresh enough (see ref_cache_ttl).
+  absl::StatusOr<std::shared_ptr<const std::vector<RemoteRef>>> ListRefs(Target& target);
   absl::Status AcquireFetchSlot(absl::Time deadline);
   void ReleaseFetchSlot();
 
@@ -78,6 +81,13 @@ class SourceFetcher {
 
   absl::Mutex slots_mu_;
   int free_fetch_slots_ ABSL_GUARDED_BY(slots_mu_);
+
+  struct CachedRefs {
+    absl::Time listed_at;
+    std::shared_ptr<const std::vector<RemoteRef>> refs;
+  };
+  absl::Mutex ref_cache_mu_;
+  std::map<std::string, CachedRefs> ref_cache_ ABSL_GUARDED_BY(ref_cache_mu_);
 
   std::atomic<uint64_t> ls_remotes_{0}, fetches_{0}, clones_{0}, rebuilds_{0}, evictions_{0};
 };

@@ -238,6 +238,20 @@ TEST_F(SourceFetcherTest, SkipsTheFetchWhenTheMirrorHasTheCommit) {
   EXPECT_EQ(f->stats().clones, 1u);
 }
 
+TEST_F(SourceFetcherTest, RefCacheTtlReusesTheListing) {
+  SourceFetcherOptions options;
+  options.cache_dir = cache_dir_;
+  options.ref_cache_ttl = absl::Minutes(10);
+  auto f = SourceFetcher::Create(options);
+  ASSERT_TRUE(f.ok()) << f.status();
+  std::string url = world->daemon.Url("fixture.git");
+  ASSERT_TRUE(Resolve(**f, url, "main").ok());
+  auto again = Resolve(**f, url, "v1.2.0");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->revision.commit, world->commit("v1.2.0"));
+  EXPECT_EQ((*f)->stats().ls_remotes, 1u);
+}
+
 TEST_F(SourceFetcherTest, ConcurrentRequestsShareOneClone) {
   auto f = NewFetcher();
   std::string url = world->daemon.Url("fixture.git");
@@ -419,12 +433,14 @@ TEST_F(SourceFetcherTest, CorruptMirrorsAreRebuilt) {
     for (const auto& e : fs::directory_iterator(mirror + "/objects/pack")) {
       if (e.path().extension() == ".pack") fs::resize_file(e.path(), 100);
     }
+    // Reading the tree meets the damage, rebuilds the mirror and succeeds.
+    auto tree = ReadTree(*f, url, main, "app");
+    ASSERT_TRUE(tree.ok()) << tree.status();
+    EXPECT_EQ(tree->size(), 4u);
+    EXPECT_EQ(f->stats().rebuilds, 1u);
     auto r = Resolve(*f, url, "main");
     ASSERT_TRUE(r.ok()) << r.status();
     EXPECT_EQ(r->revision.commit, main);
-    EXPECT_EQ(f->stats().rebuilds, 1u);
-    auto tree = ReadTree(*f, url, main, "app");
-    ASSERT_TRUE(tree.ok()) << tree.status();
 
     // A mirror that lost its completeness marker is not trusted either.
     fs::remove(MirrorDir() + "/todoke-mirror");
