@@ -1,7 +1,7 @@
 // source_fetcher_bench: the source-fetcher core against git on a generated repository served by
 // `git daemon` on loopback. Prints timings and ratios against git measured in the same run.
 //
-//   source_fetcher_bench [--files=2000] [--commits=1000] [--repos=200]   (--repos=0 skips part 4)
+//   source_fetcher_bench [--files=2000] [--commits=1000] [--repos=200] [--threads=16]   (--repos=0 skips part 4)
 //
 // Measures: cold mirror (Resolve on an empty cache) vs `git clone --mirror`; warm Resolve of a
 // branch when nothing changed (ls-remote only) vs `git ls-remote`; ReadTree of 1,000 files from a
@@ -84,6 +84,7 @@ struct Flags {
   int files = 2000;
   int commits = 1000;
   int repos = 200;
+  int threads = 16;  // same concurrency as the git baseline (xargs -P 16)
 };
 
 Flags ParseFlags(int argc, char** argv) {
@@ -93,6 +94,7 @@ Flags ParseFlags(int argc, char** argv) {
     if (absl::ConsumePrefix(&a, "--files=")) (void)absl::SimpleAtoi(a, &f.files);
     else if (absl::ConsumePrefix(&a, "--commits=")) (void)absl::SimpleAtoi(a, &f.commits);
     else if (absl::ConsumePrefix(&a, "--repos=")) (void)absl::SimpleAtoi(a, &f.repos);
+    else if (absl::ConsumePrefix(&a, "--threads=")) (void)absl::SimpleAtoi(a, &f.threads);
   }
   return f;
 }
@@ -247,7 +249,10 @@ int main(int argc, char** argv) {
     for (int t = 0; t < threads; ++t) {
       pool.emplace_back([&] {
         for (int i = next++; i < flags.repos; i = next++) {
-          if (!Resolve(*many, daemon.Url(absl::StrCat("r", i, ".git")), "main").ok()) ++failures;
+          auto r = Resolve(*many, daemon.Url(absl::StrCat("r", i, ".git")), "main");
+          if (!r.ok() && failures++ < 3) {
+            std::fprintf(stderr, "resolve r%d: %s\n", i, r.status().ToString().c_str());
+          }
         }
       });
     }
@@ -255,8 +260,10 @@ int main(int argc, char** argv) {
     if (failures > 0) std::fprintf(stderr, "%d failures\n", failures.load());
     return NowMs() - s;
   };
-  many_cold = resolve_all(64);
-  many_warm = resolve_all(64);
+  many_cold = resolve_all(flags.threads);
+  many_warm = resolve_all(flags.threads);
+  double many_warm_serial = resolve_all(1);
+  std::printf("(%d repos warm, one thread: %.0f ms)\n", flags.repos, many_warm_serial);
   double s = NowMs();
   Must(sf::testing::Sh(absl::StrCat("seq 0 ", flags.repos - 1, " | xargs -P 16 -I{} git clone -q --mirror ",
                                     daemon.Url("r{}.git"), " ", dir.path(), "/gm/r{}.git"))

@@ -22,7 +22,8 @@ struct SourceFetcherOptions {
   bool allow_local = false;
   // --credentials: credentials file, or a directory of such files (see credentials.h). Empty: none.
   std::string credentials_path;
-  // --tls-ca-file (optional): PEM bundle used to verify HTTPS servers instead of the system store.
+  // --tls-ca-file (optional): PEM bundle used to verify HTTPS servers instead of the system store
+  // (a libgit2 process-wide setting: one bundle per process).
   std::string tls_ca_file;
   // --max-files: default ReadTree file-count limit when the request says 0.
   uint32_t default_max_files = 100'000;

@@ -3,6 +3,7 @@
 #include <git2.h>
 #include <libssh2.h>
 
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -307,17 +308,19 @@ class Libgit2RemoteClient : public RemoteClient {
  private:
   absl::Status Init() {
     RETURN_IF_ERROR(EnsureLibgit2());
-    static bool ca_set = [this] {
-      if (!tls_ca_file_.empty()) {
-        git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, tls_ca_file_.c_str(), nullptr);
+    if (!tls_ca_file_.empty() && !ca_set_.exchange(true)) {
+      // Process-wide in libgit2: the last client created with a CA file wins.
+      if (git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, tls_ca_file_.c_str(), nullptr) < 0) {
+        ca_set_ = false;
+        return absl::InvalidArgumentError(absl::StrCat("cannot load TLS CA file ", tls_ca_file_,
+                                                       ": ", LastGitErrorMessage()));
       }
-      return true;
-    }();
-    (void)ca_set;
+    }
     return absl::OkStatus();
   }
 
   std::string tls_ca_file_;
+  std::atomic<bool> ca_set_{false};
 };
 
 }  // namespace

@@ -43,6 +43,7 @@ struct World {
   HttpGitServer http;
   SshGitServer ssh;
   absl::Status ssh_status;
+  testing::TlsProxy tls;  // https:// in front of `http`
   std::string credentials_file;
   std::string commit(const std::string& ref) {
     return std::string(absl::StripTrailingAsciiWhitespace(
@@ -65,6 +66,8 @@ class SourceFetcherTest : public ::testing::Test {
     absl::Status http = world->http.Start(world->repos, world->dir.path() + "/http", kHttpUser,
                                           kHttpPassword, kBearer);
     ASSERT_TRUE(http.ok()) << http;
+    absl::Status tls = world->tls.Start(world->http.port(), world->dir.path() + "/http");
+    ASSERT_TRUE(tls.ok()) << tls;
     fs::create_directories(world->dir.path() + "/ssh");
     world->ssh_status = world->ssh.Start(world->dir.path() + "/ssh");
     world->credentials_file = world->dir.path() + "/credentials";
@@ -77,6 +80,10 @@ class SourceFetcherTest : public ::testing::Test {
           << "http://127.0.0.1:" << world->http.port() << "/bearer/fixture.git bearer_token="
           << kBearer << "\n"
           << "http://127.0.0.1:" << world->http.port() << "/bearer/other.git bearer_token=bad-token\n"
+          << "https://127.0.0.1:" << world->tls.port() << "/private/ username=" << kHttpUser
+          << " password=" << kHttpPassword << "\n"
+          << "https://127.0.0.1:" << world->tls.port()
+          << "/public/other.git insecure_skip_tls_verify=true\n"
           << "ssh://127.0.0.1:" << world->ssh.port() << "/ ssh_key=" << world->ssh.client_key()
           << " known_hosts=" << world->ssh.known_hosts() << "\n";
   }
@@ -315,6 +322,39 @@ TEST_F(SourceFetcherTest, SmartHttpWithBasicAndBearerAuth) {
 
   auto missing = Resolve(*f, world->http.Url("public", "nope.git"), "main");
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound) << missing.status();
+}
+
+TEST_F(SourceFetcherTest, SmartHttpsWithCaFileOrExplicitSkip) {
+  std::string main = world->commit("main");
+  std::string base = absl::StrCat("https://127.0.0.1:", world->tls.port());
+  {
+    auto f = NewFetcher();  // no CA file: the self-signed certificate is not trusted
+    auto untrusted = Resolve(*f, base + "/public/fixture.git", "main");
+    EXPECT_EQ(untrusted.status().code(), absl::StatusCode::kPermissionDenied) << untrusted.status();
+    auto skipped = Resolve(*f, base + "/public/other.git", "main");  // insecure_skip_tls_verify
+    ASSERT_TRUE(skipped.ok()) << skipped.status();
+    EXPECT_EQ(skipped->revision.commit, main);
+  }
+  SourceFetcherOptions options;
+  options.cache_dir = cache_dir_;
+  options.credentials_path = world->credentials_file;
+  options.tls_ca_file = world->tls.ca_file();
+  auto f = SourceFetcher::Create(options);
+  ASSERT_TRUE(f.ok()) << f.status();
+  auto priv = Resolve(**f, base + "/private/fixture.git", "v2.0.0");
+  ASSERT_TRUE(priv.ok()) << priv.status();
+  EXPECT_EQ(priv->revision.commit, world->commit("v2.0.0"));
+  EXPECT_TRUE(priv->fetched);
+  auto tree = ReadTree(**f, base + "/private/fixture.git", main, "app/deploy");
+  ASSERT_TRUE(tree.ok()) << tree.status();
+  EXPECT_EQ(tree->size(), 2u);
+
+  SilentServer silent;
+  absl::Time start = absl::Now();
+  auto r = Resolve(**f, absl::StrCat("https://127.0.0.1:", silent.port(), "/x.git"), "main",
+                   absl::Milliseconds(700));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded) << r.status();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
 }
 
 TEST_F(SourceFetcherTest, SshWithKeyAndKnownHosts) {

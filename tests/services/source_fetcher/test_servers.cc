@@ -8,6 +8,9 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <poll.h>
 
 #include <chrono>
 #include <cstdio>
@@ -219,6 +222,90 @@ absl::Status SshGitServer::Start(const std::string& work_dir) {
 
 std::string SshGitServer::Url(const std::string& absolute_path) const {
   return absl::StrCat("ssh://", user_, "@127.0.0.1:", port_, absolute_path);
+}
+
+TlsProxy::~TlsProxy() {
+  stop_ = true;
+  if (listen_fd_ >= 0) shutdown(listen_fd_, SHUT_RDWR);
+  if (thread_.joinable()) thread_.join();
+  if (listen_fd_ >= 0) close(listen_fd_);
+  // Connection threads are detached and end with their peers; the context is leaked on purpose.
+}
+
+absl::Status TlsProxy::Start(int backend_port, const std::string& work_dir) {
+  backend_port_ = backend_port;
+  cert_ = work_dir + "/tls.crt";
+  key_ = work_dir + "/tls.key";
+  auto made = Sh(absl::StrCat("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 "
+                              "-addext subjectAltName=IP:127.0.0.1,DNS:127.0.0.1,DNS:localhost -keyout ", key_, " -out ", cert_,
+                              " 2>&1"));
+  if (!made.ok()) return made.status();
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (ctx == nullptr || SSL_CTX_use_certificate_file(ctx, cert_.c_str(), SSL_FILETYPE_PEM) != 1 ||
+      SSL_CTX_use_PrivateKey_file(ctx, key_.c_str(), SSL_FILETYPE_PEM) != 1) {
+    return absl::InternalError("cannot set up the TLS context");
+  }
+  ssl_ctx_ = ctx;
+  listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr = {};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  listen(listen_fd_, 64);
+  socklen_t len = sizeof(addr);
+  getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+  port_ = ntohs(addr.sin_port);
+  thread_ = std::thread([this] { AcceptLoop(); });
+  return absl::OkStatus();
+}
+
+void TlsProxy::AcceptLoop() {
+  while (!stop_) {
+    int client = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (client < 0) {
+      if (stop_) return;
+      continue;
+    }
+    SSL_CTX* ctx = static_cast<SSL_CTX*>(ssl_ctx_);
+    int backend_port = backend_port_;
+    std::thread([client, ctx, backend_port] {
+      SSL* ssl = SSL_new(ctx);
+      SSL_set_fd(ssl, client);
+      int backend = -1;
+      if (SSL_accept(ssl) == 1) {
+        backend = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in addr = {};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        addr.sin_port = htons(backend_port);
+        if (connect(backend, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+          char buf[16384];
+          bool open = true;
+          while (open) {
+            if (SSL_pending(ssl) == 0) {
+              pollfd fds[2] = {{client, POLLIN, 0}, {backend, POLLIN, 0}};
+              if (poll(fds, 2, 30000) <= 0) break;
+              if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+                ssize_t n = read(backend, buf, sizeof(buf));
+                if (n <= 0 || SSL_write(ssl, buf, static_cast<int>(n)) <= 0) break;
+              }
+              if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+            }
+            int n = SSL_read(ssl, buf, sizeof(buf));
+            if (n <= 0) {
+              open = false;
+            } else if (write(backend, buf, n) != n) {
+              open = false;
+            }
+          }
+        }
+      }
+      SSL_shutdown(ssl);
+      SSL_free(ssl);
+      if (backend >= 0) close(backend);
+      close(client);
+    }).detach();
+  }
 }
 
 SilentServer::SilentServer() {

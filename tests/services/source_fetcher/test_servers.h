@@ -6,7 +6,9 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -93,6 +95,27 @@ class SshGitServer {
   ChildProcess process_;
   int port_ = 0;
   std::string client_key_, known_hosts_, user_;
+};
+
+// A TLS-terminating proxy (OpenSSL) in front of a plain TCP port on loopback, with a throwaway
+// self-signed certificate for 127.0.0.1, so HTTPS can be tested against HttpGitServer.
+class TlsProxy {
+ public:
+  ~TlsProxy();
+  absl::Status Start(int backend_port, const std::string& work_dir);
+  int port() const { return port_; }
+  // PEM file of the certificate (to trust it as a CA).
+  const std::string& ca_file() const { return cert_; }
+
+ private:
+  void AcceptLoop();
+  int listen_fd_ = -1;
+  int port_ = 0;
+  int backend_port_ = 0;
+  void* ssl_ctx_ = nullptr;
+  std::string cert_, key_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
 };
 
 // Accepts TCP connections on loopback (through the kernel backlog) and never sends a byte.
