@@ -1,0 +1,100 @@
+#include "services/differ/core/list_strategy.h"
+
+#include <string>
+
+
+namespace todoke::differ {
+namespace {
+
+const Json& TcpDefault() {
+  static const Json* tcp = new Json("TCP");
+  return *tcp;
+}
+
+// Associative lists of the built-in kinds, by the name of the field holding them.
+ListStrategy MapStrategyFor(std::string_view field_name, const Json& desired_items,
+                            const Json& live_items) {
+  using F = MergeKeyField;
+  ListStrategy strategy;
+  strategy.kind = ListStrategy::Kind::kMap;
+  if (field_name == "containers" || field_name == "initContainers" ||
+      field_name == "ephemeralContainers" || field_name == "env" || field_name == "volumes" ||
+      field_name == "imagePullSecrets" || field_name == "resourceClaims" ||
+      field_name == "schedulingGates" || field_name == "claims" || field_name == "webhooks") {
+    strategy.key_fields = {F{"name"}};
+  } else if (field_name == "volumeMounts") {
+    strategy.key_fields = {F{"mountPath"}};
+  } else if (field_name == "volumeDevices") {
+    strategy.key_fields = {F{"devicePath"}};
+  } else if (field_name == "hostAliases") {
+    strategy.key_fields = {F{"ip"}};
+  } else if (field_name == "topologySpreadConstraints") {
+    strategy.key_fields = {F{"topologyKey"}, F{"whenUnsatisfiable"}};
+  } else if (field_name == "ownerReferences") {
+    strategy.key_fields = {F{"uid"}};
+  } else if (field_name == "conditions") {
+    strategy.key_fields = {F{"type"}};
+  } else if (field_name == "ports") {
+    // Container ports are keyed by containerPort+protocol, Service ports by port+protocol.
+    auto has_container_port = [](const Json& items) {
+      for (const Json& item : items) {
+        if (item.is_object() && item.contains("containerPort")) return true;
+      }
+      return false;
+    };
+    const bool container = has_container_port(desired_items) || has_container_port(live_items);
+    strategy.key_fields = {F{container ? "containerPort" : "port"}, F{"protocol", &TcpDefault()}};
+  } else {
+    strategy.kind = ListStrategy::Kind::kAtomic;
+  }
+  return strategy;
+}
+
+}  // namespace
+
+ListStrategy ListStrategyFor(std::string_view field_name, const Json& desired_items,
+                             const Json& live_items) {
+  if (field_name == "finalizers") {
+    bool all_scalars = true;
+    for (const Json* items : {&desired_items, &live_items}) {
+      for (const Json& item : *items) all_scalars = all_scalars && item.is_primitive();
+    }
+    ListStrategy strategy;
+    if (all_scalars) strategy.kind = ListStrategy::Kind::kSet;
+    return strategy;
+  }
+  return MapStrategyFor(field_name, desired_items, live_items);
+}
+
+std::optional<std::vector<Json>> MergeKeysOf(const ListStrategy& strategy, const Json& items) {
+  std::vector<Json> keys;
+  keys.reserve(items.size());
+  for (const Json& item : items) {
+    Json key = MergeKeyOf(strategy, item);
+    if (key.is_null()) return std::nullopt;
+    // Lists are short (containers, env, ports): a quadratic duplicate check beats hashing.
+    for (const Json& seen : keys) {
+      if (seen == key) return std::nullopt;
+    }
+    keys.push_back(std::move(key));
+  }
+  return keys;
+}
+
+Json MergeKeyOf(const ListStrategy& strategy, const Json& item) {
+  if (!item.is_object()) return nullptr;
+  Json key = Json::object();
+  for (const MergeKeyField& field : strategy.key_fields) {
+    auto it = item.find(field.name);
+    if (it != item.end() && !it->is_null()) {
+      key[std::string(field.name)] = *it;
+    } else if (field.default_value != nullptr) {
+      key[std::string(field.name)] = *field.default_value;
+    } else {
+      return nullptr;
+    }
+  }
+  return key;
+}
+
+}  // namespace todoke::differ

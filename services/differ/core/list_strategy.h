@@ -1,0 +1,44 @@
+// How the differ pairs the items of a list, following the list types the Kubernetes API declares
+// for its built-in kinds (patchMergeKey / listMapKey in k8s.io/api): by merge key
+// (containers by name, ports by containerPort+protocol, ...), as a set (finalizers), or by
+// position (atomic lists such as args, tolerations).
+#ifndef TODOKE_SERVICES_DIFFER_CORE_LIST_STRATEGY_H_
+#define TODOKE_SERVICES_DIFFER_CORE_LIST_STRATEGY_H_
+
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "common/object.h"
+
+namespace todoke::differ {
+
+// One key field of an associative list, with the value the API server defaults it to (e.g. a
+// port's protocol is "TCP" when unset); `default_value` null means "no default".
+struct MergeKeyField {
+  std::string_view name;
+  const Json* default_value = nullptr;
+};
+
+struct ListStrategy {
+  enum class Kind { kAtomic, kMap, kSet };
+  Kind kind = Kind::kAtomic;
+  std::vector<MergeKeyField> key_fields;  // kMap only
+};
+
+// The strategy for the list held by field `field_name`, given its items on both sides.
+ListStrategy ListStrategyFor(std::string_view field_name, const Json& desired_items,
+                             const Json& live_items);
+
+// The merge keys of every item of `items` (a JSON array) under `strategy` (kMap), in order.
+// nullopt when an item lacks a key field or two items share a key: callers then fall back to
+// pairing by position (the API server would reject such an apply anyway).
+std::optional<std::vector<Json>> MergeKeysOf(const ListStrategy& strategy, const Json& items);
+
+// The key of `item` under `strategy` (kMap): an object of the key fields, defaults applied,
+// exactly as fieldsV1 spells it after "k:". Null when a key field is missing.
+Json MergeKeyOf(const ListStrategy& strategy, const Json& item);
+
+}  // namespace todoke::differ
+
+#endif  // TODOKE_SERVICES_DIFFER_CORE_LIST_STRATEGY_H_
