@@ -1,0 +1,84 @@
+#include "absl/strings/string_view.h"
+#include "common/grpc_client.h"
+
+#include <arpa/inet.h>
+
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+
+namespace todoke {
+namespace {
+
+// True for "1.2.3.4:port".
+bool IsIpv4HostPort(absl::string_view address) {
+  const size_t colon = address.rfind(':');
+  if (colon == absl::string_view::npos) return false;
+  in_addr parsed;
+  return inet_pton(AF_INET, std::string(address.substr(0, colon)).c_str(), &parsed) == 1;
+}
+
+// True for "[::1]:port".
+bool IsIpv6HostPort(absl::string_view address) {
+  if (address.empty() || address[0] != '[') return false;
+  const size_t close = address.find(']');
+  if (close == absl::string_view::npos) return false;
+  in6_addr parsed;
+  return inet_pton(AF_INET6, std::string(address.substr(1, close - 1)).c_str(), &parsed) == 1;
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(absl::string_view target,
+                                                          const ChannelOptions& options) {
+  std::string resolved(target);
+  if (target.empty()) return absl::InvalidArgumentError("empty gRPC target");
+  if (absl::StrContains(target, ',')) {
+    std::vector<std::string> addresses = absl::StrSplit(target, ',', absl::SkipWhitespace());
+    bool all_v4 = true, all_v6 = true;
+    for (const std::string& a : addresses) {
+      all_v4 = all_v4 && IsIpv4HostPort(a);
+      all_v6 = all_v6 && IsIpv6HostPort(a);
+    }
+    if (all_v4) {
+      resolved = absl::StrCat("ipv4:", absl::StrJoin(addresses, ","));
+    } else if (all_v6) {
+      resolved = absl::StrCat("ipv6:", absl::StrJoin(addresses, ","));
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "target \"", target,
+          "\": a list must hold IP addresses of one family; use dns:///name:port for names"));
+    }
+  }
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(options.max_message_bytes);
+  args.SetMaxSendMessageSize(options.max_message_bytes);
+  args.SetServiceConfigJSON(absl::StrCat(
+      R"({"loadBalancingConfig":[{"round_robin":{}}],)",
+      R"("methodConfig":[{"name":[{}],"retryPolicy":{"maxAttempts":)", options.max_attempts,
+      R"(,"initialBackoff":"0.1s","maxBackoff":"2s","backoffMultiplier":2,)",
+      R"("retryableStatusCodes":["UNAVAILABLE"]}}]})"));
+  return grpc::CreateCustomChannel(resolved, grpc::InsecureChannelCredentials(), args);
+}
+
+std::unique_ptr<grpc::ClientContext> ContextWithTimeout(absl::Duration timeout) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  return context;
+}
+
+std::unique_ptr<grpc::ClientContext> ContextWithinDeadline(const grpc::ServerContext& parent,
+                                                           absl::Duration timeout) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  absl::Time deadline = absl::Now() + timeout;
+  const absl::Time parent_deadline = absl::FromChrono(parent.deadline());
+  if (parent_deadline < deadline) deadline = parent_deadline;
+  context->set_deadline(absl::ToChronoTime(deadline));
+  return context;
+}
+
+}  // namespace todoke

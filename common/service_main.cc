@@ -1,0 +1,83 @@
+#include "absl/strings/string_view.h"
+#include "common/service_main.h"
+
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/str_cat.h"
+#include "common/grpc_server.h"
+#include "common/log.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:0",
+          "host:port to serve gRPC on; port 0 picks a free port (printed on stdout)");
+ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error");
+ABSL_FLAG(std::string, log_format, "text", "text or json (one JSON object per line)");
+ABSL_FLAG(int, max_message_bytes, 64 << 20, "largest gRPC message accepted or sent");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
+          "on SIGTERM, how long in-flight calls get to finish");
+
+namespace todoke {
+
+#ifndef TODOKE_VERSION
+#define TODOKE_VERSION "0.0.0-dev"
+#endif
+
+absl::string_view TodokeVersion() { return TODOKE_VERSION; }
+
+std::vector<char*> InitService(int argc, char** argv, absl::string_view component,
+                               absl::string_view usage) {
+  BlockShutdownSignals();
+  absl::FlagsUsageConfig config;
+  config.version_string = [component] {
+    return absl::StrCat("todoke-", component, " ", TodokeVersion(), "\n");
+  };
+  config.contains_help_flags = [](absl::string_view) { return true; };
+  absl::SetFlagsUsageConfig(config);
+  absl::SetProgramUsageMessage(usage);
+  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  LogOptions log_options;
+  log_options.component = std::string(component);
+  absl::StatusOr<LogLevel> level = ParseLogLevel(absl::GetFlag(FLAGS_log_level));
+  if (!level.ok()) {
+    std::cerr << "todoke-" << component << ": --log-level: " << level.status().message() << "\n";
+    std::exit(2);
+  }
+  log_options.min_level = *level;
+  const std::string format = absl::GetFlag(FLAGS_log_format);
+  if (format != "text" && format != "json") {
+    std::cerr << "todoke-" << component << ": --log-format must be text or json, not \"" << format
+              << "\"\n";
+    std::exit(2);
+  }
+  log_options.json = format == "json";
+  InitLogging(log_options);
+  return positional;
+}
+
+int ServeUntilSignal(absl::string_view component, const std::vector<grpc::Service*>& services) {
+  ServerOptions options;
+  options.listen = absl::GetFlag(FLAGS_listen);
+  options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(options, services);
+  if (!server.ok()) {
+    LogError("cannot start server", {{"error", server.status().message()}});
+    return 1;
+  }
+  LogInfo("serving", {{"address", (*server)->BoundAddress()}, {"version", TodokeVersion()}});
+  std::printf("todoke-%.*s listening on %s\n", static_cast<int>(component.size()), component.data(),
+              (*server)->BoundAddress().c_str());
+  std::fflush(stdout);
+  const int signal_number = WaitForShutdownSignal();
+  LogInfo("shutting down", {{"signal", signal_number}});
+  (*server)->Shutdown();
+  LogInfo("stopped");
+  return 0;
+}
+
+}  // namespace todoke

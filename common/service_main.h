@@ -1,0 +1,29 @@
+// What every service binary's main() shares: the common server flags (--listen, --log-level,
+// --log-format, --max-message-bytes, --shutdown-grace), --help/--version, logging set-up and
+// serving until SIGTERM. Service-specific flags stay in each service's main.cc.
+#ifndef TODOKE_COMMON_SERVICE_MAIN_H_
+#define TODOKE_COMMON_SERVICE_MAIN_H_
+
+#include "absl/strings/string_view.h"
+#include <string_view>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+namespace todoke {
+
+// The version of this build ("0.1.0").
+absl::string_view TodokeVersion();
+
+// Blocks shutdown signals, parses flags (exits on --help, --version or a bad flag) and sets up
+// logging with `component` (e.g. "differ"). Returns the positional arguments.
+std::vector<char*> InitService(int argc, char** argv, absl::string_view component,
+                               absl::string_view usage);
+
+// Serves `services` on --listen, prints "<component> listening on <address>" on stdout once
+// bound, and returns after SIGTERM/SIGINT and a graceful shutdown. Returns the process exit code.
+int ServeUntilSignal(absl::string_view component, const std::vector<grpc::Service*>& services);
+
+}  // namespace todoke
+
+#endif  // TODOKE_COMMON_SERVICE_MAIN_H_

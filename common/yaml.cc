@@ -1,0 +1,571 @@
+#include "absl/strings/string_view.h"
+#include "common/yaml.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <set>
+#include <string>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "common/status.h"
+#include "yaml-cpp/yaml.h"
+
+namespace todoke {
+namespace {
+
+using Json = nlohmann::json;
+
+std::string Where(absl::string_view source, const YAML::Mark& mark) {
+  std::string prefix = source.empty() ? std::string("<input>") : std::string(source);
+  if (mark.line < 0) return prefix;
+  return absl::StrCat(prefix, ":", mark.line + 1, ":", mark.column + 1);
+}
+
+bool IsNullWord(absl::string_view s) {
+  return s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL";
+}
+
+// Go's strconv.ParseInt/ParseUint with base 0 on text with '_' removed, as go-yaml v3 does.
+bool ParseGoInteger(absl::string_view text, Json* out) {
+  std::string s = absl::StrReplaceAll(text, {{"_", ""}});
+  if (s.empty()) return false;
+  bool negative = false;
+  size_t i = 0;
+  if (s[0] == '+' || s[0] == '-') {
+    negative = s[0] == '-';
+    i = 1;
+  }
+  if (i >= s.size()) return false;
+  int base = 10;
+  if (s.size() - i > 1 && s[i] == '0') {
+    const char p = absl::ascii_tolower(s[i + 1]);
+    if (p == 'x') {
+      base = 16;
+      i += 2;
+    } else if (p == 'o') {
+      base = 8;
+      i += 2;
+    } else if (p == 'b') {
+      base = 2;
+      i += 2;
+    } else {
+      base = 8;
+      i += 1;
+    }
+    if (i >= s.size()) return false;
+  }
+  unsigned __int128 value = 0;
+  for (; i < s.size(); ++i) {
+    const char c = absl::ascii_tolower(s[i]);
+    int digit;
+    if (c >= '0' && c <= '9') {
+      digit = c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      digit = c - 'a' + 10;
+    } else {
+      return false;
+    }
+    if (digit >= base) return false;
+    value = value * base + digit;
+    if (value > std::numeric_limits<uint64_t>::max()) return false;
+  }
+  if (negative) {
+    if (value > static_cast<unsigned __int128>(std::numeric_limits<int64_t>::max()) + 1) {
+      return false;
+    }
+    *out = static_cast<int64_t>(-static_cast<__int128>(value));
+  } else if (value <= static_cast<unsigned __int128>(std::numeric_limits<int64_t>::max())) {
+    *out = static_cast<int64_t>(value);
+  } else {
+    *out = static_cast<uint64_t>(value);
+  }
+  return true;
+}
+
+// go-yaml's float syntax: [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
+bool IsYamlFloatSyntax(absl::string_view s) {
+  size_t i = 0;
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+  size_t int_digits = 0;
+  while (i < s.size() && absl::ascii_isdigit(s[i])) ++i, ++int_digits;
+  size_t frac_digits = 0;
+  bool dot = false;
+  if (i < s.size() && s[i] == '.') {
+    dot = true;
+    ++i;
+    while (i < s.size() && absl::ascii_isdigit(s[i])) ++i, ++frac_digits;
+  }
+  if (int_digits == 0 && (!dot || frac_digits == 0)) return false;
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    size_t exp_digits = 0;
+    while (i < s.size() && absl::ascii_isdigit(s[i])) ++i, ++exp_digits;
+    if (exp_digits == 0) return false;
+  }
+  return i == s.size();
+}
+
+// Resolves a plain (unquoted, untagged) scalar the way go-yaml v3 does.
+Json ResolvePlainScalar(const std::string& s) {
+  if (IsNullWord(s)) return nullptr;
+  if (s == "true" || s == "True" || s == "TRUE") return true;
+  if (s == "false" || s == "False" || s == "FALSE") return false;
+  if (s == ".inf" || s == ".Inf" || s == ".INF" || s == "+.inf" || s == "+.Inf" || s == "+.INF") {
+    return std::numeric_limits<double>::infinity();
+  }
+  if (s == "-.inf" || s == "-.Inf" || s == "-.INF") return -std::numeric_limits<double>::infinity();
+  if (s == ".nan" || s == ".NaN" || s == ".NAN") return std::numeric_limits<double>::quiet_NaN();
+  const char c = s[0];
+  if (absl::ascii_isdigit(c) || c == '-' || c == '+' || c == '.') {
+    Json integer;
+    if (ParseGoInteger(s, &integer)) return integer;
+    std::string plain = absl::StrReplaceAll(s, {{"_", ""}});
+    if (IsYamlFloatSyntax(plain)) {
+      double d;
+      if (absl::SimpleAtod(plain, &d)) return d;
+    }
+  }
+  return s;
+}
+
+constexpr char kStrTag[] = "tag:yaml.org,2002:str";
+constexpr char kIntTag[] = "tag:yaml.org,2002:int";
+constexpr char kFloatTag[] = "tag:yaml.org,2002:float";
+constexpr char kBoolTag[] = "tag:yaml.org,2002:bool";
+constexpr char kNullTag[] = "tag:yaml.org,2002:null";
+
+class Converter {
+ public:
+  // Expansion is bounded by the configured limit and by the input's size: a document of N bytes
+  // has at most about N/2 nodes unless aliases multiply them.
+  Converter(absl::string_view source, const YamlLimits& limits, size_t input_bytes)
+      : source_(source),
+        limits_(limits),
+        max_nodes_(std::min<int64_t>(limits.max_nodes, 100'000 + 8 * static_cast<int64_t>(input_bytes))) {}
+
+  absl::StatusOr<Json> Convert(const YAML::Node& node, int depth) {
+    if (++nodes_ > max_nodes_) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          Where(source_, node.Mark()), ": document expands to more than ", max_nodes_,
+          " nodes (alias expansion limit; is this a \"billion laughs\" document?)"));
+    }
+    if (depth > limits_.max_depth) {
+      return absl::ResourceExhaustedError(absl::StrCat(Where(source_, node.Mark()),
+                                                       ": nesting deeper than ", limits_.max_depth));
+    }
+    switch (node.Type()) {
+      case YAML::NodeType::Undefined:
+      case YAML::NodeType::Null:
+        return Json(nullptr);
+      case YAML::NodeType::Scalar:
+        return ConvertScalar(node);
+      case YAML::NodeType::Sequence: {
+        Json array = Json::array();
+        for (const YAML::Node& item : node) {
+          ASSIGN_OR_RETURN(Json value, Convert(item, depth + 1));
+          array.push_back(std::move(value));
+        }
+        return array;
+      }
+      case YAML::NodeType::Map:
+        return ConvertMap(node, depth);
+    }
+    return Json(nullptr);
+  }
+
+ private:
+  absl::StatusOr<Json> ConvertScalar(const YAML::Node& node) {
+    const std::string& tag = node.Tag();
+    const std::string& text = node.Scalar();
+    if (tag == "?") return ResolvePlainScalar(text);
+    if (tag == "!" || tag == kStrTag || tag == "!!str") return Json(text);
+    if (tag == kNullTag) return Json(nullptr);
+    if (tag == kBoolTag || tag == kIntTag || tag == kFloatTag) {
+      Json value = ResolvePlainScalar(text);
+      const bool ok = (tag == kBoolTag && value.is_boolean()) ||
+                      (tag == kIntTag && value.is_number_integer()) ||
+                      (tag == kFloatTag && value.is_number());
+      if (!ok) {
+        return absl::InvalidArgumentError(absl::StrCat(Where(source_, node.Mark()),
+                                                       ": cannot decode \"", text, "\" as ", tag));
+      }
+      if (tag == kFloatTag) return Json(value.get<double>());
+      return value;
+    }
+    // Other tags (timestamps, custom tags) keep their text, as kustomize does.
+    return Json(text);
+  }
+
+  static std::string KeyText(const Json& key) {
+    if (key.is_string()) return key.get<std::string>();
+    if (key.is_null()) return "null";
+    return key.dump();
+  }
+
+  absl::Status MergeInto(Json& object, const YAML::Node& source, int depth,
+                         const YAML::Mark& mark) {
+    if (source.IsMap()) {
+      ASSIGN_OR_RETURN(Json merged, Convert(source, depth + 1));
+      for (auto& [k, v] : merged.items()) {
+        if (!object.contains(k)) object[k] = v;
+      }
+      return absl::OkStatus();
+    }
+    if (source.IsSequence()) {
+      for (const YAML::Node& item : source) {
+        if (!item.IsMap()) break;
+        absl::Status status = MergeInto(object, item, depth, mark);
+        if (!status.ok()) return status;
+      }
+      if (std::all_of(source.begin(), source.end(), [](const YAML::Node& n) { return n.IsMap(); })) {
+        return absl::OkStatus();
+      }
+    }
+    return absl::InvalidArgumentError(
+        absl::StrCat(Where(source_, mark), ": map merge requires map or sequence of maps as the value"));
+  }
+
+  absl::StatusOr<Json> ConvertMap(const YAML::Node& node, int depth) {
+    Json object = Json::object();
+    std::set<std::string> seen;
+    std::vector<std::pair<YAML::Node, YAML::Mark>> merges;
+    for (const auto& entry : node) {
+      const YAML::Node& key_node = entry.first;
+      if (key_node.IsScalar() && key_node.Tag() == "?" && key_node.Scalar() == "<<") {
+        merges.emplace_back(entry.second, key_node.Mark());
+        continue;
+      }
+      if (!key_node.IsScalar() && !key_node.IsNull()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(Where(source_, key_node.Mark()), ": mapping keys must be scalars"));
+      }
+      Json key_value = key_node.IsNull() ? Json(nullptr) : ConvertScalar(key_node).value_or(Json(""));
+      std::string key = KeyText(key_value);
+      if (!seen.insert(key).second) {
+        return absl::InvalidArgumentError(absl::StrCat(Where(source_, key_node.Mark()),
+                                                       ": mapping key \"", key, "\" already defined"));
+      }
+      ASSIGN_OR_RETURN(Json value, Convert(entry.second, depth + 1));
+      object[key] = std::move(value);
+    }
+    // Keys set explicitly win over merged ones; earlier merges win over later ones.
+    for (const auto& [source, mark] : merges) {
+      absl::Status status = MergeInto(object, source, depth, mark);
+      if (!status.ok()) return status;
+    }
+    return object;
+  }
+
+  absl::string_view source_;
+  const YamlLimits& limits_;
+  const int64_t max_nodes_;
+  int64_t nodes_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Emission.
+
+bool IsYaml11Special(absl::string_view s) {
+  static const std::set<absl::string_view> words = {
+      "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO",
+      "on", "On", "ON", "off", "Off", "OFF", "true", "True", "TRUE", "false", "False", "FALSE",
+      "null", "Null", "NULL", "~"};
+  return words.contains(s);
+}
+
+// True if a plain scalar with this text would not read back as the same string.
+bool IsAmbiguousAsPlain(const std::string& s) {
+  if (IsYaml11Special(s)) return true;
+  if (!ResolvePlainScalar(s).is_string()) return true;
+  // YAML 1.1 base-60 numbers ("1:20") that older parsers read as numbers.
+  bool base60 = !s.empty() && absl::ascii_isdigit(s[0]) && s.find(':') != std::string::npos;
+  if (base60) {
+    for (char c : s) {
+      if (!absl::ascii_isdigit(c) && c != ':' && c != '.' && c != '_') {
+        base60 = false;
+        break;
+      }
+    }
+  }
+  return base60;
+}
+
+bool IsPrintable(unsigned char c) { return c >= 0x20 && c != 0x7f; }
+
+enum class ScalarStyle { kPlain, kSingleQuoted, kDoubleQuoted, kLiteral };
+
+ScalarStyle ChooseStyle(const std::string& s, bool is_key) {
+  if (s.empty()) return ScalarStyle::kDoubleQuoted;
+  bool special = false;
+  bool line_break = false;
+  for (unsigned char c : s) {
+    if (c == '\n') {
+      line_break = true;
+    } else if (c == '\t') {
+      // allowed in quoted/literal styles
+    } else if (!IsPrintable(c) && c < 0x80) {
+      special = true;
+    }
+  }
+  if (special) return ScalarStyle::kDoubleQuoted;
+  if (IsAmbiguousAsPlain(s)) return ScalarStyle::kDoubleQuoted;
+  if (line_break) {
+    if (is_key) return ScalarStyle::kDoubleQuoted;
+    // Literal blocks cannot carry trailing spaces on a line, a leading space on the first line
+    // (without an indentation indicator), or tabs kept safely.
+    bool block_ok = s[0] != ' ';
+    size_t start = 0;
+    while (block_ok && start <= s.size()) {
+      size_t end = s.find('\n', start);
+      if (end == std::string::npos) end = s.size();
+      if (end > start && (s[end - 1] == ' ' || s[end - 1] == '\t')) block_ok = false;
+      start = end + 1;
+    }
+    return block_ok ? ScalarStyle::kLiteral : ScalarStyle::kDoubleQuoted;
+  }
+  bool plain = true;
+  if (s.front() == ' ' || s.back() == ' ' || s.front() == '\t' || s.back() == '\t') plain = false;
+  if (s.rfind("---", 0) == 0 || s.rfind("...", 0) == 0) plain = false;
+  for (size_t i = 0; plain && i < s.size(); ++i) {
+    const char c = s[i];
+    const bool next_space = i + 1 == s.size() || s[i + 1] == ' ' || s[i + 1] == '\t';
+    const bool prev_space = i > 0 && (s[i - 1] == ' ' || s[i - 1] == '\t');
+    if (i == 0) {
+      switch (c) {
+        case '#': case ',': case '[': case ']': case '{': case '}': case '&': case '*':
+        case '!': case '|': case '>': case '\'': case '"': case '%': case '@': case '`':
+          plain = false;
+          break;
+        case '?': case ':': case '-':
+          if (next_space) plain = false;
+          break;
+        default:
+          break;
+      }
+    } else {
+      if (c == ':' && next_space) plain = false;
+      if (c == '#' && prev_space) plain = false;
+    }
+  }
+  if (plain) return ScalarStyle::kPlain;
+  return ScalarStyle::kSingleQuoted;
+}
+
+void AppendDoubleQuoted(const std::string& s, std::string* out) {
+  out->push_back('"');
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out->append("\\\""); break;
+      case '\\': out->append("\\\\"); break;
+      case '\n': out->append("\\n"); break;
+      case '\t': out->append("\\t"); break;
+      case '\r': out->append("\\r"); break;
+      case '\0': out->append("\\0"); break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          absl::StrAppend(out, "\\x", absl::Hex(c, absl::kZeroPad2));
+        } else {
+          out->push_back(static_cast<char>(c));
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+void AppendScalarString(const std::string& s, int indent, bool is_key, std::string* out) {
+  switch (ChooseStyle(s, is_key)) {
+    case ScalarStyle::kPlain:
+      out->append(s);
+      return;
+    case ScalarStyle::kSingleQuoted:
+      out->push_back('\'');
+      out->append(absl::StrReplaceAll(s, {{"'", "''"}}));
+      out->push_back('\'');
+      return;
+    case ScalarStyle::kDoubleQuoted:
+      AppendDoubleQuoted(s, out);
+      return;
+    case ScalarStyle::kLiteral: {
+      size_t trailing = 0;
+      while (trailing < s.size() && s[s.size() - 1 - trailing] == '\n') ++trailing;
+      out->append(trailing == 0 ? "|-" : trailing == 1 ? "|" : "|+");
+      const std::string pad(indent, ' ');
+      size_t start = 0;
+      const size_t body_end = trailing == 1 ? s.size() - 1 : s.size();
+      absl::string_view body(s.data(), trailing == 0 ? s.size() : body_end);
+      while (start <= body.size()) {
+        size_t end = body.find('\n', start);
+        if (end == absl::string_view::npos) end = body.size();
+        out->push_back('\n');
+        if (end > start) {
+          out->append(pad);
+          absl::StrAppend(out, body.substr(start, end - start));
+        }
+        if (end == body.size()) break;
+        start = end + 1;
+      }
+      return;
+    }
+  }
+}
+
+void AppendNumber(const Json& value, std::string* out) {
+  if (value.is_number_float()) {
+    const double d = value.get<double>();
+    if (std::isnan(d)) {
+      out->append(".nan");
+      return;
+    }
+    if (std::isinf(d)) {
+      out->append(d > 0 ? ".inf" : "-.inf");
+      return;
+    }
+  }
+  out->append(value.dump());
+}
+
+bool IsScalar(const Json& v) { return !v.is_object() && !v.is_array(); }
+
+void AppendScalar(const Json& value, int indent, std::string* out) {
+  if (value.is_string()) {
+    AppendScalarString(value.get_ref<const std::string&>(), indent, false, out);
+  } else if (value.is_null()) {
+    out->append("null");
+  } else if (value.is_boolean()) {
+    out->append(value.get<bool>() ? "true" : "false");
+  } else if (value.is_number()) {
+    AppendNumber(value, out);
+  } else {
+    out->append(value.dump());
+  }
+}
+
+void AppendNode(const Json& value, int indent, std::string* out);
+
+// Appends a mapping whose first key goes at the current position and later keys at `indent`.
+void AppendMapping(const Json& object, int indent, std::string* out) {
+  bool first = true;
+  const std::string pad(indent, ' ');
+  for (auto it = object.begin(); it != object.end(); ++it) {
+    if (!first) {
+      out->push_back('\n');
+      out->append(pad);
+    }
+    first = false;
+    AppendScalarString(it.key(), indent, true, out);
+    out->push_back(':');
+    const Json& v = it.value();
+    if (v.is_object() && !v.empty()) {
+      out->push_back('\n');
+      out->append(indent + 2, ' ');
+      AppendMapping(v, indent + 2, out);
+    } else if (v.is_array() && !v.empty()) {
+      out->push_back('\n');
+      out->append(pad);
+      AppendNode(v, indent, out);
+    } else {
+      out->push_back(' ');
+      AppendNode(v, indent + 2, out);
+    }
+  }
+}
+
+void AppendSequence(const Json& array, int indent, std::string* out) {
+  bool first = true;
+  const std::string pad(indent, ' ');
+  for (const Json& item : array) {
+    if (!first) {
+      out->push_back('\n');
+      out->append(pad);
+    }
+    first = false;
+    out->append("- ");
+    AppendNode(item, indent + 2, out);
+  }
+}
+
+void AppendNode(const Json& value, int indent, std::string* out) {
+  if (value.is_object()) {
+    if (value.empty()) {
+      out->append("{}");
+    } else {
+      AppendMapping(value, indent, out);
+    }
+  } else if (value.is_array()) {
+    if (value.empty()) {
+      out->append("[]");
+    } else {
+      AppendSequence(value, indent, out);
+    }
+  } else {
+    AppendScalar(value, indent, out);
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<YamlDocument>> ParseYamlStream(absl::string_view text,
+                                                          absl::string_view source_name,
+                                                          const YamlLimits& limits) {
+  const std::string where = source_name.empty() ? "<input>" : std::string(source_name);
+  if (text.size() > limits.max_document_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat(where, ": ", text.size(),
+                                                     " bytes exceeds the limit of ",
+                                                     limits.max_document_bytes));
+  }
+  std::vector<YamlDocument> documents;
+  try {
+    std::vector<YAML::Node> nodes = YAML::LoadAll(std::string(text));
+    Converter converter(source_name, limits, text.size());
+    documents.reserve(nodes.size());
+    for (const YAML::Node& node : nodes) {
+      absl::StatusOr<nlohmann::json> value = converter.Convert(node, 0);
+      if (!value.ok()) return value.status();
+      YamlDocument doc;
+      doc.value = std::move(value).value();
+      doc.line = node.Mark().line >= 0 ? node.Mark().line + 1 : 1;
+      documents.push_back(std::move(doc));
+    }
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(Where(source_name, e.mark), ": ", e.msg));
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": ", e.what()));
+  }
+  return documents;
+}
+
+absl::StatusOr<nlohmann::json> ParseYaml(absl::string_view text, absl::string_view source_name,
+                                         const YamlLimits& limits) {
+  absl::StatusOr<std::vector<YamlDocument>> docs = ParseYamlStream(text, source_name, limits);
+  if (!docs.ok()) return docs.status();
+  if (docs->empty()) return nlohmann::json(nullptr);
+  if (docs->size() > 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source_name.empty() ? "<input>" : std::string(source_name), ": expected one YAML document, found ",
+                     docs->size()));
+  }
+  return std::move((*docs)[0].value);
+}
+
+std::string EmitYaml(const nlohmann::json& value) {
+  std::string out;
+  AppendNode(value, 0, &out);
+  out.push_back('\n');
+  return out;
+}
+
+std::string EmitYamlStream(const std::vector<nlohmann::json>& values) {
+  std::string out;
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out.append("---\n");
+    out.append(EmitYaml(values[i]));
+  }
+  return out;
+}
+
+}  // namespace todoke

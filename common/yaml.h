@@ -1,0 +1,59 @@
+// YAML <-> JSON, the one wrapper around yaml-cpp. No exception leaves this file.
+//
+// Parsing follows the scalar typing kustomize (go-yaml v3, YAML 1.2 core schema) applies:
+// quoted scalars and explicit !!str stay strings; plain `true`/`false` are booleans, plain
+// integers (decimal, 0x, 0o) ints, plain floats (incl. .inf/.nan) floats, `null`/`~`/empty null;
+// everything else (yes/no/on/off, timestamps, ...) is a string. Merge keys (`<<`) are applied.
+// Duplicate mapping keys are an error, as in kustomize.
+//
+// Emission prints kustomize's style: keys sorted, two-space indent, sequences not indented
+// under their key, strings quoted only when a plain scalar would read back differently,
+// multi-line strings as literal blocks.
+#ifndef TODOKE_COMMON_YAML_H_
+#define TODOKE_COMMON_YAML_H_
+
+#include "absl/strings/string_view.h"
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+
+namespace todoke {
+
+struct YamlLimits {
+  // Bytes of input accepted by one parse.
+  size_t max_document_bytes = 32 << 20;
+  // Nesting of mappings/sequences.
+  int max_depth = 200;
+  // Nodes produced after alias expansion, over the whole stream: stops "billion laughs".
+  int64_t max_nodes = 4'000'000;
+};
+
+struct YamlDocument {
+  nlohmann::json value;  // null for an empty document
+  int line = 1;          // 1-based line where the document starts
+};
+
+// Parses a multi-document YAML stream. `source_name` (a file path) prefixes every error:
+// "path:line:column: message" with 1-based line and column. INVALID_ARGUMENT on syntax errors,
+// duplicate keys and non-scalar keys; RESOURCE_EXHAUSTED when a limit is hit.
+absl::StatusOr<std::vector<YamlDocument>> ParseYamlStream(absl::string_view text,
+                                                          absl::string_view source_name = "",
+                                                          const YamlLimits& limits = {});
+
+// Parses a stream that must hold exactly one document (an empty input gives null).
+absl::StatusOr<nlohmann::json> ParseYaml(absl::string_view text, absl::string_view source_name = "",
+                                         const YamlLimits& limits = {});
+
+// Emits one value as a YAML document (no leading "---", ends with a newline).
+std::string EmitYaml(const nlohmann::json& value);
+
+// Emits values as a stream separated by "---\n", as `kubectl kustomize` prints.
+std::string EmitYamlStream(const std::vector<nlohmann::json>& values);
+
+}  // namespace todoke
+
+#endif  // TODOKE_COMMON_YAML_H_

@@ -1,0 +1,267 @@
+#include "absl/strings/string_view.h"
+#include "common/yaml.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace todoke {
+namespace {
+
+using ::nlohmann::json;
+using ::testing::HasSubstr;
+
+std::string CorpusDir() {
+  const char* env = std::getenv("TODOKE_CORPUS_DIR");
+  return env != nullptr ? env : "../shared/corpus/kustomize";
+}
+
+std::string ReadFile(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+json ParseOne(absl::string_view text) {
+  absl::StatusOr<json> value = ParseYaml(text, "test.yaml");
+  EXPECT_TRUE(value.ok()) << value.status();
+  return value.ok() ? *value : json();
+}
+
+TEST(YamlTest, EveryCorpusOutputRoundTrips) {
+  const std::filesystem::path dir = std::filesystem::path(CorpusDir()) / "expected";
+  ASSERT_TRUE(std::filesystem::is_directory(dir)) << dir;
+  int files = 0, documents = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() != ".yaml") continue;
+    ++files;
+    const std::string name = entry.path().filename().string();
+    absl::StatusOr<std::vector<YamlDocument>> parsed = ParseYamlStream(ReadFile(entry.path()), name);
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    std::vector<json> values;
+    for (const YamlDocument& doc : *parsed) {
+      if (!doc.value.is_null()) values.push_back(doc.value);
+    }
+    documents += values.size();
+    const std::string emitted = EmitYamlStream(values);
+    absl::StatusOr<std::vector<YamlDocument>> reparsed = ParseYamlStream(emitted, name);
+    ASSERT_TRUE(reparsed.ok()) << name << ": " << reparsed.status() << "\n" << emitted;
+    std::vector<json> again;
+    for (const YamlDocument& doc : *reparsed) {
+      if (!doc.value.is_null()) again.push_back(doc.value);
+    }
+    ASSERT_EQ(values.size(), again.size()) << name;
+    for (size_t i = 0; i < values.size(); ++i) {
+      EXPECT_EQ(values[i], again[i]) << name << " document " << i;
+    }
+  }
+  EXPECT_GT(files, 40);
+  EXPECT_GT(documents, 300);
+}
+
+TEST(YamlTest, EmitsCorpusFilesByteForByte) {
+  // kustomize's own output is in the style we emit: sorted keys, compact sequences, quoting
+  // only where needed. Files with multi-line strings carrying trailing spaces are excluded
+  // (go-yaml folds those in a way that we do not copy).
+  const std::filesystem::path dir = std::filesystem::path(CorpusDir()) / "expected";
+  int identical = 0, total = 0;
+  std::vector<std::string> different;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() != ".yaml") continue;
+    const std::string text = ReadFile(entry.path());
+    absl::StatusOr<std::vector<YamlDocument>> parsed = ParseYamlStream(text);
+    ASSERT_TRUE(parsed.ok());
+    std::vector<json> values;
+    for (const YamlDocument& doc : *parsed) {
+      if (!doc.value.is_null()) values.push_back(doc.value);
+    }
+    if (values.empty()) continue;
+    ++total;
+    if (EmitYamlStream(values) == text) {
+      ++identical;
+    } else {
+      different.push_back(entry.path().filename().string());
+    }
+  }
+  // Most files must match exactly; the rest differ only in scalar spelling.
+  EXPECT_GE(identical * 10, total * 8) << identical << "/" << total << " identical; first: "
+                                       << (different.empty() ? "" : different[0]);
+}
+
+TEST(YamlTest, ScalarTypingMatchesKustomize) {
+  json v = ParseOne(R"(
+quoted_true: "true"
+single: 'false'
+plain_true: true
+plain_False: False
+yes_word: yes
+on_word: on
+int: 42
+negative: -7
+hex: 0x1F
+octal12: 0o17
+float: 1.5
+exp: 1e3
+inf: .inf
+null_word: null
+tilde: ~
+empty:
+version: 1.20
+semver: 1.2.3
+date: 2001-12-14
+literal: |
+  line one
+  line two
+explicit: !!str 123
+dotted: .5
+port_string: "8080"
+)");
+  EXPECT_EQ(v["quoted_true"], json("true"));
+  EXPECT_EQ(v["single"], json("false"));
+  EXPECT_EQ(v["plain_true"], json(true));
+  EXPECT_EQ(v["plain_False"], json(false));
+  EXPECT_EQ(v["yes_word"], json("yes"));
+  EXPECT_EQ(v["on_word"], json("on"));
+  EXPECT_EQ(v["int"], json(42));
+  EXPECT_EQ(v["negative"], json(-7));
+  EXPECT_EQ(v["hex"], json(31));
+  EXPECT_EQ(v["octal12"], json(15));
+  EXPECT_EQ(v["float"], json(1.5));
+  EXPECT_EQ(v["exp"], json(1000.0));
+  EXPECT_TRUE(v["inf"].is_number_float());
+  EXPECT_TRUE(v["null_word"].is_null());
+  EXPECT_TRUE(v["tilde"].is_null());
+  EXPECT_TRUE(v["empty"].is_null());
+  EXPECT_EQ(v["version"], json(1.2));
+  EXPECT_EQ(v["semver"], json("1.2.3"));
+  EXPECT_EQ(v["date"], json("2001-12-14"));
+  EXPECT_EQ(v["literal"], json("line one\nline two\n"));
+  EXPECT_EQ(v["explicit"], json("123"));
+  EXPECT_EQ(v["dotted"], json(0.5));
+  EXPECT_EQ(v["port_string"], json("8080"));
+}
+
+TEST(YamlTest, EmitQuotesStringsThatWouldChangeType) {
+  json v = {{"a", "true"}, {"b", "8080"}, {"c", "yes"}, {"d", "plain text"}, {"e", ""},
+            {"f", "> 1.0"}, {"g", "a: b"}, {"h", "line\nnext\n"}, {"i", 3}, {"j", nullptr},
+            {"k", json::array()}, {"l", json::object()}, {"m", "1.5"}, {"n", "-"}};
+  EXPECT_EQ(EmitYaml(v),
+            "a: \"true\"\n"
+            "b: \"8080\"\n"
+            "c: \"yes\"\n"
+            "d: plain text\n"
+            "e: \"\"\n"
+            "f: '> 1.0'\n"
+            "g: 'a: b'\n"
+            "h: |\n  line\n  next\n"
+            "i: 3\n"
+            "j: null\n"
+            "k: []\n"
+            "l: {}\n"
+            "m: \"1.5\"\n"
+            // "n" is a YAML 1.1 boolean: quoted as a key too, as kustomize does.
+            "\"n\": '-'\n");
+  // Whatever we emit reads back as the same value.
+  EXPECT_EQ(ParseOne(EmitYaml(v)), v);
+}
+
+TEST(YamlTest, EmitsSequencesCompactLikeKustomize) {
+  json v = {{"spec", {{"containers", {{{"name", "web"}, {"ports", {{{"containerPort", 80}}}}}}}}}};
+  EXPECT_EQ(EmitYaml(v),
+            "spec:\n"
+            "  containers:\n"
+            "  - name: web\n"
+            "    ports:\n"
+            "    - containerPort: 80\n");
+}
+
+TEST(YamlTest, MultiDocumentStreamKeepsEmptyDocumentsAsNull) {
+  absl::StatusOr<std::vector<YamlDocument>> docs =
+      ParseYamlStream("a: 1\n---\n---\nb: 2\n", "multi.yaml");
+  ASSERT_TRUE(docs.ok()) << docs.status();
+  ASSERT_EQ(docs->size(), 3u);
+  EXPECT_EQ((*docs)[0].value, json({{"a", 1}}));
+  EXPECT_TRUE((*docs)[1].value.is_null());
+  EXPECT_EQ((*docs)[2].value, json({{"b", 2}}));
+  EXPECT_EQ((*docs)[2].line, 4);
+}
+
+TEST(YamlTest, MergeKeysAreApplied) {
+  json v = ParseOne("base: &b {x: 1, y: 2}\nderived:\n  <<: *b\n  y: 3\n");
+  EXPECT_EQ(v["derived"], json({{"x", 1}, {"y", 3}}));
+}
+
+TEST(YamlTest, SyntaxErrorNamesFileLineAndColumn) {
+  absl::StatusOr<json> v = ParseYaml("a: 1\nb: [1, 2\nc: 3\n", "apps/web/deploy.yaml");
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(v.status().message()), testing::MatchesRegex("apps/web/deploy.yaml:[0-9]+:[0-9]+: .*"));
+}
+
+TEST(YamlTest, BadIndentationIsAnError) {
+  absl::StatusOr<json> v = ParseYaml("a:\n  b: 1\n c: 2\n", "bad.yaml");
+  ASSERT_FALSE(v.ok());
+  EXPECT_THAT(std::string(v.status().message()), HasSubstr("bad.yaml:3:"));
+}
+
+TEST(YamlTest, DuplicateKeyIsAnError) {
+  absl::StatusOr<json> v = ParseYaml("a: 1\nb: 2\na: 3\n", "dup.yaml");
+  ASSERT_FALSE(v.ok());
+  EXPECT_THAT(std::string(v.status().message()), HasSubstr("dup.yaml:3:1"));
+  EXPECT_THAT(std::string(v.status().message()), HasSubstr("\"a\" already defined"));
+}
+
+TEST(YamlTest, BillionLaughsFailsFast) {
+  std::string text = "a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n";
+  for (int i = 1; i <= 9; ++i) {
+    text += absl::StrCat("a", i, ": &a", i, " [");
+    for (int j = 0; j < 10; ++j) text += absl::StrCat(j ? ", " : "", "*a", i - 1);
+    text += "]\n";
+  }
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<json> v = ParseYaml(text, "bomb.yaml");
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(v.status().message()), HasSubstr("bomb.yaml"));
+  EXPECT_THAT(std::string(v.status().message()), HasSubstr("alias"));
+  // Generous bound: a real expansion would take minutes and gigabytes.
+  EXPECT_LT(elapsed, std::chrono::seconds(20));
+}
+
+TEST(YamlTest, DeepNestingIsRefused) {
+  std::string text(1000, '[');
+  text += std::string(1000, ']');
+  absl::StatusOr<json> v = ParseYaml(text, "deep.yaml");
+  ASSERT_FALSE(v.ok());
+  EXPECT_THAT(std::string(v.status().message()), HasSubstr("deep.yaml"));
+}
+
+TEST(YamlTest, OversizedDocumentIsRefused) {
+  YamlLimits limits;
+  limits.max_document_bytes = 100;
+  absl::StatusOr<json> v = ParseYaml(std::string(200, 'a'), "big.yaml", limits);
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(v.status().message()), HasSubstr("big.yaml"));
+}
+
+TEST(YamlTest, NonScalarKeyIsAnError) {
+  absl::StatusOr<json> v = ParseYaml("? [a, b]\n: 1\n", "key.yaml");
+  ASSERT_FALSE(v.ok());
+  EXPECT_THAT(std::string(v.status().message()), HasSubstr("mapping keys must be scalars"));
+}
+
+TEST(YamlTest, ParseYamlRejectsSeveralDocuments) {
+  absl::StatusOr<json> v = ParseYaml("a: 1\n---\nb: 2\n", "two.yaml");
+  ASSERT_FALSE(v.ok());
+  EXPECT_THAT(std::string(v.status().message()), HasSubstr("two.yaml: expected one YAML document, found 2"));
+}
+
+}  // namespace
+}  // namespace todoke

@@ -1,0 +1,69 @@
+// Starts each of the five service binaries on port 0 and checks them over real gRPC:
+// health, reflection-visible service, graceful SIGTERM, --version.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "common/grpc_client.h"
+#include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "tests/integration/process.h"
+
+namespace todoke::testing {
+namespace {
+
+class ServiceBinaryTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ServiceBinaryTest, ServesHealthOnPortZeroAndStopsOnSigterm) {
+  auto started = StartService(GetParam());
+  ASSERT_TRUE(started.ok()) << started.status();
+  auto& [process, address] = *started;
+  EXPECT_THAT(address, ::testing::MatchesRegex("127\\.0\\.0\\.1:[1-9][0-9]*"));
+
+  auto channel = MakeChannel(address);
+  ASSERT_TRUE(channel.ok());
+  auto health = grpc::health::v1::Health::NewStub(*channel);
+  grpc::health::v1::HealthCheckRequest request;
+  grpc::health::v1::HealthCheckResponse response;
+  auto context = ContextWithTimeout(absl::Seconds(5));
+  grpc::Status status = health->Check(context.get(), request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+
+  absl::StatusOr<int> exit_status = process.Stop(SIGTERM, absl::Seconds(20));
+  ASSERT_TRUE(exit_status.ok()) << exit_status.status();
+  EXPECT_TRUE(WIFEXITED(*exit_status));
+  EXPECT_EQ(WEXITSTATUS(*exit_status), 0);
+}
+
+TEST_P(ServiceBinaryTest, PrintsVersion) {
+  auto child = ChildProcess::Start({BinaryPath(GetParam()), "--version"});
+  ASSERT_TRUE(child.ok());
+  auto line = child->WaitForLine(GetParam(), absl::Seconds(10));
+  ASSERT_TRUE(line.ok()) << line.status();
+  EXPECT_THAT(*line, ::testing::MatchesRegex(GetParam() + " [0-9]+\\.[0-9]+\\.[0-9]+"));
+}
+
+TEST_P(ServiceBinaryTest, RefusesUnknownFlag) {
+  auto child = ChildProcess::Start({BinaryPath(GetParam()), "--no-such-flag"});
+  ASSERT_TRUE(child.ok());
+  absl::StatusOr<int> exit_status = child->Stop(0, absl::Seconds(10));
+  ASSERT_TRUE(exit_status.ok());
+  EXPECT_TRUE(WIFEXITED(*exit_status));
+  EXPECT_NE(WEXITSTATUS(*exit_status), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllServices, ServiceBinaryTest,
+                         ::testing::Values("todoke-source-fetcher", "todoke-renderer",
+                                           "todoke-differ", "todoke-applier",
+                                           "todoke-orchestrator"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           for (char& c : name) {
+                             if (c == '-') c = '_';
+                           }
+                           return name;
+                         });
+
+}  // namespace
+}  // namespace todoke::testing
