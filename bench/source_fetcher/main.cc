@@ -74,7 +74,7 @@ void WriteFastImport(const std::string& path, int files, int commits) {
       for (int k = 0; k < 5; ++k) write_file((c * 7 + k * 401) % files);
     }
     out << "\n";
-    if (c % 100 == 99) {
+    if (c % 100 == 99 || c == commits - 1) {
       out << "reset refs/tags/v1." << c / 100 << ".0\nfrom :" << (c + 1) << "\n\n";
     }
   }
@@ -120,9 +120,13 @@ absl::StatusOr<sf::ResolveResult> Resolve(sf::SourceFetcher& f, const std::strin
   return f.Resolve(r);
 }
 
+// Stops the git daemon when the benchmark gives up (std::exit skips destructors).
+sf::testing::GitDaemon* running_daemon = nullptr;
+
 void Must(const absl::Status& s, const char* what) {
   if (!s.ok()) {
     std::fprintf(stderr, "%s: %s\n", what, s.ToString().c_str());
+    if (running_daemon != nullptr) running_daemon->~GitDaemon();
     std::exit(1);
   }
 }
@@ -147,6 +151,7 @@ int main(int argc, char** argv) {
   std::printf("generated repository in %.0f ms\n", NowMs() - t0);
 
   sf::testing::GitDaemon daemon;
+  running_daemon = &daemon;
   Must(daemon.Start(repos, dir.path() + "/daemon.log"), "git daemon");
   std::string url = daemon.Url("bench.git");
 
