@@ -52,8 +52,8 @@ class Walker {
   // What applies at one node: ownership by the applier, ownership by ignored managers, and the
   // ignored pointers below it.
   struct Context {
-    const FieldSet* owned = nullptr;
-    const FieldSet* ignored = nullptr;
+    FieldSet owned;
+    FieldSet ignored;
     const PointerTrie::Node* pointers = nullptr;
   };
 
@@ -83,18 +83,18 @@ class Walker {
       child.pointers = parent.pointers->Child(name);
       if (child.pointers != nullptr && child.pointers->terminal) return false;
     }
-    if (parent.ignored != nullptr) {
-      child.ignored = parent.ignored->Field(name);
-      if (child.ignored != nullptr && child.ignored->IsLeaf()) return false;
+    if (!parent.ignored.empty()) {
+      child.ignored = parent.ignored.Field(name);
+      if (!child.ignored.empty() && child.ignored.IsLeaf()) return false;
     }
-    if (parent.owned != nullptr) child.owned = parent.owned->Field(name);
+    if (!parent.owned.empty()) child.owned = parent.owned.Field(name);
     return true;
   }
 
   // The context for a list item known by `index` (and `other_index`, its position on the other
-  // side) and by `key` (merge key or set value; null for atomic lists).
-  static bool ItemContext(const Context& parent, size_t index, size_t other_index, const Json* key,
-                          bool set_value, Context& child) {
+  // side) and by `key_text` (merge key text) or `set_value` (set lists); both null for atomic lists.
+  static bool ItemContext(const Context& parent, size_t index, size_t other_index,
+                          const std::string* key_text, const Json* set_value, Context& child) {
     if (parent.pointers != nullptr) {
       child.pointers = parent.pointers->Child(std::to_string(index));
       if (child.pointers == nullptr && other_index != index) {
@@ -102,14 +102,15 @@ class Walker {
       }
       if (child.pointers != nullptr && child.pointers->terminal) return false;
     }
-    if (key != nullptr) {
-      if (parent.ignored != nullptr) {
-        child.ignored = set_value ? parent.ignored->Value(*key) : parent.ignored->Key(*key);
-        if (child.ignored != nullptr && child.ignored->IsLeaf()) return false;
+    auto lookup = [&](const FieldSet& set) {
+      return key_text != nullptr ? set.KeyText(*key_text) : set.Value(*set_value);
+    };
+    if (key_text != nullptr || set_value != nullptr) {
+      if (!parent.ignored.empty()) {
+        child.ignored = lookup(parent.ignored);
+        if (!child.ignored.empty() && child.ignored.IsLeaf()) return false;
       }
-      if (parent.owned != nullptr) {
-        child.owned = set_value ? parent.owned->Value(*key) : parent.owned->Key(*key);
-      }
+      if (!parent.owned.empty()) child.owned = lookup(parent.owned);
     }
     return true;
   }
@@ -133,29 +134,30 @@ class Walker {
       }
       path_.resize(mark);
     }
-    if (context.owned == nullptr) return;
+    if (context.owned.empty()) return;
     // Fields the applier owned that desired no longer sets: the next apply removes them.
-    for (const FieldSet::Child& owned : context.owned->children()) {
-      if (owned.kind != FieldSet::ElementKind::kField) continue;
-      auto desired_it = desired.find(owned.name);
-      if (desired_it != desired.end() && !desired_it->is_null()) continue;
-      auto live_it = live.find(owned.name);
-      if (live_it == live.end() || live_it->is_null()) continue;
+    context.owned.ForEachChild([&](FieldSet::ElementKind kind, std::string_view name, const Json&,
+                                   int, const FieldSet& owned) {
+      if (kind != FieldSet::ElementKind::kField) return;
+      auto desired_it = desired.find(name);
+      if (desired_it != desired.end() && !desired_it->is_null()) return;
+      auto live_it = live.find(name);
+      if (live_it == live.end() || live_it->is_null()) return;
       Context child;
-      if (!FieldContext(context, owned.name, child)) continue;
-      AppendPointerToken(path_, owned.name);
-      RemoveOwned(*live_it, owned.set, child);
+      if (!FieldContext(context, name, child)) return;
+      AppendPointerToken(path_, name);
+      RemoveOwned(*live_it, owned, child);
       path_.resize(mark);
-    }
+    });
   }
 
   void List(const Json& desired, const Json& live, const Context& context,
             std::string_view field_name) {
     ListStrategy strategy = ListStrategyFor(field_name, desired, live);
     if (strategy.kind == ListStrategy::Kind::kMap) {
-      std::optional<std::vector<Json>> desired_keys = MergeKeysOf(strategy, desired);
-      std::optional<std::vector<Json>> live_keys;
-      if (desired_keys) live_keys = MergeKeysOf(strategy, live);
+      std::optional<std::vector<std::string>> desired_keys = MergeKeyTexts(strategy, desired);
+      std::optional<std::vector<std::string>> live_keys;
+      if (desired_keys) live_keys = MergeKeyTexts(strategy, live);
       if (desired_keys && live_keys) {
         AssociativeList(desired, live, *desired_keys, *live_keys, context);
         return;
@@ -182,15 +184,16 @@ class Walker {
     const size_t mark = path_.size();
     for (size_t i = 0; i < desired.size(); ++i) {
       Context child;
-      if (!ItemContext(context, i, i, nullptr, false, child)) continue;
+      if (!ItemContext(context, i, i, nullptr, nullptr, child)) continue;
       absl::StrAppend(&path_, "/", i);
       Value(desired[i], live[i], child, "", false);
       path_.resize(mark);
     }
   }
 
-  void AssociativeList(const Json& desired, const Json& live, const std::vector<Json>& desired_keys,
-                       const std::vector<Json>& live_keys, const Context& context) {
+  void AssociativeList(const Json& desired, const Json& live,
+                       const std::vector<std::string>& desired_keys,
+                       const std::vector<std::string>& live_keys, const Context& context) {
     const size_t mark = path_.size();
     std::vector<bool> live_matched(live.size(), false);
     std::vector<size_t> appended;
@@ -200,7 +203,7 @@ class Walker {
       const bool found = l < live.size();
       if (found) live_matched[l] = true;
       Context child;
-      if (!ItemContext(context, d, found ? l : d, &desired_keys[d], false, child)) continue;
+      if (!ItemContext(context, d, found ? l : d, &desired_keys[d], nullptr, child)) continue;
       if (!found) {
         appended.push_back(d);
         continue;
@@ -209,13 +212,12 @@ class Walker {
       Value(desired[d], live[l], child, "", false);
       path_.resize(mark);
     }
-    if (context.owned != nullptr) {
+    if (!context.owned.empty()) {
       for (size_t l = live.size(); l-- > 0;) {
         if (live_matched[l]) continue;
-        const FieldSet* owned = context.owned->Key(live_keys[l]);
-        if (owned == nullptr) continue;
+        if (context.owned.KeyText(live_keys[l]).empty()) continue;
         Context child;
-        if (!ItemContext(context, l, l, &live_keys[l], false, child)) continue;
+        if (!ItemContext(context, l, l, &live_keys[l], nullptr, child)) continue;
         absl::StrAppend(&path_, "/", l);
         Drift("remove", nullptr);
         path_.resize(mark);
@@ -233,11 +235,11 @@ class Walker {
     auto contains = [](const Json& list, const Json& value) {
       return std::find(list.begin(), list.end(), value) != list.end();
     };
-    if (context.owned != nullptr) {
+    if (!context.owned.empty()) {
       for (size_t l = live.size(); l-- > 0;) {
-        if (contains(desired, live[l]) || context.owned->Value(live[l]) == nullptr) continue;
+        if (contains(desired, live[l]) || context.owned.Value(live[l]).empty()) continue;
         Context child;
-        if (!ItemContext(context, l, l, &live[l], true, child)) continue;
+        if (!ItemContext(context, l, l, nullptr, &live[l], child)) continue;
         absl::StrAppend(&path_, "/", l);
         Drift("remove", nullptr);
         path_.resize(mark);
@@ -246,7 +248,7 @@ class Walker {
     for (size_t d = 0; d < desired.size(); ++d) {
       if (contains(live, desired[d])) continue;
       Context child;
-      if (!ItemContext(context, d, d, &desired[d], true, child)) continue;
+      if (!ItemContext(context, d, d, nullptr, &desired[d], child)) continue;
       path_.append("/-");
       Drift("add", &desired[d]);
       path_.resize(mark);
@@ -261,16 +263,17 @@ class Walker {
     }
     const size_t mark = path_.size();
     if (live.is_object()) {
-      for (const FieldSet::Child& child_set : owned.children()) {
-        if (child_set.kind != FieldSet::ElementKind::kField) continue;
-        auto live_it = live.find(child_set.name);
-        if (live_it == live.end() || live_it->is_null()) continue;
+      owned.ForEachChild([&](FieldSet::ElementKind kind, std::string_view name, const Json&, int,
+                             const FieldSet& child_set) {
+        if (kind != FieldSet::ElementKind::kField) return;
+        auto live_it = live.find(name);
+        if (live_it == live.end() || live_it->is_null()) return;
         Context child;
-        if (!FieldContext(context, child_set.name, child)) continue;
-        AppendPointerToken(path_, child_set.name);
-        RemoveOwned(*live_it, child_set.set, child);
+        if (!FieldContext(context, name, child)) return;
+        AppendPointerToken(path_, name);
+        RemoveOwned(*live_it, child_set, child);
         path_.resize(mark);
-      }
+      });
       return;
     }
     if (!live.is_array()) {
@@ -279,28 +282,29 @@ class Walker {
     }
     // List items the applier created: removed whole, highest index first.
     std::vector<size_t> removed;
-    for (const FieldSet::Child& child_set : owned.children()) {
+    owned.ForEachChild([&](FieldSet::ElementKind kind, std::string_view, const Json& value,
+                           int index, const FieldSet&) {
       for (size_t l = 0; l < live.size(); ++l) {
         bool match = false;
-        switch (child_set.kind) {
+        switch (kind) {
           case FieldSet::ElementKind::kKey:
-            match = ItemHasKey(live[l], child_set.value);
+            match = ItemHasKey(live[l], value);
             break;
           case FieldSet::ElementKind::kValue:
-            match = live[l] == child_set.value;
+            match = live[l] == value;
             break;
           case FieldSet::ElementKind::kIndex:
-            match = static_cast<size_t>(child_set.index) == l;
+            match = static_cast<size_t>(index) == l;
             break;
           case FieldSet::ElementKind::kField:
             break;
         }
         if (!match) continue;
         Context child;
-        if (ItemContext(context, l, l, nullptr, false, child)) removed.push_back(l);
+        if (ItemContext(context, l, l, nullptr, nullptr, child)) removed.push_back(l);
         break;
       }
-    }
+    });
     std::sort(removed.begin(), removed.end(), std::greater<>());
     removed.erase(std::unique(removed.begin(), removed.end()), removed.end());
     for (size_t l : removed) {
@@ -337,12 +341,8 @@ class Walker {
 CompareResult CompareObjects(const Json& desired, const Json& live, const CompareInputs& inputs) {
   CompareResult result;
   Walker::Context root;
-  root.owned = inputs.applier_owned != nullptr && !inputs.applier_owned->empty()
-                   ? inputs.applier_owned
-                   : nullptr;
-  root.ignored = inputs.ignored_fields != nullptr && !inputs.ignored_fields->empty()
-                     ? inputs.ignored_fields
-                     : nullptr;
+  if (inputs.applier_owned != nullptr) root.owned = *inputs.applier_owned;
+  if (inputs.ignored_fields != nullptr) root.ignored = *inputs.ignored_fields;
   root.pointers = inputs.ignored_pointers;
   if (root.pointers != nullptr && root.pointers->terminal) return result;  // "" ignores it all
   try {

@@ -10,54 +10,42 @@ namespace {
 
 constexpr std::string_view kStatusSubresource = "status";
 
-}  // namespace
-
-FieldSet::FieldSet() = default;
-FieldSet::FieldSet(FieldSet&&) noexcept = default;
-FieldSet& FieldSet::operator=(FieldSet&&) noexcept = default;
-FieldSet::~FieldSet() = default;
-
-absl::StatusOr<FieldSet> FieldSet::Parse(const Json& fields_v1) {
-  if (!fields_v1.is_object()) return absl::InvalidArgumentError("fieldsV1 is not an object");
-  FieldSet set;
-  for (const auto& [element, subtree] : fields_v1.items()) {
-    if (element == ".") {
-      set.self_ = true;
-      continue;
-    }
-    if (element.size() < 2 || element[1] != ':') {
+absl::Status Validate(const Json& node) {
+  if (!node.is_object()) return absl::InvalidArgumentError("fieldsV1 node is not an object");
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    const std::string& element = it.key();
+    if (element == ".") continue;
+    const bool known = element.size() >= 2 && element[1] == ':' &&
+                       (element[0] == 'f' || element[0] == 'k' || element[0] == 'v' ||
+                        element[0] == 'i');
+    if (!known) {
       return absl::InvalidArgumentError(absl::StrCat("unknown fieldsV1 path element \"", element, "\""));
     }
-    const std::string_view rest = std::string_view(element).substr(2);
-    Child child;
-    switch (element[0]) {
-      case 'f':
-        child.kind = ElementKind::kField;
-        child.name = std::string(rest);
-        break;
-      case 'k':
-      case 'v': {
-        child.kind = element[0] == 'k' ? ElementKind::kKey : ElementKind::kValue;
-        child.value = Json::parse(rest, nullptr, /*allow_exceptions=*/false);
-        if (child.value.is_discarded() || (child.kind == ElementKind::kKey && !child.value.is_object())) {
-          return absl::InvalidArgumentError(absl::StrCat("unparsable fieldsV1 key \"", element, "\""));
-        }
-        break;
+    if (element[0] == 'k' || element[0] == 'v') {
+      const Json value = Json::parse(element.begin() + 2, element.end(), nullptr, false);
+      if (value.is_discarded() || (element[0] == 'k' && !value.is_object())) {
+        return absl::InvalidArgumentError(absl::StrCat("unparsable fieldsV1 key \"", element, "\""));
       }
-      case 'i':
-        child.kind = ElementKind::kIndex;
-        if (!absl::SimpleAtoi(absl::string_view(rest.data(), rest.size()), &child.index)) {
-          return absl::InvalidArgumentError(absl::StrCat("bad fieldsV1 index \"", element, "\""));
-        }
-        break;
-      default:
-        return absl::InvalidArgumentError(absl::StrCat("unknown fieldsV1 path element \"", element, "\""));
     }
-    auto parsed = Parse(subtree);
-    if (!parsed.ok()) return parsed.status();
-    child.set = *std::move(parsed);
-    set.children_.push_back(std::move(child));
+    if (element[0] == 'i') {
+      int index = 0;
+      if (!absl::SimpleAtoi(absl::string_view(element).substr(2), &index)) {
+        return absl::InvalidArgumentError(absl::StrCat("bad fieldsV1 index \"", element, "\""));
+      }
+    }
+    absl::Status child = Validate(it.value());
+    if (!child.ok()) return child;
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<FieldSet> FieldSet::Parse(const Json& fields_v1) {
+  absl::Status status = Validate(fields_v1);
+  if (!status.ok()) return status;
+  FieldSet set;
+  set.nodes_.push_back(&fields_v1);
   return set;
 }
 
@@ -80,77 +68,90 @@ FieldSet FieldSet::OwnedBy(const Json& object, const std::vector<std::string>& m
     auto subresource = entry.find("subresource");
     if (subresource != entry.end() && *subresource == kStatusSubresource) continue;
     auto fields = entry.find("fieldsV1");
-    if (fields == entry.end()) continue;
-    auto parsed = Parse(*fields);
-    if (!parsed.ok()) continue;
-    owned.Merge(*std::move(parsed));
+    if (fields == entry.end() || !fields->is_object()) continue;
+    owned.nodes_.push_back(&*fields);
   }
   return owned;
 }
 
-const FieldSet* FieldSet::Field(std::string_view name) const {
-  for (const Child& child : children_) {
-    if (child.kind == ElementKind::kField && child.name == name) return &child.set;
+bool FieldSet::IsLeaf() const {
+  for (const Json* node : nodes_) {
+    if (node->empty()) return true;
   }
-  return nullptr;
+  return false;
 }
 
-const FieldSet* FieldSet::Key(const Json& key) const {
-  for (const Child& child : children_) {
-    if (child.kind == ElementKind::kKey && child.value == key) return &child.set;
+bool FieldSet::OwnsSelf() const {
+  for (const Json* node : nodes_) {
+    if (node->empty() || node->contains(".")) return true;
   }
-  return nullptr;
+  return false;
 }
 
-const FieldSet* FieldSet::Value(const Json& value) const {
-  for (const Child& child : children_) {
-    if (child.kind == ElementKind::kValue && child.value == value) return &child.set;
+FieldSet FieldSet::Child(std::string_view element) const {
+  FieldSet child;
+  for (const Json* node : nodes_) {
+    if (!node->is_object()) continue;
+    auto it = node->find(element);
+    if (it != node->end() && it->is_object()) child.nodes_.push_back(&*it);
   }
-  return nullptr;
+  return child;
 }
 
-const FieldSet* FieldSet::Index(int index) const {
-  for (const Child& child : children_) {
-    if (child.kind == ElementKind::kIndex && child.index == index) return &child.set;
-  }
-  return nullptr;
+FieldSet FieldSet::Field(std::string_view name) const {
+  if (nodes_.empty()) return {};
+  std::string element;
+  element.reserve(name.size() + 2);
+  element.append("f:").append(name);
+  return Child(element);
 }
 
-FieldSet* FieldSet::FindOrAdd(ElementKind kind, std::string_view name, const Json* value, int index) {
-  for (Child& child : children_) {
-    if (child.kind != kind) continue;
-    switch (kind) {
-      case ElementKind::kField:
-        if (child.name == name) return &child.set;
-        break;
-      case ElementKind::kKey:
-      case ElementKind::kValue:
-        if (child.value == *value) return &child.set;
-        break;
-      case ElementKind::kIndex:
-        if (child.index == index) return &child.set;
-        break;
+FieldSet FieldSet::KeyText(std::string_view key_text) const {
+  if (nodes_.empty()) return {};
+  std::string element;
+  element.reserve(key_text.size() + 2);
+  element.append("k:").append(key_text);
+  return Child(element);
+}
+
+FieldSet FieldSet::Value(const Json& value) const {
+  if (nodes_.empty()) return {};
+  return Child("v:" + CanonicalJson(value));
+}
+
+void FieldSet::ForEachChild(const std::function<void(ElementKind, std::string_view, const Json&,
+                                                     int, const FieldSet&)>& visit) const {
+  static const Json* const kNull = new Json();
+  for (const Json* node : nodes_) {
+    if (!node->is_object()) continue;
+    for (auto it = node->begin(); it != node->end(); ++it) {
+      const std::string& element = it.key();
+      if (element.size() < 2 || element[1] != ':' || !it.value().is_object()) continue;
+      FieldSet child;
+      child.nodes_.push_back(&it.value());
+      const std::string_view rest = std::string_view(element).substr(2);
+      switch (element[0]) {
+        case 'f':
+          visit(ElementKind::kField, rest, *kNull, 0, child);
+          break;
+        case 'k':
+        case 'v': {
+          const Json value = Json::parse(rest.begin(), rest.end(), nullptr, false);
+          if (value.is_discarded()) break;
+          visit(element[0] == 'k' ? ElementKind::kKey : ElementKind::kValue, rest, value, 0, child);
+          break;
+        }
+        case 'i': {
+          int index = 0;
+          if (absl::SimpleAtoi(absl::string_view(rest.data(), rest.size()), &index)) {
+            visit(ElementKind::kIndex, rest, *kNull, index, child);
+          }
+          break;
+        }
+        default:
+          break;
+      }
     }
-  }
-  return nullptr;
-}
-
-void FieldSet::Merge(FieldSet&& other) {
-  self_ = self_ || other.self_;
-  for (Child& child : other.children_) {
-    FieldSet* existing = FindOrAdd(child.kind, child.name, &child.value, child.index);
-    if (existing == nullptr) {
-      children_.push_back(std::move(child));
-      continue;
-    }
-    // A leaf owns the whole value: merging a leaf with a subtree keeps the leaf.
-    if (existing->IsLeaf()) continue;
-    if (child.set.IsLeaf()) {
-      *existing = FieldSet();
-      existing->self_ = true;
-      continue;
-    }
-    existing->Merge(std::move(child.set));
   }
 }
 

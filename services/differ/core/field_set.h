@@ -1,9 +1,10 @@
-// Server-side apply field sets: the `fieldsV1` trees of `metadata.managedFields`, parsed so the
-// differ can ask "did this manager own this field / list item?".
+// Server-side apply field sets: the `fieldsV1` trees of `metadata.managedFields`, read in place so
+// the differ can ask "did this manager own this field / list item?" without copying anything.
 //
 // fieldsV1 format (sigs.k8s.io/structured-merge-diff): a JSON object whose keys are path elements:
 //   "f:<name>"        a field of a map
-//   "k:<json object>" an item of an associative list, by its key fields: k:{"name":"web"}
+//   "k:<json object>" an item of an associative list, by its key fields, sorted by name:
+//                     k:{"containerPort":80,"protocol":"TCP"}
 //   "v:<json value>"  an item of a set list, by value: v:"foregroundDeletion"
 //   "i:<index>"       an item of an atomic list, by position (rare)
 //   "."               the node itself (present when its children are listed too)
@@ -11,68 +12,59 @@
 #ifndef TODOKE_SERVICES_DIFFER_CORE_FIELD_SET_H_
 #define TODOKE_SERVICES_DIFFER_CORE_FIELD_SET_H_
 
-#include <memory>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/status/statusor.h"
 #include "common/object.h"
 
 namespace todoke::differ {
 
+// A node of one or more fieldsV1 trees (several managers' entries are read as their union).
+// A view: the JSON it was made from must outlive it. Cheap to copy.
 class FieldSet {
  public:
   enum class ElementKind { kField, kKey, kValue, kIndex };
 
-  struct Child;
+  FieldSet() = default;
 
-  FieldSet();
-  FieldSet(FieldSet&&) noexcept;
-  FieldSet& operator=(FieldSet&&) noexcept;
-  ~FieldSet();
-
-  // Parses one fieldsV1 tree. INVALID_ARGUMENT if it is not an object or holds an unknown
-  // path element or an unparsable k:/v: key. Never throws.
+  // A view over one fieldsV1 tree, after checking every path element of it.
+  // INVALID_ARGUMENT if it is not an object or holds an unknown or unparsable path element.
   static absl::StatusOr<FieldSet> Parse(const Json& fields_v1);
 
-  // The field sets of every managedFields entry of `object` whose manager is one of `managers`,
-  // merged. Entries for the status subresource are skipped (status is never compared).
-  // Unparsable entries are skipped too: ownership then errs on "not owned".
+  // The union of the fieldsV1 trees of `object`'s managedFields entries whose manager is one of
+  // `managers`. Entries for the status subresource are skipped (status is never compared), and so
+  // are entries without an object fieldsV1.
   static FieldSet OwnedBy(const Json& object, const std::vector<std::string>& managers);
 
-  // True if nothing is owned.
-  bool empty() const { return children_.empty() && !self_; }
-  // True if this node is owned as a whole: a leaf in fieldsV1 ({}), or a merged leaf.
-  bool IsLeaf() const { return children_.empty(); }
-  // True if the node itself is owned ("." in fieldsV1, or a leaf): for a list item, the manager
-  // created the item.
-  bool OwnsSelf() const { return self_ || children_.empty(); }
+  // True if this node is not in any tree (nothing owned here).
+  bool empty() const { return nodes_.empty(); }
+  // True if some manager owns this whole value (a leaf in fieldsV1).
+  bool IsLeaf() const;
+  // True if some manager owns the node itself ("." or a leaf): for a list item, it created it.
+  bool OwnsSelf() const;
 
-  // Children for each path element kind; nullptr when absent.
-  const FieldSet* Field(std::string_view name) const;
-  const FieldSet* Key(const Json& key) const;
-  const FieldSet* Value(const Json& value) const;
-  const FieldSet* Index(int index) const;
+  // Children; an empty FieldSet when absent.
+  FieldSet Field(std::string_view name) const;
+  // `key_text` is the item's key as fieldsV1 spells it after "k:" (see list_strategy.h).
+  FieldSet KeyText(std::string_view key_text) const;
+  FieldSet Key(const Json& key) const { return KeyText(CanonicalJson(key)); }
+  FieldSet Value(const Json& value) const;
 
-  const std::vector<Child>& children() const { return children_; }
-
-  // Adds everything in `other` to this set.
-  void Merge(FieldSet&& other);
+  // Calls `visit` for each child element (union over trees; a child present in several trees is
+  // visited once per tree). `value` is the parsed key object or set value (null for fields and
+  // indices); `index` is set for kIndex.
+  void ForEachChild(const std::function<void(ElementKind kind, std::string_view name,
+                                             const Json& value, int index,
+                                             const FieldSet& child)>& visit) const;
 
  private:
-  FieldSet* FindOrAdd(ElementKind kind, std::string_view name, const Json* value, int index);
+  FieldSet Child(std::string_view element) const;
 
-  bool self_ = false;
-  std::vector<Child> children_;
-};
-
-struct FieldSet::Child {
-  ElementKind kind = ElementKind::kField;
-  std::string name;  // kField
-  Json value;        // kKey (an object of key fields) or kValue
-  int index = 0;     // kIndex
-  FieldSet set;
+  absl::InlinedVector<const Json*, 2> nodes_;
 };
 
 }  // namespace todoke::differ

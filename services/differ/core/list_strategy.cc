@@ -66,14 +66,15 @@ ListStrategy ListStrategyFor(std::string_view field_name, const Json& desired_it
   return MapStrategyFor(field_name, desired_items, live_items);
 }
 
-std::optional<std::vector<Json>> MergeKeysOf(const ListStrategy& strategy, const Json& items) {
-  std::vector<Json> keys;
+std::optional<std::vector<std::string>> MergeKeyTexts(const ListStrategy& strategy,
+                                                      const Json& items) {
+  std::vector<std::string> keys;
   keys.reserve(items.size());
   for (const Json& item : items) {
-    Json key = MergeKeyOf(strategy, item);
-    if (key.is_null()) return std::nullopt;
+    std::string key = MergeKeyText(strategy, item);
+    if (key.empty()) return std::nullopt;
     // Lists are short (containers, env, ports): a quadratic duplicate check beats hashing.
-    for (const Json& seen : keys) {
+    for (const std::string& seen : keys) {
       if (seen == key) return std::nullopt;
     }
     keys.push_back(std::move(key));
@@ -81,19 +82,26 @@ std::optional<std::vector<Json>> MergeKeysOf(const ListStrategy& strategy, const
   return keys;
 }
 
-Json MergeKeyOf(const ListStrategy& strategy, const Json& item) {
-  if (!item.is_object()) return nullptr;
-  Json key = Json::object();
+std::string MergeKeyText(const ListStrategy& strategy, const Json& item) {
+  if (!item.is_object()) return "";
+  std::string key = "{";
   for (const MergeKeyField& field : strategy.key_fields) {
     auto it = item.find(field.name);
+    const Json* value = nullptr;
     if (it != item.end() && !it->is_null()) {
-      key[std::string(field.name)] = *it;
+      value = &*it;
     } else if (field.default_value != nullptr) {
-      key[std::string(field.name)] = *field.default_value;
+      value = field.default_value;
     } else {
-      return nullptr;
+      return "";
     }
+    if (key.size() > 1) key.push_back(',');
+    key.push_back('"');
+    key.append(field.name);
+    key.append("\":");
+    key.append(CanonicalJson(*value));
   }
+  key.push_back('}');
   return key;
 }
 

@@ -6,6 +6,7 @@
 #define TODOKE_SERVICES_DIFFER_CORE_LIST_STRATEGY_H_
 
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -23,21 +24,23 @@ struct MergeKeyField {
 struct ListStrategy {
   enum class Kind { kAtomic, kMap, kSet };
   Kind kind = Kind::kAtomic;
-  std::vector<MergeKeyField> key_fields;  // kMap only
+  std::vector<MergeKeyField> key_fields;  // kMap only; sorted by name
 };
 
 // The strategy for the list held by field `field_name`, given its items on both sides.
 ListStrategy ListStrategyFor(std::string_view field_name, const Json& desired_items,
                              const Json& live_items);
 
-// The merge keys of every item of `items` (a JSON array) under `strategy` (kMap), in order.
+// The merge key texts of every item of `items` (a JSON array) under `strategy` (kMap), in order.
 // nullopt when an item lacks a key field or two items share a key: callers then fall back to
 // pairing by position (the API server would reject such an apply anyway).
-std::optional<std::vector<Json>> MergeKeysOf(const ListStrategy& strategy, const Json& items);
+std::optional<std::vector<std::string>> MergeKeyTexts(const ListStrategy& strategy,
+                                                      const Json& items);
 
-// The key of `item` under `strategy` (kMap): an object of the key fields, defaults applied,
-// exactly as fieldsV1 spells it after "k:". Null when a key field is missing.
-Json MergeKeyOf(const ListStrategy& strategy, const Json& item);
+// The key of `item` under `strategy` (kMap) as compact JSON of the key fields sorted by name,
+// defaults applied: exactly as fieldsV1 spells it after "k:", e.g. {"containerPort":80,"protocol":"TCP"}.
+// Empty when a key field is missing.
+std::string MergeKeyText(const ListStrategy& strategy, const Json& item);
 
 }  // namespace todoke::differ
 

@@ -1,0 +1,191 @@
+// differ_bench: comparisons per second on one core for typical Deployment objects (desired
+// ~1.3 KB, live ~5 KB with managedFields and status), and memory for 10,000 object pairs.
+// Prints figures; never fails on timings.
+// Run: build/bin/differ_bench [--pairs=10000] [--seconds=2] [--synced-only]
+#include <malloc.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bench/differ/bench_objects.h"
+#include "services/differ/core/differ.h"
+#include "services/differ/core/health.h"
+
+namespace todoke::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using differ::DiffOptions;
+using differ::DiffResult;
+using differ::SyncStatus;
+
+double Seconds(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+size_t HeapInUseBytes() {
+  struct mallinfo2 info = mallinfo2();
+  return info.uordblks + info.hblkhd;
+}
+
+long ResidentKilobytes() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
+  }
+  return -1;
+}
+
+// Objects with distinct names, so pairing does real work, `batch` pairs per Diff call.
+void MakePairs(size_t count, const Json& desired, const Json& live, std::vector<Json>& desired_out,
+               std::vector<Json>& live_out) {
+  desired_out.reserve(count);
+  live_out.reserve(count);
+  for (size_t i = 0; i < count; ++i) {
+    desired_out.push_back(desired);
+    live_out.push_back(live);
+    const std::string name = "web-" + std::to_string(i);
+    desired_out.back()["metadata"]["name"] = name;
+    live_out.back()["metadata"]["name"] = name;
+  }
+}
+
+// Runs `body` (which compares `objects_per_call` pairs) for about `seconds`; returns pairs/s.
+template <typename Body>
+double PairsPerSecond(double seconds, size_t objects_per_call, Body body) {
+  body();  // warm up
+  size_t calls = 0;
+  const Clock::time_point start = Clock::now();
+  double elapsed = 0;
+  do {
+    for (int i = 0; i < 16; ++i) body();
+    calls += 16;
+    elapsed = Seconds(start);
+  } while (elapsed < seconds);
+  return static_cast<double>(calls * objects_per_call) / elapsed;
+}
+
+void Check(const DiffResult& result, SyncStatus want, const char* what) {
+  for (const auto& object : result.objects) {
+    if (object.status != want) {
+      std::fprintf(stderr, "%s: unexpected status %s for %s: %s\n", what,
+                   std::string(differ::SyncStatusName(object.status)).c_str(),
+                   object.key.ToString().c_str(), object.error.c_str());
+      std::exit(1);
+    }
+  }
+}
+
+int Run(size_t pairs, double seconds, bool synced_only) {
+  const Json desired = Json::parse(kDesiredDeploymentJson);
+  const Json live = Json::parse(kLiveDeploymentJson);
+  const std::string desired_text = CanonicalJson(desired);
+  const std::string live_text = CanonicalJson(live);
+  std::printf("objects: desired Deployment %zu bytes, live %zu bytes (canonical JSON)\n",
+              desired_text.size(), live_text.size());
+  const DiffOptions options;
+
+  // 1. Synced pairs, 100 per call (an application), one core.
+  std::vector<Json> desired_batch, live_batch;
+  MakePairs(100, desired, live, desired_batch, live_batch);
+  Check(Diff(desired_batch, live_batch, options), SyncStatus::kSynced, "synced");
+  const double synced = PairsPerSecond(seconds, desired_batch.size(), [&] {
+    DiffResult result = Diff(desired_batch, live_batch, options);
+    if (result.summary.synced != desired_batch.size()) std::abort();
+  });
+  std::printf("synced, 100 pairs per Diff call:           %10.0f comparisons/s  (target 50000)\n",
+              synced);
+  if (synced_only) return 0;  // for profiling the hot path
+
+  // 2. One pair per call (per-call overhead included).
+  std::vector<Json> one_desired = {desired}, one_live = {live};
+  const double single = PairsPerSecond(seconds, 1, [&] {
+    DiffResult result = Diff(one_desired, one_live, options);
+    if (result.summary.synced != 1) std::abort();
+  });
+  std::printf("synced, 1 pair per Diff call:              %10.0f comparisons/s\n", single);
+
+  // 3. OutOfSync pairs (new image): patch and unified YAML diff computed.
+  std::vector<Json> changed_batch = desired_batch;
+  for (Json& object : changed_batch) {
+    object["spec"]["template"]["spec"]["containers"][0]["image"] = "registry.example.com/web:1.5.0";
+  }
+  Check(Diff(changed_batch, live_batch, options), SyncStatus::kOutOfSync, "out of sync");
+  const double drifted = PairsPerSecond(seconds, changed_batch.size(), [&] {
+    DiffResult result = Diff(changed_batch, live_batch, options);
+    if (result.summary.out_of_sync != changed_batch.size()) std::abort();
+  });
+  std::printf("out of sync (patch + unified YAML diff):   %10.0f comparisons/s\n", drifted);
+  DiffOptions no_text = options;
+  no_text.compute_unified_diff = false;
+  const double drifted_patch_only = PairsPerSecond(seconds, changed_batch.size(), [&] {
+    DiffResult result = Diff(changed_batch, live_batch, no_text);
+    if (result.summary.out_of_sync != changed_batch.size()) std::abort();
+  });
+  std::printf("out of sync (patch only):                  %10.0f comparisons/s\n",
+              drifted_patch_only);
+
+  // 4. From JSON text, as the gRPC service receives objects: parse + compare.
+  std::vector<std::string> desired_texts, live_texts;
+  for (size_t i = 0; i < desired_batch.size(); ++i) {
+    desired_texts.push_back(CanonicalJson(desired_batch[i]));
+    live_texts.push_back(CanonicalJson(live_batch[i]));
+  }
+  std::vector<std::string_view> desired_views(desired_texts.begin(), desired_texts.end());
+  std::vector<std::string_view> live_views(live_texts.begin(), live_texts.end());
+  const double from_text = PairsPerSecond(seconds, desired_views.size(), [&] {
+    DiffResult result = DiffJsonText(desired_views, live_views, options);
+    if (result.summary.synced != desired_views.size()) std::abort();
+  });
+  std::printf("synced, parse JSON text + compare:         %10.0f comparisons/s\n", from_text);
+
+  // 5. Health of the live objects.
+  const double health = PairsPerSecond(seconds, live_batch.size(), [&] {
+    health::HealthReport report = health::AssessHealthAll(live_batch, {});
+    if (report.aggregate.status != health::HealthStatus::kHealthy) std::abort();
+  });
+  std::printf("health assessments:                        %10.0f objects/s\n", health);
+
+  // 6. Memory for `pairs` pairs held in memory and compared in one call.
+  malloc_trim(0);
+  const size_t heap_before = HeapInUseBytes();
+  const long rss_before = ResidentKilobytes();
+  std::vector<Json> many_desired, many_live;
+  MakePairs(pairs, desired, live, many_desired, many_live);
+  const size_t heap_objects = HeapInUseBytes();
+  const Clock::time_point start = Clock::now();
+  DiffResult result = Diff(many_desired, many_live, options);
+  const double diff_seconds = Seconds(start);
+  const size_t heap_after = HeapInUseBytes();
+  const long rss_after = ResidentKilobytes();
+  Check(result, SyncStatus::kSynced, "memory run");
+  std::printf("%zu pairs: objects %.1f MiB on the heap (%.0f bytes per pair), Diff result %.2f MiB, "
+              "RSS +%.1f MiB, one Diff call %.3f s\n",
+              pairs, (heap_objects - heap_before) / 1048576.0,
+              static_cast<double>(heap_objects - heap_before) / pairs,
+              (heap_after - heap_objects) / 1048576.0, (rss_after - rss_before) / 1024.0,
+              diff_seconds);
+  return 0;
+}
+
+}  // namespace
+}  // namespace todoke::bench
+
+int main(int argc, char** argv) {
+  size_t pairs = 10000;
+  double seconds = 2.0;
+  bool synced_only = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--pairs=", 8) == 0) pairs = std::strtoul(argv[i] + 8, nullptr, 10);
+    if (std::strncmp(argv[i], "--seconds=", 10) == 0) seconds = std::strtod(argv[i] + 10, nullptr);
+    if (std::strcmp(argv[i], "--synced-only") == 0) synced_only = true;
+  }
+  return todoke::bench::Run(pairs, seconds, synced_only);
+}
