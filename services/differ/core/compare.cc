@@ -136,9 +136,7 @@ class Walker {
     }
     if (context.owned.empty()) return;
     // Fields the applier owned that desired no longer sets: the next apply removes them.
-    context.owned.ForEachChild([&](FieldSet::ElementKind kind, std::string_view name, const Json&,
-                                   int, const FieldSet& owned) {
-      if (kind != FieldSet::ElementKind::kField) return;
+    context.owned.ForEachField([&](std::string_view name, const FieldSet& owned) {
       auto desired_it = desired.find(name);
       if (desired_it != desired.end() && !desired_it->is_null()) return;
       auto live_it = live.find(name);
@@ -263,9 +261,7 @@ class Walker {
     }
     const size_t mark = path_.size();
     if (live.is_object()) {
-      owned.ForEachChild([&](FieldSet::ElementKind kind, std::string_view name, const Json&, int,
-                             const FieldSet& child_set) {
-        if (kind != FieldSet::ElementKind::kField) return;
+      owned.ForEachField([&](std::string_view name, const FieldSet& child_set) {
         auto live_it = live.find(name);
         if (live_it == live.end() || live_it->is_null()) return;
         Context child;

@@ -4,6 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "services/differ/core/list_strategy.h"
 
 namespace todoke::differ {
 namespace {
@@ -100,9 +101,15 @@ FieldSet FieldSet::Child(std::string_view element) const {
 
 FieldSet FieldSet::Field(std::string_view name) const {
   if (nodes_.empty()) return {};
-  std::string element;
-  element.reserve(name.size() + 2);
-  element.append("f:").append(name);
+  char buffer[128];
+  if (name.size() + 2 <= sizeof(buffer)) {  // no allocation on the hot path
+    buffer[0] = 'f';
+    buffer[1] = ':';
+    name.copy(buffer + 2, name.size());
+    return Child(std::string_view(buffer, name.size() + 2));
+  }
+  std::string element = "f:";
+  element.append(name);
   return Child(element);
 }
 
@@ -116,7 +123,9 @@ FieldSet FieldSet::KeyText(std::string_view key_text) const {
 
 FieldSet FieldSet::Value(const Json& value) const {
   if (nodes_.empty()) return {};
-  return Child("v:" + CanonicalJson(value));
+  std::string element = "v:";
+  AppendJsonText(element, value);
+  return Child(element);
 }
 
 void FieldSet::ForEachChild(const std::function<void(ElementKind, std::string_view, const Json&,

@@ -54,6 +54,24 @@ class FieldSet {
   FieldSet Key(const Json& key) const { return KeyText(CanonicalJson(key)); }
   FieldSet Value(const Json& value) const;
 
+  // Calls `visit(name, child)` for each "f:" child, in name order (per tree). Cheaper than
+  // ForEachChild: nothing is parsed.
+  template <typename Visit>
+  void ForEachField(Visit&& visit) const {
+    for (const Json* node : nodes_) {
+      if (!node->is_object()) continue;
+      const Json::object_t& object = node->get_ref<const Json::object_t&>();
+      for (auto it = object.lower_bound("f:"); it != object.end(); ++it) {
+        const std::string& element = it->first;
+        if (element.size() < 2 || element[0] != 'f' || element[1] != ':') break;
+        if (!it->second.is_object()) continue;
+        FieldSet child;
+        child.nodes_.push_back(&it->second);
+        visit(std::string_view(element).substr(2), child);
+      }
+    }
+  }
+
   // Calls `visit` for each child element (union over trees; a child present in several trees is
   // visited once per tree). `value` is the parsed key object or set value (null for fields and
   // indices); `index` is set for kIndex.

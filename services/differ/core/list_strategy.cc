@@ -82,6 +82,39 @@ std::optional<std::vector<std::string>> MergeKeyTexts(const ListStrategy& strate
   return keys;
 }
 
+void AppendJsonText(std::string& out, const Json& value) {
+  switch (value.type()) {
+    case Json::value_t::string: {
+      const std::string& text = value.get_ref<const std::string&>();
+      out.push_back('"');
+      for (char c : text) {
+        const unsigned char u = static_cast<unsigned char>(c);
+        if (c == '"' || c == '\\' || u < 0x20 || u >= 0x7f) {
+          // Rare in keys: let nlohmann escape (and validate UTF-8) exactly as CanonicalJson does.
+          out.resize(out.size() - 1);
+          out.append(CanonicalJson(value));
+          return;
+        }
+      }
+      out.append(text);
+      out.push_back('"');
+      return;
+    }
+    case Json::value_t::number_integer:
+      out.append(std::to_string(value.get<int64_t>()));
+      return;
+    case Json::value_t::number_unsigned:
+      out.append(std::to_string(value.get<uint64_t>()));
+      return;
+    case Json::value_t::boolean:
+      out.append(value.get<bool>() ? "true" : "false");
+      return;
+    default:
+      out.append(CanonicalJson(value));
+      return;
+  }
+}
+
 std::string MergeKeyText(const ListStrategy& strategy, const Json& item) {
   if (!item.is_object()) return "";
   std::string key = "{";
@@ -99,7 +132,7 @@ std::string MergeKeyText(const ListStrategy& strategy, const Json& item) {
     key.push_back('"');
     key.append(field.name);
     key.append("\":");
-    key.append(CanonicalJson(*value));
+    AppendJsonText(key, *value);
   }
   key.push_back('}');
   return key;

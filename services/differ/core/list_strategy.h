@@ -31,6 +31,10 @@ struct ListStrategy {
 ListStrategy ListStrategyFor(std::string_view field_name, const Json& desired_items,
                              const Json& live_items);
 
+// Appends `value` as compact JSON, exactly as CanonicalJson() would, without nlohmann's serializer
+// (which is slow to set up) for strings, numbers and booleans.
+void AppendJsonText(std::string& out, const Json& value);
+
 // The merge key texts of every item of `items` (a JSON array) under `strategy` (kMap), in order.
 // nullopt when an item lacks a key field or two items share a key: callers then fall back to
 // pairing by position (the API server would reject such an apply anyway).
