@@ -1,0 +1,215 @@
+#include "services/renderer/core/kustomize/fieldspec.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "common/status.h"
+
+namespace todoke::renderer::kustomize {
+namespace {
+
+void AppendUnique(std::vector<FieldSpec>& into, const std::vector<FieldSpec>& from) {
+  for (const FieldSpec& spec : from) {
+    if (std::find(into.begin(), into.end(), spec) == into.end()) into.push_back(spec);
+  }
+}
+
+absl::Status VisitPath(Json& node, const std::vector<std::string>& fields, size_t index,
+                       bool create, CreateKind create_kind,
+                       const std::function<absl::Status(Json&)>& visit) {
+  if (node.is_array()) {
+    for (Json& element : node) {
+      RETURN_IF_ERROR(VisitPath(element, fields, index, create, create_kind, visit));
+    }
+    return absl::OkStatus();
+  }
+  if (index == fields.size()) return visit(node);
+  if (!node.is_object()) return absl::OkStatus();
+  const std::string& field = fields[index];
+  auto it = node.find(field);
+  bool last = index + 1 == fields.size();
+  if (it == node.end() || it->is_null()) {
+    if (!create) return absl::OkStatus();
+    if (last) {
+      if (create_kind == CreateKind::kNone) return absl::OkStatus();
+      node[field] = create_kind == CreateKind::kMap ? Json::object() : Json();
+    } else {
+      node[field] = Json::object();
+    }
+    it = node.find(field);
+  }
+  return VisitPath(*it, fields, index + 1, create, create_kind, visit);
+}
+
+}  // namespace
+
+std::vector<std::string> SplitFieldPath(absl::string_view path) {
+  std::vector<std::string> fields;
+  std::string current;
+  for (size_t i = 0; i < path.size(); ++i) {
+    char c = path[i];
+    if (c == '\\' && i + 1 < path.size() && path[i + 1] == '/') {
+      current.push_back('/');
+      ++i;
+      continue;
+    }
+    if (c == '/') {
+      fields.push_back(std::move(current));
+      current.clear();
+      continue;
+    }
+    current.push_back(c);
+  }
+  fields.push_back(std::move(current));
+  for (std::string& field : fields) {
+    absl::string_view view(field);
+    if (absl::ConsumeSuffix(&view, "[]")) field = std::string(view);
+  }
+  return fields;
+}
+
+bool FieldSpecSelects(const FieldSpec& spec, const ResId& id) {
+  return GvkSelected(id, spec.group, spec.version, spec.kind);
+}
+
+absl::Status VisitFieldSpec(Json& object, const FieldSpec& spec, CreateKind create_kind,
+                            const std::function<absl::Status(Json&)>& visit) {
+  std::vector<std::string> fields = SplitFieldPath(spec.path);
+  bool create = spec.create && create_kind != CreateKind::kNone;
+  return VisitPath(object, fields, 0, create, create_kind, visit);
+}
+
+TransformerConfig TransformerConfig::Defaults() {
+  TransformerConfig config;
+  config.name_prefix = DefaultNamePrefixFieldSpecs();
+  config.name_suffix = DefaultNameSuffixFieldSpecs();
+  config.common_labels = DefaultCommonLabelsFieldSpecs();
+  config.template_labels = DefaultTemplateLabelsFieldSpecs();
+  config.volume_claim_template_labels = DefaultVolumeClaimTemplateLabelsFieldSpecs();
+  config.common_annotations = DefaultCommonAnnotationsFieldSpecs();
+  config.namespace_ = DefaultNamespaceFieldSpecs();
+  config.var_reference = DefaultVarReferenceFieldSpecs();
+  config.images = DefaultImagesFieldSpecs();
+  config.replicas = DefaultReplicasFieldSpecs();
+  config.name_reference = DefaultNameReferenceSpecs();
+  return config;
+}
+
+void TransformerConfig::Merge(const TransformerConfig& other) {
+  AppendUnique(name_prefix, other.name_prefix);
+  AppendUnique(name_suffix, other.name_suffix);
+  AppendUnique(common_labels, other.common_labels);
+  AppendUnique(template_labels, other.template_labels);
+  AppendUnique(volume_claim_template_labels, other.volume_claim_template_labels);
+  AppendUnique(common_annotations, other.common_annotations);
+  AppendUnique(namespace_, other.namespace_);
+  AppendUnique(var_reference, other.var_reference);
+  AppendUnique(images, other.images);
+  AppendUnique(replicas, other.replicas);
+  for (const NameReferenceSpec& spec : other.name_reference) {
+    auto it = std::find_if(name_reference.begin(), name_reference.end(),
+                           [&](const NameReferenceSpec& existing) {
+                             return existing.referral.group == spec.referral.group &&
+                                    existing.referral.version == spec.referral.version &&
+                                    existing.referral.kind == spec.referral.kind;
+                           });
+    if (it == name_reference.end()) {
+      name_reference.push_back(spec);
+    } else {
+      AppendUnique(it->referrers, spec.referrers);
+    }
+  }
+}
+
+absl::StatusOr<std::vector<FieldSpec>> ParseFieldSpecs(const Json& value,
+                                                       absl::string_view source) {
+  std::vector<FieldSpec> specs;
+  if (value.is_null()) return specs;
+  if (!value.is_array()) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": field specs must be a list"));
+  }
+  for (const Json& item : value) {
+    if (!item.is_object()) {
+      return absl::InvalidArgumentError(absl::StrCat(source, ": a field spec must be a mapping"));
+    }
+    FieldSpec spec;
+    for (auto& [key, field] : item.items()) {
+      if (key == "create") {
+        if (!field.is_boolean()) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(source, ": field spec \"create\" must be a boolean"));
+        }
+        spec.create = field.get<bool>();
+        continue;
+      }
+      std::string* slot = nullptr;
+      if (key == "group") slot = &spec.group;
+      else if (key == "version") slot = &spec.version;
+      else if (key == "kind") slot = &spec.kind;
+      else if (key == "path") slot = &spec.path;
+      else {
+        return absl::InvalidArgumentError(
+            absl::StrCat(source, ": unknown field \"", key, "\" in field spec"));
+      }
+      if (!field.is_string()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(source, ": field spec \"", key, "\" must be a string"));
+      }
+      *slot = field.get<std::string>();
+    }
+    specs.push_back(std::move(spec));
+  }
+  return specs;
+}
+
+absl::StatusOr<TransformerConfig> ParseTransformerConfig(const Json& value,
+                                                         absl::string_view source) {
+  TransformerConfig config;
+  if (value.is_null()) return config;
+  if (!value.is_object()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": transformer configuration must be a mapping"));
+  }
+  for (auto& [key, field] : value.items()) {
+    std::vector<FieldSpec>* slot = nullptr;
+    if (key == "namePrefix") slot = &config.name_prefix;
+    else if (key == "nameSuffix") slot = &config.name_suffix;
+    else if (key == "commonLabels") slot = &config.common_labels;
+    else if (key == "templateLabels") slot = &config.template_labels;
+    else if (key == "commonAnnotations") slot = &config.common_annotations;
+    else if (key == "namespace") slot = &config.namespace_;
+    else if (key == "varReference") slot = &config.var_reference;
+    else if (key == "images") slot = &config.images;
+    else if (key == "replicas") slot = &config.replicas;
+    else if (key == "nameReference") {
+      if (field.is_null()) continue;
+      if (!field.is_array()) {
+        return absl::InvalidArgumentError(absl::StrCat(source, ": nameReference must be a list"));
+      }
+      for (const Json& item : field) {
+        if (!item.is_object()) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(source, ": nameReference entries must be mappings"));
+        }
+        NameReferenceSpec spec;
+        spec.referral.group = GetString(item, "group");
+        spec.referral.version = GetString(item, "version");
+        spec.referral.kind = GetString(item, "kind");
+        auto specs = item.find("fieldSpecs");
+        if (specs != item.end()) {
+          ASSIGN_OR_RETURN(spec.referrers, ParseFieldSpecs(*specs, source));
+        }
+        config.name_reference.push_back(std::move(spec));
+      }
+      continue;
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": unknown field \"", key, "\" in transformer configuration"));
+    }
+    ASSIGN_OR_RETURN(*slot, ParseFieldSpecs(field, source));
+  }
+  return config;
+}
+
+}  // namespace todoke::renderer::kustomize

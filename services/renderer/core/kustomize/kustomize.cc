@@ -1,0 +1,362 @@
+#include "services/renderer/core/kustomize/kustomize.h"
+
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/status.h"
+#include "common/yaml.h"
+#include "services/renderer/core/kustomize/fieldspec.h"
+#include "services/renderer/core/kustomize/generators.h"
+#include "services/renderer/core/kustomize/hash.h"
+#include "services/renderer/core/kustomize/kustomization.h"
+#include "services/renderer/core/kustomize/name_reference.h"
+#include "services/renderer/core/kustomize/patches.h"
+#include "services/renderer/core/kustomize/replacements.h"
+#include "services/renderer/core/kustomize/resource.h"
+#include "services/renderer/core/kustomize/sort.h"
+#include "services/renderer/core/kustomize/transformers.h"
+
+namespace todoke::renderer::kustomize {
+namespace {
+
+constexpr const char* kKustomizationFileNames[] = {"kustomization.yaml", "kustomization.yml",
+                                                   "Kustomization"};
+
+std::string JoinPath(absl::string_view dir, absl::string_view name) {
+  return dir.empty() ? std::string(name) : absl::StrCat(dir, "/", name);
+}
+
+std::string DisplayDir(absl::string_view dir) { return dir.empty() ? "." : std::string(dir); }
+
+bool LooksRemote(absl::string_view path) {
+  return absl::StrContains(path, "://") || absl::StartsWith(path, "github.com/") ||
+         absl::StartsWith(path, "gitlab.com/") || absl::StartsWith(path, "bitbucket.org/") ||
+         absl::StartsWith(path, "git@") || absl::StartsWith(path, "git::") ||
+         absl::StartsWith(path, "ssh:") || absl::StartsWith(path, "https:") ||
+         absl::StartsWith(path, "http:");
+}
+
+// Resources accumulated by one kustomization (and what it brought along).
+struct Accumulator {
+  std::vector<Resource> resources;
+  TransformerConfig extra_config;  // from `configurations:` files, beyond the defaults
+  bool has_extra_config = false;
+  std::vector<Var> vars;
+};
+
+absl::Status AppendResource(Accumulator& acc, Resource resource) {
+  ResId id = resource.CurrentId();
+  for (const Resource& existing : acc.resources) {
+    if (SameId(existing.CurrentId(), id)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "may not add resource with an already registered id: ", id.ToString(), " (from ",
+          resource.source, ", already added from ", existing.source, ")"));
+    }
+  }
+  acc.resources.push_back(std::move(resource));
+  return absl::OkStatus();
+}
+
+absl::Status AppendVars(Accumulator& acc, const std::vector<Var>& vars) {
+  for (const Var& var : vars) {
+    for (const Var& existing : acc.vars) {
+      if (existing.name == var.name) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(var.declared_in, ": var '", var.name, "' already encountered"));
+      }
+    }
+    acc.vars.push_back(var);
+  }
+  return absl::OkStatus();
+}
+
+class Builder {
+ public:
+  Builder(const FileSource& files, const BuildOptions& options)
+      : files_(files), options_(options) {}
+
+  // Loads the kustomization in `dir` and accumulates it into `acc` (a fresh accumulator for
+  // resources, the parent's for components).
+  absl::Status AccumulateDirectory(absl::string_view dir, Accumulator& acc, bool as_component,
+                                   bool top_level, Kustomization* loaded = nullptr) {
+    if (static_cast<int>(stack_.size()) >= options_.max_depth) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "kustomizations nested deeper than ", options_.max_depth, " levels at '",
+          DisplayDir(dir), "'"));
+    }
+    if (std::find(stack_.begin(), stack_.end(), dir) != stack_.end()) {
+      std::vector<std::string> cycle(stack_.begin(), stack_.end());
+      cycle.push_back(std::string(dir));
+      for (std::string& entry : cycle) entry = DisplayDir(entry);
+      return absl::InvalidArgumentError(
+          absl::StrCat("cycle detected in kustomizations: ", absl::StrJoin(cycle, " -> ")));
+    }
+    absl::StatusOr<std::string> file = FindKustomizationFile(files_, dir);
+    if (!file.ok()) return file.status();
+    ASSIGN_OR_RETURN(std::string text, files_.ReadFile(*file));
+    ASSIGN_OR_RETURN(Kustomization kustomization, ParseKustomization(text, *file));
+    if (!top_level) {
+      if (as_component && kustomization.kind != "Component") {
+        return absl::InvalidArgumentError(absl::StrCat(
+            *file, ": expected kind 'Component' for path '", DisplayDir(dir), "' but got '",
+            kustomization.kind, "'"));
+      }
+      if (!as_component && kustomization.kind == "Component") {
+        return absl::InvalidArgumentError(absl::StrCat(
+            *file, ": expected kind != 'Component' for path '", DisplayDir(dir),
+            "' (a Component belongs in `components:`, not `resources:`)"));
+      }
+    }
+    stack_.push_back(std::string(dir));
+    absl::Status status = AccumulateTarget(kustomization, acc);
+    stack_.pop_back();
+    if (loaded != nullptr) *loaded = std::move(kustomization);
+    return status;
+  }
+
+ private:
+  absl::Status AccumulateTarget(const Kustomization& k, Accumulator& acc) {
+    for (const std::string& path : k.resources) {
+      RETURN_IF_ERROR(AccumulateResource(k, path, acc));
+    }
+    for (const std::string& path : k.configurations) {
+      ASSIGN_OR_RETURN(std::string text,
+                       ReadFileUnder(files_, k.dir, path, "configurations file", k.file));
+      ASSIGN_OR_RETURN(Json value, ParseYaml(text, JoinPath(k.dir, path)));
+      ASSIGN_OR_RETURN(TransformerConfig config,
+                       ParseTransformerConfig(value, JoinPath(k.dir, path)));
+      acc.extra_config.Merge(config);
+      acc.has_extra_config = true;
+    }
+    ASSIGN_OR_RETURN(std::vector<Resource> generated, RunGenerators(files_, k));
+    RETURN_IF_ERROR(AbsorbGenerated(acc.resources, std::move(generated)));
+    for (const std::string& path : k.components) {
+      if (LooksRemote(path)) {
+        return absl::UnimplementedError(absl::StrCat(
+            k.file, ": remote component \"", path, "\" is not supported: todoke builds only "
+            "from the repository"));
+      }
+      absl::StatusOr<std::string> resolved = ResolveRepoPath(k.dir, path);
+      if (!resolved.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(k.file, ": component \"", path, "\": ",
+                                                       resolved.status().message()));
+      }
+      if (!files_.IsDirectory(*resolved)) {
+        return absl::NotFoundError(absl::StrCat(k.file, ": component \"", path,
+                                                "\": no such directory"));
+      }
+      absl::Status status = AccumulateDirectory(*resolved, acc, /*as_component=*/true, false);
+      if (!status.ok()) {
+        return Annotate(status, absl::StrCat(k.file, ": accumulating component '", path, "'"));
+      }
+    }
+    RETURN_IF_ERROR(RunTransformers(k, acc));
+    ASSIGN_OR_RETURN(std::vector<Var> vars, ParseVars(k));
+    RETURN_IF_ERROR(AppendVars(acc, vars));
+    if (acc.resources.size() > options_.max_objects) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          k.file, ": the build produces more than ", options_.max_objects, " objects"));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status AccumulateResource(const Kustomization& k, const std::string& path,
+                                  Accumulator& acc) {
+    if (LooksRemote(path)) {
+      return absl::UnimplementedError(absl::StrCat(
+          k.file, ": remote resource \"", path,
+          "\" is not supported: todoke builds only from the repository (vendor it in)"));
+    }
+    absl::StatusOr<std::string> resolved = ResolveRepoPath(k.dir, path);
+    if (!resolved.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(k.file, ": resource \"", path, "\": ",
+                                                     resolved.status().message()));
+    }
+    if (files_.IsFile(*resolved)) {
+      if (!k.dir.empty() && !absl::StartsWith(*resolved, absl::StrCat(k.dir, "/"))) {
+        return absl::PermissionDeniedError(
+            absl::StrCat(k.file, ": resource \"", path, "\": security; file '", *resolved,
+                         "' is not in or below '", k.dir, "'"));
+      }
+      ASSIGN_OR_RETURN(std::string text, files_.ReadFile(*resolved));
+      ASSIGN_OR_RETURN(std::vector<Resource> resources, ParseResources(text, *resolved));
+      for (Resource& resource : resources) {
+        RETURN_IF_ERROR(AppendResource(acc, std::move(resource)));
+      }
+      return absl::OkStatus();
+    }
+    if (files_.IsDirectory(*resolved)) {
+      Accumulator sub;
+      absl::Status status = AccumulateDirectory(*resolved, sub, /*as_component=*/false, false);
+      if (!status.ok()) {
+        return Annotate(status, absl::StrCat(k.file, ": accumulating resources from '", path, "'"));
+      }
+      for (Resource& resource : sub.resources) {
+        absl::Status append = AppendResource(acc, std::move(resource));
+        if (!append.ok()) return Annotate(append, k.file);
+      }
+      if (sub.has_extra_config) {
+        acc.extra_config.Merge(sub.extra_config);
+        acc.has_extra_config = true;
+      }
+      RETURN_IF_ERROR(AppendVars(acc, sub.vars));
+      return absl::OkStatus();
+    }
+    return absl::NotFoundError(absl::StrCat(k.file, ": accumulating resources from '", path,
+                                            "': no such file or directory '", *resolved, "'"));
+  }
+
+  // The objects of one resource file: documents, with `*List` kinds expanded.
+  absl::StatusOr<std::vector<Resource>> ParseResources(absl::string_view text,
+                                                       const std::string& path) {
+    ASSIGN_OR_RETURN(std::vector<YamlDocument> documents, ParseYamlStream(text, path));
+    std::vector<Resource> out;
+    auto add = [&](Json object, int line) -> absl::Status {
+      if (!object.is_object()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            path, ":", line, ":1: a resource must be a mapping (a Kubernetes object)"));
+      }
+      if (GetString(object, "kind").empty()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(path, ":", line, ":1: missing kind in object"));
+      }
+      Resource resource;
+      resource.object = std::move(object);
+      resource.source = path;
+      out.push_back(std::move(resource));
+      return absl::OkStatus();
+    };
+    for (YamlDocument& document : documents) {
+      if (document.value.is_null()) continue;
+      if (document.value.is_object() && absl::EndsWith(GetString(document.value, "kind"), "List") &&
+          document.value.contains("items") && document.value["items"].is_array()) {
+        for (Json& item : document.value["items"]) {
+          RETURN_IF_ERROR(add(std::move(item), document.line));
+        }
+        continue;
+      }
+      RETURN_IF_ERROR(add(std::move(document.value), document.line));
+    }
+    return out;
+  }
+
+  absl::Status RunTransformers(const Kustomization& k, Accumulator& acc) {
+    TransformerConfig merged;
+    const TransformerConfig* config = &DefaultConfig();
+    if (acc.has_extra_config) {
+      merged = DefaultConfig();
+      merged.Merge(acc.extra_config);
+      config = &merged;
+    }
+    std::vector<Resource>& resources = acc.resources;
+    RETURN_IF_ERROR(ApplyPatchesStrategicMerge(files_, k, resources));
+    RETURN_IF_ERROR(ApplyPatches(files_, k, resources));
+    RETURN_IF_ERROR(Annotate(ApplyNamespace(resources, k.namespace_, config->namespace_), k.file));
+    RETURN_IF_ERROR(ApplyNamePrefixSuffix(resources, k.name_prefix, k.name_suffix,
+                                          config->name_prefix, config->name_suffix));
+    for (const LabelEntry& label : k.labels) {
+      std::vector<FieldSpec> specs = label.fields;
+      if (label.include_selectors) {
+        specs = MergeFieldSpecs(std::move(specs), config->common_labels);
+      } else {
+        if (label.include_templates) {
+          specs = MergeFieldSpecs(std::move(specs), config->template_labels);
+          // kustomize v5.5 labels volumeClaimTemplates along with templates.
+          specs = MergeFieldSpecs(std::move(specs), config->volume_claim_template_labels);
+        }
+        specs = MergeFieldSpecs(std::move(specs), {FieldSpec{"", "", "", "metadata/labels", true}});
+      }
+      RETURN_IF_ERROR(ApplyStringMapEntries(resources, label.pairs, specs));
+    }
+    RETURN_IF_ERROR(ApplyStringMapEntries(resources, k.common_labels, config->common_labels));
+    RETURN_IF_ERROR(
+        ApplyStringMapEntries(resources, k.common_annotations, config->common_annotations));
+    RETURN_IF_ERROR(ApplyPatchesJson6902(files_, k, resources));
+    RETURN_IF_ERROR(Annotate(ApplyReplicas(resources, k.replicas, config->replicas), k.file));
+    RETURN_IF_ERROR(ApplyImages(resources, k.images, config->images));
+    RETURN_IF_ERROR(ApplyReplacements(files_, k, resources));
+    return absl::OkStatus();
+  }
+
+  static const TransformerConfig& DefaultConfig() {
+    static const auto* const config = new TransformerConfig(TransformerConfig::Defaults());
+    return *config;
+  }
+
+ public:
+  // The steps kustomize runs once, at the top: hash suffixes, name references, vars, local
+  // config removal, ordering.
+  absl::StatusOr<std::vector<Json>> Finish(Accumulator& acc, const Kustomization& top) {
+    for (Resource& resource : acc.resources) {
+      if (!resource.needs_hash) continue;
+      std::string hash = KustomizeContentHash(resource.object);
+      resource.StorePreviousId();
+      resource.SetName(absl::StrCat(resource.Name(), "-", hash));
+    }
+    TransformerConfig merged;
+    const TransformerConfig* config = &DefaultConfig();
+    if (acc.has_extra_config) {
+      merged = DefaultConfig();
+      merged.Merge(acc.extra_config);
+      config = &merged;
+    }
+    RETURN_IF_ERROR(FixNameReferences(acc.resources, config->name_reference));
+    RETURN_IF_ERROR(ResolveVars(acc.resources, acc.vars, config->var_reference));
+    std::vector<Resource> kept;
+    kept.reserve(acc.resources.size());
+    for (Resource& resource : acc.resources) {
+      auto annotations = resource.Annotations();
+      auto local = annotations.find("config.kubernetes.io/local-config");
+      if (local != annotations.end() && local->second == "true") continue;
+      kept.push_back(std::move(resource));
+    }
+    RETURN_IF_ERROR(SortResources(kept, top.sort_options, top.file));
+    std::vector<Json> out;
+    out.reserve(kept.size());
+    for (Resource& resource : kept) out.push_back(std::move(resource.object));
+    return out;
+  }
+
+ private:
+  const FileSource& files_;
+  const BuildOptions& options_;
+  std::vector<std::string> stack_;
+};
+
+}  // namespace
+
+bool IsKustomizationFile(absl::string_view name) { return IsKustomizationFileName(name); }
+
+absl::StatusOr<std::string> FindKustomizationFile(const FileSource& files, absl::string_view dir) {
+  std::vector<std::string> found;
+  for (const char* name : kKustomizationFileNames) {
+    std::string path = JoinPath(dir, name);
+    if (files.IsFile(path)) found.push_back(path);
+  }
+  if (found.empty()) {
+    return absl::NotFoundError(absl::StrCat(
+        "unable to find one of 'kustomization.yaml', 'kustomization.yml' or 'Kustomization' in "
+        "directory '",
+        DisplayDir(dir), "'"));
+  }
+  if (found.size() > 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("found multiple kustomization files in directory '", DisplayDir(dir),
+                     "': ", absl::StrJoin(found, ", "), " (keep exactly one)"));
+  }
+  return found[0];
+}
+
+absl::StatusOr<std::vector<Json>> Build(const FileSource& files, absl::string_view dir,
+                                        const BuildOptions& options) {
+  Builder builder(files, options);
+  Accumulator acc;
+  Kustomization top;
+  RETURN_IF_ERROR(builder.AccumulateDirectory(dir, acc, /*as_component=*/false,
+                                              /*top_level=*/true, &top));
+  return builder.Finish(acc, top);
+}
+
+}  // namespace todoke::renderer::kustomize

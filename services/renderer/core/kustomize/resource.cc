@@ -1,0 +1,335 @@
+#include "services/renderer/core/kustomize/resource.h"
+
+#include <algorithm>
+#include <regex>
+#include <set>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/status.h"
+
+namespace todoke::renderer::kustomize {
+namespace {
+
+// Built-in kinds that are cluster-scoped in the Kubernetes API kustomize embeds.
+const std::set<std::string, std::less<>>& ClusterScopedKinds() {
+  static const auto* const kinds = new std::set<std::string, std::less<>>{
+      "APIService",
+      "CSIDriver",
+      "CSINode",
+      "CertificateSigningRequest",
+      "ClusterRole",
+      "ClusterRoleBinding",
+      "ClusterTrustBundle",
+      "ComponentStatus",
+      "CustomResourceDefinition",
+      "DeviceClass",
+      "FlowSchema",
+      "IPAddress",
+      "IngressClass",
+      "MutatingAdmissionPolicy",
+      "MutatingAdmissionPolicyBinding",
+      "MutatingWebhookConfiguration",
+      "Namespace",
+      "Node",
+      "PersistentVolume",
+      "PodSecurityPolicy",
+      "PriorityClass",
+      "PriorityLevelConfiguration",
+      "RuntimeClass",
+      "SelfSubjectAccessReview",
+      "SelfSubjectReview",
+      "SelfSubjectRulesReview",
+      "ServiceCIDR",
+      "StorageClass",
+      "StorageVersion",
+      "StorageVersionMigration",
+      "SubjectAccessReview",
+      "TokenReview",
+      "ValidatingAdmissionPolicy",
+      "ValidatingAdmissionPolicyBinding",
+      "ValidatingWebhookConfiguration",
+      "VolumeAttachment",
+      "VolumeAttributesClass",
+  };
+  return *kinds;
+}
+
+// Matches `text` against `pattern` anchored at both ends (kustomize anchors selector regexes).
+absl::StatusOr<bool> AnchoredMatch(const std::string& pattern, const std::string& text) {
+  if (pattern.empty()) return true;
+  // Fast path: no regex metacharacters.
+  if (pattern.find_first_of(".*+?[](){}|^$\\") == std::string::npos) return pattern == text;
+  try {
+    std::regex re("^(?:" + pattern + ")$", std::regex::ECMAScript);
+    return std::regex_match(text, re);
+  } catch (const std::regex_error& e) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid regular expression \"", pattern,
+                                                   "\" in patch target: ", e.what()));
+  }
+}
+
+}  // namespace
+
+std::string ResId::ToString() const {
+  return absl::StrCat(kind.empty() ? "[noKind]" : kind, ".", version.empty() ? "[noVer]" : version,
+                      ".", group.empty() ? "[noGrp]" : group, "/", name.empty() ? "[noName]" : name,
+                      ".", ns.empty() ? "[noNs]" : ns);
+}
+
+std::string ResId::ApiVersion() const {
+  return group.empty() ? version : absl::StrCat(group, "/", version);
+}
+
+bool IsClusterScoped(absl::string_view group, absl::string_view kind) {
+  return ClusterScopedKinds().count(kind) > 0;
+}
+
+std::string EffectiveNamespace(const ResId& id) {
+  if (IsClusterScoped(id.group, id.kind)) return "~X";
+  if (id.ns.empty() || id.ns == "default") return "default";
+  return id.ns;
+}
+
+bool SameId(const ResId& a, const ResId& b) {
+  return a.group == b.group && a.version == b.version && a.kind == b.kind && a.name == b.name &&
+         EffectiveNamespace(a) == EffectiveNamespace(b);
+}
+
+bool GvkSelected(const ResId& id, absl::string_view group, absl::string_view version,
+                 absl::string_view kind) {
+  return (group.empty() || group == id.group) && (version.empty() || version == id.version) &&
+         (kind.empty() || kind == id.kind);
+}
+
+std::string GetString(const Json& object, absl::string_view key) {
+  if (!object.is_object()) return "";
+  auto it = object.find(key);
+  if (it == object.end() || !it->is_string()) return "";
+  return it->get<std::string>();
+}
+
+ResId Resource::CurrentId() const {
+  ResId id;
+  auto [group, version] = SplitApiVersion(GetString(object, "apiVersion"));
+  id.group = std::move(group);
+  id.version = std::move(version);
+  id.kind = GetString(object, "kind");
+  auto meta = object.find("metadata");
+  if (meta != object.end()) {
+    id.name = GetString(*meta, "name");
+    id.ns = GetString(*meta, "namespace");
+  }
+  return id;
+}
+
+ResId Resource::OriginalId() const {
+  return previous_ids.empty() ? CurrentId() : previous_ids.front();
+}
+
+void Resource::StorePreviousId() {
+  ResId id = CurrentId();
+  id.ns = EffectiveNamespace(id);
+  if (id.ns == "~X") id.ns = "";
+  previous_ids.push_back(std::move(id));
+}
+
+bool Resource::MatchesAnyId(const ResId& id) const {
+  if (SameId(CurrentId(), id)) return true;
+  for (const ResId& previous : previous_ids) {
+    if (SameId(previous, id)) return true;
+  }
+  return false;
+}
+
+std::string Resource::Name() const {
+  auto meta = object.find("metadata");
+  return meta == object.end() ? "" : GetString(*meta, "name");
+}
+
+std::string Resource::Namespace() const {
+  auto meta = object.find("metadata");
+  return meta == object.end() ? "" : GetString(*meta, "namespace");
+}
+
+std::string Resource::Kind() const { return GetString(object, "kind"); }
+
+void Resource::SetName(absl::string_view name) {
+  object["metadata"]["name"] = std::string(name);
+}
+
+void Resource::SetNamespace(absl::string_view ns) {
+  if (ns.empty()) {
+    auto meta = object.find("metadata");
+    if (meta != object.end() && meta->is_object()) meta->erase("namespace");
+    return;
+  }
+  object["metadata"]["namespace"] = std::string(ns);
+}
+
+static std::map<std::string, std::string> StringMapAt(const Json& object, absl::string_view field) {
+  std::map<std::string, std::string> out;
+  auto meta = object.find("metadata");
+  if (meta == object.end() || !meta->is_object()) return out;
+  auto it = meta->find(field);
+  if (it == meta->end() || !it->is_object()) return out;
+  for (auto& [key, value] : it->items()) {
+    if (value.is_string()) out[key] = value.get<std::string>();
+  }
+  return out;
+}
+
+std::map<std::string, std::string> Resource::Labels() const {
+  return StringMapAt(object, "labels");
+}
+
+std::map<std::string, std::string> Resource::Annotations() const {
+  return StringMapAt(object, "annotations");
+}
+
+absl::StatusOr<Selector> ParseSelector(const Json& value, absl::string_view context) {
+  if (!value.is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat(context, ": target must be a mapping"));
+  }
+  Selector selector;
+  for (auto& [key, field] : value.items()) {
+    std::string* slot = nullptr;
+    if (key == "group") slot = &selector.group;
+    else if (key == "version") slot = &selector.version;
+    else if (key == "kind") slot = &selector.kind;
+    else if (key == "name") slot = &selector.name;
+    else if (key == "namespace") slot = &selector.ns;
+    else if (key == "labelSelector") slot = &selector.label_selector;
+    else if (key == "annotationSelector") slot = &selector.annotation_selector;
+    else {
+      return absl::InvalidArgumentError(
+          absl::StrCat(context, ": unknown field \"", key, "\" in target"));
+    }
+    if (field.is_null()) continue;
+    if (!field.is_string()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(context, ": target field \"", key, "\" must be a string"));
+    }
+    *slot = field.get<std::string>();
+  }
+  return selector;
+}
+
+absl::StatusOr<std::vector<size_t>> SelectResources(const std::vector<Resource>& resources,
+                                                    const Selector& selector) {
+  std::vector<size_t> selected;
+  for (size_t i = 0; i < resources.size(); ++i) {
+    const Resource& resource = resources[i];
+    ResId current = resource.CurrentId();
+    ResId original = resource.OriginalId();
+    if (!selector.ns.empty()) {
+      std::string current_ns = EffectiveNamespace(current);
+      std::string original_ns = EffectiveNamespace(original);
+      if (current_ns == "~X") current_ns = "";
+      if (original_ns == "~X") original_ns = "";
+      ASSIGN_OR_RETURN(bool a, AnchoredMatch(selector.ns, original_ns));
+      ASSIGN_OR_RETURN(bool b, AnchoredMatch(selector.ns, current_ns));
+      if (!a && !b) continue;
+    }
+    if (!selector.name.empty()) {
+      ASSIGN_OR_RETURN(bool a, AnchoredMatch(selector.name, original.name));
+      ASSIGN_OR_RETURN(bool b, AnchoredMatch(selector.name, current.name));
+      if (!a && !b) continue;
+    }
+    ASSIGN_OR_RETURN(bool group_ok, AnchoredMatch(selector.group, current.group));
+    ASSIGN_OR_RETURN(bool version_ok, AnchoredMatch(selector.version, current.version));
+    ASSIGN_OR_RETURN(bool kind_ok, AnchoredMatch(selector.kind, current.kind));
+    if (!group_ok || !version_ok || !kind_ok) continue;
+    if (!selector.label_selector.empty()) {
+      ASSIGN_OR_RETURN(bool ok, MatchesLabelSelector(selector.label_selector, resource.Labels()));
+      if (!ok) continue;
+    }
+    if (!selector.annotation_selector.empty()) {
+      ASSIGN_OR_RETURN(bool ok, MatchesLabelSelector(selector.annotation_selector,
+                                                     resource.Annotations()));
+      if (!ok) continue;
+    }
+    selected.push_back(i);
+  }
+  return selected;
+}
+
+absl::StatusOr<bool> MatchesLabelSelector(absl::string_view selector,
+                                          const std::map<std::string, std::string>& labels) {
+  // Split on commas that are not inside parentheses.
+  std::vector<std::string> requirements;
+  int depth = 0;
+  std::string current;
+  for (char c : selector) {
+    if (c == '(') ++depth;
+    if (c == ')') --depth;
+    if (c == ',' && depth == 0) {
+      requirements.push_back(current);
+      current.clear();
+      continue;
+    }
+    current.push_back(c);
+  }
+  requirements.push_back(current);
+  auto bad = [&]() {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unable to parse requirement in selector \"", selector, "\""));
+  };
+  for (std::string requirement : requirements) {
+    absl::string_view req = absl::StripAsciiWhitespace(requirement);
+    if (req.empty()) continue;
+    auto parse_set = [&](absl::string_view rest) -> absl::StatusOr<std::set<std::string>> {
+      rest = absl::StripAsciiWhitespace(rest);
+      if (rest.size() < 2 || rest.front() != '(' || rest.back() != ')') return bad();
+      std::set<std::string> values;
+      for (absl::string_view v : absl::StrSplit(rest.substr(1, rest.size() - 2), ',')) {
+        values.insert(std::string(absl::StripAsciiWhitespace(v)));
+      }
+      return values;
+    };
+    size_t space = req.find(' ');
+    absl::string_view key;
+    if (req.front() == '!') {
+      key = absl::StripAsciiWhitespace(req.substr(1));
+      if (labels.count(std::string(key))) return false;
+      continue;
+    }
+    size_t op = req.find_first_of("=!");
+    if (space != absl::string_view::npos && (op == absl::string_view::npos || space < op)) {
+      key = req.substr(0, space);
+      absl::string_view rest = absl::StripAsciiWhitespace(req.substr(space));
+      bool negate = false;
+      if (absl::ConsumePrefix(&rest, "notin")) {
+        negate = true;
+      } else if (!absl::ConsumePrefix(&rest, "in")) {
+        return bad();
+      }
+      ASSIGN_OR_RETURN(std::set<std::string> values, parse_set(rest));
+      auto it = labels.find(std::string(key));
+      bool in = it != labels.end() && values.count(it->second);
+      if (negate ? in : !in) return false;
+      continue;
+    }
+    if (op == absl::string_view::npos) {
+      if (!labels.count(std::string(absl::StripAsciiWhitespace(req)))) return false;
+      continue;
+    }
+    key = absl::StripAsciiWhitespace(req.substr(0, op));
+    absl::string_view rest = req.substr(op);
+    bool negate = false;
+    if (absl::ConsumePrefix(&rest, "!=")) {
+      negate = true;
+    } else if (!absl::ConsumePrefix(&rest, "==")) {
+      if (!absl::ConsumePrefix(&rest, "=")) return bad();
+    }
+    std::string value(absl::StripAsciiWhitespace(rest));
+    auto it = labels.find(std::string(key));
+    bool equal = it != labels.end() && it->second == value;
+    if (negate ? equal : !equal) return false;
+  }
+  return true;
+}
+
+}  // namespace todoke::renderer::kustomize

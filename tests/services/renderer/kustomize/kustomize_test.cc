@@ -1,0 +1,144 @@
+// Feature tests for the native Kustomize: every folder under testdata/ is a small tree whose
+// expected.yaml was produced by `kubectl kustomize` (kustomize v5.5.0), or whose
+// expected_error.txt holds a fragment of the message a refusal must contain. The tree to build
+// is the case folder itself, or the path written in its build_path file.
+#include <dirent.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "common/yaml.h"
+#include "gtest/gtest.h"
+#include "services/renderer/core/file_source.h"
+#include "services/renderer/core/kustomize/hash.h"
+#include "services/renderer/core/kustomize/json_patch.h"
+#include "services/renderer/core/kustomize/kustomize.h"
+#include "services/renderer/core/kustomize/resource.h"
+#include "services/renderer/core/kustomize/strategic_merge.h"
+
+namespace todoke::renderer::kustomize {
+namespace {
+
+constexpr char kTestdata[] = "tests/services/renderer/kustomize/testdata";
+
+bool ReadText(const std::string& path, std::string& out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  out = buffer.str();
+  return true;
+}
+
+std::vector<std::string> CaseNames() {
+  std::vector<std::string> names;
+  DIR* dir = opendir(kTestdata);
+  if (dir == nullptr) return names;
+  while (dirent* entry = readdir(dir)) {
+    std::string name = entry->d_name;
+    if (name == "." || name == "..") continue;
+    names.push_back(name);
+  }
+  closedir(dir);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+class KustomizeCaseTest : public testing::TestWithParam<std::string> {};
+
+TEST_P(KustomizeCaseTest, MatchesKubectlKustomize) {
+  const std::string name = GetParam();
+  const std::string case_dir = std::string(kTestdata) + "/" + name;
+  std::string build_path = name;
+  std::string text;
+  if (ReadText(case_dir + "/build_path", text)) {
+    build_path = name + "/" + std::string(absl::StripAsciiWhitespace(text));
+  }
+  DiskFileSource files(kTestdata);
+  absl::StatusOr<std::vector<Json>> built = Build(files, build_path);
+  std::string expected_error;
+  if (ReadText(case_dir + "/expected_error.txt", expected_error)) {
+    ASSERT_FALSE(built.ok()) << "expected an error containing: " << expected_error;
+    EXPECT_NE(built.status().message().find(absl::StripAsciiWhitespace(expected_error)),
+              std::string::npos)
+        << built.status();
+    return;
+  }
+  ASSERT_TRUE(built.ok()) << built.status();
+  ASSERT_TRUE(ReadText(case_dir + "/expected.yaml", text)) << "missing expected.yaml";
+  absl::StatusOr<std::vector<YamlDocument>> docs = ParseYamlStream(text, "expected.yaml");
+  ASSERT_TRUE(docs.ok()) << docs.status();
+  std::vector<Json> expected;
+  for (YamlDocument& doc : *docs) {
+    if (!doc.value.is_null()) expected.push_back(std::move(doc.value));
+  }
+  ASSERT_EQ(built->size(), expected.size()) << EmitYamlStream(*built);
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ((*built)[i], expected[i]) << "object " << i << "\ngot:\n"
+                                        << EmitYaml((*built)[i]) << "want:\n"
+                                        << EmitYaml(expected[i]);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Testdata, KustomizeCaseTest, testing::ValuesIn(CaseNames()),
+                         [](const testing::TestParamInfo<std::string>& info) {
+                           std::string name = info.param;
+                           for (char& c : name) {
+                             if (!isalnum(static_cast<unsigned char>(c))) c = '_';
+                           }
+                           return name;
+                         });
+
+TEST(KustomizeHashTest, MatchesKustomizeForAConfigMap) {
+  // kubectl kustomize: configMapGenerator name "g", literals a=1 -> g-<hash>.
+  Json config_map = Json::parse(R"({"apiVersion":"v1","kind":"ConfigMap",
+      "metadata":{"name":"g"},"data":{"a":"1"}})");
+  std::string hash = KustomizeContentHash(config_map);
+  EXPECT_EQ(hash.size(), 10u);
+}
+
+TEST(KustomizeJsonPatchTest, AppliesOperations) {
+  Json target = Json::parse(R"({"a":{"b":[1,2]},"c":"x"})");
+  Json ops = Json::parse(R"([{"op":"add","path":"/a/b/-","value":3},
+      {"op":"replace","path":"/c","value":"y"},{"op":"remove","path":"/a/b/0"},
+      {"op":"copy","from":"/c","path":"/d"},{"op":"move","from":"/d","path":"/e"},
+      {"op":"test","path":"/e","value":"y"}])");
+  ASSERT_TRUE(ApplyJsonPatch(target, ops).ok());
+  EXPECT_EQ(target, Json::parse(R"({"a":{"b":[2,3]},"c":"y","e":"y"})"));
+  EXPECT_FALSE(ApplyJsonPatch(target, Json::parse(R"([{"op":"replace","path":"/zz","value":1}])")).ok());
+}
+
+TEST(KustomizeStrategicMergeTest, MergesContainersByNameWithPatchFirst) {
+  Json target = Json::parse(R"({"apiVersion":"apps/v1","kind":"Deployment","spec":{"template":
+      {"spec":{"containers":[{"name":"a","image":"a"},{"name":"b","image":"b"}],
+      "tolerations":[{"key":"x"}]}}}})");
+  Json patch = Json::parse(R"({"spec":{"template":{"spec":{"containers":[{"name":"b","image":"b2"},
+      {"name":"a","$patch":"delete"}],"tolerations":[{"key":"y"}]}}}})");
+  ASSERT_TRUE(ApplyStrategicMergePatch(target, patch).ok());
+  EXPECT_EQ(target["spec"]["template"]["spec"]["containers"],
+            Json::parse(R"([{"name":"b","image":"b2"}])"));
+  EXPECT_EQ(target["spec"]["template"]["spec"]["tolerations"], Json::parse(R"([{"key":"y"}])"));
+}
+
+TEST(KustomizeLabelSelectorTest, ParsesRequirements) {
+  std::map<std::string, std::string> labels = {{"app", "web"}, {"tier", "front"}};
+  EXPECT_TRUE(*MatchesLabelSelector("app=web,tier in (front,back),!missing", labels));
+  EXPECT_FALSE(*MatchesLabelSelector("app!=web", labels));
+  EXPECT_TRUE(*MatchesLabelSelector("tier notin (back)", labels));
+}
+
+TEST(KustomizeFindTest, FindsExactlyOneKustomizationFile) {
+  MemoryFileSource files({{"a/kustomization.yaml", "", ""}, {"b/Kustomization", "", ""},
+                          {"b/kustomization.yml", "", ""}});
+  EXPECT_EQ(*FindKustomizationFile(files, "a"), "a/kustomization.yaml");
+  EXPECT_FALSE(FindKustomizationFile(files, "b").ok());
+  EXPECT_EQ(FindKustomizationFile(files, "c").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(IsKustomizationFile("Kustomization"));
+  EXPECT_FALSE(IsKustomizationFile("kustomization.json"));
+}
+
+}  // namespace
+}  // namespace todoke::renderer::kustomize
