@@ -1,0 +1,237 @@
+#include "services/renderer/core/file_source.h"
+
+#include <dirent.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/status.h"
+#include "services/renderer/core/hashing.h"
+
+namespace todoke::renderer {
+
+absl::StatusOr<FileContent> FileSource::ReadFileWithId(absl::string_view path) const {
+  absl::StatusOr<std::string> content = ReadFile(path);
+  if (!content.ok()) return content.status();
+  FileContent out;
+  out.blob_id = GitBlobId(*content);
+  out.content = *std::move(content);
+  return out;
+}
+
+std::string GitBlobId(absl::string_view content) {
+  return Sha1Hex(absl::StrCat("blob ", content.size(), absl::string_view("\0", 1)), content);
+}
+
+absl::StatusOr<std::string> ResolveRepoPath(absl::string_view base, absl::string_view relative) {
+  if (!relative.empty() && relative.front() == '/') {
+    return absl::InvalidArgumentError(
+        absl::StrCat("absolute path \"", relative, "\" is not allowed: paths are relative to the repository"));
+  }
+  std::vector<absl::string_view> parts;
+  bool escaped = false;
+  auto add = [&](absl::string_view piece) {
+    for (absl::string_view segment : absl::StrSplit(piece, '/')) {
+      if (segment.empty() || segment == ".") continue;
+      if (segment == "..") {
+        if (parts.empty()) {
+          escaped = true;
+          return;
+        }
+        parts.pop_back();
+        continue;
+      }
+      parts.push_back(segment);
+    }
+  };
+  add(base);
+  if (!escaped) add(relative);
+  if (escaped) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("path \"", relative, "\" from \"", base.empty() ? "." : base,
+                     "\" is outside the repository root"));
+  }
+  return absl::StrJoin(parts, "/");
+}
+
+std::string ParentPath(absl::string_view path) {
+  const size_t slash = path.rfind('/');
+  if (slash == absl::string_view::npos) return "";
+  return std::string(path.substr(0, slash));
+}
+
+namespace {
+
+std::string Normalised(absl::string_view path) {
+  absl::StatusOr<std::string> resolved = ResolveRepoPath("", path);
+  return resolved.ok() ? *resolved : std::string(path);
+}
+
+}  // namespace
+
+// --- MemoryFileSource -------------------------------------------------------------------------
+
+MemoryFileSource::MemoryFileSource(std::vector<TreeFileEntry> files) {
+  directories_[""];
+  for (TreeFileEntry& file : files) {
+    std::string path = Normalised(file.path);
+    if (path.empty()) continue;
+    // Register every ancestor directory with its child entry.
+    std::string child = path;
+    bool is_dir = false;
+    while (true) {
+      std::string parent = ParentPath(child);
+      std::string name = child.substr(parent.empty() ? 0 : parent.size() + 1);
+      if (is_dir) name += "/";
+      std::vector<std::string>& entries = directories_[parent];
+      if (std::find(entries.begin(), entries.end(), name) == entries.end()) entries.push_back(name);
+      if (parent.empty()) break;
+      child = parent;
+      is_dir = true;
+    }
+    file.path = path;
+    files_[path] = std::move(file);
+  }
+  for (auto& [dir, entries] : directories_) std::sort(entries.begin(), entries.end());
+}
+
+absl::StatusOr<std::string> MemoryFileSource::ReadFile(absl::string_view path) const {
+  ASSIGN_OR_RETURN(FileContent file, ReadFileWithId(path));
+  return std::move(file.content);
+}
+
+absl::StatusOr<FileContent> MemoryFileSource::ReadFileWithId(absl::string_view path) const {
+  auto it = files_.find(path);
+  if (it == files_.end()) {
+    return absl::NotFoundError(absl::StrCat("file \"", path, "\" not found"));
+  }
+  FileContent out{it->second.content, it->second.blob_id};
+  if (out.blob_id.empty()) out.blob_id = GitBlobId(out.content);
+  absl::MutexLock lock(&mu_);
+  read_[it->first] = out.blob_id;
+  return out;
+}
+
+bool MemoryFileSource::IsDirectory(absl::string_view path) const {
+  return directories_.find(path) != directories_.end();
+}
+
+bool MemoryFileSource::IsFile(absl::string_view path) const {
+  return files_.find(path) != files_.end();
+}
+
+absl::StatusOr<std::vector<std::string>> MemoryFileSource::ListDirectory(
+    absl::string_view path) const {
+  auto it = directories_.find(path);
+  if (it == directories_.end()) {
+    return absl::NotFoundError(absl::StrCat("directory \"", path, "\" not found"));
+  }
+  return it->second;
+}
+
+std::vector<std::pair<std::string, std::string>> MemoryFileSource::FilesRead() const {
+  absl::MutexLock lock(&mu_);
+  return {read_.begin(), read_.end()};
+}
+
+// --- DiskFileSource ---------------------------------------------------------------------------
+
+namespace {
+
+std::string RealPath(const std::string& path) {
+  char buffer[PATH_MAX];
+  if (realpath(path.c_str(), buffer) == nullptr) return "";
+  return buffer;
+}
+
+bool HasGitSegment(absl::string_view path) {
+  for (absl::string_view segment : absl::StrSplit(path, '/')) {
+    if (segment == ".git") return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+DiskFileSource::DiskFileSource(std::string root) : root_(RealPath(root)) {
+  if (root_.empty()) root_ = std::move(root);
+}
+
+namespace {
+
+// The real path of `path` under `root` if it exists and stays inside the root; "" otherwise.
+std::string ConfinedPath(const std::string& root, absl::string_view path) {
+  if (HasGitSegment(path)) return "";
+  std::string full = path.empty() ? root : absl::StrCat(root, "/", path);
+  std::string real = RealPath(full);
+  if (real.empty()) return "";
+  if (real != root && !(real.size() > root.size() && real.compare(0, root.size(), root) == 0 &&
+                        real[root.size()] == '/')) {
+    return "";
+  }
+  return real;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> DiskFileSource::ReadFile(absl::string_view path) const {
+  std::string full = path.empty() ? root_ : absl::StrCat(root_, "/", path);
+  std::string real = ConfinedPath(root_, path);
+  struct stat info;
+  if (real.empty() || stat(real.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) {
+    if (!real.empty() || RealPath(full).empty()) {
+      return absl::NotFoundError(absl::StrCat("file \"", path, "\" not found"));
+    }
+    return absl::PermissionDeniedError(
+        absl::StrCat("file \"", path, "\" resolves outside the repository root"));
+  }
+  std::ifstream in(real, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("file \"", path, "\" cannot be read"));
+  std::ostringstream content;
+  content << in.rdbuf();
+  return std::move(content).str();
+}
+
+bool DiskFileSource::IsDirectory(absl::string_view path) const {
+  std::string real = ConfinedPath(root_, path);
+  struct stat info;
+  return !real.empty() && stat(real.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
+}
+
+bool DiskFileSource::IsFile(absl::string_view path) const {
+  std::string real = ConfinedPath(root_, path);
+  struct stat info;
+  return !real.empty() && stat(real.c_str(), &info) == 0 && S_ISREG(info.st_mode);
+}
+
+absl::StatusOr<std::vector<std::string>> DiskFileSource::ListDirectory(
+    absl::string_view path) const {
+  std::string real = ConfinedPath(root_, path);
+  DIR* dir = real.empty() ? nullptr : opendir(real.c_str());
+  if (dir == nullptr) {
+    return absl::NotFoundError(absl::StrCat("directory \"", path, "\" not found"));
+  }
+  std::vector<std::string> names;
+  while (struct dirent* entry = readdir(dir)) {
+    std::string name = entry->d_name;
+    if (name == "." || name == ".." || name == ".git") continue;
+    std::string child = path.empty() ? name : absl::StrCat(path, "/", name);
+    if (IsDirectory(child)) {
+      names.push_back(name + "/");
+    } else if (IsFile(child)) {
+      names.push_back(name);
+    }
+  }
+  closedir(dir);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+}  // namespace todoke::renderer

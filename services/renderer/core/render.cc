@@ -1,0 +1,175 @@
+#include "services/renderer/core/render.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/status.h"
+#include "services/renderer/core/hashing.h"
+#ifdef TODOKE_HAVE_KUSTOMIZE
+#include "services/renderer/core/kustomize/kustomize.h"
+#endif
+
+namespace todoke::renderer {
+
+absl::string_view RenderModeName(RenderMode mode) {
+  switch (mode) {
+    case RenderMode::kAuto:
+      return "auto";
+    case RenderMode::kDirectory:
+      return "directory";
+    case RenderMode::kKustomize:
+      return "kustomize";
+    case RenderMode::kPlugin:
+      return "plugin";
+  }
+  return "unknown";
+}
+
+std::string OptionsFingerprint(const RenderOptions& options) {
+  // Length-prefixed pieces, so no two option sets give the same text.
+  std::string out;
+  auto add = [&out](absl::string_view piece) { absl::StrAppend(&out, piece.size(), ":", piece, ";"); };
+  add(RenderModeName(options.mode));
+  if (options.mode == RenderMode::kAuto || options.mode == RenderMode::kDirectory) {
+    add(options.directory.recurse ? "recurse" : "flat");
+    add(options.directory.include);
+    add(options.directory.exclude);
+  }
+  if (options.mode == RenderMode::kPlugin) {
+    add(options.plugin.name);
+    absl::StrAppend(&out, "args", options.plugin.args.size(), ";");
+    for (const std::string& arg : options.plugin.args) add(arg);
+    absl::StrAppend(&out, "env", options.plugin.env.size(), ";");
+    for (const auto& [name, value] : options.plugin.env) {
+      add(name);
+      add(value);
+    }
+  }
+  absl::StrAppend(&out, "vars", options.substitutions.size(), ";");
+  for (const auto& [name, value] : options.substitutions) {
+    add(name);
+    add(value);
+  }
+  return out;
+}
+
+size_t RenderResult::ApproximateBytes() const {
+  size_t bytes = sizeof(*this) + digest.size();
+  for (const std::string& json : canonical_json) bytes += 3 * json.size() + 64;
+  for (const InputFile& input : inputs) bytes += input.path.size() + input.blob_id.size() + 64;
+  for (const Observation& observation : observations) {
+    bytes += observation.path.size() + observation.value.size() + 64;
+  }
+  return bytes;
+}
+
+std::string ComputeDigest(const std::vector<std::string>& canonical_json) {
+  Sha256 hash;
+  for (const std::string& json : canonical_json) {
+    hash.Update(json);
+    hash.Update("\n");
+  }
+  return absl::StrCat("sha256:", hash.HexDigest());
+}
+
+namespace {
+
+#ifdef TODOKE_HAVE_KUSTOMIZE
+absl::StatusOr<std::string> FindKustomization(const FileSource& files, const std::string& dir) {
+  return kustomize::FindKustomizationFile(files, dir);
+}
+absl::StatusOr<std::vector<Json>> BuildKustomization(const FileSource& files,
+                                                     const std::string& dir) {
+  return kustomize::Build(files, dir);
+}
+#else
+// Until the native Kustomize library is part of the build.
+absl::StatusOr<std::string> FindKustomization(const FileSource& files, const std::string& dir) {
+  std::vector<std::string> found;
+  for (const char* name : {"kustomization.yaml", "kustomization.yml", "Kustomization"}) {
+    std::string path = dir.empty() ? name : absl::StrCat(dir, "/", name);
+    if (files.IsFile(path)) found.push_back(path);
+  }
+  if (found.empty()) return absl::NotFoundError("no kustomization file");
+  if (found.size() > 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("found multiple kustomization files: ", absl::StrJoin(found, ", ")));
+  }
+  return found[0];
+}
+absl::StatusOr<std::vector<Json>> BuildKustomization(const FileSource&, const std::string&) {
+  return absl::UnimplementedError("this build of the renderer has no Kustomize support");
+}
+#endif
+
+}  // namespace
+
+Renderer::Renderer(std::shared_ptr<const PluginRunner> plugins) : plugins_(std::move(plugins)) {}
+
+absl::StatusOr<std::vector<Json>> Renderer::Build(const FileSource& files, const std::string& path,
+                                                  const RenderOptions& options,
+                                                  RenderMode& mode) const {
+  mode = options.mode;
+  if (mode == RenderMode::kAuto) {
+    absl::StatusOr<std::string> kustomization = FindKustomization(files, path);
+    if (kustomization.ok()) {
+      mode = RenderMode::kKustomize;
+    } else if (absl::IsNotFound(kustomization.status())) {
+      mode = RenderMode::kDirectory;
+    } else {
+      return kustomization.status();
+    }
+  }
+  switch (mode) {
+    case RenderMode::kKustomize:
+      return BuildKustomization(files, path);
+    case RenderMode::kDirectory:
+      return RenderDirectory(files, path, options.directory);
+    case RenderMode::kPlugin:
+      if (plugins_ == nullptr) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "plugin \"", options.plugin.name, "\" is not available: no plugins are configured"));
+      }
+      return plugins_->Run(files, path, options.plugin);
+    case RenderMode::kAuto:
+      break;
+  }
+  return absl::InternalError("unreachable render mode");
+}
+
+absl::StatusOr<RenderResult> Renderer::Render(const FileSource& files, absl::string_view path,
+                                              const RenderOptions& options) const {
+  ASSIGN_OR_RETURN(std::string app_path, ResolveRepoPath("", path));
+  RecordingFileSource recorder(files);
+  RenderResult result;
+  absl::StatusOr<std::vector<Json>> objects = Build(recorder, app_path, options, result.mode);
+  // A failing source (e.g. the fetcher unreachable) explains any error better than the render.
+  RETURN_IF_ERROR(files.SourceStatus());
+  if (!objects.ok()) return objects.status();
+  result.objects = *std::move(objects);
+  if (!options.substitutions.empty()) {
+    RETURN_IF_ERROR(SubstituteInObjects(result.objects, options.substitutions));
+  }
+  result.keys.reserve(result.objects.size());
+  result.canonical_json.reserve(result.objects.size());
+  for (const Json& object : result.objects) {
+    absl::StatusOr<ObjectKey> key = KeyOf(object);
+    if (!key.ok()) {
+      return Annotate(key.status(),
+                      absl::StrCat("object ", result.keys.size() + 1, " of the output is invalid"));
+    }
+    result.keys.push_back(*std::move(key));
+    result.canonical_json.push_back(CanonicalJson(object));
+  }
+  result.digest = ComputeDigest(result.canonical_json);
+  for (auto& [file, blob] : recorder.FilesRead()) result.inputs.push_back({file, blob});
+  result.observations = recorder.Observations();
+  return result;
+}
+
+absl::StatusOr<RenderResult> Render(const FileSource& files, absl::string_view path,
+                                    const RenderOptions& options) {
+  static const Renderer* const renderer = new Renderer();
+  return renderer->Render(files, path, options);
+}
+
+}  // namespace todoke::renderer

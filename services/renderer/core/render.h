@@ -1,0 +1,95 @@
+// The render entry point: the files of one app path into Kubernetes objects, by Kustomize, a
+// plain directory or a plugin, then variable substitution; with a digest and the inputs read.
+#ifndef TODOKE_SERVICES_RENDERER_CORE_RENDER_H_
+#define TODOKE_SERVICES_RENDERER_CORE_RENDER_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/object.h"
+#include "services/renderer/core/directory.h"
+#include "services/renderer/core/file_source.h"
+#include "services/renderer/core/plugin.h"
+#include "services/renderer/core/recording_file_source.h"
+#include "services/renderer/core/substitution.h"
+
+namespace todoke::renderer {
+
+enum class RenderMode {
+  kAuto,  // a kustomization file in the app folder: Kustomize; otherwise a plain directory
+  kDirectory,
+  kKustomize,
+  kPlugin,
+};
+
+// "auto", "directory", "kustomize", "plugin".
+absl::string_view RenderModeName(RenderMode mode);
+
+struct RenderOptions {
+  RenderMode mode = RenderMode::kAuto;
+  DirectoryOptions directory;  // kDirectory (and kAuto when no kustomization file)
+  PluginRequest plugin;        // kPlugin
+  // Values for ${VAR} substitution after build; empty: no substitution.
+  Variables substitutions;
+};
+
+// A stable text naming every option, for cache keys.
+std::string OptionsFingerprint(const RenderOptions& options);
+
+struct InputFile {
+  std::string path;
+  std::string blob_id;
+  friend bool operator==(const InputFile&, const InputFile&) = default;
+};
+
+struct RenderResult {
+  // Kustomize's output order for Kustomize, walk order for directories, stdout order for plugins.
+  std::vector<Json> objects;
+  std::vector<ObjectKey> keys;             // keys[i] is KeyOf(objects[i])
+  std::vector<std::string> canonical_json;  // CanonicalJson(objects[i])
+  // "sha256:" + hex SHA-256 over each canonical JSON followed by '\n', in order.
+  std::string digest;
+  // Every file read, sorted by path, with its blob id.
+  std::vector<InputFile> inputs;
+  // The mode actually used (kAuto resolved).
+  RenderMode mode = RenderMode::kAuto;
+  // Everything the render observed of the tree (for content-addressed caching).
+  std::vector<Observation> observations;
+
+  // Approximate memory held, for cache accounting.
+  size_t ApproximateBytes() const;
+};
+
+// The digest of objects given as canonical JSON, as RenderResult::digest.
+std::string ComputeDigest(const std::vector<std::string>& canonical_json);
+
+class Renderer {
+ public:
+  // `plugins` may be null: plugin mode then fails with FAILED_PRECONDITION.
+  explicit Renderer(std::shared_ptr<const PluginRunner> plugins = nullptr);
+
+  // Renders folder `path` (relative to the repository root of `files`). Errors carry the file
+  // (and line/column for YAML) or the object: INVALID_ARGUMENT for bad input (including an
+  // object without apiVersion, kind or metadata.name), NOT_FOUND for a missing path or
+  // resource, FAILED_PRECONDITION for a refused feature, DEADLINE_EXCEEDED for a plugin timeout;
+  // if `files.SourceStatus()` is not OK after the render, that status. Thread-safe.
+  absl::StatusOr<RenderResult> Render(const FileSource& files, absl::string_view path,
+                                      const RenderOptions& options = {}) const;
+
+ private:
+  absl::StatusOr<std::vector<Json>> Build(const FileSource& files, const std::string& path,
+                                          const RenderOptions& options, RenderMode& mode) const;
+
+  std::shared_ptr<const PluginRunner> plugins_;
+};
+
+// Renders without plugins (as `todoke render` does).
+absl::StatusOr<RenderResult> Render(const FileSource& files, absl::string_view path,
+                                    const RenderOptions& options = {});
+
+}  // namespace todoke::renderer
+
+#endif  // TODOKE_SERVICES_RENDERER_CORE_RENDER_H_

@@ -1,0 +1,110 @@
+#include "services/renderer/core/file_source.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/renderer/core/recording_file_source.h"
+
+namespace todoke::renderer {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+TEST(ResolveRepoPathTest, JoinsAndNormalises) {
+  EXPECT_EQ(*ResolveRepoPath("apps/web", "../base/./deploy.yaml"), "apps/base/deploy.yaml");
+  EXPECT_EQ(*ResolveRepoPath("", "./a//b/"), "a/b");
+  EXPECT_EQ(*ResolveRepoPath("a", ".."), "");
+}
+
+TEST(ResolveRepoPathTest, RefusesEscapesAndAbsolutePaths) {
+  absl::StatusOr<std::string> escaped = ResolveRepoPath("apps", "../../etc/passwd");
+  EXPECT_EQ(escaped.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(escaped.status().message()), HasSubstr("outside the repository root"));
+  EXPECT_EQ(ResolveRepoPath("", "/etc/passwd").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ParentPathTest, Parents) {
+  EXPECT_EQ(ParentPath("a/b/c"), "a/b");
+  EXPECT_EQ(ParentPath("a"), "");
+}
+
+TEST(GitBlobIdTest, MatchesGit) {
+  // `printf hello | git hash-object --stdin`
+  EXPECT_EQ(GitBlobId("hello"), "b6fc4c620b67d95f953a5c1c1230aaab5db5a1b0");
+  EXPECT_EQ(GitBlobId(""), "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391");
+}
+
+TEST(MemoryFileSourceTest, ListsReadsAndRecords) {
+  MemoryFileSource files(std::vector<TreeFileEntry>{{"apps/web/a.yaml", "a", "blob-a"},
+                          {"apps/web/sub/b.yaml", "b", ""},
+                          {"README.md", "hi", "blob-r"}});
+  EXPECT_TRUE(files.IsDirectory(""));
+  EXPECT_TRUE(files.IsDirectory("apps/web/sub"));
+  EXPECT_FALSE(files.IsDirectory("apps/web/a.yaml"));
+  EXPECT_TRUE(files.IsFile("apps/web/a.yaml"));
+  EXPECT_THAT(*files.ListDirectory("apps/web"), ElementsAre("a.yaml", "sub/"));
+  EXPECT_THAT(*files.ListDirectory(""), ElementsAre("README.md", "apps/"));
+  EXPECT_EQ(files.ListDirectory("nope").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(*files.ReadFile("apps/web/a.yaml"), "a");
+  EXPECT_EQ(files.ReadFileWithId("apps/web/sub/b.yaml")->blob_id, GitBlobId("b"));
+  EXPECT_EQ(files.ReadFile("apps/web").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(files.FilesRead(),
+              ElementsAre(std::pair<std::string, std::string>("apps/web/a.yaml", "blob-a"),
+                          std::pair<std::string, std::string>("apps/web/sub/b.yaml", GitBlobId("b"))));
+}
+
+TEST(RecordingFileSourceTest, ObservationsReplayAgainstAnotherTree) {
+  MemoryFileSource before(std::vector<TreeFileEntry>{{"app/a.yaml", "a", "1"}, {"other/x", "x", "9"}});
+  RecordingFileSource recorder(before);
+  ASSERT_TRUE(recorder.ReadFile("app/a.yaml").ok());
+  EXPECT_FALSE(recorder.IsFile("app/kustomization.yaml"));
+  ASSERT_TRUE(recorder.ListDirectory("app").ok());
+  std::vector<Observation> observations = recorder.Observations();
+  EXPECT_EQ(observations.size(), 3u);
+
+  MemoryFileSource unrelated_change(std::vector<TreeFileEntry>{{"app/a.yaml", "a", "1"}, {"other/x", "y", "10"}});
+  EXPECT_TRUE(ObservationsHold(unrelated_change, observations));
+  MemoryFileSource content_change(std::vector<TreeFileEntry>{{"app/a.yaml", "A", "2"}});
+  EXPECT_FALSE(ObservationsHold(content_change, observations));
+  MemoryFileSource new_kustomization(
+      {{"app/a.yaml", "a", "1"}, {"app/kustomization.yaml", "k", "3"}});
+  EXPECT_FALSE(ObservationsHold(new_kustomization, observations));
+}
+
+class DiskFileSourceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/todoke-disk-XXXXXX";
+    root_ = mkdtemp(pattern);
+    std::filesystem::create_directories(root_ + "/repo/app/.git");
+    std::ofstream(root_ + "/repo/app/a.yaml") << "a";
+    std::ofstream(root_ + "/repo/app/.git/config") << "x";
+    std::ofstream(root_ + "/secret") << "s";
+    std::filesystem::create_symlink(root_ + "/secret", root_ + "/repo/app/escape.yaml");
+    std::filesystem::create_symlink("a.yaml", root_ + "/repo/app/inside.yaml");
+  }
+  void TearDown() override { std::filesystem::remove_all(root_); }
+  std::string root_;
+};
+
+TEST_F(DiskFileSourceTest, ConfinesToRoot) {
+  DiskFileSource files(root_ + "/repo");
+  EXPECT_EQ(*files.ReadFile("app/a.yaml"), "a");
+  EXPECT_EQ(*files.ReadFile("app/inside.yaml"), "a");
+  EXPECT_FALSE(files.ReadFile("app/escape.yaml").ok());
+  EXPECT_FALSE(files.IsFile("app/escape.yaml"));
+  EXPECT_FALSE(files.IsDirectory("app/.git"));
+  EXPECT_THAT(*files.ListDirectory("app"), ElementsAre("a.yaml", "inside.yaml"));
+  EXPECT_EQ(files.ReadFileWithId("app/a.yaml")->blob_id, GitBlobId("a"));
+  EXPECT_EQ(files.ReadFile("missing.yaml").status().code(), absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace todoke::renderer
