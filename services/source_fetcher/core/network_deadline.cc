@@ -15,10 +15,13 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <string>
+#include <system_error>
 #include <thread>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -120,34 +123,44 @@ int WaitFor(DeadlineSocket* st, short events) {
   }
 }
 
+std::vector<ResolvedAddress> ToAddresses(const struct addrinfo* info) {
+  std::vector<ResolvedAddress> out;
+  for (const struct addrinfo* p = info; p != nullptr; p = p->ai_next) {
+    if (p->ai_addr == nullptr || p->ai_addrlen > sizeof(sockaddr_storage)) continue;
+    ResolvedAddress a;
+    a.family = p->ai_family;
+    a.socktype = p->ai_socktype;
+    a.protocol = p->ai_protocol;
+    std::memcpy(&a.addr, p->ai_addr, p->ai_addrlen);
+    a.addr_len = p->ai_addrlen;
+    out.push_back(a);
+  }
+  return out;
+}
+
 int Connect(git_stream* stream) {
   auto* st = reinterpret_cast<DeadlineSocket*>(stream);
-  struct addrinfo hints = {};
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_family = AF_UNSPEC;
-  struct addrinfo* info = nullptr;
-  int rc = ::getaddrinfo(st->host, st->port, &hints, &info);
-  if (rc != 0) {
-    git_error_set_str(GIT_ERROR_NET, absl::StrCat("failed to resolve address for ", st->host,
-                                                  ": ", gai_strerror(rc))
-                                         .c_str());
+  absl::StatusOr<std::vector<ResolvedAddress>> addresses =
+      DeadlineResolver::Default().Resolve(st->host, st->port, st->deadline);
+  if (!addresses.ok()) {
+    if (absl::IsDeadlineExceeded(addresses.status())) return TimedOut(st, "resolving");
+    git_error_set_str(GIT_ERROR_NET, std::string(addresses.status().message()).c_str());
     return -1;
   }
   std::string last_error = "no address";
-  for (struct addrinfo* p = info; p != nullptr; p = p->ai_next) {
-    int fd = ::socket(p->ai_family, p->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, p->ai_protocol);
+  for (const ResolvedAddress& a : *addresses) {
+    int fd = ::socket(a.family, a.socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a.protocol);
     if (fd < 0) {
       last_error = strerror(errno);
       continue;
     }
     st->s = fd;
-    int crc = ::connect(fd, p->ai_addr, p->ai_addrlen);
+    int crc = ::connect(fd, reinterpret_cast<const sockaddr*>(&a.addr), a.addr_len);
     if (crc != 0 && errno == EINPROGRESS) {
       int ready = WaitFor(st, POLLOUT);
       if (ready == 0) {
         ::close(fd);
         st->s = -1;
-        ::freeaddrinfo(info);
         return TimedOut(st, "connecting to");
       }
       int err = 0;
@@ -161,7 +174,6 @@ int Connect(git_stream* stream) {
       ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
       int one = 1;
       ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-      ::freeaddrinfo(info);
       Watchdog::Get().Add(st);
       return 0;
     }
@@ -169,7 +181,6 @@ int Connect(git_stream* stream) {
     ::close(fd);
     st->s = -1;
   }
-  ::freeaddrinfo(info);
   git_error_set_str(GIT_ERROR_NET, absl::StrCat("failed to connect to ", st->host, ":", st->port,
                                                 ": ", last_error)
                                        .c_str());
@@ -278,5 +289,123 @@ ScopedNetworkDeadline::ScopedNetworkDeadline(absl::Time deadline)
 ScopedNetworkDeadline::~ScopedNetworkDeadline() { current_scope = previous_; }
 
 ScopedNetworkDeadline* CurrentNetworkDeadline() { return current_scope; }
+
+absl::StatusOr<std::vector<ResolvedAddress>> SystemResolve(const std::string& host,
+                                                           const std::string& port) {
+  struct addrinfo hints = {};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_family = AF_UNSPEC;
+  struct addrinfo* info = nullptr;
+  int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &info);
+  if (rc != 0) {
+    std::string message =
+        absl::StrCat("failed to resolve address for ", host, ": ", gai_strerror(rc));
+    if (rc == EAI_NONAME) return absl::NotFoundError(message);
+    return absl::UnavailableError(message);
+  }
+  std::vector<ResolvedAddress> out = ToAddresses(info);
+  ::freeaddrinfo(info);
+  if (out.empty()) return absl::NotFoundError(absl::StrCat("no address for ", host));
+  return out;
+}
+
+struct DeadlineResolver::Shared {
+  absl::Mutex mu;
+  int abandoned ABSL_GUARDED_BY(mu) = 0;
+};
+
+namespace {
+
+// One lookup, shared by the caller and its worker; whoever finishes last frees it.
+struct Lookup {
+  Lookup(std::string h, std::string p) : host(std::move(h)), port(std::move(p)) {}
+  const std::string host;
+  const std::string port;
+  absl::Mutex mu;
+  bool done ABSL_GUARDED_BY(mu) = false;
+  bool abandoned ABSL_GUARDED_BY(mu) = false;
+  absl::StatusOr<std::vector<ResolvedAddress>> result ABSL_GUARDED_BY(mu);
+};
+
+}  // namespace
+
+DeadlineResolver::DeadlineResolver(AddressResolverFn resolver, int max_abandoned)
+    : resolver_(std::move(resolver)),
+      max_abandoned_(max_abandoned),
+      shared_(std::make_shared<Shared>()) {}
+
+DeadlineResolver& DeadlineResolver::Default() {
+  static DeadlineResolver* resolver = new DeadlineResolver();  // never destroyed
+  return *resolver;
+}
+
+int DeadlineResolver::abandoned() const {
+  absl::MutexLock lock(&shared_->mu);
+  return shared_->abandoned;
+}
+
+absl::StatusOr<std::vector<ResolvedAddress>> DeadlineResolver::Resolve(const std::string& host,
+                                                                       const std::string& port,
+                                                                       absl::Time deadline) {
+  // Numeric addresses: no DNS, so no thread.
+  {
+    struct addrinfo hints = {};
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_flags = AI_NUMERICHOST;
+    struct addrinfo* info = nullptr;
+    int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &info);
+    if (rc == 0) {
+      std::vector<ResolvedAddress> out = ToAddresses(info);
+      ::freeaddrinfo(info);
+      if (!out.empty()) return out;
+    } else if (rc != EAI_NONAME) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("failed to resolve address for ", host, ": ", gai_strerror(rc)));
+    }
+  }
+  if (absl::Now() >= deadline) {
+    return absl::DeadlineExceededError(absl::StrCat("deadline exceeded while resolving ", host));
+  }
+  {
+    absl::MutexLock lock(&shared_->mu);
+    if (shared_->abandoned >= max_abandoned_) {
+      return absl::UnavailableError(absl::StrCat(
+          "cannot resolve ", host, ": ", shared_->abandoned,
+          " earlier lookups are still stuck past their deadline; the resolver is not answering"));
+    }
+  }
+  auto lookup = std::make_shared<Lookup>(host, port);
+  try {
+    std::thread([lookup, shared = shared_, resolver = resolver_] {
+      absl::StatusOr<std::vector<ResolvedAddress>> result = resolver(lookup->host, lookup->port);
+      bool was_abandoned;
+      {
+        absl::MutexLock lock(&lookup->mu);
+        lookup->result = std::move(result);
+        lookup->done = true;
+        was_abandoned = lookup->abandoned;
+      }
+      if (was_abandoned) {
+        absl::MutexLock lock(&shared->mu);
+        --shared->abandoned;
+      }
+    }).detach();
+  } catch (const std::system_error& e) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot resolve ", host, ": no thread for the lookup: ", e.what()));
+  }
+  absl::MutexLock lock(&lookup->mu);
+  if (lookup->mu.AwaitWithDeadline(absl::Condition(&lookup->done), deadline)) {
+    return std::move(lookup->result);
+  }
+  // Lock order: lookup->mu, then shared->mu. The worker never holds both.
+  lookup->abandoned = true;
+  {
+    absl::MutexLock shared_lock(&shared_->mu);
+    ++shared_->abandoned;
+  }
+  return absl::DeadlineExceededError(absl::StrCat("deadline exceeded while resolving ", host));
+}
 
 }  // namespace todoke::source_fetcher

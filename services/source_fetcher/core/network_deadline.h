@@ -11,9 +11,16 @@
 #ifndef TODOKE_SERVICES_SOURCE_FETCHER_CORE_NETWORK_DEADLINE_H_
 #define TODOKE_SERVICES_SOURCE_FETCHER_CORE_NETWORK_DEADLINE_H_
 
+#include <sys/socket.h>
+
 #include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
 namespace todoke::source_fetcher {
@@ -44,6 +51,57 @@ class ScopedNetworkDeadline {
 
 // The innermost scope of the calling thread, or nullptr.
 ScopedNetworkDeadline* CurrentNetworkDeadline();
+
+// One address a TCP connect may try, as getaddrinfo reports it.
+struct ResolvedAddress {
+  int family = 0;
+  int socktype = 0;
+  int protocol = 0;
+  sockaddr_storage addr = {};
+  socklen_t addr_len = 0;
+};
+
+// Resolves host:port to TCP addresses, blocking. Must be safe to call from any thread.
+using AddressResolverFn = std::function<absl::StatusOr<std::vector<ResolvedAddress>>(
+    const std::string& host, const std::string& port)>;
+
+// Blocking getaddrinfo (AF_UNSPEC, SOCK_STREAM). NOT_FOUND/UNAVAILABLE naming the host on failure.
+absl::StatusOr<std::vector<ResolvedAddress>> SystemResolve(const std::string& host,
+                                                           const std::string& port);
+
+// Name resolution bounded by a deadline. getaddrinfo cannot be cancelled, so a lookup runs on a
+// detached worker thread that owns its inputs and outputs; the caller waits until the deadline
+// and then abandons it (DEADLINE_EXCEEDED naming the host) while the worker finishes in the
+// background. At most `max_abandoned` abandoned lookups may be outstanding: beyond that, lookups
+// fail fast with UNAVAILABLE, so a dead resolver cannot spawn unbounded threads. Numeric
+// addresses are resolved inline (AI_NUMERICHOST) without a thread or the resolver.
+class DeadlineResolver {
+ public:
+  static constexpr int kDefaultMaxAbandoned = 8;
+
+  explicit DeadlineResolver(AddressResolverFn resolver = SystemResolve,
+                            int max_abandoned = kDefaultMaxAbandoned);
+  // Outstanding workers keep running after destruction; they only touch shared state.
+  ~DeadlineResolver() = default;
+  DeadlineResolver(const DeadlineResolver&) = delete;
+  DeadlineResolver& operator=(const DeadlineResolver&) = delete;
+
+  absl::StatusOr<std::vector<ResolvedAddress>> Resolve(const std::string& host,
+                                                       const std::string& port,
+                                                       absl::Time deadline);
+
+  // Lookups abandoned at their deadline whose worker has not finished yet.
+  int abandoned() const;
+
+  // The process-wide instance used by the deadline socket stream.
+  static DeadlineResolver& Default();
+
+ private:
+  struct Shared;
+  AddressResolverFn resolver_;
+  int max_abandoned_;
+  std::shared_ptr<Shared> shared_;
+};
 
 }  // namespace todoke::source_fetcher
 
