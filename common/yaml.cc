@@ -10,6 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "common/status.h"
 #include "yaml-cpp/yaml.h"
@@ -110,6 +111,71 @@ bool IsYamlFloatSyntax(absl::string_view s) {
   return i == s.size();
 }
 
+bool ReadDigits(absl::string_view s, size_t* i, size_t min, size_t max, int* value) {
+  size_t n = 0;
+  *value = 0;
+  while (*i < s.size() && n < max && absl::ascii_isdigit(s[*i])) {
+    *value = *value * 10 + (s[*i] - '0');
+    ++*i;
+    ++n;
+  }
+  return n >= min;
+}
+
+// A YAML timestamp ("2001-12-14", "2001-12-14t21:59:43.10-05:00", "2001-12-14 21:59:43.10")
+// rewritten the way kustomize prints it after its JSON round trip: RFC 3339 with nanoseconds
+// trimmed, "Z" for UTC. Returns false if `s` is not a timestamp.
+bool NormalizeTimestamp(absl::string_view s, std::string* out) {
+  size_t i = 0;
+  int year, month, day;
+  if (!ReadDigits(s, &i, 4, 4, &year) || i >= s.size() || s[i++] != '-') return false;
+  if (!ReadDigits(s, &i, 1, 2, &month) || i >= s.size() || s[i++] != '-') return false;
+  if (!ReadDigits(s, &i, 1, 2, &day)) return false;
+  if (month < 1 || month > 12 || day < 1 || day > 31) return false;
+  std::string date = absl::StrFormat("%04d-%02d-%02d", year, month, day);
+  if (i == s.size()) {
+    *out = absl::StrCat(date, "T00:00:00Z");
+    return true;
+  }
+  if (s[i] != 'T' && s[i] != 't' && s[i] != ' ') return false;
+  ++i;
+  int hour, minute, second;
+  if (!ReadDigits(s, &i, 1, 2, &hour) || i >= s.size() || s[i++] != ':') return false;
+  if (!ReadDigits(s, &i, 2, 2, &minute) || i >= s.size() || s[i++] != ':') return false;
+  if (!ReadDigits(s, &i, 2, 2, &second)) return false;
+  if (hour > 23 || minute > 59 || second > 60) return false;
+  std::string fraction;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    while (i < s.size() && absl::ascii_isdigit(s[i])) fraction.push_back(s[i++]);
+    if (fraction.empty()) return false;
+    if (fraction.size() > 9) fraction.resize(9);
+    while (!fraction.empty() && fraction.back() == '0') fraction.pop_back();
+  }
+  while (i < s.size() && s[i] == ' ') ++i;
+  std::string zone = "Z";
+  if (i < s.size()) {
+    if (s[i] == 'Z' && i + 1 == s.size()) {
+      zone = "Z";
+    } else if (s[i] == '+' || s[i] == '-') {
+      const char sign = s[i++];
+      int zh, zm = 0;
+      if (!ReadDigits(s, &i, 1, 2, &zh)) return false;
+      if (i < s.size() && s[i] == ':') {
+        ++i;
+        if (!ReadDigits(s, &i, 2, 2, &zm)) return false;
+      }
+      if (i != s.size()) return false;
+      zone = (zh == 0 && zm == 0) ? "Z" : absl::StrFormat("%c%02d:%02d", sign, zh, zm);
+    } else {
+      return false;
+    }
+  }
+  *out = absl::StrFormat("%sT%02d:%02d:%02d%s%s%s", date, hour, minute, second,
+                         fraction.empty() ? "" : ".", fraction, zone);
+  return true;
+}
+
 // Resolves a plain (unquoted, untagged) scalar the way go-yaml v3 does.
 Json ResolvePlainScalar(const std::string& s) {
   if (IsNullWord(s)) return nullptr;
@@ -129,6 +195,8 @@ Json ResolvePlainScalar(const std::string& s) {
       double d;
       if (absl::SimpleAtod(plain, &d)) return d;
     }
+    std::string timestamp;
+    if (NormalizeTimestamp(s, &timestamp)) return timestamp;
   }
   return s;
 }
@@ -281,7 +349,11 @@ bool IsYaml11Special(absl::string_view s) {
 // True if a plain scalar with this text would not read back as the same string.
 bool IsAmbiguousAsPlain(const std::string& s) {
   if (IsYaml11Special(s)) return true;
-  if (!ResolvePlainScalar(s).is_string()) return true;
+  const Json resolved = ResolvePlainScalar(s);
+  if (!resolved.is_string() || resolved.get_ref<const std::string&>() != s) return true;
+  // A timestamp reads back as a string, but a typed parser would see a time: quote it.
+  std::string timestamp;
+  if (NormalizeTimestamp(s, &timestamp)) return true;
   // YAML 1.1 base-60 numbers ("1:20") that older parsers read as numbers.
   bool base60 = !s.empty() && absl::ascii_isdigit(s[0]) && s.find(':') != std::string::npos;
   if (base60) {
@@ -423,6 +495,11 @@ void AppendNumber(const Json& value, std::string* out) {
     }
     if (std::isinf(d)) {
       out->append(d > 0 ? ".inf" : "-.inf");
+      return;
+    }
+    // kustomize prints floats through Go's JSON encoder: integral values have no fraction.
+    if (d == std::floor(d) && std::fabs(d) < 1e15) {
+      absl::StrAppend(out, static_cast<int64_t>(d));
       return;
     }
   }

@@ -114,6 +114,11 @@ empty:
 version: 1.20
 semver: 1.2.3
 date: 2001-12-14
+datetime: 2001-12-14t21:59:43.10-05:00
+zero_prefixed: 017
+binary: 0b101
+underscored: 1_000
+big: 9223372036854775808
 literal: |
   line one
   line two
@@ -139,7 +144,13 @@ port_string: "8080"
   EXPECT_TRUE(v["empty"].is_null());
   EXPECT_EQ(v["version"], json(1.2));
   EXPECT_EQ(v["semver"], json("1.2.3"));
-  EXPECT_EQ(v["date"], json("2001-12-14"));
+  // kustomize turns plain timestamps into RFC 3339 strings (its output goes through JSON).
+  EXPECT_EQ(v["date"], json("2001-12-14T00:00:00Z"));
+  EXPECT_EQ(v["datetime"], json("2001-12-14T21:59:43.1-05:00"));
+  EXPECT_EQ(v["zero_prefixed"], json(15));
+  EXPECT_EQ(v["binary"], json(5));
+  EXPECT_EQ(v["underscored"], json(1000));
+  EXPECT_EQ(v["big"], json(9223372036854775808ull));
   EXPECT_EQ(v["literal"], json("line one\nline two\n"));
   EXPECT_EQ(v["explicit"], json("123"));
   EXPECT_EQ(v["dotted"], json(0.5));
@@ -168,6 +179,18 @@ TEST(YamlTest, EmitQuotesStringsThatWouldChangeType) {
             "\"n\": '-'\n");
   // Whatever we emit reads back as the same value.
   EXPECT_EQ(ParseOne(EmitYaml(v)), v);
+}
+
+TEST(YamlTest, EmitMatchesKubectlKustomizeForNumbersAndTimestamps) {
+  // Output of `kubectl kustomize` (v5.5) for the same input, checked by hand.
+  json v = ParseOne("f: 1e3\ng: 1.0\nh: 0.5\ni: 2001-12-14\nj: \"1:20\"\nk: 'it''s'\n");
+  EXPECT_EQ(EmitYaml(v),
+            "f: 1000\n"
+            "g: 1\n"
+            "h: 0.5\n"
+            "i: \"2001-12-14T00:00:00Z\"\n"
+            "j: \"1:20\"\n"
+            "k: it's\n");
 }
 
 TEST(YamlTest, EmitsSequencesCompactLikeKustomize) {

@@ -2,6 +2,7 @@
 // health, reflection-visible service, graceful SIGTERM, --version.
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "common/grpc_client.h"
 #include "gmock/gmock.h"
@@ -12,10 +13,20 @@
 namespace todoke::testing {
 namespace {
 
-class ServiceBinaryTest : public ::testing::TestWithParam<std::string> {};
+class ServiceBinaryTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  // Flags a service needs to start in a sandbox (its own cache directory).
+  std::vector<std::string> SandboxFlags() {
+    if (GetParam() == "todoke-source-fetcher") {
+      return {"--cache-dir=" + ::testing::TempDir() + "/health-test-cache-" +
+              std::to_string(getpid())};
+    }
+    return {};
+  }
+};
 
 TEST_P(ServiceBinaryTest, ServesHealthOnPortZeroAndStopsOnSigterm) {
-  auto started = StartService(GetParam());
+  auto started = StartService(GetParam(), SandboxFlags());
   ASSERT_TRUE(started.ok()) << started.status();
   auto& [process, address] = *started;
   EXPECT_THAT(address, ::testing::MatchesRegex("127\\.0\\.0\\.1:[1-9][0-9]*"));
