@@ -1,6 +1,7 @@
 #include "services/renderer/core/kustomize/resource.h"
 
 #include <algorithm>
+#include <memory>
 #include <regex>
 #include <set>
 
@@ -57,19 +58,35 @@ const std::set<std::string, std::less<>>& ClusterScopedKinds() {
   return *kinds;
 }
 
-// Matches `text` against `pattern` anchored at both ends (kustomize anchors selector regexes).
-absl::StatusOr<bool> AnchoredMatch(const std::string& pattern, const std::string& text) {
-  if (pattern.empty()) return true;
-  // Fast path: no regex metacharacters.
-  if (pattern.find_first_of(".*+?[](){}|^$\\") == std::string::npos) return pattern == text;
-  try {
-    std::regex re("^(?:" + pattern + ")$", std::regex::ECMAScript);
-    return std::regex_match(text, re);
-  } catch (const std::regex_error& e) {
-    return absl::InvalidArgumentError(absl::StrCat("invalid regular expression \"", pattern,
-                                                   "\" in patch target: ", e.what()));
+// A pattern anchored at both ends (kustomize anchors selector regexes), compiled once per
+// selection; patterns without metacharacters compare as plain strings.
+class AnchoredPattern {
+ public:
+  static absl::StatusOr<AnchoredPattern> Compile(const std::string& pattern) {
+    AnchoredPattern compiled;
+    compiled.pattern_ = pattern;
+    if (pattern.empty() || pattern.find_first_of(".*+?[](){}|^$\\") == std::string::npos) {
+      return compiled;
+    }
+    try {
+      compiled.regex_ = std::make_shared<std::regex>("^(?:" + pattern + ")$", std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      return absl::InvalidArgumentError(absl::StrCat("invalid regular expression \"", pattern,
+                                                     "\" in patch target: ", e.what()));
+    }
+    return compiled;
   }
-}
+
+  bool Matches(const std::string& text) const {
+    if (pattern_.empty()) return true;
+    if (regex_ == nullptr) return pattern_ == text;
+    return std::regex_match(text, *regex_);
+  }
+
+ private:
+  std::string pattern_;
+  std::shared_ptr<std::regex> regex_;
+};
 
 }  // namespace
 
@@ -219,29 +236,30 @@ absl::StatusOr<Selector> ParseSelector(const Json& value, absl::string_view cont
 
 absl::StatusOr<std::vector<size_t>> SelectResources(const std::vector<Resource>& resources,
                                                     const Selector& selector) {
+  ASSIGN_OR_RETURN(AnchoredPattern ns_pattern, AnchoredPattern::Compile(selector.ns));
+  ASSIGN_OR_RETURN(AnchoredPattern name_pattern, AnchoredPattern::Compile(selector.name));
+  ASSIGN_OR_RETURN(AnchoredPattern group_pattern, AnchoredPattern::Compile(selector.group));
+  ASSIGN_OR_RETURN(AnchoredPattern version_pattern, AnchoredPattern::Compile(selector.version));
+  ASSIGN_OR_RETURN(AnchoredPattern kind_pattern, AnchoredPattern::Compile(selector.kind));
   std::vector<size_t> selected;
   for (size_t i = 0; i < resources.size(); ++i) {
     const Resource& resource = resources[i];
     ResId current = resource.CurrentId();
+    if (!kind_pattern.Matches(current.kind) || !group_pattern.Matches(current.group) ||
+        !version_pattern.Matches(current.version)) {
+      continue;
+    }
     ResId original = resource.OriginalId();
     if (!selector.ns.empty()) {
       std::string current_ns = EffectiveNamespace(current);
       std::string original_ns = EffectiveNamespace(original);
       if (current_ns == "~X") current_ns = "";
       if (original_ns == "~X") original_ns = "";
-      ASSIGN_OR_RETURN(bool a, AnchoredMatch(selector.ns, original_ns));
-      ASSIGN_OR_RETURN(bool b, AnchoredMatch(selector.ns, current_ns));
-      if (!a && !b) continue;
+      if (!ns_pattern.Matches(original_ns) && !ns_pattern.Matches(current_ns)) continue;
     }
     if (!selector.name.empty()) {
-      ASSIGN_OR_RETURN(bool a, AnchoredMatch(selector.name, original.name));
-      ASSIGN_OR_RETURN(bool b, AnchoredMatch(selector.name, current.name));
-      if (!a && !b) continue;
+      if (!name_pattern.Matches(original.name) && !name_pattern.Matches(current.name)) continue;
     }
-    ASSIGN_OR_RETURN(bool group_ok, AnchoredMatch(selector.group, current.group));
-    ASSIGN_OR_RETURN(bool version_ok, AnchoredMatch(selector.version, current.version));
-    ASSIGN_OR_RETURN(bool kind_ok, AnchoredMatch(selector.kind, current.kind));
-    if (!group_ok || !version_ok || !kind_ok) continue;
     if (!selector.label_selector.empty()) {
       ASSIGN_OR_RETURN(bool ok, MatchesLabelSelector(selector.label_selector, resource.Labels()));
       if (!ok) continue;
