@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <algorithm>
 #include <string>
 
 #include "absl/flags/flag.h"
@@ -39,7 +40,23 @@ std::vector<char*> InitService(int argc, char** argv, absl::string_view componen
   config.contains_help_flags = [](absl::string_view) { return true; };
   absl::SetFlagsUsageConfig(config);
   absl::SetProgramUsageMessage(usage);
-  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  // Flags are declared with underscores (absl's rule) and documented with dashes
+  // (--cache-dir): accept both by normalising the name part of every --flag.
+  static std::vector<std::string>* normalised = new std::vector<std::string>();
+  static std::vector<char*>* normalised_argv = new std::vector<char*>();
+  for (int i = 0; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (i > 0 && arg.size() > 2 && arg.rfind("--", 0) == 0) {
+      const size_t end = std::min(arg.find('='), arg.size());
+      for (size_t j = 2; j < end; ++j) {
+        if (arg[j] == '-') arg[j] = '_';
+      }
+    }
+    normalised->push_back(std::move(arg));
+  }
+  for (std::string& arg : *normalised) normalised_argv->push_back(arg.data());
+  std::vector<char*> positional =
+      absl::ParseCommandLine(static_cast<int>(normalised_argv->size()), normalised_argv->data());
   LogOptions log_options;
   log_options.component = std::string(component);
   absl::StatusOr<LogLevel> level = ParseLogLevel(absl::GetFlag(FLAGS_log_level));
