@@ -5,11 +5,12 @@
 #   bench/renderer/run.sh [--runs N] [--service-iterations N] [--filter REGEX]
 #
 # Per case, each tool renders the folder as a fresh process (`kubectl kustomize <dir>` vs
-# `renderer_bench once <repo> <path>`, the same work `todoke render` does), RUNS times; the
+# `render_once <repo> <path>`, the same work `todoke render` does, in a binary without gRPC),
+# RUNS times; the
 # median wall time of each gives the case's ratio. Also: the whole-corpus ratio (sum of medians),
 # peak RSS of each tool (max over cases, /usr/bin/time), the in-process render time, and the
 # service path: Render over gRPC with a warm cache. Needs renderer_bench built
-# (cmake --build build --target renderer_bench); TODOKE_BIN_DIR overrides where it is.
+# (cmake --build build --target renderer_bench render_once); TODOKE_BIN_DIR overrides where.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS=5
@@ -24,14 +25,16 @@ while [ $# -gt 0 ]; do
   esac
 done
 BIN=${TODOKE_BIN_DIR:-build/bin}/renderer_bench
+ONCE=${TODOKE_BIN_DIR:-build/bin}/render_once
 CORPUS=${TODOKE_CORPUS:-../shared/corpus/kustomize}
-[ -x "$BIN" ] || { echo "run.sh: $BIN not built" >&2; exit 1; }
+[ -x "$BIN" ] && [ -x "$ONCE" ] || { echo "run.sh: build renderer_bench and render_once first" >&2; exit 1; }
 command -v kubectl >/dev/null || { echo "run.sh: kubectl not installed" >&2; exit 1; }
 
-exec python3 - "$BIN" "$CORPUS" "$RUNS" "$SERVICE_ITERATIONS" "$FILTER" <<'PY'
+exec python3 - "$BIN" "$ONCE" "$CORPUS" "$RUNS" "$SERVICE_ITERATIONS" "$FILTER" <<'PY'
 import os, re, statistics, subprocess, sys, time
 
-bin_, corpus, runs, service_iterations, filt = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+bin_, once, corpus, runs, service_iterations, filt = (sys.argv[1], sys.argv[2], sys.argv[3],
+                                                     int(sys.argv[4]), sys.argv[5], sys.argv[6])
 trees = os.path.join(corpus, "trees")
 cases = []
 for line in open(os.path.join(corpus, "cases.tsv")):
@@ -66,7 +69,7 @@ for case_id, path in cases:
     repo, _, app = path.partition("/")
     repo_root = os.path.join(trees, repo)
     kubectl_cmd = ["kubectl", "kustomize", path]
-    todoke_cmd = [bin_, "once", repo_root, app]
+    todoke_cmd = [once, repo_root, app]
     k_times, t_times = [], []
     ok = True
     for _ in range(runs):  # interleaved, so both see the same machine load
