@@ -244,7 +244,6 @@ absl::StatusOr<GlobalOptions> ParseGlobalOptions(std::vector<std::string>& args)
   for (size_t i = 0; i < args.size(); ++i) {
     std::string arg = args[i];
     std::string value;
-    bool has_value = false;
     auto take_value = [&](absl::string_view name) -> absl::Status {
       const size_t eq = arg.find('=');
       if (eq != std::string::npos) {
@@ -254,7 +253,6 @@ absl::StatusOr<GlobalOptions> ParseGlobalOptions(std::vector<std::string>& args)
       } else {
         return absl::InvalidArgumentError(absl::StrCat(name, " needs a value"));
       }
-      has_value = true;
       return absl::OkStatus();
     };
     auto is = [&](absl::string_view flag) {
@@ -283,7 +281,6 @@ absl::StatusOr<GlobalOptions> ParseGlobalOptions(std::vector<std::string>& args)
     } else {
       rest.push_back(arg);
     }
-    (void)has_value;
   }
   args = std::move(rest);
   return options;
@@ -294,7 +291,6 @@ std::string FormatMessage(const google::protobuf::Message& message, OutputFormat
   google::protobuf::util::JsonPrintOptions options;
   options.always_print_primitive_fields = false;
   options.add_whitespace = format == OutputFormat::kJson;
-  absl::Status converted = absl::OkStatus();
   if (!google::protobuf::util::MessageToJsonString(message, &json, options).ok()) {
     return "{}\n";
   }

@@ -284,15 +284,12 @@ class Converter {
       }
       return absl::OkStatus();
     }
-    if (source.IsSequence()) {
-      for (const YAML::Node& item : source) {
-        if (!item.IsMap()) break;
-        absl::Status status = MergeInto(object, item, depth, mark);
-        if (!status.ok()) return status;
-      }
-      if (std::all_of(source.begin(), source.end(), [](const YAML::Node& n) { return n.IsMap(); })) {
-        return absl::OkStatus();
-      }
+    const bool all_maps =
+        source.IsSequence() &&
+        std::all_of(source.begin(), source.end(), [](const YAML::Node& n) { return n.IsMap(); });
+    if (all_maps) {
+      for (const YAML::Node& item : source) RETURN_IF_ERROR(MergeInto(object, item, depth, mark));
+      return absl::OkStatus();
     }
     return absl::InvalidArgumentError(
         absl::StrCat(Where(source_, mark), ": map merge requires map or sequence of maps as the value"));

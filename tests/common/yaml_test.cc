@@ -219,6 +219,12 @@ TEST(YamlTest, MergeKeysAreApplied) {
   EXPECT_EQ(v["derived"], json({{"x", 1}, {"y", 3}}));
 }
 
+TEST(YamlTest, MergeOfNonMapsIsAnError) {
+  absl::StatusOr<json> v = ParseYaml("a: &a [1]\nb:\n  <<: [*a]\n", "merge.yaml");
+  ASSERT_FALSE(v.ok());
+  EXPECT_THAT(std::string(v.status().message()), HasSubstr("map merge requires"));
+}
+
 TEST(YamlTest, SyntaxErrorNamesFileLineAndColumn) {
   absl::StatusOr<json> v = ParseYaml("a: 1\nb: [1, 2\nc: 3\n", "apps/web/deploy.yaml");
   ASSERT_FALSE(v.ok());
