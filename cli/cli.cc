@@ -1,5 +1,6 @@
 #include "absl/strings/string_view.h"
 #include "cli/cli.h"
+#include "cli/render_command.h"
 
 #include <cstdlib>
 #include <functional>
@@ -30,6 +31,7 @@ Usage: todoke [--server=ADDR] [-o table|json|yaml] [--timeout=30s] COMMAND [ARGS
 
 Commands:
   version                    print the client version
+  render [FOLDER]            render a local folder as the renderer would (todoke render --help)
   health [NAME=]ADDR...      check gRPC health of todoke services (exit 1 if any is not serving)
   app list                   list Applications
   app get NAME               show one Application and its status
@@ -312,6 +314,10 @@ int Run(std::vector<std::string> args, std::ostream& out, std::ostream& err) {
       {"version", VersionCommand},
       {"health", HealthCommand},
       {"app", AppCommand},
+      {"render",
+       [](Context& c, const std::vector<std::string>& rest) {
+         return RenderCommand(rest, c.options.output == OutputFormat::kJson, c.out, c.err);
+       }},
   };
   auto it = commands->find(args[0]);
   if (it == commands->end()) return Usage(ctx, absl::StrCat("unknown command \"", args[0], "\""));

@@ -8,13 +8,20 @@ function(todoke_library name)
   target_link_libraries(${name} PUBLIC ${ARG_DEPS})
 endfunction()
 
-# todoke_binary(NAME SOURCES main.cc DEPS libs...)
+# todoke_binary(NAME [STATIC] SOURCES main.cc DEPS libs...)
+#   STATIC (honoured when TODOKE_STATIC_BINARIES is ON): every dependency with a static archive
+#   is linked in (cmake/link_static.sh), leaving only glibc shared: for binaries users copy
+#   around and start often, such as the `todoke` CLI.
 function(todoke_binary name)
-  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "STATIC" "" "SOURCES;DEPS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS})
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/bin)
+  if(ARG_STATIC AND TODOKE_STATIC_BINARIES)
+    set_target_properties(${name} PROPERTIES
+      RULE_LAUNCH_LINK "${PROJECT_SOURCE_DIR}/cmake/link_static.sh")
+  endif()
 endfunction()
 
 # todoke_test(NAME SOURCES x_test.cc DEPS libs... [LABELS l1 l2] [ENV K=V ...] [TIMEOUT s])

@@ -5,12 +5,10 @@
 #   bench/renderer/run.sh [--runs N] [--service-iterations N] [--filter REGEX]
 #
 # Per case, each tool renders the folder as a fresh process (`kubectl kustomize <dir>` vs
-# `render_once <repo> <path>`, the same work `todoke render` does, in a binary without gRPC),
-# RUNS times; the
-# median wall time of each gives the case's ratio. Also: the whole-corpus ratio (sum of medians),
+# `todoke render <dir>`, the CLI users run), RUNS times, interleaved; the median wall time of each gives the case's ratio. Also: the whole-corpus ratio (sum of medians),
 # peak RSS of each tool (max over cases, /usr/bin/time), the in-process render time, and the
 # service path: Render over gRPC with a warm cache. Needs renderer_bench built
-# (cmake --build build --target renderer_bench render_once); TODOKE_BIN_DIR overrides where.
+# (cmake --build build --target renderer_bench todoke); TODOKE_BIN_DIR overrides where.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS=5
@@ -25,9 +23,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 BIN=${TODOKE_BIN_DIR:-build/bin}/renderer_bench
-ONCE=${TODOKE_BIN_DIR:-build/bin}/render_once
+ONCE=${TODOKE_BIN_DIR:-build/bin}/todoke
 CORPUS=${TODOKE_CORPUS:-../shared/corpus/kustomize}
-[ -x "$BIN" ] && [ -x "$ONCE" ] || { echo "run.sh: build renderer_bench and render_once first" >&2; exit 1; }
+[ -x "$BIN" ] && [ -x "$ONCE" ] || { echo "run.sh: build renderer_bench and todoke first" >&2; exit 1; }
 command -v kubectl >/dev/null || { echo "run.sh: kubectl not installed" >&2; exit 1; }
 
 exec python3 - "$BIN" "$ONCE" "$CORPUS" "$RUNS" "$SERVICE_ITERATIONS" "$FILTER" <<'PY'
@@ -69,7 +67,7 @@ for case_id, path in cases:
     repo, _, app = path.partition("/")
     repo_root = os.path.join(trees, repo)
     kubectl_cmd = ["kubectl", "kustomize", path]
-    todoke_cmd = [once, repo_root, app]
+    todoke_cmd = [once, "render", "--repo-root", repo_root, os.path.join(repo_root, app)]
     k_times, t_times = [], []
     ok = True
     for _ in range(runs):  # interleaved, so both see the same machine load

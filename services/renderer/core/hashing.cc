@@ -1,47 +1,173 @@
 #include "services/renderer/core/hashing.h"
 
-#include <openssl/evp.h>
-
-#include <cstdlib>
+#include <cstring>
 
 namespace todoke::renderer {
 namespace {
 
-std::string Hex(const unsigned char* bytes, unsigned int size) {
+inline uint32_t RotateRight(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
+inline uint32_t RotateLeft(uint32_t x, int n) { return (x << n) | (x >> (32 - n)); }
+
+inline uint32_t LoadBigEndian32(const unsigned char* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
+}
+
+template <size_t N>
+std::string HexOfWords(const std::array<uint32_t, N>& words) {
   static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out(size * 2, '0');
-  for (unsigned int i = 0; i < size; ++i) {
-    out[2 * i] = kDigits[bytes[i] >> 4];
-    out[2 * i + 1] = kDigits[bytes[i] & 0xf];
+  std::string out;
+  out.reserve(N * 8);
+  for (uint32_t word : words) {
+    for (int shift = 28; shift >= 0; shift -= 4) out.push_back(kDigits[(word >> shift) & 0xf]);
   }
   return out;
 }
 
-}  // namespace
-
-struct Sha256::State {
-  EVP_MD_CTX* ctx = nullptr;
-};
-
-Sha256::Sha256() : state_(std::make_unique<State>()) {
-  state_->ctx = EVP_MD_CTX_new();
-  // Allocation failure of a few bytes is not recoverable here.
-  if (state_->ctx == nullptr || EVP_DigestInit_ex(state_->ctx, EVP_sha256(), nullptr) != 1) {
-    std::abort();
+// Feeds `data` through a 64-byte block buffer, calling `compress` on each full block.
+template <typename Compress>
+void Absorb(absl::string_view data, unsigned char* buffer, size_t& buffered, uint64_t& total,
+            Compress compress) {
+  total += data.size();
+  const auto* in = reinterpret_cast<const unsigned char*>(data.data());
+  size_t remaining = data.size();
+  if (buffered > 0) {
+    const size_t take = std::min(remaining, size_t{64} - buffered);
+    std::memcpy(buffer + buffered, in, take);
+    buffered += take;
+    in += take;
+    remaining -= take;
+    if (buffered < 64) return;
+    compress(buffer);
+    buffered = 0;
   }
+  for (; remaining >= 64; in += 64, remaining -= 64) compress(in);
+  std::memcpy(buffer, in, remaining);
+  buffered = remaining;
 }
 
-Sha256::~Sha256() { EVP_MD_CTX_free(state_->ctx); }
+// Appends the padding and the big-endian bit length shared by SHA-1 and SHA-256.
+template <typename Compress>
+void Pad(unsigned char* buffer, size_t buffered, uint64_t total, Compress compress) {
+  buffer[buffered++] = 0x80;
+  if (buffered > 56) {
+    std::memset(buffer + buffered, 0, 64 - buffered);
+    compress(buffer);
+    buffered = 0;
+  }
+  std::memset(buffer + buffered, 0, 56 - buffered);
+  const uint64_t bits = total * 8;
+  for (int i = 0; i < 8; ++i) buffer[56 + i] = static_cast<unsigned char>(bits >> (56 - 8 * i));
+  compress(buffer);
+}
+
+constexpr uint32_t kSha256RoundConstants[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+    0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+    0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+    0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+    0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+    0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+    0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+    0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+    0xc67178f2};
+
+}  // namespace
+
+Sha256::Sha256()
+    : state_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
+             0x5be0cd19} {}
+
+void Sha256::Compress(const unsigned char* block) {
+  uint32_t w[64];
+  for (int i = 0; i < 16; ++i) w[i] = LoadBigEndian32(block + 4 * i);
+  for (int i = 16; i < 64; ++i) {
+    const uint32_t s0 = RotateRight(w[i - 15], 7) ^ RotateRight(w[i - 15], 18) ^ (w[i - 15] >> 3);
+    const uint32_t s1 = RotateRight(w[i - 2], 17) ^ RotateRight(w[i - 2], 19) ^ (w[i - 2] >> 10);
+    w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+  }
+  uint32_t a = state_[0], b = state_[1], c = state_[2], d = state_[3];
+  uint32_t e = state_[4], f = state_[5], g = state_[6], h = state_[7];
+  for (int i = 0; i < 64; ++i) {
+    const uint32_t sum1 = RotateRight(e, 6) ^ RotateRight(e, 11) ^ RotateRight(e, 25);
+    const uint32_t choose = (e & f) ^ (~e & g);
+    const uint32_t t1 = h + sum1 + choose + kSha256RoundConstants[i] + w[i];
+    const uint32_t sum0 = RotateRight(a, 2) ^ RotateRight(a, 13) ^ RotateRight(a, 22);
+    const uint32_t majority = (a & b) ^ (a & c) ^ (b & c);
+    const uint32_t t2 = sum0 + majority;
+    h = g;
+    g = f;
+    f = e;
+    e = d + t1;
+    d = c;
+    c = b;
+    b = a;
+    a = t1 + t2;
+  }
+  state_[0] += a;
+  state_[1] += b;
+  state_[2] += c;
+  state_[3] += d;
+  state_[4] += e;
+  state_[5] += f;
+  state_[6] += g;
+  state_[7] += h;
+}
 
 void Sha256::Update(absl::string_view data) {
-  EVP_DigestUpdate(state_->ctx, data.data(), data.size());
+  Absorb(data, buffer_, buffered_, total_bytes_,
+         [this](const unsigned char* block) { Compress(block); });
 }
 
 std::string Sha256::HexDigest() {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  EVP_DigestFinal_ex(state_->ctx, digest, &size);
-  return Hex(digest, size);
+  Pad(buffer_, buffered_, total_bytes_, [this](const unsigned char* block) { Compress(block); });
+  return HexOfWords(state_);
+}
+
+Sha1::Sha1() : state_{0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0} {}
+
+void Sha1::Compress(const unsigned char* block) {
+  uint32_t w[80];
+  for (int i = 0; i < 16; ++i) w[i] = LoadBigEndian32(block + 4 * i);
+  for (int i = 16; i < 80; ++i) w[i] = RotateLeft(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
+  uint32_t a = state_[0], b = state_[1], c = state_[2], d = state_[3], e = state_[4];
+  for (int i = 0; i < 80; ++i) {
+    uint32_t f, k;
+    if (i < 20) {
+      f = (b & c) | (~b & d);
+      k = 0x5a827999;
+    } else if (i < 40) {
+      f = b ^ c ^ d;
+      k = 0x6ed9eba1;
+    } else if (i < 60) {
+      f = (b & c) | (b & d) | (c & d);
+      k = 0x8f1bbcdc;
+    } else {
+      f = b ^ c ^ d;
+      k = 0xca62c1d6;
+    }
+    const uint32_t t = RotateLeft(a, 5) + f + e + k + w[i];
+    e = d;
+    d = c;
+    c = RotateLeft(b, 30);
+    b = a;
+    a = t;
+  }
+  state_[0] += a;
+  state_[1] += b;
+  state_[2] += c;
+  state_[3] += d;
+  state_[4] += e;
+}
+
+void Sha1::Update(absl::string_view data) {
+  Absorb(data, buffer_, buffered_, total_bytes_,
+         [this](const unsigned char* block) { Compress(block); });
+}
+
+std::string Sha1::HexDigest() {
+  Pad(buffer_, buffered_, total_bytes_, [this](const unsigned char* block) { Compress(block); });
+  return HexOfWords(state_);
 }
 
 std::string Sha256Hex(absl::string_view data) {
@@ -51,16 +177,10 @@ std::string Sha256Hex(absl::string_view data) {
 }
 
 std::string Sha1Hex(absl::string_view prefix, absl::string_view data) {
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  if (ctx == nullptr) std::abort();
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  EVP_DigestInit_ex(ctx, EVP_sha1(), nullptr);
-  EVP_DigestUpdate(ctx, prefix.data(), prefix.size());
-  EVP_DigestUpdate(ctx, data.data(), data.size());
-  EVP_DigestFinal_ex(ctx, digest, &size);
-  EVP_MD_CTX_free(ctx);
-  return Hex(digest, size);
+  Sha1 hash;
+  hash.Update(prefix);
+  hash.Update(data);
+  return hash.HexDigest();
 }
 
 }  // namespace todoke::renderer

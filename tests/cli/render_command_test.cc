@@ -1,0 +1,228 @@
+// `todoke render`: the CLI renders a local checkout in-process, gives the bytes `kubectl
+// kustomize` gives, bounds reads by the repository root and names the file in every error. The
+// byte comparison runs the real `todoke` binary (static by default), so it also proves the
+// shipped binary works on its own.
+#include "cli/render_command.h"
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace todoke::cli {
+namespace {
+
+using ::testing::HasSubstr;
+namespace fs = std::filesystem;
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;
+};
+
+// Runs `command` with sh, capturing stdout (stderr too if `with_stderr`).
+CommandResult RunShell(const std::string& command, bool with_stderr = false) {
+  CommandResult result;
+  FILE* pipe = popen((command + (with_stderr ? " 2>&1" : " 2>/dev/null")).c_str(), "r");
+  if (pipe == nullptr) return result;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
+  const int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+void WriteFile(const fs::path& path, const std::string& content) {
+  fs::create_directories(path.parent_path());
+  std::ofstream(path) << content;
+}
+
+std::string TodokeBinary() {
+  const char* dir = std::getenv("TODOKE_BIN_DIR");
+  return std::string(dir != nullptr ? dir : "build/bin") + "/todoke";
+}
+
+// A checkout with a base, an overlay that patches, prefixes and generates a ConfigMap (whose
+// hashed name is rewritten into the Deployment), and a plain-manifests folder.
+class RenderCommandTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::path(::testing::TempDir()) /
+            ("render_cli_" + std::string(
+                                 ::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    fs::remove_all(root_);
+    fs::create_directories(root_ / ".git");
+    WriteFile(root_ / "base/kustomization.yaml", "resources:\n- deployment.yaml\n- service.yaml\n");
+    WriteFile(root_ / "base/deployment.yaml", R"(apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.25
+        envFrom:
+        - configMapRef: {name: web-config}
+)");
+    WriteFile(root_ / "base/service.yaml", R"(apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  selector: {app: web}
+  ports:
+  - port: 80
+)");
+    WriteFile(root_ / "overlays/prod/kustomization.yaml", R"(resources:
+- ../../base
+namePrefix: prod-
+namespace: shop
+labels:
+- pairs: {env: prod}
+  includeSelectors: true
+images:
+- name: nginx
+  newTag: "1.27"
+replicas:
+- name: web
+  count: 3
+configMapGenerator:
+- name: web-config
+  literals: [MODE=production, WORKERS=4]
+patches:
+- target: {kind: Service}
+  patch: |-
+    - op: add
+      path: /spec/type
+      value: LoadBalancer
+)");
+    WriteFile(root_ / "plain/app.yaml", R"(apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+data:
+  region: ${REGION:=eu-west-1}
+)");
+    WriteFile(root_ / "plain/values.yaml", "# not Kubernetes: skipped\njust: a value\n");
+    WriteFile(root_ / "plain/nested/extra.yaml",
+              "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: extra\n");
+  }
+
+  fs::path root_;
+};
+
+TEST_F(RenderCommandTest, OverlayOutputIsByteIdenticalToKubectlKustomize) {
+  const CommandResult expected = RunShell("kubectl kustomize " + (root_ / "overlays/prod").string());
+  ASSERT_EQ(expected.exit_code, 0) << "kubectl kustomize failed";
+  ASSERT_THAT(expected.output, HasSubstr("prod-web-config-"));
+  const CommandResult actual =
+      RunShell(TodokeBinary() + " render " + (root_ / "overlays/prod").string());
+  ASSERT_EQ(actual.exit_code, 0);
+  EXPECT_EQ(actual.output, expected.output);
+}
+
+TEST_F(RenderCommandTest, RendersTheCurrentFolderByDefault) {
+  const CommandResult expected =
+      RunShell("cd " + (root_ / "base").string() + " && kubectl kustomize .");
+  const CommandResult actual = RunShell("cd " + (root_ / "base").string() + " && " +
+                                        fs::absolute(TodokeBinary()).string() + " render");
+  ASSERT_EQ(actual.exit_code, 0);
+  EXPECT_EQ(actual.output, expected.output);
+}
+
+TEST_F(RenderCommandTest, ShippedBinaryNeedsOnlyTheCLibrary) {
+  if (const char* mode = std::getenv("TODOKE_STATIC_BINARIES"); mode && std::string(mode) == "OFF") {
+    GTEST_SKIP() << "configured with -DTODOKE_STATIC_BINARIES=OFF";
+  }
+  const CommandResult needed = RunShell("readelf -d " + TodokeBinary() + " | grep NEEDED");
+  ASSERT_EQ(needed.exit_code, 0);
+  std::istringstream lines(needed.output);
+  for (std::string line; std::getline(lines, line);) {
+    EXPECT_THAT(line, ::testing::ContainsRegex("\\[(libc|libm|ld-linux-x86-64)\\.so"))
+        << "the todoke CLI should link everything but glibc statically";
+  }
+}
+
+TEST_F(RenderCommandTest, DirectoryModeRecursesAndSubstitutes) {
+  std::ostringstream out, err;
+  ASSERT_EQ(RenderCommand({(root_ / "plain").string(), "--recurse", "--set", "REGION=us-east-2"},
+                          /*json=*/false, out, err),
+            0)
+      << err.str();
+  EXPECT_THAT(out.str(), HasSubstr("region: us-east-2"));
+  EXPECT_THAT(out.str(), HasSubstr("name: extra"));
+  EXPECT_THAT(out.str(), ::testing::Not(HasSubstr("just:")));
+
+  std::ostringstream flat, flat_err;
+  ASSERT_EQ(RenderCommand({(root_ / "plain").string()}, /*json=*/false, flat, flat_err), 0);
+  // As Flux's postBuild: no values given, no substitution at all.
+  EXPECT_THAT(flat.str(), HasSubstr("region: ${REGION:=eu-west-1}"));
+  EXPECT_THAT(flat.str(), ::testing::Not(HasSubstr("name: extra")));
+}
+
+TEST_F(RenderCommandTest, JsonOutputIsAList) {
+  std::ostringstream out, err;
+  ASSERT_EQ(RenderCommand({(root_ / "base").string()}, /*json=*/true, out, err), 0) << err.str();
+  EXPECT_THAT(out.str(), HasSubstr("\"kind\": \"List\""));
+  EXPECT_THAT(out.str(), HasSubstr("\"kind\": \"Deployment\""));
+}
+
+TEST_F(RenderCommandTest, YamlErrorNamesFileLineAndColumn) {
+  WriteFile(root_ / "base/service.yaml", "apiVersion: v1\nkind: Service\nmetadata:\n  name: [web\n");
+  std::ostringstream out, err;
+  EXPECT_EQ(RenderCommand({(root_ / "overlays/prod").string()}, false, out, err), 1);
+  EXPECT_THAT(err.str(), HasSubstr("base/service.yaml:"));
+  EXPECT_TRUE(out.str().empty());
+}
+
+TEST_F(RenderCommandTest, NothingOutsideTheRepositoryRootIsRead) {
+  WriteFile(root_ / "escape/kustomization.yaml", "resources:\n- ../../outside\n");
+  std::ostringstream out, err;
+  EXPECT_EQ(RenderCommand({(root_ / "escape").string()}, false, out, err), 1);
+  EXPECT_THAT(err.str(), HasSubstr("outside the repository root"));
+}
+
+TEST_F(RenderCommandTest, LocatesTheAppInsideItsCheckout) {
+  absl::StatusOr<LocalAppLocation> location = LocateLocalApp((root_ / "overlays/prod").string(), "");
+  ASSERT_TRUE(location.ok()) << location.status();
+  EXPECT_EQ(location->repo_root, fs::canonical(root_).string());
+  EXPECT_EQ(location->app_path, "overlays/prod");
+
+  location = LocateLocalApp((root_ / "overlays/prod").string(), (root_ / "overlays").string());
+  ASSERT_TRUE(location.ok()) << location.status();
+  EXPECT_EQ(location->app_path, "prod");
+
+  location = LocateLocalApp((root_ / "base").string(), (root_ / "overlays").string());
+  EXPECT_EQ(location.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(location.status().message()), HasSubstr("outside the repository root"));
+
+  location = LocateLocalApp((root_ / "missing").string(), "");
+  EXPECT_EQ(location.status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(RenderCommandTest, BadFlagsAreUsageErrors) {
+  std::ostringstream out, err;
+  EXPECT_EQ(RenderCommand({"--mode", "helm"}, false, out, err), 2);
+  EXPECT_THAT(err.str(), HasSubstr("--mode \"helm\""));
+  EXPECT_EQ(RenderCommand({"--set", "NOVALUE"}, false, out, err), 2);
+  EXPECT_EQ(RenderCommand({"a", "b"}, false, out, err), 2);
+}
+
+}  // namespace
+}  // namespace todoke::cli
