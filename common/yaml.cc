@@ -425,39 +425,113 @@ ScalarStyle ChooseStyle(const std::string& s, bool is_key) {
   return ScalarStyle::kSingleQuoted;
 }
 
-void AppendDoubleQuoted(const std::string& s, std::string* out) {
-  out->push_back('"');
-  for (unsigned char c : s) {
+// kustomize's emitter (go-yaml v3) folds long flow scalars: once a line is past this column,
+// the next single space of a plain or quoted value (not a key) becomes a line break.
+constexpr int kFoldColumn = 80;
+
+// The column (in characters) at the end of `out`.
+int CurrentColumn(const std::string& out) {
+  const size_t newline = out.rfind('\n');
+  const size_t start = newline == std::string::npos ? 0 : newline + 1;
+  int column = 0;
+  for (size_t i = start; i < out.size(); ++i) {
+    if ((static_cast<unsigned char>(out[i]) & 0xC0) != 0x80) ++column;
+  }
+  return column;
+}
+
+// Appends text to `out`, tracking the column (UTF-8 continuation bytes take no column).
+struct FoldingWriter {
+  std::string* out;
+  int column;
+  int indent;
+
+  void Put(char c) {
+    out->push_back(c);
+    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++column;
+  }
+  void Put(absl::string_view text) {
+    for (char c : text) Put(c);
+  }
+  void Break() {
+    out->push_back('\n');
+    out->append(indent, ' ');
+    column = indent;
+  }
+};
+
+void AppendDoubleQuoted(const std::string& s, int indent, bool allow_breaks, std::string* out) {
+  FoldingWriter w{out, CurrentColumn(*out), indent};
+  w.Put('"');
+  bool spaces = false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const unsigned char c = s[i];
+    if (c == ' ') {
+      if (allow_breaks && !spaces && w.column > kFoldColumn && i > 0 && i + 1 < s.size()) {
+        w.Break();
+        // A break swallows one space; a following space would be lost as leading indentation.
+        if (s[i + 1] == ' ') w.Put('\\');
+      } else {
+        w.Put(' ');
+      }
+      spaces = true;
+      continue;
+    }
+    spaces = false;
     switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\t': out->append("\\t"); break;
-      case '\r': out->append("\\r"); break;
-      case '\0': out->append("\\0"); break;
+      case '"': w.Put("\\\""); break;
+      case '\\': w.Put("\\\\"); break;
+      case '\n': w.Put("\\n"); break;
+      case '\t': w.Put("\\t"); break;
+      case '\r': w.Put("\\r"); break;
+      case '\0': w.Put("\\0"); break;
       default:
         if (c < 0x20 || c == 0x7f) {
-          absl::StrAppend(out, "\\x", absl::Hex(c, absl::kZeroPad2));
+          w.Put(absl::StrCat("\\x", absl::Hex(c, absl::kZeroPad2)));
         } else {
-          out->push_back(static_cast<char>(c));
+          w.Put(static_cast<char>(c));
         }
     }
   }
-  out->push_back('"');
+  w.Put('"');
+}
+
+// Plain (quote 0) or single-quoted (quote '\'') text, folded as kustomize folds it.
+void AppendFoldable(const std::string& s, char quote, int indent, bool allow_breaks,
+                    std::string* out) {
+  FoldingWriter w{out, CurrentColumn(*out), indent};
+  if (quote != 0) w.Put(quote);
+  bool spaces = false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c == ' ') {
+      const bool inside = quote == 0 || (i > 0 && i + 1 < s.size());
+      if (allow_breaks && !spaces && w.column > kFoldColumn && inside &&
+          (i + 1 >= s.size() || s[i + 1] != ' ')) {
+        w.Break();
+      } else {
+        w.Put(' ');
+      }
+      spaces = true;
+      continue;
+    }
+    spaces = false;
+    if (quote != 0 && c == quote) w.Put(quote);
+    w.Put(c);
+  }
+  if (quote != 0) w.Put(quote);
 }
 
 void AppendScalarString(const std::string& s, int indent, bool is_key, std::string* out) {
   switch (ChooseStyle(s, is_key)) {
     case ScalarStyle::kPlain:
-      out->append(s);
+      AppendFoldable(s, 0, indent, !is_key, out);
       return;
     case ScalarStyle::kSingleQuoted:
-      out->push_back('\'');
-      out->append(absl::StrReplaceAll(s, {{"'", "''"}}));
-      out->push_back('\'');
+      AppendFoldable(s, '\'', indent, !is_key, out);
       return;
     case ScalarStyle::kDoubleQuoted:
-      AppendDoubleQuoted(s, out);
+      AppendDoubleQuoted(s, indent, !is_key, out);
       return;
     case ScalarStyle::kLiteral: {
       size_t trailing = 0;

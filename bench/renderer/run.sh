@@ -63,6 +63,7 @@ print(f"{'case':<70} {'kubectl ms':>10} {'todoke ms':>10} {'ratio':>7} {'in-proc
 ratios, kubectl_total, todoke_total = [], 0.0, 0.0
 kubectl_peak, todoke_peak, service_peak = 0, 0, 0
 service_medians, failures = [], []
+identical = 0
 for case_id, path in cases:
     repo, _, app = path.partition("/")
     repo_root = os.path.join(trees, repo)
@@ -81,6 +82,12 @@ for case_id, path in cases:
         t_times.append(tt)
     if not ok:
         continue
+    k_out = subprocess.run(kubectl_cmd, cwd=trees, capture_output=True).stdout
+    t_out = subprocess.run(todoke_cmd, capture_output=True).stdout
+    if k_out == t_out:
+        identical += 1
+    else:
+        failures.append(f"{case_id}: output differs from kubectl kustomize")
     km, tm = statistics.median(k_times), statistics.median(t_times)
     kubectl_total += km
     todoke_total += tm
@@ -98,6 +105,7 @@ for case_id, path in cases:
 
 print()
 print(f"cases measured: {len(ratios)} of {len(cases)} ok cases ({runs} runs each, process per render)")
+print(f"output byte-identical to kubectl kustomize: {identical} of {len(ratios)}")
 if ratios:
     print(f"per-case median ratio (kubectl kustomize / todoke): {statistics.median(ratios):.1f}x  (target >= 10x)")
     print(f"  min {min(ratios):.1f}x, max {max(ratios):.1f}x")
