@@ -1,8 +1,9 @@
 #include "services/renderer/core/kustomize/resource.h"
 
+#include "re2/re2.h"
+
 #include <algorithm>
 #include <memory>
-#include <regex>
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -59,7 +60,8 @@ const std::set<std::string, std::less<>>& ClusterScopedKinds() {
 }
 
 // A pattern anchored at both ends (kustomize anchors selector regexes), compiled once per
-// selection; patterns without metacharacters compare as plain strings.
+// selection with RE2: Go's syntax, as kustomize reads it, and matching in linear time whatever
+// the pattern. Patterns without metacharacters compare as plain strings.
 class AnchoredPattern {
  public:
   static absl::StatusOr<AnchoredPattern> Compile(const std::string& pattern) {
@@ -68,24 +70,26 @@ class AnchoredPattern {
     if (pattern.empty() || pattern.find_first_of(".*+?[](){}|^$\\") == std::string::npos) {
       return compiled;
     }
-    try {
-      compiled.regex_ = std::make_shared<std::regex>("^(?:" + pattern + ")$", std::regex::ECMAScript);
-    } catch (const std::regex_error& e) {
+    RE2::Options options;
+    options.set_log_errors(false);
+    auto regex = std::make_shared<RE2>("^(?:" + pattern + ")$", options);
+    if (!regex->ok()) {
       return absl::InvalidArgumentError(absl::StrCat("invalid regular expression \"", pattern,
-                                                     "\" in patch target: ", e.what()));
+                                                     "\" in patch target: ", regex->error()));
     }
+    compiled.regex_ = std::move(regex);
     return compiled;
   }
 
   bool Matches(const std::string& text) const {
     if (pattern_.empty()) return true;
     if (regex_ == nullptr) return pattern_ == text;
-    return std::regex_match(text, *regex_);
+    return RE2::FullMatch(text, *regex_);
   }
 
  private:
   std::string pattern_;
-  std::shared_ptr<std::regex> regex_;
+  std::shared_ptr<const RE2> regex_;
 };
 
 }  // namespace
