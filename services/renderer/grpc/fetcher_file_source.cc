@@ -74,10 +74,10 @@ absl::Status FetcherFileSource::EnsureLocked(const std::string& dir) const {
       });
   if (!status.ok()) {
     absent_.insert(dir);
-    if (!absl::IsNotFound(status) && error_.ok()) {
-      error_ = Annotate(status, absl::StrCat("reading \"", dir.empty() ? "." : dir, "\" of ",
-                                             repo_url_, " at ", commit_));
-    }
+    if (absl::IsNotFound(status)) return status;
+    status = Annotate(status, absl::StrCat("reading \"", dir.empty() ? "." : dir, "\" of ",
+                                           repo_url_, " at ", commit_));
+    if (error_.ok()) error_ = status;
     return status;
   }
   bool is_folder = false;

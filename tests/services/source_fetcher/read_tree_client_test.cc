@@ -116,8 +116,8 @@ TEST(ReadWholeTreeFilesTest, GapIsDataLossNamingThePath) {
                      Response({Piece("dir/big.bin", 8, 12, "cccc")})});
   Outcome outcome = ReadAll(reader);
   EXPECT_EQ(outcome.status.code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(outcome.status.message(), HasSubstr("\"dir/big.bin\""));
-  EXPECT_THAT(outcome.status.message(), HasSubstr("offset 8 after 4 bytes"));
+  EXPECT_THAT(std::string(outcome.status.message()), HasSubstr("\"dir/big.bin\""));
+  EXPECT_THAT(std::string(outcome.status.message()), HasSubstr("offset 8 after 4 bytes"));
   EXPECT_TRUE(outcome.files.empty());
   EXPECT_TRUE(reader.finished);
 }
@@ -126,7 +126,7 @@ TEST(ReadWholeTreeFilesTest, RepeatedPieceIsDataLoss) {
   FakeReader reader({Response({Piece("big.bin", 0, 8, "aaaa"), Piece("big.bin", 0, 8, "aaaa")})});
   Outcome outcome = ReadAll(reader);
   EXPECT_EQ(outcome.status.code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(outcome.status.message(), HasSubstr("\"big.bin\""));
+  EXPECT_THAT(std::string(outcome.status.message()), HasSubstr("\"big.bin\""));
   EXPECT_TRUE(outcome.files.empty());
 }
 
@@ -135,8 +135,8 @@ TEST(ReadWholeTreeFilesTest, OtherFileBeforeCompletionIsDataLossNamingBoth) {
                      Response({Piece("big.bin", 4, 8, "bbbb")})});
   Outcome outcome = ReadAll(reader);
   EXPECT_EQ(outcome.status.code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(outcome.status.message(), HasSubstr("\"big.bin\" ended after 4 of its 8 bytes"));
-  EXPECT_THAT(outcome.status.message(), HasSubstr("\"other.yaml\""));
+  EXPECT_THAT(std::string(outcome.status.message()), HasSubstr("\"big.bin\" ended after 4 of its 8 bytes"));
+  EXPECT_THAT(std::string(outcome.status.message()), HasSubstr("\"other.yaml\""));
   EXPECT_TRUE(outcome.files.empty());
   // It stopped at the broken response instead of reading on.
   EXPECT_EQ(reader.responses_read(), 1u);
@@ -147,8 +147,8 @@ TEST(ReadWholeTreeFilesTest, StreamEndingMidFileIsDataLossNamingThePath) {
                      Response({Piece("big.bin", 4, 8, "bb")})});
   Outcome outcome = ReadAll(reader);
   EXPECT_EQ(outcome.status.code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(outcome.status.message(), HasSubstr("\"big.bin\""));
-  EXPECT_THAT(outcome.status.message(), HasSubstr("ended after 6 of its 8 bytes"));
+  EXPECT_THAT(std::string(outcome.status.message()), HasSubstr("\"big.bin\""));
+  EXPECT_THAT(std::string(outcome.status.message()), HasSubstr("ended after 6 of its 8 bytes"));
   // Files completed before the break were delivered; the broken one never was.
   EXPECT_THAT(outcome.order, ::testing::ElementsAre("small.yaml"));
 }
@@ -158,8 +158,8 @@ TEST(ReadWholeTreeFilesTest, StreamErrorMidFileKeepsItsCodeAndNamesThePath) {
                     grpc::Status(grpc::StatusCode::UNAVAILABLE, "connection reset"));
   Outcome outcome = ReadAll(reader);
   EXPECT_EQ(outcome.status.code(), absl::StatusCode::kUnavailable);
-  EXPECT_THAT(outcome.status.message(), HasSubstr("\"big.bin\""));
-  EXPECT_THAT(outcome.status.message(), HasSubstr("connection reset"));
+  EXPECT_THAT(std::string(outcome.status.message()), HasSubstr("\"big.bin\""));
+  EXPECT_THAT(std::string(outcome.status.message()), HasSubstr("connection reset"));
   EXPECT_TRUE(outcome.files.empty());
 }
 
@@ -168,26 +168,26 @@ TEST(ReadWholeTreeFilesTest, StreamErrorBetweenFilesIsPassedThrough) {
                     grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "over 1000 bytes"));
   Outcome outcome = ReadAll(reader);
   EXPECT_EQ(outcome.status.code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_EQ(outcome.status.message(), "over 1000 bytes");
+  EXPECT_EQ(std::string(outcome.status.message()), "over 1000 bytes");
 }
 
 TEST(ReadWholeTreeFilesTest, MissingFirstPieceIsDataLoss) {
   FakeReader reader({Response({Piece("big.bin", 4, 8, "bbbb")})});
   Outcome outcome = ReadAll(reader);
   EXPECT_EQ(outcome.status.code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(outcome.status.message(), HasSubstr("\"big.bin\" starts at offset 4"));
+  EXPECT_THAT(std::string(outcome.status.message()), HasSubstr("\"big.bin\" starts at offset 4"));
 }
 
 TEST(ReadWholeTreeFilesTest, PiecePastTheSizeIsDataLoss) {
   FakeReader first_too_long({Response({Piece("a.bin", 0, 3, "abcd")})});
   Outcome outcome = ReadAll(first_too_long);
   EXPECT_EQ(outcome.status.code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(outcome.status.message(), HasSubstr("\"a.bin\""));
+  EXPECT_THAT(std::string(outcome.status.message()), HasSubstr("\"a.bin\""));
 
   FakeReader last_too_long({Response({Piece("b.bin", 0, 6, "abcd"), Piece("b.bin", 4, 6, "efg")})});
   outcome = ReadAll(last_too_long);
   EXPECT_EQ(outcome.status.code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(outcome.status.message(), HasSubstr("\"b.bin\" has a piece of 3 bytes at offset 4"));
+  EXPECT_THAT(std::string(outcome.status.message()), HasSubstr("\"b.bin\" has a piece of 3 bytes at offset 4"));
   EXPECT_TRUE(outcome.files.empty());
 }
 
@@ -197,7 +197,7 @@ TEST(ReadWholeTreeFilesTest, PiecesDisagreeingOnTheFileAreDataLoss) {
   FakeReader reader({Response({Piece("big.bin", 0, 8, "aaaa"), second})});
   Outcome outcome = ReadAll(reader);
   EXPECT_EQ(outcome.status.code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(outcome.status.message(), HasSubstr("\"big.bin\""));
+  EXPECT_THAT(std::string(outcome.status.message()), HasSubstr("\"big.bin\""));
 
   FakeReader resized({Response({Piece("big.bin", 0, 8, "aaaa"), Piece("big.bin", 4, 6, "bb")})});
   outcome = ReadAll(resized);
