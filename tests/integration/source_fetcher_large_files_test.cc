@@ -39,7 +39,8 @@ absl::StatusOr<std::string> RunShell(const std::string& command, const std::stri
   while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) output.append(buffer, n);
   const int status = pclose(pipe);
   if (status != 0) {
-    return absl::InternalError(absl::StrCat("command failed (", status, "): ", command, "\n", output));
+    return absl::InternalError(
+        absl::StrCat("command failed (", status, "): ", command, "\n", output));
   }
   return output;
 }

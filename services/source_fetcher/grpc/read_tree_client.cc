@@ -51,8 +51,8 @@ absl::StatusOr<std::optional<v1::TreeFile>> TreeFileAssembler::Add(v1::TreeFile&
       return broken_;
     }
     if (piece_bytes > piece.size()) {
-      broken_ = Broken(piece.path(), absl::StrCat("has ", piece_bytes,
-                                                  " bytes of content but a size of ", piece.size()));
+      broken_ = Broken(piece.path(), absl::StrCat("has ", piece_bytes, " bytes of content but a ",
+                                                  "size of ", piece.size()));
       return broken_;
     }
     if (piece_bytes == piece.size()) return Whole(std::move(piece));

@@ -135,7 +135,8 @@ TEST(ReadWholeTreeFilesTest, OtherFileBeforeCompletionIsDataLossNamingBoth) {
                      Response({Piece("big.bin", 4, 8, "bbbb")})});
   Outcome outcome = ReadAll(reader);
   EXPECT_EQ(outcome.status.code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(std::string(outcome.status.message()), HasSubstr("\"big.bin\" ended after 4 of its 8 bytes"));
+  EXPECT_THAT(std::string(outcome.status.message()),
+              HasSubstr("\"big.bin\" ended after 4 of its 8 bytes"));
   EXPECT_THAT(std::string(outcome.status.message()), HasSubstr("\"other.yaml\""));
   EXPECT_TRUE(outcome.files.empty());
   // It stopped at the broken response instead of reading on.
@@ -187,7 +188,8 @@ TEST(ReadWholeTreeFilesTest, PiecePastTheSizeIsDataLoss) {
   FakeReader last_too_long({Response({Piece("b.bin", 0, 6, "abcd"), Piece("b.bin", 4, 6, "efg")})});
   outcome = ReadAll(last_too_long);
   EXPECT_EQ(outcome.status.code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(std::string(outcome.status.message()), HasSubstr("\"b.bin\" has a piece of 3 bytes at offset 4"));
+  EXPECT_THAT(std::string(outcome.status.message()),
+              HasSubstr("\"b.bin\" has a piece of 3 bytes at offset 4"));
   EXPECT_TRUE(outcome.files.empty());
 }
 
@@ -206,7 +208,8 @@ TEST(ReadWholeTreeFilesTest, PiecesDisagreeingOnTheFileAreDataLoss) {
 }
 
 TEST(ReadWholeTreeFilesTest, CallbackErrorStopsTheStream) {
-  FakeReader reader({Response({Piece("a.yaml", 0, 1, "a")}), Response({Piece("b.yaml", 0, 1, "b")})});
+  FakeReader reader(
+      {Response({Piece("a.yaml", 0, 1, "a")}), Response({Piece("b.yaml", 0, 1, "b")})});
   grpc::ClientContext context;
   int calls = 0;
   absl::Status status = ReadWholeTreeFiles(&context, &reader, [&](v1::TreeFile&&) {

@@ -190,7 +190,8 @@ TEST_F(SourceFetcherServiceTest, ReadTreeSendsFilesLargerThanAMessageInPieces) {
   ASSERT_TRUE(Sh(absl::StrCat("git init -q -b main large && cd large && mkdir -p m && "
                               "head -c ", huge_bytes, " /dev/urandom > m/huge.bin && "
                               "head -c ", piece_bytes, " /dev/urandom > m/exact.bin && "
-                              "head -c ", piece_bytes + 1, " /dev/urandom > m/exact_plus_one.bin && "
+                              "head -c ", piece_bytes + 1,
+                              " /dev/urandom > m/exact_plus_one.bin && "
                               ": > m/empty.yaml && printf 'kind: ConfigMap\\n' > m/small.yaml && "
                               "git add -A && git -c user.name=n -c user.email=e commit -q -m large "
                               "&& cd .. && git clone -q --bare large repos/large.git"),
