@@ -76,6 +76,8 @@ std::vector<char*> InitService(int argc, char** argv, absl::string_view componen
   return positional;
 }
 
+int MaxMessageBytesFlag() { return absl::GetFlag(FLAGS_max_message_bytes); }
+
 int ServeUntilSignal(absl::string_view component, const std::vector<grpc::Service*>& services) {
   ServerOptions options;
   options.listen = absl::GetFlag(FLAGS_listen);

@@ -20,6 +20,10 @@ absl::string_view TodokeVersion();
 std::vector<char*> InitService(int argc, char** argv, absl::string_view component,
                                absl::string_view usage);
 
+// The value of --max-message-bytes (after InitService parsed the flags): the largest gRPC
+// message the server started by ServeUntilSignal accepts or sends.
+int MaxMessageBytesFlag();
+
 // Serves `services` on --listen, prints "<component> listening on <address>" on stdout once
 // bound, and returns after SIGTERM/SIGINT and a graceful shutdown. Returns the process exit code.
 int ServeUntilSignal(absl::string_view component, const std::vector<grpc::Service*>& services);

@@ -45,6 +45,9 @@ int main(int argc, char** argv) {
     todoke::LogError("cannot start", {{"error", fetcher.status().message()}});
     return 1;
   }
-  todoke::source_fetcher::SourceFetcherService service(fetcher->get());
+  todoke::source_fetcher::SourceFetcherServiceOptions service_options;
+  service_options.read_tree_piece_bytes =
+      todoke::source_fetcher::ReadTreePieceBytesFor(todoke::MaxMessageBytesFlag());
+  todoke::source_fetcher::SourceFetcherService service(fetcher->get(), service_options);
   return todoke::ServeUntilSignal("source-fetcher", {&service});
 }

@@ -4,8 +4,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "common/grpc_status.h"
 #include "common/status.h"
+#include "services/source_fetcher/grpc/read_tree_client.h"
 
 namespace todoke::renderer {
 namespace {
@@ -61,23 +61,23 @@ absl::Status FetcherFileSource::EnsureLocked(const std::string& dir) const {
   ++fetches_;
   std::unique_ptr<grpc::ClientReaderInterface<todoke::source_fetcher::v1::ReadTreeResponse>>
       reader = stub_->ReadTree(&context, request);
-  todoke::source_fetcher::v1::ReadTreeResponse response;
   std::map<std::string, File> received;
-  while (reader->Read(&response)) {
-    for (auto& file : *response.mutable_files()) {
-      absl::StatusOr<std::string> path = ResolveRepoPath("", file.path());
-      if (!path.ok() || path->empty()) continue;
-      received[*path] = File{std::move(*file.mutable_content()), file.blob_id(),
-                             file.mode() == kSymlinkMode};
-    }
-  }
-  absl::Status status = FromGrpcStatus(reader->Finish());
+  // Files come whole here: the helper reassembles the ones sent in pieces and fails the call
+  // (DATA_LOSS naming the path) rather than keep a truncated file.
+  absl::Status status = todoke::source_fetcher::ReadWholeTreeFiles(
+      &context, reader.get(), [&](todoke::source_fetcher::v1::TreeFile&& file) {
+        absl::StatusOr<std::string> path = ResolveRepoPath("", file.path());
+        if (!path.ok() || path->empty()) return absl::OkStatus();
+        received[*path] = File{std::move(*file.mutable_content()), file.blob_id(),
+                               file.mode() == kSymlinkMode};
+        return absl::OkStatus();
+      });
   if (!status.ok()) {
     absent_.insert(dir);
-    if (!absl::IsNotFound(status) && error_.ok()) {
-      error_ = Annotate(status, absl::StrCat("reading \"", dir.empty() ? "." : dir, "\" of ",
-                                             repo_url_, " at ", commit_));
-    }
+    if (absl::IsNotFound(status)) return status;
+    status = Annotate(status, absl::StrCat("reading \"", dir.empty() ? "." : dir, "\" of ",
+                                           repo_url_, " at ", commit_));
+    if (error_.ok()) error_ = status;
     return status;
   }
   bool is_folder = false;

@@ -34,7 +34,8 @@ class FetcherFileSource : public FileSource {
                     FetcherFileSourceOptions options = {});
 
   // Fetches the subtree under folder `dir` now. NOT_FOUND if it is not a folder at this commit;
-  // the fetcher's error (converted from gRPC) otherwise.
+  // otherwise the fetcher's error (converted from gRPC, naming the folder, repository and
+  // commit), or DATA_LOSS naming the file if a file sent in pieces did not arrive whole.
   absl::Status Prefetch(absl::string_view dir);
 
   absl::StatusOr<std::string> ReadFile(absl::string_view path) const override;

@@ -1,6 +1,8 @@
 #include "services/source_fetcher/grpc/source_fetcher_service.h"
 
+#include <algorithm>
 #include <chrono>
+#include <utility>
 
 #include "absl/time/time.h"
 #include "common/grpc_status.h"
@@ -29,6 +31,20 @@ void ToProto(const Revision& in, v1::Revision* out) {
 
 }  // namespace
 
+size_t ReadTreePieceBytesFor(int max_message_bytes) {
+  constexpr size_t kMinPieceBytes = 4 << 10;
+  if (max_message_bytes <= 0) return SourceFetcherServiceOptions::kDefaultReadTreePieceBytes;
+  return std::clamp(static_cast<size_t>(max_message_bytes) / 4, kMinPieceBytes,
+                    SourceFetcherServiceOptions::kDefaultReadTreePieceBytes);
+}
+
+SourceFetcherService::SourceFetcherService(SourceFetcher* fetcher,
+                                           SourceFetcherServiceOptions options)
+    : fetcher_(fetcher),
+      piece_bytes_(options.read_tree_piece_bytes > 0
+                       ? options.read_tree_piece_bytes
+                       : SourceFetcherServiceOptions::kDefaultReadTreePieceBytes) {}
+
 grpc::Status SourceFetcherService::Resolve(grpc::ServerContext* context,
                                            const v1::ResolveRequest* request,
                                            v1::ResolveResponse* response) {
@@ -54,28 +70,48 @@ grpc::Status SourceFetcherService::ReadTree(grpc::ServerContext* context,
   core.max_files = request->max_files();
   core.max_total_bytes = request->max_total_bytes();
   core.deadline = DeadlineOf(context);
-  v1::ReadTreeResponse chunk;
-  size_t chunk_bytes = 0;
+  // Responses of up to about piece_bytes_: TreeFiles (whole small files, or pieces) are added
+  // until the next one would not fit, then the response is sent.
+  v1::ReadTreeResponse batch;
+  size_t batch_bytes = 0;
   auto flush = [&]() -> absl::Status {
-    if (chunk.files_size() == 0) return absl::OkStatus();
-    if (!writer->Write(chunk)) return absl::CancelledError("client stopped reading the tree");
-    chunk.Clear();
-    chunk_bytes = 0;
+    if (batch.files_size() == 0) return absl::OkStatus();
+    if (!writer->Write(batch)) return absl::CancelledError("client stopped reading the tree");
+    batch.Clear();
+    batch_bytes = 0;
+    return absl::OkStatus();
+  };
+  auto add = [&](v1::TreeFile&& file) -> absl::Status {
+    const size_t file_bytes = file.ByteSizeLong();
+    if (batch_bytes > 0 && batch_bytes + file_bytes > piece_bytes_) {
+      absl::Status flushed = flush();
+      if (!flushed.ok()) return flushed;
+    }
+    *batch.add_files() = std::move(file);
+    batch_bytes += file_bytes;
     return absl::OkStatus();
   };
   absl::Status status = fetcher_->ReadTree(core, [&](TreeFile&& file) -> absl::Status {
     if (context->IsCancelled()) return absl::CancelledError("call cancelled");
-    size_t size = file.content.size() + file.path.size() + 64;
-    if (chunk_bytes > 0 && chunk_bytes + size > kReadTreeChunkBytes) {
-      absl::Status flushed = flush();
-      if (!flushed.ok()) return flushed;
+    const size_t size = file.content.size();
+    v1::TreeFile out;
+    out.set_path(std::move(file.path));
+    out.set_mode(file.mode);
+    out.set_blob_id(std::move(file.blob_id));
+    out.set_size(size);
+    if (size <= piece_bytes_) {
+      out.set_content(std::move(file.content));
+      return add(std::move(out));
     }
-    v1::TreeFile* out = chunk.add_files();
-    out->set_path(std::move(file.path));
-    out->set_mode(file.mode);
-    out->set_blob_id(std::move(file.blob_id));
-    out->set_content(std::move(file.content));
-    chunk_bytes += size;
+    // Consecutive pieces, in order; each repeats path, mode, blob id and size.
+    for (size_t offset = 0; offset < size; offset += piece_bytes_) {
+      if (context->IsCancelled()) return absl::CancelledError("call cancelled");
+      v1::TreeFile piece = out;
+      piece.set_offset(offset);
+      piece.set_content(file.content.substr(offset, piece_bytes_));
+      absl::Status added = add(std::move(piece));
+      if (!added.ok()) return added;
+    }
     return absl::OkStatus();
   });
   if (status.ok()) status = flush();

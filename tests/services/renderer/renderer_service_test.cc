@@ -4,6 +4,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <map>
@@ -46,14 +47,23 @@ class FakeSourceFetcher final : public fetcher_v1::SourceFetcher::Service {
     fetcher_v1::ReadTreeResponse response;
     for (const auto& [path, content] : files) {
       if (!prefix.empty() && path.rfind(prefix, 0) != 0) continue;
-      fetcher_v1::TreeFile* file = response.add_files();
-      file->set_path(path);
-      file->set_mode(0100644);
-      file->set_blob_id(GitBlobId(content));
-      file->set_content(content);
-      if (response.files_size() == 2) {  // several messages, as a real stream
-        writer->Write(response);
-        response.Clear();
+      // Whole (offset and size unset, as servers before pieces), or in pieces of piece_bytes.
+      const size_t step = piece_bytes > 0 ? piece_bytes : std::max<size_t>(content.size(), 1);
+      for (size_t offset = 0; offset == 0 || offset < content.size(); offset += step) {
+        if (drop_last_piece && offset > 0 && offset + step >= content.size()) break;
+        fetcher_v1::TreeFile* file = response.add_files();
+        file->set_path(path);
+        file->set_mode(0100644);
+        file->set_blob_id(GitBlobId(content));
+        file->set_content(content.substr(offset, step));
+        if (piece_bytes > 0) {
+          file->set_offset(offset);
+          file->set_size(content.size());
+        }
+        if (response.files_size() == 2) {  // several messages, as a real stream
+          writer->Write(response);
+          response.Clear();
+        }
       }
     }
     if (response.files_size() > 0) writer->Write(response);
@@ -61,6 +71,10 @@ class FakeSourceFetcher final : public fetcher_v1::SourceFetcher::Service {
   }
   std::atomic<int> calls{0};
   std::atomic<int> calls_without_deadline{0};
+  // Set before the first call: send files larger than this in pieces (0: whole), and leave out
+  // the last piece of each (a broken server).
+  size_t piece_bytes = 0;
+  bool drop_last_piece = false;
 
  private:
   absl::Mutex mu_;
@@ -185,6 +199,32 @@ TEST_F(RendererServiceTest, Errors) {
   fetcher_.AddCommit("c2", {{"app/a.yaml", Config("a")}});
   EXPECT_EQ(Render("c2", "app", &response, plugin).error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+TEST_F(RendererServiceTest, RendersFilesSentInPieces) {
+  fetcher_.piece_bytes = 16;
+  fetcher_.AddCommit("c1", {{"app/a.yaml", Config("a-config-map-with-a-long-name")},
+                            {"app/b.yaml", Config("b")}});
+  renderer_v1::RenderResponse response;
+  grpc::Status status = Render("c1", "app", &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(response.objects_size(), 2);
+  EXPECT_EQ(response.objects(0).key().name(), "a-config-map-with-a-long-name");
+  EXPECT_EQ(response.objects(1).key().name(), "b");
+  ASSERT_EQ(response.inputs_size(), 2);
+  EXPECT_EQ(response.inputs(0).blob_id(), GitBlobId(Config("a-config-map-with-a-long-name")));
+}
+
+TEST_F(RendererServiceTest, FileMissingItsLastPieceIsDataLossNamingIt) {
+  fetcher_.piece_bytes = 16;
+  fetcher_.drop_last_piece = true;
+  fetcher_.AddCommit("c1", {{"app/a.yaml", Config("a-config-map-with-a-long-name")}});
+  renderer_v1::RenderResponse response;
+  grpc::Status status = Render("c1", "app", &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DATA_LOSS) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("\"app/a.yaml\""));
+  EXPECT_THAT(status.error_message(), HasSubstr("https://git.example.com/apps.git"));
+  EXPECT_EQ(response.objects_size(), 0);
 }
 
 TEST_F(RendererServiceTest, FetcherDownIsUnavailable) {
