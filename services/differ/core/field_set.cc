@@ -113,6 +113,35 @@ FieldSet FieldSet::Field(std::string_view name) const {
   return Child(element);
 }
 
+FieldSet::FieldCursor::FieldCursor(const FieldSet& set) {
+  for (const Json* node : set.nodes_) {
+    if (!node->is_object()) continue;
+    const Json::object_t& object = node->get_ref<const Json::object_t&>();
+    positions_.push_back(Position{object.lower_bound("f:"), object.end()});
+  }
+}
+
+FieldSet FieldSet::FieldCursor::Field(std::string_view name) {
+  FieldSet child;
+  for (Position& position : positions_) {
+    // Children sort by element; "f:" elements sort among themselves by name.
+    for (; position.next != position.end; ++position.next) {
+      const std::string& element = position.next->first;
+      if (element.size() < 2 || element[0] != 'f' || element[1] != ':') {
+        position.next = position.end;  // past the "f:" elements
+        break;
+      }
+      const int order = std::string_view(element).substr(2).compare(name);
+      if (order < 0) continue;
+      if (order == 0 && position.next->second.is_object()) {
+        child.nodes_.push_back(&position.next->second);
+      }
+      break;
+    }
+  }
+  return child;
+}
+
 FieldSet FieldSet::KeyText(std::string_view key_text) const {
   if (nodes_.empty()) return {};
   std::string element;
