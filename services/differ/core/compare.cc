@@ -8,6 +8,7 @@
 
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
+#include "services/differ/core/key_order.h"
 #include "services/differ/core/list_strategy.h"
 #include "services/differ/core/quantity.h"
 
@@ -62,10 +63,10 @@ class ObjectCursor {
       auto it = object_.find(name);
       return it == object_.end() ? nullptr : &it->second;
     }
-    if (name < previous_) next_ = object_.begin();
+    if (CompareKeys(name, previous_) < 0) next_ = object_.begin();
     previous_ = name;
     for (; next_ != object_.end(); ++next_) {
-      const int order = std::string_view(next_->first).compare(name);
+      const int order = CompareKeys(next_->first, name);
       if (order < 0) continue;
       return order == 0 ? &next_->second : nullptr;
     }
@@ -94,7 +95,7 @@ class ItemKeys {
       const std::string_view key = Element(ends_.size() - 1);
       // Lists are short (containers, env, ports): a quadratic duplicate check beats hashing.
       for (size_t i = 0; i + 1 < ends_.size(); ++i) {
-        if (Element(i) == key) return false;
+        if (CompareKeys(Element(i), key) == 0) return false;
       }
     }
     return true;
@@ -292,7 +293,7 @@ class Walker {
     for (size_t d = 0; d < desired.size(); ++d) {
       const std::string_view desired_key = desired_keys.Element(d);
       size_t l = 0;
-      while (l < live.size() && live_keys.Element(l) != desired_key) ++l;
+      while (l < live.size() && CompareKeys(live_keys.Element(l), desired_key) != 0) ++l;
       const bool found = l < live.size();
       if (found) live_matched[l] = true;
       Context child;

@@ -4,6 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "services/differ/core/key_order.h"
 #include "services/differ/core/list_strategy.h"
 
 namespace todoke::differ {
@@ -131,7 +132,7 @@ FieldSet FieldSet::FieldCursor::Field(std::string_view name) {
         position.next = position.end;  // past the "f:" elements
         break;
       }
-      const int order = std::string_view(element).substr(2).compare(name);
+      const int order = CompareKeys(std::string_view(element).substr(2), name);
       if (order < 0) continue;
       if (order == 0 && position.next->second.is_object()) {
         child.nodes_.push_back(&position.next->second);
