@@ -369,7 +369,8 @@ TEST(FieldSetTest, CursorFindsWhatFieldFinds) {
     EXPECT_EQ(by_cursor.empty(), by_search.empty()) << name;
     EXPECT_EQ(by_cursor.IsLeaf(), by_search.IsLeaf()) << name;
     for (const char* child : {"w", "x", "y"}) {
-      EXPECT_EQ(by_cursor.Field(child).empty(), by_search.Field(child).empty()) << name << "/" << child;
+      EXPECT_EQ(by_cursor.Field(child).empty(), by_search.Field(child).empty())
+          << name << "/" << child;
     }
   }
 }
@@ -379,8 +380,10 @@ TEST(CompareTest, DuplicateMergeKeysFallBackToPositions) {
   Json desired = J(R"({"env": [{"name": "A", "value": "1"}]})");
   Json live = J(R"({"env": [{"name": "A", "value": "1"}, {"name": "A", "value": "2"}]})");
   CompareResult result = Compare(desired, live);
-  EXPECT_EQ(result.patch, J(R"([{"op":"replace","path":"/env","value":[{"name":"A","value":"1"}]}])"));
-  EXPECT_TRUE(Compare(desired, J(R"({"env": [{"value": "0", "name": "B"}, {"name": "A", "value": "1"}]})")).equal);
+  EXPECT_EQ(result.patch,
+            J(R"([{"op":"replace","path":"/env","value":[{"name":"A","value":"1"}]}])"));
+  Json unique = J(R"({"env": [{"value": "0", "name": "B"}, {"name": "A", "value": "1"}]})");
+  EXPECT_TRUE(Compare(desired, unique).equal);  // unique keys: paired by key, B is not owned
 }
 
 // ---------------------------------------------------------------------------------------------
