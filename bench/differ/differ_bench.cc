@@ -1,7 +1,7 @@
 // differ_bench: comparisons per second on one core for typical Deployment objects (desired
 // ~1.3 KB, live ~5 KB with managedFields and status), and memory for 10,000 object pairs.
 // Prints figures measured in thread CPU time; never fails on timings.
-// Run: build/bin/differ_bench [--pairs=10000] [--seconds=2] [--synced-only]
+// Run: build/bin/differ_bench [--pairs=10000] [--seconds=2] [--synced-only | --single-only]
 #include <malloc.h>
 #include <time.h>
 
@@ -91,7 +91,7 @@ void Check(const DiffResult& result, SyncStatus want, const char* what) {
   }
 }
 
-int Run(size_t pairs, double seconds, bool synced_only) {
+int Run(size_t pairs, double seconds, bool synced_only, bool single_only) {
   const Json desired = Json::parse(kDesiredDeploymentJson);
   const Json live = Json::parse(kLiveDeploymentJson);
   const std::string desired_text = CanonicalJson(desired);
@@ -102,6 +102,15 @@ int Run(size_t pairs, double seconds, bool synced_only) {
 
   // 1. Synced pairs, 100 per call (an application), one core.
   std::vector<Json> desired_batch, live_batch;
+  if (single_only) {  // for profiling the per-call path
+    std::vector<Json> one_desired = {desired}, one_live = {live};
+    const double single = PairsPerSecond(seconds, 1, [&] {
+      DiffResult result = Diff(one_desired, one_live, options);
+      if (result.summary.synced != 1) std::abort();
+    });
+    std::printf("synced, 1 pair per Diff call:              %10.0f comparisons/s\n", single);
+    return 0;
+  }
   MakePairs(100, desired, live, desired_batch, live_batch);
   Check(Diff(desired_batch, live_batch, options), SyncStatus::kSynced, "synced");
   const double synced = PairsPerSecond(seconds, desired_batch.size(), [&] {
@@ -190,10 +199,12 @@ int main(int argc, char** argv) {
   size_t pairs = 10000;
   double seconds = 2.0;
   bool synced_only = false;
+  bool single_only = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strncmp(argv[i], "--pairs=", 8) == 0) pairs = std::strtoul(argv[i] + 8, nullptr, 10);
     if (std::strncmp(argv[i], "--seconds=", 10) == 0) seconds = std::strtod(argv[i] + 10, nullptr);
     if (std::strcmp(argv[i], "--synced-only") == 0) synced_only = true;
+    if (std::strcmp(argv[i], "--single-only") == 0) single_only = true;
   }
-  return todoke::bench::Run(pairs, seconds, synced_only);
+  return todoke::bench::Run(pairs, seconds, synced_only, single_only);
 }

@@ -6,7 +6,9 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
+#include "services/differ/core/key_order.h"
 #include "services/differ/core/list_strategy.h"
 #include "services/differ/core/quantity.h"
 
@@ -45,9 +47,74 @@ bool IsQuantityMap(std::string_view field_name) {
          field_name == "used";
 }
 
+// Finds the values of a Json object's keys for names asked in ascending order. When most keys are
+// asked for, it steps through the keys once rather than searching the tree for each name (fewer
+// string comparisons and cache misses). A name sorting before the previous one starts over.
+class ObjectCursor {
+ public:
+  ObjectCursor(const Json::object_t& object, size_t expected_lookups)
+      : object_(object),
+        next_(object.begin()),
+        stepping_(object.size() <= 4 * expected_lookups + 4) {}
+
+  // The value of key `name`, or nullptr.
+  const Json* Find(std::string_view name) {
+    if (!stepping_) {
+      auto it = object_.find(name);
+      return it == object_.end() ? nullptr : &it->second;
+    }
+    if (CompareKeys(name, previous_) < 0) next_ = object_.begin();
+    previous_ = name;
+    for (; next_ != object_.end(); ++next_) {
+      const int order = CompareKeys(next_->first, name);
+      if (order < 0) continue;
+      return order == 0 ? &next_->second : nullptr;
+    }
+    return nullptr;
+  }
+
+ private:
+  const Json::object_t& object_;
+  Json::object_t::const_iterator next_;
+  std::string_view previous_;
+  const bool stepping_;
+};
+
+// The merge keys of a list's items as fieldsV1 path elements ("k:" + MergeKeyText), kept back to
+// back in one buffer: one allocation per list rather than one per item.
+class ItemKeys {
+ public:
+  // False when an item lacks a key field or two items share a key (as MergeKeyTexts).
+  bool Build(const ListStrategy& strategy, const Json& items) {
+    text_.reserve(items.size() * 32);
+    ends_.reserve(items.size());
+    for (const Json& item : items) {
+      text_.append("k:");
+      if (!AppendMergeKeyText(text_, strategy, item)) return false;
+      ends_.push_back(text_.size());
+      const std::string_view key = Element(ends_.size() - 1);
+      // Lists are short (containers, env, ports): a quadratic duplicate check beats hashing.
+      for (size_t i = 0; i + 1 < ends_.size(); ++i) {
+        if (CompareKeys(Element(i), key) == 0) return false;
+      }
+    }
+    return true;
+  }
+
+  // Item `i`'s key as a fieldsV1 element: k:{"name":"web"}.
+  std::string_view Element(size_t i) const {
+    const size_t start = i == 0 ? 0 : ends_[i - 1];
+    return std::string_view(text_).substr(start, ends_[i] - start);
+  }
+
+ private:
+  std::string text_;
+  absl::InlinedVector<size_t, 8> ends_;
+};
+
 class Walker {
  public:
-  explicit Walker(CompareResult& result) : result_(result) { path_.reserve(256); }
+  explicit Walker(CompareResult& result) : result_(result) { path_.reserve(16); }
 
   // What applies at one node: ownership by the applier, ownership by ignored managers, and the
   // ignored pointers below it.
@@ -77,8 +144,36 @@ class Walker {
   }
 
  private:
+  // One step of the path being walked; the JSON pointer text is only built for a drift.
+  struct PathStep {
+    enum class Kind { kField, kIndex, kAppend };
+    Kind kind;
+    std::string_view field;  // kField; views a key of the objects walked
+    size_t index = 0;        // kIndex
+  };
+
+  // Adds a path step for the lifetime of the scope.
+  class StepScope {
+   public:
+    StepScope(std::vector<PathStep>& path, PathStep step) : path_(path) { path_.push_back(step); }
+    ~StepScope() { path_.pop_back(); }
+    StepScope(const StepScope&) = delete;
+    StepScope& operator=(const StepScope&) = delete;
+
+   private:
+    std::vector<PathStep>& path_;
+  };
+
+  static PathStep FieldStep(std::string_view name) {
+    return PathStep{PathStep::Kind::kField, name, 0};
+  }
+  static PathStep IndexStep(size_t index) { return PathStep{PathStep::Kind::kIndex, {}, index}; }
+  static PathStep AppendStep() { return PathStep{PathStep::Kind::kAppend, {}, 0}; }
+
   // The context for field `name` of a map; false when the field is ignored entirely.
-  static bool FieldContext(const Context& parent, std::string_view name, Context& child) {
+  // `owned_fields`, when given, is a cursor over parent.owned's fields (names in ascending order).
+  static bool FieldContext(const Context& parent, std::string_view name,
+                           FieldSet::FieldCursor* owned_fields, Context& child) {
     if (parent.pointers != nullptr) {
       child.pointers = parent.pointers->Child(name);
       if (child.pointers != nullptr && child.pointers->terminal) return false;
@@ -87,14 +182,18 @@ class Walker {
       child.ignored = parent.ignored.Field(name);
       if (!child.ignored.empty() && child.ignored.IsLeaf()) return false;
     }
-    if (!parent.owned.empty()) child.owned = parent.owned.Field(name);
+    if (!parent.owned.empty()) {
+      child.owned = owned_fields != nullptr ? owned_fields->Field(name) : parent.owned.Field(name);
+    }
     return true;
   }
 
   // The context for a list item known by `index` (and `other_index`, its position on the other
-  // side) and by `key_text` (merge key text) or `set_value` (set lists); both null for atomic lists.
+  // side) and by `key_element` (merge key as a fieldsV1 element) or `set_value` (set lists); both
+  // null for atomic lists.
   static bool ItemContext(const Context& parent, size_t index, size_t other_index,
-                          const std::string* key_text, const Json* set_value, Context& child) {
+                          const std::string_view* key_element, const Json* set_value,
+                          Context& child) {
     if (parent.pointers != nullptr) {
       child.pointers = parent.pointers->Child(std::to_string(index));
       if (child.pointers == nullptr && other_index != index) {
@@ -103,9 +202,9 @@ class Walker {
       if (child.pointers != nullptr && child.pointers->terminal) return false;
     }
     auto lookup = [&](const FieldSet& set) {
-      return key_text != nullptr ? set.KeyText(*key_text) : set.Value(*set_value);
+      return key_element != nullptr ? set.Element(*key_element) : set.Value(*set_value);
     };
-    if (key_text != nullptr || set_value != nullptr) {
+    if (key_element != nullptr || set_value != nullptr) {
       if (!parent.ignored.empty()) {
         child.ignored = lookup(parent.ignored);
         if (!child.ignored.empty() && child.ignored.IsLeaf()) return false;
@@ -118,34 +217,35 @@ class Walker {
   void Map(const Json& desired, const Json& live, const Context& context,
            std::string_view field_name) {
     const bool quantity_map = IsQuantityMap(field_name);
-    const size_t mark = path_.size();
-    for (auto it = desired.begin(); it != desired.end(); ++it) {
-      const std::string& name = it.key();
-      const Json& desired_value = it.value();
+    const Json::object_t& desired_fields = desired.get_ref<const Json::object_t&>();
+    const Json::object_t& live_fields = live.get_ref<const Json::object_t&>();
+    // Keys come in ascending order: walk the live keys and the owned fields alongside.
+    FieldSet::FieldCursor owned_fields(context.owned);
+    ObjectCursor live_cursor(live_fields, desired_fields.size());
+    for (const auto& [name, desired_value] : desired_fields) {
       if (desired_value.is_null()) continue;  // null in an apply means "not set"
       Context child;
-      if (!FieldContext(context, name, child)) continue;
-      AppendPointerToken(path_, name);
-      auto live_it = live.find(name);
-      if (live_it == live.end() || live_it->is_null()) {
+      if (!FieldContext(context, name, &owned_fields, child)) continue;
+      StepScope step(path_, FieldStep(name));
+      const Json* live_value = live_cursor.Find(name);
+      if (live_value == nullptr || live_value->is_null()) {
         if (!IsZeroValue(desired_value)) Drift("add", &desired_value);
       } else {
-        Value(desired_value, *live_it, child, name, quantity_map || name == "sizeLimit");
+        Value(desired_value, *live_value, child, name, quantity_map || name == "sizeLimit");
       }
-      path_.resize(mark);
     }
     if (context.owned.empty()) return;
     // Fields the applier owned that desired no longer sets: the next apply removes them.
+    ObjectCursor desired_cursor(desired_fields, desired_fields.size());
     context.owned.ForEachField([&](std::string_view name, const FieldSet& owned) {
-      auto desired_it = desired.find(name);
-      if (desired_it != desired.end() && !desired_it->is_null()) return;
-      auto live_it = live.find(name);
-      if (live_it == live.end() || live_it->is_null()) return;
+      const Json* desired_value = desired_cursor.Find(name);
+      if (desired_value != nullptr && !desired_value->is_null()) return;
+      auto live_it = live_fields.find(name);
+      if (live_it == live_fields.end() || live_it->second.is_null()) return;
       Context child;
-      if (!FieldContext(context, name, child)) return;
-      AppendPointerToken(path_, name);
-      RemoveOwned(*live_it, owned, child);
-      path_.resize(mark);
+      if (!FieldContext(context, name, nullptr, child)) return;
+      StepScope step(path_, FieldStep(live_it->first));
+      RemoveOwned(live_it->second, owned, child);
     });
   }
 
@@ -153,11 +253,10 @@ class Walker {
             std::string_view field_name) {
     ListStrategy strategy = ListStrategyFor(field_name, desired, live);
     if (strategy.kind == ListStrategy::Kind::kMap) {
-      std::optional<std::vector<std::string>> desired_keys = MergeKeyTexts(strategy, desired);
-      std::optional<std::vector<std::string>> live_keys;
-      if (desired_keys) live_keys = MergeKeyTexts(strategy, live);
-      if (desired_keys && live_keys) {
-        AssociativeList(desired, live, *desired_keys, *live_keys, context);
+      ItemKeys desired_keys;
+      ItemKeys live_keys;
+      if (desired_keys.Build(strategy, desired) && live_keys.Build(strategy, live)) {
+        AssociativeList(desired, live, desired_keys, live_keys, context);
         return;
       }
     } else if (strategy.kind == ListStrategy::Kind::kSet) {
@@ -179,57 +278,51 @@ class Walker {
       if (desired != live) Drift("replace", &desired);
       return;
     }
-    const size_t mark = path_.size();
     for (size_t i = 0; i < desired.size(); ++i) {
       Context child;
       if (!ItemContext(context, i, i, nullptr, nullptr, child)) continue;
-      absl::StrAppend(&path_, "/", i);
+      StepScope step(path_, IndexStep(i));
       Value(desired[i], live[i], child, "", false);
-      path_.resize(mark);
     }
   }
 
-  void AssociativeList(const Json& desired, const Json& live,
-                       const std::vector<std::string>& desired_keys,
-                       const std::vector<std::string>& live_keys, const Context& context) {
-    const size_t mark = path_.size();
-    std::vector<bool> live_matched(live.size(), false);
-    std::vector<size_t> appended;
+  void AssociativeList(const Json& desired, const Json& live, const ItemKeys& desired_keys,
+                       const ItemKeys& live_keys, const Context& context) {
+    absl::InlinedVector<bool, 16> live_matched(live.size(), false);
+    absl::InlinedVector<size_t, 4> appended;
     for (size_t d = 0; d < desired.size(); ++d) {
+      const std::string_view desired_key = desired_keys.Element(d);
       size_t l = 0;
-      while (l < live.size() && live_keys[l] != desired_keys[d]) ++l;
+      while (l < live.size() && CompareKeys(live_keys.Element(l), desired_key) != 0) ++l;
       const bool found = l < live.size();
       if (found) live_matched[l] = true;
       Context child;
-      if (!ItemContext(context, d, found ? l : d, &desired_keys[d], nullptr, child)) continue;
+      if (!ItemContext(context, d, found ? l : d, &desired_key, nullptr, child)) continue;
       if (!found) {
         appended.push_back(d);
         continue;
       }
-      absl::StrAppend(&path_, "/", l);
+      StepScope step(path_, IndexStep(l));
       Value(desired[d], live[l], child, "", false);
-      path_.resize(mark);
     }
     if (!context.owned.empty()) {
       for (size_t l = live.size(); l-- > 0;) {
         if (live_matched[l]) continue;
-        if (context.owned.KeyText(live_keys[l]).empty()) continue;
+        const std::string_view live_key = live_keys.Element(l);
+        if (context.owned.Element(live_key).empty()) continue;
         Context child;
-        if (!ItemContext(context, l, l, &live_keys[l], nullptr, child)) continue;
-        absl::StrAppend(&path_, "/", l);
+        if (!ItemContext(context, l, l, &live_key, nullptr, child)) continue;
+        StepScope step(path_, IndexStep(l));
         Drift("remove", nullptr);
-        path_.resize(mark);
       }
     }
     for (size_t d : appended) {
-      path_.append("/-");
+      StepScope step(path_, AppendStep());
       Drift("add", &desired[d]);
-      path_.resize(mark);
     }
   }
 
   void SetList(const Json& desired, const Json& live, const Context& context) {
-    const size_t mark = path_.size();
     auto contains = [](const Json& list, const Json& value) {
       return std::find(list.begin(), list.end(), value) != list.end();
     };
@@ -238,18 +331,16 @@ class Walker {
         if (contains(desired, live[l]) || context.owned.Value(live[l]).empty()) continue;
         Context child;
         if (!ItemContext(context, l, l, nullptr, &live[l], child)) continue;
-        absl::StrAppend(&path_, "/", l);
+        StepScope step(path_, IndexStep(l));
         Drift("remove", nullptr);
-        path_.resize(mark);
       }
     }
     for (size_t d = 0; d < desired.size(); ++d) {
       if (contains(live, desired[d])) continue;
       Context child;
       if (!ItemContext(context, d, d, nullptr, &desired[d], child)) continue;
-      path_.append("/-");
+      StepScope step(path_, AppendStep());
       Drift("add", &desired[d]);
-      path_.resize(mark);
     }
   }
 
@@ -259,16 +350,14 @@ class Walker {
       Drift("remove", nullptr);
       return;
     }
-    const size_t mark = path_.size();
     if (live.is_object()) {
       owned.ForEachField([&](std::string_view name, const FieldSet& child_set) {
         auto live_it = live.find(name);
         if (live_it == live.end() || live_it->is_null()) return;
         Context child;
-        if (!FieldContext(context, name, child)) return;
-        AppendPointerToken(path_, name);
+        if (!FieldContext(context, name, nullptr, child)) return;
+        StepScope step(path_, FieldStep(live_it.key()));
         RemoveOwned(*live_it, child_set, child);
-        path_.resize(mark);
       });
       return;
     }
@@ -304,9 +393,8 @@ class Walker {
     std::sort(removed.begin(), removed.end(), std::greater<>());
     removed.erase(std::unique(removed.begin(), removed.end()), removed.end());
     for (size_t l : removed) {
-      absl::StrAppend(&path_, "/", l);
+      StepScope step(path_, IndexStep(l));
       Drift("remove", nullptr);
-      path_.resize(mark);
     }
   }
 
@@ -319,17 +407,36 @@ class Walker {
     return true;
   }
 
+  // The JSON pointer of the current path.
+  std::string PathText() const {
+    std::string text;
+    for (const PathStep& step : path_) {
+      switch (step.kind) {
+        case PathStep::Kind::kField:
+          AppendPointerToken(text, step.field);
+          break;
+        case PathStep::Kind::kIndex:
+          absl::StrAppend(&text, "/", step.index);
+          break;
+        case PathStep::Kind::kAppend:
+          text.append("/-");
+          break;
+      }
+    }
+    return text;
+  }
+
   void Drift(const char* op, const Json* value) {
     result_.equal = false;
     Json operation = Json::object();
     operation["op"] = op;
-    operation["path"] = path_;
+    operation["path"] = PathText();
     if (value != nullptr) operation["value"] = *value;
     result_.patch.push_back(std::move(operation));
   }
 
   CompareResult& result_;
-  std::string path_;
+  std::vector<PathStep> path_;
 };
 
 }  // namespace

@@ -227,7 +227,8 @@ ObjectDiff ComparePair(const ObjectKey& key, const Json& desired, const Json& li
   ObjectDiff diff;
   diff.key = key;
   diff.status = comparison.equal ? SyncStatus::kSynced : SyncStatus::kOutOfSync;
-  diff.json_patch = CanonicalJson(comparison.patch);
+  // An empty patch prints as "[]": skip the serializer, the common (Synced) case.
+  diff.json_patch = comparison.patch.empty() ? "[]" : CanonicalJson(comparison.patch);
   if (comparison.equal || !options.compute_unified_diff) return diff;
 
   // Operations address the live object as given: apply them first, normalise both views after.

@@ -4,6 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "services/differ/core/key_order.h"
 #include "services/differ/core/list_strategy.h"
 
 namespace todoke::differ {
@@ -111,6 +112,35 @@ FieldSet FieldSet::Field(std::string_view name) const {
   std::string element = "f:";
   element.append(name);
   return Child(element);
+}
+
+FieldSet::FieldCursor::FieldCursor(const FieldSet& set) {
+  for (const Json* node : set.nodes_) {
+    if (!node->is_object()) continue;
+    const Json::object_t& object = node->get_ref<const Json::object_t&>();
+    positions_.push_back(Position{object.lower_bound("f:"), object.end()});
+  }
+}
+
+FieldSet FieldSet::FieldCursor::Field(std::string_view name) {
+  FieldSet child;
+  for (Position& position : positions_) {
+    // Children sort by element; "f:" elements sort among themselves by name.
+    for (; position.next != position.end; ++position.next) {
+      const std::string& element = position.next->first;
+      if (element.size() < 2 || element[0] != 'f' || element[1] != ':') {
+        position.next = position.end;  // past the "f:" elements
+        break;
+      }
+      const int order = CompareKeys(std::string_view(element).substr(2), name);
+      if (order < 0) continue;
+      if (order == 0 && position.next->second.is_object()) {
+        child.nodes_.push_back(&position.next->second);
+      }
+      break;
+    }
+  }
+  return child;
 }
 
 FieldSet FieldSet::KeyText(std::string_view key_text) const {

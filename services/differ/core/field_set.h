@@ -53,6 +53,25 @@ class FieldSet {
   FieldSet KeyText(std::string_view key_text) const;
   FieldSet Key(const Json& key) const { return KeyText(CanonicalJson(key)); }
   FieldSet Value(const Json& value) const;
+  // The child for a raw fieldsV1 path element, prefix included, e.g. `k:{"name":"web"}`.
+  FieldSet Element(std::string_view element) const { return Child(element); }
+
+  // Looks up "f:" children for names given in ascending order (the order of a Json object's
+  // keys), stepping through each tree's children once instead of searching them per name.
+  // A view over `set`'s trees: they must outlive it.
+  class FieldCursor {
+   public:
+    explicit FieldCursor(const FieldSet& set);
+    // Same as set.Field(name); `name` must not sort before the previous call's name.
+    FieldSet Field(std::string_view name);
+
+   private:
+    struct Position {
+      Json::object_t::const_iterator next;
+      Json::object_t::const_iterator end;
+    };
+    absl::InlinedVector<Position, 2> positions_;
+  };
 
   // Calls `visit(name, child)` for each "f:" child, in name order (per tree). Cheaper than
   // ForEachChild: nothing is parsed.

@@ -116,8 +116,15 @@ void AppendJsonText(std::string& out, const Json& value) {
 }
 
 std::string MergeKeyText(const ListStrategy& strategy, const Json& item) {
-  if (!item.is_object()) return "";
-  std::string key = "{";
+  std::string key;
+  if (!AppendMergeKeyText(key, strategy, item)) return "";
+  return key;
+}
+
+bool AppendMergeKeyText(std::string& out, const ListStrategy& strategy, const Json& item) {
+  if (!item.is_object()) return false;
+  out.push_back('{');
+  bool first = true;
   for (const MergeKeyField& field : strategy.key_fields) {
     auto it = item.find(field.name);
     const Json* value = nullptr;
@@ -126,16 +133,17 @@ std::string MergeKeyText(const ListStrategy& strategy, const Json& item) {
     } else if (field.default_value != nullptr) {
       value = field.default_value;
     } else {
-      return "";
+      return false;
     }
-    if (key.size() > 1) key.push_back(',');
-    key.push_back('"');
-    key.append(field.name);
-    key.append("\":");
-    AppendJsonText(key, *value);
+    if (!first) out.push_back(',');
+    first = false;
+    out.push_back('"');
+    out.append(field.name);
+    out.append("\":");
+    AppendJsonText(out, *value);
   }
-  key.push_back('}');
-  return key;
+  out.push_back('}');
+  return true;
 }
 
 }  // namespace todoke::differ

@@ -46,6 +46,10 @@ std::optional<std::vector<std::string>> MergeKeyTexts(const ListStrategy& strate
 // Empty when a key field is missing.
 std::string MergeKeyText(const ListStrategy& strategy, const Json& item);
 
+// Appends MergeKeyText(strategy, item) to `out` and returns true; returns false, leaving `out`
+// with some of the text appended, when a key field is missing.
+bool AppendMergeKeyText(std::string& out, const ListStrategy& strategy, const Json& item);
+
 }  // namespace todoke::differ
 
 #endif  // TODOKE_SERVICES_DIFFER_CORE_LIST_STRATEGY_H_

@@ -8,6 +8,7 @@
 #include "services/differ/core/differ.h"
 #include "services/differ/core/field_set.h"
 #include "services/differ/core/json_pointer.h"
+#include "services/differ/core/key_order.h"
 #include "services/differ/core/line_diff.h"
 #include "services/differ/core/normalize.h"
 #include "services/differ/core/quantity.h"
@@ -318,6 +319,71 @@ TEST(CompareTest, IgnoredFieldsOfOtherManagersAreSkipped) {
   inputs.ignored_fields = &*hpa_fields;
   EXPECT_TRUE(CompareObjects(J(R"({"spec": {"replicas": 2}})"), J(R"({"spec": {"replicas": 7}})"), inputs).equal);
   EXPECT_FALSE(CompareObjects(J(R"({"spec": {"paused": true}})"), J(R"({"spec": {"replicas": 7}})"), inputs).equal);
+}
+
+// Map fields are found by stepping through the sorted live keys when live has few keys beyond
+// desired's, and by searching otherwise; owned fields by a cursor over each fieldsV1 tree. Both
+// ways must give the same patch, also with two trees (two managedFields entries of the applier).
+TEST(CompareTest, SteppingAndSearchingKeysAgree) {
+  const Json owner = J(R"({"metadata": {"managedFields": [
+    {"manager": "todoke", "operation": "Apply",
+     "fieldsV1": {"f:spec": {"f:a": {}, "f:b": {}, "f:c": {}, "f:g": {}}}},
+    {"manager": "todoke", "operation": "Update", "fieldsV1": {"f:spec": {"f:a": {}, "f:d": {}}}}]}})");
+  const FieldSet owned = FieldSet::OwnedBy(owner, {"todoke"});
+  const Json desired = J(R"({"spec": {"a": 1, "c": 3, "e": 5, "g": null}})");
+  Json live = J(R"({"spec": {"a": 1, "b": 2, "c": 4, "d": 4, "g": 7}})");
+  const Json want = J(R"([
+    {"op":"replace","path":"/spec/c","value":3},
+    {"op":"add","path":"/spec/e","value":5},
+    {"op":"remove","path":"/spec/b"},
+    {"op":"remove","path":"/spec/g"},
+    {"op":"remove","path":"/spec/d"}])");
+  EXPECT_EQ(Compare(desired, live, &owned).patch, want);  // few live keys: stepping
+  for (int i = 0; i < 40; ++i) live["spec"]["x" + std::to_string(100 + i)] = i;
+  EXPECT_EQ(Compare(desired, live, &owned).patch, want);  // many live keys: searching
+}
+
+TEST(KeyOrderTest, SameOrderAsStringCompare) {
+  const std::vector<std::string> keys = {"", "a", "ab", "b", "app.kubernetes.io/name",
+                                         "app.kubernetes.io/name2", "app.kubernetes.io/part-of",
+                                         "app.kubernetes.io/nam", "f:a", "\xff", "\x7f", "A",
+                                         "abcdefgh", "abcdefghi", "abcdefgg", "abcdefgz1"};
+  auto sign = [](int value) { return (value > 0) - (value < 0); };
+  for (const std::string& a : keys) {
+    for (const std::string& b : keys) {
+      EXPECT_EQ(sign(CompareKeys(a, b)), sign(std::string_view(a).compare(b))) << a << " vs " << b;
+    }
+  }
+}
+
+TEST(FieldSetTest, CursorFindsWhatFieldFinds) {
+  const Json owner = J(R"({"metadata": {"managedFields": [
+    {"manager": "todoke", "fieldsV1": {".": {}, "f:a": {}, "f:c": {"f:x": {}}, "f:e": {"f:y": {}},
+                                       "k:{\"name\":\"z\"}": {}}},
+    {"manager": "todoke", "fieldsV1": {"f:b": {}, "f:c": {"f:w": {}}, "f:f": {}, "v:\"q\"": {}}}]}})");
+  const FieldSet owned = FieldSet::OwnedBy(owner, {"todoke"});
+  FieldSet::FieldCursor cursor(owned);
+  for (const char* name : {"", "a", "b", "bb", "c", "c", "d", "e", "f", "g", "k:"}) {
+    const FieldSet by_cursor = cursor.Field(name);
+    const FieldSet by_search = owned.Field(name);
+    EXPECT_EQ(by_cursor.empty(), by_search.empty()) << name;
+    EXPECT_EQ(by_cursor.IsLeaf(), by_search.IsLeaf()) << name;
+    for (const char* child : {"w", "x", "y"}) {
+      EXPECT_EQ(by_cursor.Field(child).empty(), by_search.Field(child).empty())
+          << name << "/" << child;
+    }
+  }
+}
+
+TEST(CompareTest, DuplicateMergeKeysFallBackToPositions) {
+  // Two live items share a key: the list is compared as atomic (by position), not by key.
+  Json desired = J(R"({"env": [{"name": "A", "value": "1"}]})");
+  Json live = J(R"({"env": [{"name": "A", "value": "1"}, {"name": "A", "value": "2"}]})");
+  CompareResult result = Compare(desired, live);
+  EXPECT_EQ(result.patch,
+            J(R"([{"op":"replace","path":"/env","value":[{"name":"A","value":"1"}]}])"));
+  Json unique = J(R"({"env": [{"value": "0", "name": "B"}, {"name": "A", "value": "1"}]})");
+  EXPECT_TRUE(Compare(desired, unique).equal);  // unique keys: paired by key, B is not owned
 }
 
 // ---------------------------------------------------------------------------------------------
