@@ -6,6 +6,11 @@
 // Measures: cold mirror (Resolve on an empty cache) vs `git clone --mirror`; warm Resolve of a
 // branch when nothing changed (ls-remote only) vs `git ls-remote`; ReadTree of 1,000 files from a
 // warm mirror; 200 repositories resolved concurrently (cold and warm) vs parallel git clones.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -40,6 +45,46 @@ double Percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
   size_t i = static_cast<size_t>(p * (v.size() - 1) + 0.5);
   return v[std::min(i, v.size() - 1)];
+}
+
+// The server-side floor of any ls-remote over git://: one raw TCP connection asking `git daemon`
+// for the upload-pack ref advertisement and reading it to its flush packet, with no client
+// library at all. A warm Resolve cannot answer faster than the server advertises its refs.
+// Returns milliseconds, or -1 on failure. `url` is git://127.0.0.1:PORT/PATH.
+double RawAdvertisementMs(const std::string& url) {
+  absl::string_view rest(url);
+  if (!absl::ConsumePrefix(&rest, "git://127.0.0.1:")) return -1;
+  const size_t slash = rest.find('/');
+  int port = 0;
+  if (slash == absl::string_view::npos || !absl::SimpleAtoi(rest.substr(0, slash), &port)) return -1;
+  const std::string request_body =
+      absl::StrCat("git-upload-pack ", rest.substr(slash), std::string(1, '\0'), "host=127.0.0.1",
+                   std::string(1, '\0'));
+  const std::string request = absl::StrFormat("%04x", request_body.size() + 4) + request_body;
+  const double start = NowMs();
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval timeout{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  std::string received;
+  bool ok = connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+            write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size());
+  while (ok && !absl::EndsWith(received, "0000")) {
+    char buffer[65536];
+    const ssize_t n = read(fd, buffer, sizeof buffer);
+    if (n <= 0) {
+      ok = false;
+      break;
+    }
+    received.append(buffer, static_cast<size_t>(n));
+  }
+  if (ok) (void)!write(fd, "0000", 4);
+  close(fd);
+  return ok ? NowMs() - start : -1;
 }
 
 // A fast-import stream: `files` files in two halves (a/ and b/, 50 per folder), then
@@ -203,6 +248,12 @@ int main(int argc, char** argv) {
     Must(Resolve(**with_ttl, url, "main").status(), "ttl resolve");
     warm_ttl.push_back(NowMs() - s);
   }
+  std::vector<double> raw_advertisement;
+  for (int i = 0; i < 200; ++i) {
+    const double ms = RawAdvertisementMs(url);
+    if (ms < 0) Must(absl::InternalError("raw ref advertisement failed"), "floor");
+    raw_advertisement.push_back(ms);
+  }
   std::vector<double> ls_remote;
   for (int i = 0; i < 20; ++i) {
     double s = NowMs();
@@ -287,6 +338,8 @@ int main(int argc, char** argv) {
   };
   row("cold mirror (Resolve main) vs git clone --mirror", fetcher_cold, git_clone);
   row("warm Resolve branch p50 vs git ls-remote p50", Percentile(warm, 0.5), Percentile(ls_remote, 0.5));
+  row("warm Resolve branch p50 vs raw daemon advertisement", Percentile(warm, 0.5),
+      Percentile(raw_advertisement, 0.5));
   row("warm Resolve branch p90", Percentile(warm, 0.9), 0);
   row("warm Resolve branch p50, --ref-cache-ttl=5s", Percentile(warm_ttl, 0.5), 0);
   row("warm Resolve semver ^1 p50", Percentile(warm_semver, 0.5), 0);
