@@ -1,5 +1,6 @@
 #include "services/renderer/core/hashing.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace todoke::renderer {
@@ -23,43 +24,6 @@ std::string HexOfWords(const std::array<uint32_t, N>& words) {
   return out;
 }
 
-// Feeds `data` through a 64-byte block buffer, calling `compress` on each full block.
-template <typename Compress>
-void Absorb(absl::string_view data, unsigned char* buffer, size_t& buffered, uint64_t& total,
-            Compress compress) {
-  total += data.size();
-  const auto* in = reinterpret_cast<const unsigned char*>(data.data());
-  size_t remaining = data.size();
-  if (buffered > 0) {
-    const size_t take = std::min(remaining, size_t{64} - buffered);
-    std::memcpy(buffer + buffered, in, take);
-    buffered += take;
-    in += take;
-    remaining -= take;
-    if (buffered < 64) return;
-    compress(buffer);
-    buffered = 0;
-  }
-  for (; remaining >= 64; in += 64, remaining -= 64) compress(in);
-  std::memcpy(buffer, in, remaining);
-  buffered = remaining;
-}
-
-// Appends the padding and the big-endian bit length shared by SHA-1 and SHA-256.
-template <typename Compress>
-void Pad(unsigned char* buffer, size_t buffered, uint64_t total, Compress compress) {
-  buffer[buffered++] = 0x80;
-  if (buffered > 56) {
-    std::memset(buffer + buffered, 0, 64 - buffered);
-    compress(buffer);
-    buffered = 0;
-  }
-  std::memset(buffer + buffered, 0, 56 - buffered);
-  const uint64_t bits = total * 8;
-  for (int i = 0; i < 8; ++i) buffer[56 + i] = static_cast<unsigned char>(bits >> (56 - 8 * i));
-  compress(buffer);
-}
-
 constexpr uint32_t kSha256RoundConstants[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
     0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
@@ -72,13 +36,7 @@ constexpr uint32_t kSha256RoundConstants[64] = {
     0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
     0xc67178f2};
 
-}  // namespace
-
-Sha256::Sha256()
-    : state_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
-             0x5be0cd19} {}
-
-void Sha256::Compress(const unsigned char* block) {
+void Sha256Compress(std::array<uint32_t, 8>& state, const unsigned char* block) {
   uint32_t w[64];
   for (int i = 0; i < 16; ++i) w[i] = LoadBigEndian32(block + 4 * i);
   for (int i = 16; i < 64; ++i) {
@@ -86,8 +44,8 @@ void Sha256::Compress(const unsigned char* block) {
     const uint32_t s1 = RotateRight(w[i - 2], 17) ^ RotateRight(w[i - 2], 19) ^ (w[i - 2] >> 10);
     w[i] = w[i - 16] + s0 + w[i - 7] + s1;
   }
-  uint32_t a = state_[0], b = state_[1], c = state_[2], d = state_[3];
-  uint32_t e = state_[4], f = state_[5], g = state_[6], h = state_[7];
+  uint32_t a = state[0], b = state[1], c = state[2], d = state[3];
+  uint32_t e = state[4], f = state[5], g = state[6], h = state[7];
   for (int i = 0; i < 64; ++i) {
     const uint32_t sum1 = RotateRight(e, 6) ^ RotateRight(e, 11) ^ RotateRight(e, 25);
     const uint32_t choose = (e & f) ^ (~e & g);
@@ -104,33 +62,22 @@ void Sha256::Compress(const unsigned char* block) {
     b = a;
     a = t1 + t2;
   }
-  state_[0] += a;
-  state_[1] += b;
-  state_[2] += c;
-  state_[3] += d;
-  state_[4] += e;
-  state_[5] += f;
-  state_[6] += g;
-  state_[7] += h;
+  state[0] += a;
+  state[1] += b;
+  state[2] += c;
+  state[3] += d;
+  state[4] += e;
+  state[5] += f;
+  state[6] += g;
+  state[7] += h;
 }
 
-void Sha256::Update(absl::string_view data) {
-  Absorb(data, buffer_, buffered_, total_bytes_,
-         [this](const unsigned char* block) { Compress(block); });
-}
 
-std::string Sha256::HexDigest() {
-  Pad(buffer_, buffered_, total_bytes_, [this](const unsigned char* block) { Compress(block); });
-  return HexOfWords(state_);
-}
-
-Sha1::Sha1() : state_{0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0} {}
-
-void Sha1::Compress(const unsigned char* block) {
+void Sha1Compress(std::array<uint32_t, 5>& state, const unsigned char* block) {
   uint32_t w[80];
   for (int i = 0; i < 16; ++i) w[i] = LoadBigEndian32(block + 4 * i);
   for (int i = 16; i < 80; ++i) w[i] = RotateLeft(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
-  uint32_t a = state_[0], b = state_[1], c = state_[2], d = state_[3], e = state_[4];
+  uint32_t a = state[0], b = state[1], c = state[2], d = state[3], e = state[4];
   for (int i = 0; i < 80; ++i) {
     uint32_t f, k;
     if (i < 20) {
@@ -153,22 +100,61 @@ void Sha1::Compress(const unsigned char* block) {
     b = a;
     a = t;
   }
-  state_[0] += a;
-  state_[1] += b;
-  state_[2] += c;
-  state_[3] += d;
-  state_[4] += e;
+  state[0] += a;
+  state[1] += b;
+  state[2] += c;
+  state[3] += d;
+  state[4] += e;
 }
 
-void Sha1::Update(absl::string_view data) {
-  Absorb(data, buffer_, buffered_, total_bytes_,
-         [this](const unsigned char* block) { Compress(block); });
+
+}  // namespace
+
+template <size_t kWords>
+void BlockHash<kWords>::Update(absl::string_view data) {
+  total_bytes_ += data.size();
+  const auto* in = reinterpret_cast<const unsigned char*>(data.data());
+  size_t remaining = data.size();
+  if (buffered_ > 0) {
+    const size_t take = std::min(remaining, size_t{64} - buffered_);
+    std::memcpy(buffer_ + buffered_, in, take);
+    buffered_ += take;
+    in += take;
+    remaining -= take;
+    if (buffered_ < 64) return;
+    compress_(state_, buffer_);
+    buffered_ = 0;
+  }
+  for (; remaining >= 64; in += 64, remaining -= 64) compress_(state_, in);
+  std::memcpy(buffer_, in, remaining);
+  buffered_ = remaining;
 }
 
-std::string Sha1::HexDigest() {
-  Pad(buffer_, buffered_, total_bytes_, [this](const unsigned char* block) { Compress(block); });
+template <size_t kWords>
+std::string BlockHash<kWords>::HexDigest() {
+  buffer_[buffered_++] = 0x80;
+  if (buffered_ > 56) {
+    std::memset(buffer_ + buffered_, 0, 64 - buffered_);
+    compress_(state_, buffer_);
+    buffered_ = 0;
+  }
+  std::memset(buffer_ + buffered_, 0, 56 - buffered_);
+  const uint64_t bits = total_bytes_ * 8;
+  for (int i = 0; i < 8; ++i) buffer_[56 + i] = static_cast<unsigned char>(bits >> (56 - 8 * i));
+  compress_(state_, buffer_);
   return HexOfWords(state_);
 }
+
+template class BlockHash<5>;
+template class BlockHash<8>;
+
+Sha256::Sha256()
+    : BlockHash<8>({0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c,
+                    0x1f83d9ab, 0x5be0cd19},
+                   Sha256Compress) {}
+
+Sha1::Sha1()
+    : BlockHash<5>({0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0}, Sha1Compress) {}
 
 std::string Sha256Hex(absl::string_view data) {
   Sha256 hash;

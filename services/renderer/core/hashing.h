@@ -13,40 +13,43 @@
 
 namespace todoke::renderer {
 
-// Incremental SHA-256. Not thread-safe; one instance per computation.
-class Sha256 {
+// The Merkle-Damgard frame SHA-1 and SHA-256 share: 64-byte blocks, a state of `kWords` 32-bit
+// words, padding with the big-endian bit length. Not thread-safe; one instance per computation.
+template <size_t kWords>
+class BlockHash {
  public:
-  Sha256();
+  using State = std::array<uint32_t, kWords>;
+  using CompressFunction = void (*)(State& state, const unsigned char* block);
 
   void Update(absl::string_view data);
   // Lowercase hex of the digest of everything given so far. Call at most once.
   std::string HexDigest();
 
- private:
-  void Compress(const unsigned char* block);
+ protected:
+  BlockHash(const State& initial, CompressFunction compress)
+      : state_(initial), compress_(compress) {}
 
-  std::array<uint32_t, 8> state_;
+ private:
+  State state_;
+  CompressFunction compress_;
   unsigned char buffer_[64];
   size_t buffered_ = 0;
   uint64_t total_bytes_ = 0;
 };
 
+extern template class BlockHash<5>;
+extern template class BlockHash<8>;
+
+// Incremental SHA-256.
+class Sha256 : public BlockHash<8> {
+ public:
+  Sha256();
+};
+
 // Incremental SHA-1 (for Git object ids only; not for anything that needs collision resistance).
-class Sha1 {
+class Sha1 : public BlockHash<5> {
  public:
   Sha1();
-
-  void Update(absl::string_view data);
-  // Lowercase hex of the digest of everything given so far. Call at most once.
-  std::string HexDigest();
-
- private:
-  void Compress(const unsigned char* block);
-
-  std::array<uint32_t, 5> state_;
-  unsigned char buffer_[64];
-  size_t buffered_ = 0;
-  uint64_t total_bytes_ = 0;
 };
 
 // Lowercase hex SHA-256 of `data`.
