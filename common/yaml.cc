@@ -385,9 +385,9 @@ ScalarStyle ChooseStyle(const std::string& s, bool is_key) {
   if (IsAmbiguousAsPlain(s)) return ScalarStyle::kDoubleQuoted;
   if (line_break) {
     if (is_key) return ScalarStyle::kDoubleQuoted;
-    // Literal blocks cannot carry trailing spaces on a line, a leading space on the first line
-    // (without an indentation indicator), or tabs kept safely.
-    bool block_ok = s[0] != ' ';
+    // As go-yaml (kustomize): no block for text with tabs or with a line ending in a space.
+    // A leading space or line break is fine: the block then gets an indentation indicator.
+    bool block_ok = s.find('\t') == std::string::npos;
     size_t start = 0;
     while (block_ok && start <= s.size()) {
       size_t end = s.find('\n', start);
@@ -507,7 +507,8 @@ void AppendFoldable(const std::string& s, char quote, int indent, bool allow_bre
     if (c == ' ') {
       const bool inside = quote == 0 || (i > 0 && i + 1 < s.size());
       if (allow_breaks && !spaces && w.column > kFoldColumn && inside &&
-          (i + 1 >= s.size() || s[i + 1] != ' ')) {
+          (i + 1 >= s.size() || (s[i + 1] != ' ' && s[i + 1] != '\t'))) {
+        // (Not before a tab either: a continuation line's leading tab would be lost.)
         w.Break();
       } else {
         w.Put(' ');
@@ -515,7 +516,8 @@ void AppendFoldable(const std::string& s, char quote, int indent, bool allow_bre
       spaces = true;
       continue;
     }
-    spaces = false;
+    // A tab next to the break would be trimmed away as line-edge whitespace: never fold there.
+    spaces = c == '\t';
     if (quote != 0 && c == quote) w.Put(quote);
     w.Put(c);
   }
@@ -536,11 +538,17 @@ void AppendScalarString(const std::string& s, int indent, bool is_key, std::stri
     case ScalarStyle::kLiteral: {
       size_t trailing = 0;
       while (trailing < s.size() && s[s.size() - 1 - trailing] == '\n') ++trailing;
-      out->append(trailing == 0 ? "|-" : trailing == 1 ? "|" : "|+");
+      // Content starting with a space or a line break would mislead indentation detection:
+      // say the indentation (2, relative to the parent) as go-yaml does.
+      out->append(s[0] == ' ' || s[0] == '\n' ? "|2" : "|");
+      // Clip keeps one final line break only after content: text that is all line breaks
+      // needs keep ("+"), as go-yaml writes it.
+      if (trailing != 1 || s.size() == 1) out->push_back(trailing == 0 ? '-' : '+');
       const std::string pad(indent, ' ');
       size_t start = 0;
-      const size_t body_end = trailing == 1 ? s.size() - 1 : s.size();
-      absl::string_view body(s.data(), trailing == 0 ? s.size() : body_end);
+      // The line break that ends the node (written by whoever writes next) is the value's last
+      // newline, so the body stops before it; "|+" keeps the blank lines before that.
+      absl::string_view body(s.data(), trailing == 0 ? s.size() : s.size() - 1);
       while (start <= body.size()) {
         size_t end = body.find('\n', start);
         if (end == absl::string_view::npos) end = body.size();
