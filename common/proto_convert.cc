@@ -1,5 +1,7 @@
 #include "common/proto_convert.h"
 
+#include "common/json_parse.h"
+
 #include "absl/strings/str_cat.h"
 
 namespace todoke {
@@ -28,10 +30,11 @@ absl::StatusOr<types::v1::KubeObject> ToKubeObject(const Json& object) {
 }
 
 absl::StatusOr<Json> ParseKubeObject(const types::v1::KubeObject& object) {
-  Json parsed = Json::parse(object.json(), nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(FromProto(object.key()).ToString(), ": object is not valid JSON"));
+  absl::StatusOr<Json> parsed = ParseJson(object.json());
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(FromProto(object.key()).ToString(),
+                                                   ": object is not valid JSON: ",
+                                                   parsed.status().message()));
   }
   return parsed;
 }

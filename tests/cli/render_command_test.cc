@@ -128,7 +128,8 @@ data:
 };
 
 TEST_F(RenderCommandTest, OverlayOutputIsByteIdenticalToKubectlKustomize) {
-  const CommandResult expected = RunShell("kubectl kustomize " + (root_ / "overlays/prod").string());
+  const CommandResult expected =
+      RunShell("kubectl kustomize " + (root_ / "overlays/prod").string());
   ASSERT_EQ(expected.exit_code, 0) << "kubectl kustomize failed";
   ASSERT_THAT(expected.output, HasSubstr("prod-web-config-"));
   const CommandResult actual =
@@ -147,7 +148,8 @@ TEST_F(RenderCommandTest, RendersTheCurrentFolderByDefault) {
 }
 
 TEST_F(RenderCommandTest, ShippedBinaryNeedsOnlyTheCLibrary) {
-  if (const char* mode = std::getenv("TODOKE_STATIC_BINARIES"); mode && std::string(mode) == "OFF") {
+  const char* mode = std::getenv("TODOKE_STATIC_BINARIES");
+  if (mode != nullptr && std::string(mode) == "OFF") {
     GTEST_SKIP() << "configured with -DTODOKE_STATIC_BINARIES=OFF";
   }
   const CommandResult needed = RunShell("readelf -d " + TodokeBinary() + " | grep NEEDED");
@@ -184,7 +186,8 @@ TEST_F(RenderCommandTest, JsonOutputIsAList) {
 }
 
 TEST_F(RenderCommandTest, YamlErrorNamesFileLineAndColumn) {
-  WriteFile(root_ / "base/service.yaml", "apiVersion: v1\nkind: Service\nmetadata:\n  name: [web\n");
+  WriteFile(root_ / "base/service.yaml",
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: [web\n");
   std::ostringstream out, err;
   EXPECT_EQ(RenderCommand({(root_ / "overlays/prod").string()}, false, out, err), 1);
   EXPECT_THAT(err.str(), HasSubstr("base/service.yaml:"));
@@ -199,7 +202,8 @@ TEST_F(RenderCommandTest, NothingOutsideTheRepositoryRootIsRead) {
 }
 
 TEST_F(RenderCommandTest, LocatesTheAppInsideItsCheckout) {
-  absl::StatusOr<LocalAppLocation> location = LocateLocalApp((root_ / "overlays/prod").string(), "");
+  absl::StatusOr<LocalAppLocation> location =
+      LocateLocalApp((root_ / "overlays/prod").string(), "");
   ASSERT_TRUE(location.ok()) << location.status();
   EXPECT_EQ(location->repo_root, fs::canonical(root_).string());
   EXPECT_EQ(location->app_path, "overlays/prod");

@@ -1,5 +1,7 @@
 #include "services/differ/core/differ.h"
 
+#include "common/json_parse.h"
+
 #include <memory>
 #include <optional>
 #include <utility>
@@ -407,10 +409,11 @@ DiffResult DiffJsonText(const std::vector<std::string_view>& desired,
     objects.resize(texts.size());
     errors.resize(texts.size());
     for (size_t i = 0; i < texts.size(); ++i) {
-      try {
-        objects[i] = Json::parse(texts[i]);
-      } catch (const Json::exception& e) {
-        errors[i] = absl::StrCat("invalid JSON: ", e.what());
+      absl::StatusOr<Json> parsed = ParseJson(absl::string_view(texts[i].data(), texts[i].size()));
+      if (parsed.ok()) {
+        objects[i] = *std::move(parsed);
+      } else {
+        errors[i] = std::string(parsed.status().message());
       }
     }
   };
