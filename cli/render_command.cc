@@ -1,11 +1,11 @@
 #include "cli/render_command.h"
 
-#include <limits.h>
-#include <stdlib.h>
-#include <sys/stat.h>
+#include <filesystem>
+#include <optional>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/status.h"
 #include "common/yaml.h"
 #include "services/renderer/core/file_source.h"
 #include "services/renderer/core/render.h"
@@ -29,65 +29,55 @@ Flags:
   --repo-root DIR   the repository root (default: found from .git)
 )";
 
-absl::StatusOr<std::string> RealPath(const std::string& path) {
-  char resolved[PATH_MAX];
-  if (realpath(path.c_str(), resolved) == nullptr) {
-    return absl::NotFoundError(absl::StrCat("folder \"", path, "\" does not exist"));
-  }
-  return std::string(resolved);
+namespace fs = std::filesystem;
+
+absl::StatusOr<fs::path> CanonicalFolder(const std::string& folder) {
+  std::error_code error;
+  fs::path path = fs::canonical(folder, error);
+  if (error) return absl::NotFoundError(absl::StrCat("folder \"", folder, "\" does not exist"));
+  return path;
 }
 
-bool Exists(const std::string& path) {
-  struct stat info;
-  return stat(path.c_str(), &info) == 0;
-}
-
-bool IsDirectory(const std::string& path) {
-  struct stat info;
-  return stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
+// `path` relative to `base` when it is `base` or under it ("." for `base` itself).
+std::optional<fs::path> RelativeInside(const fs::path& path, const fs::path& base) {
+  fs::path relative = path.lexically_relative(base);
+  if (relative.empty() || *relative.begin() == "..") return std::nullopt;
+  return relative;
 }
 
 }  // namespace
 
 absl::StatusOr<LocalAppLocation> LocateLocalApp(const std::string& folder,
                                                 const std::string& repo_root_flag) {
-  absl::StatusOr<std::string> app = RealPath(folder);
-  if (!app.ok()) return app.status();
-  if (!IsDirectory(*app)) {
+  ASSIGN_OR_RETURN(fs::path app, CanonicalFolder(folder));
+  std::error_code error;
+  if (!fs::is_directory(app, error)) {
     return absl::InvalidArgumentError(absl::StrCat("\"", folder, "\" is not a folder"));
   }
-  std::string root;
+  fs::path root;
   if (!repo_root_flag.empty()) {
-    absl::StatusOr<std::string> flag_root = RealPath(repo_root_flag);
-    if (!flag_root.ok()) return flag_root.status();
-    root = *flag_root;
+    ASSIGN_OR_RETURN(root, CanonicalFolder(repo_root_flag));
   } else {
     // Outside a checkout, the current folder bounds what may be read (so `overlays/prod` can
     // still use `../../base`), or the folder itself when it is not under the current folder.
-    root = *app;
-    if (absl::StatusOr<std::string> cwd = RealPath(".");
-        cwd.ok() && (*cwd == *app || absl::StartsWith(*app, *cwd == "/" ? "/" : *cwd + "/"))) {
-      root = *cwd;
-    }
-    for (std::string candidate = *app;;) {
-      if (Exists(candidate + "/.git")) {
+    const fs::path cwd = fs::current_path(error);
+    root = !error && RelativeInside(app, cwd) ? cwd : app;
+    for (fs::path candidate = app;; candidate = candidate.parent_path()) {
+      if (fs::exists(candidate / ".git", error)) {
         root = candidate;
         break;
       }
-      const size_t slash = candidate.rfind('/');
-      if (slash == std::string::npos || candidate == "/") break;
-      candidate = slash == 0 ? "/" : candidate.substr(0, slash);
+      if (candidate == candidate.root_path()) break;
     }
   }
-  LocalAppLocation location;
-  location.repo_root = root;
-  if (*app == root) return location;
-  const std::string prefix = root == "/" ? "/" : root + "/";
-  if (!absl::StartsWith(*app, prefix)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("folder \"", folder, "\" is outside the repository root \"", root, "\""));
+  const std::optional<fs::path> relative = RelativeInside(app, root);
+  if (!relative.has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "folder \"", folder, "\" is outside the repository root \"", root.string(), "\""));
   }
-  location.app_path = app->substr(prefix.size());
+  LocalAppLocation location;
+  location.repo_root = root.string();
+  if (*relative != ".") location.app_path = relative->string();
   return location;
 }
 
