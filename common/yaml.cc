@@ -461,7 +461,8 @@ struct FoldingWriter {
 };
 
 void AppendDoubleQuoted(const std::string& s, int indent, bool allow_breaks, std::string* out) {
-  FoldingWriter w{out, CurrentColumn(*out), indent};
+  // The column only matters where a break is allowed (values, not keys).
+  FoldingWriter w{out, allow_breaks ? CurrentColumn(*out) : 0, indent};
   w.Put('"');
   bool spaces = false;
   for (size_t i = 0; i < s.size(); ++i) {
@@ -499,7 +500,8 @@ void AppendDoubleQuoted(const std::string& s, int indent, bool allow_breaks, std
 // Plain (quote 0) or single-quoted (quote '\'') text, folded as kustomize folds it.
 void AppendFoldable(const std::string& s, char quote, int indent, bool allow_breaks,
                     std::string* out) {
-  FoldingWriter w{out, CurrentColumn(*out), indent};
+  // The column only matters where a break is allowed (values, not keys).
+  FoldingWriter w{out, allow_breaks ? CurrentColumn(*out) : 0, indent};
   if (quote != 0) w.Put(quote);
   bool spaces = false;
   for (size_t i = 0; i < s.size(); ++i) {
