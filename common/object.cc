@@ -24,35 +24,40 @@ std::pair<std::string, std::string> SplitApiVersion(absl::string_view api_versio
   return {std::string(api_version.substr(0, slash)), std::string(api_version.substr(slash + 1))};
 }
 
-absl::StatusOr<ObjectKey> KeyOf(const Json& object) {
-  if (!object.is_object()) return absl::InvalidArgumentError("object is not a mapping");
-  auto api = object.find("apiVersion");
-  auto kind = object.find("kind");
-  if (api == object.end() || !api->is_string() || api->get_ref<const std::string&>().empty()) {
-    return absl::InvalidArgumentError("object has no apiVersion");
-  }
-  if (kind == object.end() || !kind->is_string() || kind->get_ref<const std::string&>().empty()) {
+absl::StatusOr<ObjectKey> KeyFromFields(const ObjectKeyFields& fields) {
+  if (fields.api_version.empty()) return absl::InvalidArgumentError("object has no apiVersion");
+  if (fields.kind.empty()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("object of apiVersion ", api->get<std::string>(), " has no kind"));
+        absl::StrCat("object of apiVersion ", fields.api_version, " has no kind"));
   }
   ObjectKey key;
-  std::tie(key.group, key.version) = SplitApiVersion(api->get_ref<const std::string&>());
-  key.kind = kind->get<std::string>();
-  auto meta = object.find("metadata");
-  if (meta != object.end() && meta->is_object()) {
-    auto name = meta->find("name");
-    if (name != meta->end() && name->is_string()) key.name = name->get<std::string>();
-    if (key.name.empty()) {
-      auto generate = meta->find("generateName");
-      if (generate != meta->end() && generate->is_string()) key.name = generate->get<std::string>();
-    }
-    auto ns = meta->find("namespace");
-    if (ns != meta->end() && ns->is_string()) key.ns = ns->get<std::string>();
-  }
+  std::tie(key.group, key.version) = SplitApiVersion(fields.api_version);
+  key.kind = std::string(fields.kind);
+  key.name = std::string(fields.name.empty() ? fields.generate_name : fields.name);
+  key.ns = std::string(fields.ns);
   if (key.name.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(key.kind, " object has no metadata.name"));
   }
   return key;
+}
+
+absl::StatusOr<ObjectKey> KeyOf(const Json& object) {
+  if (!object.is_object()) return absl::InvalidArgumentError("object is not a mapping");
+  auto string_at = [](const Json& parent, const char* field) -> absl::string_view {
+    auto it = parent.find(field);
+    if (it == parent.end() || !it->is_string()) return {};
+    return it->get_ref<const std::string&>();
+  };
+  ObjectKeyFields fields;
+  fields.api_version = string_at(object, "apiVersion");
+  fields.kind = string_at(object, "kind");
+  auto meta = object.find("metadata");
+  if (meta != object.end() && meta->is_object()) {
+    fields.name = string_at(*meta, "name");
+    fields.generate_name = string_at(*meta, "generateName");
+    fields.ns = string_at(*meta, "namespace");
+  }
+  return KeyFromFields(fields);
 }
 
 bool IsClusterScopedKind(absl::string_view group, absl::string_view kind) {

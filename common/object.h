@@ -47,6 +47,19 @@ struct ObjectKey {
 // Splits "apps/v1" into {"apps","v1"} and "v1" into {"","v1"}.
 std::pair<std::string, std::string> SplitApiVersion(absl::string_view api_version);
 
+// The identity fields of an object as found in it: empty when absent or not strings.
+struct ObjectKeyFields {
+  absl::string_view api_version;
+  absl::string_view kind;
+  absl::string_view name;
+  absl::string_view generate_name;
+  absl::string_view ns;
+};
+
+// The key made of `fields` (generateName stands in for an empty name). INVALID_ARGUMENT naming
+// what is missing: apiVersion, kind or metadata.name.
+absl::StatusOr<ObjectKey> KeyFromFields(const ObjectKeyFields& fields);
+
 // The key of `object`. INVALID_ARGUMENT (naming what is missing) if it is not a JSON object or
 // lacks apiVersion, kind or metadata.name (metadata.generateName is accepted in place of name).
 absl::StatusOr<ObjectKey> KeyOf(const Json& object);

@@ -3,12 +3,12 @@
 // documents and random corruptions of them.
 #include "common/json_parse.h"
 
-#include <functional>
 #include <string>
 #include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/common/random_json.h"
 
 namespace todoke {
 namespace {
@@ -45,46 +45,13 @@ TEST(JsonParseTest, AgreesWithNlohmannOnEdgeCases) {
 }
 
 TEST(JsonParseTest, AgreesWithNlohmannOnRandomDocumentsAndCorruptions) {
-  uint64_t seed = 1;
-  auto next = [&seed]() {
-    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
-    return static_cast<size_t>(seed >> 33);
-  };
-  const std::vector<std::string> strings = {"", "a", "name", "é", "日本", "q\"uote", "back\\slash",
-                                            "tab\there", "line\nbreak", "\x7f", "😀"};
-  std::function<Json(int)> random_value = [&](int depth) -> Json {
-    switch (next() % (depth > 4 ? 5 : 7)) {
-      case 0: return nullptr;
-      case 1: return next() % 2 == 0;
-      case 2: return static_cast<int64_t>(next()) - (1LL << 30);
-      case 3: return static_cast<double>(next() % 100000) / 64.0;
-      case 4: return strings[next() % strings.size()];
-      case 5: {
-        Json array = Json::array();
-        for (size_t i = next() % 5; i > 0; --i) array.push_back(random_value(depth + 1));
-        return array;
-      }
-      default: {
-        Json object = Json::object();
-        for (size_t i = next() % 5; i > 0; --i) {
-          object[strings[next() % strings.size()] + std::to_string(next() % 3)] =
-              random_value(depth + 1);
-        }
-        return object;
-      }
-    }
-  };
+  testing::RandomJson random(1);
   for (int round = 0; round < 2000; ++round) {
-    const std::string text = random_value(0).dump(next() % 2 == 0 ? -1 : 2);
+    const Json value = random.Value();
+    const std::string text = round % 3 == 0 ? random.ShuffledText(value)
+                                            : value.dump(round % 3 == 1 ? -1 : 2);
     ExpectSameAsNlohmann(text);
-    std::string corrupted = text;
-    const size_t at = next() % (corrupted.size() + 1);
-    switch (next() % 3) {
-      case 0: corrupted.insert(at, 1, "{}[],:\"\\ 0e-.x\xc3"[next() % 15]); break;
-      case 1: if (at < corrupted.size()) corrupted.erase(at, 1); break;
-      default: corrupted = corrupted.substr(0, at); break;
-    }
-    ExpectSameAsNlohmann(corrupted);
+    ExpectSameAsNlohmann(random.Corrupt(text));
   }
 }
 

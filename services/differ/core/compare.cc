@@ -8,7 +8,7 @@
 
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
-#include "services/differ/core/key_order.h"
+#include "common/key_order.h"
 #include "services/differ/core/list_strategy.h"
 #include "services/differ/core/quantity.h"
 

@@ -4,7 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "services/differ/core/key_order.h"
+#include "common/key_order.h"
 #include "services/differ/core/list_strategy.h"
 
 namespace todoke::differ {

@@ -8,7 +8,7 @@
 #include "services/differ/core/differ.h"
 #include "services/differ/core/field_set.h"
 #include "services/differ/core/json_pointer.h"
-#include "services/differ/core/key_order.h"
+#include "common/key_order.h"
 #include "services/differ/core/line_diff.h"
 #include "services/differ/core/normalize.h"
 #include "services/differ/core/quantity.h"

@@ -1,8 +1,8 @@
 // The order of Json object keys (std::string's, byte by byte as unsigned char), computed inline:
 // the differ compares many short keys that differ early, where a call to memcmp costs more than
 // the comparison itself.
-#ifndef TODOKE_SERVICES_DIFFER_CORE_KEY_ORDER_H_
-#define TODOKE_SERVICES_DIFFER_CORE_KEY_ORDER_H_
+#ifndef TODOKE_COMMON_KEY_ORDER_H_
+#define TODOKE_COMMON_KEY_ORDER_H_
 
 #include <algorithm>
 #include <bit>
@@ -10,7 +10,7 @@
 #include <cstring>
 #include <string_view>
 
-namespace todoke::differ {
+namespace todoke {
 
 // Negative, zero or positive as `a` sorts before, equal to or after `b`; same sign as a.compare(b).
 inline int CompareKeys(std::string_view a, std::string_view b) {
@@ -33,6 +33,6 @@ inline int CompareKeys(std::string_view a, std::string_view b) {
   return a.size() < b.size() ? -1 : 1;
 }
 
-}  // namespace todoke::differ
+}  // namespace todoke
 
-#endif  // TODOKE_SERVICES_DIFFER_CORE_KEY_ORDER_H_
+#endif  // TODOKE_COMMON_KEY_ORDER_H_
