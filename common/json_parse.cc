@@ -65,7 +65,8 @@ class NlohmannBuilder {
 
 absl::StatusOr<Json> ParseJson(absl::string_view text) {
   NlohmannBuilder builder;
-  json_internal::JsonReader<NlohmannBuilder> reader(text, builder);
+  json_internal::JsonReader<NlohmannBuilder> reader(std::string_view(text.data(), text.size()),
+                                                    builder);
   absl::Status status = reader.Document();
   if (!status.ok()) return status;
   return std::move(builder.root());

@@ -165,6 +165,24 @@ std::string_view JsonArena::CopyString(std::string_view text) {
   return std::string_view(copy, text.size());
 }
 
+void JsonArena::Reset(size_t keep_bytes) {
+  const size_t used = reserved_;
+  const bool reuse_block = blocks_.size() == 1 && used <= keep_bytes;
+  if (!reuse_block) {
+    blocks_.clear();
+    reserved_ = 0;
+    next_ = end_ = nullptr;
+    if (used > 0 && keep_bytes > 0) {  // one block for what the last round needed
+      const size_t block = std::min(used, keep_bytes);
+      blocks_.push_back(std::make_unique_for_overwrite<char[]>(block));
+      reserved_ = block;
+      end_ = blocks_.back().get() + block;
+    }
+  }
+  if (!blocks_.empty()) next_ = blocks_.front().get();
+  next_block_bytes_ = 4096;
+}
+
 void JsonArena::Reserve(size_t bytes) {
   if (static_cast<size_t>(end_ - next_) >= bytes) return;
   next_block_bytes_ = std::max(next_block_bytes_, bytes);
@@ -211,8 +229,11 @@ uint32_t SortMembers(JsonMember* members, uint32_t size) {
 // move into the arena side by side.
 class JsonNodeParser::Builder {
  public:
-  void Reset(JsonArena* arena) {
+  // `borrowed`: the text strings may view instead of being copied (empty: copy them all).
+  void Reset(JsonArena* arena, std::string_view borrowed) {
     arena_ = arena;
+    borrowed_begin_ = reinterpret_cast<uintptr_t>(borrowed.data());
+    borrowed_end_ = borrowed_begin_ + borrowed.size();
     values_.clear();
     keys_.clear();
     too_long_ = false;
@@ -267,8 +288,13 @@ class JsonNodeParser::Builder {
       too_long_ = true;
       text = text.substr(0, 0);
     }
+    const uintptr_t begin = reinterpret_cast<uintptr_t>(text.data());
+    if (begin >= borrowed_begin_ && begin + text.size() <= borrowed_end_) return text;
     return arena_->CopyString(text);
   }
+
+  uintptr_t borrowed_begin_ = 0;
+  uintptr_t borrowed_end_ = 0;
 
   JsonArena* arena_ = nullptr;
   std::vector<JsonNode> values_;
@@ -279,9 +305,19 @@ class JsonNodeParser::Builder {
 JsonNodeParser::JsonNodeParser() : builder_(std::make_unique<Builder>()) {}
 JsonNodeParser::~JsonNodeParser() = default;
 
-absl::StatusOr<const JsonNode*> JsonNodeParser::Parse(absl::string_view text, JsonArena& arena) {
-  builder_->Reset(&arena);
-  arena.Reserve(text.size() * 2 + 256);  // a document needs about twice its text
+absl::StatusOr<const JsonNode*> JsonNodeParser::Parse(std::string_view text, JsonArena& arena) {
+  return ParseInto(text, arena, /*borrow=*/false);
+}
+
+absl::StatusOr<const JsonNode*> JsonNodeParser::ParseBorrowing(std::string_view text,
+                                                               JsonArena& arena) {
+  return ParseInto(text, arena, /*borrow=*/true);
+}
+
+absl::StatusOr<const JsonNode*> JsonNodeParser::ParseInto(std::string_view text, JsonArena& arena,
+                                                          bool borrow) {
+  builder_->Reset(&arena, borrow ? text : std::string_view());
+  arena.Reserve(text.size() * 2 + 256);  // a document's tree takes about twice its text
   json_internal::JsonReader<Builder> reader(text, *builder_);
   absl::Status status = reader.Document();
   if (!status.ok()) return status;
@@ -291,7 +327,7 @@ absl::StatusOr<const JsonNode*> JsonNodeParser::Parse(absl::string_view text, Js
   return builder_->Root();
 }
 
-absl::StatusOr<const JsonNode*> ParseJsonNode(absl::string_view text, JsonArena& arena) {
+absl::StatusOr<const JsonNode*> ParseJsonNode(std::string_view text, JsonArena& arena) {
   JsonNodeParser parser;
   return parser.Parse(text, arena);
 }

@@ -19,7 +19,6 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "absl/strings/string_view.h"
 #include "common/object.h"
 
 namespace todoke {
@@ -127,6 +126,10 @@ class JsonArena {
   std::string_view CopyString(std::string_view text);
   // Makes the next block at least `bytes` large (a hint for a document of known size).
   void Reserve(size_t bytes);
+  // Forgets every tree, keeping up to `keep_bytes` of memory as one block for the next ones:
+  // an arena reused this way stops allocating (and page-faulting) once it has seen its largest
+  // load. Every node made before is invalid afterwards.
+  void Reset(size_t keep_bytes = size_t{16} << 20);
   // Bytes taken from the system, blocks included.
   size_t bytes_reserved() const { return reserved_; }
 
@@ -152,15 +155,21 @@ class JsonNodeParser {
   // Parses one JSON value (surrounding whitespace allowed) into `arena`; the tree lives as long
   // as the arena. INVALID_ARGUMENT naming the byte offset for malformed JSON, invalid UTF-8,
   // nesting deeper than 512 or a string of 4 GiB or more; the same texts ParseJson refuses.
-  absl::StatusOr<const JsonNode*> Parse(absl::string_view text, JsonArena& arena);
+  absl::StatusOr<const JsonNode*> Parse(std::string_view text, JsonArena& arena);
+
+  // As Parse, but strings and keys without escapes view `text` rather than being copied, so
+  // `text` must outlive the tree too. Faster, and the tree takes less memory.
+  absl::StatusOr<const JsonNode*> ParseBorrowing(std::string_view text, JsonArena& arena);
 
  private:
+  absl::StatusOr<const JsonNode*> ParseInto(std::string_view text, JsonArena& arena, bool borrow);
+
   class Builder;
   std::unique_ptr<Builder> builder_;
 };
 
 // One-off form of JsonNodeParser::Parse.
-absl::StatusOr<const JsonNode*> ParseJsonNode(absl::string_view text, JsonArena& arena);
+absl::StatusOr<const JsonNode*> ParseJsonNode(std::string_view text, JsonArena& arena);
 
 // A copy of `value` in `arena`. Strings longer than 4 GiB are cut (they cannot come from JSON
 // text todoke accepts).

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "bench/differ/bench_objects.h"
+#include "common/json_tree.h"
 #include "services/differ/core/differ.h"
 #include "services/differ/core/health.h"
 
@@ -35,6 +36,9 @@ struct Clock {
 using differ::DiffOptions;
 using differ::DiffResult;
 using differ::SyncStatus;
+using differ::DiffNodes;
+using differ::DiffJsonText;
+using differ::Diff;
 
 double Seconds(Clock::time_point start) { return (Clock::now() - start).count(); }
 
@@ -52,18 +56,52 @@ long ResidentKilobytes() {
   return -1;
 }
 
-// Objects with distinct names, so pairing does real work, `batch` pairs per Diff call.
-void MakePairs(size_t count, const Json& desired, const Json& live, std::vector<Json>& desired_out,
-               std::vector<Json>& live_out) {
-  desired_out.reserve(count);
-  live_out.reserve(count);
-  for (size_t i = 0; i < count; ++i) {
-    desired_out.push_back(desired);
-    live_out.push_back(live);
-    const std::string name = "web-" + std::to_string(i);
-    desired_out.back()["metadata"]["name"] = name;
-    live_out.back()["metadata"]["name"] = name;
+// `count` copies of `object` with distinct names ("web-<i>"), so pairing does real work.
+std::vector<Json> Named(size_t count, const Json& object) {
+  std::vector<Json> out(count, object);
+  for (size_t i = 0; i < count; ++i) out[i]["metadata"]["name"] = "web-" + std::to_string(i);
+  return out;
+}
+
+// `value` as JSON text with every object's keys in reverse order: an API server writes keys in
+// struct order, never sorted, so the differ has to sort them; reversed is the worst case.
+std::string ReversedKeysJson(const Json& value) {
+  if (value.is_object()) {
+    std::string text = "{";
+    for (auto it = value.rbegin(); it != value.rend(); ++it) {
+      if (text.size() > 1) text += ",";
+      text += Json(it.key()).dump() + ":" + ReversedKeysJson(it.value());
+    }
+    return text + "}";
   }
+  if (value.is_array()) {
+    std::string text = "[";
+    for (const Json& item : value) text += (text.size() > 1 ? "," : "") + ReversedKeysJson(item);
+    return text + "]";
+  }
+  return value.dump();
+}
+
+// Texts of `objects`, canonical (sorted keys) or with keys reversed.
+std::vector<std::string> Texts(const std::vector<Json>& objects, bool reversed) {
+  std::vector<std::string> texts;
+  for (const Json& object : objects) {
+    texts.push_back(reversed ? ReversedKeysJson(object) : CanonicalJson(object));
+  }
+  return texts;
+}
+
+std::vector<std::string_view> Views(const std::vector<std::string>& texts) {
+  return std::vector<std::string_view>(texts.begin(), texts.end());
+}
+
+// The objects parsed into compact trees held by `arena`, viewing `texts` (as DiffJsonText does):
+// `texts` must outlive the trees.
+std::vector<const JsonNode*> Trees(const std::vector<std::string>& texts, JsonArena& arena) {
+  std::vector<const JsonNode*> trees;
+  JsonNodeParser parser;
+  for (const std::string& text : texts) trees.push_back(*parser.ParseBorrowing(text, arena));
+  return trees;
 }
 
 // Runs `body` (which compares `objects_per_call` pairs) for about `seconds`; returns pairs/s.
@@ -109,113 +147,157 @@ void Check(const DiffResult& result, SyncStatus want, const char* what) {
 int Run(size_t pairs, double seconds, bool synced_only, bool single_only) {
   const Json desired = Json::parse(kDesiredDeploymentJson);
   const Json live = Json::parse(kLiveDeploymentJson);
-  const std::string desired_text = CanonicalJson(desired);
-  const std::string live_text = CanonicalJson(live);
   std::printf("objects: desired Deployment %zu bytes, live %zu bytes (canonical JSON)\n",
-              desired_text.size(), live_text.size());
+              CanonicalJson(desired).size(), CanonicalJson(live).size());
   const DiffOptions options;
+  auto expect_synced = [](const DiffResult& result, size_t count) {
+    if (result.summary.synced != count) std::abort();
+  };
 
-  // 1. Synced pairs, 100 per call (an application), one core.
-  std::vector<Json> desired_batch, live_batch;
+  // 1. The comparison itself: objects already parsed into the differ's trees, one core.
+  JsonArena arena;
+  const std::vector<std::string> one_desired_text = Texts(Named(1, desired), false);
+  const std::vector<std::string> one_live_text = Texts(Named(1, live), true);
+  const std::vector<const JsonNode*> one_desired = Trees(one_desired_text, arena);
+  const std::vector<const JsonNode*> one_live = Trees(one_live_text, arena);
   if (single_only) {  // for profiling the per-call path
-    std::vector<Json> one_desired = {desired}, one_live = {live};
     const double single = PairsPerSecond(seconds, 1, [&] {
-      DiffResult result = Diff(one_desired, one_live, options);
-      if (result.summary.synced != 1) std::abort();
+      expect_synced(DiffNodes(one_desired, one_live, options), 1);
     }).median;
-    std::printf("synced, 1 pair per Diff call:              %10.0f comparisons/s\n", single);
+    std::printf("synced, 1 pair per call:                   %10.0f comparisons/s\n", single);
     return 0;
   }
-  MakePairs(100, desired, live, desired_batch, live_batch);
-  Check(Diff(desired_batch, live_batch, options), SyncStatus::kSynced, "synced");
-  const Rate synced = PairsPerSecond(seconds, desired_batch.size(), [&] {
-    DiffResult result = Diff(desired_batch, live_batch, options);
-    if (result.summary.synced != desired_batch.size()) std::abort();
+  const std::vector<Json> desired_batch = Named(100, desired);
+  const std::vector<Json> live_batch = Named(100, live);
+  const std::vector<std::string> desired_texts = Texts(desired_batch, false);
+  const std::vector<std::string> live_texts = Texts(live_batch, false);
+  const std::vector<std::string> live_texts_reversed = Texts(live_batch, true);
+  const std::vector<const JsonNode*> desired_trees = Trees(desired_texts, arena);
+  const std::vector<const JsonNode*> live_trees = Trees(live_texts_reversed, arena);
+  Check(DiffNodes(desired_trees, live_trees, options), SyncStatus::kSynced, "synced");
+  const Rate synced = PairsPerSecond(seconds, desired_trees.size(), [&] {
+    expect_synced(DiffNodes(desired_trees, live_trees, options), desired_trees.size());
   });
-  std::printf("synced, 100 pairs per Diff call:           %10.0f comparisons/s  (target 50000; "
+  std::printf("synced, 100 pairs per call, parsed trees:  %10.0f comparisons/s  (target 50000; "
               "best round %.0f)\n",
               synced.median, synced.best);
   if (synced_only) return 0;  // for profiling the hot path
 
-  // 2. One pair per call (per-call overhead included).
-  std::vector<Json> one_desired = {desired}, one_live = {live};
   const Rate single = PairsPerSecond(seconds, 1, [&] {
-    DiffResult result = Diff(one_desired, one_live, options);
-    if (result.summary.synced != 1) std::abort();
+    expect_synced(DiffNodes(one_desired, one_live, options), 1);
   });
-  std::printf("synced, 1 pair per Diff call:              %10.0f comparisons/s  (best round %.0f)\n",
+  std::printf("synced, 1 pair per call, parsed trees:     %10.0f comparisons/s  (best round %.0f)\n",
               single.median, single.best);
-
-  // 2b. A typical application's size: 20 distinct pairs per call (about 1 MB of parsed objects).
-  std::vector<Json> desired_twenty, live_twenty;
-  MakePairs(20, desired, live, desired_twenty, live_twenty);
-  const Rate twenty = PairsPerSecond(seconds, desired_twenty.size(), [&] {
-    DiffResult result = Diff(desired_twenty, live_twenty, options);
-    if (result.summary.synced != desired_twenty.size()) std::abort();
+  const std::vector<const JsonNode*> desired_twenty(desired_trees.begin(),
+                                                    desired_trees.begin() + 20);
+  const std::vector<const JsonNode*> live_twenty(live_trees.begin(), live_trees.begin() + 20);
+  const Rate twenty = PairsPerSecond(seconds, 20, [&] {
+    expect_synced(DiffNodes(desired_twenty, live_twenty, options), 20);
   });
-  std::printf("synced, 20 pairs per Diff call:            %10.0f comparisons/s  (best round %.0f)\n",
+  std::printf("synced, 20 pairs per call, parsed trees:   %10.0f comparisons/s  (best round %.0f)\n",
               twenty.median, twenty.best);
+
+  // 2. From JSON text, as the gRPC service receives objects: parse + compare.
+  const std::vector<std::string_view> desired_views = Views(desired_texts);
+  const std::vector<std::string_view> live_views = Views(live_texts);
+  const std::vector<std::string_view> live_views_reversed = Views(live_texts_reversed);
+  const Rate from_text = PairsPerSecond(seconds, desired_views.size(), [&] {
+    expect_synced(DiffJsonText(desired_views, live_views, options), desired_views.size());
+  });
+  std::printf("synced, 100 pairs from JSON text:          %10.0f comparisons/s  (best round %.0f)\n",
+              from_text.median, from_text.best);
+  const Rate from_reversed = PairsPerSecond(seconds, desired_views.size(), [&] {
+    expect_synced(DiffJsonText(desired_views, live_views_reversed, options),
+                  desired_views.size());
+  });
+  std::printf("  same, live keys in reverse order:        %10.0f comparisons/s  (best round %.0f)\n",
+              from_reversed.median, from_reversed.best);
+  JsonArena parse_arena;
+  JsonNodeParser parser;
+  const double parse_only = PairsPerSecond(seconds, desired_views.size(), [&] {
+    parse_arena.Reset();
+    for (size_t i = 0; i < desired_views.size(); ++i) {
+      if (!parser.ParseBorrowing(desired_views[i], parse_arena).ok()) std::abort();
+      if (!parser.ParseBorrowing(live_views[i], parse_arena).ok()) std::abort();
+    }
+  }).median;
+  std::printf("  of which parsing a pair alone:           %10.0f pairs/s\n", parse_only);
+  const double from_json = PairsPerSecond(seconds, desired_batch.size(), [&] {
+    expect_synced(Diff(desired_batch, live_batch, options), desired_batch.size());
+  }).median;
+  std::printf("synced, 100 pairs of nlohmann::json:       %10.0f comparisons/s  (copied to trees)\n",
+              from_json);
 
   // 3. OutOfSync pairs (new image): patch and unified YAML diff computed.
   std::vector<Json> changed_batch = desired_batch;
   for (Json& object : changed_batch) {
     object["spec"]["template"]["spec"]["containers"][0]["image"] = "registry.example.com/web:1.5.0";
   }
-  Check(Diff(changed_batch, live_batch, options), SyncStatus::kOutOfSync, "out of sync");
-  const double drifted = PairsPerSecond(seconds, changed_batch.size(), [&] {
-    DiffResult result = Diff(changed_batch, live_batch, options);
-    if (result.summary.out_of_sync != changed_batch.size()) std::abort();
+  const std::vector<std::string> changed_texts = Texts(changed_batch, false);
+  const std::vector<const JsonNode*> changed_trees = Trees(changed_texts, arena);
+  Check(DiffNodes(changed_trees, live_trees, options), SyncStatus::kOutOfSync, "out of sync");
+  const double drifted = PairsPerSecond(seconds, changed_trees.size(), [&] {
+    DiffResult result = DiffNodes(changed_trees, live_trees, options);
+    if (result.summary.out_of_sync != changed_trees.size()) std::abort();
   }).median;
   std::printf("out of sync (patch + unified YAML diff):   %10.0f comparisons/s\n", drifted);
   DiffOptions no_text = options;
   no_text.compute_unified_diff = false;
-  const double drifted_patch_only = PairsPerSecond(seconds, changed_batch.size(), [&] {
-    DiffResult result = Diff(changed_batch, live_batch, no_text);
-    if (result.summary.out_of_sync != changed_batch.size()) std::abort();
+  const double drifted_patch_only = PairsPerSecond(seconds, changed_trees.size(), [&] {
+    DiffResult result = DiffNodes(changed_trees, live_trees, no_text);
+    if (result.summary.out_of_sync != changed_trees.size()) std::abort();
   }).median;
   std::printf("out of sync (patch only):                  %10.0f comparisons/s\n",
               drifted_patch_only);
 
-  // 4. From JSON text, as the gRPC service receives objects: parse + compare.
-  std::vector<std::string> desired_texts, live_texts;
-  for (size_t i = 0; i < desired_batch.size(); ++i) {
-    desired_texts.push_back(CanonicalJson(desired_batch[i]));
-    live_texts.push_back(CanonicalJson(live_batch[i]));
-  }
-  std::vector<std::string_view> desired_views(desired_texts.begin(), desired_texts.end());
-  std::vector<std::string_view> live_views(live_texts.begin(), live_texts.end());
-  const double from_text = PairsPerSecond(seconds, desired_views.size(), [&] {
-    DiffResult result = DiffJsonText(desired_views, live_views, options);
-    if (result.summary.synced != desired_views.size()) std::abort();
-  }).median;
-  std::printf("synced, parse JSON text + compare:         %10.0f comparisons/s\n", from_text);
-
-  // 5. Health of the live objects.
+  // 4. Health of the live objects.
   const double health = PairsPerSecond(seconds, live_batch.size(), [&] {
     health::HealthReport report = health::AssessHealthAll(live_batch, {});
     if (report.aggregate.status != health::HealthStatus::kHealthy) std::abort();
   }).median;
   std::printf("health assessments:                        %10.0f objects/s\n", health);
 
-  // 6. Memory for `pairs` pairs held in memory and compared in one call.
+  // 5. Memory for `pairs` pairs held in memory and compared in one call, as the differ holds
+  // them (compact trees) and as nlohmann::json would.
+  const std::vector<std::string> many_desired_texts = Texts(Named(pairs, desired), false);
+  const std::vector<std::string> many_live_texts = Texts(Named(pairs, live), true);
+  size_t text_bytes = 0;
+  for (size_t i = 0; i < pairs; ++i) {
+    text_bytes += many_desired_texts[i].size() + many_live_texts[i].size();
+  }
   malloc_trim(0);
   const size_t heap_before = HeapInUseBytes();
   const long rss_before = ResidentKilobytes();
-  std::vector<Json> many_desired, many_live;
-  MakePairs(pairs, desired, live, many_desired, many_live);
-  const size_t heap_objects = HeapInUseBytes();
+  JsonArena many_arena;
+  const std::vector<const JsonNode*> many_desired = Trees(many_desired_texts, many_arena);
+  const std::vector<const JsonNode*> many_live = Trees(many_live_texts, many_arena);
+  const size_t heap_trees = HeapInUseBytes();
   const Clock::time_point start = Clock::now();
-  DiffResult result = Diff(many_desired, many_live, options);
+  DiffResult result = DiffNodes(many_desired, many_live, options);
   const double diff_seconds = Seconds(start);
   const size_t heap_after = HeapInUseBytes();
   const long rss_after = ResidentKilobytes();
   Check(result, SyncStatus::kSynced, "memory run");
-  std::printf("%zu pairs: objects %.1f MiB on the heap (%.0f bytes per pair), Diff result %.2f MiB, "
-              "RSS +%.1f MiB, one Diff call %.3f s CPU\n",
-              pairs, (heap_objects - heap_before) / 1048576.0,
-              static_cast<double>(heap_objects - heap_before) / pairs,
-              (heap_after - heap_objects) / 1048576.0, (rss_after - rss_before) / 1024.0,
+  std::printf("%zu pairs (JSON text %.0f bytes per pair): trees %.1f MiB (%.0f bytes per pair), "
+              "Diff result %.2f MiB, RSS +%.1f MiB, one call %.3f s CPU\n",
+              pairs, static_cast<double>(text_bytes) / pairs,
+              (heap_trees - heap_before) / 1048576.0,
+              static_cast<double>(heap_trees - heap_before) / pairs,
+              (heap_after - heap_trees) / 1048576.0, (rss_after - rss_before) / 1024.0,
               diff_seconds);
+  result = DiffResult();
+  const size_t heap_before_json = HeapInUseBytes();
+  {
+    std::vector<Json> as_json;
+    as_json.reserve(2 * pairs);
+    for (size_t i = 0; i < pairs; ++i) {
+      as_json.push_back(Json::parse(many_desired_texts[i]));
+      as_json.push_back(Json::parse(many_live_texts[i]));
+    }
+    std::printf("  the same pairs as nlohmann::json:        %.1f MiB (%.0f bytes per pair)\n",
+                (HeapInUseBytes() - heap_before_json) / 1048576.0,
+                static_cast<double>(HeapInUseBytes() - heap_before_json) / pairs);
+  }
   return 0;
 }
 

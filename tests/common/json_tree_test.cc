@@ -59,11 +59,17 @@ TEST(JsonTreeTest, AgreesWithNlohmannOnRandomDocumentsAndCorruptions) {
   testing::RandomJson random(7);
   JsonArena arena;  // one arena for every document: earlier trees stay intact
   std::vector<std::pair<const JsonNode*, Json>> kept;
+  JsonNodeParser parser;  // one parser for many documents, as the differ uses it
   for (int round = 0; round < 2000; ++round) {
     const Json value = random.Value();
     const std::string text = round % 2 == 0 ? random.ShuffledText(value) : value.dump(2);
     const JsonNode* node = ExpectSameAsNlohmann(text, arena);
     if (node != nullptr && round % 50 == 0) kept.emplace_back(node, value);
+    if (node != nullptr) {  // borrowing the text's strings gives the same tree
+      absl::StatusOr<const JsonNode*> borrowed = parser.ParseBorrowing(text, arena);
+      ASSERT_TRUE(borrowed.ok()) << text;
+      EXPECT_TRUE(**borrowed == *node) << text;
+    }
     ExpectSameAsNlohmann(random.Corrupt(text), arena);
   }
   for (const auto& [node, value] : kept) EXPECT_EQ(ToJson(*node).dump(), value.dump());
@@ -154,6 +160,27 @@ TEST(JsonTreeTest, ArenaHoldsLargeStringsAndManyDocuments) {
   EXPECT_EQ((**node)[0].string(), big);  // earlier trees are untouched
   // The parser reserves about twice the text for a document: never much more.
   EXPECT_LT(arena.bytes_reserved(), 2 * big.size() + (2 << 20));
+}
+
+TEST(JsonTreeTest, BorrowingViewsTheTextExceptForEscapedStrings) {
+  const std::string text = R"({"plain": "value", "esc\"aped": "a\nb", "list": ["x"]})";
+  JsonArena arena;
+  JsonNodeParser parser;
+  const JsonNode& node = **parser.ParseBorrowing(text, arena);
+  auto in_text = [&](std::string_view view) {
+    return view.data() >= text.data() && view.data() + view.size() <= text.data() + text.size();
+  };
+  EXPECT_TRUE(in_text(node.Find("plain")->string()));
+  EXPECT_TRUE(in_text(node.Find("list")->items()[0].string()));
+  EXPECT_TRUE(in_text(node.members()[1].key()));  // "list"
+  ASSERT_NE(node.Find("esc\"aped"), nullptr);
+  EXPECT_EQ(node.Find("esc\"aped")->string(), "a\nb");
+  EXPECT_FALSE(in_text(node.Find("esc\"aped")->string()));
+  EXPECT_FALSE(in_text(node.members()[0].key()));  // esc"aped
+  // Without borrowing nothing views the text.
+  const JsonNode& copied = **parser.Parse(text, arena);
+  EXPECT_FALSE(in_text(copied.Find("plain")->string()));
+  EXPECT_TRUE(copied == node);
 }
 
 TEST(JsonTreeTest, ErrorsNameTheOffsetAndDeepNestingIsRefused) {

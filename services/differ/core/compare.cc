@@ -9,31 +9,31 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "common/key_order.h"
+#include "common/key_order.h"
 #include "services/differ/core/list_strategy.h"
 #include "services/differ/core/quantity.h"
 
 namespace todoke::differ {
 
-bool IsZeroValue(const Json& value) {
+bool IsZeroValue(const JsonNode& value) {
   switch (value.type()) {
-    case Json::value_t::null:
+    case JsonNode::Type::kNull:
       return true;
-    case Json::value_t::boolean:
-      return !value.get<bool>();
-    case Json::value_t::number_integer:
-      return value.get<int64_t>() == 0;
-    case Json::value_t::number_unsigned:
-      return value.get<uint64_t>() == 0;
-    case Json::value_t::number_float:
-      return value.get<double>() == 0.0;
-    case Json::value_t::string:
-      return value.get_ref<const std::string&>().empty();
-    case Json::value_t::object:
-    case Json::value_t::array:
+    case JsonNode::Type::kBool:
+      return !value.bool_value();
+    case JsonNode::Type::kInt:
+      return value.int_value() == 0;
+    case JsonNode::Type::kUint:
+      return value.uint_value() == 0;
+    case JsonNode::Type::kDouble:
+      return value.double_value() == 0.0;
+    case JsonNode::Type::kString:
+      return value.string().empty();
+    case JsonNode::Type::kArray:
+    case JsonNode::Type::kObject:
       return value.empty();
-    default:
-      return false;
   }
+  return false;
 }
 
 namespace {
@@ -47,35 +47,34 @@ bool IsQuantityMap(std::string_view field_name) {
          field_name == "used";
 }
 
-// Finds the values of a Json object's keys for names asked in ascending order. When most keys are
-// asked for, it steps through the keys once rather than searching the tree for each name (fewer
-// string comparisons and cache misses). A name sorting before the previous one starts over.
+// Finds the values of an object's members for names asked in ascending order. When most keys are
+// asked for, it steps through the members once rather than searching for each name (fewer key
+// comparisons). A name sorting before the previous one starts over.
 class ObjectCursor {
  public:
-  ObjectCursor(const Json::object_t& object, size_t expected_lookups)
+  ObjectCursor(const JsonNode& object, size_t expected_lookups)
       : object_(object),
-        next_(object.begin()),
+        next_(object.members().data()),
+        end_(next_ + object.members().size()),
         stepping_(object.size() <= 4 * expected_lookups + 4) {}
 
   // The value of key `name`, or nullptr.
-  const Json* Find(std::string_view name) {
-    if (!stepping_) {
-      auto it = object_.find(name);
-      return it == object_.end() ? nullptr : &it->second;
-    }
-    if (CompareKeys(name, previous_) < 0) next_ = object_.begin();
+  const JsonNode* Find(std::string_view name) {
+    if (!stepping_) return object_.Find(name);
+    if (CompareKeys(name, previous_) < 0) next_ = object_.members().data();
     previous_ = name;
-    for (; next_ != object_.end(); ++next_) {
-      const int order = CompareKeys(next_->first, name);
+    for (; next_ != end_; ++next_) {
+      const int order = CompareKeys(next_->key(), name);
       if (order < 0) continue;
-      return order == 0 ? &next_->second : nullptr;
+      return order == 0 ? &next_->value : nullptr;
     }
     return nullptr;
   }
 
  private:
-  const Json::object_t& object_;
-  Json::object_t::const_iterator next_;
+  const JsonNode& object_;
+  const JsonMember* next_;
+  const JsonMember* const end_;
   std::string_view previous_;
   const bool stepping_;
 };
@@ -85,10 +84,10 @@ class ObjectCursor {
 class ItemKeys {
  public:
   // False when an item lacks a key field or two items share a key (as MergeKeyTexts).
-  bool Build(const ListStrategy& strategy, const Json& items) {
+  bool Build(const ListStrategy& strategy, const JsonNode& items) {
     text_.reserve(items.size() * 32);
     ends_.reserve(items.size());
-    for (const Json& item : items) {
+    for (const JsonNode& item : items.items()) {
       text_.append("k:");
       if (!AppendMergeKeyText(text_, strategy, item)) return false;
       ends_.push_back(text_.size());
@@ -124,7 +123,7 @@ class Walker {
     const PointerTrie::Node* pointers = nullptr;
   };
 
-  void Value(const Json& desired, const Json& live, const Context& context,
+  void Value(const JsonNode& desired, const JsonNode& live, const Context& context,
              std::string_view field_name, bool quantity) {
     if (desired.is_object()) {
       if (live.is_object()) {
@@ -192,7 +191,7 @@ class Walker {
   // side) and by `key_element` (merge key as a fieldsV1 element) or `set_value` (set lists); both
   // null for atomic lists.
   static bool ItemContext(const Context& parent, size_t index, size_t other_index,
-                          const std::string_view* key_element, const Json* set_value,
+                          const std::string_view* key_element, const JsonNode* set_value,
                           Context& child) {
     if (parent.pointers != nullptr) {
       child.pointers = parent.pointers->Child(std::to_string(index));
@@ -214,20 +213,20 @@ class Walker {
     return true;
   }
 
-  void Map(const Json& desired, const Json& live, const Context& context,
+  void Map(const JsonNode& desired, const JsonNode& live, const Context& context,
            std::string_view field_name) {
     const bool quantity_map = IsQuantityMap(field_name);
-    const Json::object_t& desired_fields = desired.get_ref<const Json::object_t&>();
-    const Json::object_t& live_fields = live.get_ref<const Json::object_t&>();
     // Keys come in ascending order: walk the live keys and the owned fields alongside.
     FieldSet::FieldCursor owned_fields(context.owned);
-    ObjectCursor live_cursor(live_fields, desired_fields.size());
-    for (const auto& [name, desired_value] : desired_fields) {
+    ObjectCursor live_cursor(live, desired.size());
+    for (const JsonMember& member : desired.members()) {
+      const std::string_view name = member.key();
+      const JsonNode& desired_value = member.value;
       if (desired_value.is_null()) continue;  // null in an apply means "not set"
       Context child;
       if (!FieldContext(context, name, &owned_fields, child)) continue;
       StepScope step(path_, FieldStep(name));
-      const Json* live_value = live_cursor.Find(name);
+      const JsonNode* live_value = live_cursor.Find(name);
       if (live_value == nullptr || live_value->is_null()) {
         if (!IsZeroValue(desired_value)) Drift("add", &desired_value);
       } else {
@@ -236,20 +235,20 @@ class Walker {
     }
     if (context.owned.empty()) return;
     // Fields the applier owned that desired no longer sets: the next apply removes them.
-    ObjectCursor desired_cursor(desired_fields, desired_fields.size());
+    ObjectCursor desired_cursor(desired, desired.size());
     context.owned.ForEachField([&](std::string_view name, const FieldSet& owned) {
-      const Json* desired_value = desired_cursor.Find(name);
+      const JsonNode* desired_value = desired_cursor.Find(name);
       if (desired_value != nullptr && !desired_value->is_null()) return;
-      auto live_it = live_fields.find(name);
-      if (live_it == live_fields.end() || live_it->second.is_null()) return;
+      const JsonNode* live_value = live.Find(name);
+      if (live_value == nullptr || live_value->is_null()) return;
       Context child;
       if (!FieldContext(context, name, nullptr, child)) return;
-      StepScope step(path_, FieldStep(live_it->first));
-      RemoveOwned(live_it->second, owned, child);
+      StepScope step(path_, FieldStep(name));
+      RemoveOwned(*live_value, owned, child);
     });
   }
 
-  void List(const Json& desired, const Json& live, const Context& context,
+  void List(const JsonNode& desired, const JsonNode& live, const Context& context,
             std::string_view field_name) {
     ListStrategy strategy = ListStrategyFor(field_name, desired, live);
     if (strategy.kind == ListStrategy::Kind::kMap) {
@@ -266,14 +265,14 @@ class Walker {
     AtomicList(desired, live, context);
   }
 
-  void AtomicList(const Json& desired, const Json& live, const Context& context) {
+  void AtomicList(const JsonNode& desired, const JsonNode& live, const Context& context) {
     if (desired.size() != live.size()) {
       Drift("replace", &desired);
       return;
     }
     // Lists of scalars (args, command, accessModes) are replaced whole, as an apply does.
     bool all_scalars = true;
-    for (const Json& item : desired) all_scalars = all_scalars && item.is_primitive();
+    for (const JsonNode& item : desired.items()) all_scalars = all_scalars && item.is_primitive();
     if (all_scalars) {
       if (desired != live) Drift("replace", &desired);
       return;
@@ -286,7 +285,7 @@ class Walker {
     }
   }
 
-  void AssociativeList(const Json& desired, const Json& live, const ItemKeys& desired_keys,
+  void AssociativeList(const JsonNode& desired, const JsonNode& live, const ItemKeys& desired_keys,
                        const ItemKeys& live_keys, const Context& context) {
     absl::InlinedVector<bool, 16> live_matched(live.size(), false);
     absl::InlinedVector<size_t, 4> appended;
@@ -322,9 +321,9 @@ class Walker {
     }
   }
 
-  void SetList(const Json& desired, const Json& live, const Context& context) {
-    auto contains = [](const Json& list, const Json& value) {
-      return std::find(list.begin(), list.end(), value) != list.end();
+  void SetList(const JsonNode& desired, const JsonNode& live, const Context& context) {
+    auto contains = [](const JsonNode& list, const JsonNode& value) {
+      return std::find(list.items().begin(), list.items().end(), value) != list.items().end();
     };
     if (!context.owned.empty()) {
       for (size_t l = live.size(); l-- > 0;) {
@@ -345,19 +344,19 @@ class Walker {
   }
 
   // `live` (at path_) holds fields the applier owned (`owned`) that desired no longer sets.
-  void RemoveOwned(const Json& live, const FieldSet& owned, const Context& context) {
+  void RemoveOwned(const JsonNode& live, const FieldSet& owned, const Context& context) {
     if (owned.IsLeaf()) {
       Drift("remove", nullptr);
       return;
     }
     if (live.is_object()) {
       owned.ForEachField([&](std::string_view name, const FieldSet& child_set) {
-        auto live_it = live.find(name);
-        if (live_it == live.end() || live_it->is_null()) return;
+        const JsonNode* live_value = live.Find(name);
+        if (live_value == nullptr || live_value->is_null()) return;
         Context child;
         if (!FieldContext(context, name, nullptr, child)) return;
-        StepScope step(path_, FieldStep(live_it.key()));
-        RemoveOwned(*live_it, child_set, child);
+        StepScope step(path_, FieldStep(name));
+        RemoveOwned(*live_value, child_set, child);
       });
       return;
     }
@@ -367,7 +366,7 @@ class Walker {
     }
     // List items the applier created: removed whole, highest index first.
     std::vector<size_t> removed;
-    owned.ForEachChild([&](FieldSet::ElementKind kind, std::string_view, const Json& value,
+    owned.ForEachChild([&](FieldSet::ElementKind kind, std::string_view, const JsonNode& value,
                            int index, const FieldSet&) {
       for (size_t l = 0; l < live.size(); ++l) {
         bool match = false;
@@ -398,14 +397,15 @@ class Walker {
     }
   }
 
-  static bool ItemHasKey(const Json& item, const Json& key) {
+  static bool ItemHasKey(const JsonNode& item, const JsonNode& key) {
     if (!item.is_object()) return false;
-    for (auto it = key.begin(); it != key.end(); ++it) {
-      auto field = item.find(it.key());
-      if (field == item.end() || *field != it.value()) return false;
+    for (const JsonMember& key_field : key.members()) {
+      const JsonNode* field = item.Find(key_field.key());
+      if (field == nullptr || !(*field == key_field.value)) return false;
     }
     return true;
   }
+
 
   // The JSON pointer of the current path.
   std::string PathText() const {
@@ -426,12 +426,12 @@ class Walker {
     return text;
   }
 
-  void Drift(const char* op, const Json* value) {
+  void Drift(const char* op, const JsonNode* value) {
     result_.equal = false;
     Json operation = Json::object();
     operation["op"] = op;
     operation["path"] = PathText();
-    if (value != nullptr) operation["value"] = *value;
+    if (value != nullptr) operation["value"] = ToJson(*value);
     result_.patch.push_back(std::move(operation));
   }
 
@@ -441,7 +441,8 @@ class Walker {
 
 }  // namespace
 
-CompareResult CompareObjects(const Json& desired, const Json& live, const CompareInputs& inputs) {
+CompareResult CompareObjects(const JsonNode& desired, const JsonNode& live,
+                             const CompareInputs& inputs) {
   CompareResult result;
   Walker::Context root;
   if (inputs.applier_owned != nullptr) root.owned = *inputs.applier_owned;
@@ -451,8 +452,7 @@ CompareResult CompareObjects(const Json& desired, const Json& live, const Compar
   try {
     Walker(result).Value(desired, live, root, "", false);
   } catch (const std::exception& e) {
-    // nlohmann only throws on type confusion, which the walk checks before every access; keep the
-    // no-exception contract anyway.
+    // Only allocation can fail here; keep the no-exception contract anyway.
     result.equal = false;
     result.patch = Json::array();
   }

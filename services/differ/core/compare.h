@@ -17,6 +17,7 @@
 #ifndef TODOKE_SERVICES_DIFFER_CORE_COMPARE_H_
 #define TODOKE_SERVICES_DIFFER_CORE_COMPARE_H_
 
+#include "common/json_tree.h"
 #include "common/object.h"
 #include "services/differ/core/field_set.h"
 #include "services/differ/core/json_pointer.h"
@@ -41,10 +42,11 @@ struct CompareResult {
 };
 
 // Compares `desired` with `live` (both JSON objects). Never throws.
-CompareResult CompareObjects(const Json& desired, const Json& live, const CompareInputs& inputs);
+CompareResult CompareObjects(const JsonNode& desired, const JsonNode& live,
+                             const CompareInputs& inputs);
 
 // True for null, "", 0, false, {} and []: values the API server drops from optional fields.
-bool IsZeroValue(const Json& value);
+bool IsZeroValue(const JsonNode& value);
 
 }  // namespace todoke::differ
 

@@ -1,7 +1,5 @@
 #include "services/differ/core/differ.h"
 
-#include "common/json_parse.h"
-
 #include <memory>
 #include <optional>
 #include <utility>
@@ -130,19 +128,15 @@ RulesForObject RulesFor(PreparedRules& prepared, const ObjectKey& key) {
 }
 
 // The parts of a key an invalid object does have, for reporting.
-ObjectKey PartialKey(const Json& object) {
+ObjectKey PartialKey(const JsonNode& object) {
   ObjectKey key;
-  if (!object.is_object()) return key;
-  auto api_version = object.find("apiVersion");
-  if (api_version != object.end() && api_version->is_string()) {
-    std::tie(key.group, key.version) = SplitApiVersion(api_version->get_ref<const std::string&>());
+  if (const JsonNode* api_version = object.Find("apiVersion"); api_version != nullptr) {
+    const std::string_view text = api_version->string();
+    std::tie(key.group, key.version) = SplitApiVersion(absl::string_view(text.data(), text.size()));
   }
-  auto kind = object.find("kind");
-  if (kind != object.end() && kind->is_string()) key.kind = kind->get<std::string>();
-  auto metadata = object.find("metadata");
-  if (metadata != object.end() && metadata->is_object()) {
-    auto ns = metadata->find("namespace");
-    if (ns != metadata->end() && ns->is_string()) key.ns = ns->get<std::string>();
+  if (const JsonNode* kind = object.Find("kind"); kind != nullptr) key.kind = kind->string();
+  if (const JsonNode* metadata = object.Find("metadata"); metadata != nullptr) {
+    if (const JsonNode* ns = metadata->Find("namespace"); ns != nullptr) key.ns = ns->string();
   }
   return key;
 }
@@ -157,8 +151,8 @@ ObjectDiff UnknownDiff(ObjectKey key, std::string error) {
 
 // The object as shown in outputs: stringData folded in, Secret values masked, normalised-away
 // paths removed.
-Json OutputView(const Json& object) {
-  Json view = object;
+Json OutputView(const JsonNode& object) {
+  Json view = ToJson(object);
   if (IsSecret(view)) {
     NormalizeSecretStringData(view);
     MaskSecretValues(&view, nullptr);
@@ -167,7 +161,7 @@ Json OutputView(const Json& object) {
   return view;
 }
 
-ObjectDiff MissingDiff(const ObjectKey& key, const Json& desired, const DiffOptions& options) {
+ObjectDiff MissingDiff(const ObjectKey& key, const JsonNode& desired, const DiffOptions& options) {
   ObjectDiff diff;
   diff.key = key;
   diff.status = SyncStatus::kMissing;
@@ -183,7 +177,7 @@ ObjectDiff MissingDiff(const ObjectKey& key, const Json& desired, const DiffOpti
   return diff;
 }
 
-ObjectDiff ExtraneousDiff(const ObjectKey& key, const Json& live, const DiffOptions& options) {
+ObjectDiff ExtraneousDiff(const ObjectKey& key, const JsonNode& live, const DiffOptions& options) {
   ObjectDiff diff;
   diff.key = key;
   diff.status = SyncStatus::kExtraneous;
@@ -196,7 +190,7 @@ ObjectDiff ExtraneousDiff(const ObjectKey& key, const Json& live, const DiffOpti
   return diff;
 }
 
-ObjectDiff ComparePair(const ObjectKey& key, const Json& desired, const Json& live,
+ObjectDiff ComparePair(const ObjectKey& key, const JsonNode& desired, const JsonNode& live,
                        const DiffOptions& options, const std::vector<std::string>& applier,
                        PreparedRules& rules) {
   RulesForObject object_rules = RulesFor(rules, key);
@@ -211,18 +205,17 @@ ObjectDiff ComparePair(const ObjectKey& key, const Json& desired, const Json& li
 
   // Secrets are compared as masked copies (masks preserve equality), so nothing downstream, the
   // patch included, ever holds a Secret value.
-  const Json* compared_desired = &desired;
-  const Json* compared_live = &live;
-  Json secret_desired;
-  Json secret_live;
+  const JsonNode* compared_desired = &desired;
+  const JsonNode* compared_live = &live;
+  JsonArena secret_arena;
   if (IsSecret(desired) || IsSecret(live)) {
-    secret_desired = desired;
-    secret_live = live;
+    Json secret_desired = ToJson(desired);
+    Json secret_live = ToJson(live);
     NormalizeSecretStringData(secret_desired);
     NormalizeSecretStringData(secret_live);
     MaskSecretValues(&secret_desired, &secret_live);
-    compared_desired = &secret_desired;
-    compared_live = &secret_live;
+    compared_desired = CopyJson(secret_desired, secret_arena);
+    compared_live = CopyJson(secret_live, secret_arena);
   }
 
   CompareResult comparison = CompareObjects(*compared_desired, *compared_live, inputs);
@@ -234,14 +227,14 @@ ObjectDiff ComparePair(const ObjectKey& key, const Json& desired, const Json& li
   if (comparison.equal || !options.compute_unified_diff) return diff;
 
   // Operations address the live object as given: apply them first, normalise both views after.
-  Json before = *compared_live;
+  Json before = ToJson(*compared_live);
   Json after;
   try {
     after = before.patch(comparison.patch);
   } catch (const std::exception& e) {
     // The walk only emits applicable operations; should one not apply, show the desired object
     // rather than nothing.
-    after = *compared_desired;
+    after = ToJson(*compared_desired);
   }
   RemoveNormalizedAwayPaths(before);
   RemoveNormalizedAwayPaths(after);
@@ -252,23 +245,23 @@ ObjectDiff ComparePair(const ObjectKey& key, const Json& desired, const Json& li
 }
 
 struct KeyedObject {
-  const Json* object = nullptr;
+  const JsonNode* object = nullptr;
   absl::StatusOr<ObjectKey> key;
   bool namespace_defaulted = false;
 };
 
-std::vector<KeyedObject> KeyAll(const std::vector<Json>& objects,
+std::vector<KeyedObject> KeyAll(const std::vector<const JsonNode*>& objects,
                                 const std::vector<std::string>* parse_errors,
                                 std::string_view side, const std::string& default_namespace) {
   std::vector<KeyedObject> keyed(objects.size());
   for (size_t i = 0; i < objects.size(); ++i) {
-    keyed[i].object = &objects[i];
+    keyed[i].object = objects[i];
     if (parse_errors != nullptr && !(*parse_errors)[i].empty()) {
       keyed[i].key = absl::InvalidArgumentError(
           absl::StrCat(std::string(side), " object #", i, ": ", (*parse_errors)[i]));
       continue;
     }
-    absl::StatusOr<ObjectKey> key = KeyOf(objects[i]);
+    absl::StatusOr<ObjectKey> key = KeyOf(*objects[i]);
     if (!key.ok()) {
       keyed[i].key = absl::InvalidArgumentError(
           absl::StrCat(std::string(side), " object #", i, ": ", key.status().message()));
@@ -288,7 +281,8 @@ std::string JoinIndices(const std::vector<size_t>& indices) {
   return absl::StrJoin(indices, ", ", [](std::string* out, size_t i) { absl::StrAppend(out, "#", i); });
 }
 
-DiffResult DiffImpl(const std::vector<Json>& desired, const std::vector<Json>& live,
+DiffResult DiffImpl(const std::vector<const JsonNode*>& desired,
+                    const std::vector<const JsonNode*>& live,
                     const DiffOptions& options, const std::vector<std::string>* desired_errors,
                     const std::vector<std::string>* live_errors) {
   DiffResult result;
@@ -351,8 +345,8 @@ DiffResult DiffImpl(const std::vector<Json>& desired, const std::vector<Json>& l
                             JoinIndices(*live_matches), ")")));
       continue;
     }
-    result.objects.push_back(ComparePair(key, *entry.object, live[live_matches->front()], options,
-                                         applier, rules));
+    result.objects.push_back(ComparePair(key, *entry.object, *live[live_matches->front()],
+                                         options, applier, rules));
   }
   for (size_t l = 0; l < live_keyed.size(); ++l) {
     if (live_paired[l]) continue;
@@ -399,25 +393,45 @@ DiffResult DiffImpl(const std::vector<Json>& desired, const std::vector<Json>& l
 
 DiffResult Diff(const std::vector<Json>& desired, const std::vector<Json>& live,
                 const DiffOptions& options) {
+  JsonArena arena;
+  auto copy_all = [&arena](const std::vector<Json>& objects) {
+    std::vector<const JsonNode*> nodes;
+    nodes.reserve(objects.size());
+    for (const Json& object : objects) nodes.push_back(CopyJson(object, arena));
+    return nodes;
+  };
+  return DiffImpl(copy_all(desired), copy_all(live), options, nullptr, nullptr);
+}
+
+DiffResult DiffNodes(const std::vector<const JsonNode*>& desired,
+                     const std::vector<const JsonNode*>& live, const DiffOptions& options) {
   return DiffImpl(desired, live, options, nullptr, nullptr);
 }
 
 DiffResult DiffJsonText(const std::vector<std::string_view>& desired,
                         const std::vector<std::string_view>& live, const DiffOptions& options) {
-  auto parse_all = [](const std::vector<std::string_view>& texts, std::vector<Json>& objects,
-                      std::vector<std::string>& errors) {
+  // Every object of the call shares one arena and one parser, kept by the thread between calls:
+  // once warm, parsing allocates nothing. Trees view the texts, which outlive the call's work.
+  static constexpr JsonNode kUnparsable;
+  thread_local JsonArena arena;
+  thread_local JsonNodeParser parser;
+  arena.Reset();
+  auto parse_all = [&](const std::vector<std::string_view>& texts,
+                       std::vector<const JsonNode*>& objects, std::vector<std::string>& errors) {
     objects.resize(texts.size());
     errors.resize(texts.size());
     for (size_t i = 0; i < texts.size(); ++i) {
-      absl::StatusOr<Json> parsed = ParseJson(absl::string_view(texts[i].data(), texts[i].size()));
+      absl::StatusOr<const JsonNode*> parsed =
+          parser.ParseBorrowing(texts[i], arena);
       if (parsed.ok()) {
-        objects[i] = *std::move(parsed);
+        objects[i] = *parsed;
       } else {
+        objects[i] = &kUnparsable;
         errors[i] = std::string(parsed.status().message());
       }
     }
   };
-  std::vector<Json> desired_objects, live_objects;
+  std::vector<const JsonNode*> desired_objects, live_objects;
   std::vector<std::string> desired_errors, live_errors;
   parse_all(desired, desired_objects, desired_errors);
   parse_all(live, live_objects, live_errors);

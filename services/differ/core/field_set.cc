@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include <algorithm>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/key_order.h"
@@ -12,30 +14,31 @@ namespace {
 
 constexpr std::string_view kStatusSubresource = "status";
 
-absl::Status Validate(const Json& node) {
+absl::Status Validate(const JsonNode& node) {
   if (!node.is_object()) return absl::InvalidArgumentError("fieldsV1 node is not an object");
-  for (auto it = node.begin(); it != node.end(); ++it) {
-    const std::string& element = it.key();
+  for (const JsonMember& member : node.members()) {
+    const std::string_view element = member.key();
     if (element == ".") continue;
     const bool known = element.size() >= 2 && element[1] == ':' &&
                        (element[0] == 'f' || element[0] == 'k' || element[0] == 'v' ||
                         element[0] == 'i');
     if (!known) {
-      return absl::InvalidArgumentError(absl::StrCat("unknown fieldsV1 path element \"", element, "\""));
+      return absl::InvalidArgumentError(absl::StrCat("unknown fieldsV1 path element \"", std::string(element), "\""));
     }
     if (element[0] == 'k' || element[0] == 'v') {
-      const Json value = Json::parse(element.begin() + 2, element.end(), nullptr, false);
-      if (value.is_discarded() || (element[0] == 'k' && !value.is_object())) {
-        return absl::InvalidArgumentError(absl::StrCat("unparsable fieldsV1 key \"", element, "\""));
+      JsonArena arena;
+      absl::StatusOr<const JsonNode*> value = ParseJsonNode(element.substr(2), arena);
+      if (!value.ok() || (element[0] == 'k' && !(*value)->is_object())) {
+        return absl::InvalidArgumentError(absl::StrCat("unparsable fieldsV1 key \"", std::string(element), "\""));
       }
     }
     if (element[0] == 'i') {
       int index = 0;
-      if (!absl::SimpleAtoi(absl::string_view(element).substr(2), &index)) {
-        return absl::InvalidArgumentError(absl::StrCat("bad fieldsV1 index \"", element, "\""));
+      if (!absl::SimpleAtoi(absl::string_view(element.data() + 2, element.size() - 2), &index)) {
+        return absl::InvalidArgumentError(absl::StrCat("bad fieldsV1 index \"", std::string(element), "\""));
       }
     }
-    absl::Status child = Validate(it.value());
+    absl::Status child = Validate(member.value);
     if (!child.ok()) return child;
   }
   return absl::OkStatus();
@@ -43,7 +46,7 @@ absl::Status Validate(const Json& node) {
 
 }  // namespace
 
-absl::StatusOr<FieldSet> FieldSet::Parse(const Json& fields_v1) {
+absl::StatusOr<FieldSet> FieldSet::Parse(const JsonNode& fields_v1) {
   absl::Status status = Validate(fields_v1);
   if (!status.ok()) return status;
   FieldSet set;
@@ -51,51 +54,44 @@ absl::StatusOr<FieldSet> FieldSet::Parse(const Json& fields_v1) {
   return set;
 }
 
-FieldSet FieldSet::OwnedBy(const Json& object, const std::vector<std::string>& managers) {
+FieldSet FieldSet::OwnedBy(const JsonNode& object, const std::vector<std::string>& managers) {
   FieldSet owned;
-  if (managers.empty() || !object.is_object()) return owned;
-  auto metadata = object.find("metadata");
-  if (metadata == object.end() || !metadata->is_object()) return owned;
-  auto managed_fields = metadata->find("managedFields");
-  if (managed_fields == metadata->end() || !managed_fields->is_array()) return owned;
-  for (const Json& entry : *managed_fields) {
-    if (!entry.is_object()) continue;
-    auto manager = entry.find("manager");
-    if (manager == entry.end() || !manager->is_string()) continue;
-    bool wanted = false;
-    for (const std::string& name : managers) {
-      if (manager->get_ref<const std::string&>() == name) wanted = true;
-    }
-    if (!wanted) continue;
-    auto subresource = entry.find("subresource");
-    if (subresource != entry.end() && *subresource == kStatusSubresource) continue;
-    auto fields = entry.find("fieldsV1");
-    if (fields == entry.end() || !fields->is_object()) continue;
-    owned.nodes_.push_back(&*fields);
+  if (managers.empty()) return owned;
+  const JsonNode* metadata = object.Find("metadata");
+  const JsonNode* managed_fields = metadata != nullptr ? metadata->Find("managedFields") : nullptr;
+  if (managed_fields == nullptr) return owned;
+  for (const JsonNode& entry : managed_fields->items()) {
+    const JsonNode* manager = entry.Find("manager");
+    if (manager == nullptr || !manager->is_string()) continue;
+    if (std::find(managers.begin(), managers.end(), manager->string()) == managers.end()) continue;
+    const JsonNode* subresource = entry.Find("subresource");
+    if (subresource != nullptr && subresource->string() == kStatusSubresource) continue;
+    const JsonNode* fields = entry.Find("fieldsV1");
+    if (fields == nullptr || !fields->is_object()) continue;
+    owned.nodes_.push_back(fields);
   }
   return owned;
 }
 
 bool FieldSet::IsLeaf() const {
-  for (const Json* node : nodes_) {
+  for (const JsonNode* node : nodes_) {
     if (node->empty()) return true;
   }
   return false;
 }
 
 bool FieldSet::OwnsSelf() const {
-  for (const Json* node : nodes_) {
-    if (node->empty() || node->contains(".")) return true;
+  for (const JsonNode* node : nodes_) {
+    if (node->empty() || node->Find(".") != nullptr) return true;
   }
   return false;
 }
 
 FieldSet FieldSet::Child(std::string_view element) const {
   FieldSet child;
-  for (const Json* node : nodes_) {
-    if (!node->is_object()) continue;
-    auto it = node->find(element);
-    if (it != node->end() && it->is_object()) child.nodes_.push_back(&*it);
+  for (const JsonNode* node : nodes_) {
+    const JsonNode* found = node->Find(element);
+    if (found != nullptr && found->is_object()) child.nodes_.push_back(found);
   }
   return child;
 }
@@ -114,11 +110,17 @@ FieldSet FieldSet::Field(std::string_view name) const {
   return Child(element);
 }
 
+const JsonMember* FieldSet::FirstField(std::span<const JsonMember> members) {
+  return std::lower_bound(members.data(), members.data() + members.size(), std::string_view("f:"),
+                          [](const JsonMember& member, std::string_view element) {
+                            return CompareKeys(member.key(), element) < 0;
+                          });
+}
+
 FieldSet::FieldCursor::FieldCursor(const FieldSet& set) {
-  for (const Json* node : set.nodes_) {
-    if (!node->is_object()) continue;
-    const Json::object_t& object = node->get_ref<const Json::object_t&>();
-    positions_.push_back(Position{object.lower_bound("f:"), object.end()});
+  for (const JsonNode* node : set.nodes_) {
+    const std::span<const JsonMember> members = node->members();
+    positions_.push_back(Position{FirstField(members), members.data() + members.size()});
   }
 }
 
@@ -127,15 +129,15 @@ FieldSet FieldSet::FieldCursor::Field(std::string_view name) {
   for (Position& position : positions_) {
     // Children sort by element; "f:" elements sort among themselves by name.
     for (; position.next != position.end; ++position.next) {
-      const std::string& element = position.next->first;
+      const std::string_view element = position.next->key();
       if (element.size() < 2 || element[0] != 'f' || element[1] != ':') {
         position.next = position.end;  // past the "f:" elements
         break;
       }
-      const int order = CompareKeys(std::string_view(element).substr(2), name);
+      const int order = CompareKeys(element.substr(2), name);
       if (order < 0) continue;
-      if (order == 0 && position.next->second.is_object()) {
-        child.nodes_.push_back(&position.next->second);
+      if (order == 0 && position.next->value.is_object()) {
+        child.nodes_.push_back(&position.next->value);
       }
       break;
     }
@@ -151,39 +153,41 @@ FieldSet FieldSet::KeyText(std::string_view key_text) const {
   return Child(element);
 }
 
-FieldSet FieldSet::Value(const Json& value) const {
+FieldSet FieldSet::Value(const JsonNode& value) const {
   if (nodes_.empty()) return {};
   std::string element = "v:";
-  AppendJsonText(element, value);
+  AppendCanonicalJson(element, value);
   return Child(element);
 }
 
-void FieldSet::ForEachChild(const std::function<void(ElementKind, std::string_view, const Json&,
-                                                     int, const FieldSet&)>& visit) const {
-  static const Json* const kNull = new Json();
-  for (const Json* node : nodes_) {
-    if (!node->is_object()) continue;
-    for (auto it = node->begin(); it != node->end(); ++it) {
-      const std::string& element = it.key();
-      if (element.size() < 2 || element[1] != ':' || !it.value().is_object()) continue;
+void FieldSet::ForEachChild(const std::function<void(ElementKind, std::string_view,
+                                                     const JsonNode&, int, const FieldSet&)>& visit)
+    const {
+  static constexpr JsonNode kNull;
+  for (const JsonNode* node : nodes_) {
+    for (const JsonMember& member : node->members()) {
+      const std::string_view element = member.key();
+      if (element.size() < 2 || element[1] != ':' || !member.value.is_object()) continue;
       FieldSet child;
-      child.nodes_.push_back(&it.value());
-      const std::string_view rest = std::string_view(element).substr(2);
+      child.nodes_.push_back(&member.value);
+      const std::string_view rest = element.substr(2);
       switch (element[0]) {
         case 'f':
-          visit(ElementKind::kField, rest, *kNull, 0, child);
+          visit(ElementKind::kField, rest, kNull, 0, child);
           break;
         case 'k':
         case 'v': {
-          const Json value = Json::parse(rest.begin(), rest.end(), nullptr, false);
-          if (value.is_discarded()) break;
-          visit(element[0] == 'k' ? ElementKind::kKey : ElementKind::kValue, rest, value, 0, child);
+          JsonArena arena;
+          absl::StatusOr<const JsonNode*> value = ParseJsonNode(rest, arena);
+          if (!value.ok()) break;
+          visit(element[0] == 'k' ? ElementKind::kKey : ElementKind::kValue, rest, **value, 0,
+                child);
           break;
         }
         case 'i': {
           int index = 0;
           if (absl::SimpleAtoi(absl::string_view(rest.data(), rest.size()), &index)) {
-            visit(ElementKind::kIndex, rest, *kNull, index, child);
+            visit(ElementKind::kIndex, rest, kNull, index, child);
           }
           break;
         }

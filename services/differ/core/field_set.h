@@ -19,7 +19,7 @@
 
 #include "absl/container/inlined_vector.h"
 #include "absl/status/statusor.h"
-#include "common/object.h"
+#include "common/json_tree.h"
 
 namespace todoke::differ {
 
@@ -33,12 +33,12 @@ class FieldSet {
 
   // A view over one fieldsV1 tree, after checking every path element of it.
   // INVALID_ARGUMENT if it is not an object or holds an unknown or unparsable path element.
-  static absl::StatusOr<FieldSet> Parse(const Json& fields_v1);
+  static absl::StatusOr<FieldSet> Parse(const JsonNode& fields_v1);
 
   // The union of the fieldsV1 trees of `object`'s managedFields entries whose manager is one of
   // `managers`. Entries for the status subresource are skipped (status is never compared), and so
   // are entries without an object fieldsV1.
-  static FieldSet OwnedBy(const Json& object, const std::vector<std::string>& managers);
+  static FieldSet OwnedBy(const JsonNode& object, const std::vector<std::string>& managers);
 
   // True if this node is not in any tree (nothing owned here).
   bool empty() const { return nodes_.empty(); }
@@ -51,13 +51,12 @@ class FieldSet {
   FieldSet Field(std::string_view name) const;
   // `key_text` is the item's key as fieldsV1 spells it after "k:" (see list_strategy.h).
   FieldSet KeyText(std::string_view key_text) const;
-  FieldSet Key(const Json& key) const { return KeyText(CanonicalJson(key)); }
-  FieldSet Value(const Json& value) const;
+  FieldSet Value(const JsonNode& value) const;
   // The child for a raw fieldsV1 path element, prefix included, e.g. `k:{"name":"web"}`.
   FieldSet Element(std::string_view element) const { return Child(element); }
 
-  // Looks up "f:" children for names given in ascending order (the order of a Json object's
-  // keys), stepping through each tree's children once instead of searching them per name.
+  // Looks up "f:" children for names given in ascending order (the order of an object's
+  // members), stepping through each tree's children once instead of searching them per name.
   // A view over `set`'s trees: they must outlive it.
   class FieldCursor {
    public:
@@ -67,8 +66,8 @@ class FieldSet {
 
    private:
     struct Position {
-      Json::object_t::const_iterator next;
-      Json::object_t::const_iterator end;
+      const JsonMember* next;
+      const JsonMember* end;
     };
     absl::InlinedVector<Position, 2> positions_;
   };
@@ -77,16 +76,16 @@ class FieldSet {
   // ForEachChild: nothing is parsed.
   template <typename Visit>
   void ForEachField(Visit&& visit) const {
-    for (const Json* node : nodes_) {
-      if (!node->is_object()) continue;
-      const Json::object_t& object = node->get_ref<const Json::object_t&>();
-      for (auto it = object.lower_bound("f:"); it != object.end(); ++it) {
-        const std::string& element = it->first;
+    for (const JsonNode* node : nodes_) {
+      const std::span<const JsonMember> members = node->members();
+      for (const JsonMember* it = FirstField(members); it != members.data() + members.size();
+           ++it) {
+        const std::string_view element = it->key();
         if (element.size() < 2 || element[0] != 'f' || element[1] != ':') break;
-        if (!it->second.is_object()) continue;
+        if (!it->value.is_object()) continue;
         FieldSet child;
-        child.nodes_.push_back(&it->second);
-        visit(std::string_view(element).substr(2), child);
+        child.nodes_.push_back(&it->value);
+        visit(element.substr(2), child);
       }
     }
   }
@@ -95,13 +94,15 @@ class FieldSet {
   // visited once per tree). `value` is the parsed key object or set value (null for fields and
   // indices); `index` is set for kIndex.
   void ForEachChild(const std::function<void(ElementKind kind, std::string_view name,
-                                             const Json& value, int index,
+                                             const JsonNode& value, int index,
                                              const FieldSet& child)>& visit) const;
 
  private:
   FieldSet Child(std::string_view element) const;
+  // The first member whose key is not below "f:" (where the "f:" elements start).
+  static const JsonMember* FirstField(std::span<const JsonMember> members);
 
-  absl::InlinedVector<const Json*, 2> nodes_;
+  absl::InlinedVector<const JsonNode*, 2> nodes_;
 };
 
 }  // namespace todoke::differ

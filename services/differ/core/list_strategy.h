@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "common/object.h"
+#include "common/json_tree.h"
 
 namespace todoke::differ {
 
@@ -18,7 +18,7 @@ namespace todoke::differ {
 // port's protocol is "TCP" when unset); `default_value` null means "no default".
 struct MergeKeyField {
   std::string_view name;
-  const Json* default_value = nullptr;
+  const JsonNode* default_value = nullptr;
 };
 
 struct ListStrategy {
@@ -28,27 +28,23 @@ struct ListStrategy {
 };
 
 // The strategy for the list held by field `field_name`, given its items on both sides.
-ListStrategy ListStrategyFor(std::string_view field_name, const Json& desired_items,
-                             const Json& live_items);
-
-// Appends `value` as compact JSON, exactly as CanonicalJson() would, without nlohmann's serializer
-// (which is slow to set up) for strings, numbers and booleans.
-void AppendJsonText(std::string& out, const Json& value);
+ListStrategy ListStrategyFor(std::string_view field_name, const JsonNode& desired_items,
+                             const JsonNode& live_items);
 
 // The merge key texts of every item of `items` (a JSON array) under `strategy` (kMap), in order.
 // nullopt when an item lacks a key field or two items share a key: callers then fall back to
 // pairing by position (the API server would reject such an apply anyway).
 std::optional<std::vector<std::string>> MergeKeyTexts(const ListStrategy& strategy,
-                                                      const Json& items);
+                                                      const JsonNode& items);
 
 // The key of `item` under `strategy` (kMap) as compact JSON of the key fields sorted by name,
 // defaults applied: exactly as fieldsV1 spells it after "k:", e.g. {"containerPort":80,"protocol":"TCP"}.
 // Empty when a key field is missing.
-std::string MergeKeyText(const ListStrategy& strategy, const Json& item);
+std::string MergeKeyText(const ListStrategy& strategy, const JsonNode& item);
 
 // Appends MergeKeyText(strategy, item) to `out` and returns true; returns false, leaving `out`
 // with some of the text appended, when a key field is missing.
-bool AppendMergeKeyText(std::string& out, const ListStrategy& strategy, const Json& item);
+bool AppendMergeKeyText(std::string& out, const ListStrategy& strategy, const JsonNode& item);
 
 }  // namespace todoke::differ
 

@@ -42,6 +42,13 @@ bool IsSecret(const Json& object) {
          *api_version == "v1";
 }
 
+bool IsSecret(const JsonNode& object) {
+  const JsonNode* kind = object.Find("kind");
+  const JsonNode* api_version = object.Find("apiVersion");
+  return kind != nullptr && kind->is_string() && kind->string() == "Secret" &&
+         api_version != nullptr && api_version->is_string() && api_version->string() == "v1";
+}
+
 void NormalizeSecretStringData(Json& secret) {
   if (!IsSecret(secret)) return;
   auto string_data = secret.find("stringData");

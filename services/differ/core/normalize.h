@@ -5,6 +5,7 @@
 
 #include <string_view>
 
+#include "common/json_tree.h"
 #include "common/object.h"
 #include "services/differ/core/json_pointer.h"
 
@@ -26,6 +27,7 @@ void RemoveNormalizedAwayPaths(Json& object);
 
 // True for core/v1 Secrets.
 bool IsSecret(const Json& object);
+bool IsSecret(const JsonNode& object);
 
 // For a Secret: merges `stringData` into `data` as base64 (stringData wins, as the API server
 // does) and drops `stringData`. Non-string stringData values are left as they are (the server

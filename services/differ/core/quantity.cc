@@ -113,20 +113,23 @@ std::optional<Quantity> ParseQuantity(std::string_view text) {
   return quantity;
 }
 
-bool QuantitiesEqual(const Json& a, const Json& b) {
-  auto as_quantity = [](const Json& value) -> std::optional<Quantity> {
-    if (value.is_string()) return ParseQuantity(value.get_ref<const std::string&>());
-    if (value.is_number_integer()) {
-      return ParseQuantity(value.is_number_unsigned()
-                               ? std::to_string(value.get<uint64_t>())
-                               : std::to_string(value.get<int64_t>()));
+bool QuantitiesEqual(const JsonNode& a, const JsonNode& b) {
+  auto as_quantity = [](const JsonNode& value) -> std::optional<Quantity> {
+    switch (value.type()) {
+      case JsonNode::Type::kString:
+        return ParseQuantity(value.string());
+      case JsonNode::Type::kInt:
+        return ParseQuantity(std::to_string(value.int_value()));
+      case JsonNode::Type::kUint:
+        return ParseQuantity(std::to_string(value.uint_value()));
+      case JsonNode::Type::kDouble: {
+        char buffer[64];
+        std::snprintf(buffer, sizeof(buffer), "%.15g", value.double_value());
+        return ParseQuantity(buffer);
+      }
+      default:
+        return std::nullopt;
     }
-    if (value.is_number_float()) {
-      char buffer[64];
-      std::snprintf(buffer, sizeof(buffer), "%.15g", value.get<double>());
-      return ParseQuantity(buffer);
-    }
-    return std::nullopt;
   };
   const std::optional<Quantity> left = as_quantity(a);
   if (!left) return false;

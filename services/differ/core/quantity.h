@@ -6,7 +6,7 @@
 #include <optional>
 #include <string_view>
 
-#include "common/object.h"
+#include "common/json_tree.h"
 
 namespace todoke::differ {
 
@@ -28,7 +28,7 @@ std::optional<Quantity> ParseQuantity(std::string_view text);
 
 // True if `a` and `b` (JSON strings or numbers) are the same quantity. False when either does not
 // parse as a quantity.
-bool QuantitiesEqual(const Json& a, const Json& b);
+bool QuantitiesEqual(const JsonNode& a, const JsonNode& b);
 
 }  // namespace todoke::differ
 

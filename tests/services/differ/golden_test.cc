@@ -93,6 +93,25 @@ std::vector<std::string> GoldenCases() {
   return cases;
 }
 
+// `value` as JSON text with every object's keys in reverse order: an API server writes keys in
+// its own (struct) order, never sorted.
+std::string ReversedKeysJson(const Json& value) {
+  if (value.is_object()) {
+    std::string text = "{";
+    for (auto it = value.rbegin(); it != value.rend(); ++it) {
+      if (text.size() > 1) text += ",";
+      text += Json(it.key()).dump() + ":" + ReversedKeysJson(it.value());
+    }
+    return text + "}";
+  }
+  if (value.is_array()) {
+    std::string text = "[";
+    for (const Json& item : value) text += (text.size() > 1 ? "," : "") + ReversedKeysJson(item);
+    return text + "]";
+  }
+  return value.dump();
+}
+
 class GoldenTest : public ::testing::TestWithParam<std::string> {};
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(GoldenTest);
 
@@ -140,6 +159,24 @@ TEST_P(GoldenTest, MatchesExpected) {
       } else {
         EXPECT_EQ(got.error, "");
       }
+    }
+  }
+  {
+    // The gRPC service's path, JSON text in the API server's key order, gives the same result.
+    std::vector<std::string> desired_texts, live_texts;
+    for (const Json& object : desired) desired_texts.push_back(ReversedKeysJson(object));
+    for (const Json& object : live) live_texts.push_back(ReversedKeysJson(object));
+    const DiffResult from_text = DiffJsonText(
+        std::vector<std::string_view>(desired_texts.begin(), desired_texts.end()),
+        std::vector<std::string_view>(live_texts.begin(), live_texts.end()), options);
+    ASSERT_EQ(from_text.objects.size(), result.objects.size());
+    for (size_t i = 0; i < result.objects.size(); ++i) {
+      SCOPED_TRACE("from text, object #" + std::to_string(i));
+      EXPECT_EQ(from_text.objects[i].key.ToString(), result.objects[i].key.ToString());
+      EXPECT_EQ(from_text.objects[i].status, result.objects[i].status);
+      EXPECT_EQ(from_text.objects[i].json_patch, result.objects[i].json_patch);
+      EXPECT_EQ(from_text.objects[i].unified_diff, result.objects[i].unified_diff);
+      EXPECT_EQ(from_text.objects[i].error, result.objects[i].error);
     }
   }
   if (expected.contains("health")) {
