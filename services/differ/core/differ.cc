@@ -389,11 +389,19 @@ DiffResult DiffImpl(const std::vector<const JsonNode*>& desired,
   return result;
 }
 
+// An arena for one call's trees, kept by the thread so that, once warm, calls allocate nothing
+// for their trees (a fresh arena costs a page fault per 4 KiB it touches).
+JsonArena& CallArena() {
+  thread_local JsonArena arena;
+  arena.Reset();
+  return arena;
+}
+
 }  // namespace
 
 DiffResult Diff(const std::vector<Json>& desired, const std::vector<Json>& live,
                 const DiffOptions& options) {
-  JsonArena arena;
+  JsonArena& arena = CallArena();
   auto copy_all = [&arena](const std::vector<Json>& objects) {
     std::vector<const JsonNode*> nodes;
     nodes.reserve(objects.size());
@@ -410,12 +418,11 @@ DiffResult DiffNodes(const std::vector<const JsonNode*>& desired,
 
 DiffResult DiffJsonText(const std::vector<std::string_view>& desired,
                         const std::vector<std::string_view>& live, const DiffOptions& options) {
-  // Every object of the call shares one arena and one parser, kept by the thread between calls:
-  // once warm, parsing allocates nothing. Trees view the texts, which outlive the call's work.
+  // Every object of the call shares the thread's arena and parser; trees view the texts, which
+  // outlive the call's work.
   static constexpr JsonNode kUnparsable;
-  thread_local JsonArena arena;
+  JsonArena& arena = CallArena();
   thread_local JsonNodeParser parser;
-  arena.Reset();
   auto parse_all = [&](const std::vector<std::string_view>& texts,
                        std::vector<const JsonNode*>& objects, std::vector<std::string>& errors) {
     objects.resize(texts.size());
