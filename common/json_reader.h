@@ -20,6 +20,10 @@
 #include <string>
 #include <string_view>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
@@ -246,6 +250,20 @@ class JsonReader {
              ((v - kOnes * 0x20) & ~v & kHighs) | (v & kHighs)) != 0);
   }
 
+#if defined(__SSE2__)
+  // How many of the 16 bytes at `p` come before the first special byte (see HasSpecialByte).
+  static size_t OrdinaryPrefix16(const char* p) {
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m128i special = _mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(bytes, _mm_set1_epi8('"')),
+                     _mm_cmpeq_epi8(bytes, _mm_set1_epi8('\\'))),
+        // A signed compare: below 0x20, and 0x80 and above (negative as signed bytes).
+        _mm_cmplt_epi8(bytes, _mm_set1_epi8(0x20)));
+    const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(special));
+    return mask == 0 ? 16 : static_cast<size_t>(__builtin_ctz(mask));
+  }
+#endif
+
   // Reads a string starting at its opening quote. `out` views the text itself when the string
   // holds no escape (the common case), else the reader's scratch buffer; valid until the next
   // String call.
@@ -254,10 +272,23 @@ class JsonReader {
     const size_t start = pos_;
     bool escaped = false;  // once true, the string so far is in scratch_
     while (true) {
-      // Step over the run of ordinary characters, eight bytes at a time while none is special.
+      // Step over the run of ordinary characters, many bytes at a time.
       size_t run = pos_;
-      while (run + 8 <= text_.size() && !HasSpecialByte(text_.data() + run)) run += 8;
-      while (run < text_.size()) {
+      bool special_found = false;  // run is at a special byte
+#if defined(__SSE2__)
+      while (run + 16 <= text_.size()) {
+        const size_t ordinary = OrdinaryPrefix16(text_.data() + run);
+        run += ordinary;
+        if (ordinary < 16) {
+          special_found = true;
+          break;
+        }
+      }
+#endif
+      while (!special_found && run + 8 <= text_.size() && !HasSpecialByte(text_.data() + run)) {
+        run += 8;
+      }
+      while (!special_found && run < text_.size()) {
         const unsigned char c = static_cast<unsigned char>(text_[run]);
         if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) break;
         ++run;

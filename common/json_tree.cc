@@ -251,6 +251,10 @@ class JsonNodeParser::Builder {
   void StartObject() {}
   void Key(std::string_view key) { keys_.push_back(Copy(key)); }
   void EndObject(size_t count) {
+    if (count == 0) {  // {} is common (fieldsV1 leaves): no room needed
+      values_.push_back(JsonNode::Object(nullptr, 0));
+      return;
+    }
     JsonMember* members = arena_->AllocateArray<JsonMember>(count);
     const size_t first_value = values_.size() - count;
     const size_t first_key = keys_.size() - count;
