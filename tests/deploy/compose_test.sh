@@ -2,8 +2,8 @@
 # Brings docker-compose.yaml up with an image built by scripts/build-image.sh and checks what the
 # compose file promises: every stage serves gRPC health on the compose network under its service
 # name, the orchestrator is published on loopback (here on a free port), a stage scaled to two
-# replicas is reached through dns:/// with round_robin, and `docker-compose stop` ends every stage
-# gracefully (exit code 0). Leaves nothing behind: its own project, image tag and volumes.
+# replicas is reached through dns:/// with round_robin, a killed stage is restarted and serves
+# again, and `docker-compose stop` ends every stage gracefully (exit code 0). Leaves nothing behind: its own project, image tag and volumes.
 # Exit 77 (skipped) when docker or docker-compose is missing.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -48,6 +48,23 @@ for _ in $(seq 1 30); do
   sleep 1
 done
 health renderer=dns:///renderer:7200 || fail "scaled renderer not SERVING through dns:///: $out"
+
+# A stage that dies (its process SIGKILLed, as by a crash or the OOM killer) is restarted by the
+# compose restart policy and serves again. (`docker kill` would count as a manual stop.)
+# Killing a container's process from the host needs root.
+if [[ "$(id -u)" == 0 ]]; then
+  differ_id="$(compose ps -q differ)"
+  started_at="$(docker inspect -f '{{.State.StartedAt}}' "$differ_id")"
+  kill -KILL "$(docker inspect -f '{{.State.Pid}}' "$differ_id")" || fail "cannot kill the differ's process"
+  for _ in $(seq 1 30); do
+    [[ "$(docker inspect -f '{{.State.StartedAt}}' "$differ_id")" != "$started_at" ]] &&
+      out="$(health differ=differ:7300 2>&1)" && break
+    sleep 1
+  done
+  health differ=differ:7300 || fail "killed differ did not come back: $out"
+else
+  echo "compose_test: not root: the kill-and-restart check is skipped"
+fi
 
 # SIGTERM (docker-compose stop) ends every stage with exit code 0.
 compose stop -t 20 >/dev/null 2>&1 || fail "docker-compose stop"
