@@ -514,8 +514,7 @@ void AppendCanonicalJson(std::string& out, const JsonNode& node) {
   }
 }
 
-absl::StatusOr<ObjectKey> KeyOf(const JsonNode& object) {
-  if (!object.is_object()) return absl::InvalidArgumentError("object is not a mapping");
+ObjectKeyFields KeyFieldsOf(const JsonNode& object) {
   auto string_at = [](const JsonNode& parent, std::string_view field) -> absl::string_view {
     const JsonNode* value = parent.Find(field);
     if (value == nullptr) return {};
@@ -525,12 +524,17 @@ absl::StatusOr<ObjectKey> KeyOf(const JsonNode& object) {
   ObjectKeyFields fields;
   fields.api_version = string_at(object, "apiVersion");
   fields.kind = string_at(object, "kind");
-  if (const JsonNode* meta = object.Find("metadata"); meta != nullptr && meta->is_object()) {
+  if (const JsonNode* meta = object.Find("metadata"); meta != nullptr) {
     fields.name = string_at(*meta, "name");
     fields.generate_name = string_at(*meta, "generateName");
     fields.ns = string_at(*meta, "namespace");
   }
-  return KeyFromFields(fields);
+  return fields;
+}
+
+absl::StatusOr<ObjectKey> KeyOf(const JsonNode& object) {
+  if (!object.is_object()) return absl::InvalidArgumentError("object is not a mapping");
+  return KeyFromFields(KeyFieldsOf(object));
 }
 
 }  // namespace todoke

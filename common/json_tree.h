@@ -182,6 +182,9 @@ Json ToJson(const JsonNode& node);
 // Appends `node` as CanonicalJson(ToJson(node)) would print it, without building the Json.
 void AppendCanonicalJson(std::string& out, const JsonNode& node);
 
+// The identity fields `object` has (object.h), empty where absent or not strings.
+ObjectKeyFields KeyFieldsOf(const JsonNode& object);
+
 // KeyOf (object.h) for a compact tree: the same key and the same errors.
 absl::StatusOr<ObjectKey> KeyOf(const JsonNode& object);
 

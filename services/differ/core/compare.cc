@@ -9,7 +9,6 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "common/key_order.h"
-#include "common/key_order.h"
 #include "services/differ/core/list_strategy.h"
 #include "services/differ/core/quantity.h"
 
@@ -79,11 +78,12 @@ class ObjectCursor {
   const bool stepping_;
 };
 
-// The merge keys of a list's items as fieldsV1 path elements ("k:" + MergeKeyText), kept back to
+// The merge keys of a list's items as fieldsV1 path elements ("k:" + AppendMergeKeyText), kept back to
 // back in one buffer: one allocation per list rather than one per item.
 class ItemKeys {
  public:
-  // False when an item lacks a key field or two items share a key (as MergeKeyTexts).
+  // False when an item lacks a key field or two items share a key: the list is then compared by
+  // position (the API server would reject such an apply anyway).
   bool Build(const ListStrategy& strategy, const JsonNode& items) {
     text_.reserve(items.size() * 32);
     ends_.reserve(items.size());
@@ -405,7 +405,6 @@ class Walker {
     }
     return true;
   }
-
 
   // The JSON pointer of the current path.
   std::string PathText() const {

@@ -129,15 +129,11 @@ RulesForObject RulesFor(PreparedRules& prepared, const ObjectKey& key) {
 
 // The parts of a key an invalid object does have, for reporting.
 ObjectKey PartialKey(const JsonNode& object) {
+  const ObjectKeyFields fields = KeyFieldsOf(object);
   ObjectKey key;
-  if (const JsonNode* api_version = object.Find("apiVersion"); api_version != nullptr) {
-    const std::string_view text = api_version->string();
-    std::tie(key.group, key.version) = SplitApiVersion(absl::string_view(text.data(), text.size()));
-  }
-  if (const JsonNode* kind = object.Find("kind"); kind != nullptr) key.kind = kind->string();
-  if (const JsonNode* metadata = object.Find("metadata"); metadata != nullptr) {
-    if (const JsonNode* ns = metadata->Find("namespace"); ns != nullptr) key.ns = ns->string();
-  }
+  std::tie(key.group, key.version) = SplitApiVersion(fields.api_version);
+  key.kind = std::string(fields.kind);
+  key.ns = std::string(fields.ns);
   return key;
 }
 

@@ -87,7 +87,7 @@ bool FieldSet::OwnsSelf() const {
   return false;
 }
 
-FieldSet FieldSet::Child(std::string_view element) const {
+FieldSet FieldSet::Element(std::string_view element) const {
   FieldSet child;
   for (const JsonNode* node : nodes_) {
     const JsonNode* found = node->Find(element);
@@ -103,11 +103,11 @@ FieldSet FieldSet::Field(std::string_view name) const {
     buffer[0] = 'f';
     buffer[1] = ':';
     name.copy(buffer + 2, name.size());
-    return Child(std::string_view(buffer, name.size() + 2));
+    return Element(std::string_view(buffer, name.size() + 2));
   }
   std::string element = "f:";
   element.append(name);
-  return Child(element);
+  return Element(element);
 }
 
 const JsonMember* FieldSet::FirstField(std::span<const JsonMember> members) {
@@ -145,19 +145,11 @@ FieldSet FieldSet::FieldCursor::Field(std::string_view name) {
   return child;
 }
 
-FieldSet FieldSet::KeyText(std::string_view key_text) const {
-  if (nodes_.empty()) return {};
-  std::string element;
-  element.reserve(key_text.size() + 2);
-  element.append("k:").append(key_text);
-  return Child(element);
-}
-
 FieldSet FieldSet::Value(const JsonNode& value) const {
   if (nodes_.empty()) return {};
   std::string element = "v:";
   AppendCanonicalJson(element, value);
-  return Child(element);
+  return Element(element);
 }
 
 void FieldSet::ForEachChild(const std::function<void(ElementKind, std::string_view,

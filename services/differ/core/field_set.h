@@ -49,11 +49,10 @@ class FieldSet {
 
   // Children; an empty FieldSet when absent.
   FieldSet Field(std::string_view name) const;
-  // `key_text` is the item's key as fieldsV1 spells it after "k:" (see list_strategy.h).
-  FieldSet KeyText(std::string_view key_text) const;
   FieldSet Value(const JsonNode& value) const;
-  // The child for a raw fieldsV1 path element, prefix included, e.g. `k:{"name":"web"}`.
-  FieldSet Element(std::string_view element) const { return Child(element); }
+  // The child for a raw fieldsV1 path element, prefix included, e.g. `k:{"name":"web"}` (see
+  // AppendMergeKeyText in list_strategy.h for how a list item's key is spelled).
+  FieldSet Element(std::string_view element) const;
 
   // Looks up "f:" children for names given in ascending order (the order of an object's
   // members), stepping through each tree's children once instead of searching them per name.
@@ -98,7 +97,6 @@ class FieldSet {
                                              const FieldSet& child)>& visit) const;
 
  private:
-  FieldSet Child(std::string_view element) const;
   // The first member whose key is not below "f:" (where the "f:" elements start).
   static const JsonMember* FirstField(std::span<const JsonMember> members);
 

@@ -67,28 +67,6 @@ ListStrategy ListStrategyFor(std::string_view field_name, const JsonNode& desire
   return MapStrategyFor(field_name, desired_items, live_items);
 }
 
-std::optional<std::vector<std::string>> MergeKeyTexts(const ListStrategy& strategy,
-                                                      const JsonNode& items) {
-  std::vector<std::string> keys;
-  keys.reserve(items.size());
-  for (const JsonNode& item : items.items()) {
-    std::string key = MergeKeyText(strategy, item);
-    if (key.empty()) return std::nullopt;
-    // Lists are short (containers, env, ports): a quadratic duplicate check beats hashing.
-    for (const std::string& seen : keys) {
-      if (seen == key) return std::nullopt;
-    }
-    keys.push_back(std::move(key));
-  }
-  return keys;
-}
-
-std::string MergeKeyText(const ListStrategy& strategy, const JsonNode& item) {
-  std::string key;
-  if (!AppendMergeKeyText(key, strategy, item)) return "";
-  return key;
-}
-
 bool AppendMergeKeyText(std::string& out, const ListStrategy& strategy, const JsonNode& item) {
   if (!item.is_object()) return false;
   out.push_back('{');

@@ -5,7 +5,6 @@
 #ifndef TODOKE_SERVICES_DIFFER_CORE_LIST_STRATEGY_H_
 #define TODOKE_SERVICES_DIFFER_CORE_LIST_STRATEGY_H_
 
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,19 +30,10 @@ struct ListStrategy {
 ListStrategy ListStrategyFor(std::string_view field_name, const JsonNode& desired_items,
                              const JsonNode& live_items);
 
-// The merge key texts of every item of `items` (a JSON array) under `strategy` (kMap), in order.
-// nullopt when an item lacks a key field or two items share a key: callers then fall back to
-// pairing by position (the API server would reject such an apply anyway).
-std::optional<std::vector<std::string>> MergeKeyTexts(const ListStrategy& strategy,
-                                                      const JsonNode& items);
-
-// The key of `item` under `strategy` (kMap) as compact JSON of the key fields sorted by name,
-// defaults applied: exactly as fieldsV1 spells it after "k:", e.g. {"containerPort":80,"protocol":"TCP"}.
-// Empty when a key field is missing.
-std::string MergeKeyText(const ListStrategy& strategy, const JsonNode& item);
-
-// Appends MergeKeyText(strategy, item) to `out` and returns true; returns false, leaving `out`
-// with some of the text appended, when a key field is missing.
+// Appends the key of `item` under `strategy` (kMap) to `out` as compact JSON of the key fields
+// sorted by name, defaults applied: exactly as fieldsV1 spells it after "k:", e.g.
+// {"containerPort":80,"protocol":"TCP"}. Returns false, leaving `out` with some of the text
+// appended, when a key field is missing.
 bool AppendMergeKeyText(std::string& out, const ListStrategy& strategy, const JsonNode& item);
 
 }  // namespace todoke::differ

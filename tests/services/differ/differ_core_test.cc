@@ -121,11 +121,11 @@ TEST(FieldSetTest, ParsesFieldsV1) {
   EXPECT_TRUE(labels.Field("tier").empty());
   const FieldSet containers = set->Field("spec").Field("template").Field("spec").Field("containers");
   ASSERT_FALSE(containers.empty());
-  const FieldSet web = containers.KeyText(R"({"name":"web"})");
+  const FieldSet web = containers.Element(R"(k:{"name":"web"})");
   ASSERT_FALSE(web.empty());
   EXPECT_TRUE(web.OwnsSelf());
-  EXPECT_FALSE(web.Field("ports").KeyText(R"({"containerPort":8080,"protocol":"TCP"})").empty());
-  EXPECT_TRUE(containers.KeyText(R"({"name":"other"})").empty());
+  EXPECT_FALSE(web.Field("ports").Element(R"(k:{"containerPort":8080,"protocol":"TCP"})").empty());
+  EXPECT_TRUE(containers.Element(R"(k:{"name":"other"})").empty());
   EXPECT_FALSE(set->Field("finalizers").Value(N(Json("example.com/cleanup"))).empty());
   EXPECT_TRUE(set->Field("finalizers").Value(N(Json("example.com/other"))).empty());
 }
