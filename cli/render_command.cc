@@ -112,16 +112,23 @@ int RenderCommand(const std::vector<std::string>& args, bool json, std::ostream&
       out << kRenderUsage;
       return 0;
     } else if (arg == "--recurse") {
-      options.directory.recurse = true;
+      // --recurse, --recurse=true or --recurse=false.
+      if (has_inline_value && value != "true" && value != "false") {
+        return usage(absl::StrCat("--recurse takes true or false, not \"", value, "\""));
+      }
+      options.directory.recurse = !has_inline_value || value == "true";
     } else if (arg == "--mode") {
       if (!take()) return usage("--mode needs a value");
-      if (value == "auto") {
-        options.mode = renderer::RenderMode::kAuto;
-      } else if (value == "kustomize") {
-        options.mode = renderer::RenderMode::kKustomize;
-      } else if (value == "directory") {
-        options.mode = renderer::RenderMode::kDirectory;
-      } else {
+      bool known = false;
+      for (renderer::RenderMode mode : {renderer::RenderMode::kAuto,
+                                        renderer::RenderMode::kKustomize,
+                                        renderer::RenderMode::kDirectory}) {
+        if (value == renderer::RenderModeName(mode)) {
+          options.mode = mode;
+          known = true;
+        }
+      }
+      if (!known) {
         return usage(absl::StrCat("--mode \"", value, "\" is not auto, kustomize or directory"));
       }
     } else if (arg == "--include" || arg == "--exclude") {

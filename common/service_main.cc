@@ -72,6 +72,11 @@ std::vector<char*> InitService(int argc, char** argv, absl::string_view componen
     std::exit(2);
   }
   log_options.json = format == "json";
+  if (absl::GetFlag(FLAGS_max_message_bytes) < kMinMaxMessageBytes) {
+    std::cerr << "todoke-" << component << ": --max-message-bytes must be at least "
+              << kMinMaxMessageBytes << ", not " << absl::GetFlag(FLAGS_max_message_bytes) << "\n";
+    std::exit(2);
+  }
   InitLogging(log_options);
   return positional;
 }

@@ -24,6 +24,10 @@ std::vector<char*> InitService(int argc, char** argv, absl::string_view componen
 // message the server started by ServeUntilSignal accepts or sends.
 int MaxMessageBytesFlag();
 
+// The smallest --max-message-bytes a service accepts (InitService exits with 2 below it): room for
+// a request's paths and ids, and for the pieces streams cut large payloads into.
+inline constexpr int kMinMaxMessageBytes = 64 << 10;
+
 // Serves `services` on --listen, prints "<component> listening on <address>" on stdout once
 // bound, and returns after SIGTERM/SIGINT and a graceful shutdown. Returns the process exit code.
 int ServeUntilSignal(absl::string_view component, const std::vector<grpc::Service*>& services);

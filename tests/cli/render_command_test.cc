@@ -105,7 +105,7 @@ TEST_F(RenderCommandTest, ShippedBinaryNeedsOnlyTheCLibrary) {
   ASSERT_EQ(needed.exit_code, 0);
   std::istringstream lines(needed.output);
   for (std::string line; std::getline(lines, line);) {
-    EXPECT_THAT(line, ::testing::ContainsRegex("\\[(libc|libm|ld-linux-x86-64)\\.so"))
+    EXPECT_THAT(line, ::testing::ContainsRegex("\\[(libc|libm|ld-linux[-.a-z0-9_]*)\\.so"))
         << "the todoke CLI should link everything but glibc statically";
   }
 }
@@ -125,6 +125,11 @@ TEST_F(RenderCommandTest, DirectoryModeRecursesAndSubstitutes) {
   // As Flux's postBuild: no values given, no substitution at all.
   EXPECT_THAT(flat.str(), HasSubstr("region: ${REGION:=eu-west-1}"));
   EXPECT_THAT(flat.str(), ::testing::Not(HasSubstr("name: extra")));
+
+  std::ostringstream off, off_err;
+  ASSERT_EQ(RenderCommand({(root_ / "plain").string(), "--recurse=false"}, false, off, off_err), 0)
+      << off_err.str();
+  EXPECT_THAT(off.str(), ::testing::Not(HasSubstr("name: extra")));
 }
 
 TEST_F(RenderCommandTest, JsonOutputIsAList) {
@@ -175,6 +180,9 @@ TEST_F(RenderCommandTest, BadFlagsAreUsageErrors) {
   EXPECT_THAT(err.str(), HasSubstr("--mode \"helm\""));
   EXPECT_EQ(RenderCommand({"--set", "NOVALUE"}, false, out, err), 2);
   EXPECT_EQ(RenderCommand({"a", "b"}, false, out, err), 2);
+  EXPECT_EQ(RenderCommand({"--recurse=yes"}, false, out, err), 2);
+  EXPECT_THAT(err.str(), HasSubstr("--recurse takes true or false"));
+  EXPECT_EQ(RenderCommand({"--mode=plugin"}, false, out, err), 2);  // needs a plugin config
 }
 
 }  // namespace

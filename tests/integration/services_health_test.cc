@@ -64,6 +64,15 @@ TEST_P(ServiceBinaryTest, RefusesUnknownFlag) {
   EXPECT_NE(WEXITSTATUS(*exit_status), 0);
 }
 
+TEST_P(ServiceBinaryTest, RefusesAMessageLimitTooSmallToWorkWith) {
+  auto child = ChildProcess::Start(
+      {BinaryPath(GetParam()), "--listen=127.0.0.1:0", "--max-message-bytes=4096"});
+  ASSERT_TRUE(child.ok());
+  absl::StatusOr<int> exit_status = child->Stop(0, absl::Seconds(10));
+  ASSERT_TRUE(exit_status.ok());
+  EXPECT_TRUE(WIFEXITED(*exit_status) && WEXITSTATUS(*exit_status) == 2) << *exit_status;
+}
+
 INSTANTIATE_TEST_SUITE_P(AllServices, ServiceBinaryTest,
                          ::testing::Values("todoke-source-fetcher", "todoke-renderer",
                                            "todoke-differ", "todoke-applier",

@@ -19,6 +19,7 @@
 #include "services/renderer/core/file_source.h"
 #include "services/renderer/grpc/fetcher_file_source.h"
 #include "tests/integration/process.h"
+#include "tests/services/source_fetcher/test_servers.h"
 
 namespace todoke::testing {
 namespace {
@@ -28,22 +29,7 @@ namespace fs = std::filesystem;
 constexpr int kMaxMessageBytes = 4 << 20;
 constexpr size_t kPieceBytes = size_t{1} << 20;  // what the server derives from 4 MiB
 
-// Runs `command` with /bin/sh in `cwd`; its stdout, or INTERNAL naming the command.
-absl::StatusOr<std::string> RunShell(const std::string& command, const std::string& cwd) {
-  const std::string full = absl::StrCat("cd '", cwd, "' && ", command);
-  FILE* pipe = popen(full.c_str(), "r");
-  if (pipe == nullptr) return absl::InternalError(absl::StrCat("cannot run: ", command));
-  std::string output;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) output.append(buffer, n);
-  const int status = pclose(pipe);
-  if (status != 0) {
-    return absl::InternalError(
-        absl::StrCat("command failed (", status, "): ", command, "\n", output));
-  }
-  return output;
-}
+using ::todoke::source_fetcher::testing::Sh;
 
 std::string ReadLocalFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -66,7 +52,7 @@ class ReadTreeLargeFilesTest : public ::testing::Test {
 
 TEST_F(ReadTreeLargeFilesTest, FilesLargerThanAMessageArriveWholeThroughTheRealService) {
   const size_t huge_bytes = (size_t{12} << 20) + 12345;
-  ASSERT_TRUE(RunShell(absl::StrCat("git init -q -b main work && cd work && mkdir -p app/crds && "
+  ASSERT_TRUE(Sh(absl::StrCat("git init -q -b main work && cd work && mkdir -p app/crds && "
                                "head -c ", huge_bytes, " /dev/urandom > app/crds/bundle.yaml && "
                                "head -c ", kPieceBytes, " /dev/urandom > app/exact.bin && "
                                ": > app/empty.yaml && "
@@ -77,8 +63,9 @@ TEST_F(ReadTreeLargeFilesTest, FilesLargerThanAMessageArriveWholeThroughTheRealS
                   root_)
                   .ok());
   const std::string work_tree = root_ + "/work";
-  const std::string commit(
-      absl::StripTrailingAsciiWhitespace(*RunShell("git rev-parse HEAD", work_tree)));
+  const absl::StatusOr<std::string> head = Sh("git rev-parse HEAD", work_tree);
+  ASSERT_TRUE(head.ok()) << head.status();
+  const std::string commit(absl::StripTrailingAsciiWhitespace(*head));
 
   auto started = StartService(
       "todoke-source-fetcher",
@@ -107,8 +94,9 @@ TEST_F(ReadTreeLargeFilesTest, FilesLargerThanAMessageArriveWholeThroughTheRealS
     const std::string expected = ReadLocalFile(work_tree + "/" + path);
     EXPECT_EQ(file->content.size(), expected.size());
     EXPECT_TRUE(file->content == expected);  // byte for byte
-    const std::string blob_id(
-        absl::StripTrailingAsciiWhitespace(*RunShell("git rev-parse HEAD:" + path, work_tree)));
+    const absl::StatusOr<std::string> rev_parse = Sh("git rev-parse HEAD:" + path, work_tree);
+    ASSERT_TRUE(rev_parse.ok()) << rev_parse.status();
+    const std::string blob_id(absl::StripTrailingAsciiWhitespace(*rev_parse));
     EXPECT_EQ(file->blob_id, blob_id);
     EXPECT_EQ(renderer::GitBlobId(file->content), blob_id);
   }

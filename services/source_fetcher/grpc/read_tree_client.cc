@@ -14,11 +14,6 @@ namespace {
 // pieces arrive, so a bogus `size` cannot make the client allocate it all at once.
 constexpr uint64_t kMaxUpFrontReserve = uint64_t{64} << 20;
 
-const std::string& EmptyString() {
-  static const std::string* empty = new std::string();
-  return *empty;
-}
-
 absl::Status Broken(absl::string_view path, absl::string_view what) {
   return absl::DataLossError(absl::StrCat("ReadTree stream broken: file \"", path, "\" ", what));
 }
@@ -103,8 +98,8 @@ absl::Status TreeFileAssembler::Finish() const {
                                                pending_->size(), " bytes"));
 }
 
-const std::string& TreeFileAssembler::pending_path() const {
-  return pending_.has_value() ? pending_->path() : EmptyString();
+absl::string_view TreeFileAssembler::pending_path() const {
+  return pending_.has_value() ? absl::string_view(pending_->path()) : absl::string_view();
 }
 
 absl::Status ReadWholeTreeFiles(grpc::ClientContext* context,

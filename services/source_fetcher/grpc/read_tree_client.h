@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "todoke/source_fetcher/v1/source_fetcher.grpc.pb.h"
 
 namespace todoke::source_fetcher {
@@ -35,7 +36,7 @@ class TreeFileAssembler {
   absl::Status Finish() const;
 
   // The path of a file received only in part so far; empty when no file is pending.
-  const std::string& pending_path() const;
+  absl::string_view pending_path() const;
 
  private:
   // The file being assembled; set between its first and its last piece.

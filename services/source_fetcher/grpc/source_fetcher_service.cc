@@ -32,9 +32,8 @@ void ToProto(const Revision& in, v1::Revision* out) {
 }  // namespace
 
 size_t ReadTreePieceBytesFor(int max_message_bytes) {
-  constexpr size_t kMinPieceBytes = 4 << 10;
   if (max_message_bytes <= 0) return SourceFetcherServiceOptions::kDefaultReadTreePieceBytes;
-  return std::clamp(static_cast<size_t>(max_message_bytes) / 4, kMinPieceBytes,
+  return std::clamp(static_cast<size_t>(max_message_bytes) / 4, size_t{1},
                     SourceFetcherServiceOptions::kDefaultReadTreePieceBytes);
 }
 

@@ -14,7 +14,7 @@ namespace todoke::source_fetcher {
 
 // The piece size used when the server's largest message is `max_message_bytes`: a quarter of
 // it (room for the path, ids and framing, and for small files batched with a piece), at most
-// kDefaultReadTreePieceBytes and at least 4 KiB.
+// kDefaultReadTreePieceBytes (services refuse limits below kMinMaxMessageBytes, service_main.h).
 size_t ReadTreePieceBytesFor(int max_message_bytes);
 
 struct SourceFetcherServiceOptions {

@@ -72,7 +72,7 @@ class AnchoredPattern {
     }
     RE2::Options options;
     options.set_log_errors(false);
-    auto regex = std::make_shared<RE2>("^(?:" + pattern + ")$", options);
+    auto regex = std::make_shared<RE2>(pattern, options);  // FullMatch anchors it
     if (!regex->ok()) {
       return absl::InvalidArgumentError(absl::StrCat("invalid regular expression \"", pattern,
                                                      "\" in patch target: ", regex->error()));
