@@ -65,8 +65,9 @@ class NlohmannBuilder {
 
 absl::StatusOr<Json> ParseJson(absl::string_view text) {
   NlohmannBuilder builder;
+  std::string scratch;
   json_internal::JsonReader<NlohmannBuilder> reader(std::string_view(text.data(), text.size()),
-                                                    builder);
+                                                    builder, scratch);
   absl::Status status = reader.Document();
   if (!status.ok()) return status;
   return std::move(builder.root());

@@ -12,8 +12,9 @@
 
 namespace todoke {
 
-// Parses one JSON value (surrounding whitespace allowed). INVALID_ARGUMENT naming the byte
-// offset for malformed JSON, invalid UTF-8, or nesting deeper than 512.
+// Parses one JSON value (surrounding whitespace and a leading UTF-8 byte order mark allowed, as
+// nlohmann allows them). INVALID_ARGUMENT naming the byte offset for malformed JSON, invalid
+// UTF-8, or nesting deeper than 512 (where nlohmann has no limit: a bound keeps the stack safe).
 absl::StatusOr<Json> ParseJson(absl::string_view text);
 
 }  // namespace todoke

@@ -34,12 +34,16 @@ inline constexpr int kMaxJsonDepth = 512;
 template <typename Handler>
 class JsonReader {
  public:
-  JsonReader(std::string_view text, Handler& handler) : text_(text), handler_(handler) {}
+  // `scratch` holds strings with escapes while they are unescaped; a caller parsing many
+  // documents passes the same one to keep its memory.
+  JsonReader(std::string_view text, Handler& handler, std::string& scratch)
+      : text_(text), handler_(handler), scratch_(scratch) {}
 
   // Reads one value surrounded by optional whitespace. INVALID_ARGUMENT naming the byte offset
   // for malformed JSON, invalid UTF-8, or nesting deeper than kMaxJsonDepth. After an error the
   // handler has seen an unfinished document.
   absl::Status Document() {
+    if (text_.substr(0, 3) == "\xEF\xBB\xBF") pos_ = 3;  // a UTF-8 byte order mark, as nlohmann
     SkipWhitespace();
     if (!Value(0)) return Error();
     SkipWhitespace();
@@ -238,6 +242,7 @@ class JsonReader {
     return true;
   }
 
+#if !defined(__SSE2__)
   // True if any of the 8 bytes at `p` ends or interrupts a run of a string: '"', '\\', a
   // control character or a non-ASCII byte (SWAR: each test sets a byte's high bit).
   static bool HasSpecialByte(const char* p) {
@@ -249,9 +254,11 @@ class JsonReader {
     return ((zero_byte(v ^ (kOnes * '"')) | zero_byte(v ^ (kOnes * '\\')) |
              ((v - kOnes * 0x20) & ~v & kHighs) | (v & kHighs)) != 0);
   }
+#endif
 
 #if defined(__SSE2__)
-  // How many of the 16 bytes at `p` come before the first special byte (see HasSpecialByte).
+  // How many of the 16 bytes at `p` come before the first byte that ends or interrupts a run of
+  // a string: '"', '\\', a control character or a non-ASCII byte.
   static size_t OrdinaryPrefix16(const char* p) {
     const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
     const __m128i special = _mm_or_si128(
@@ -284,10 +291,9 @@ class JsonReader {
           break;
         }
       }
+#else
+      while (run + 8 <= text_.size() && !HasSpecialByte(text_.data() + run)) run += 8;
 #endif
-      while (!special_found && run + 8 <= text_.size() && !HasSpecialByte(text_.data() + run)) {
-        run += 8;
-      }
       while (!special_found && run < text_.size()) {
         const unsigned char c = static_cast<unsigned char>(text_[run]);
         if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) break;
@@ -393,10 +399,14 @@ class JsonReader {
       }
     }
     // Fractions, exponents and integers out of 64-bit range are doubles, as in nlohmann.
-    const std::string copy(first, last);
-    char* end = nullptr;
-    const double value = std::strtod(copy.c_str(), &end);
-    if (end != copy.c_str() + copy.size()) return Fail("invalid number");
+    double value = 0;
+    const std::from_chars_result parsed = std::from_chars(first, last, value);
+    if (parsed.ec == std::errc::result_out_of_range) {
+      // Underflow reads as 0 or a denormal (as strtod gives nlohmann); overflow is refused.
+      value = std::strtod(std::string(first, last).c_str(), nullptr);
+    } else if (parsed.ec != std::errc() || parsed.ptr != last) {
+      return Fail("invalid number");
+    }
     if (!std::isfinite(value)) return Fail("number out of range");
     handler_.Double(value);
     return true;
@@ -406,7 +416,7 @@ class JsonReader {
   Handler& handler_;
   size_t pos_ = 0;
   const char* problem_ = "";
-  std::string scratch_;
+  std::string& scratch_;
 };
 
 }  // namespace todoke::json_internal

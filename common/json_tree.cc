@@ -5,6 +5,7 @@
 #include <limits>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "common/json_reader.h"
 #include "common/key_order.h"
 
@@ -141,8 +142,18 @@ namespace {
 constexpr size_t kMaxBlockBytes = size_t{1} << 20;
 }  // namespace
 
+JsonArena& JsonArena::operator=(JsonArena&& other) noexcept {
+  blocks_ = std::move(other.blocks_);
+  other.blocks_.clear();
+  next_ = std::exchange(other.next_, nullptr);
+  end_ = std::exchange(other.end_, nullptr);
+  reserved_ = std::exchange(other.reserved_, 0);
+  next_block_bytes_ = std::exchange(other.next_block_bytes_, 4096);
+  return *this;
+}
+
 void* JsonArena::Allocate(size_t bytes, size_t align) {
-  if (bytes == 0) bytes = 1;
+  if (bytes == 0) return nullptr;  // empty arrays and objects ({} is common in fieldsV1)
   uintptr_t at = (reinterpret_cast<uintptr_t>(next_) + align - 1) & ~(uintptr_t{align} - 1);
   if (next_ == nullptr || at + bytes > reinterpret_cast<uintptr_t>(end_)) {
     // A new block: at least twice the last one (up to 1 MiB), and large enough for the request.
@@ -251,10 +262,6 @@ class JsonNodeParser::Builder {
   void StartObject() {}
   void Key(std::string_view key) { keys_.push_back(Copy(key)); }
   void EndObject(size_t count) {
-    if (count == 0) {  // {} is common (fieldsV1 leaves): no room needed
-      values_.push_back(JsonNode::Object(nullptr, 0));
-      return;
-    }
     JsonMember* members = arena_->AllocateArray<JsonMember>(count);
     const size_t first_value = values_.size() - count;
     const size_t first_key = keys_.size() - count;
@@ -279,6 +286,8 @@ class JsonNodeParser::Builder {
   }
 
   bool too_long() const { return too_long_; }
+  // The reader's buffer for unescaping, kept between documents.
+  std::string& scratch() { return scratch_; }
   // The finished document, moved into the arena.
   const JsonNode* Root() {
     JsonNode* root = arena_->AllocateArray<JsonNode>(1);
@@ -297,6 +306,7 @@ class JsonNodeParser::Builder {
     return arena_->CopyString(text);
   }
 
+  std::string scratch_;
   uintptr_t borrowed_begin_ = 0;
   uintptr_t borrowed_end_ = 0;
 
@@ -322,7 +332,7 @@ absl::StatusOr<const JsonNode*> JsonNodeParser::ParseInto(std::string_view text,
                                                           bool borrow) {
   builder_->Reset(&arena, borrow ? text : std::string_view());
   arena.Reserve(text.size() * 2 + 256);  // a document's tree takes about twice its text
-  json_internal::JsonReader<Builder> reader(text, *builder_);
+  json_internal::JsonReader<Builder> reader(text, *builder_, builder_->scratch());
   absl::Status status = reader.Document();
   if (!status.ok()) return status;
   if (builder_->too_long()) {
@@ -476,10 +486,10 @@ void AppendCanonicalJson(std::string& out, const JsonNode& node) {
       out.append(node.bool_value() ? "true" : "false");
       return;
     case JsonNode::Type::kInt:
-      out.append(std::to_string(node.int_value()));
+      absl::StrAppend(&out, node.int_value());
       return;
     case JsonNode::Type::kUint:
-      out.append(std::to_string(node.uint_value()));
+      absl::StrAppend(&out, node.uint_value());
       return;
     case JsonNode::Type::kDouble:
       out.append(CanonicalJson(Json(node.double_value())));

@@ -17,6 +17,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -113,12 +114,13 @@ inline std::span<const JsonMember> JsonNode::members() const {
 class JsonArena {
  public:
   JsonArena() = default;
-  JsonArena(JsonArena&&) = default;
-  JsonArena& operator=(JsonArena&&) = default;
+  // The moved-from arena is left empty (it allocates new blocks if used again).
+  JsonArena(JsonArena&& other) noexcept { *this = std::move(other); }
+  JsonArena& operator=(JsonArena&& other) noexcept;
   JsonArena(const JsonArena&) = delete;
   JsonArena& operator=(const JsonArena&) = delete;
 
-  // Uninitialised room for `count` values of trivially destructible T.
+  // Uninitialised room for `count` values of trivially destructible T (nullptr for 0).
   template <typename T>
   T* AllocateArray(size_t count) {
     return static_cast<T*>(Allocate(sizeof(T) * count, alignof(T)));

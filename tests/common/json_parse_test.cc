@@ -14,7 +14,7 @@ namespace todoke {
 namespace {
 
 // Both parsers agree: same validity, and for valid input the same value with the same types
-// (dump() prints 1 and 1.0 differently, and nlohmann's == ignores the difference).
+// (dump() tells 1 from 1.0 and SameTypes a signed from an unsigned 1; nlohmann's == tells neither).
 void ExpectSameAsNlohmann(const std::string& text) {
   const Json reference = Json::parse(text, nullptr, /*allow_exceptions=*/false);
   absl::StatusOr<Json> ours = ParseJson(text);
@@ -25,6 +25,7 @@ void ExpectSameAsNlohmann(const std::string& text) {
   ASSERT_TRUE(ours.ok()) << ours.status() << " for: " << text;
   EXPECT_EQ(ours->dump(), reference.dump()) << text;
   EXPECT_EQ(*ours, reference) << text;
+  EXPECT_TRUE(testing::RandomJson::SameTypes(*ours, reference)) << text;
 }
 
 TEST(JsonParseTest, AgreesWithNlohmannOnEdgeCases) {
@@ -33,12 +34,12 @@ TEST(JsonParseTest, AgreesWithNlohmannOnEdgeCases) {
            "-9223372036854775808", "-9223372036854775809", "1.0", "1e2", "1E-2", "-1.5e+3",
            "0.1", "true", "false", "null", "\"\"", "\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\"",
            "\"\\u00e9\\u65e5\\ud83d\\ude00\"", "\"é日本😀\"", " { \"b\" : 1 , \"a\" : [ 1 , 2 ] } ",
-           "{\"a\":1,\"a\":2}", "{\"b\":1,\"a\":2,\"c\":{\"z\":[],\"y\":{}}}",
+           "{\"a\":1,\"a\":2}", "\xEF\xBB\xBF{\"bom\":1}", "1e-400", "5e-324", "{\"b\":1,\"a\":2,\"c\":{\"z\":[],\"y\":{}}}",
            // refused
            "", " ", "{", "}", "[1,]", "{\"a\":1,}", "01", "1.", ".5", "-", "1e", "+1", "tru",
            "nul", "\"abc", "\"\\x\"", "\"\\u12\"", "\"\\ud800\"", "\"\\udc00\"", "\"a\x01\"",
            "\"\xff\"", "\"\xc0\xaf\"", "\"\xed\xa0\x80\"", "{1:2}", "[1 2]", "{} {}", "nan",
-           "1e400", "[\"a\" \"b\"]", "{\"a\" 1}",
+           "1e400", "\xEF\xBB{}", "{} \xEF\xBB\xBF", "[\"a\" \"b\"]", "{\"a\" 1}",
        }) {
     ExpectSameAsNlohmann(text);
   }

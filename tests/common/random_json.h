@@ -4,7 +4,9 @@
 #ifndef TODOKE_TESTS_COMMON_RANDOM_JSON_H_
 #define TODOKE_TESTS_COMMON_RANDOM_JSON_H_
 
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -30,9 +32,22 @@ class RandomJson {
     switch (Next() % (depth > 4 ? 6 : 8)) {
       case 0: return nullptr;
       case 1: return Next() % 2 == 0;
-      case 2: return static_cast<int64_t>(Next()) - (1LL << 30);
-      case 3: return static_cast<double>(Next() % 100000) / 64.0;
-      case 4: return static_cast<uint64_t>(Next() % 3);
+      case 2: {  // small, and near the ends of the 64-bit ranges
+        const int64_t small = static_cast<int64_t>(Next()) - (1LL << 30);
+        if (Next() % 4 != 0) return small;
+        return Next() % 2 == 0 ? std::numeric_limits<int64_t>::min() + (small & 0xff)
+                               : std::numeric_limits<int64_t>::max() - (small & 0xff);
+      }
+      case 3: {  // short fractions, and full-precision values across exponents
+        if (Next() % 2 == 0) return static_cast<double>(Next() % 100000) / 64.0;
+        const double mantissa = static_cast<double>(Next()) / static_cast<double>(1ULL << 31);
+        return std::ldexp(Next() % 2 == 0 ? mantissa : -mantissa,
+                          static_cast<int>(Next() % 400) - 200);
+      }
+      case 4: {
+        if (Next() % 2 == 0) return static_cast<uint64_t>(Next() % 3);
+        return std::numeric_limits<uint64_t>::max() - static_cast<uint64_t>(Next() % 1000);
+      }
       case 5: return kStrings[Next() % kStrings.size()];
       case 6: {
         Json array = Json::array();
@@ -76,6 +91,23 @@ class RandomJson {
       return text + "]";
     }
     return value.dump();
+  }
+
+  // True if `a` and `b` hold the same values with the same number types at every level (nlohmann's
+  // == and dump() do not tell an unsigned 1 from a signed 1).
+  static bool SameTypes(const Json& a, const Json& b) {
+    if (a.type() != b.type() || a.size() != b.size()) return false;
+    if (a.is_object()) {
+      for (auto it = a.begin(); it != a.end(); ++it) {
+        auto other = b.find(it.key());
+        if (other == b.end() || !SameTypes(it.value(), *other)) return false;
+      }
+    } else if (a.is_array()) {
+      for (size_t i = 0; i < a.size(); ++i) {
+        if (!SameTypes(a[i], b[i])) return false;
+      }
+    }
+    return true;
   }
 
   // `text` with one random byte inserted or deleted, or cut short.
