@@ -11,5 +11,6 @@ pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
 find_package(yaml-cpp REQUIRED)
 find_package(nlohmann_json REQUIRED)
 find_package(CURL REQUIRED)
+find_package(OpenSSL REQUIRED)  # libcrypto: the renderer's SHA-1 and SHA-256
 find_package(SQLite3 REQUIRED)
 find_package(GTest REQUIRED)
