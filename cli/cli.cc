@@ -1,5 +1,6 @@
 #include "absl/strings/string_view.h"
 #include "cli/cli.h"
+#include "cli/flag_args.h"
 #include "cli/render_command.h"
 
 #include <cstdlib>
@@ -244,22 +245,17 @@ absl::StatusOr<GlobalOptions> ParseGlobalOptions(std::vector<std::string>& args)
   }
   std::vector<std::string> rest;
   for (size_t i = 0; i < args.size(); ++i) {
-    std::string arg = args[i];
+    const FlagArg flag = SplitFlag(args[i]);
     std::string value;
     auto take_value = [&](absl::string_view name) -> absl::Status {
-      const size_t eq = arg.find('=');
-      if (eq != std::string::npos) {
-        value = arg.substr(eq + 1);
-      } else if (i + 1 < args.size()) {
-        value = args[++i];
-      } else {
+      std::optional<std::string> taken = TakeFlagValue(flag, args, i);
+      if (!taken.has_value()) {
         return absl::InvalidArgumentError(absl::StrCat(name, " needs a value"));
       }
+      value = *std::move(taken);
       return absl::OkStatus();
     };
-    auto is = [&](absl::string_view flag) {
-      return arg == flag || arg.rfind(absl::StrCat(flag, "="), 0) == 0;
-    };
+    auto is = [&](absl::string_view name) { return flag.name == name; };
     if (is("--server")) {
       RETURN_IF_ERROR(take_value("--server"));
       options.server = value;
@@ -281,7 +277,7 @@ absl::StatusOr<GlobalOptions> ParseGlobalOptions(std::vector<std::string>& args)
         return absl::InvalidArgumentError(absl::StrCat("--timeout \"", value, "\" is not a duration"));
       }
     } else {
-      rest.push_back(arg);
+      rest.push_back(args[i]);
     }
   }
   args = std::move(rest);

@@ -5,6 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "cli/flag_args.h"
 #include "common/status.h"
 #include "common/yaml.h"
 #include "services/renderer/core/file_source.h"
@@ -58,16 +59,15 @@ absl::StatusOr<LocalAppLocation> LocateLocalApp(const std::string& folder,
   if (!repo_root_flag.empty()) {
     ASSIGN_OR_RETURN(root, CanonicalFolder(repo_root_flag));
   } else {
-    // Outside a checkout, the current folder bounds what may be read (so `overlays/prod` can
-    // still use `../../base`), or the folder itself when it is not under the current folder.
-    const fs::path cwd = fs::current_path(error);
-    root = !error && RelativeInside(app, cwd) ? cwd : app;
-    for (fs::path candidate = app;; candidate = candidate.parent_path()) {
-      if (fs::exists(candidate / ".git", error)) {
-        root = candidate;
-        break;
-      }
+    for (fs::path candidate = app; root.empty(); candidate = candidate.parent_path()) {
+      if (fs::exists(candidate / ".git", error)) root = candidate;
       if (candidate == candidate.root_path()) break;
+    }
+    if (root.empty()) {
+      // Outside a checkout, the current folder bounds what may be read (so `overlays/prod` can
+      // still use `../../base`), or the folder itself when it is not under the current folder.
+      const fs::path cwd = fs::current_path(error);
+      root = !error && RelativeInside(app, cwd) ? cwd : app;
     }
   }
   const std::optional<fs::path> relative = RelativeInside(app, root);
@@ -91,21 +91,14 @@ int RenderCommand(const std::vector<std::string>& args, bool json, std::ostream&
   std::string repo_root;
   renderer::RenderOptions options;
   for (size_t i = 0; i < args.size(); ++i) {
-    std::string arg = args[i];
-    std::string value;
-    bool has_inline_value = false;
-    if (absl::StartsWith(arg, "--")) {
-      const size_t eq = arg.find('=');
-      if (eq != std::string::npos) {
-        value = arg.substr(eq + 1);
-        arg = arg.substr(0, eq);
-        has_inline_value = true;
-      }
-    }
+    const FlagArg flag = SplitFlag(args[i]);
+    const std::string& arg = flag.name;
+    const bool has_inline_value = flag.inline_value.has_value();
+    std::string value = flag.inline_value.value_or("");
     auto take = [&]() -> bool {
-      if (has_inline_value) return true;
-      if (i + 1 >= args.size()) return false;
-      value = args[++i];
+      std::optional<std::string> taken = TakeFlagValue(flag, args, i);
+      if (!taken.has_value()) return false;
+      value = *std::move(taken);
       return true;
     };
     if (arg == "-h" || arg == "--help") {
