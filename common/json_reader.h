@@ -26,6 +26,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/utf8.h"
 
 namespace todoke::json_internal {
 
@@ -213,31 +214,10 @@ class JsonReader {
     }
   }
 
-  // Checks one multi-byte UTF-8 sequence starting at pos_ (RFC 3629: no overlongs, no
-  // surrogates, at most U+10FFFF) and steps over it.
+  // Checks one multi-byte UTF-8 sequence starting at pos_ (common/utf8.h) and steps over it.
   bool Utf8Sequence() {
-    const auto byte = [&](size_t i) { return static_cast<unsigned char>(text_[pos_ + i]); };
-    const unsigned char lead = byte(0);
-    size_t length;
-    unsigned char low = 0x80, high = 0xBF;
-    if (lead >= 0xC2 && lead <= 0xDF) {
-      length = 2;
-    } else if (lead >= 0xE0 && lead <= 0xEF) {
-      length = 3;
-      if (lead == 0xE0) low = 0xA0;
-      if (lead == 0xED) high = 0x9F;
-    } else if (lead >= 0xF0 && lead <= 0xF4) {
-      length = 4;
-      if (lead == 0xF0) low = 0x90;
-      if (lead == 0xF4) high = 0x8F;
-    } else {
-      return Fail("invalid UTF-8");
-    }
-    if (pos_ + length > text_.size()) return Fail("invalid UTF-8");
-    if (byte(1) < low || byte(1) > high) return Fail("invalid UTF-8");
-    for (size_t i = 2; i < length; ++i) {
-      if (byte(i) < 0x80 || byte(i) > 0xBF) return Fail("invalid UTF-8");
-    }
+    const size_t length = Utf8SequenceLength(text_, pos_);
+    if (length == 0) return Fail("invalid UTF-8");
     pos_ += length;
     return true;
   }

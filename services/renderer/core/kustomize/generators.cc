@@ -6,25 +6,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/status.h"
+#include "common/utf8.h"
 
 namespace todoke::renderer::kustomize {
 namespace {
-
-bool IsValidUtf8(absl::string_view text) {
-  size_t i = 0;
-  while (i < text.size()) {
-    unsigned char c = static_cast<unsigned char>(text[i]);
-    size_t length = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3
-                                   : (c & 0xF8) == 0xF0 ? 4 : 0;
-    if (length == 0 || i + length > text.size()) return false;
-    for (size_t k = 1; k < length; ++k) {
-      if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return false;
-    }
-    if (length == 2 && c < 0xC2) return false;
-    i += length;
-  }
-  return true;
-}
 
 std::string BaseName(absl::string_view path) {
   size_t slash = path.rfind('/');
@@ -141,7 +126,7 @@ absl::StatusOr<Resource> Generate(const FileSource& files, const Kustomization& 
     }
     if (args.kind == "Secret") {
       data[entry.key] = absl::Base64Escape(entry.value);
-    } else if (IsValidUtf8(entry.value)) {
+    } else if (IsValidUtf8(std::string_view(entry.value))) {
       data[entry.key] = std::move(entry.value);
     } else {
       binary_data[entry.key] = absl::Base64Escape(entry.value);

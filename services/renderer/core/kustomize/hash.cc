@@ -2,42 +2,12 @@
 
 #include <cstdio>
 
+#include "common/utf8.h"
 #include "services/renderer/core/hashing.h"
 #include "services/renderer/core/kustomize/resource.h"
 
 namespace todoke::renderer::kustomize {
 namespace {
-
-// Length of the valid UTF-8 sequence starting at text[i], 0 if invalid.
-size_t Utf8SequenceLength(const std::string& text, size_t i) {
-  unsigned char c = static_cast<unsigned char>(text[i]);
-  size_t length = 0;
-  uint32_t code = 0;
-  if (c < 0x80) return 1;
-  if ((c & 0xE0) == 0xC0) {
-    length = 2;
-    code = c & 0x1F;
-  } else if ((c & 0xF0) == 0xE0) {
-    length = 3;
-    code = c & 0x0F;
-  } else if ((c & 0xF8) == 0xF0) {
-    length = 4;
-    code = c & 0x07;
-  } else {
-    return 0;
-  }
-  if (i + length > text.size()) return 0;
-  for (size_t k = 1; k < length; ++k) {
-    unsigned char next = static_cast<unsigned char>(text[i + k]);
-    if ((next & 0xC0) != 0x80) return 0;
-    code = (code << 6) | (next & 0x3F);
-  }
-  if ((length == 2 && code < 0x80) || (length == 3 && code < 0x800) ||
-      (length == 4 && (code < 0x10000 || code > 0x10FFFF)) || (code >= 0xD800 && code <= 0xDFFF)) {
-    return 0;
-  }
-  return length;
-}
 
 void AppendGoString(const std::string& text, std::string& out) {
   static const char kHex[] = "0123456789abcdef";
