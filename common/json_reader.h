@@ -120,8 +120,7 @@ class JsonReader {
       handler_.EndObject(members);
       return true;
     }
-    while (true) {
-      SkipWhitespace();
+    while (true) {  // at a key: whitespace before it is already skipped
       if (pos_ >= text_.size() || text_[pos_] != '"') return Fail("expected a string key");
       std::string_view key;
       if (!String(key)) return false;
@@ -136,6 +135,7 @@ class JsonReader {
       if (pos_ >= text_.size()) return Fail("unexpected end of input in an object");
       if (text_[pos_] == ',') {
         ++pos_;
+        SkipWhitespace();
         continue;
       }
       if (text_[pos_] == '}') {
@@ -158,14 +158,14 @@ class JsonReader {
       handler_.EndArray(items);
       return true;
     }
-    while (true) {
-      SkipWhitespace();
+    while (true) {  // at an item: whitespace before it is already skipped
       if (!Value(depth)) return false;
       ++items;
       SkipWhitespace();
       if (pos_ >= text_.size()) return Fail("unexpected end of input in an array");
       if (text_[pos_] == ',') {
         ++pos_;
+        SkipWhitespace();
         continue;
       }
       if (text_[pos_] == ']') {

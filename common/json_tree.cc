@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/json_reader.h"
 #include "common/key_order.h"
+#include "common/utf8.h"
 
 namespace todoke {
 
@@ -444,16 +445,13 @@ namespace {
 // A JSON string as nlohmann's serializer writes it (no ASCII escaping of other characters).
 void AppendJsonString(std::string& out, std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
-  const size_t start = out.size();
+  if (!IsValidUtf8(text)) {  // only trees copied from nlohmann::json can hold it
+    out.append(CanonicalJson(Json::string_t(text)));  // which replaces the bad bytes
+    return;
+  }
   out.push_back('"');
   for (const char c : text) {
     const unsigned char u = static_cast<unsigned char>(c);
-    if (u >= 0x80) {
-      // Non-ASCII: nlohmann replaces invalid UTF-8, which trees parsed from text never hold.
-      out.resize(start);
-      out.append(CanonicalJson(Json::string_t(text)));
-      return;
-    }
     switch (c) {
       case '"': out.append("\\\""); break;
       case '\\': out.append("\\\\"); break;

@@ -89,6 +89,16 @@ TEST(JsonTreeTest, CopyJsonGivesTheSameTree) {
   }
 }
 
+TEST(JsonTreeTest, CanonicalTextOfInvalidUtf8IsNlohmannsReplacement) {
+  // Only a tree copied from nlohmann::json can hold invalid UTF-8; its text must still be
+  // exactly what CanonicalJson prints (U+FFFD for the bad byte).
+  const Json value = {{"k\xff", "bad\xff é \"q\""}, {"ok", "é\t"}};
+  JsonArena arena;
+  std::string text;
+  AppendCanonicalJson(text, *CopyJson(value, arena));
+  EXPECT_EQ(text, CanonicalJson(value));
+}
+
 // Equality follows nlohmann's operator==, mixed number types included.
 TEST(JsonTreeTest, EqualityAgreesWithNlohmann) {
   const std::vector<std::string> values = {
