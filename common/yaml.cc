@@ -460,25 +460,42 @@ struct FoldingWriter {
   }
 };
 
-void AppendDoubleQuoted(const std::string& s, int indent, bool allow_breaks, std::string* out) {
-  // The column only matters where a break is allowed (values, not keys).
+// Appends `s` as a plain, single-quoted or double-quoted scalar, folding long values at spaces
+// as go-yaml does (only where `allow_breaks`: values, not keys).
+void AppendFlowScalar(const std::string& s, ScalarStyle style, int indent, bool allow_breaks,
+                      std::string* out) {
+  const bool double_quoted = style == ScalarStyle::kDoubleQuoted;
+  const char quote = style == ScalarStyle::kPlain ? 0 : double_quoted ? '"' : '\'';
+  // The column only matters where a break is allowed.
   FoldingWriter w{out, allow_breaks ? CurrentColumn(*out) : 0, indent};
-  w.Put('"');
-  bool spaces = false;
+  if (quote != 0) w.Put(quote);
+  bool spaces = false;  // the previous character was a space (or, unescaped, a tab)
   for (size_t i = 0; i < s.size(); ++i) {
     const unsigned char c = s[i];
     if (c == ' ') {
-      if (allow_breaks && !spaces && w.column > kFoldColumn && i > 0 && i + 1 < s.size()) {
+      const bool inside = i > 0 && i + 1 < s.size();
+      bool fold = allow_breaks && !spaces && w.column > kFoldColumn && (quote == 0 || inside);
+      // Unescaped, a space or tab starting the continuation line would be lost as indentation.
+      if (!double_quoted && i + 1 < s.size() && (s[i + 1] == ' ' || s[i + 1] == '\t')) {
+        fold = false;
+      }
+      if (fold) {
         w.Break();
-        // A break swallows one space; a following space would be lost as leading indentation.
-        if (s[i + 1] == ' ') w.Put('\\');
+        // Double-quoted, a break swallows one space; escape the next one instead.
+        if (double_quoted && s[i + 1] == ' ') w.Put('\\');
       } else {
         w.Put(' ');
       }
       spaces = true;
       continue;
     }
-    spaces = false;
+    // A raw tab next to the break would be trimmed away as line-edge whitespace: never fold there.
+    spaces = !double_quoted && c == '\t';
+    if (!double_quoted) {
+      if (quote != 0 && c == quote) w.Put(quote);
+      w.Put(static_cast<char>(c));
+      continue;
+    }
     switch (c) {
       case '"': w.Put("\\\""); break;
       case '\\': w.Put("\\\\"); break;
@@ -494,48 +511,16 @@ void AppendDoubleQuoted(const std::string& s, int indent, bool allow_breaks, std
         }
     }
   }
-  w.Put('"');
-}
-
-// Plain (quote 0) or single-quoted (quote '\'') text, folded as kustomize folds it.
-void AppendFoldable(const std::string& s, char quote, int indent, bool allow_breaks,
-                    std::string* out) {
-  // The column only matters where a break is allowed (values, not keys).
-  FoldingWriter w{out, allow_breaks ? CurrentColumn(*out) : 0, indent};
-  if (quote != 0) w.Put(quote);
-  bool spaces = false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    const char c = s[i];
-    if (c == ' ') {
-      const bool inside = quote == 0 || (i > 0 && i + 1 < s.size());
-      if (allow_breaks && !spaces && w.column > kFoldColumn && inside &&
-          (i + 1 >= s.size() || (s[i + 1] != ' ' && s[i + 1] != '\t'))) {
-        // (Not before a tab either: a continuation line's leading tab would be lost.)
-        w.Break();
-      } else {
-        w.Put(' ');
-      }
-      spaces = true;
-      continue;
-    }
-    // A tab next to the break would be trimmed away as line-edge whitespace: never fold there.
-    spaces = c == '\t';
-    if (quote != 0 && c == quote) w.Put(quote);
-    w.Put(c);
-  }
   if (quote != 0) w.Put(quote);
 }
 
 void AppendScalarString(const std::string& s, int indent, bool is_key, std::string* out) {
-  switch (ChooseStyle(s, is_key)) {
+  const ScalarStyle style = ChooseStyle(s, is_key);
+  switch (style) {
     case ScalarStyle::kPlain:
-      AppendFoldable(s, 0, indent, !is_key, out);
-      return;
     case ScalarStyle::kSingleQuoted:
-      AppendFoldable(s, '\'', indent, !is_key, out);
-      return;
     case ScalarStyle::kDoubleQuoted:
-      AppendDoubleQuoted(s, indent, !is_key, out);
+      AppendFlowScalar(s, style, indent, !is_key, out);
       return;
     case ScalarStyle::kLiteral: {
       size_t trailing = 0;
