@@ -19,8 +19,8 @@ function(todoke_binary name)
   target_link_libraries(${name} PRIVATE ${ARG_DEPS})
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/bin)
   if(ARG_STATIC AND TODOKE_STATIC_BINARIES)
-    set_target_properties(${name} PROPERTIES
-      RULE_LAUNCH_LINK "${PROJECT_SOURCE_DIR}/cmake/link_static.sh")
+    set_target_properties(${name} PROPERTIES RULE_LAUNCH_LINK
+      "${PROJECT_SOURCE_DIR}/cmake/link_static.sh --libdir=/usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}")
   endif()
 endfunction()
 

@@ -5,9 +5,13 @@
 # A static binary starts in about a millisecond; resolving gRPC's ~70 shared libraries costs
 # ~20M cycles on every `todoke render`. Archives go in one --start-group/--end-group so their
 # order does not matter.
-#   link_static.sh <compiler> <arguments...>
+#   link_static.sh --libdir=DIR <compiler> <arguments...>
+# DIR is the distribution's library directory (CMake's CMAKE_LIBRARY_ARCHITECTURE under /usr/lib).
 set -euo pipefail
-libdir=${TODOKE_STATIC_LIBDIR:-/usr/lib/$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)}
+case "${1:-}" in
+  --libdir=*) libdir=${1#--libdir=}; shift ;;
+  *) echo "link_static.sh: first argument must be --libdir=DIR" >&2; exit 2 ;;
+esac
 out=()
 archives=()
 for arg in "$@"; do
