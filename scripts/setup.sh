@@ -11,6 +11,7 @@ PACKAGES=(
   libgit2-dev libssh2-1-dev libyaml-cpp-dev libabsl-dev libre2-dev
   libgtest-dev libgmock-dev googletest
   nlohmann-json3-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev
+  libcli11-dev libcpp-httplib-dev prometheus-cpp-dev
   openssl openssh-server openssh-client lighttpd curl procps iproute2 time
 )
 
