@@ -32,6 +32,8 @@ struct LiveObject {
 
 struct ReadLiveQuery {
   std::string app;
+  // Given to namespaced keys without a namespace (the Application's destination namespace).
+  std::string default_namespace;
   // The desired keys (version ignored for identity, used for the GET of an uncached kind).
   std::vector<ObjectKey> keys;
 };
@@ -89,6 +91,9 @@ struct SourceInfo {
 
 struct ApplyPlan {
   std::string app;
+  // Set on namespaced objects (per discovery) that have no namespace; results carry the
+  // namespace the object was applied in.
+  std::string default_namespace;
   // Desired objects (parsed). Their keys come from KeyOf(object).
   std::vector<Json> objects;
   // Keys to delete when options.prune is set.
@@ -108,6 +113,7 @@ struct ApplyOutcome {
 
 struct PruneRequest {
   std::string app;
+  std::string default_namespace;
   std::vector<ObjectKey> keys;
   bool dry_run = false;
   bool allow_cluster_critical = false;
