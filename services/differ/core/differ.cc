@@ -127,14 +127,39 @@ RulesForObject RulesFor(PreparedRules& prepared, const ObjectKey& key) {
   return result;
 }
 
-// The parts of a key an invalid object does have, for reporting.
-ObjectKey PartialKey(const JsonNode& object) {
+// The parts of a key an object that cannot be keyed does have (each identity field that is a
+// non-empty string), for its Unknown row and for finding the live objects it may stand for.
+struct PartialKey {
+  ObjectKey key;  // unknown parts empty
+  bool group_known = false;
+  bool kind_known = false;
+  bool ns_known = false;
+  bool name_known = false;
+
+  // True if `live` may be the object this partial key belongs to: every known part agrees (a
+  // namespace the object does not set may have been defaulted, so it matches any).
+  bool MayBe(const ObjectKey& live) const {
+    return (!group_known || key.group == live.group) && (!kind_known || key.kind == live.kind) &&
+           (!ns_known || key.ns == live.ns) && (!name_known || key.name == live.name);
+  }
+};
+
+// What can be read of `object`'s key; nothing when it is not a JSON object or could not be parsed.
+PartialKey PartialKeyOf(const JsonNode& object, bool parsed) {
+  PartialKey partial;
+  if (!parsed || !object.is_object()) return partial;
   const ObjectKeyFields fields = KeyFieldsOf(object);
-  ObjectKey key;
-  std::tie(key.group, key.version) = SplitApiVersion(fields.api_version);
-  key.kind = std::string(fields.kind);
-  key.ns = std::string(fields.ns);
-  return key;
+  if (!fields.api_version.empty()) {
+    std::tie(partial.key.group, partial.key.version) = SplitApiVersion(fields.api_version);
+    partial.group_known = true;
+  }
+  partial.key.kind = std::string(fields.kind);
+  partial.kind_known = !fields.kind.empty();
+  partial.key.ns = std::string(fields.ns);
+  partial.ns_known = !fields.ns.empty();
+  partial.key.name = std::string(fields.name.empty() ? fields.generate_name : fields.name);
+  partial.name_known = !partial.key.name.empty();
+  return partial;
 }
 
 ObjectDiff UnknownDiff(ObjectKey key, std::string error) {
@@ -243,6 +268,7 @@ ObjectDiff ComparePair(const ObjectKey& key, const JsonNode& desired, const Json
 struct KeyedObject {
   const JsonNode* object = nullptr;
   absl::StatusOr<ObjectKey> key;
+  bool parsed = true;  // false: the text was not JSON (`object` is a placeholder)
   bool namespace_defaulted = false;
 };
 
@@ -253,6 +279,7 @@ std::vector<KeyedObject> KeyAll(const std::vector<const JsonNode*>& objects,
   for (size_t i = 0; i < objects.size(); ++i) {
     keyed[i].object = objects[i];
     if (parse_errors != nullptr && !(*parse_errors)[i].empty()) {
+      keyed[i].parsed = false;
       keyed[i].key = absl::InvalidArgumentError(
           absl::StrCat(std::string(side), " object #", i, ": ", (*parse_errors)[i]));
       continue;
@@ -303,11 +330,21 @@ DiffResult DiffImpl(const std::vector<const JsonNode*>& desired,
   }
 
   std::vector<bool> live_paired(live.size(), false);
+  // Desired objects whose key cannot be read whole, by index: any unpaired live object one of
+  // them may be is Unknown, never Extraneous.
+  std::vector<std::pair<size_t, PartialKey>> unkeyed_desired;
   for (size_t i = 0; i < desired_keyed.size(); ++i) {
     const KeyedObject& entry = desired_keyed[i];
     if (!entry.key.ok()) {
+      PartialKey partial = PartialKeyOf(*entry.object, entry.parsed);
+      ObjectKey shown = partial.key;
+      if (shown.ns.empty() && !options.default_namespace.empty() && partial.kind_known &&
+          !IsClusterScopedKind(shown.group, shown.kind)) {
+        shown.ns = options.default_namespace;
+      }
       result.objects.push_back(
-          UnknownDiff(PartialKey(*entry.object), std::string(entry.key.status().message())));
+          UnknownDiff(std::move(shown), std::string(entry.key.status().message())));
+      unkeyed_desired.emplace_back(i, std::move(partial));
       continue;
     }
     const ObjectKey& key = *entry.key;
@@ -348,8 +385,20 @@ DiffResult DiffImpl(const std::vector<const JsonNode*>& desired,
     if (live_paired[l]) continue;
     const KeyedObject& entry = live_keyed[l];
     if (!entry.key.ok()) {
-      result.objects.push_back(
-          UnknownDiff(PartialKey(*entry.object), std::string(entry.key.status().message())));
+      result.objects.push_back(UnknownDiff(PartialKeyOf(*entry.object, entry.parsed).key,
+                                           std::string(entry.key.status().message())));
+      continue;
+    }
+    std::vector<size_t> may_be;
+    for (const auto& [index, partial] : unkeyed_desired) {
+      if (partial.MayBe(*entry.key)) may_be.push_back(index);
+    }
+    if (!may_be.empty()) {
+      result.objects.push_back(UnknownDiff(
+          *entry.key,
+          absl::StrCat("not judged: desired object", may_be.size() > 1 ? "s " : " ",
+                       JoinIndices(may_be),
+                       " cannot be compared and may be this object, so it is no prune candidate")));
       continue;
     }
     result.objects.push_back(ExtraneousDiff(*entry.key, *entry.object, options));

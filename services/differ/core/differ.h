@@ -106,6 +106,20 @@ struct DiffResult {
 // without apiVersion/kind/name, a key present twice on one side, or an invalid ignore rule that
 // matches an object gives that object status Unknown with an error, and everything else is still
 // compared. Never throws.
+//
+// An object that cannot be compared is never turned into a prune candidate (Extraneous is the
+// status an automated sync deletes on):
+//  - a desired object whose key can be read but that cannot be compared (duplicate key, invalid
+//    ignore rule) is one Unknown row under its key, and its live counterpart is consumed by that
+//    row (no row of its own);
+//  - a desired object whose key cannot be read whole (apiVersion, kind or metadata.name missing or
+//    not a string, not a JSON object, text that is not JSON) is one Unknown row under as much of
+//    its key as it has (apiVersion/kind/namespace/name; the default namespace applied as for valid
+//    objects; an empty key when nothing can be read) with the reason as its error. Since nobody
+//    knows which live object it stands for, every live object left unpaired that it may be (each
+//    key part it does have agrees; a part it lacks matches anything) is reported Unknown, not
+//    Extraneous, naming the desired object(s). So one desired text that is not JSON at all makes
+//    every unpaired live object of the call Unknown: a broken render must never prune.
 DiffResult Diff(const std::vector<Json>& desired, const std::vector<Json>& live,
                 const DiffOptions& options = {});
 

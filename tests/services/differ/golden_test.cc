@@ -1,5 +1,7 @@
 // Golden cases: every directory under tests/services/differ/testdata holds
 //   desired.yaml   the objects as rendered from Git
+//   desired.jsonl  instead of desired.yaml: one JSON text per line, as the gRPC service receives
+//                  them (for texts that are not JSON); the case then runs through DiffJsonText only
 //   live.yaml      the objects as the API server returns them (defaults, managedFields, status)
 //   options.yaml   optional: {fieldManager, defaultNamespace, ignoreDifferences: [...]}
 //   expected.yaml  summary: {synced, outOfSync, missing, extraneous, unknown, status}
@@ -123,7 +125,21 @@ TEST_P(GoldenTest, MatchesExpected) {
   const Json expected = ReadOne(dir / "expected.yaml");
   ASSERT_TRUE(expected.is_object() && !expected.empty()) << "no expected.yaml in " << dir;
 
-  const DiffResult result = Diff(desired, live, options);
+  const bool from_text_only = std::filesystem::exists(dir / "desired.jsonl");
+  std::vector<std::string> desired_lines, live_lines;
+  if (from_text_only) {
+    std::stringstream lines(ReadFile(dir / "desired.jsonl"));
+    for (std::string line; std::getline(lines, line);) {
+      if (!line.empty()) desired_lines.push_back(line);
+    }
+    for (const Json& object : live) live_lines.push_back(ReversedKeysJson(object));
+  }
+  const DiffResult result =
+      from_text_only
+          ? DiffJsonText(std::vector<std::string_view>(desired_lines.begin(), desired_lines.end()),
+                         std::vector<std::string_view>(live_lines.begin(), live_lines.end()),
+                         options)
+          : Diff(desired, live, options);
 
   if (expected.contains("summary")) {
     const Json& summary = expected["summary"];
@@ -161,7 +177,7 @@ TEST_P(GoldenTest, MatchesExpected) {
       }
     }
   }
-  {
+  if (!from_text_only) {
     // The gRPC service's path, JSON text in the API server's key order, gives the same result.
     std::vector<std::string> desired_texts, live_texts;
     for (const Json& object : desired) desired_texts.push_back(ReversedKeysJson(object));
