@@ -39,6 +39,7 @@ grpc::Status DifferService::Diff(grpc::ServerContext*, const v1::DiffRequest* re
     options.ignore_differences.push_back(FromProto(rule));
   }
   if (!request->field_manager().empty()) options.field_manager = request->field_manager();
+  options.default_namespace = request->default_namespace();
   DiffResult result =
       DiffJsonText(JsonTexts(request->desired()), JsonTexts(request->live()), options);
   for (ObjectDiff& object : result.objects) {

@@ -84,6 +84,26 @@ TEST_F(DifferServiceTest, IgnoreRuleMakesReplicasDriftSynced) {
   EXPECT_EQ(response.summary().status(), tv1::SYNC_STATUS_SYNCED);
 }
 
+TEST_F(DifferServiceTest, DefaultNamespacePairsDesiredWithoutNamespace) {
+  // Rendered without a namespace; the destination's namespace is "prod", where the live one is.
+  v1::DiffRequest request;
+  *request.add_desired() = Object(
+      R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},"spec":{"replicas":2}})");
+  *request.add_live() = Object(
+      R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web","namespace":"prod",)"
+      R"("uid":"1","resourceVersion":"9"},"spec":{"replicas":2,"progressDeadlineSeconds":600}})");
+  request.set_default_namespace("prod");
+  v1::DiffResponse response;
+  auto context = ContextWithTimeout(absl::Seconds(10));
+  ASSERT_TRUE(stub_->Diff(context.get(), request, &response).ok());
+  ASSERT_EQ(response.objects_size(), 1) << response.DebugString();
+  EXPECT_EQ(response.objects(0).status(), tv1::SYNC_STATUS_SYNCED);
+  EXPECT_EQ(response.objects(0).key().namespace_(), "prod");
+  EXPECT_EQ(response.summary().missing(), 0u);
+  EXPECT_EQ(response.summary().extraneous(), 0u);
+  EXPECT_EQ(response.summary().status(), tv1::SYNC_STATUS_SYNCED);
+}
+
 TEST_F(DifferServiceTest, AssessHealthAggregatesWorst) {
   v1::AssessHealthRequest request;
   *request.add_live() = Object(
