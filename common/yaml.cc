@@ -311,7 +311,7 @@ class Converter {
       }
       Json key_value = key_node.IsNull() ? Json(nullptr) : ConvertScalar(key_node).value_or(Json(""));
       std::string key = KeyText(key_value);
-      if (!seen.insert(key).second) {
+      if (!seen.insert(key).second && !limits_.allow_duplicate_keys) {
         return absl::InvalidArgumentError(absl::StrCat(Where(source_, key_node.Mark()),
                                                        ": mapping key \"", key, "\" already defined"));
       }

@@ -30,6 +30,9 @@ struct YamlLimits {
   int max_depth = 200;
   // Nodes produced after alias expansion, over the whole stream: stops "billion laughs".
   int64_t max_nodes = 4'000'000;
+  // Duplicate mapping keys are an error unless this is set; then a later key replaces an
+  // earlier one, as sigs.k8s.io/yaml reads a kustomization file.
+  bool allow_duplicate_keys = false;
 };
 
 struct YamlDocument {

@@ -1,5 +1,6 @@
 #include "services/renderer/core/kustomize/kustomization.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
 #include "common/yaml.h"
@@ -195,6 +196,27 @@ absl::StatusOr<PatchEntry> ParsePatch(const FieldReader& reader, const Json& ite
   return entry;
 }
 
+
+// The kustomization fields kustomize knows. Go's encoding/json matches field names without
+// regard to case, so `nameprefix` is `namePrefix`.
+constexpr absl::string_view kKustomizationFields[] = {
+    "apiVersion", "kind", "metadata", "openapi", "crds", "buildMetadata", "resources", "bases",
+    "components", "configurations", "namespace", "namePrefix", "nameSuffix", "commonLabels",
+    "commonAnnotations", "labels", "patches", "patchesJson6902", "patchesStrategicMerge",
+    "images", "imageTags", "replicas", "configMapGenerator", "secretGenerator",
+    "generatorOptions", "replacements", "vars", "sortOptions", "helmCharts", "helmGlobals",
+    "helmChartInflationGenerator", "generators", "transformers", "validators"};
+
+std::string CanonicalFieldName(const std::string& key) {
+  for (absl::string_view name : kKustomizationFields) {
+    if (name == key) return key;
+  }
+  for (absl::string_view name : kKustomizationFields) {
+    if (absl::EqualsIgnoreCase(name, key)) return std::string(name);
+  }
+  return key;
+}
+
 }  // namespace
 
 bool IsKustomizationFileName(absl::string_view name) {
@@ -202,7 +224,17 @@ bool IsKustomizationFileName(absl::string_view name) {
 }
 
 absl::StatusOr<Kustomization> ParseKustomization(absl::string_view text, absl::string_view file) {
-  ASSIGN_OR_RETURN(Json root, ParseYaml(text, file));
+  // sigs.k8s.io/yaml reads a kustomization: a repeated key replaces the earlier one.
+  YamlLimits limits;
+  limits.allow_duplicate_keys = true;
+  ASSIGN_OR_RETURN(Json parsed, ParseYaml(text, file, limits));
+  Json root = parsed;
+  if (parsed.is_object()) {
+    // Fields are matched without regard to case. With two spellings of one field, Go keeps
+    // the later in the document; here the one sorting later wins (a rare mix).
+    root = Json::object();
+    for (auto& [key, value] : parsed.items()) root[CanonicalFieldName(key)] = value;
+  }
   FieldReader reader(file);
   Kustomization k;
   k.file = std::string(file);
@@ -356,10 +388,11 @@ absl::StatusOr<Kustomization> ParseKustomization(absl::string_view text, absl::s
       k.sort_options = value;
     } else if (key == "helmCharts" || key == "helmGlobals" ||
                key == "helmChartInflationGenerator") {
-      return absl::UnimplementedError(absl::StrCat(
-          file, ": \"", key,
-          "\" is not supported: todoke does not inflate Helm charts inside Kustomize (use a "
-          "plugin source for Helm)"));
+      // Refused when the generators run (after the resources, as kustomize fails).
+      if (!value.is_null() && !(value.is_array() && value.empty()) &&
+          !(value.is_object() && value.empty())) {
+        k.helm_field = key;
+      }
     } else if (key == "generators" || key == "transformers" || key == "validators") {
       if (value.is_null() || (value.is_array() && value.empty())) continue;
       return absl::UnimplementedError(absl::StrCat(

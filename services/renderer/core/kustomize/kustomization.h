@@ -90,6 +90,8 @@ struct Kustomization {
   Json replacements = Json::array();
   Json vars = Json::array();
   Json sort_options;  // null when absent
+  // The Helm field used ("helmCharts", ...), refused when generators run; "" when none.
+  std::string helm_field;
 };
 
 // True for the file names kustomize recognises: kustomization.yaml, kustomization.yml,

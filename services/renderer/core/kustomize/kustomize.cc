@@ -38,6 +38,20 @@ bool LooksRemote(absl::string_view path) {
          absl::StartsWith(path, "http:");
 }
 
+// kustomize rewrites metadata.annotations when it strips its own bookkeeping annotations at
+// the end of a build, and drops the field when nothing is left: a null, empty or non-mapping
+// value disappears (labels are left alone).
+void DropEmptyAnnotations(Json& object) {
+  auto metadata = object.find("metadata");
+  if (metadata == object.end() || !metadata->is_object()) return;
+  auto annotations = metadata->find("annotations");
+  if (annotations == metadata->end()) return;
+  if (annotations->is_null() || (annotations->is_object() && annotations->empty()) ||
+      (annotations->is_array() && annotations->empty())) {
+    metadata->erase(annotations);
+  }
+}
+
 // Resources accumulated by one kustomization (and what it brought along).
 struct Accumulator {
   std::vector<Resource> resources;
@@ -129,6 +143,12 @@ class Builder {
                        ParseTransformerConfig(value, JoinPath(k.dir, path)));
       acc.extra_config.Merge(config);
       acc.has_extra_config = true;
+    }
+    if (!k.helm_field.empty()) {
+      return absl::UnimplementedError(absl::StrCat(
+          k.file, ": \"", k.helm_field,
+          "\" is not supported: todoke does not inflate Helm charts inside Kustomize (use a "
+          "plugin source for Helm)"));
     }
     ASSIGN_OR_RETURN(std::vector<Resource> generated, RunGenerators(files_, k));
     RETURN_IF_ERROR(AbsorbGenerated(acc.resources, std::move(generated)));
@@ -315,7 +335,10 @@ class Builder {
     RETURN_IF_ERROR(SortResources(kept, top.sort_options, top.file));
     std::vector<Json> out;
     out.reserve(kept.size());
-    for (Resource& resource : kept) out.push_back(std::move(resource.object));
+    for (Resource& resource : kept) {
+      DropEmptyAnnotations(resource.object);
+      out.push_back(std::move(resource.object));
+    }
     return out;
   }
 

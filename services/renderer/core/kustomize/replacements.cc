@@ -2,7 +2,9 @@
 
 #include <set>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -14,22 +16,40 @@
 namespace todoke::renderer::kustomize {
 namespace {
 
-// Splits "a.b[name=x.y].c" on dots outside brackets.
+// Splits a replacement field path as kustomize (kyaml's SmarterPathSplitter) does: on dots,
+// "\\." escaping a dot, a leading dot ignored, and a bracketed part spanning dots kept whole
+// when it is a "[key=value]" selector, or unwrapped to a plain key otherwise
+// ("metadata.annotations.[cert-manager.io/inject-ca-from]"). Blank parts are dropped, as kyaml's
+// path walkers drop them.
 std::vector<std::string> SplitPath(absl::string_view path) {
-  std::vector<std::string> parts;
-  std::string current;
-  int depth = 0;
-  for (char c : path) {
-    if (c == '[') ++depth;
-    if (c == ']') --depth;
-    if (c == '.' && depth == 0) {
-      parts.push_back(std::move(current));
-      current.clear();
-      continue;
+  std::vector<std::string> split;
+  std::vector<absl::string_view> pieces = absl::StrSplit(path, '.');
+  if (pieces.size() > 1 && pieces[0].empty()) pieces.erase(pieces.begin());
+  for (absl::string_view piece : pieces) {
+    if (!split.empty() && absl::EndsWith(split.back(), "\\")) {
+      split.back().pop_back();
+      absl::StrAppend(&split.back(), ".", piece);
+    } else {
+      split.emplace_back(piece);
     }
-    current.push_back(c);
   }
-  parts.push_back(std::move(current));
+  std::vector<std::string> parts;
+  for (size_t i = 0; i < split.size(); ++i) {
+    std::string part = split[i];
+    if (absl::StartsWith(part, "[") && !absl::EndsWith(part, "]")) {
+      while (i + 1 < split.size()) {
+        ++i;
+        absl::StrAppend(&part, ".", split[i]);
+        if (absl::EndsWith(split[i], "]")) break;
+      }
+      if (!absl::StrContains(part, "=")) {
+        part = std::string(absl::StripSuffix(absl::StripPrefix(part, "["), "]"));
+      }
+    }
+    absl::string_view trimmed = absl::StripAsciiWhitespace(part);
+    if (trimmed.empty()) continue;
+    parts.emplace_back(trimmed);
+  }
   return parts;
 }
 
