@@ -5,6 +5,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/escaping.h"
+#include "common/tracking.h"
 
 namespace todoke::differ {
 
@@ -17,7 +18,8 @@ const PointerTrie& NormalizedAwayPaths() {
       paths->Add({"metadata", field});
     }
     paths->Add({"metadata", "annotations", std::string(kLastAppliedAnnotation)});
-    paths->Add({"metadata", "annotations", std::string(kTrackingAnnotation)});
+    paths->Add({"metadata", "annotations", std::string(kTrackingIdAnnotation)});
+    paths->Add({"metadata", "labels", std::string(kAppLabel)});
     return paths;
   }();
   return *trie;
@@ -28,9 +30,9 @@ void RemoveNormalizedAwayPaths(Json& object) {
   if (!object.is_object()) return;
   auto metadata = object.find("metadata");
   if (metadata == object.end() || !metadata->is_object()) return;
-  auto annotations = metadata->find("annotations");
-  if (annotations != metadata->end() && annotations->is_object() && annotations->empty()) {
-    metadata->erase(annotations);
+  for (const char* field : {"annotations", "labels"}) {
+    auto map = metadata->find(field);
+    if (map != metadata->end() && map->is_object() && map->empty()) metadata->erase(map);
   }
 }
 

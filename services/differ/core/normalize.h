@@ -11,18 +11,20 @@
 
 namespace todoke::differ {
 
-// The annotation kubectl client-side apply writes, and the one todoke's applier writes to name
-// the Application that owns an object.
+// The annotation kubectl client-side apply writes.
 inline constexpr std::string_view kLastAppliedAnnotation =
     "kubectl.kubernetes.io/last-applied-configuration";
-inline constexpr std::string_view kTrackingAnnotation = "todoke.dev/tracking-id";
 
 // Paths never compared nor shown: /status, /metadata/{managedFields, resourceVersion, uid,
-// creationTimestamp, generation, selfLink}, and the two annotations above.
+// creationTimestamp, generation, selfLink}, the last-applied annotation, and todoke's own stamps
+// (common/tracking.h: the annotation todoke.dev/tracking-id and the label todoke.dev/app). The
+// applier adds the stamps to every object it applies, owned by its field manager, and the desired
+// objects need not carry them: they are never drift, neither as values nor as fields todoke owns
+// that desired no longer sets.
 const PointerTrie& NormalizedAwayPaths();
 
-// Removes NormalizedAwayPaths() from `object`, and metadata.annotations if that leaves it empty:
-// the object as outputs show it.
+// Removes NormalizedAwayPaths() from `object`, and metadata.annotations and metadata.labels if
+// that leaves them empty: the object as outputs show it.
 void RemoveNormalizedAwayPaths(Json& object);
 
 // True for core/v1 Secrets.
