@@ -90,7 +90,13 @@ void MaskSecretValues(Json* desired, Json* live) {
     if (secret == nullptr || !secret->is_object()) continue;
     for (const char* field : {"data", "stringData"}) {
       auto values = secret->find(field);
-      if (values == secret->end() || !values->is_object()) continue;
+      if (values == secret->end() || values->is_null()) continue;
+      if (!values->is_object()) {
+        // A string, list or number where a map belongs (the API server would refuse it; a render
+        // can produce it): masked whole, whatever it holds.
+        *values = mask_of(field, *values);
+        continue;
+      }
       for (auto it = values->begin(); it != values->end(); ++it) {
         if (it.value().is_null()) continue;
         it.value() = mask_of(std::string(field) + "/" + it.key(), it.value());

@@ -40,7 +40,9 @@ void NormalizeSecretStringData(Json& secret);
 // of '+': per key, the first distinct value seen gets "++++++++", the next a mask four '+' longer,
 // and so on (desired first, then live), so equal values get equal masks and different values
 // different masks: comparing masked Secrets gives the same answer as comparing the originals.
-// Either pointer may be null.
+// Every value is masked whatever its shape (a nested map or a list under a key is one value); a
+// `data` or `stringData` that is not a map (a string, a list, a number) is masked whole. Either
+// pointer may be null.
 void MaskSecretValues(Json* desired, Json* live);
 
 }  // namespace todoke::differ

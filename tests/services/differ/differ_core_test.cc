@@ -576,6 +576,64 @@ TEST(DiffTest, SecretValuesNeverLeak) {
   EXPECT_THAT(extraneous.objects[0].unified_diff, Not(HasSubstr("hunter2")));
 }
 
+// Secrets of every shape the differ may be handed (the API server would refuse some; a render
+// can produce them all) never show a value: not as a string, a list, a map or a number under
+// data or stringData, nor inside the last-applied annotation, in a patch, a diff or an error,
+// whatever the object's status.
+TEST(DiffTest, SecretValuesOfEveryShapeNeverLeak) {
+  const std::string canary = "CANARY-7f3a9c";
+  const std::string canary_base64 = "Q0FOQVJZLTdmM2E5Yw";  // base64 of the canary, unpadded prefix
+  const std::vector<std::string> shapes = {
+      "\"" + canary + "\"",
+      "[\"" + canary + "\", \"second\"]",
+      "{\"key\": {\"nested\": \"" + canary + "\"}}",
+      "{\"key\": [\"" + canary + "\"]}",
+      "{\"key\": \"" + canary + "\", \"other\": 7}",
+      "{\"key\": \"" + canary_base64 + "\"}",
+  };
+  auto secret = [&](const std::string& name, const std::string& field, const std::string& shape,
+                    const std::string& annotation_value) {
+    Json object = J(R"({"apiVersion": "v1", "kind": "Secret", "type": "Opaque"})");
+    object["metadata"] = Json{{"name", name}, {"namespace", "prod"}};
+    if (!annotation_value.empty()) {
+      object["metadata"]["annotations"][std::string(kLastAppliedAnnotation)] = annotation_value;
+    }
+    object[field] = Json::parse(shape);
+    return object;
+  };
+  std::vector<Json> desired, live;
+  int n = 0;
+  for (const char* field : {"data", "stringData"}) {
+    for (const std::string& shape : shapes) {
+      const std::string name = "s" + std::to_string(n++);
+      const std::string last_applied =
+          R"({"apiVersion":"v1","kind":"Secret",")" + std::string(field) + "\":" + shape + "}";
+      // The same name on both sides, in other shapes: compared.
+      desired.push_back(secret(name, field, shape, ""));
+      live.push_back(secret(name, std::string(field) == "data" ? "stringData" : "data",
+                            shapes[(n + 1) % shapes.size()], last_applied));
+      // Only desired (Missing) and only live (Extraneous).
+      desired.push_back(secret(name + "-new", field, shape, last_applied));
+      live.push_back(secret(name + "-old", field, shape, last_applied));
+    }
+  }
+  for (bool unified : {true, false}) {
+    DiffOptions options;
+    options.compute_unified_diff = unified;
+    const DiffResult result = Diff(desired, live, options);
+    ASSERT_EQ(result.objects.size(), desired.size() + live.size() / 2);
+    for (const ObjectDiff& diff : result.objects) {
+      SCOPED_TRACE(diff.key.ToString());
+      EXPECT_NE(diff.status, SyncStatus::kUnknown) << diff.error;
+      for (const std::string* output : {&diff.json_patch, &diff.unified_diff, &diff.error}) {
+        EXPECT_THAT(*output, Not(HasSubstr("CANARY"))) << *output;
+        EXPECT_THAT(*output, Not(HasSubstr(canary_base64))) << *output;
+        EXPECT_THAT(*output, Not(HasSubstr("last-applied"))) << *output;
+      }
+    }
+  }
+}
+
 TEST(DiffTest, DiffFileNameLikeKubectl) {
   EXPECT_EQ(DiffFileName({"apps", "v1", "Deployment", "prod", "web"}), "apps.v1.Deployment.prod.web");
   EXPECT_EQ(DiffFileName({"", "v1", "Namespace", "", "prod"}), "v1.Namespace.prod");
