@@ -64,7 +64,8 @@ bool HasName(const Json& object) {
   auto metadata = object.find("metadata");
   if (metadata == object.end() || !metadata->is_object()) return false;
   auto name = metadata->find("name");
-  return name != metadata->end() && name->is_string() && !name->get_ref<const std::string&>().empty();
+  return name != metadata->end() && name->is_string() &&
+         !name->get_ref<const std::string&>().empty();
 }
 
 // One line of text fit for a commit message: control characters (newlines included) as spaces.
@@ -175,7 +176,8 @@ absl::StatusOr<std::vector<FolderFile>> ListObjectFiles(git_repository* repo, gi
     if (git_tree_entry_type(dir) != GIT_OBJECT_TREE || absl::StartsWith(dir_name, ".")) continue;
     git_tree* raw_sub = nullptr;
     if (git_tree_lookup(&raw_sub, repo, git_tree_entry_id(dir)) < 0) {
-      return GitError(absl::StatusCode::kDataLoss, absl::StrCat("reading ", JoinRepoPath(folder, dir_name)));
+      return GitError(absl::StatusCode::kDataLoss,
+                      absl::StrCat("reading ", JoinRepoPath(folder, dir_name)));
     }
     GitTree sub(raw_sub);
     for (size_t j = 0; j < git_tree_entrycount(sub.get()); ++j) {
@@ -261,7 +263,8 @@ absl::Status CheckFolderClaim(git_repository* repo, git_tree* tree, const std::s
     git_tree_entry* raw = nullptr;
     int rc = git_tree_entry_bypath(&raw, tree, folder.c_str());
     if (rc == GIT_ENOTFOUND) return absl::OkStatus();
-    if (rc < 0) return GitError(absl::StatusCode::kDataLoss, absl::StrCat(where, ": reading ", folder));
+    if (rc < 0)
+      return GitError(absl::StatusCode::kDataLoss, absl::StrCat(where, ": reading ", folder));
     GitTreeEntry entry(raw);
     if (git_tree_entry_type(entry.get()) != GIT_OBJECT_TREE) {
       return absl::FailedPreconditionError(
@@ -342,8 +345,9 @@ void PlanRemovals(const std::vector<std::pair<std::string, FileObject>>& candida
       result.message = absl::StrCat("not pruned: annotated ", kPruneAnnotation, ": disabled");
     } else if (IsClusterCritical(file.key) && !allow_cluster_critical) {
       result.action = ApplyAction::kSkipped;
-      result.message = "not pruned: Namespaces and CustomResourceDefinitions are pruned only "
-                       "with allow_cluster_critical";
+      result.message =
+          "not pruned: Namespaces and CustomResourceDefinitions are pruned only "
+          "with allow_cluster_critical";
     } else {
       result.action = ApplyAction::kPruned;
       out->changes.push_back({JoinRepoPath(folder, relative), std::nullopt});
@@ -397,7 +401,8 @@ absl::StatusOr<git_oid> BuildCommit(git_repository* repo, const Tip& tip,
   }
   git_oid tree_id;
   if (git_tree_create_updated(&tree_id, repo, baseline, updates.size(), updates.data()) < 0) {
-    return GitError(absl::StatusCode::kFailedPrecondition, absl::StrCat(where, ": building the tree"));
+    return GitError(absl::StatusCode::kFailedPrecondition,
+                    absl::StrCat(where, ": building the tree"));
   }
   git_tree* raw_tree = nullptr;
   if (git_tree_lookup(&raw_tree, repo, &tree_id) < 0) {
@@ -405,7 +410,8 @@ absl::StatusOr<git_oid> BuildCommit(git_repository* repo, const Tip& tip,
   }
   GitTree tree(raw_tree);
   git_signature* raw_sig = nullptr;
-  if (git_signature_now(&raw_sig, options.committer_name.c_str(), options.committer_email.c_str()) < 0) {
+  if (git_signature_now(&raw_sig, options.committer_name.c_str(), options.committer_email.c_str()) <
+      0) {
     return GitError(absl::StatusCode::kInvalidArgument, "committer signature");
   }
   GitSignature signature(raw_sig);
@@ -434,7 +440,8 @@ absl::StatusOr<git_oid> BuildCommit(git_repository* repo, const Tip& tip,
 absl::StatusOr<bool> ChangesAreNoop(git_tree* tree, const std::vector<TreeChange>& changes) {
   for (const TreeChange& change : changes) {
     git_tree_entry* raw = nullptr;
-    int rc = tree == nullptr ? GIT_ENOTFOUND : git_tree_entry_bypath(&raw, tree, change.path.c_str());
+    int rc =
+        tree == nullptr ? GIT_ENOTFOUND : git_tree_entry_bypath(&raw, tree, change.path.c_str());
     GitTreeEntry entry(raw);
     if (rc < 0 && rc != GIT_ENOTFOUND) return GitError(absl::StatusCode::kDataLoss, change.path);
     bool present = rc == 0;
@@ -465,7 +472,8 @@ std::shared_ptr<std::timed_mutex> GitLockRegistry::Get(const std::string& key) {
 
 // The write machinery shared by Apply and Prune.
 struct GitDestination::Impl {
-  using ComputeFn = std::function<absl::StatusOr<Computed>(git_repository*, const Tip&, bool claimed)>;
+  using ComputeFn =
+      std::function<absl::StatusOr<Computed>(git_repository*, const Tip&, bool claimed)>;
 
   // Opens (creating when missing) the repository written to: the local repository, or the
   // clone of the remote one.
@@ -483,8 +491,9 @@ struct GitDestination::Impl {
     bool exists = fs::exists(dir, ec);
     if (exists && !fs::is_empty(dir, ec)) {
       if (d.local_) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            d.Describe(), ": ", dir, " exists and is not a Git repository (", LastGitErrorMessage(), ")"));
+        return absl::FailedPreconditionError(absl::StrCat(d.Describe(), ": ", dir,
+                                                          " exists and is not a Git repository (",
+                                                          LastGitErrorMessage(), ")"));
       }
       // A damaged clone is only a cache: start again.
       LogWarning("git destination: removing an unreadable clone",
@@ -492,7 +501,8 @@ struct GitDestination::Impl {
       fs::remove_all(dir, ec);
     }
     git_repository_init_options init = GIT_REPOSITORY_INIT_OPTIONS_INIT;
-    init.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH | GIT_REPOSITORY_INIT_NO_REINIT;
+    init.flags =
+        GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH | GIT_REPOSITORY_INIT_NO_REINIT;
     std::string head = absl::StrCat("refs/heads/", d.target_.branch);
     init.initial_head = head.c_str();
     if (git_repository_init_ext(&raw, dir.c_str(), &init) < 0) {
@@ -522,10 +532,11 @@ struct GitDestination::Impl {
       checked_out = git_branch_is_checked_out(branch.get()) == 1;
     }
     if (!checked_out) return absl::OkStatus();
-    return absl::FailedPreconditionError(absl::StrCat(
-        d.Describe(), ": the branch is checked out in a work tree of this repository; the Git "
-                      "destination never moves a checked-out branch (use a bare repository or "
-                      "another branch)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(d.Describe(),
+                     ": the branch is checked out in a work tree of this repository; the Git "
+                     "destination never moves a checked-out branch (use a bare repository or "
+                     "another branch)"));
   }
 
   // The tip to build on: the local ref, or the remote's branch fetched into the clone.
@@ -533,15 +544,16 @@ struct GitDestination::Impl {
                                      absl::Time deadline) {
     std::optional<git_oid> id;
     if (d.local_) {
-      ASSIGN_OR_RETURN(id, LocalBranchTip(repo, absl::StrCat("refs/heads/", d.target_.branch),
-                                          d.Describe()));
+      ASSIGN_OR_RETURN(
+          id, LocalBranchTip(repo, absl::StrCat("refs/heads/", d.target_.branch), d.Describe()));
     } else {
       const source_fetcher::Credential* credential =
           d.options_.credentials != nullptr ? d.options_.credentials->Lookup(d.url_) : nullptr;
       absl::Time network_deadline = std::min(deadline, absl::Now() + d.options_.network_timeout);
       absl::StatusOr<std::optional<git_oid>> fetched = git_internal::FetchRemoteBranch(
           repo, {d.url_, credential}, d.target_.branch, network_deadline);
-      if (!fetched.ok()) return Annotate(fetched.status(), absl::StrCat("branch ", d.target_.branch));
+      if (!fetched.ok())
+        return Annotate(fetched.status(), absl::StrCat("branch ", d.target_.branch));
       id = *fetched;
     }
     return TipFromCommit(repo, id, d.Describe());
@@ -549,9 +561,9 @@ struct GitDestination::Impl {
 
   // Publishes `commit` as the new branch tip if the branch still is `tip`. True when published,
   // false when another writer moved the branch first (the caller replays).
-  static absl::StatusOr<bool> Publish(const GitDestination& d, git_repository* repo,
-                                      const Tip& tip, const git_oid& commit,
-                                      const std::string& log_message, absl::Time deadline) {
+  static absl::StatusOr<bool> Publish(const GitDestination& d, git_repository* repo, const Tip& tip,
+                                      const git_oid& commit, const std::string& log_message,
+                                      absl::Time deadline) {
     std::string ref = absl::StrCat("refs/heads/", d.target_.branch);
     if (d.local_) {
       git_reference* raw = nullptr;
@@ -562,14 +574,16 @@ struct GitDestination::Impl {
       GitReference owned(raw);
       if (rc == GIT_EMODIFIED || rc == GIT_EEXISTS || rc == GIT_ELOCKED) return false;
       if (rc < 0) {
-        return GitError(absl::StatusCode::kInternal, absl::StrCat(d.Describe(), ": updating ", ref));
+        return GitError(absl::StatusCode::kInternal,
+                        absl::StrCat(d.Describe(), ": updating ", ref));
       }
       return true;
     }
     std::string local_ref = absl::StrCat("refs/todoke/push/", d.target_.branch);
     git_reference* raw = nullptr;
     if (git_reference_create(&raw, repo, local_ref.c_str(), &commit, 1, log_message.c_str()) < 0) {
-      return GitError(absl::StatusCode::kInternal, absl::StrCat(d.Describe(), ": updating the clone"));
+      return GitError(absl::StatusCode::kInternal,
+                      absl::StrCat(d.Describe(), ": updating the clone"));
     }
     GitReference owned(raw);
     const source_fetcher::Credential* credential =
@@ -596,10 +610,10 @@ struct GitDestination::Impl {
   };
 
   // Reads the tip, computes, builds and publishes; replays on a moved tip. Holds the branch lock.
-  static absl::StatusOr<WriteResult> Write(const GitDestination& d, const std::string& app,
-                                           bool dry_run, absl::Time deadline,
-                                           const CancelFlag* cancel, const ComputeFn& compute,
-                                           const std::function<std::string(const Computed&)>& message) {
+  static absl::StatusOr<WriteResult> Write(
+      const GitDestination& d, const std::string& app, bool dry_run, absl::Time deadline,
+      const CancelFlag* cancel, const ComputeFn& compute,
+      const std::function<std::string(const Computed&)>& message) {
     std::string where = absl::StrCat(d.Describe(), " app ", app);
     std::unique_lock<std::timed_mutex> lock(*d.branch_lock_, std::defer_lock);
     if (!lock.try_lock_until(ToChrono(deadline))) {
@@ -617,8 +631,10 @@ struct GitDestination::Impl {
     }
     if (d.local_) RETURN_IF_ERROR(CheckNotCheckedOut(d, repo.get()));
     auto check_stop = [&]() -> absl::Status {
-      if (cancel != nullptr && cancel->load()) return absl::CancelledError(absl::StrCat(where, ": cancelled"));
-      if (absl::Now() >= deadline) return absl::DeadlineExceededError(absl::StrCat(where, ": deadline exceeded"));
+      if (cancel != nullptr && cancel->load())
+        return absl::CancelledError(absl::StrCat(where, ": cancelled"));
+      if (absl::Now() >= deadline)
+        return absl::DeadlineExceededError(absl::StrCat(where, ": deadline exceeded"));
       return absl::OkStatus();
     };
     for (int attempt = 1; attempt <= std::max(1, d.options_.max_attempts); ++attempt) {
@@ -627,27 +643,27 @@ struct GitDestination::Impl {
       absl::StatusOr<Tip> tip = ReadTip(d, repo.get(), deadline);
       if (!tip.ok()) return Annotate(tip.status(), absl::StrCat("app ", app));
       bool claimed = false;
-      RETURN_IF_ERROR(CheckFolderClaim(repo.get(), tip->tree.get(), d.path_, app, d.Describe(), &claimed));
+      RETURN_IF_ERROR(
+          CheckFolderClaim(repo.get(), tip->tree.get(), d.path_, app, d.Describe(), &claimed));
       ASSIGN_OR_RETURN(Computed computed, compute(repo.get(), *tip, claimed));
       out.results = computed.results;
       out.failed = computed.failed;
       if (dry_run) return out;
       ASSIGN_OR_RETURN(bool noop, ChangesAreNoop(tip->tree.get(), computed.changes));
       if (noop) return out;
-      ASSIGN_OR_RETURN(git_oid commit,
-                       BuildCommit(repo.get(), *tip, computed.changes, d.options_,
-                                   message(computed), where));
+      ASSIGN_OR_RETURN(git_oid commit, BuildCommit(repo.get(), *tip, computed.changes, d.options_,
+                                                   message(computed), where));
       if (d.options_.before_publish) d.options_.before_publish(attempt);
       RETURN_IF_ERROR(check_stop());
-      ASSIGN_OR_RETURN(bool published,
-                       Publish(d, repo.get(), *tip, commit, absl::StrCat("todoke: ", app), deadline));
+      ASSIGN_OR_RETURN(bool published, Publish(d, repo.get(), *tip, commit,
+                                               absl::StrCat("todoke: ", app), deadline));
       if (published) {
         out.commit = OidToHex(commit);
         return out;
       }
     }
-    return absl::AbortedError(absl::StrCat(where, ": the branch kept moving; gave up after ",
-                                           out.attempts, " attempts"));
+    return absl::AbortedError(
+        absl::StrCat(where, ": the branch kept moving; gave up after ", out.attempts, " attempts"));
   }
 
   static std::string ApplyMessage(const GitDestination& d, const ApplyPlan& plan,
@@ -660,21 +676,23 @@ struct GitDestination::Impl {
       absl::StrAppend(&subject, " from ", repo.empty() ? "?" : repo,
                       short_commit.empty() ? "" : "@", short_commit);
     }
-    std::string body = absl::StrCat("App: ", OneLine(plan.app), "\nFolder: ",
-                                    d.path_.empty() ? "/" : d.path_, "\nSource: ", repo,
-                                    "\nSource-Path: ", OneLine(s.path), "\nSource-Commit: ",
-                                    OneLine(s.commit));
+    std::string body =
+        absl::StrCat("App: ", OneLine(plan.app), "\nFolder: ", d.path_.empty() ? "/" : d.path_,
+                     "\nSource: ", repo, "\nSource-Path: ", OneLine(s.path),
+                     "\nSource-Commit: ", OneLine(s.commit));
     std::string first_line = OneLine(s.message);
     if (!first_line.empty()) absl::StrAppend(&body, "\nSource-Message: ", first_line);
-    if (!plan.operation_id.empty()) absl::StrAppend(&body, "\nOperation: ", OneLine(plan.operation_id));
+    if (!plan.operation_id.empty())
+      absl::StrAppend(&body, "\nOperation: ", OneLine(plan.operation_id));
     return absl::StrCat(subject, "\n\n", body, "\n\n", Summary(computed.results), "\n");
   }
 
   static std::string PruneMessage(const GitDestination& d, const std::string& app,
                                   const Computed& computed) {
     return absl::StrCat("todoke: prune ", CountAction(computed.results, ApplyAction::kPruned),
-                        " objects of ", OneLine(app), "\n\nApp: ", OneLine(app), "\nFolder: ",
-                        d.path_.empty() ? "/" : d.path_, "\n\n", Summary(computed.results), "\n");
+                        " objects of ", OneLine(app), "\n\nApp: ", OneLine(app),
+                        "\nFolder: ", d.path_.empty() ? "/" : d.path_, "\n\n",
+                        Summary(computed.results), "\n");
   }
 };
 
@@ -697,16 +715,17 @@ absl::StatusOr<std::unique_ptr<GitDestination>> GitDestination::Create(
   int valid = 0;
   std::string ref = absl::StrCat("refs/heads/", target.branch);
   if (target.branch.empty() || git_reference_name_is_valid(&valid, ref.c_str()) < 0 || !valid) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("git destination ", masked, ": invalid branch name \"", OneLine(target.branch), "\""));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "git destination ", masked, ": invalid branch name \"", OneLine(target.branch), "\""));
   }
   absl::StatusOr<std::string> path = NormalizeAppPath(target.path);
   if (!path.ok()) return Annotate(path.status(), absl::StrCat("git destination ", masked));
   for (const std::string* field : {&options.committer_name, &options.committer_email}) {
     if (field->empty() || field->find_first_of("<>\n\r", 0) != std::string::npos ||
         field->find('\0') != std::string::npos) {
-      return absl::InvalidArgumentError("git destination: committer name and email must be "
-                                        "non-empty and hold no '<', '>' or line breaks");
+      return absl::InvalidArgumentError(
+          "git destination: committer name and email must be "
+          "non-empty and hold no '<', '>' or line breaks");
     }
   }
   if (options.fsync) {
@@ -721,8 +740,9 @@ absl::StatusOr<std::unique_ptr<GitDestination>> GitDestination::Create(
     if (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   } else {
     if (options.work_dir.empty()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "git destination ", masked, ": remote repositories need a work directory for their clone"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("git destination ", masked,
+                       ": remote repositories need a work directory for their clone"));
     }
     // One bare clone per repository, named by a digest of its canonical URL.
     git_oid digest;
@@ -732,7 +752,8 @@ absl::StatusOr<std::unique_ptr<GitDestination>> GitDestination::Create(
       readable.push_back(absl::ascii_isalnum(static_cast<unsigned char>(c)) ? c : '-');
       if (readable.size() >= 48) break;
     }
-    dir = absl::StrCat(options.work_dir, "/", readable, "-", OidToHex(digest).substr(0, 16), ".git");
+    dir =
+        absl::StrCat(options.work_dir, "/", readable, "-", OidToHex(digest).substr(0, 16), ".git");
   }
   std::string identity = local ? absl::StrCat("file://", dir) : url->canonical;
   auto destination = std::unique_ptr<GitDestination>(
@@ -753,8 +774,8 @@ absl::StatusOr<ApplyOutcome> GitDestination::Apply(const ApplyPlan& plan,
                                                    const ProgressCallback& progress,
                                                    absl::Time deadline, const CancelFlag* cancel) {
   if (plan.app.empty() || OneLine(plan.app) != plan.app) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(Describe(), ": the app name must be non-empty, one line, no control characters"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        Describe(), ": the app name must be non-empty, one line, no control characters"));
   }
   const std::string& folder = path_;
   const bool write_secrets = target_.write_secrets;
@@ -783,7 +804,8 @@ absl::StatusOr<ApplyOutcome> GitDestination::Apply(const ApplyPlan& plan,
     want.verdict.key = *key;
     if (!HasName(plan.objects[i])) {
       want.verdict.action = ApplyAction::kFailed;
-      want.verdict.message = "no metadata.name: generateName is not supported by the Git destination";
+      want.verdict.message =
+          "no metadata.name: generateName is not supported by the Git destination";
       continue;
     }
     if (!desired_keys.insert(*key).second) {
@@ -799,14 +821,15 @@ absl::StatusOr<ApplyOutcome> GitDestination::Apply(const ApplyPlan& plan,
     }
     if (IsSecret(*key) && !write_secrets) {
       want.verdict.action = ApplyAction::kSkipped;
-      want.verdict.message = "Secrets are not written to Git unless the destination sets write_secrets";
+      want.verdict.message =
+          "Secrets are not written to Git unless the destination sets write_secrets";
       continue;
     }
     auto [it, inserted] = files.emplace(*relative, *key);
     if (!inserted) {
       want.verdict.action = ApplyAction::kFailed;
-      want.verdict.message = absl::StrCat("its file ", *relative, " is also the file of ",
-                                          it->second.ToString());
+      want.verdict.message =
+          absl::StrCat("its file ", *relative, " is also the file of ", it->second.ToString());
       continue;
     }
     want.relative = *std::move(relative);
@@ -817,7 +840,8 @@ absl::StatusOr<ApplyOutcome> GitDestination::Apply(const ApplyPlan& plan,
   Impl::ComputeFn compute = [&](git_repository* repo, const Tip& tip,
                                 bool claimed) -> absl::StatusOr<Computed> {
     Computed out;
-    ASSIGN_OR_RETURN(std::vector<FolderFile> existing, ListObjectFiles(repo, tip.tree.get(), folder));
+    ASSIGN_OR_RETURN(std::vector<FolderFile> existing,
+                     ListObjectFiles(repo, tip.tree.get(), folder));
     std::map<std::string, git_oid> by_path;
     for (const FolderFile& f : existing) by_path.emplace(f.relative, f.blob);
     for (Desired& want : desired) {
@@ -836,7 +860,8 @@ absl::StatusOr<ApplyOutcome> GitDestination::Apply(const ApplyPlan& plan,
       } else {
         // A different object in our file (keys that escape to one name) is not overwritten.
         std::string repo_path = JoinRepoPath(folder, want.relative);
-        ASSIGN_OR_RETURN(std::optional<FileObject> current, ReadObjectBlob(repo, found->second, repo_path));
+        ASSIGN_OR_RETURN(std::optional<FileObject> current,
+                         ReadObjectBlob(repo, found->second, repo_path));
         if (current.has_value() && !(current->key == *want.key)) {
           result.action = ApplyAction::kFailed;
           result.message = absl::StrCat("its file ", repo_path, " holds another object, ",
@@ -853,7 +878,8 @@ absl::StatusOr<ApplyOutcome> GitDestination::Apply(const ApplyPlan& plan,
         git_oid written;
         if (!options.dry_run &&
             git_blob_create_from_buffer(&written, repo, want.text.data(), want.text.size()) < 0) {
-          return GitError(absl::StatusCode::kInternal, absl::StrCat(Describe(), ": writing ", repo_path));
+          return GitError(absl::StatusCode::kInternal,
+                          absl::StrCat(Describe(), ": writing ", repo_path));
         }
         out.changes.push_back({std::move(repo_path), want.blob});
       }
@@ -864,14 +890,16 @@ absl::StatusOr<ApplyOutcome> GitDestination::Apply(const ApplyPlan& plan,
       for (const FolderFile& f : existing) {
         if (files.count(f.relative) > 0) continue;
         std::string repo_path = JoinRepoPath(folder, f.relative);
-        ASSIGN_OR_RETURN(std::optional<FileObject> current, ReadObjectBlob(repo, f.blob, repo_path));
+        ASSIGN_OR_RETURN(std::optional<FileObject> current,
+                         ReadObjectBlob(repo, f.blob, repo_path));
         if (!current.has_value() || desired_keys.count(current->key) > 0) continue;
         candidates.emplace_back(f.relative, *std::move(current));
       }
       if (plan.objects.empty() && !options.allow_empty && !candidates.empty()) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            Describe(), " app ", plan.app, ": the desired set is empty; refusing to prune its ",
-            candidates.size(), " objects without allow_empty (a broken render must not wipe an app)"));
+        return absl::FailedPreconditionError(
+            absl::StrCat(Describe(), " app ", plan.app,
+                         ": the desired set is empty; refusing to prune its ", candidates.size(),
+                         " objects without allow_empty (a broken render must not wipe an app)"));
       }
       PlanRemovals(candidates, folder, options.allow_cluster_critical, &out);
     }
@@ -881,17 +909,19 @@ absl::StatusOr<ApplyOutcome> GitDestination::Apply(const ApplyPlan& plan,
       if (options.dry_run) {
         git_odb_hash(&marker_id, marker.data(), marker.size(), GIT_OBJECT_BLOB);
       } else if (git_blob_create_from_buffer(&marker_id, repo, marker.data(), marker.size()) < 0) {
-        return GitError(absl::StatusCode::kInternal, absl::StrCat(Describe(), ": writing the app marker"));
+        return GitError(absl::StatusCode::kInternal,
+                        absl::StrCat(Describe(), ": writing the app marker"));
       }
       out.changes.push_back({JoinRepoPath(folder, kAppMarkerFile), marker_id});
     }
     return out;
   };
 
-  ASSIGN_OR_RETURN(
-      Impl::WriteResult written,
-      Impl::Write(*this, plan.app, options.dry_run, deadline, cancel, compute,
-                  [&](const Computed& computed) { return Impl::ApplyMessage(*this, plan, computed); }));
+  ASSIGN_OR_RETURN(Impl::WriteResult written,
+                   Impl::Write(*this, plan.app, options.dry_run, deadline, cancel, compute,
+                               [&](const Computed& computed) {
+                                 return Impl::ApplyMessage(*this, plan, computed);
+                               }));
   ApplyOutcome outcome;
   outcome.results = std::move(written.results);
   outcome.commit = written.commit;
@@ -902,23 +932,27 @@ absl::StatusOr<ApplyOutcome> GitDestination::Apply(const ApplyPlan& plan,
       : outcome.commit.empty()
           ? "; nothing to commit"
           : absl::StrCat("; committed ", outcome.commit.substr(0, 12), " to ", target_.branch,
-                         written.attempts > 1 ? absl::StrCat(" after ", written.attempts, " attempts") : ""));
+                         written.attempts > 1
+                             ? absl::StrCat(" after ", written.attempts, " attempts")
+                             : ""));
   if (progress) {
     for (const ObjectResult& result : outcome.results) progress(result);
   }
   return outcome;
 }
 
-absl::StatusOr<PruneOutcome> GitDestination::Prune(const PruneRequest& request, absl::Time deadline) {
+absl::StatusOr<PruneOutcome> GitDestination::Prune(const PruneRequest& request,
+                                                   absl::Time deadline) {
   if (request.app.empty() || OneLine(request.app) != request.app) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(Describe(), ": the app name must be non-empty, one line, no control characters"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        Describe(), ": the app name must be non-empty, one line, no control characters"));
   }
   const std::string& folder = path_;
   Impl::ComputeFn compute = [&](git_repository* repo, const Tip& tip,
                                 bool claimed) -> absl::StatusOr<Computed> {
     Computed out;
-    ASSIGN_OR_RETURN(std::vector<FolderFile> existing, ListObjectFiles(repo, tip.tree.get(), folder));
+    ASSIGN_OR_RETURN(std::vector<FolderFile> existing,
+                     ListObjectFiles(repo, tip.tree.get(), folder));
     // Key -> file, by reading the folder (a file may sit elsewhere than the layout says when it
     // was written by hand).
     std::map<ObjectKey, std::pair<std::string, FileObject>> by_key;
@@ -987,7 +1021,8 @@ absl::StatusOr<LiveSet> GitDestination::ReadLive(const ReadLiveQuery& query, abs
     tip = Impl::ReadTip(*this, repo.get(), deadline);
   }
   if (!tip.ok()) return Annotate(tip.status(), absl::StrCat("app ", query.app));
-  ASSIGN_OR_RETURN(std::vector<FolderFile> existing, ListObjectFiles(repo.get(), tip->tree.get(), path_));
+  ASSIGN_OR_RETURN(std::vector<FolderFile> existing,
+                   ListObjectFiles(repo.get(), tip->tree.get(), path_));
   std::map<std::string, const FolderFile*> by_path;
   for (const FolderFile& f : existing) by_path.emplace(f.relative, &f);
   std::set<std::string> reported_files;
@@ -1001,7 +1036,8 @@ absl::StatusOr<LiveSet> GitDestination::ReadLive(const ReadLiveQuery& query, abs
       continue;
     }
     std::string repo_path = JoinRepoPath(path_, *relative);
-    ASSIGN_OR_RETURN(std::optional<FileObject> file, ReadObjectBlob(repo.get(), found->second->blob, repo_path));
+    ASSIGN_OR_RETURN(std::optional<FileObject> file,
+                     ReadObjectBlob(repo.get(), found->second->blob, repo_path));
     if (!file.has_value() || !(file->key == key)) {
       live.absent.push_back(key);
       continue;

@@ -40,7 +40,8 @@
 //   ReadLive  reads the branch tip (a remote is fetched first): the desired keys found, with
 //           canonical JSON and the file's blob id as resource_version, then every other object
 //           file in the folder (the inventory); a file that does not parse is left out (and a
-//           desired one counts as absent, so the next Apply rewrites it). No branch yet: all absent.
+//           desired one counts as absent, so the next Apply rewrites it). No branch yet: all
+//           absent.
 //   Prune   removes the files of the given keys (same opt-outs as Apply's prune), one commit.
 //   WatchDrift  UNIMPLEMENTED (a branch has no watch; the orchestrator polls ReadLive).
 //
@@ -162,8 +163,8 @@ class GitDestination : public Destination {
   const source_fetcher::RepoUrl url_;
   const std::string path_;
   bool local_ = false;
-  std::string local_dir_;   // local: the repository folder
-  std::string clone_dir_;   // remote: the bare clone in work_dir
+  std::string local_dir_;  // local: the repository folder
+  std::string clone_dir_;  // remote: the bare clone in work_dir
   std::shared_ptr<std::timed_mutex> branch_lock_;
   std::shared_ptr<std::timed_mutex> clone_lock_;
 };

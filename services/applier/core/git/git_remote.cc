@@ -39,7 +39,8 @@ int OnCredentials(git_credential** out, const char* /*url*/, const char* user_fr
                   unsigned int allowed, void* payload) {
   auto* s = static_cast<Session*>(payload);
   const Credential* c = s->remote->credential;
-  bool ssh_key = c != nullptr && (allowed & GIT_CREDENTIAL_SSH_KEY) && !c->ssh_private_key_path.empty();
+  bool ssh_key =
+      c != nullptr && (allowed & GIT_CREDENTIAL_SSH_KEY) && !c->ssh_private_key_path.empty();
   bool password =
       c != nullptr && (allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && !c->password.empty();
   // libgit2 asks again when the server refused what was offered: give up instead of looping.
@@ -54,8 +55,10 @@ int OnCredentials(git_credential** out, const char* /*url*/, const char* user_fr
   if (ssh_key) {
     s->secret_offered = true;
     return git_credential_ssh_key_new(
-        out, user.c_str(), c->ssh_public_key_path.empty() ? nullptr : c->ssh_public_key_path.c_str(),
-        c->ssh_private_key_path.c_str(), c->ssh_passphrase.empty() ? nullptr : c->ssh_passphrase.c_str());
+        out, user.c_str(),
+        c->ssh_public_key_path.empty() ? nullptr : c->ssh_public_key_path.c_str(),
+        c->ssh_private_key_path.c_str(),
+        c->ssh_passphrase.empty() ? nullptr : c->ssh_passphrase.c_str());
   }
   if (password) {
     s->secret_offered = true;
@@ -100,12 +103,14 @@ std::string CheckKnownHost(const git_cert_hostkey* cert, const std::string& know
   if (session == nullptr) return "libssh2 session init failed";
   std::unique_ptr<LIBSSH2_KNOWNHOSTS, HostsFree> hosts(libssh2_knownhost_init(session.get()));
   if (hosts == nullptr) return "libssh2 known-hosts init failed";
-  if (libssh2_knownhost_readfile(hosts.get(), known_hosts.c_str(), LIBSSH2_KNOWNHOST_FILE_OPENSSH) < 0) {
+  if (libssh2_knownhost_readfile(hosts.get(), known_hosts.c_str(), LIBSSH2_KNOWNHOST_FILE_OPENSSH) <
+      0) {
     return "cannot read the known_hosts file";
   }
   libssh2_knownhost* found = nullptr;
   int check = libssh2_knownhost_checkp(
-      hosts.get(), url.host.c_str(), url.port == 0 ? 22 : url.port, cert->hostkey, cert->hostkey_len,
+      hosts.get(), url.host.c_str(), url.port == 0 ? 22 : url.port, cert->hostkey,
+      cert->hostkey_len,
       LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW | LibsshKeyType(cert->raw_type),
       &found);
   switch (check) {
@@ -186,7 +191,8 @@ struct ExtraHeaders {
   explicit ExtraHeaders(const RemoteEndpoint& remote) {
     const Credential* c = remote.credential;
     if (c != nullptr && !c->bearer_token.empty() &&
-        (remote.url.transport == RepoTransport::kHttp || remote.url.transport == RepoTransport::kHttps)) {
+        (remote.url.transport == RepoTransport::kHttp ||
+         remote.url.transport == RepoTransport::kHttps)) {
       bearer = absl::StrCat("Authorization: Bearer ", c->bearer_token);
       items[0] = bearer.c_str();
       array.strings = const_cast<char**>(items);
@@ -200,16 +206,19 @@ absl::Status ErrorStatus(int rc, absl::string_view action, const RemoteEndpoint&
                          const Session& s, const ScopedNetworkDeadline& scope) {
   std::string message = LastGitErrorMessage();
   std::string where = absl::StrCat(action, " ", MaskCredentials(remote.url.fetch_url), ": ");
-  if (absl::Now() >= s.deadline || scope.expired() || absl::StrContains(message, "deadline exceeded")) {
+  if (absl::Now() >= s.deadline || scope.expired() ||
+      absl::StrContains(message, "deadline exceeded")) {
     return absl::DeadlineExceededError(absl::StrCat(where, "deadline exceeded (", message, ")"));
   }
-  if (!s.host_problem.empty()) return absl::PermissionDeniedError(absl::StrCat(where, s.host_problem));
+  if (!s.host_problem.empty())
+    return absl::PermissionDeniedError(absl::StrCat(where, s.host_problem));
   if (s.no_credentials) {
     return absl::UnauthenticatedError(
         absl::StrCat(where, "the server requires credentials and none are configured"));
   }
   if (s.credentials_rejected || rc == GIT_EAUTH) {
-    return absl::UnauthenticatedError(absl::StrCat(where, "credentials were rejected (", message, ")"));
+    return absl::UnauthenticatedError(
+        absl::StrCat(where, "credentials were rejected (", message, ")"));
   }
   const git_error* last = git_error_last();
   int klass = last != nullptr ? last->klass : GIT_ERROR_NONE;
@@ -218,8 +227,10 @@ absl::Status ErrorStatus(int rc, absl::string_view action, const RemoteEndpoint&
     return absl::DataLossError(absl::StrCat(where, "the local clone is damaged (", message, ")"));
   }
   std::string lower = absl::AsciiStrToLower(message);
-  if (absl::StrContains(lower, "status code: 401")) return absl::UnauthenticatedError(where + message);
-  if (absl::StrContains(lower, "status code: 403")) return absl::PermissionDeniedError(where + message);
+  if (absl::StrContains(lower, "status code: 401"))
+    return absl::UnauthenticatedError(where + message);
+  if (absl::StrContains(lower, "status code: 403"))
+    return absl::PermissionDeniedError(where + message);
   if (absl::StrContains(lower, "status code: 404") || absl::StrContains(lower, "not found") ||
       absl::StrContains(lower, "not exported") || absl::StrContains(lower, "no such repository") ||
       absl::StrContains(lower, "does not appear to be a git repository") ||
@@ -236,16 +247,17 @@ absl::Status ErrorStatus(int rc, absl::string_view action, const RemoteEndpoint&
 absl::StatusOr<GitRemote> Anonymous(git_repository* repo, const RemoteEndpoint& remote) {
   git_remote* raw = nullptr;
   if (git_remote_create_anonymous(&raw, repo, remote.url.fetch_url.c_str()) < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "invalid repository URL ", MaskCredentials(remote.url.fetch_url), ": ", LastGitErrorMessage()));
+    return absl::InvalidArgumentError(absl::StrCat("invalid repository URL ",
+                                                   MaskCredentials(remote.url.fetch_url), ": ",
+                                                   LastGitErrorMessage()));
   }
   return GitRemote(raw);
 }
 
 bool IsRetryableRejection(absl::string_view reason) {
   std::string lower = absl::AsciiStrToLower(reason);
-  for (absl::string_view race : {"non-fast-forward", "fast-forward", "fetch first", "stale",
-                                 "lock", "failed to update ref", "not present locally"}) {
+  for (absl::string_view race : {"non-fast-forward", "fast-forward", "fetch first", "stale", "lock",
+                                 "failed to update ref", "not present locally"}) {
     if (absl::StrContains(lower, race)) return true;
   }
   return false;

@@ -14,9 +14,7 @@ namespace {
 constexpr size_t kMaxComponentBytes = 255;
 constexpr size_t kMaxAppPathBytes = 1024;
 
-bool IsSafeByte(unsigned char c) {
-  return absl::ascii_isalnum(c) || c == '-' || c == '.';
-}
+bool IsSafeByte(unsigned char c) { return absl::ascii_isalnum(c) || c == '-' || c == '.'; }
 
 }  // namespace
 
@@ -48,12 +46,12 @@ absl::StatusOr<std::string> NormalizeAppPath(absl::string_view path) {
     for (char c : part) {
       unsigned char u = static_cast<unsigned char>(c);
       if (u < 0x20 || u == 0x7F || c == '\\') {
-        return absl::InvalidArgumentError(
-            "app path holds a control character, NUL or backslash");
+        return absl::InvalidArgumentError("app path holds a control character, NUL or backslash");
       }
     }
     if (part == "..") {
-      return absl::InvalidArgumentError(absl::StrCat("app path \"", path, "\" has a \"..\" component"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("app path \"", path, "\" has a \"..\" component"));
     }
     if (absl::EqualsIgnoreCase(part, ".git") || part == kAppMarkerFile) {
       return absl::InvalidArgumentError(
@@ -72,8 +70,9 @@ absl::StatusOr<std::string> ObjectFilePath(const ObjectKey& key) {
   if (key.kind.empty()) return absl::InvalidArgumentError("object has no kind");
   if (key.name.empty()) {
     return absl::InvalidArgumentError(
-        absl::StrCat(key.ToString(), ": object has no metadata.name (generateName is not "
-                                     "supported by the Git destination)"));
+        absl::StrCat(key.ToString(),
+                     ": object has no metadata.name (generateName is not "
+                     "supported by the Git destination)"));
   }
   std::string folder =
       key.ns.empty() ? std::string(kClusterScopeFolder) : EscapePathComponent(key.ns);

@@ -39,8 +39,9 @@ std::string EscapePathComponent(absl::string_view text);
 // character or backslash, a component over 255 bytes or a path over 1024 bytes.
 absl::StatusOr<std::string> NormalizeAppPath(absl::string_view path);
 
-// The file of `key` relative to its app folder: "<namespace|_cluster>/<group|core>.<kind>.<name>.yaml".
-// INVALID_ARGUMENT for a key without kind or name, or a file name over 255 bytes.
+// The file of `key` relative to its app folder:
+// "<namespace|_cluster>/<group|core>.<kind>.<name>.yaml". INVALID_ARGUMENT for a key without kind
+// or name, or a file name over 255 bytes.
 absl::StatusOr<std::string> ObjectFilePath(const ObjectKey& key);
 
 // "folder/relative", or `relative` when `folder` is the root ("").

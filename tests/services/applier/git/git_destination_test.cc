@@ -25,6 +25,8 @@ namespace todoke::applier {
 namespace {
 
 using source_fetcher::testing::ChildProcess;
+using source_fetcher::testing::HttpGitServer;
+using source_fetcher::testing::SshGitServer;
 using source_fetcher::testing::PickFreePort;
 using source_fetcher::testing::SilentServer;
 using source_fetcher::testing::TempDir;
@@ -62,14 +64,15 @@ Json ConfigMap(const std::string& ns, const std::string& name, const std::string
 }
 
 std::vector<Json> GuestbookObjects() {
-  return {Yaml("apiVersion: v1\nkind: Namespace\nmetadata: {name: guestbook}\n"),
-          Yaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: guestbook}\n"
-               "data: {color: blue, 'on': 'yes'}\n"),
-          Yaml("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: guestbook}\n"
-               "spec:\n  replicas: 2\n  template:\n    spec:\n      containers:\n"
-               "      - {name: web, image: 'nginx:1.25'}\n"),
-          Yaml("apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: guestbook}\n"
-               "spec:\n  ports:\n  - {port: 80}\n")};
+  return {
+      Yaml("apiVersion: v1\nkind: Namespace\nmetadata: {name: guestbook}\n"),
+      Yaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: guestbook}\n"
+           "data: {color: blue, 'on': 'yes'}\n"),
+      Yaml("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: guestbook}\n"
+           "spec:\n  replicas: 2\n  template:\n    spec:\n      containers:\n"
+           "      - {name: web, image: 'nginx:1.25'}\n"),
+      Yaml("apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: guestbook}\n"
+           "spec:\n  ports:\n  - {port: 80}\n")};
 }
 
 ApplyPlan Plan(const std::string& app, std::vector<Json> objects) {
@@ -92,7 +95,8 @@ absl::Time Deadline() { return absl::Now() + absl::Seconds(60); }
 
 std::vector<std::pair<std::string, ApplyAction>> Actions(const ApplyOutcome& outcome) {
   std::vector<std::pair<std::string, ApplyAction>> out;
-  for (const ObjectResult& r : outcome.results) out.emplace_back(r.key.kind + "/" + r.key.name, r.action);
+  for (const ObjectResult& r : outcome.results)
+    out.emplace_back(r.key.kind + "/" + r.key.name, r.action);
   return out;
 }
 
@@ -101,7 +105,8 @@ class GitDestinationTest : public ::testing::Test {
   // A destination into `repo` (a path under the temp dir), branch `branch`, folder `path`.
   std::unique_ptr<GitDestination> Make(const std::string& repo_url, const std::string& path,
                                        const std::string& branch = "hydrated",
-                                       GitDestinationOptions options = {}, bool write_secrets = false) {
+                                       GitDestinationOptions options = {},
+                                       bool write_secrets = false) {
     if (options.work_dir.empty()) options.work_dir = tmp_.path() + "/work";
     options.committer_name = "Todoke Bot";
     options.committer_email = "bot@todoke.test";
@@ -110,7 +115,8 @@ class GitDestinationTest : public ::testing::Test {
     target.branch = branch;
     target.path = path;
     target.write_secrets = write_secrets;
-    absl::StatusOr<std::unique_ptr<GitDestination>> d = GitDestination::Create(target, std::move(options));
+    absl::StatusOr<std::unique_ptr<GitDestination>> d =
+        GitDestination::Create(target, std::move(options));
     EXPECT_TRUE(d.ok()) << d.status();
     return d.ok() ? *std::move(d) : nullptr;
   }
@@ -135,9 +141,9 @@ class GitDestinationTest : public ::testing::Test {
 TEST_F(GitDestinationTest, CommitsAnAppInTheDocumentedLayout) {
   std::unique_ptr<GitDestination> d = Make(Repo(), "clusters/prod/guestbook");
   std::vector<ObjectResult> progressed;
-  absl::StatusOr<ApplyOutcome> outcome =
-      d->Apply(Plan("guestbook", GuestbookObjects()),
-               [&](const ObjectResult& r) { progressed.push_back(r); }, Deadline(), nullptr);
+  absl::StatusOr<ApplyOutcome> outcome = d->Apply(
+      Plan("guestbook", GuestbookObjects()),
+      [&](const ObjectResult& r) { progressed.push_back(r); }, Deadline(), nullptr);
   ASSERT_TRUE(outcome.ok()) << outcome.status();
   EXPECT_TRUE(outcome->succeeded);
   EXPECT_EQ(outcome->commit.size(), 40u);
@@ -181,15 +187,19 @@ TEST_F(GitDestinationTest, CommitsAnAppInTheDocumentedLayout) {
             "      - image: nginx:1.25\n"
             "        name: web\n");
   // Each result's resourceVersion is its file's blob id.
-  EXPECT_EQ(outcome->results[2].resource_version,
-            Trim(Git("rev-parse hydrated:clusters/prod/guestbook/guestbook/apps.deployment.web.yaml")));
+  EXPECT_EQ(
+      outcome->results[2].resource_version,
+      Trim(Git("rev-parse hydrated:clusters/prod/guestbook/guestbook/apps.deployment.web.yaml")));
 
   // One commit, by the configured committer, whose message names app, source repo, path, commit.
   EXPECT_EQ(CommitCount(), 1);
   EXPECT_EQ(Git("log -1 --format=%an/%ae/%cn/%ce hydrated"),
             "Todoke Bot/bot@todoke.test/Todoke Bot/bot@todoke.test\n");
   std::string message = Git("log -1 --format=%B hydrated");
-  EXPECT_THAT(message, HasSubstr("todoke: hydrate guestbook from https://git.example.com/org/apps.git@0123456789ab"));
+  EXPECT_THAT(
+      message,
+      HasSubstr(
+          "todoke: hydrate guestbook from https://git.example.com/org/apps.git@0123456789ab"));
   EXPECT_THAT(message, HasSubstr("App: guestbook\n"));
   EXPECT_THAT(message, HasSubstr("Folder: clusters/prod/guestbook\n"));
   EXPECT_THAT(message, HasSubstr("Source-Path: guestbook/overlays/prod\n"));
@@ -208,7 +218,8 @@ TEST_F(GitDestinationTest, SameObjectsAgainMakeNoCommit) {
   EXPECT_TRUE(second.succeeded);
   EXPECT_EQ(second.commit, "");
   EXPECT_THAT(second.message, HasSubstr("nothing to commit"));
-  for (const ObjectResult& r : second.results) EXPECT_EQ(r.action, ApplyAction::kUnchanged) << r.key.ToString();
+  for (const ObjectResult& r : second.results)
+    EXPECT_EQ(r.action, ApplyAction::kUnchanged) << r.key.ToString();
   for (size_t i = 0; i < first.results.size(); ++i) {
     EXPECT_EQ(second.results[i].resource_version, first.results[i].resource_version);
   }
@@ -270,10 +281,11 @@ TEST_F(GitDestinationTest, PruneHonoursOptOutsAndClusterCriticalKinds) {
                                    std::pair{"Namespace/guestbook", ApplyAction::kSkipped},
                                    std::pair{"Deployment/web", ApplyAction::kSkipped},
                                    std::pair{"Service/web", ApplyAction::kPruned}));
-  EXPECT_THAT(Lines(Git("ls-tree -r --name-only hydrated")),
-              ElementsAre("guestbook/.todoke-app", "guestbook/_cluster/core.namespace.guestbook.yaml",
-                          "guestbook/guestbook/apps.deployment.web.yaml",
-                          "guestbook/guestbook/core.configmap.settings.yaml"));
+  EXPECT_THAT(
+      Lines(Git("ls-tree -r --name-only hydrated")),
+      ElementsAre("guestbook/.todoke-app", "guestbook/_cluster/core.namespace.guestbook.yaml",
+                  "guestbook/guestbook/apps.deployment.web.yaml",
+                  "guestbook/guestbook/core.configmap.settings.yaml"));
   plan.options.allow_cluster_critical = true;
   outcome = MustApply(*d, plan);
   EXPECT_THAT(Git("ls-tree -r --name-only hydrated"), Not(HasSubstr("namespace.guestbook")));
@@ -300,10 +312,12 @@ TEST_F(GitDestinationTest, EmptyDesiredSetNeverPrunesWithoutAllowEmpty) {
 }
 
 TEST_F(GitDestinationTest, SecretsAreSkippedUnlessOptedIn) {
-  Json secret = Yaml("apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: guestbook}\n"
-                     "stringData: {password: hunter2}\n");
+  Json secret = Yaml(
+      "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: guestbook}\n"
+      "stringData: {password: hunter2}\n");
   std::unique_ptr<GitDestination> d = Make(Repo(), "guestbook");
-  ApplyOutcome outcome = MustApply(*d, Plan("guestbook", {ConfigMap("guestbook", "c", "1"), secret}));
+  ApplyOutcome outcome =
+      MustApply(*d, Plan("guestbook", {ConfigMap("guestbook", "c", "1"), secret}));
   EXPECT_TRUE(outcome.succeeded);
   ASSERT_EQ(outcome.results.size(), 2u);
   EXPECT_EQ(outcome.results[1].action, ApplyAction::kSkipped);
@@ -362,15 +376,16 @@ TEST_F(GitDestinationTest, TwoAppsShareABranchInDisjointFolders) {
   wipe.options.prune = true;
   wipe.options.allow_empty = true;
   MustApply(*b, wipe);
-  EXPECT_THAT(Git("ls-tree -r --name-only hydrated"), HasSubstr("apps/a/a/core.configmap.cfg.yaml"));
+  EXPECT_THAT(Git("ls-tree -r --name-only hydrated"),
+              HasSubstr("apps/a/a/core.configmap.cfg.yaml"));
 
   struct Case {
     std::string path, app;
   };
-  for (const Case& c : std::vector<Case>{{"apps/a/sub", "app-c"},  // inside a
-                                         {"apps", "app-c"},        // around a and b
-                                         {"", "app-c"},            // the root
-                                         {"apps/a", "app-c"},      // a's own folder
+  for (const Case& c : std::vector<Case>{{"apps/a/sub", "app-c"},   // inside a
+                                         {"apps", "app-c"},         // around a and b
+                                         {"", "app-c"},             // the root
+                                         {"apps/a", "app-c"},       // a's own folder
                                          {"apps/b/x", "app-a"}}) {  // a claiming a second folder
     std::unique_ptr<GitDestination> other = Make(Repo(), c.path);
     absl::StatusOr<ApplyOutcome> refused =
@@ -385,8 +400,10 @@ TEST_F(GitDestinationTest, TwoAppsShareABranchInDisjointFolders) {
 TEST_F(GitDestinationTest, HostileNamesStayInsideTheAppFolder) {
   std::unique_ptr<GitDestination> d = Make(Repo(), "apps/x");
   std::vector<Json> objects = {
-      ConfigMap("..", "../../../outside", "1"), ConfigMap("ns", "a/b", "2"),
-      ConfigMap(".git", ".todoke-app", "3"), ConfigMap("ns", std::string("nul\0name", 8), "4"),
+      ConfigMap("..", "../../../outside", "1"),
+      ConfigMap("ns", "a/b", "2"),
+      ConfigMap(".git", ".todoke-app", "3"),
+      ConfigMap("ns", std::string("nul\0name", 8), "4"),
       ConfigMap("ns", std::string(300, 'n'), "5"),  // too long for a file name: fails alone
       ConfigMap("ns", "ok", "6"),
       Json{{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"generateName", "gen-"}}}},
@@ -397,18 +414,18 @@ TEST_F(GitDestinationTest, HostileNamesStayInsideTheAppFolder) {
   ASSERT_EQ(outcome.results.size(), objects.size());
   std::vector<ApplyAction> actions;
   for (const ObjectResult& r : outcome.results) actions.push_back(r.action);
-  EXPECT_THAT(actions, ElementsAre(ApplyAction::kCreated, ApplyAction::kCreated,
-                                   ApplyAction::kCreated, ApplyAction::kCreated,
-                                   ApplyAction::kFailed, ApplyAction::kCreated,
-                                   ApplyAction::kFailed, ApplyAction::kFailed));
+  EXPECT_THAT(actions,
+              ElementsAre(ApplyAction::kCreated, ApplyAction::kCreated, ApplyAction::kCreated,
+                          ApplyAction::kCreated, ApplyAction::kFailed, ApplyAction::kCreated,
+                          ApplyAction::kFailed, ApplyAction::kFailed));
   EXPECT_THAT(outcome.results[4].message, HasSubstr("255"));
   EXPECT_THAT(outcome.results[6].message, HasSubstr("generateName"));
-  EXPECT_THAT(Lines(Git("ls-tree -r --name-only hydrated")),
-              ElementsAre("apps/x/%2E./core.configmap.%2E.%2F..%2F..%2Foutside.yaml",
-                          "apps/x/%2Egit/core.configmap.%2Etodoke-app.yaml",
-                          "apps/x/.todoke-app", "apps/x/ns/core.configmap.a%2Fb.yaml",
-                          "apps/x/ns/core.configmap.nul%00name.yaml",
-                          "apps/x/ns/core.configmap.ok.yaml"));
+  EXPECT_THAT(
+      Lines(Git("ls-tree -r --name-only hydrated")),
+      ElementsAre("apps/x/%2E./core.configmap.%2E.%2F..%2F..%2Foutside.yaml",
+                  "apps/x/%2Egit/core.configmap.%2Etodoke-app.yaml", "apps/x/.todoke-app",
+                  "apps/x/ns/core.configmap.a%2Fb.yaml", "apps/x/ns/core.configmap.nul%00name.yaml",
+                  "apps/x/ns/core.configmap.ok.yaml"));
   Git("fsck --strict");
   // A checkout of the branch puts nothing outside the folder.
   std::string checkout = tmp_.path() + "/checkout";
@@ -479,7 +496,8 @@ TEST_F(GitDestinationTest, PruneRemovesTheGivenKeysAndReleasesAnEmptyFolder) {
   EXPECT_EQ(pruned->results[1].action, ApplyAction::kPruned);
   EXPECT_EQ(Trim(Git("rev-parse hydrated")), pruned->commit);
   EXPECT_THAT(Git("ls-tree -r --name-only hydrated"), Not(HasSubstr("service")));
-  EXPECT_THAT(Git("log -1 --format=%s hydrated"), HasSubstr("todoke: prune 1 objects of guestbook"));
+  EXPECT_THAT(Git("log -1 --format=%s hydrated"),
+              HasSubstr("todoke: prune 1 objects of guestbook"));
 
   request.keys = {*KeyOf(objects[0]), *KeyOf(objects[1]), *KeyOf(objects[2])};
   request.allow_cluster_critical = true;
@@ -493,8 +511,8 @@ TEST_F(GitDestinationTest, PruneRemovesTheGivenKeysAndReleasesAnEmptyFolder) {
 
 TEST_F(GitDestinationTest, NeverMovesACheckedOutBranch) {
   std::string work = tmp_.path() + "/work-tree";
-  Sh(absl::StrCat("git init -q -b main '", work, "' && cd '", work, "' && echo hi > README && git add README && ",
-                  kGit, " commit -qm init"));
+  Sh(absl::StrCat("git init -q -b main '", work, "' && cd '", work,
+                  "' && echo hi > README && git add README && ", kGit, " commit -qm init"));
   std::unique_ptr<GitDestination> on_main = Make(work, "apps/a", "main");
   absl::StatusOr<ApplyOutcome> refused =
       on_main->Apply(Plan("a", {ConfigMap("a", "c", "1")}), nullptr, Deadline(), nullptr);
@@ -511,7 +529,8 @@ TEST_F(GitDestinationTest, NeverMovesACheckedOutBranch) {
   // A fresh non-bare repository whose unborn HEAD names the branch is refused too.
   std::string fresh = tmp_.path() + "/fresh";
   Sh(absl::StrCat("git init -q -b hydrated '", fresh, "'"));
-  refused = Make(fresh, "apps/a")->Apply(Plan("a", {ConfigMap("a", "c", "1")}), nullptr, Deadline(), nullptr);
+  refused = Make(fresh, "apps/a")
+                ->Apply(Plan("a", {ConfigMap("a", "c", "1")}), nullptr, Deadline(), nullptr);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
@@ -537,7 +556,8 @@ TEST_F(GitDestinationTest, AConcurrentLocalCommitIsKeptAndTheSyncReplayed) {
   EXPECT_THAT(outcome.message, HasSubstr("after 2 attempts"));
   EXPECT_EQ(outcome.results[0].action, ApplyAction::kConfigured);
   EXPECT_THAT(Lines(Git("log --format=%s hydrated")),
-              ElementsAre(HasSubstr("todoke: hydrate a"), "hand-written note", HasSubstr("todoke: hydrate a")));
+              ElementsAre(HasSubstr("todoke: hydrate a"), "hand-written note",
+                          HasSubstr("todoke: hydrate a")));
   EXPECT_EQ(Git("show hydrated:notes.txt"), "hand\n");
   EXPECT_THAT(Git("show hydrated:apps/a/a/core.configmap.c.yaml"), HasSubstr("key: \"2\""));
 }
@@ -546,7 +566,8 @@ TEST_F(GitDestinationTest, ManyThreadsApplyingDifferentAppsIntoOneBranchLoseNoth
   constexpr int kApps = 8;
   constexpr int kRounds = 3;
   std::vector<std::unique_ptr<GitDestination>> destinations;
-  for (int i = 0; i < kApps; ++i) destinations.push_back(Make(Repo(), absl::StrCat("apps/app-", i)));
+  for (int i = 0; i < kApps; ++i)
+    destinations.push_back(Make(Repo(), absl::StrCat("apps/app-", i)));
   std::atomic<int> failures{0};
   std::vector<std::thread> threads;
   for (int i = 0; i < kApps; ++i) {
@@ -574,7 +595,8 @@ TEST_F(GitDestinationTest, ManyThreadsApplyingDifferentAppsIntoOneBranchLoseNoth
 
 TEST_F(GitDestinationTest, WatchDriftIsUnimplemented) {
   std::unique_ptr<GitDestination> d = Make(Repo(), "a");
-  EXPECT_EQ(d->WatchDrift([](const DriftEvent&) {}).status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(d->WatchDrift([](const DriftEvent&) {}).status().code(),
+            absl::StatusCode::kUnimplemented);
 }
 
 TEST_F(GitDestinationTest, RefusesBadTargets) {
@@ -587,14 +609,17 @@ TEST_F(GitDestinationTest, RefusesBadTargets) {
   GitDestinationOptions no_local;
   no_local.allow_local = false;
   target = {Repo(), "main", "a"};
-  EXPECT_EQ(GitDestination::Create(target, no_local).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(GitDestination::Create(target, no_local).status().code(),
+            absl::StatusCode::kInvalidArgument);
   target = {"git://127.0.0.1:1/x.git", "main", "a"};
-  EXPECT_EQ(GitDestination::Create(target, {}).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(GitDestination::Create(target, {}).status().code(),
+            absl::StatusCode::kFailedPrecondition);
   // A path that exists and is not a repository.
   std::string file_dir = tmp_.path() + "/not-a-repo";
   Sh("mkdir -p '" + file_dir + "' && echo x > '" + file_dir + "/f'");
   absl::StatusOr<ApplyOutcome> outcome =
-      Make(file_dir, "a")->Apply(Plan("a", {ConfigMap("a", "c", "1")}), nullptr, Deadline(), nullptr);
+      Make(file_dir, "a")
+          ->Apply(Plan("a", {ConfigMap("a", "c", "1")}), nullptr, Deadline(), nullptr);
   EXPECT_EQ(outcome.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(outcome.status().message(), HasSubstr("not a Git repository"));
 }
@@ -606,11 +631,11 @@ class PushDaemon {
  public:
   absl::Status Start(const std::string& base, const std::string& log) {
     port_ = PickFreePort();
-    absl::Status s = process_.Start(
-        {"/usr/lib/git-core/git-daemon", "--reuseaddr", "--export-all", "--enable=receive-pack",
-         "--informative-errors", "--listen=127.0.0.1", absl::StrCat("--port=", port_),
-         absl::StrCat("--base-path=", base), base},
-        log);
+    absl::Status s =
+        process_.Start({"/usr/lib/git-core/git-daemon", "--reuseaddr", "--export-all",
+                        "--enable=receive-pack", "--informative-errors", "--listen=127.0.0.1",
+                        absl::StrCat("--port=", port_), absl::StrCat("--base-path=", base), base},
+                       log);
     if (!s.ok()) return s;
     if (!WaitForPort(port_)) return absl::UnavailableError("git daemon did not start");
     return absl::OkStatus();
@@ -654,7 +679,8 @@ TEST_F(GitDestinationRemoteTest, PushesToABareRepositoryAndReplaysOverAConcurren
          writer);
     }
   };
-  std::unique_ptr<GitDestination> d = Make(daemon_.Url("site.git"), "apps/guestbook", "hydrated", options);
+  std::unique_ptr<GitDestination> d =
+      Make(daemon_.Url("site.git"), "apps/guestbook", "hydrated", options);
   ApplyOutcome first = MustApply(*d, Plan("guestbook", GuestbookObjects()));
   EXPECT_TRUE(first.succeeded);
   EXPECT_THAT(first.message, HasSubstr("after 2 attempts"));
@@ -679,8 +705,8 @@ TEST_F(GitDestinationRemoteTest, PushesToABareRepositoryAndReplaysOverAConcurren
   ApplyOutcome third = MustApply(*d, Plan("guestbook", changed));
   EXPECT_THAT(third.message, Not(HasSubstr("attempts")));
   EXPECT_THAT(Lines(Git("log --format=%s hydrated", Served())),
-              ElementsAre(HasSubstr("todoke: hydrate guestbook"), "later", HasSubstr("todoke: hydrate"),
-                          "concurrent writer", "seed"));
+              ElementsAre(HasSubstr("todoke: hydrate guestbook"), "later",
+                          HasSubstr("todoke: hydrate"), "concurrent writer", "seed"));
 
   // ReadLive fetches: it sees what is on the server.
   absl::StatusOr<LiveSet> live = d->ReadLive(Query("guestbook", {*KeyOf(changed[1])}), Deadline());
@@ -688,13 +714,15 @@ TEST_F(GitDestinationRemoteTest, PushesToABareRepositoryAndReplaysOverAConcurren
   ASSERT_EQ(live->objects.size(), 4u);
   EXPECT_EQ(live->objects[0].json, CanonicalJson(changed[1]));
   EXPECT_EQ(live->objects[0].resource_version,
-            Trim(Git("rev-parse hydrated:apps/guestbook/guestbook/core.configmap.settings.yaml", Served())));
+            Trim(Git("rev-parse hydrated:apps/guestbook/guestbook/core.configmap.settings.yaml",
+                     Served())));
   Git("fsck --strict", Served());
 }
 
 TEST_F(GitDestinationRemoteTest, CreatesTheBranchWhenTheRemoteLacksIt) {
   std::unique_ptr<GitDestination> d = Make(daemon_.Url("site.git"), "a", "brand-new");
-  absl::StatusOr<LiveSet> live = d->ReadLive(Query("a", {ObjectKey{"", "v1", "ConfigMap", "a", "c"}}), Deadline());
+  absl::StatusOr<LiveSet> live =
+      d->ReadLive(Query("a", {ObjectKey{"", "v1", "ConfigMap", "a", "c"}}), Deadline());
   ASSERT_TRUE(live.ok()) << live.status();
   EXPECT_EQ(live->absent.size(), 1u);
   ApplyOutcome outcome = MustApply(*d, Plan("a", {ConfigMap("a", "c", "1")}));
@@ -705,7 +733,8 @@ TEST_F(GitDestinationRemoteTest, CreatesTheBranchWhenTheRemoteLacksIt) {
 TEST_F(GitDestinationRemoteTest, ManyThreadsPushingOneBranchLoseNothing) {
   constexpr int kApps = 4;
   std::vector<std::unique_ptr<GitDestination>> destinations;
-  for (int i = 0; i < kApps; ++i) destinations.push_back(Make(daemon_.Url("site.git"), absl::StrCat("apps/", i)));
+  for (int i = 0; i < kApps; ++i)
+    destinations.push_back(Make(daemon_.Url("site.git"), absl::StrCat("apps/", i)));
   std::atomic<int> failures{0};
   std::vector<std::thread> threads;
   for (int i = 0; i < kApps; ++i) {
@@ -745,6 +774,66 @@ TEST_F(GitDestinationRemoteTest, AMissingRepositoryIsNotFound) {
   absl::StatusOr<ApplyOutcome> outcome =
       d->Apply(Plan("a", {ConfigMap("a", "c", "1")}), nullptr, Deadline(), nullptr);
   EXPECT_EQ(outcome.status().code(), absl::StatusCode::kNotFound) << outcome.status();
+}
+
+// Pushes with credentials as the source-fetcher takes them: HTTP basic auth behind
+// git http-backend, and ssh with a key and a known_hosts file.
+TEST_F(GitDestinationRemoteTest, PushesWithCredentialsAndNeverShowsThem) {
+  HttpGitServer http;
+  ASSERT_TRUE(std::filesystem::create_directories(tmp_.path() + "/http"));
+  absl::Status started = http.Start(base_, tmp_.path() + "/http", "pusher", "pw-s3cr3t-1", "tok");
+  ASSERT_TRUE(started.ok()) << started;
+  SshGitServer ssh;
+  ASSERT_TRUE(std::filesystem::create_directories(tmp_.path() + "/ssh"));
+  started = ssh.Start(tmp_.path() + "/ssh");
+  ASSERT_TRUE(started.ok()) << started;
+  std::string empty_known_hosts = tmp_.path() + "/empty_known_hosts";
+  Sh("touch '" + empty_known_hosts + "'");
+  std::string text = absl::StrCat(
+      "http://127.0.0.1:", http.port(), "/private/site.git username=pusher password=pw-s3cr3t-1\n",
+      "http://127.0.0.1:", http.port(), "/private/wrong username=pusher password=pw-wrong-2\n",
+      "ssh://127.0.0.1:", ssh.port(), Served(), " ssh_key=", ssh.client_key(),
+      " known_hosts=", ssh.known_hosts(), "\n");
+  absl::StatusOr<source_fetcher::CredentialStore> store =
+      source_fetcher::CredentialStore::Parse(text, "test-credentials", tmp_.path());
+  ASSERT_TRUE(store.ok()) << store.status();
+  GitDestinationOptions options;
+  options.credentials = std::make_shared<source_fetcher::CredentialStore>(*store);
+
+  std::unique_ptr<GitDestination> over_http =
+      Make(http.Url("private", "site.git"), "apps/http", "hydrated", options);
+  ApplyOutcome pushed = MustApply(*over_http, Plan("http-app", {ConfigMap("a", "c", "1")}));
+  EXPECT_EQ(Trim(Git("rev-parse hydrated", Served())), pushed.commit);
+
+  std::unique_ptr<GitDestination> over_ssh =
+      Make(ssh.Url(Served()), "apps/ssh", "hydrated", options);
+  pushed = MustApply(*over_ssh, Plan("ssh-app", {ConfigMap("a", "c", "1")}));
+  EXPECT_EQ(Trim(Git("rev-parse hydrated", Served())), pushed.commit);
+  EXPECT_THAT(Git("ls-tree -r --name-only hydrated", Served()), HasSubstr("apps/http/.todoke-app"));
+
+  // Refused credentials, none at all, an untrusted host key: clear codes, no secret shown.
+  Sh(absl::StrCat("cp -r '", Served(), "' '", base_, "/wrong'"));
+  std::unique_ptr<GitDestination> wrong =
+      Make(http.Url("private", "wrong"), "apps/x", "hydrated", options);
+  absl::StatusOr<ApplyOutcome> refused =
+      wrong->Apply(Plan("x", {ConfigMap("a", "c", "1")}), nullptr, Deadline(), nullptr);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnauthenticated) << refused.status();
+  EXPECT_THAT(refused.status().message(), Not(HasSubstr("pw-wrong-2")));
+  EXPECT_THAT(refused.status().message(), HasSubstr("/private/wrong"));
+  refused = Make(http.Url("private", "site.git"), "apps/x")
+                ->Apply(Plan("x", {ConfigMap("a", "c", "1")}), nullptr, Deadline(), nullptr);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnauthenticated) << refused.status();
+  absl::StatusOr<source_fetcher::CredentialStore> untrusted = source_fetcher::CredentialStore::Parse(
+      absl::StrCat("ssh:// ssh_key=", ssh.client_key(), " known_hosts=", empty_known_hosts, "\n"),
+      "untrusted", tmp_.path());
+  ASSERT_TRUE(untrusted.ok()) << untrusted.status();
+  GitDestinationOptions untrusted_options;
+  untrusted_options.credentials = std::make_shared<source_fetcher::CredentialStore>(*untrusted);
+  refused = Make(ssh.Url(Served()), "apps/x", "hydrated", untrusted_options)
+                ->Apply(Plan("x", {ConfigMap("a", "c", "1")}), nullptr, Deadline(), nullptr);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied) << refused.status();
+  EXPECT_THAT(refused.status().message(), HasSubstr("known_hosts"));
+  EXPECT_EQ(CommitCount("hydrated", Served()), 3);
 }
 
 }  // namespace

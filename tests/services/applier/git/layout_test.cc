@@ -16,7 +16,8 @@ ObjectKey Key(std::string group, std::string kind, std::string ns, std::string n
 
 TEST(GitLayoutTest, ObjectFilePaths) {
   EXPECT_EQ(*ObjectFilePath(Key("", "ConfigMap", "demo", "cfg")), "demo/core.configmap.cfg.yaml");
-  EXPECT_EQ(*ObjectFilePath(Key("apps", "Deployment", "demo", "web")), "demo/apps.deployment.web.yaml");
+  EXPECT_EQ(*ObjectFilePath(Key("apps", "Deployment", "demo", "web")),
+            "demo/apps.deployment.web.yaml");
   EXPECT_EQ(*ObjectFilePath(Key("", "Namespace", "", "demo")), "_cluster/core.namespace.demo.yaml");
   EXPECT_EQ(*ObjectFilePath(Key("rbac.authorization.k8s.io", "ClusterRole", "", "system:view")),
             "_cluster/rbac.authorization.k8s.io.clusterrole.system%3Aview.yaml");
@@ -39,7 +40,8 @@ TEST(GitLayoutTest, HostileNamesStayInOneComponent) {
     EXPECT_NE((*path)[slash + 1], '.') << *path;
     EXPECT_NE(path->substr(0, slash), "_cluster") << *path;  // every key here has a namespace
   }
-  EXPECT_EQ(*ObjectFilePath(Key("", "ConfigMap", "..", "../x")), "%2E./core.configmap.%2E.%2Fx.yaml");
+  EXPECT_EQ(*ObjectFilePath(Key("", "ConfigMap", "..", "../x")),
+            "%2E./core.configmap.%2E.%2Fx.yaml");
   EXPECT_EQ(EscapePathComponent("a%b"), "a%25b");
 }
 
@@ -63,8 +65,8 @@ TEST(GitLayoutTest, NormalizesAppPaths) {
   EXPECT_EQ(*NormalizeAppPath("./"), "");
   EXPECT_EQ(*NormalizeAppPath("apps//a/./"), "apps/a");
   EXPECT_EQ(*NormalizeAppPath("/apps/a"), "apps/a");
-  for (const char* bad : {"apps/../etc", "..", ".git/hooks", "a/.GIT", "a/.todoke-app", "a\\b",
-                          "a\nb", "a\tb"}) {
+  for (const char* bad :
+       {"apps/../etc", "..", ".git/hooks", "a/.GIT", "a/.todoke-app", "a\\b", "a\nb", "a\tb"}) {
     EXPECT_EQ(NormalizeAppPath(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
   }
   EXPECT_FALSE(NormalizeAppPath(std::string("a\0b", 3)).ok());
