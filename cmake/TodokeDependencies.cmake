@@ -14,3 +14,5 @@ find_package(CURL REQUIRED)
 find_package(OpenSSL REQUIRED)  # libcrypto: the renderer's SHA-1 and SHA-256
 find_package(SQLite3 REQUIRED)
 find_package(GTest REQUIRED)
+# cpp-httplib (Debian builds it as a shared library): the orchestrator's webhook receiver.
+pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)

@@ -1,11 +1,165 @@
-// todoke-orchestrator: runs Applications: the reconcile loop, history and the public API.
+// todoke-orchestrator: Applications, the reconcile loop over the four stages, history, the
+// public API and the webhook receiver.
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "absl/flags/declare.h"
+#include "absl/flags/flag.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
 #include "common/service_main.h"
-#include "todoke/orchestrator/v1/orchestrator.grpc.pb.h"
+#include "services/orchestrator/core/controller.h"
+#include "services/orchestrator/core/event_bus.h"
+#include "services/orchestrator/core/reconciler.h"
+#include "services/orchestrator/core/store/sqlite_application_store.h"
+#include "services/orchestrator/core/webhook.h"
+#include "services/orchestrator/grpc/orchestrator_service.h"
+#include "services/orchestrator/grpc/stage_clients.h"
+#include "services/orchestrator/grpc/webhook_server.h"
+
+ABSL_DECLARE_FLAG(std::string, listen);
+
+ABSL_FLAG(std::string, source_fetcher, "127.0.0.1:7100",
+          "source-fetcher address: host:port, a list, or dns:///name:port");
+ABSL_FLAG(std::string, renderer, "127.0.0.1:7200", "renderer address (same forms)");
+ABSL_FLAG(std::string, differ, "127.0.0.1:7300", "differ address (same forms)");
+ABSL_FLAG(std::string, applier, "127.0.0.1:7500", "applier address (same forms)");
+ABSL_FLAG(std::string, data_dir, "", "where the SQLite store lives (required)");
+ABSL_FLAG(int, workers, 8, "reconciles running at once");
+ABSL_FLAG(int, stage_max_in_flight, 32, "calls in flight to each stage at once");
+ABSL_FLAG(absl::Duration, default_interval, absl::Minutes(3),
+          "reconcile interval of apps whose spec sets none");
+ABSL_FLAG(int, history_limit, 10, "history entries kept per app");
+ABSL_FLAG(std::string, webhook_listen, "",
+          "host:port of the Git webhook receiver (POST /webhook); empty: none");
+ABSL_FLAG(std::string, webhook_secret_file, "",
+          "file holding the webhook secret (HMAC key for GitHub and generic, token for GitLab)");
+ABSL_FLAG(std::string, tokens_file, "",
+          "API tokens, one `<token> read|admin` per line; empty: no authentication (loopback only)");
+ABSL_FLAG(bool, insecure_listen_any, false,
+          "allow a non-loopback --listen without --tokens-file");
+ABSL_FLAG(std::string, stage_token_file, "", "bearer token sent to the stages, from this file");
+
+namespace {
+
+std::string ReadSecretFile(const std::string& path, const char* flag, bool* ok) {
+  *ok = true;
+  if (path.empty()) return "";
+  FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) {
+    *ok = false;
+    todoke::LogError("cannot read secret file", {{"flag", flag}, {"file", path}});
+    return "";
+  }
+  std::string text;
+  char buffer[4096];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof buffer, file)) > 0 && text.size() < (1 << 16)) {
+    text.append(buffer, n);
+  }
+  std::fclose(file);
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) {
+    text.pop_back();
+  }
+  return text;
+}
+
+bool IsLoopback(const std::string& listen) {
+  return absl::StartsWith(listen, "127.") || absl::StartsWith(listen, "localhost:") ||
+         absl::StartsWith(listen, "[::1]:");
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   todoke::InitService(argc, argv, "orchestrator",
-                      "todoke-orchestrator: runs Applications: the reconcile loop, history and the public API.\n\nUsage: todoke-orchestrator [--listen=host:port] [flags]");
-  // Methods not built yet answer UNIMPLEMENTED (the generated base class does so).
-  todoke::orchestrator::v1::Orchestrator::Service service;
-  return todoke::ServeUntilSignal("orchestrator", {&service});
+                      "todoke-orchestrator: Applications, the reconcile loop over the four stages, "
+                      "history and the public API.\n\nUsage: todoke-orchestrator --data-dir=DIR "
+                      "[--source-fetcher=ADDR --renderer=ADDR --differ=ADDR --applier=ADDR] "
+                      "[--listen=host:port] [flags]");
+  using namespace todoke::orchestrator;
+  const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
+  if (data_dir.empty()) {
+    std::fprintf(stderr, "todoke-orchestrator: --data-dir is required (where Applications are "
+                         "stored)\n");
+    return 2;
+  }
+  OrchestratorServiceOptions service_options;
+  if (!absl::GetFlag(FLAGS_tokens_file).empty()) {
+    auto tokens = LoadTokensFile(absl::GetFlag(FLAGS_tokens_file));
+    if (!tokens.ok()) {
+      std::fprintf(stderr, "todoke-orchestrator: %s\n", std::string(tokens.status().message()).c_str());
+      return 2;
+    }
+    service_options.tokens = *std::move(tokens);
+  } else if (!IsLoopback(absl::GetFlag(FLAGS_listen)) && !absl::GetFlag(FLAGS_insecure_listen_any)) {
+    std::fprintf(stderr,
+                 "todoke-orchestrator: --listen=%s is not a loopback address: give --tokens-file "
+                 "(or --insecure-listen-any to serve without authentication)\n",
+                 absl::GetFlag(FLAGS_listen).c_str());
+    return 2;
+  }
+  bool ok = true;
+  std::string webhook_secret =
+      ReadSecretFile(absl::GetFlag(FLAGS_webhook_secret_file), "--webhook-secret-file", &ok);
+  if (!ok) return 2;
+  StageClientOptions stage_options;
+  stage_options.max_in_flight = absl::GetFlag(FLAGS_stage_max_in_flight);
+  stage_options.token = ReadSecretFile(absl::GetFlag(FLAGS_stage_token_file), "--stage-token-file", &ok);
+  if (!ok) return 2;
+  absl::StatusOr<Stages> stages =
+      ConnectStages(absl::GetFlag(FLAGS_source_fetcher), absl::GetFlag(FLAGS_renderer),
+                    absl::GetFlag(FLAGS_differ), absl::GetFlag(FLAGS_applier), stage_options);
+  if (!stages.ok()) {
+    std::fprintf(stderr, "todoke-orchestrator: %s\n", std::string(stages.status().message()).c_str());
+    return 2;
+  }
+  SqliteStoreOptions store_options;
+  store_options.history_limit = absl::GetFlag(FLAGS_history_limit);
+  absl::StatusOr<std::unique_ptr<SqliteApplicationStore>> opened =
+      SqliteApplicationStore::Open(data_dir, store_options);
+  if (!opened.ok()) {
+    todoke::LogError("cannot open the store", {{"error", opened.status().message()}});
+    return 1;
+  }
+  std::shared_ptr<ApplicationStore> store = std::move(*opened);
+  EventBus events;
+  ReconcilerOptions reconciler_options;
+  reconciler_options.history_limit = absl::GetFlag(FLAGS_history_limit);
+  auto reconciler = std::make_shared<Reconciler>(store, *stages, &events, reconciler_options);
+  ControllerOptions controller_options;
+  controller_options.workers = absl::GetFlag(FLAGS_workers);
+  controller_options.default_interval = absl::GetFlag(FLAGS_default_interval);
+  Controller controller(store, reconciler, *stages, &events, controller_options);
+  if (absl::Status started = controller.Start(); !started.ok()) {
+    todoke::LogError("cannot start the reconcile loop", {{"error", started.message()}});
+    return 1;
+  }
+  WebhookHandler webhook_handler(webhook_secret, [&controller](const std::string& repo,
+                                                               const std::string& ref) {
+    return controller.RefreshMatching(repo, ref);
+  });
+  std::unique_ptr<WebhookServer> webhook_server;
+  if (!absl::GetFlag(FLAGS_webhook_listen).empty()) {
+    if (webhook_secret.empty()) {
+      std::fprintf(stderr, "todoke-orchestrator: --webhook-listen needs --webhook-secret-file\n");
+      return 2;
+    }
+    auto server = WebhookServer::Start(absl::GetFlag(FLAGS_webhook_listen), &webhook_handler);
+    if (!server.ok()) {
+      todoke::LogError("cannot start the webhook receiver", {{"error", server.status().message()}});
+      return 1;
+    }
+    webhook_server = *std::move(server);
+    std::printf("todoke-orchestrator webhook listening on %s\n",
+                webhook_server->BoundAddress().c_str());
+    std::fflush(stdout);
+  }
+  OrchestratorService service(store, reconciler, &controller, &events, service_options);
+  int code = todoke::ServeUntilSignal("orchestrator", {&service});
+  webhook_server.reset();
+  controller.Stop();
+  return code;
 }

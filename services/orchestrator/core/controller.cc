@@ -1,0 +1,467 @@
+#include "services/orchestrator/core/controller.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace todoke::orchestrator {
+namespace {
+
+absl::Duration FromProtoDuration(const google::protobuf::Duration& d) {
+  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
+
+bool LooksLikeVersionRange(absl::string_view target) {
+  return target.find_first_of("^~<>=*") != absl::string_view::npos ||
+         absl::StrContains(target, ".x");
+}
+
+bool IsCommitId(absl::string_view target) {
+  if (target.size() < 7 || target.size() > 40) return false;
+  return std::all_of(target.begin(), target.end(),
+                     [](char c) { return absl::ascii_isxdigit(c) && !absl::ascii_isupper(c); });
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<v1::Application>> ListAllApplications(ApplicationStore& store) {
+  ASSIGN_OR_RETURN(ApplicationPage page, store.List(ListApplicationsOptions{}));
+  return std::move(page.applications);
+}
+
+std::string NormalizeRepoUrl(const std::string& url) {
+  std::string u(absl::StripAsciiWhitespace(url));
+  // scp-like git@host:path
+  if (!absl::StrContains(u, "://")) {
+    size_t at = u.find('@');
+    size_t colon = u.find(':');
+    if (colon != std::string::npos && (at == std::string::npos || at < colon)) {
+      u = absl::StrCat("ssh://", u.substr(at == std::string::npos ? 0 : at + 1,
+                                          colon - (at == std::string::npos ? 0 : at + 1)),
+                       "/", u.substr(colon + 1));
+    }
+  }
+  size_t scheme_end = u.find("://");
+  if (scheme_end != std::string::npos) {
+    std::string scheme = absl::AsciiStrToLower(u.substr(0, scheme_end));
+    std::string rest = u.substr(scheme_end + 3);
+    size_t slash = rest.find('/');
+    std::string host = rest.substr(0, slash);
+    std::string path = slash == std::string::npos ? "" : rest.substr(slash);
+    size_t at = host.rfind('@');
+    if (at != std::string::npos) host = host.substr(at + 1);
+    host = absl::AsciiStrToLower(host);
+    if (scheme == "http" || scheme == "https" || scheme == "ssh" || scheme == "git") scheme = "git";
+    u = absl::StrCat(scheme, "://", host, path);
+  }
+  absl::string_view trimmed = u;
+  while (absl::ConsumeSuffix(&trimmed, "/")) {
+  }
+  absl::ConsumeSuffix(&trimmed, ".git");
+  while (absl::ConsumeSuffix(&trimmed, "/")) {
+  }
+  return std::string(trimmed);
+}
+
+Controller::Controller(std::shared_ptr<ApplicationStore> store,
+                       std::shared_ptr<Reconciler> reconciler, Stages stages, EventBus* events,
+                       ControllerOptions options)
+    : store_(std::move(store)),
+      reconciler_(std::move(reconciler)),
+      stages_(std::move(stages)),
+      events_(events),
+      options_(options) {}
+
+Controller::~Controller() { Stop(); }
+
+absl::Duration Controller::IntervalOf(const v1::Application& app) const {
+  const auto& interval = app.spec().sync_policy().interval();
+  absl::Duration d = FromProtoDuration(interval);
+  return d > absl::ZeroDuration() ? d : options_.default_interval;
+}
+
+absl::Duration Controller::Jittered(absl::Duration d) {
+  absl::MutexLock lock(&mu_);
+  random_ ^= random_ << 13;
+  random_ ^= random_ >> 7;
+  random_ ^= random_ << 17;
+  double unit = static_cast<double>(random_ % 1000000) / 1000000.0;  // [0, 1)
+  return d * (1.0 + options_.jitter * (2.0 * unit - 1.0));
+}
+
+absl::Status Controller::Start() {
+  absl::StatusOr<std::vector<v1::Operation>> interrupted = store_->MarkInterrupted();
+  if (!interrupted.ok()) return interrupted.status();
+  for (const v1::Operation& op : *interrupted) {
+    v1::Event event;
+    event.set_app_name(op.app_name());
+    event.set_type("Warning");
+    event.set_reason("SyncInterrupted");
+    event.set_operation_id(op.id());
+    event.set_message(absl::StrCat("operation ", op.id(), " (", op.initiated_by(),
+                                   ") was interrupted by a restart of the orchestrator"));
+    if (events_ != nullptr) events_->Publish(event);
+    LogWarning("operation interrupted by a restart",
+               {{"app", op.app_name()}, {"operation", op.id()}});
+  }
+  absl::StatusOr<std::vector<v1::Application>> apps = ListAllApplications(*store_);
+  if (!apps.ok()) return apps.status();
+  absl::Time now = absl::Now();
+  for (const v1::Application& app : *apps) {
+    bool was_interrupted = false;
+    for (const v1::Operation& op : *interrupted) was_interrupted |= op.app_name() == app.name();
+    if (was_interrupted) {
+      // Retried when the policy allows: an automated app converges by itself (its next pass
+      // syncs again); a manual sync is reported, not repeated behind the user's back.
+      queue_.Add(app.name(), WorkPriority::kHigh);
+      continue;
+    }
+    // Spread the first pass of every app over its interval.
+    absl::Duration interval = IntervalOf(app);
+    absl::Duration offset;
+    {
+      absl::MutexLock lock(&mu_);
+      random_ ^= random_ << 13;
+      random_ ^= random_ >> 7;
+      random_ ^= random_ << 17;
+      offset = interval * (static_cast<double>(random_ % 10000) / 10000.0);
+    }
+    // The very first pass comes soon (status is useful at once), the rest spread.
+    if (!app.status().has_reconciled_at()) offset = absl::ZeroDuration();
+    queue_.Add(app.name(), WorkPriority::kLow, now + offset);
+  }
+  for (int i = 0; i < std::max(1, options_.workers); ++i) {
+    workers_.emplace_back([this] { Work(); });
+  }
+  drift_thread_ = std::thread([this] { DriftLoop(); });
+  return absl::OkStatus();
+}
+
+void Controller::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    for (auto& [app, state] : states_) {
+      if (state.cancel) state.cancel->store(true);
+    }
+  }
+  queue_.ShutDown();
+  for (std::thread& worker : workers_) worker.join();
+  workers_.clear();
+  if (drift_thread_.joinable()) drift_thread_.join();
+  std::map<std::string, std::unique_ptr<ApplyStage::DriftStream>> streams;
+  {
+    absl::MutexLock lock(&mu_);
+    streams.swap(drift_streams_);
+  }
+  streams.clear();  // ends the streams outside the lock (their callbacks take it)
+}
+
+void Controller::Enqueue(const std::string& app, const std::string& trigger,
+                         bool bypass_ref_cache) {
+  WorkPriority priority = WorkPriority::kLow;
+  absl::Time when = absl::InfinitePast();
+  if (trigger == "refresh" || trigger == "webhook" || trigger == "spec" || trigger == "sync") {
+    priority = WorkPriority::kHigh;
+  } else if (trigger == "drift") {
+    priority = WorkPriority::kNormal;
+    when = absl::Now() + options_.drift_delay;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    Pending& pending = pending_[app];
+    if (priority != WorkPriority::kLow || pending.trigger == "interval") pending.trigger = trigger;
+    pending.bypass_ref_cache |= bypass_ref_cache;
+  }
+  queue_.Add(app, priority, when);
+}
+
+absl::StatusOr<v1::Operation> Controller::RequestSync(const std::string& app, SyncOrder order) {
+  // Stored when it starts running (the store holds one running operation per app); until then
+  // it is QUEUED, and a later request replaces one that has not started.
+  v1::Operation operation;
+  operation.set_app_name(app);
+  operation.set_phase(v1::OPERATION_PHASE_QUEUED);
+  operation.set_revision(order.revision);
+  operation.set_initiated_by(order.initiated_by);
+  operation.set_dry_run(order.dry_run);
+  operation.set_prune(order.prune);
+  operation.set_force(order.force);
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return absl::UnavailableError("the orchestrator is shutting down");
+    Pending& pending = pending_[app];
+    pending.trigger = "sync";
+    pending.bypass_ref_cache = true;
+    pending.sync = std::move(order);
+  }
+  queue_.Add(app, WorkPriority::kHigh);
+  return operation;
+}
+
+absl::Status Controller::RefreshAndWait(const std::string& app, absl::Time deadline) {
+  uint64_t target;
+  {
+    absl::MutexLock lock(&mu_);
+    AppState& state = states_[app];
+    // A reconcile running now started before this call: wait for the one after it.
+    target = state.started + 1;
+  }
+  Enqueue(app, "refresh", /*bypass_ref_cache=*/true);
+  absl::MutexLock lock(&mu_);
+  auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return stopping_ || states_[app].finished >= target;
+  };
+  while (!done()) {
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("application \"", app, "\": refresh still queued or running"));
+    }
+    mu_.AwaitWithDeadline(absl::Condition(&done), deadline);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Controller::Terminate(const std::string& app) {
+  absl::MutexLock lock(&mu_);
+  auto it = states_.find(app);
+  if (it == states_.end() || !it->second.cancel) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("application \"", app, "\" has no running operation"));
+  }
+  it->second.cancel->store(true);
+  return absl::OkStatus();
+}
+
+void Controller::Forget(const std::string& app) {
+  queue_.Forget(app);
+  reconciler_->Forget(app);
+  absl::MutexLock lock(&mu_);
+  pending_.erase(app);
+}
+
+std::vector<std::string> Controller::RefreshMatching(const std::string& repo_url,
+                                                     const std::string& ref) {
+  std::vector<std::string> matched;
+  absl::StatusOr<std::vector<v1::Application>> apps = ListAllApplications(*store_);
+  if (!apps.ok()) return matched;
+  std::string wanted = NormalizeRepoUrl(repo_url);
+  absl::string_view branch = ref;
+  bool is_tag = absl::ConsumePrefix(&branch, "refs/tags/");
+  if (!is_tag) absl::ConsumePrefix(&branch, "refs/heads/");
+  // A push to a branch todoke hydrates into is todoke's own write: it triggers nothing there.
+  for (const v1::Application& app : *apps) {
+    const auto& destination = app.spec().destination();
+    if (destination.has_git() && NormalizeRepoUrl(destination.git().repo_url()) == wanted &&
+        !is_tag && destination.git().branch() == branch) {
+      return matched;
+    }
+  }
+  for (const v1::Application& app : *apps) {
+    if (app.spec().suspend()) continue;
+    if (NormalizeRepoUrl(app.spec().source().repo_url()) != wanted) continue;
+    absl::string_view target = app.spec().source().target_revision();
+    absl::ConsumePrefix(&target, "refs/heads/");
+    absl::ConsumePrefix(&target, "refs/tags/");
+    bool match = target.empty() || target == "HEAD" || target == branch ||
+                 (is_tag && LooksLikeVersionRange(target)) || ref.empty();
+    if (IsCommitId(target)) match = false;  // a pinned commit never moves
+    if (!match) continue;
+    Enqueue(app.name(), "webhook", /*bypass_ref_cache=*/true);
+    matched.push_back(app.name());
+  }
+  return matched;
+}
+
+void Controller::Work() {
+  while (std::optional<std::string> app = queue_.Get()) {
+    Process(*app);
+    queue_.Done(*app);
+  }
+}
+
+void Controller::Process(const std::string& app) {
+  Pending pending;
+  auto cancel = std::make_shared<std::atomic<bool>>(false);
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = pending_.find(app);
+    if (it != pending_.end()) {
+      pending = std::move(it->second);
+      pending_.erase(it);
+    }
+    AppState& state = states_[app];
+    state.started++;
+    state.cancel = cancel;
+  }
+  ReconcileRequest request;
+  request.app = app;
+  request.trigger = pending.trigger;
+  request.bypass_ref_cache = pending.bypass_ref_cache;
+  request.sync = pending.sync;
+  absl::Time started = absl::Now();
+  ReconcileOutcome outcome = reconciler_->Reconcile(request, cancel.get());
+  absl::Duration took = absl::Now() - started;
+  if (!outcome.status.ok() && !outcome.gone) {
+    LogWarning("reconcile failed", {{"app", app},
+                                   {"trigger", request.trigger},
+                                   {"error", outcome.status.message()},
+                                   {"took", absl::FormatDuration(took)}});
+  } else {
+    LogDebug("reconciled", {{"app", app}, {"trigger", request.trigger},
+                            {"took", absl::FormatDuration(took)}});
+  }
+
+  absl::Time next;
+  WorkPriority priority = WorkPriority::kLow;
+  std::string next_trigger = "interval";
+  absl::StatusOr<v1::Application> stored =
+      outcome.gone ? absl::StatusOr<v1::Application>(absl::NotFoundError(app)) : store_->Get(app);
+  {
+    absl::MutexLock lock(&mu_);
+    AppState& state = states_[app];
+    state.finished++;
+    state.cancel.reset();
+    if (!stored.ok()) {
+      states_.erase(app);
+      return;
+    }
+    absl::Duration interval = IntervalOf(*stored);
+    next = absl::Now();
+    if (outcome.status.ok()) {
+      state.failures = 0;
+      state.sync_retries = 0;
+    }
+    if (outcome.sync_failed && !request.sync) {
+      // A failed automated sync: retried per syncPolicy.retry.
+      const v1::RetryPolicy& retry = stored->spec().sync_policy().retry();
+      if (retry.limit() < 0 || state.sync_retries < retry.limit()) {
+        absl::Duration base = FromProtoDuration(retry.backoff().duration());
+        if (base <= absl::ZeroDuration()) base = absl::Seconds(5);
+        double factor = retry.backoff().factor() >= 1 ? retry.backoff().factor() : 2;
+        absl::Duration cap = FromProtoDuration(retry.backoff().max_duration());
+        if (cap <= absl::ZeroDuration()) cap = absl::Minutes(3);
+        absl::Duration wait = std::min(cap, base * std::pow(factor, state.sync_retries));
+        state.sync_retries++;
+        next += wait;
+        next_trigger = "retry";
+        priority = WorkPriority::kNormal;
+      } else {
+        next += interval;
+      }
+    } else if (!outcome.status.ok()) {
+      // A stage down or a bad input: this app backs off on its own, capped, and converges by
+      // itself when the stage comes back.
+      absl::Duration wait = std::min(options_.failure_backoff_max,
+                                     options_.failure_backoff_base *
+                                         std::pow(2.0, std::min(state.failures, 20)));
+      state.failures++;
+      next += std::min(wait, interval);
+    } else if (outcome.applied) {
+      next += options_.after_sync_delay;
+      priority = WorkPriority::kNormal;
+      next_trigger = "after-sync";
+    } else {
+      next += interval;
+    }
+    if (next_trigger != "interval") {
+      Pending& p = pending_[app];
+      if (p.trigger == "interval") p.trigger = next_trigger;
+    }
+  }
+  if (next_trigger == "interval") next = absl::Now() + Jittered(next - absl::Now());
+  queue_.Add(app, priority, next);
+}
+
+void Controller::DriftLoop() {
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.drift_streams_period);
+      if (stopping_) return;
+    }
+    absl::StatusOr<std::vector<v1::Application>> apps = ListAllApplications(*store_);
+    if (!apps.ok()) continue;
+    std::map<std::string, types::v1::Destination> wanted;
+    for (const v1::Application& app : *apps) {
+      if (app.spec().suspend() || !app.spec().destination().has_kubernetes()) continue;
+      types::v1::Destination destination;
+      destination.mutable_kubernetes()->set_context(app.spec().destination().kubernetes().context());
+      wanted.emplace(destination.SerializeAsString(), destination);
+    }
+    std::vector<std::unique_ptr<ApplyStage::DriftStream>> ended;
+    std::vector<std::pair<std::string, types::v1::Destination>> to_open;
+    {
+      absl::MutexLock lock(&mu_);
+      for (auto it = drift_streams_.begin(); it != drift_streams_.end();) {
+        if (wanted.count(it->first) == 0 || it->second == nullptr) {
+          if (it->second) ended.push_back(std::move(it->second));
+          it = drift_streams_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      absl::Time now = absl::Now();
+      for (auto& [key, destination] : wanted) {
+        if (drift_streams_.count(key) > 0) continue;
+        auto retry = drift_retry_at_.find(key);
+        if (retry != drift_retry_at_.end() && retry->second > now) continue;
+        to_open.emplace_back(key, destination);
+      }
+    }
+    ended.clear();
+    for (auto& [key, destination] : to_open) {
+      applier::v1::WatchDriftRequest request;
+      *request.mutable_destination() = destination;
+      std::string stream_key = key;
+      std::unique_ptr<ApplyStage::DriftStream> stream = stages_.apply->WatchDrift(
+          request,
+          [this](const applier::v1::DriftEvent& event) {
+            if (event.ready() || event.app_name().empty()) return;
+            if (!event.deleted() && reconciler_->IsOwnWrite(event.app_name(),
+                                                            event.resource_version())) {
+              return;  // the echo of todoke's own apply
+            }
+            Enqueue(event.app_name(), "drift");
+          },
+          [this, stream_key](const absl::Status& status) {
+            // Ended: reopened by the next pass of this loop, after a pause.
+            absl::MutexLock lock(&mu_);
+            auto it = drift_streams_.find(stream_key);
+            if (it != drift_streams_.end() && it->second) {
+              // Mark for replacement; the stream object is destroyed by the loop thread.
+              drift_retry_at_[stream_key] = absl::Now() + absl::Seconds(2);
+            }
+          });
+      absl::MutexLock lock(&mu_);
+      if (stream) drift_streams_[key] = std::move(stream);
+    }
+    // Streams that ended are replaced once their pause has passed.
+    std::vector<std::unique_ptr<ApplyStage::DriftStream>> replaced;
+    {
+      absl::MutexLock lock(&mu_);
+      absl::Time now = absl::Now();
+      for (auto it = drift_retry_at_.begin(); it != drift_retry_at_.end();) {
+        auto stream = drift_streams_.find(it->first);
+        if (stream != drift_streams_.end() && it->second <= now) {
+          replaced.push_back(std::move(stream->second));
+          drift_streams_.erase(stream);
+          it = drift_retry_at_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    replaced.clear();  // outside the lock: ending a stream waits for its callbacks
+  }
+}
+
+}  // namespace todoke::orchestrator

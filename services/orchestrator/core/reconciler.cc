@@ -1,0 +1,618 @@
+#include "services/orchestrator/core/reconciler.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/json_parse.h"
+#include "common/proto_convert.h"
+#include "common/status.h"
+#include "common/tracking.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/util/time_util.h"
+#include "services/renderer/core/hashing.h"
+
+namespace todoke::orchestrator {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+google::protobuf::Timestamp ToTimestamp(absl::Time t) {
+  return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
+}
+
+std::string DeterministicHash(const google::protobuf::Message& message) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    message.SerializeToCodedStream(&coded);
+  }
+  return renderer::Sha256Hex(bytes);
+}
+
+std::string KeyText(const types::v1::ObjectKey& key) {
+  return absl::StrCat(key.group(), "/", key.kind(), "/", key.namespace_(), "/", key.name());
+}
+
+// Identity for sets of keys (version aside, as ObjectKey's equality).
+std::string KeyIdentity(const types::v1::ObjectKey& key) { return KeyText(key); }
+
+// True if the rendered object is a hook (todoke.dev/hook): applied, never compared or pruned.
+bool IsHook(const types::v1::KubeObject& object) {
+  if (!absl::StrContains(object.json(), "todoke.dev/hook\"")) return false;
+  absl::StatusOr<Json> parsed = ParseJson(object.json());
+  if (!parsed.ok()) return false;
+  const Json* annotations = nullptr;
+  if (auto m = parsed->find("metadata"); m != parsed->end() && m->is_object()) {
+    if (auto a = m->find("annotations"); a != m->end() && a->is_object()) annotations = &*a;
+  }
+  return annotations != nullptr && annotations->contains(std::string(kHookAnnotation));
+}
+
+std::string StageOf(const std::string& failed_type) {
+  if (failed_type == "ResolveFailed") return kSourceFetcherStage;
+  if (failed_type == "RenderFailed") return kRendererStage;
+  if (failed_type == "DiffFailed") return kDifferStage;
+  return kApplierStage;
+}
+
+v1::Condition MakeCondition(const std::string& type, const std::string& message) {
+  v1::Condition condition;
+  condition.set_type(type);
+  condition.set_message(message);
+  *condition.mutable_time() = ToTimestamp(absl::Now());
+  return condition;
+}
+
+// Replaces the conditions of `status` with `conditions`, keeping the time of those that did not
+// change (so an unchanged status stays byte-identical and is not written again).
+void SetConditions(v1::ApplicationStatus& status, std::vector<v1::Condition> conditions) {
+  for (v1::Condition& condition : conditions) {
+    for (const v1::Condition& old : status.conditions()) {
+      if (old.type() == condition.type() && old.message() == condition.message()) {
+        *condition.mutable_time() = old.time();
+      }
+    }
+  }
+  status.clear_conditions();
+  for (v1::Condition& condition : conditions) *status.add_conditions() = std::move(condition);
+}
+
+const char* ActionName(applier::v1::ApplyAction action) {
+  switch (action) {
+    case applier::v1::APPLY_ACTION_CREATED:
+      return "created";
+    case applier::v1::APPLY_ACTION_CONFIGURED:
+      return "configured";
+    case applier::v1::APPLY_ACTION_UNCHANGED:
+      return "unchanged";
+    case applier::v1::APPLY_ACTION_PRUNED:
+      return "pruned";
+    case applier::v1::APPLY_ACTION_FAILED:
+      return "failed";
+    case applier::v1::APPLY_ACTION_SKIPPED:
+      return "skipped";
+    default:
+      return "unknown";
+  }
+}
+
+}  // namespace
+
+std::string ConditionTypeFor(const absl::Status& status, const std::string& failed_type) {
+  switch (status.code()) {
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded:
+    case absl::StatusCode::kResourceExhausted:
+      return "StageUnavailable";
+    default:
+      return failed_type;
+  }
+}
+
+Reconciler::Reconciler(std::shared_ptr<ApplicationStore> store, Stages stages, EventBus* events,
+                       ReconcilerOptions options)
+    : store_(std::move(store)), stages_(std::move(stages)), events_(events), options_(options) {}
+
+void Reconciler::Emit(const std::string& app, const std::string& type, const std::string& reason,
+                      const std::string& message, int64_t operation_id) {
+  if (events_ == nullptr) return;
+  v1::Event event;
+  event.set_app_name(app);
+  event.set_type(type);
+  event.set_reason(reason);
+  event.set_message(message);
+  event.set_operation_id(operation_id);
+  events_->Publish(std::move(event));
+}
+
+void Reconciler::Forget(const std::string& app) {
+  absl::MutexLock lock(&mu_);
+  caches_.erase(app);
+}
+
+bool Reconciler::IsOwnWrite(const std::string& app, const std::string& resource_version) const {
+  absl::MutexLock lock(&mu_);
+  auto it = caches_.find(app);
+  return it != caches_.end() && it->second->own_resource_versions.count(resource_version) > 0;
+}
+
+absl::StatusOr<differ::v1::DiffResponse> Reconciler::LastDiff(const std::string& app) const {
+  absl::MutexLock lock(&mu_);
+  auto it = caches_.find(app);
+  if (it == caches_.end() || !it->second->compared_valid) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("application \"", app, "\" has not been compared yet (todoke app refresh ",
+                     app, ")"));
+  }
+  return it->second->diff;
+}
+
+absl::StatusOr<source_fetcher::v1::ResolveResponse> Reconciler::ResolveShared(
+    const std::string& repo, const std::string& ref, bool bypass) {
+  auto key = std::make_pair(repo, ref);
+  absl::MutexLock lock(&resolve_mu_);
+  // Another app is resolving the same repository and ref: wait for its answer (bounded).
+  auto in_flight = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(resolve_mu_) {
+    auto it = resolves_.find(key);
+    return it != resolves_.end() && it->second.in_flight;
+  };
+  absl::Time wait_until = absl::Now() + options_.resolve_timeout;
+  while (in_flight() && absl::Now() < wait_until) {
+    resolve_cv_.WaitWithDeadline(&resolve_mu_, wait_until);
+  }
+  auto it = resolves_.find(key);
+  if (!bypass && it != resolves_.end() && !it->second.in_flight && it->second.result.ok() &&
+      absl::Now() - it->second.at < options_.resolve_ttl) {
+    return it->second.result;
+  }
+  resolves_[key].in_flight = true;
+  resolve_mu_.Unlock();
+  source_fetcher::v1::ResolveRequest request;
+  request.set_repo_url(repo);
+  request.set_ref(ref);
+  request.set_bypass_ref_cache(bypass);
+  absl::StatusOr<source_fetcher::v1::ResolveResponse> result =
+      stages_.source->Resolve(request, absl::Now() + options_.resolve_timeout);
+  resolve_mu_.Lock();
+  ResolveEntry& entry = resolves_[key];
+  entry.in_flight = false;
+  entry.at = absl::Now();
+  entry.result = result;
+  resolve_cv_.SignalAll();
+  return result;
+}
+
+ReconcileOutcome Reconciler::Reconcile(const ReconcileRequest& request,
+                                       const std::atomic<bool>* cancel) {
+  ReconcileOutcome outcome;
+  absl::StatusOr<v1::Application> stored = store_->Get(request.app);
+  if (!stored.ok()) {
+    outcome.status = stored.status();
+    outcome.gone = absl::IsNotFound(stored.status());
+    return outcome;
+  }
+  const v1::Application& app = *stored;
+  const v1::ApplicationSpec& spec = request.sync && request.sync->spec ? *request.sync->spec
+                                                                       : app.spec();
+  if (app.spec().suspend() && !request.sync) return outcome;
+
+  std::shared_ptr<AppCache> cache;
+  {
+    absl::MutexLock lock(&mu_);
+    std::shared_ptr<AppCache>& slot = caches_[request.app];
+    if (!slot) slot = std::make_shared<AppCache>();
+    cache = slot;
+  }
+  v1::ApplicationStatus status = app.status();
+  std::vector<v1::Condition> conditions;
+  auto finish = [&](ReconcileOutcome result) {
+    status.set_observed_generation(app.generation());
+    *status.mutable_reconciled_at() = ToTimestamp(absl::Now());
+    SetConditions(status, std::move(conditions));
+    // reconciled_at changes every pass; write only when something else changed too, so a no-op
+    // pass writes nothing.
+    v1::ApplicationStatus before = app.status();
+    before.clear_reconciled_at();
+    v1::ApplicationStatus after = status;
+    after.clear_reconciled_at();
+    if (DeterministicHash(before) != DeterministicHash(after) || !app.status().has_reconciled_at()) {
+      absl::StatusOr<bool> written = store_->UpdateStatus(request.app, status);
+      if (!written.ok() && result.status.ok()) result.status = written.status();
+    }
+    return result;
+  };
+  // A stage failure: the condition names the stage and the error; everything else keeps its
+  // last good value (no prune, no apply from a partial picture).
+  auto fail = [&](const std::string& failed_type, const absl::Status& error) {
+    std::string type = ConditionTypeFor(error, failed_type);
+    std::string message = type == "StageUnavailable"
+                              ? absl::StrCat(StageOf(failed_type), ": ", error.message())
+                              : std::string(error.message());
+    conditions.push_back(MakeCondition(type, message));
+    if (status.sync() == types::v1::SYNC_STATUS_UNSPECIFIED) {
+      status.set_sync(types::v1::SYNC_STATUS_UNKNOWN);
+    }
+    Emit(request.app, "Warning", type, message);
+    ReconcileOutcome result;
+    result.status = absl::Status(error.code(), message);
+    return finish(result);
+  };
+
+  // 1. Resolve.
+  std::string ref = request.sync && !request.sync->revision.empty()
+                        ? request.sync->revision
+                        : spec.source().target_revision();
+  if (ref.empty()) ref = "HEAD";
+  absl::StatusOr<source_fetcher::v1::ResolveResponse> resolved =
+      ResolveShared(spec.source().repo_url(), ref, request.bypass_ref_cache);
+  if (!resolved.ok()) return fail("ResolveFailed", resolved.status());
+  const std::string& commit = resolved->revision().commit();
+
+  // 2. Render, unless the commit and the source spec are what the cached desired set came from.
+  std::string source_hash = DeterministicHash(spec.source());
+  if (cache->commit != commit || cache->source_hash != source_hash) {
+    renderer::v1::RenderRequest render;
+    render.set_repo_url(spec.source().repo_url());
+    render.set_commit(commit);
+    render.set_path(spec.source().path());
+    *render.mutable_options() = spec.source().render();
+    absl::StatusOr<renderer::v1::RenderResponse> rendered =
+        stages_.render->Render(render, absl::Now() + options_.render_timeout);
+    if (!rendered.ok()) return fail("RenderFailed", rendered.status());
+    cache->commit = commit;
+    cache->source_hash = source_hash;
+    cache->revision_message = resolved->revision().message();
+    cache->render_digest = rendered->digest();
+    cache->desired.assign(rendered->objects().begin(), rendered->objects().end());
+    cache->compared.clear();
+    for (const types::v1::KubeObject& object : cache->desired) {
+      if (!IsHook(object)) cache->compared.push_back(object);
+    }
+    cache->compared_valid = false;
+  }
+
+  // 3. Live state: the desired keys plus the inventory (keys last applied).
+  applier::v1::ReadLiveRequest read;
+  *read.mutable_destination() = spec.destination();
+  read.set_app_name(request.app);
+  std::set<std::string> seen;
+  for (const types::v1::KubeObject& object : cache->compared) {
+    if (seen.insert(KeyIdentity(object.key())).second) *read.add_keys() = object.key();
+  }
+  for (const types::v1::ObjectKey& key : status.inventory()) {
+    if (seen.insert(KeyIdentity(key)).second) *read.add_keys() = key;
+  }
+  absl::StatusOr<applier::v1::ReadLiveResponse> live =
+      stages_.apply->ReadLive(read, absl::Now() + options_.read_live_timeout);
+  if (!live.ok()) return fail("ReadLiveFailed", live.status());
+
+  // 4. Compare, unless neither side moved since the last comparison.
+  std::string ignore_hash;
+  for (const types::v1::IgnoreRule& rule : spec.ignore_differences()) {
+    absl::StrAppend(&ignore_hash, DeterministicHash(rule));
+  }
+  bool unchanged = cache->compared_valid && cache->compared_live_digest == live->live_digest() &&
+                   cache->compared_ignore_hash == ignore_hash && !request.sync;
+  if (!unchanged) {
+    differ::v1::DiffRequest diff;
+    for (const types::v1::KubeObject& object : cache->compared) *diff.add_desired() = object;
+    *diff.mutable_live() = live->objects();
+    *diff.mutable_ignore_differences() = spec.ignore_differences();
+    if (spec.destination().has_kubernetes()) {
+      diff.set_default_namespace(spec.destination().kubernetes().namespace_());
+    }
+    absl::StatusOr<differ::v1::DiffResponse> compared =
+        stages_.diff->Diff(diff, absl::Now() + options_.diff_timeout);
+    if (!compared.ok()) return fail("DiffFailed", compared.status());
+    differ::v1::AssessHealthRequest health_request;
+    std::set<std::string> desired_keys;
+    for (const types::v1::KubeObject& object : cache->compared) {
+      desired_keys.insert(KeyIdentity(object.key()));
+    }
+    for (const types::v1::KubeObject& object : live->objects()) {
+      if (desired_keys.count(KeyIdentity(object.key())) > 0) *health_request.add_live() = object;
+    }
+    for (const differ::v1::ObjectDiff& row : compared->objects()) {
+      if (row.status() == types::v1::SYNC_STATUS_MISSING) *health_request.add_missing() = row.key();
+    }
+    absl::StatusOr<differ::v1::AssessHealthResponse> health;
+    if (spec.destination().has_kubernetes()) {
+      health = stages_.diff->AssessHealth(health_request, absl::Now() + options_.diff_timeout);
+      if (!health.ok()) return fail("DiffFailed", health.status());
+    } else {
+      // A Git branch holds files, not running objects: what is committed is healthy.
+      health = differ::v1::AssessHealthResponse();
+      for (const differ::v1::ObjectDiff& row : compared->objects()) {
+        differ::v1::ObjectHealth* h = health->add_objects();
+        *h->mutable_key() = row.key();
+        h->set_status(row.status() == types::v1::SYNC_STATUS_MISSING
+                          ? types::v1::HEALTH_STATUS_MISSING
+                          : types::v1::HEALTH_STATUS_HEALTHY);
+      }
+      health->set_aggregate(compared->summary().missing() > 0 ? types::v1::HEALTH_STATUS_MISSING
+                                                              : types::v1::HEALTH_STATUS_HEALTHY);
+    }
+    cache->diff = *std::move(compared);
+    cache->health = *std::move(health);
+    cache->compared_valid = true;
+    cache->compared_live_digest = live->live_digest();
+    cache->compared_ignore_hash = ignore_hash;
+  }
+
+  // Status from the comparison.
+  types::v1::SyncStatus previous_sync = status.sync();
+  types::v1::HealthStatus previous_health = status.health();
+  status.set_sync(cache->diff.summary().status());
+  status.set_health(cache->health.aggregate());
+  status.set_health_message(cache->health.message());
+  status.set_revision(commit);
+  status.set_revision_message(cache->revision_message);
+  status.set_render_digest(cache->render_digest);
+  status.clear_resources();
+  std::map<std::string, const differ::v1::ObjectHealth*> health_by_key;
+  for (const differ::v1::ObjectHealth& h : cache->health.objects()) {
+    health_by_key[KeyIdentity(h.key())] = &h;
+  }
+  for (const differ::v1::ObjectDiff& row : cache->diff.objects()) {
+    v1::ResourceStatus* resource = status.add_resources();
+    *resource->mutable_key() = row.key();
+    resource->set_sync(row.status());
+    auto h = health_by_key.find(KeyIdentity(row.key()));
+    if (h != health_by_key.end()) {
+      resource->set_health(h->second->status());
+      resource->set_message(h->second->message());
+    }
+    if (!row.error().empty()) resource->set_message(row.error());
+  }
+  if (previous_sync != status.sync() || previous_health != status.health()) {
+    v1::Event event;
+    event.set_app_name(request.app);
+    event.set_type("Normal");
+    event.set_reason("StatusChanged");
+    event.set_sync(status.sync());
+    event.set_health(status.health());
+    event.set_message(absl::StrCat("sync ", types::v1::SyncStatus_Name(status.sync()), ", health ",
+                                   types::v1::HealthStatus_Name(status.health())));
+    if (events_ != nullptr) events_->Publish(std::move(event));
+  }
+
+  // 5. Apply when asked, or when automated and out of sync (once per commit unless self-heal).
+  std::optional<SyncOrder> order = request.sync;
+  const v1::SyncPolicy& policy = spec.sync_policy();
+  if (!order && policy.automated() && status.sync() == types::v1::SYNC_STATUS_OUT_OF_SYNC) {
+    bool new_commit = cache->auto_synced_commit != commit;
+    if (new_commit || policy.self_heal() || request.trigger == "retry") {
+      SyncOrder automated;
+      automated.prune = policy.prune();
+      automated.initiated_by = new_commit ? "automated" : "self-heal";
+      if (request.trigger == "webhook" && new_commit) automated.initiated_by = "webhook";
+      order = automated;
+    }
+  }
+  if (!order) return finish(outcome);
+  ReconcileOutcome synced = RunSync(app, spec, *order, *cache, status, cancel);
+  if (!request.sync) cache->auto_synced_commit = commit;
+  if (!synced.status.ok()) {
+    conditions.push_back(MakeCondition("ApplyFailed", std::string(synced.status.message())));
+  }
+  // Self-heal that keeps firing means another controller changes the same fields.
+  if (order->initiated_by == "self-heal") {
+    absl::Time now = absl::Now();
+    cache->self_heal_syncs.push_back(now);
+    std::erase_if(cache->self_heal_syncs,
+                  [&](absl::Time t) { return now - t > options_.drift_loop_window; });
+    if (static_cast<int>(cache->self_heal_syncs.size()) >= options_.drift_loop_syncs) {
+      conditions.push_back(MakeCondition(
+          "DriftLoop", absl::StrCat(cache->self_heal_syncs.size(),
+                                    " self-heal syncs in ", absl::FormatDuration(
+                                                                options_.drift_loop_window),
+                                    ": another controller keeps changing these objects; add an "
+                                    "ignoreDifferences rule for the fields it owns")));
+      synced.status = absl::ResourceExhaustedError("self-heal backing off (DriftLoop)");
+    }
+  }
+  synced.applied = true;
+  return finish(synced);
+}
+
+ReconcileOutcome Reconciler::RunSync(const v1::Application& app, const v1::ApplicationSpec& spec,
+                                     const SyncOrder& order, AppCache& cache,
+                                     v1::ApplicationStatus& status,
+                                     const std::atomic<bool>* cancel) {
+  ReconcileOutcome outcome;
+  const std::string& name = app.name();
+  v1::Operation operation;
+  operation.set_app_name(name);
+  operation.set_phase(v1::OPERATION_PHASE_RUNNING);
+  operation.set_revision(cache.commit);
+  operation.set_initiated_by(order.initiated_by);
+  operation.set_dry_run(order.dry_run);
+  operation.set_prune(order.prune);
+  operation.set_force(order.force);
+  *operation.mutable_started_at() = ToTimestamp(absl::Now());
+
+  // Prune candidates: the comparison's Extraneous rows, held while anything is Unknown (an object
+  // that could not be compared may be one of them) and when the desired set is empty without
+  // allowEmpty.
+  std::vector<types::v1::ObjectKey> prune;
+  std::string prune_note;
+  if (order.prune) {
+    if (cache.diff.summary().unknown() > 0) {
+      prune_note = absl::StrCat("prune held: ", cache.diff.summary().unknown(),
+                                " object(s) could not be compared");
+    } else if (cache.compared.empty() && !spec.sync_policy().allow_empty()) {
+      prune_note = "prune held: the render is empty (set syncPolicy.automated.allowEmpty to allow)";
+    } else {
+      for (const differ::v1::ObjectDiff& row : cache.diff.objects()) {
+        if (row.status() == types::v1::SYNC_STATUS_EXTRANEOUS) prune.push_back(row.key());
+      }
+    }
+  }
+
+  // The intent row comes before Apply: a crash from here on leaves a RUNNING operation that the
+  // next start reports as interrupted.
+  absl::StatusOr<v1::Operation> started = store_->StartOperation(name, operation);
+  if (!started.ok()) {
+    outcome.status = started.status();
+    return outcome;
+  }
+  operation = *std::move(started);
+  const int64_t operation_id = operation.id();
+  *status.mutable_operation() = operation;
+  Emit(name, "Normal", "SyncStarted",
+       absl::StrCat("sync of ", cache.commit.substr(0, 12), " started (", order.initiated_by,
+                    order.dry_run ? ", dry run" : "", ")"),
+       operation_id);
+  if (!prune_note.empty()) Emit(name, "Warning", "PruneHeld", prune_note, operation_id);
+
+  applier::v1::ApplyRequest apply;
+  *apply.mutable_destination() = spec.destination();
+  apply.set_app_name(name);
+  for (const types::v1::KubeObject& object : cache.desired) *apply.add_objects() = object;
+  for (const types::v1::ObjectKey& key : prune) *apply.add_prune() = key;
+  applier::v1::ApplyOptions* options = apply.mutable_options();
+  options->set_dry_run(order.dry_run);
+  options->set_force(order.force);
+  options->set_prune(!prune.empty());
+  options->set_allow_empty(spec.sync_policy().allow_empty());
+  apply.mutable_source()->set_repo_url(spec.source().repo_url());
+  apply.mutable_source()->set_commit(cache.commit);
+  apply.mutable_source()->set_path(spec.source().path());
+  apply.mutable_source()->set_message(cache.revision_message);
+  apply.set_operation_id(absl::StrCat(name, "-", operation_id));
+
+  std::vector<v1::ResourceStatus> results;
+  std::set<std::string> own_versions;
+  absl::StatusOr<applier::v1::ApplySummary> summary = stages_.apply->Apply(
+      apply,
+      [&](const applier::v1::ObjectResult& result) {
+        v1::ResourceStatus resource;
+        *resource.mutable_key() = result.key();
+        resource.set_action(ActionName(result.action()));
+        resource.set_message(result.message());
+        results.push_back(resource);
+        if (!result.resource_version().empty()) own_versions.insert(result.resource_version());
+        v1::Event event;
+        event.set_app_name(name);
+        event.set_type(result.action() == applier::v1::APPLY_ACTION_FAILED ? "Warning" : "Normal");
+        event.set_reason("ObjectApplied");
+        *event.mutable_key() = result.key();
+        event.set_operation_id(operation_id);
+        event.set_message(absl::StrCat(ActionName(result.action()),
+                                       result.message().empty() ? "" : ": ", result.message()));
+        if (events_ != nullptr) events_->Publish(std::move(event));
+      },
+      absl::Now() + options_.apply_timeout, cancel);
+
+  operation.set_phase(v1::OPERATION_PHASE_SUCCEEDED);
+  if (!summary.ok()) {
+    operation.set_phase(cancel != nullptr && cancel->load() ? v1::OPERATION_PHASE_TERMINATED
+                                                            : v1::OPERATION_PHASE_FAILED);
+    std::string type = ConditionTypeFor(summary.status(), "ApplyFailed");
+    operation.set_message(type == "StageUnavailable"
+                              ? absl::StrCat(kApplierStage, ": ", summary.status().message())
+                              : std::string(summary.status().message()));
+    outcome.status = absl::Status(summary.status().code(), operation.message());
+  } else {
+    operation.set_hydrated_commit(summary->commit());
+    std::string counts = absl::StrCat(summary->created(), " created, ", summary->configured(),
+                                      " configured, ", summary->unchanged(), " unchanged, ",
+                                      summary->pruned(), " pruned, ", summary->failed(), " failed");
+    if (summary->skipped() > 0) absl::StrAppend(&counts, ", ", summary->skipped(), " skipped");
+    operation.set_message(summary->message().empty() ? counts
+                                                     : absl::StrCat(summary->message(), " (",
+                                                                    counts, ")"));
+    if (!prune_note.empty()) operation.set_message(absl::StrCat(operation.message(), "; ", prune_note));
+    if (!summary->succeeded()) {
+      operation.set_phase(v1::OPERATION_PHASE_FAILED);
+      outcome.status = absl::AbortedError(operation.message());
+    }
+  }
+  if (!outcome.status.ok()) outcome.sync_failed = true;
+  if (!order.dry_run && summary.ok()) {
+    // The inventory: what is desired now, plus whatever could not be pruned.
+    std::set<std::string> pruned;
+    for (const v1::ResourceStatus& r : results) {
+      if (r.action() == "pruned") pruned.insert(KeyIdentity(r.key()));
+    }
+    std::set<std::string> seen;
+    google::protobuf::RepeatedPtrField<types::v1::ObjectKey> inventory;
+    for (const types::v1::KubeObject& object : cache.compared) {
+      if (seen.insert(KeyIdentity(object.key())).second) *inventory.Add() = object.key();
+    }
+    for (const types::v1::ObjectKey& key : status.inventory()) {
+      std::string id = KeyIdentity(key);
+      bool still_live = false;
+      for (const differ::v1::ObjectDiff& row : cache.diff.objects()) {
+        if (KeyIdentity(row.key()) == id && row.status() == types::v1::SYNC_STATUS_EXTRANEOUS) {
+          still_live = true;
+        }
+      }
+      if (still_live && pruned.count(id) == 0 && seen.insert(id).second) *inventory.Add() = key;
+    }
+    *status.mutable_inventory() = std::move(inventory);
+    if (summary->succeeded()) status.set_synced_revision(cache.commit);
+    cache.own_resource_versions = std::move(own_versions);
+    cache.compared_valid = false;  // compare again against what the apply produced
+  }
+
+  // The operation's end and its history entry are one write: a finished operation never lacks
+  // its entry, even across a crash. Dry runs leave no history.
+  OperationResult result;
+  result.phase = operation.phase();
+  result.message = operation.message();
+  result.hydrated_commit = operation.hydrated_commit();
+  if (!order.dry_run) {
+    v1::HistoryEntry entry;
+    entry.set_revision(cache.commit);
+    entry.set_revision_message(cache.revision_message);
+    entry.set_render_digest(cache.render_digest);
+    *entry.mutable_spec() = spec;
+    for (v1::ResourceStatus& r : results) *entry.add_resources() = std::move(r);
+    result.history = std::move(entry);
+  }
+  absl::StatusOr<FinishedOperation> finished = store_->FinishOperation(operation.id(), result);
+  if (!finished.ok()) {
+    if (outcome.status.ok()) outcome.status = finished.status();
+  } else {
+    operation = finished->operation;
+  }
+  *status.mutable_operation() = operation;
+  Emit(name, operation.phase() == v1::OPERATION_PHASE_SUCCEEDED ? "Normal" : "Warning",
+       operation.phase() == v1::OPERATION_PHASE_SUCCEEDED ? "SyncSucceeded" : "SyncFailed",
+       operation.message(), operation_id);
+  return outcome;
+}
+
+absl::Status Reconciler::PruneAll(const v1::Application& app) {
+  applier::v1::PruneRequest prune;
+  *prune.mutable_destination() = app.spec().destination();
+  prune.set_app_name(app.name());
+  std::set<std::string> seen;
+  for (const types::v1::ObjectKey& key : app.status().inventory()) {
+    if (seen.insert(KeyIdentity(key)).second) *prune.add_keys() = key;
+  }
+  for (const v1::ResourceStatus& resource : app.status().resources()) {
+    if (seen.insert(KeyIdentity(resource.key())).second) *prune.add_keys() = resource.key();
+  }
+  if (prune.keys_size() == 0) return absl::OkStatus();
+  absl::StatusOr<applier::v1::PruneResponse> pruned =
+      stages_.apply->Prune(prune, absl::Now() + options_.apply_timeout);
+  if (!pruned.ok()) return Annotate(pruned.status(), absl::StrCat("app ", app.name(), ": prune"));
+  for (const applier::v1::ObjectResult& result : pruned->results()) {
+    if (result.action() == applier::v1::APPLY_ACTION_FAILED) {
+      return absl::AbortedError(absl::StrCat("app ", app.name(), ": could not prune ",
+                                             FromProto(result.key()).ToString(), ": ",
+                                             result.message()));
+    }
+  }
+  Emit(app.name(), "Normal", "Pruned", absl::StrCat(pruned->results_size(), " object(s) pruned"));
+  return absl::OkStatus();
+}
+
+}  // namespace todoke::orchestrator

@@ -1,0 +1,155 @@
+// Reconciler: one pass of the loop for one Application:
+//   Resolve -> Render -> ReadLive -> Diff + health -> Apply (when allowed) -> record.
+//
+// A no-op pass costs almost nothing: the render is skipped when the commit and the source spec
+// are unchanged (the desired set and digest are kept in memory), the comparison is skipped when
+// no live resourceVersion moved either, and the store is not written when the status is the same.
+// Many apps of one repository share one Resolve per round (single-flight, `resolve_ttl`).
+//
+// Safety: a failed or empty render never leads to pruning (the app keeps its last good state and
+// reports the error); pruning is held while any comparison row is Unknown; an empty desired set
+// prunes only with allowEmpty.
+//
+// Thread-safe; the caller (Controller) never reconciles one app on two threads at once.
+#ifndef TODOKE_SERVICES_ORCHESTRATOR_CORE_RECONCILER_H_
+#define TODOKE_SERVICES_ORCHESTRATOR_CORE_RECONCILER_H_
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "services/orchestrator/core/event_bus.h"
+#include "services/orchestrator/core/stages.h"
+#include "services/orchestrator/core/store/application_store.h"
+#include "todoke/orchestrator/v1/orchestrator.pb.h"
+
+namespace todoke::orchestrator {
+
+struct ReconcilerOptions {
+  // Deadline of each stage call.
+  absl::Duration resolve_timeout = absl::Seconds(60);
+  absl::Duration render_timeout = absl::Seconds(120);
+  absl::Duration read_live_timeout = absl::Seconds(60);
+  absl::Duration diff_timeout = absl::Seconds(60);
+  absl::Duration apply_timeout = absl::Minutes(10);
+  // How long a Resolve answer is shared by the apps of one repository and ref.
+  absl::Duration resolve_ttl = absl::Seconds(5);
+  // History entries kept per app.
+  int history_limit = 10;
+  // How many self-heal syncs in `drift_loop_window` mark the app as fighting another controller.
+  int drift_loop_syncs = 5;
+  absl::Duration drift_loop_window = absl::Minutes(5);
+};
+
+// An explicit sync (user, rollback) or an automated one decided by the pass itself.
+struct SyncOrder {
+  std::string revision;      // empty: the spec's target revision
+  bool prune = false;
+  bool dry_run = false;
+  bool force = false;
+  std::string initiated_by = "user";
+  // Rollback: the spec recorded in history, used instead of the stored one for this sync.
+  std::optional<v1::ApplicationSpec> spec;
+};
+
+struct ReconcileRequest {
+  std::string app;
+  // Ask the remote even if the source-fetcher has the ref cached (webhook, user refresh).
+  bool bypass_ref_cache = false;
+  // "interval", "refresh", "webhook", "drift", "sync", "retry", "spec".
+  std::string trigger = "interval";
+  std::optional<SyncOrder> sync;
+};
+
+struct ReconcileOutcome {
+  // Not OK when a stage failed or the sync failed: the Controller backs off.
+  absl::Status status;
+  // A sync ran (successfully or not): the Controller compares again shortly.
+  bool applied = false;
+  // The failure was a failed automated sync: retried per spec.syncPolicy.retry.
+  bool sync_failed = false;
+  // The app no longer exists.
+  bool gone = false;
+};
+
+class Reconciler {
+ public:
+  Reconciler(std::shared_ptr<ApplicationStore> store, Stages stages, EventBus* events,
+             ReconcilerOptions options = {});
+
+  // One pass for `request.app`. `cancel` (may be null) stops a running apply early.
+  ReconcileOutcome Reconcile(const ReconcileRequest& request, const std::atomic<bool>* cancel);
+
+  // The last comparison of `app` (FAILED_PRECONDITION when it was never compared).
+  absl::StatusOr<differ::v1::DiffResponse> LastDiff(const std::string& app) const;
+
+  // Prunes every object `app` manages (DeleteApplication with cascade).
+  absl::Status PruneAll(const v1::Application& app);
+
+  // Drops what is cached for `app` (deleted, or its spec changed).
+  void Forget(const std::string& app);
+
+  // True when `resource_version` of `app` was returned by todoke's own last apply (a drift
+  // event for it is our own echo).
+  bool IsOwnWrite(const std::string& app, const std::string& resource_version) const;
+
+ private:
+  struct AppCache {
+    std::string commit;
+    std::string source_hash;   // deterministic hash of spec.source
+    std::string renderer_engine;
+    std::string revision_message;
+    std::vector<types::v1::KubeObject> desired;  // everything rendered (hooks included)
+    std::vector<types::v1::KubeObject> compared;  // without hooks: what is diffed
+    std::string render_digest;
+    bool compared_valid = false;
+    std::string compared_live_digest;
+    std::string compared_ignore_hash;
+    differ::v1::DiffResponse diff;
+    differ::v1::AssessHealthResponse health;
+    std::string auto_synced_commit;  // last commit an automated sync ran for
+    std::set<std::string> own_resource_versions;
+    std::vector<absl::Time> self_heal_syncs;
+  };
+  struct ResolveEntry {
+    absl::Time at;
+    bool in_flight = false;
+    absl::StatusOr<source_fetcher::v1::ResolveResponse> result;
+  };
+
+  absl::StatusOr<source_fetcher::v1::ResolveResponse> ResolveShared(const std::string& repo,
+                                                                  const std::string& ref,
+                                                                  bool bypass);
+  // Applies and records; fills `status`.
+  ReconcileOutcome RunSync(const v1::Application& app, const v1::ApplicationSpec& spec,
+                           const SyncOrder& order, AppCache& cache, v1::ApplicationStatus& status,
+                           const std::atomic<bool>* cancel);
+  void Emit(const std::string& app, const std::string& type, const std::string& reason,
+            const std::string& message, int64_t operation_id = 0);
+
+  const std::shared_ptr<ApplicationStore> store_;
+  const Stages stages_;
+  EventBus* const events_;
+  const ReconcilerOptions options_;
+
+  mutable absl::Mutex mu_;
+  std::map<std::string, std::shared_ptr<AppCache>> caches_ ABSL_GUARDED_BY(mu_);
+
+  absl::Mutex resolve_mu_;
+  absl::CondVar resolve_cv_;
+  std::map<std::pair<std::string, std::string>, ResolveEntry> resolves_ ABSL_GUARDED_BY(resolve_mu_);
+};
+
+// "StageUnavailable" for UNAVAILABLE / DEADLINE_EXCEEDED / RESOURCE_EXHAUSTED, else `failed_type`.
+std::string ConditionTypeFor(const absl::Status& status, const std::string& failed_type);
+
+}  // namespace todoke::orchestrator
+
+#endif  // TODOKE_SERVICES_ORCHESTRATOR_CORE_RECONCILER_H_

@@ -1,0 +1,372 @@
+#include "services/orchestrator/grpc/orchestrator_service.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/grpc_status.h"
+#include "common/status.h"
+#include "services/orchestrator/core/spec/application_spec.h"
+
+// Returns the absl::Status `expr` as a grpc::Status from the enclosing RPC when it is not OK.
+#define RETURN_IF_ERROR_GRPC(expr)                                   \
+  do {                                                               \
+    ::absl::Status todoke_rpc_status_ = (expr);                      \
+    if (!todoke_rpc_status_.ok()) return ToGrpcStatus(todoke_rpc_status_); \
+  } while (0)
+
+namespace todoke::orchestrator {
+namespace {
+
+// Constant-time comparison, so response timing does not tell how much of a token matched.
+bool SameSecret(absl::string_view a, absl::string_view b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < a.size(); ++i) diff |= a[i] ^ b[i % std::max<size_t>(b.size(), 1)];
+  return diff == 0;
+}
+
+absl::Status RequireName(const std::string& name) {
+  if (name.empty()) return absl::InvalidArgumentError("name: required");
+  return absl::OkStatus();
+}
+
+absl::Time DeadlineOf(const grpc::ServerContext& context, absl::Duration budget) {
+  return std::min(absl::Now() + budget, absl::FromChrono(context.deadline()));
+}
+
+}  // namespace
+
+absl::StatusOr<std::map<std::string, Role>> LoadTokensFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat("tokens file ", path, ": cannot read"));
+  std::map<std::string, Role> tokens;
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    absl::string_view text = absl::StripAsciiWhitespace(line);
+    if (text.empty() || text[0] == '#') continue;
+    std::vector<absl::string_view> fields = absl::StrSplit(text, absl::ByAnyChar(" \t"),
+                                                           absl::SkipEmpty());
+    if (fields.size() != 2 || (fields[1] != "read" && fields[1] != "admin")) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "tokens file ", path, " line ", number, ": want `<token> read|admin`"));
+    }
+    tokens[std::string(fields[0])] = fields[1] == "admin" ? Role::kAdmin : Role::kRead;
+  }
+  if (tokens.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("tokens file ", path, ": no token"));
+  }
+  return tokens;
+}
+
+OrchestratorService::OrchestratorService(std::shared_ptr<ApplicationStore> store,
+                                         std::shared_ptr<Reconciler> reconciler,
+                                         Controller* controller, EventBus* events,
+                                         OrchestratorServiceOptions options)
+    : store_(std::move(store)),
+      reconciler_(std::move(reconciler)),
+      controller_(controller),
+      events_(events),
+      options_(std::move(options)) {}
+
+absl::Status OrchestratorService::Authorize(const grpc::ServerContext& context,
+                                            Role needed) const {
+  if (options_.tokens.empty()) return absl::OkStatus();
+  auto header = context.client_metadata().find("authorization");
+  if (header == context.client_metadata().end()) {
+    return absl::UnauthenticatedError("missing `authorization: Bearer <token>` (todoke --token)");
+  }
+  absl::string_view value(header->second.data(), header->second.size());
+  if (!absl::ConsumePrefix(&value, "Bearer ")) {
+    return absl::UnauthenticatedError("authorization must be `Bearer <token>`");
+  }
+  const Role* role = nullptr;
+  for (const auto& [token, token_role] : options_.tokens) {
+    if (SameSecret(value, token)) role = &token_role;
+  }
+  if (role == nullptr) return absl::UnauthenticatedError("unknown token");
+  if (static_cast<int>(*role) < static_cast<int>(needed)) {
+    return absl::PermissionDeniedError("this call needs a token with role admin");
+  }
+  return absl::OkStatus();
+}
+
+grpc::Status OrchestratorService::CreateApplication(grpc::ServerContext* context,
+                                                    const v1::CreateApplicationRequest* request,
+                                                    v1::Application* response) {
+  RETURN_IF_ERROR_GRPC(Authorize(*context, Role::kAdmin));
+  v1::Application app = request->application();
+  app.clear_status();
+  ApplyDefaults(app);
+  if (absl::Status valid = ValidateApplication(app); !valid.ok()) return ToGrpcStatus(valid);
+  absl::StatusOr<v1::Application> existing = store_->Get(app.name());
+  absl::StatusOr<v1::Application> stored;
+  if (existing.ok()) {
+    if (!request->upsert()) {
+      return ToGrpcStatus(absl::AlreadyExistsError(
+          absl::StrCat("application \"", app.name(), "\" already exists (todoke app apply to "
+                                                     "update it)")));
+    }
+    stored = store_->Update(app, /*expected_generation=*/0);
+  } else if (absl::IsNotFound(existing.status())) {
+    stored = store_->Create(app);
+  } else {
+    return ToGrpcStatus(existing.status());
+  }
+  if (!stored.ok()) return ToGrpcStatus(stored.status());
+  controller_->Enqueue(app.name(), "spec");
+  *response = *std::move(stored);
+  return grpc::Status::OK;
+}
+
+grpc::Status OrchestratorService::GetApplication(grpc::ServerContext* context,
+                                                 const v1::GetApplicationRequest* request,
+                                                 v1::Application* response) {
+  RETURN_IF_ERROR_GRPC(Authorize(*context, Role::kRead));
+  absl::StatusOr<v1::Application> app = store_->Get(request->name());
+  if (!app.ok()) return ToGrpcStatus(app.status());
+  *response = *std::move(app);
+  return grpc::Status::OK;
+}
+
+grpc::Status OrchestratorService::ListApplications(grpc::ServerContext* context,
+                                                   const v1::ListApplicationsRequest* request,
+                                                   v1::ListApplicationsResponse* response) {
+  RETURN_IF_ERROR_GRPC(Authorize(*context, Role::kRead));
+  ListApplicationsOptions options;
+  options.label_selector = request->label_selector();
+  options.page_size = request->page_size();
+  options.page_token = request->page_token();
+  absl::StatusOr<ApplicationPage> page = store_->List(options);
+  if (!page.ok()) return ToGrpcStatus(page.status());
+  for (v1::Application& app : page->applications) *response->add_applications() = std::move(app);
+  response->set_next_page_token(page->next_page_token);
+  return grpc::Status::OK;
+}
+
+grpc::Status OrchestratorService::UpdateApplication(grpc::ServerContext* context,
+                                                    const v1::UpdateApplicationRequest* request,
+                                                    v1::Application* response) {
+  RETURN_IF_ERROR_GRPC(Authorize(*context, Role::kAdmin));
+  v1::Application app = request->application();
+  app.clear_status();
+  ApplyDefaults(app);
+  if (absl::Status valid = ValidateApplication(app); !valid.ok()) return ToGrpcStatus(valid);
+  absl::StatusOr<v1::Application> stored = store_->Update(app, app.generation());
+  if (!stored.ok()) return ToGrpcStatus(stored.status());
+  controller_->Enqueue(app.name(), "spec");
+  *response = *std::move(stored);
+  return grpc::Status::OK;
+}
+
+grpc::Status OrchestratorService::DeleteApplication(grpc::ServerContext* context,
+                                                    const v1::DeleteApplicationRequest* request,
+                                                    v1::DeleteApplicationResponse* response) {
+  RETURN_IF_ERROR_GRPC(Authorize(*context, Role::kAdmin));
+  absl::StatusOr<v1::Application> app = store_->Get(request->name());
+  if (!app.ok()) return ToGrpcStatus(app.status());
+  if (request->cascade()) {
+    // The objects go first; when that fails the Application stays, so nothing is orphaned.
+    absl::Status pruned = reconciler_->PruneAll(*app);
+    if (!pruned.ok()) return ToGrpcStatus(pruned);
+  }
+  absl::Status deleted = store_->Delete(request->name());
+  if (!deleted.ok()) return ToGrpcStatus(deleted);
+  controller_->Forget(request->name());
+  v1::Event event;
+  event.set_app_name(request->name());
+  event.set_type("Normal");
+  event.set_reason("Deleted");
+  event.set_message(request->cascade() ? "application and its objects deleted"
+                                       : "application deleted; its objects were left in place");
+  events_->Publish(std::move(event));
+  return grpc::Status::OK;
+}
+
+grpc::Status OrchestratorService::Sync(grpc::ServerContext* context,
+                                       const v1::SyncRequest* request, v1::Operation* response) {
+  RETURN_IF_ERROR_GRPC(Authorize(*context, Role::kAdmin));
+  RETURN_IF_ERROR_GRPC(RequireName(request->name()));
+  absl::StatusOr<v1::Application> app = store_->Get(request->name());
+  if (!app.ok()) return ToGrpcStatus(app.status());
+  SyncOrder order;
+  order.revision = request->revision();
+  order.prune = request->prune() || app->spec().sync_policy().prune();
+  order.dry_run = request->dry_run();
+  order.force = request->force();
+  order.initiated_by = "user";
+  absl::StatusOr<v1::Operation> operation = controller_->RequestSync(request->name(), order);
+  if (!operation.ok()) return ToGrpcStatus(operation.status());
+  *response = *std::move(operation);
+  return grpc::Status::OK;
+}
+
+grpc::Status OrchestratorService::Refresh(grpc::ServerContext* context,
+                                          const v1::RefreshRequest* request,
+                                          v1::Application* response) {
+  RETURN_IF_ERROR_GRPC(Authorize(*context, Role::kRead));
+  absl::StatusOr<v1::Application> app = store_->Get(request->name());
+  if (!app.ok()) return ToGrpcStatus(app.status());
+  absl::Status refreshed = controller_->RefreshAndWait(
+      request->name(), DeadlineOf(*context, options_.refresh_timeout));
+  if (!refreshed.ok()) return ToGrpcStatus(refreshed);
+  app = store_->Get(request->name());
+  if (!app.ok()) return ToGrpcStatus(app.status());
+  *response = *std::move(app);
+  return grpc::Status::OK;
+}
+
+grpc::Status OrchestratorService::Diff(grpc::ServerContext* context,
+                                       const v1::DiffRequest* request,
+                                       differ::v1::DiffResponse* response) {
+  RETURN_IF_ERROR_GRPC(Authorize(*context, Role::kRead));
+  absl::StatusOr<v1::Application> app = store_->Get(request->name());
+  if (!app.ok()) return ToGrpcStatus(app.status());
+  absl::StatusOr<differ::v1::DiffResponse> diff = reconciler_->LastDiff(request->name());
+  if (!diff.ok()) {
+    // Compared by another orchestrator process (before a restart): compare now.
+    absl::Status refreshed = controller_->RefreshAndWait(
+        request->name(), DeadlineOf(*context, options_.refresh_timeout));
+    if (!refreshed.ok()) return ToGrpcStatus(refreshed);
+    diff = reconciler_->LastDiff(request->name());
+    if (!diff.ok()) return ToGrpcStatus(diff.status());
+  }
+  *response = *std::move(diff);
+  return grpc::Status::OK;
+}
+
+grpc::Status OrchestratorService::History(grpc::ServerContext* context,
+                                          const v1::HistoryRequest* request,
+                                          v1::HistoryResponse* response) {
+  RETURN_IF_ERROR_GRPC(Authorize(*context, Role::kRead));
+  absl::StatusOr<v1::Application> app = store_->Get(request->name());
+  if (!app.ok()) return ToGrpcStatus(app.status());
+  absl::StatusOr<std::vector<v1::HistoryEntry>> entries =
+      store_->History(request->name(), request->limit());
+  if (!entries.ok()) return ToGrpcStatus(entries.status());
+  for (v1::HistoryEntry& entry : *entries) *response->add_entries() = std::move(entry);
+  return grpc::Status::OK;
+}
+
+grpc::Status OrchestratorService::Rollback(grpc::ServerContext* context,
+                                           const v1::RollbackRequest* request,
+                                           v1::Operation* response) {
+  RETURN_IF_ERROR_GRPC(Authorize(*context, Role::kAdmin));
+  absl::StatusOr<v1::Application> app = store_->Get(request->name());
+  if (!app.ok()) return ToGrpcStatus(app.status());
+  absl::StatusOr<v1::HistoryEntry> entry =
+      store_->GetHistoryEntry(request->name(), request->history_id());
+  if (!entry.ok()) return ToGrpcStatus(entry.status());
+  // Automation off first: otherwise the next pass would sync the branch tip again.
+  v1::Application updated = *app;
+  bool was_automated = updated.spec().sync_policy().automated();
+  updated.mutable_spec()->mutable_sync_policy()->set_automated(false);
+  absl::StatusOr<v1::Application> stored = store_->Update(updated, app->generation());
+  if (!stored.ok()) return ToGrpcStatus(stored.status());
+  SyncOrder order;
+  order.revision = entry->revision();
+  order.spec = entry->spec();
+  order.spec->mutable_sync_policy()->set_automated(false);
+  order.prune = entry->spec().sync_policy().prune();
+  order.initiated_by = "rollback";
+  absl::StatusOr<v1::Operation> operation = controller_->RequestSync(request->name(), order);
+  if (!operation.ok()) return ToGrpcStatus(operation.status());
+  std::string message = absl::StrCat(
+      "rolling back to history entry ", request->history_id(), " (revision ",
+      entry->revision().substr(0, 12), ")",
+      was_automated ? "; automated sync turned off (todoke app resume or set "
+                      "syncPolicy.automated to turn it on again)"
+                    : "");
+  v1::Event event;
+  event.set_app_name(request->name());
+  event.set_type("Normal");
+  event.set_reason("Rollback");
+  event.set_message(message);
+  event.set_operation_id(operation->id());
+  events_->Publish(std::move(event));
+  operation->set_message(message);
+  *response = *std::move(operation);
+  return grpc::Status::OK;
+}
+
+absl::StatusOr<v1::Application> OrchestratorService::SetSuspended(const std::string& name,
+                                                                  bool suspended) {
+  ASSIGN_OR_RETURN(v1::Application app, store_->Get(name));
+  if (app.spec().suspend() == suspended) return app;
+  app.mutable_spec()->set_suspend(suspended);
+  ASSIGN_OR_RETURN(v1::Application stored, store_->Update(app, app.generation()));
+  v1::Event event;
+  event.set_app_name(name);
+  event.set_type("Normal");
+  event.set_reason(suspended ? "Suspended" : "Resumed");
+  event.set_message(suspended ? "reconciliation suspended" : "reconciliation resumed");
+  events_->Publish(std::move(event));
+  if (!suspended) controller_->Enqueue(name, "spec");
+  return stored;
+}
+
+grpc::Status OrchestratorService::Suspend(grpc::ServerContext* context,
+                                          const v1::SuspendRequest* request,
+                                          v1::Application* response) {
+  RETURN_IF_ERROR_GRPC(Authorize(*context, Role::kAdmin));
+  absl::StatusOr<v1::Application> app = SetSuspended(request->name(), true);
+  if (!app.ok()) return ToGrpcStatus(app.status());
+  *response = *std::move(app);
+  return grpc::Status::OK;
+}
+
+grpc::Status OrchestratorService::Resume(grpc::ServerContext* context,
+                                         const v1::ResumeRequest* request,
+                                         v1::Application* response) {
+  RETURN_IF_ERROR_GRPC(Authorize(*context, Role::kAdmin));
+  absl::StatusOr<v1::Application> app = SetSuspended(request->name(), false);
+  if (!app.ok()) return ToGrpcStatus(app.status());
+  *response = *std::move(app);
+  return grpc::Status::OK;
+}
+
+grpc::Status OrchestratorService::TerminateOperation(grpc::ServerContext* context,
+                                                     const v1::TerminateOperationRequest* request,
+                                                     v1::Operation* response) {
+  RETURN_IF_ERROR_GRPC(Authorize(*context, Role::kAdmin));
+  absl::StatusOr<v1::Application> app = store_->Get(request->name());
+  if (!app.ok()) return ToGrpcStatus(app.status());
+  absl::Status terminated = controller_->Terminate(request->name());
+  if (!terminated.ok()) return ToGrpcStatus(terminated);
+  *response = app->status().operation();
+  return grpc::Status::OK;
+}
+
+grpc::Status OrchestratorService::Watch(grpc::ServerContext* context,
+                                        const v1::WatchRequest* request,
+                                        grpc::ServerWriter<v1::Event>* writer) {
+  RETURN_IF_ERROR_GRPC(Authorize(*context, Role::kRead));
+  if (!request->name().empty()) {
+    absl::StatusOr<v1::Application> app = store_->Get(request->name());
+    if (!app.ok()) return ToGrpcStatus(app.status());
+  }
+  std::unique_ptr<EventBus::Subscription> subscription = events_->Subscribe(request->name());
+  v1::Event ready;
+  ready.set_type("Ready");
+  ready.set_app_name(request->name());
+  if (!writer->Write(ready)) return grpc::Status::OK;
+  while (!context->IsCancelled()) {
+    bool overflowed = false;
+    std::vector<v1::Event> events = subscription->Next(absl::Milliseconds(200), &overflowed);
+    for (const v1::Event& event : events) {
+      if (!writer->Write(event)) return grpc::Status::OK;
+    }
+    if (overflowed) {
+      return ToGrpcStatus(absl::ResourceExhaustedError(
+          "watch fell too far behind and events were dropped; watch again"));
+    }
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace todoke::orchestrator

@@ -1,0 +1,279 @@
+#include "services/orchestrator/grpc/stage_clients.h"
+
+#include <algorithm>
+#include <atomic>
+#include <optional>
+#include <random>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc_client.h"
+#include "common/grpc_status.h"
+#include "common/status.h"
+
+namespace todoke::orchestrator {
+namespace {
+
+std::unique_ptr<grpc::ClientContext> ContextFor(absl::Time deadline, const std::string& token) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(absl::ToChronoTime(deadline));
+  if (!token.empty()) context->AddMetadata("authorization", absl::StrCat("Bearer ", token));
+  return context;
+}
+
+bool RetryableCode(grpc::StatusCode code) {
+  return code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::RESOURCE_EXHAUSTED;
+}
+
+// Runs `call(context)` with retries and the stage's in-flight bound. Errors name the stage.
+template <typename Response, typename Call>
+absl::StatusOr<Response> CallStage(const char* stage, InFlightLimit& limit,
+                                   const StageClientOptions& options, absl::Time deadline,
+                                   Call call) {
+  if (!limit.Acquire(deadline)) {
+    return absl::DeadlineExceededError(
+        absl::StrCat(stage, ": every connection busy until the deadline"));
+  }
+  thread_local std::minstd_rand random(std::random_device{}());
+  absl::Duration backoff = options.initial_backoff;
+  grpc::Status status;
+  Response response;
+  for (int attempt = 0;; ++attempt) {
+    response.Clear();
+    auto context = ContextFor(deadline, options.token);
+    status = call(context.get(), &response);
+    if (status.ok() || !RetryableCode(status.error_code()) || attempt >= options.max_retries) break;
+    absl::Duration jittered = backoff * (0.5 + std::uniform_real_distribution<double>(0, 1)(random));
+    if (absl::Now() + jittered >= deadline) break;
+    absl::SleepFor(jittered);
+    backoff = std::min(backoff * 2, options.max_backoff);
+  }
+  limit.Release();
+  if (!status.ok()) return Annotate(FromGrpcStatus(status), stage);
+  return response;
+}
+
+class GrpcSourceStage final : public SourceStage {
+ public:
+  GrpcSourceStage(std::shared_ptr<source_fetcher::v1::SourceFetcher::StubInterface> stub,
+                  StageClientOptions options)
+      : stub_(std::move(stub)), options_(options), limit_(options.max_in_flight) {}
+  absl::StatusOr<source_fetcher::v1::ResolveResponse> Resolve(
+      const source_fetcher::v1::ResolveRequest& request, absl::Time deadline) override {
+    return CallStage<source_fetcher::v1::ResolveResponse>(
+        kSourceFetcherStage, limit_, options_, deadline,
+        [&](grpc::ClientContext* context, source_fetcher::v1::ResolveResponse* response) {
+          return stub_->Resolve(context, request, response);
+        });
+  }
+
+ private:
+  std::shared_ptr<source_fetcher::v1::SourceFetcher::StubInterface> stub_;
+  const StageClientOptions options_;
+  InFlightLimit limit_;
+};
+
+class GrpcRenderStage final : public RenderStage {
+ public:
+  GrpcRenderStage(std::shared_ptr<renderer::v1::Renderer::StubInterface> stub,
+                  StageClientOptions options)
+      : stub_(std::move(stub)), options_(options), limit_(options.max_in_flight) {}
+  absl::StatusOr<renderer::v1::RenderResponse> Render(const renderer::v1::RenderRequest& request,
+                                                      absl::Time deadline) override {
+    return CallStage<renderer::v1::RenderResponse>(
+        kRendererStage, limit_, options_, deadline,
+        [&](grpc::ClientContext* context, renderer::v1::RenderResponse* response) {
+          return stub_->Render(context, request, response);
+        });
+  }
+
+ private:
+  std::shared_ptr<renderer::v1::Renderer::StubInterface> stub_;
+  const StageClientOptions options_;
+  InFlightLimit limit_;
+};
+
+class GrpcDiffStage final : public DiffStage {
+ public:
+  GrpcDiffStage(std::shared_ptr<differ::v1::Differ::StubInterface> stub,
+                StageClientOptions options)
+      : stub_(std::move(stub)), options_(options), limit_(options.max_in_flight) {}
+  absl::StatusOr<differ::v1::DiffResponse> Diff(const differ::v1::DiffRequest& request,
+                                                absl::Time deadline) override {
+    return CallStage<differ::v1::DiffResponse>(
+        kDifferStage, limit_, options_, deadline,
+        [&](grpc::ClientContext* context, differ::v1::DiffResponse* response) {
+          return stub_->Diff(context, request, response);
+        });
+  }
+  absl::StatusOr<differ::v1::AssessHealthResponse> AssessHealth(
+      const differ::v1::AssessHealthRequest& request, absl::Time deadline) override {
+    return CallStage<differ::v1::AssessHealthResponse>(
+        kDifferStage, limit_, options_, deadline,
+        [&](grpc::ClientContext* context, differ::v1::AssessHealthResponse* response) {
+          return stub_->AssessHealth(context, request, response);
+        });
+  }
+
+ private:
+  std::shared_ptr<differ::v1::Differ::StubInterface> stub_;
+  const StageClientOptions options_;
+  InFlightLimit limit_;
+};
+
+class GrpcDriftStream final : public ApplyStage::DriftStream {
+ public:
+  GrpcDriftStream(std::shared_ptr<applier::v1::Applier::StubInterface> stub,
+                  applier::v1::WatchDriftRequest request, const std::string& token,
+                  std::function<void(const applier::v1::DriftEvent&)> on_event,
+                  std::function<void(const absl::Status&)> on_end) {
+    if (!token.empty()) context_.AddMetadata("authorization", absl::StrCat("Bearer ", token));
+    thread_ = std::thread([this, stub = std::move(stub), request = std::move(request),
+                           on_event = std::move(on_event), on_end = std::move(on_end)] {
+      std::unique_ptr<grpc::ClientReaderInterface<applier::v1::DriftEvent>> reader =
+          stub->WatchDrift(&context_, request);
+      applier::v1::DriftEvent event;
+      while (reader->Read(&event)) on_event(event);
+      grpc::Status status = reader->Finish();
+      on_end(Annotate(FromGrpcStatus(status), kApplierStage));
+    });
+  }
+  ~GrpcDriftStream() override {
+    context_.TryCancel();
+    thread_.join();
+  }
+
+ private:
+  grpc::ClientContext context_;  // no deadline: a drift stream lives until cancelled
+  std::thread thread_;
+};
+
+class GrpcApplyStage final : public ApplyStage {
+ public:
+  GrpcApplyStage(std::shared_ptr<applier::v1::Applier::StubInterface> stub,
+                 StageClientOptions options)
+      : stub_(std::move(stub)), options_(options), limit_(options.max_in_flight) {}
+
+  absl::StatusOr<applier::v1::ReadLiveResponse> ReadLive(
+      const applier::v1::ReadLiveRequest& request, absl::Time deadline) override {
+    return CallStage<applier::v1::ReadLiveResponse>(
+        kApplierStage, limit_, options_, deadline,
+        [&](grpc::ClientContext* context, applier::v1::ReadLiveResponse* response) {
+          return stub_->ReadLive(context, request, response);
+        });
+  }
+
+  absl::StatusOr<applier::v1::PruneResponse> Prune(const applier::v1::PruneRequest& request,
+                                                   absl::Time deadline) override {
+    return CallStage<applier::v1::PruneResponse>(
+        kApplierStage, limit_, options_, deadline,
+        [&](grpc::ClientContext* context, applier::v1::PruneResponse* response) {
+          return stub_->Prune(context, request, response);
+        });
+  }
+
+  // Not retried: a stream that failed part way is reported, and the loop decides (Apply is
+  // idempotent, so its next pass may run it again).
+  absl::StatusOr<applier::v1::ApplySummary> Apply(
+      const applier::v1::ApplyRequest& request,
+      const std::function<void(const applier::v1::ObjectResult&)>& progress, absl::Time deadline,
+      const std::atomic<bool>* cancel) override {
+    if (!limit_.Acquire(deadline)) {
+      return absl::DeadlineExceededError(
+          absl::StrCat(kApplierStage, ": every connection busy until the deadline"));
+    }
+    auto context = ContextFor(deadline, options_.token);
+    std::atomic<bool> done{false};
+    std::thread canceller;
+    if (cancel != nullptr) {
+      canceller = std::thread([&] {
+        while (!done.load()) {
+          if (cancel->load()) {
+            context->TryCancel();
+            return;
+          }
+          absl::SleepFor(absl::Milliseconds(50));
+        }
+      });
+    }
+    std::unique_ptr<grpc::ClientReaderInterface<applier::v1::ApplyProgress>> reader =
+        stub_->Apply(context.get(), request);
+    applier::v1::ApplyProgress message;
+    std::optional<applier::v1::ApplySummary> summary;
+    while (reader->Read(&message)) {
+      if (message.has_object()) progress(message.object());
+      if (message.has_summary()) summary = message.summary();
+    }
+    grpc::Status status = reader->Finish();
+    done.store(true);
+    if (canceller.joinable()) canceller.join();
+    limit_.Release();
+    if (!status.ok()) return Annotate(FromGrpcStatus(status), kApplierStage);
+    if (!summary) {
+      return absl::DataLossError(
+          absl::StrCat(kApplierStage, ": Apply stream ended without a summary"));
+    }
+    return *summary;
+  }
+
+  std::unique_ptr<DriftStream> WatchDrift(
+      const applier::v1::WatchDriftRequest& request,
+      std::function<void(const applier::v1::DriftEvent&)> on_event,
+      std::function<void(const absl::Status&)> on_end) override {
+    return std::make_unique<GrpcDriftStream>(stub_, request, options_.token, std::move(on_event),
+                                             std::move(on_end));
+  }
+
+ private:
+  std::shared_ptr<applier::v1::Applier::StubInterface> stub_;
+  const StageClientOptions options_;
+  InFlightLimit limit_;
+};
+
+}  // namespace
+
+bool InFlightLimit::Acquire(absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
+  auto available = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return available_ > 0; };
+  if (!mu_.AwaitWithDeadline(absl::Condition(&available), deadline)) return false;
+  --available_;
+  return true;
+}
+
+void InFlightLimit::Release() {
+  absl::MutexLock lock(&mu_);
+  ++available_;
+}
+
+Stages StagesOverStubs(std::shared_ptr<source_fetcher::v1::SourceFetcher::StubInterface> source,
+                       std::shared_ptr<renderer::v1::Renderer::StubInterface> renderer,
+                       std::shared_ptr<differ::v1::Differ::StubInterface> differ,
+                       std::shared_ptr<applier::v1::Applier::StubInterface> applier,
+                       const StageClientOptions& options) {
+  Stages stages;
+  stages.source = std::make_shared<GrpcSourceStage>(std::move(source), options);
+  stages.render = std::make_shared<GrpcRenderStage>(std::move(renderer), options);
+  stages.diff = std::make_shared<GrpcDiffStage>(std::move(differ), options);
+  stages.apply = std::make_shared<GrpcApplyStage>(std::move(applier), options);
+  return stages;
+}
+
+absl::StatusOr<Stages> ConnectStages(const std::string& source_fetcher, const std::string& renderer,
+                                     const std::string& differ, const std::string& applier,
+                                     const StageClientOptions& options) {
+  ChannelOptions channel_options;
+  auto source_channel = MakeChannel(source_fetcher, channel_options);
+  if (!source_channel.ok()) return Annotate(source_channel.status(), "--source-fetcher");
+  auto renderer_channel = MakeChannel(renderer, channel_options);
+  if (!renderer_channel.ok()) return Annotate(renderer_channel.status(), "--renderer");
+  auto differ_channel = MakeChannel(differ, channel_options);
+  if (!differ_channel.ok()) return Annotate(differ_channel.status(), "--differ");
+  auto applier_channel = MakeChannel(applier, channel_options);
+  if (!applier_channel.ok()) return Annotate(applier_channel.status(), "--applier");
+  return StagesOverStubs(source_fetcher::v1::SourceFetcher::NewStub(*source_channel),
+                         renderer::v1::Renderer::NewStub(*renderer_channel),
+                         differ::v1::Differ::NewStub(*differ_channel),
+                         applier::v1::Applier::NewStub(*applier_channel), options);
+}
+
+}  // namespace todoke::orchestrator
