@@ -611,8 +611,8 @@ struct GitDestination::Impl {
 
   // Reads the tip, computes, builds and publishes; replays on a moved tip. Holds the branch lock.
   static absl::StatusOr<WriteResult> Write(
-      const GitDestination& d, const std::string& app, bool dry_run, absl::Time deadline,
-      const CancelFlag* cancel, const ComputeFn& compute,
+      const GitDestination& d, const std::string& app, bool dry_run, bool may_create,
+      absl::Time deadline, const CancelFlag* cancel, const ComputeFn& compute,
       const std::function<std::string(const Computed&)>& message) {
     std::string where = absl::StrCat(d.Describe(), " app ", app);
     std::unique_lock<std::timed_mutex> lock(*d.branch_lock_, std::defer_lock);
@@ -620,8 +620,8 @@ struct GitDestination::Impl {
       return absl::DeadlineExceededError(
           absl::StrCat(where, ": deadline exceeded waiting for other writes to the branch"));
     }
-    // A dry run creates nothing, not even a missing local repository.
-    ASSIGN_OR_RETURN(GitRepository repo, Open(d, /*create=*/!(dry_run && d.local_)));
+    // A dry run or a Prune creates nothing, not even a missing local repository.
+    ASSIGN_OR_RETURN(GitRepository repo, Open(d, /*create=*/!d.local_ || (may_create && !dry_run)));
     WriteResult out;
     if (repo == nullptr) {
       ASSIGN_OR_RETURN(Computed computed, compute(nullptr, Tip{}, /*claimed=*/false));
@@ -918,8 +918,8 @@ absl::StatusOr<ApplyOutcome> GitDestination::Apply(const ApplyPlan& plan,
   };
 
   ASSIGN_OR_RETURN(Impl::WriteResult written,
-                   Impl::Write(*this, plan.app, options.dry_run, deadline, cancel, compute,
-                               [&](const Computed& computed) {
+                   Impl::Write(*this, plan.app, options.dry_run, /*may_create=*/true, deadline,
+                               cancel, compute, [&](const Computed& computed) {
                                  return Impl::ApplyMessage(*this, plan, computed);
                                }));
   ApplyOutcome outcome;
@@ -989,8 +989,8 @@ absl::StatusOr<PruneOutcome> GitDestination::Prune(const PruneRequest& request,
     return out;
   };
   ASSIGN_OR_RETURN(Impl::WriteResult written,
-                   Impl::Write(*this, request.app, request.dry_run, deadline, nullptr, compute,
-                               [&](const Computed& computed) {
+                   Impl::Write(*this, request.app, request.dry_run, /*may_create=*/false, deadline,
+                               nullptr, compute, [&](const Computed& computed) {
                                  return Impl::PruneMessage(*this, request.app, computed);
                                }));
   PruneOutcome outcome;

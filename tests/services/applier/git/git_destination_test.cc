@@ -26,9 +26,9 @@ namespace {
 
 using source_fetcher::testing::ChildProcess;
 using source_fetcher::testing::HttpGitServer;
-using source_fetcher::testing::SshGitServer;
 using source_fetcher::testing::PickFreePort;
 using source_fetcher::testing::SilentServer;
+using source_fetcher::testing::SshGitServer;
 using source_fetcher::testing::TempDir;
 using source_fetcher::testing::WaitForPort;
 using ::testing::ElementsAre;
@@ -593,6 +593,85 @@ TEST_F(GitDestinationTest, ManyThreadsApplyingDifferentAppsIntoOneBranchLoseNoth
   Git("fsck --strict");
 }
 
+TEST_F(GitDestinationTest, WaitsAreBoundedAndCancelStopsBeforePublishing) {
+  std::atomic<bool> entered{false}, release{false};
+  GitDestinationOptions blocking;
+  blocking.before_publish = [&](int) {
+    entered = true;
+    for (int i = 0; i < 1000 && !release; ++i) absl::SleepFor(absl::Milliseconds(10));
+  };
+  std::unique_ptr<GitDestination> slow = Make(Repo(), "apps/slow", "hydrated", blocking);
+  std::unique_ptr<GitDestination> other = Make(Repo(), "apps/other");
+  absl::StatusOr<ApplyOutcome> slow_outcome;
+  std::thread writer([&] {
+    slow_outcome =
+        slow->Apply(Plan("slow", {ConfigMap("a", "c", "1")}), nullptr, Deadline(), nullptr);
+  });
+  while (!entered) absl::SleepFor(absl::Milliseconds(5));
+  absl::Time start = absl::Now();
+  absl::StatusOr<ApplyOutcome> waited =
+      other->Apply(Plan("other", {ConfigMap("a", "c", "1")}), nullptr,
+                   absl::Now() + absl::Milliseconds(300), nullptr);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_EQ(waited.status().code(), absl::StatusCode::kDeadlineExceeded) << waited.status();
+  EXPECT_THAT(waited.status().message(), HasSubstr("other"));
+  release = true;
+  writer.join();
+  ASSERT_TRUE(slow_outcome.ok()) << slow_outcome.status();
+
+  CancelFlag cancel{true};
+  absl::StatusOr<ApplyOutcome> cancelled =
+      other->Apply(Plan("other", {ConfigMap("a", "c", "1")}), nullptr, Deadline(), &cancel);
+  EXPECT_EQ(cancelled.status().code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(Trim(Git("rev-parse hydrated")), slow_outcome->commit);
+}
+
+TEST_F(GitDestinationTest, AFileThatIsNoObjectReadsAsAbsentAndIsRewritten) {
+  std::unique_ptr<GitDestination> d = Make(Repo(), "apps/a");
+  MustApply(*d, Plan("a", {ConfigMap("a", "c", "1"), ConfigMap("a", "d", "1")}));
+  std::string clone = tmp_.path() + "/other";
+  Sh(absl::StrCat("git clone -q -b hydrated '", Repo(), "' '", clone, "' && cd '", clone,
+                  "' && printf 'key: [unclosed\\n' > apps/a/a/core.configmap.c.yaml && ", kGit,
+                  " commit -qam 'break it' && git push -q origin hydrated"));
+  ObjectKey c{"", "v1", "ConfigMap", "a", "c"};
+  absl::StatusOr<LiveSet> live = d->ReadLive(Query("a", {c}), Deadline());
+  ASSERT_TRUE(live.ok()) << live.status();
+  EXPECT_THAT(live->absent, ElementsAre(c));
+  ASSERT_EQ(live->objects.size(), 1u);  // d, from the inventory
+  EXPECT_EQ(live->objects[0].key.name, "d");
+  ApplyOutcome fixed =
+      MustApply(*d, Plan("a", {ConfigMap("a", "c", "1"), ConfigMap("a", "d", "1")}));
+  EXPECT_EQ(fixed.results[0].action, ApplyAction::kConfigured);
+  EXPECT_EQ(fixed.results[1].action, ApplyAction::kUnchanged);
+  EXPECT_THAT(Git("show hydrated:apps/a/a/core.configmap.c.yaml"), HasSubstr("key: \"1\""));
+}
+
+TEST_F(GitDestinationTest, TheCommitMessageMasksCredentialsOfTheSource) {
+  std::unique_ptr<GitDestination> d = Make(Repo(), "apps/a");
+  ApplyPlan plan = Plan("a", {ConfigMap("a", "c", "1")});
+  plan.source.repo_url = "https://robot:tok-123456@git.example.com/org/apps.git";
+  plan.source.message = "first line\nsecond line";
+  MustApply(*d, plan);
+  std::string message = Git("log -1 --format=%B hydrated");
+  EXPECT_THAT(message, Not(HasSubstr("tok-123456")));
+  EXPECT_THAT(message, HasSubstr("Source: https://***@git.example.com/org/apps.git\n"));
+  EXPECT_THAT(message, HasSubstr("Source-Message: first line\n"));
+  EXPECT_THAT(message, Not(HasSubstr("second line")));
+}
+
+TEST_F(GitDestinationTest, PruneOfAMissingRepositoryCreatesNothing) {
+  std::unique_ptr<GitDestination> d = Make(Repo(), "apps/a");
+  PruneRequest request;
+  request.app = "a";
+  request.keys = {ObjectKey{"", "v1", "ConfigMap", "a", "c"}};
+  absl::StatusOr<PruneOutcome> outcome = d->Prune(request, Deadline());
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  ASSERT_EQ(outcome->results.size(), 1u);
+  EXPECT_EQ(outcome->results[0].action, ApplyAction::kSkipped);
+  EXPECT_EQ(outcome->commit, "");
+  EXPECT_FALSE(std::filesystem::exists(Repo()));
+}
+
 TEST_F(GitDestinationTest, WatchDriftIsUnimplemented) {
   std::unique_ptr<GitDestination> d = Make(Repo(), "a");
   EXPECT_EQ(d->WatchDrift([](const DriftEvent&) {}).status().code(),
@@ -823,9 +902,10 @@ TEST_F(GitDestinationRemoteTest, PushesWithCredentialsAndNeverShowsThem) {
   refused = Make(http.Url("private", "site.git"), "apps/x")
                 ->Apply(Plan("x", {ConfigMap("a", "c", "1")}), nullptr, Deadline(), nullptr);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnauthenticated) << refused.status();
-  absl::StatusOr<source_fetcher::CredentialStore> untrusted = source_fetcher::CredentialStore::Parse(
-      absl::StrCat("ssh:// ssh_key=", ssh.client_key(), " known_hosts=", empty_known_hosts, "\n"),
-      "untrusted", tmp_.path());
+  absl::StatusOr<source_fetcher::CredentialStore> untrusted =
+      source_fetcher::CredentialStore::Parse(absl::StrCat("ssh:// ssh_key=", ssh.client_key(),
+                                                          " known_hosts=", empty_known_hosts, "\n"),
+                                             "untrusted", tmp_.path());
   ASSERT_TRUE(untrusted.ok()) << untrusted.status();
   GitDestinationOptions untrusted_options;
   untrusted_options.credentials = std::make_shared<source_fetcher::CredentialStore>(*untrusted);
