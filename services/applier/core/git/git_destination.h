@@ -13,8 +13,10 @@
 //   - a remote URL (git://, http(s)://, ssh://): cloned (bare, the target branch only) into
 //     `work_dir`, then each write fetches the branch tip, builds the new commit on it and pushes
 //     it without force. A push refused as non-fast-forward (another writer got there first) is
-//     fetched, rebuilt on the new tip and pushed again, at most `max_attempts` times, so a
-//     concurrent writer's commit is never lost.
+//     fetched, rebuilt on the new tip and pushed again, at most `max_attempts` times in all
+//     (then ABORTED), so a concurrent writer's commit is never lost; a refusal that is not a
+//     race (a server hook, a protected branch) is FAILED_PRECONDITION with the server's reason.
+//     ReadLive fetches too (one round trip when the tip is already in the clone).
 //
 // Every write builds the new tree from the tip it read (objects are never staged anywhere
 // else), checks the app's folder claim (below), and publishes with compare-and-swap: a local
