@@ -371,10 +371,10 @@ absl::Status SourceFetcher::EnsureCommit(Target& target, const std::string& spec
 }
 
 absl::StatusOr<std::shared_ptr<const std::vector<RemoteRef>>> SourceFetcher::ListRefs(
-    Target& target) {
+    Target& target, bool bypass_cache) {
   std::string key = absl::StrCat(target.url.fetch_url, "\n",
                                  target.credential != nullptr ? target.credential->url_prefix : "");
-  if (options_.ref_cache_ttl > absl::ZeroDuration()) {
+  if (options_.ref_cache_ttl > absl::ZeroDuration() && !bypass_cache) {
     absl::MutexLock lock(&ref_cache_mu_);
     auto it = ref_cache_.find(key);
     if (it != ref_cache_.end() && absl::Now() - it->second.listed_at < options_.ref_cache_ttl) {
@@ -388,7 +388,9 @@ absl::StatusOr<std::shared_ptr<const std::vector<RemoteRef>>> SourceFetcher::Lis
   auto shared = std::make_shared<const std::vector<RemoteRef>>(std::move(refs));
   if (options_.ref_cache_ttl > absl::ZeroDuration()) {
     absl::MutexLock lock(&ref_cache_mu_);
-    ref_cache_[key] = CachedRefs{started, shared};
+    // A slower listing started earlier must not replace a newer one.
+    CachedRefs& cached = ref_cache_[key];
+    if (cached.refs == nullptr || cached.listed_at <= started) cached = CachedRefs{started, shared};
   }
   return shared;
 }
@@ -418,7 +420,8 @@ absl::StatusOr<ResolveResult> SourceFetcher::Resolve(const ResolveRequest& reque
 
   if (IsFullCommitId(ref)) return finish(absl::AsciiStrToLower(ref));
 
-  ASSIGN_OR_RETURN(std::shared_ptr<const std::vector<RemoteRef>> listed, ListRefs(target));
+  ASSIGN_OR_RETURN(std::shared_ptr<const std::vector<RemoteRef>> listed,
+                   ListRefs(target, request.bypass_ref_cache));
   const std::vector<RemoteRef>& refs = *listed;
   std::map<std::string, const RemoteRef*> by_name;
   for (const RemoteRef& r : refs) by_name[r.name] = &r;

@@ -35,8 +35,9 @@ class SourceFetcher {
       const SourceFetcherOptions& options, std::unique_ptr<RemoteClient> remote = nullptr);
 
   // Resolves `request.ref` of `request.repo_url` to a commit. A full commit id the mirror has is
-  // answered from the mirror alone; otherwise the remote's refs are listed first and the mirror
-  // is fetched only when it lacks the commit the ref points at.
+  // answered from the mirror alone; otherwise the remote's refs are listed first (from the ref
+  // cache when fresh, unless request.bypass_ref_cache) and the mirror is fetched only when it
+  // lacks the commit the ref points at.
   // Errors: INVALID_ARGUMENT (malformed URL, ref or constraint), NOT_FOUND (repository or ref,
   // named), UNAUTHENTICATED / PERMISSION_DENIED, UNAVAILABLE, DEADLINE_EXCEEDED.
   absl::StatusOr<ResolveResult> Resolve(const ResolveRequest& request);
@@ -69,8 +70,10 @@ class SourceFetcher {
   absl::Status EnsureCommit(Target& target, const std::string& spec, bool* fetched);
   absl::Status FetchLocked(Target& target);
   absl::Status RebuildLocked(Target& target);
-  // The remote's refs, from the ref cache when fresh enough (see ref_cache_ttl).
-  absl::StatusOr<std::shared_ptr<const std::vector<RemoteRef>>> ListRefs(Target& target);
+  // The remote's refs, from the ref cache when fresh enough (see ref_cache_ttl) unless
+  // `bypass_cache`; a listing from the remote refreshes the cache either way.
+  absl::StatusOr<std::shared_ptr<const std::vector<RemoteRef>>> ListRefs(Target& target,
+                                                                        bool bypass_cache);
   absl::Status AcquireFetchSlot(absl::Time deadline);
   void ReleaseFetchSlot();
 

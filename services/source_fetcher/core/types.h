@@ -25,6 +25,10 @@ struct ResolveRequest {
   // Every network operation of the call ends by this time; InfiniteFuture() means the default
   // network timeout of the options.
   absl::Time deadline = absl::InfiniteFuture();
+  // Ask the remote for its refs even when the ref cache (SourceFetcherOptions::ref_cache_ttl)
+  // holds a fresh listing, and refresh the cache with the answer: for callers that know a ref
+  // just moved (a webhook). A full commit id the mirror has still needs no listing.
+  bool bypass_ref_cache = false;
 };
 
 struct ResolveResult {

@@ -50,6 +50,7 @@ grpc::Status SourceFetcherService::Resolve(grpc::ServerContext* context,
   ResolveRequest core;
   core.repo_url = request->repo_url();
   core.ref = request->ref();
+  core.bypass_ref_cache = request->bypass_ref_cache();
   core.deadline = DeadlineOf(context);
   absl::StatusOr<ResolveResult> result = fetcher_->Resolve(core);
   if (!result.ok()) return ToGrpcStatus(result.status());

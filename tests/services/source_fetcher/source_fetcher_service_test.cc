@@ -81,6 +81,50 @@ class SourceFetcherServiceTest : public ::testing::Test {
   std::unique_ptr<v1::SourceFetcher::Stub> stub_;
 };
 
+// ResolveRequest.bypass_ref_cache reaches the core: with a long --ref-cache-ttl, a moved branch is
+// seen at once by a bypassing Resolve, not by an ordinary one.
+TEST_F(SourceFetcherServiceTest, BypassRefCacheAsksTheRemote) {
+  SourceFetcherOptions options;
+  options.cache_dir = dir_.path() + "/cache-ttl";
+  options.ref_cache_ttl = absl::Minutes(10);
+  auto fetcher = SourceFetcher::Create(options);
+  ASSERT_TRUE(fetcher.ok()) << fetcher.status();
+  SourceFetcherService service(fetcher->get());
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  auto stub = v1::SourceFetcher::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+
+  auto resolve = [&](bool bypass) {
+    v1::ResolveRequest request;
+    request.set_repo_url(daemon_.Url("fixture.git"));
+    request.set_ref("main");
+    request.set_bypass_ref_cache(bypass);
+    v1::ResolveResponse response;
+    grpc::Status status = stub->Resolve(Context().get(), request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response.revision().commit();
+  };
+  const std::string before = resolve(false);
+  EXPECT_EQ(before, Commit("main"));
+  TempDir work;
+  ASSERT_TRUE(Sh("git clone -q " + repos_ + "/fixture.git w && cd w && "
+                     "git -c user.name=n -c user.email=e commit -q --allow-empty -m pushed && "
+                     "git push -q origin main",
+                 work.path())
+                  .ok());
+  const std::string pushed = Commit("main");
+  ASSERT_NE(pushed, before);
+  EXPECT_EQ(resolve(false), before);  // from the ref cache
+  EXPECT_EQ(resolve(true), pushed);
+  EXPECT_EQ((*fetcher)->stats().ls_remotes, 2u);
+  server->Shutdown();
+}
+
 TEST_F(SourceFetcherServiceTest, ResolveAndGetRevision) {
   v1::ResolveRequest request;
   request.set_repo_url(daemon_.Url("fixture.git"));

@@ -259,6 +259,55 @@ TEST_F(SourceFetcherTest, RefCacheTtlReusesTheListing) {
   EXPECT_EQ((*f)->stats().ls_remotes, 1u);
 }
 
+// A webhook says a branch moved: a Resolve that bypasses the ref cache asks the remote at once
+// (and refreshes the cache), where an ordinary one keeps the cached listing until the TTL ends.
+TEST_F(SourceFetcherTest, BypassRefCacheSeesARefThatJustMoved) {
+  TempDir work;
+  ASSERT_TRUE(Sh("rm -rf webhook.git && git clone -q --bare " + world->bare + " webhook.git",
+                 world->repos)
+                  .ok());
+  SourceFetcherOptions options;
+  options.cache_dir = cache_dir_;
+  options.ref_cache_ttl = absl::Minutes(10);
+  auto f = SourceFetcher::Create(options);
+  ASSERT_TRUE(f.ok()) << f.status();
+  const std::string url = world->daemon.Url("webhook.git");
+  auto before = Resolve(**f, url, "main");
+  ASSERT_TRUE(before.ok()) << before.status();
+  EXPECT_EQ(before->revision.commit, world->commit("main"));
+
+  ASSERT_TRUE(Sh("git clone -q " + world->repos + "/webhook.git w && cd w && "
+                     "git -c user.name=n -c user.email=e commit -q --allow-empty -m pushed && "
+                     "git push -q origin main && git rev-parse HEAD",
+                 work.path())
+                  .ok());
+  const std::string pushed = std::string(absl::StripTrailingAsciiWhitespace(
+      *Sh("git rev-parse main", world->repos + "/webhook.git")));
+  ASSERT_NE(pushed, before->revision.commit);
+
+  auto cached = Resolve(**f, url, "main");
+  ASSERT_TRUE(cached.ok()) << cached.status();
+  EXPECT_EQ(cached->revision.commit, before->revision.commit);  // within the TTL
+  EXPECT_EQ((*f)->stats().ls_remotes, 1u);
+
+  ResolveRequest bypass;
+  bypass.repo_url = url;
+  bypass.ref = "main";
+  bypass.bypass_ref_cache = true;
+  bypass.deadline = absl::Now() + absl::Seconds(30);
+  auto fresh = (*f)->Resolve(bypass);
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  EXPECT_EQ(fresh->revision.commit, pushed);
+  EXPECT_TRUE(fresh->fetched);
+  EXPECT_EQ((*f)->stats().ls_remotes, 2u);
+
+  // The fresh listing replaced the cached one.
+  auto after = Resolve(**f, url, "main");
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->revision.commit, pushed);
+  EXPECT_EQ((*f)->stats().ls_remotes, 2u);
+}
+
 TEST_F(SourceFetcherTest, ConcurrentRequestsShareOneClone) {
   auto f = NewFetcher();
   std::string url = world->daemon.Url("fixture.git");
