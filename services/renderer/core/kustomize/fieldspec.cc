@@ -100,6 +100,7 @@ void TransformerConfig::Merge(const TransformerConfig& other) {
   AppendUnique(name_prefix, other.name_prefix);
   AppendUnique(name_suffix, other.name_suffix);
   AppendUnique(common_labels, other.common_labels);
+  AppendUnique(labels, other.labels);
   AppendUnique(template_labels, other.template_labels);
   AppendUnique(volume_claim_template_labels, other.volume_claim_template_labels);
   AppendUnique(common_annotations, other.common_annotations);
@@ -123,7 +124,7 @@ void TransformerConfig::Merge(const TransformerConfig& other) {
 }
 
 absl::StatusOr<std::vector<FieldSpec>> ParseFieldSpecs(const Json& value,
-                                                       absl::string_view source) {
+                                                       absl::string_view source, bool strict) {
   std::vector<FieldSpec> specs;
   if (value.is_null()) return specs;
   if (!value.is_array()) {
@@ -148,6 +149,7 @@ absl::StatusOr<std::vector<FieldSpec>> ParseFieldSpecs(const Json& value,
       else if (key == "version") slot = &spec.version;
       else if (key == "kind") slot = &spec.kind;
       else if (key == "path") slot = &spec.path;
+      else if (!strict) continue;
       else {
         return absl::InvalidArgumentError(
             absl::StrCat(source, ": unknown field \"", key, "\" in field spec"));
@@ -176,6 +178,7 @@ absl::StatusOr<TransformerConfig> ParseTransformerConfig(const Json& value,
     if (key == "namePrefix") slot = &config.name_prefix;
     else if (key == "nameSuffix") slot = &config.name_suffix;
     else if (key == "commonLabels") slot = &config.common_labels;
+    else if (key == "labels") slot = &config.labels;
     else if (key == "templateLabels") slot = &config.template_labels;
     else if (key == "commonAnnotations") slot = &config.common_annotations;
     else if (key == "namespace") slot = &config.namespace_;

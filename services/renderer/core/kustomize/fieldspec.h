@@ -53,6 +53,7 @@ struct TransformerConfig {
   std::vector<FieldSpec> name_prefix;
   std::vector<FieldSpec> name_suffix;
   std::vector<FieldSpec> common_labels;
+  std::vector<FieldSpec> labels;  // what `labels:` entries use beside their own fields
   std::vector<FieldSpec> template_labels;
   std::vector<FieldSpec> volume_claim_template_labels;
   std::vector<FieldSpec> common_annotations;
@@ -71,8 +72,11 @@ struct TransformerConfig {
 absl::StatusOr<TransformerConfig> ParseTransformerConfig(const Json& value,
                                                          absl::string_view source);
 
-// Parses a list of field specs ({path, group, version, kind, create}).
-absl::StatusOr<std::vector<FieldSpec>> ParseFieldSpecs(const Json& value, absl::string_view source);
+// Parses a list of field specs ({path, group, version, kind, create}). Unknown fields are
+// errors when `strict` (kustomizations and `configurations:` files), ignored otherwise (plugin
+// configurations, which kustomize reads leniently).
+absl::StatusOr<std::vector<FieldSpec>> ParseFieldSpecs(const Json& value, absl::string_view source,
+                                                       bool strict = true);
 
 // True if `spec` applies to an object with this id.
 bool FieldSpecSelects(const FieldSpec& spec, const ResId& id);

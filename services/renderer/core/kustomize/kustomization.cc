@@ -219,6 +219,14 @@ std::string CanonicalFieldName(const std::string& key) {
 
 }  // namespace
 
+absl::StatusOr<std::vector<GeneratorArgs>> ParseGeneratorList(const Json& value,
+                                                              absl::string_view kind,
+                                                              absl::string_view file) {
+  FieldReader reader(file);
+  return ParseGenerators(reader, value,
+                         kind == "Secret" ? "secretGenerator" : "configMapGenerator", kind);
+}
+
 bool IsKustomizationFileName(absl::string_view name) {
   return name == "kustomization.yaml" || name == "kustomization.yml" || name == "Kustomization";
 }
@@ -393,10 +401,12 @@ absl::StatusOr<Kustomization> ParseKustomization(absl::string_view text, absl::s
           !(value.is_object() && value.empty())) {
         k.helm_field = key;
       }
-    } else if (key == "generators" || key == "transformers" || key == "validators") {
-      if (value.is_null() || (value.is_array() && value.empty())) continue;
-      return absl::UnimplementedError(absl::StrCat(
-          file, ": \"", key, "\" (Kustomize plugins) is not supported"));
+    } else if (key == "generators") {
+      ASSIGN_OR_RETURN(k.generator_plugins, reader.Strings(value, key));
+    } else if (key == "transformers") {
+      ASSIGN_OR_RETURN(k.transformer_plugins, reader.Strings(value, key));
+    } else if (key == "validators") {
+      ASSIGN_OR_RETURN(k.validator_plugins, reader.Strings(value, key));
     } else {
       return absl::InvalidArgumentError(
           absl::StrCat(file, ": invalid Kustomization: unknown field \"", key, "\""));

@@ -92,7 +92,18 @@ struct Kustomization {
   Json sort_options;  // null when absent
   // The Helm field used ("helmCharts", ...), refused when generators run; "" when none.
   std::string helm_field;
+  // `generators:`, `transformers:` and `validators:` entries: file or folder paths, or inline
+  // plugin configurations.
+  std::vector<std::string> generator_plugins;
+  std::vector<std::string> transformer_plugins;
+  std::vector<std::string> validator_plugins;
 };
+
+// Parses a list of configMapGenerator (`kind` "ConfigMap") or secretGenerator ("Secret")
+// entries, as written in kustomization `file`.
+absl::StatusOr<std::vector<GeneratorArgs>> ParseGeneratorList(const Json& value,
+                                                              absl::string_view kind,
+                                                              absl::string_view file);
 
 // True for the file names kustomize recognises: kustomization.yaml, kustomization.yml,
 // Kustomization.

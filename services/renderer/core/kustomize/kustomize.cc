@@ -13,6 +13,7 @@
 #include "services/renderer/core/kustomize/kustomization.h"
 #include "services/renderer/core/kustomize/name_reference.h"
 #include "services/renderer/core/kustomize/patches.h"
+#include "services/renderer/core/kustomize/plugins.h"
 #include "services/renderer/core/kustomize/replacements.h"
 #include "services/renderer/core/kustomize/resource.h"
 #include "services/renderer/core/kustomize/sort.h"
@@ -152,6 +153,14 @@ class Builder {
     }
     ASSIGN_OR_RETURN(std::vector<Resource> generated, RunGenerators(files_, k));
     RETURN_IF_ERROR(AbsorbGenerated(acc.resources, std::move(generated)));
+    if (!k.generator_plugins.empty()) {
+      ASSIGN_OR_RETURN(std::vector<Resource> configs, LoadPluginConfigs(k, k.generator_plugins));
+      for (const Resource& config : configs) {
+        ASSIGN_OR_RETURN(std::vector<Resource> made,
+                         RunBuiltinGenerator(files_, k, config.object, config.source));
+        RETURN_IF_ERROR(AbsorbGenerated(acc.resources, std::move(made)));
+      }
+    }
     for (const std::string& path : k.components) {
       if (LooksRemote(path)) {
         return absl::UnimplementedError(absl::StrCat(
@@ -277,7 +286,7 @@ class Builder {
     RETURN_IF_ERROR(ApplyNamePrefixSuffix(resources, k.name_prefix, k.name_suffix,
                                           config->name_prefix, config->name_suffix));
     for (const LabelEntry& label : k.labels) {
-      std::vector<FieldSpec> specs = label.fields;
+      std::vector<FieldSpec> specs = MergeFieldSpecs(label.fields, config->labels);
       if (label.include_selectors) {
         specs = MergeFieldSpecs(std::move(specs), config->common_labels);
       } else {
@@ -297,7 +306,52 @@ class Builder {
     RETURN_IF_ERROR(Annotate(ApplyReplicas(resources, k.replicas, config->replicas), k.file));
     RETURN_IF_ERROR(ApplyImages(resources, k.images, config->images));
     RETURN_IF_ERROR(ApplyReplacements(files_, k, resources));
+    if (!k.transformer_plugins.empty()) {
+      ASSIGN_OR_RETURN(std::vector<Resource> configs,
+                       LoadPluginConfigs(k, k.transformer_plugins));
+      for (const Resource& config : configs) {
+        RETURN_IF_ERROR(
+            RunBuiltinTransformer(files_, k, config.object, config.source, resources));
+      }
+    }
+    if (!k.validator_plugins.empty()) {
+      return absl::UnimplementedError(absl::StrCat(
+          k.file, ": \"validators\" is not supported: kustomize has no builtin validators, and "
+          "todoke does not run exec, container or Go plugins"));
+    }
     return absl::OkStatus();
+  }
+
+  // The plugin configuration objects `entries` (of `generators:`/`transformers:`) name: an
+  // entry that parses as YAML objects is inline; any other is a file or a kustomization folder,
+  // read like a resource (a folder is built, so its own transformers shape the configurations).
+  absl::StatusOr<std::vector<Resource>> LoadPluginConfigs(const Kustomization& k,
+                                                          const std::vector<std::string>& entries) {
+    Accumulator configs;
+    std::vector<std::string> paths;
+    for (const std::string& entry : entries) {
+      absl::StatusOr<std::vector<YamlDocument>> documents = ParseYamlStream(entry, k.file);
+      bool is_inline = documents.ok() && !documents->empty();
+      if (is_inline) {
+        bool any = false;
+        for (const YamlDocument& document : *documents) {
+          if (document.value.is_null()) continue;
+          any = true;
+          is_inline = is_inline && document.value.is_object();
+        }
+        is_inline = is_inline && any;
+      }
+      if (!is_inline) {
+        paths.push_back(entry);
+        continue;
+      }
+      ASSIGN_OR_RETURN(std::vector<Resource> objects, ParseResources(entry, k.file));
+      for (Resource& object : objects) RETURN_IF_ERROR(AppendResource(configs, std::move(object)));
+    }
+    for (const std::string& path : paths) {
+      RETURN_IF_ERROR(AccumulateResource(k, path, configs));
+    }
+    return std::move(configs.resources);
   }
 
   static const TransformerConfig& DefaultConfig() {

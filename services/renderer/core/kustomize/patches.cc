@@ -1,6 +1,7 @@
 #include "services/renderer/core/kustomize/patches.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/status.h"
 #include "common/yaml.h"
 #include "services/renderer/core/kustomize/generators.h"
@@ -116,6 +117,9 @@ absl::Status ApplyJsonPatchToSelected(std::vector<Resource>& resources, const Se
 absl::Status ApplyPatchesStrategicMerge(const FileSource& files,
                                         const Kustomization& kustomization,
                                         std::vector<Resource>& resources) {
+  // All patches are loaded first: kustomize refuses a list whose files hold no patch at all.
+  std::vector<std::pair<Json, std::string>> loaded;
+  std::vector<std::string> paths;
   for (const std::string& item : kustomization.patches_strategic_merge) {
     PatchEntry entry;
     if (item.find('\n') != std::string::npos) {
@@ -123,12 +127,19 @@ absl::Status ApplyPatchesStrategicMerge(const FileSource& files,
       entry.has_inline = true;
     } else {
       entry.path = item;
+      paths.push_back(item);
     }
     ASSIGN_OR_RETURN(PatchText text, LoadPatchText(files, kustomization, entry));
     ASSIGN_OR_RETURN(std::vector<Json> patches, ParsePatchDocuments(text));
-    for (const Json& patch : patches) {
-      RETURN_IF_ERROR(ApplyUntargetedSmPatch(resources, patch, nullptr, text.source));
-    }
+    for (Json& patch : patches) loaded.emplace_back(std::move(patch), text.source);
+  }
+  if (loaded.empty() && !kustomization.patches_strategic_merge.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(kustomization.file, ": patchesStrategicMerge: patch appears to be empty; files=[",
+                     absl::StrJoin(paths, " "), "]"));
+  }
+  for (const auto& [patch, source] : loaded) {
+    RETURN_IF_ERROR(ApplyUntargetedSmPatch(resources, patch, nullptr, source));
   }
   return absl::OkStatus();
 }

@@ -136,20 +136,38 @@ std::vector<FieldSpec> MergeFieldSpecs(std::vector<FieldSpec> base,
 }
 
 absl::Status ApplyNamespace(std::vector<Resource>& resources, const std::string& ns,
-                            const std::vector<FieldSpec>& specs) {
+                            const std::vector<FieldSpec>& specs, const NamespaceOptions& options) {
   if (ns.empty()) return absl::OkStatus();
+  const std::string& mode = options.role_binding_subjects;
+  if (!mode.empty() && mode != "defaultOnly" && mode != "allServiceAccounts" && mode != "none") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "invalid value \"", mode, "\" for setRoleBindingSubjects: must be one of \"defaultOnly\", "
+        "\"none\" or \"allServiceAccounts\""));
+  }
+  auto set = [&](Json& value) {
+    if (options.unset_only && value.is_string() && !value.get_ref<const std::string&>().empty()) {
+      return;
+    }
+    value = ns;
+  };
   for (Resource& resource : resources) {
     ResId id = resource.CurrentId();
     resource.StorePreviousId();
-    if (!IsClusterScoped(id.group, id.kind)) resource.SetNamespace(ns);
+    if (!IsClusterScoped(id.group, id.kind)) {
+      Json& metadata = resource.object["metadata"];
+      if (!metadata.is_object()) metadata = Json::object();
+      set(metadata["namespace"]);
+    }
     bool binding = id.kind == "RoleBinding" || id.kind == "ClusterRoleBinding";
-    if (binding) {
+    if (binding && mode != "none") {
       auto subjects = resource.object.find("subjects");
       if (subjects != resource.object.end() && subjects->is_array()) {
         for (Json& subject : *subjects) {
-          if (subject.is_object() && GetString(subject, "name") == "default") {
-            subject["namespace"] = ns;
-          }
+          if (!subject.is_object()) continue;
+          bool chosen = mode == "allServiceAccounts"
+                            ? GetString(subject, "kind") == "ServiceAccount"
+                            : GetString(subject, "name") == "default";
+          if (chosen) set(subject["namespace"]);
         }
       }
     }
@@ -157,7 +175,10 @@ absl::Status ApplyNamespace(std::vector<Resource>& resources, const std::string&
     for (const FieldSpec& spec : specs) {
       if (spec.path == "metadata/namespace") continue;
       if (spec.path == "metadata/name" && api_version != "v1") continue;
-      if (binding && spec.path == "subjects/namespace") continue;
+      if (binding && spec.path == "subjects/namespace" &&
+          (spec.kind == "RoleBinding" || spec.kind == "ClusterRoleBinding")) {
+        continue;
+      }
       if (!FieldSpecSelects(spec, id)) continue;
       RETURN_IF_ERROR(VisitFieldSpec(resource.object, spec, CreateKind::kScalar,
                                      [&](Json& value) -> absl::Status {
@@ -166,7 +187,7 @@ absl::Status ApplyNamespace(std::vector<Resource>& resources, const std::string&
                                              "namespace field specs must target scalar nodes (",
                                              spec.path, " in ", id.ToString(), ")"));
                                        }
-                                       value = ns;
+                                       set(value);
                                        return absl::OkStatus();
                                      }));
     }

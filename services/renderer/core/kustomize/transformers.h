@@ -17,8 +17,17 @@ namespace todoke::renderer::kustomize {
 // Sets `ns` on every namespaced resource (metadata.namespace), renames v1 Namespaces, sets
 // the namespace of RoleBinding/ClusterRoleBinding subjects named "default", and the other
 // namespace field specs.
+// The NamespaceTransformer's switches: `unset_only` sets only empty or missing fields;
+// `role_binding_subjects` is "" or "defaultOnly" (subjects named "default"),
+// "allServiceAccounts" (every ServiceAccount subject) or "none".
+struct NamespaceOptions {
+  bool unset_only = false;
+  std::string role_binding_subjects;
+};
+
 absl::Status ApplyNamespace(std::vector<Resource>& resources, const std::string& ns,
-                            const std::vector<FieldSpec>& specs);
+                            const std::vector<FieldSpec>& specs,
+                            const NamespaceOptions& options = {});
 
 // Adds `prefix`/`suffix` to names (CRDs, APIServices and Namespaces are skipped), recording
 // previous ids for name references.
