@@ -25,6 +25,22 @@ std::string Unquote(absl::string_view value) {
   return std::string(value);
 }
 
+// kyaml's encodeBase64: standard base64 broken into lines of 70 characters, each line ended
+// by a newline once the text is 70 characters or longer (the value then prints as a literal
+// block, and the name hash covers the newlines).
+std::string EncodeBase64Lines(absl::string_view raw) {
+  constexpr size_t kLineLength = 70;
+  std::string encoded = absl::Base64Escape(raw);
+  if (encoded.size() / kLineLength == 0) return encoded;
+  std::string out;
+  out.reserve(encoded.size() + encoded.size() / kLineLength + 1);
+  for (size_t i = 0; i < encoded.size(); i += kLineLength) {
+    out.append(encoded, i, kLineLength);
+    out.push_back('\n');
+  }
+  return out;
+}
+
 struct KeyValue {
   std::string key;
   std::string value;
@@ -125,11 +141,11 @@ absl::StatusOr<Resource> Generate(const FileSource& files, const Kustomization& 
           context, ": cannot add key \"", entry.key, "\", another key by that name already exists"));
     }
     if (args.kind == "Secret") {
-      data[entry.key] = absl::Base64Escape(entry.value);
+      data[entry.key] = EncodeBase64Lines(entry.value);
     } else if (IsValidUtf8(std::string_view(entry.value))) {
       data[entry.key] = std::move(entry.value);
     } else {
-      binary_data[entry.key] = absl::Base64Escape(entry.value);
+      binary_data[entry.key] = EncodeBase64Lines(entry.value);
     }
   }
   if (!data.empty()) object["data"] = std::move(data);

@@ -40,9 +40,10 @@ bool LooksRemote(absl::string_view path) {
 }
 
 // kustomize rewrites metadata.annotations when it strips its own bookkeeping annotations at
-// the end of a build, and drops the field when nothing is left: a null, empty or non-mapping
-// value disappears (labels are left alone).
-void DropEmptyAnnotations(Json& object) {
+// the end of a build, through a map of strings: the field disappears when nothing is left (a
+// null, empty or non-mapping value), and scalar values become their text (`port: 8080` ->
+// "8080", `happy: true` -> "true", an empty value -> ""). Labels are left alone.
+void NormalizeAnnotations(Json& object) {
   auto metadata = object.find("metadata");
   if (metadata == object.end() || !metadata->is_object()) return;
   auto annotations = metadata->find("annotations");
@@ -50,6 +51,12 @@ void DropEmptyAnnotations(Json& object) {
   if (annotations->is_null() || (annotations->is_object() && annotations->empty()) ||
       (annotations->is_array() && annotations->empty())) {
     metadata->erase(annotations);
+    return;
+  }
+  if (!annotations->is_object()) return;
+  for (auto& [key, value] : annotations->items()) {
+    if (value.is_string() || value.is_object() || value.is_array()) continue;
+    value = value.is_null() ? std::string() : value.dump();
   }
 }
 
@@ -390,7 +397,7 @@ class Builder {
     std::vector<Json> out;
     out.reserve(kept.size());
     for (Resource& resource : kept) {
-      DropEmptyAnnotations(resource.object);
+      NormalizeAnnotations(resource.object);
       out.push_back(std::move(resource.object));
     }
     return out;

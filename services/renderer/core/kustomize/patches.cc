@@ -177,7 +177,16 @@ absl::Status ApplyPatches(const FileSource& files, const Kustomization& kustomiz
       // Apply in reverse so erasing a deleted resource keeps the other indices valid.
       for (auto it = selected.rbegin(); it != selected.rend(); ++it) {
         size_t index = *it;
-        RETURN_IF_ERROR(ApplySmPatchTo(resources, index, documents[0], &entry, text.source));
+        // kustomize gives the patch the target's apiVersion (its kind and name are restored
+        // after the merge unless the options allow a change).
+        Json patch = documents[0];
+        auto api_version = resources[index].object.find("apiVersion");
+        if (api_version != resources[index].object.end()) {
+          patch["apiVersion"] = *api_version;
+        } else {
+          patch.erase("apiVersion");
+        }
+        RETURN_IF_ERROR(ApplySmPatchTo(resources, index, patch, &entry, text.source));
       }
       continue;
     }
