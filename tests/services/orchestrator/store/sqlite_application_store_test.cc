@@ -59,6 +59,11 @@ class StoreTest : public ::testing::Test {
     Reopen();
   }
 
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
   void Reopen() {
     store_.reset();
     SqliteStoreOptions options;
@@ -552,6 +557,8 @@ TEST(SqliteStoreOpenTest, RefusesNewerSchemaForeignFilesAndBadOptions) {
   options.history_limit = 0;
   EXPECT_EQ(SqliteApplicationStore::Open(FreshDir("bad"), options).status().code(),
             absl::StatusCode::kInvalidArgument);
+  std::filesystem::remove_all(dir);
+  std::filesystem::remove_all(garbage_dir);
 }
 
 TEST(SqliteStoreOpenTest, MigratesAnEmptyFileAndCreatesTheDirectory) {
@@ -563,6 +570,8 @@ TEST(SqliteStoreOpenTest, MigratesAnEmptyFileAndCreatesTheDirectory) {
   EXPECT_EQ(*(*store)->ReadPragma("user_version"),
             absl::StrCat(SqliteApplicationStore::kSchemaVersion));
   EXPECT_TRUE((*store)->Create(App("web")).ok());
+  store->reset();
+  std::filesystem::remove_all(FreshDir("nested"));
 }
 
 }  // namespace
