@@ -138,9 +138,9 @@ struct ListOptions {
 };
 
 struct ListPage {
-  std::vector<Json> items;          // full objects; apiVersion and kind filled in
-  std::string resource_version;     // of the list: where a watch should start
-  std::string continue_token;       // "" on the last page
+  std::vector<Json> items;       // full objects; apiVersion and kind filled in
+  std::string resource_version;  // of the list: where a watch should start
+  std::string continue_token;    // "" on the last page
 };
 
 struct WatchOptions {
@@ -199,9 +199,10 @@ struct DeleteOptions {
 
 // Counters since the client was created (for metrics and benchmarks).
 struct KubeClientStats {
-  int64_t requests = 0;          // HTTP requests sent (retries included; watches included)
-  int64_t retries = 0;           // Retry-After retries
-  int64_t transport_errors = 0;  // requests that got no HTTP response
+  int64_t requests = 0;            // HTTP requests sent (retries included; watches included)
+  int64_t retries = 0;             // Retry-After retries
+  int64_t transport_errors = 0;    // requests that got no HTTP response
+  int64_t http2_responses = 0;     // responses that came over HTTP/2
   absl::Duration rate_limit_wait;  // total time spent waiting for tokens
 };
 
@@ -223,8 +224,7 @@ class KubeClient {
 
   // Sends `request`; a 2xx response is returned, anything else is an error (see the table above).
   // 401 with an exec plugin re-runs the plugin once and retries.
-  virtual absl::StatusOr<KubeResponse> Request(const KubeRequest& request,
-                                               absl::Time deadline) = 0;
+  virtual absl::StatusOr<KubeResponse> Request(const KubeRequest& request, absl::Time deadline) = 0;
 
   // ---- discovery (cached; safe to call from many threads; one refresh at a time) ----
 
@@ -239,8 +239,8 @@ class KubeClient {
   // refreshes once when the kind is unknown (see unknown_kind_refresh_interval), then NOT_FOUND
   // naming the kind. UNAVAILABLE when the group's discovery failed.
   virtual absl::StatusOr<ApiResource> ResourceFor(absl::string_view group,
-                                                  absl::string_view version,
-                                                  absl::string_view kind, absl::Time deadline) = 0;
+                                                  absl::string_view version, absl::string_view kind,
+                                                  absl::Time deadline) = 0;
   absl::StatusOr<ApiResource> ResourceFor(const GroupVersionKind& gvk, absl::Time deadline) {
     return ResourceFor(gvk.group, gvk.version, gvk.kind, deadline);
   }
@@ -293,9 +293,8 @@ class KubeClient {
                                        absl::Time deadline) = 0;
 
   // PATCH of the object `key` with `patch` (JSON text of the given type). Returns the object.
-  virtual absl::StatusOr<Json> Patch(const ObjectKey& key, PatchType type,
-                                     absl::string_view patch, const WriteOptions& options,
-                                     absl::Time deadline) = 0;
+  virtual absl::StatusOr<Json> Patch(const ObjectKey& key, PatchType type, absl::string_view patch,
+                                     const WriteOptions& options, absl::Time deadline) = 0;
 
   // DELETE of the object `key`. Returns what the server answered: the object (still there with
   // a deletionTimestamp, e.g. Foreground with dependents or finalizers) or a Status (gone).

@@ -1,0 +1,647 @@
+// KubeClient against a small HTTP server on loopback (cpp-httplib): what the real API server
+// cannot be made to do on demand. 429 with Retry-After, the QPS limit, the in-flight bound,
+// legacy and aggregated discovery (with a dead group), deadlines, streaming watches and their
+// ends, token-file rotation and exec-plugin re-runs after a 401.
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "httplib.h"
+#include "services/applier/core/kube/kube_client.h"
+
+namespace todoke::applier::kube {
+namespace {
+
+using ::testing::HasSubstr;
+
+// A loopback HTTP server whose every request goes to `handler` (set before Start).
+class FakeApiServer {
+ public:
+  using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
+
+  explicit FakeApiServer(Handler handler) : handler_(std::move(handler)) {
+    auto route = [this](const httplib::Request& req, httplib::Response& res) {
+      {
+        absl::MutexLock lock(&mu_);
+        ++requests_[req.path];
+        authorizations_.push_back(req.get_header_value("Authorization"));
+        ++in_flight_;
+        max_in_flight_ = std::max(max_in_flight_, in_flight_);
+      }
+      handler_(req, res);
+      absl::MutexLock lock(&mu_);
+      --in_flight_;
+    };
+    server_.Get(".*", route);
+    server_.Post(".*", route);
+    server_.Put(".*", route);
+    server_.Patch(".*", route);
+    server_.Delete(".*", route);
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    while (!server_.is_running()) absl::SleepFor(absl::Milliseconds(1));
+  }
+  ~FakeApiServer() {
+    stopping_ = true;
+    server_.stop();
+    thread_.join();
+  }
+
+  KubeConfig Config() const {
+    KubeConfig config;
+    config.server = absl::StrCat("http://127.0.0.1:", port_);
+    config.source = "test";
+    return config;
+  }
+  int Requests(const std::string& path) {
+    absl::MutexLock lock(&mu_);
+    return requests_[path];
+  }
+  int MaxInFlight() {
+    absl::MutexLock lock(&mu_);
+    return max_in_flight_;
+  }
+  std::vector<std::string> Authorizations() {
+    absl::MutexLock lock(&mu_);
+    return authorizations_;
+  }
+  bool stopping() const { return stopping_; }
+
+ private:
+  Handler handler_;
+  httplib::Server server_;
+  std::thread thread_;
+  int port_ = 0;
+  std::atomic<bool> stopping_{false};
+  absl::Mutex mu_;
+  std::map<std::string, int> requests_;
+  std::vector<std::string> authorizations_;
+  int in_flight_ = 0;
+  int max_in_flight_ = 0;
+};
+
+constexpr char kApiVersions[] = R"({"kind":"APIVersions","versions":["v1"]})";
+constexpr char kCoreV1[] = R"({"kind":"APIResourceList","groupVersion":"v1","resources":[
+  {"name":"configmaps","namespaced":true,"kind":"ConfigMap","verbs":["get","list","watch","patch"]},
+  {"name":"namespaces","namespaced":false,"kind":"Namespace","verbs":["get"]},
+  {"name":"namespaces/status","namespaced":false,"kind":"Namespace","verbs":["get"]}]})";
+constexpr char kApiGroups[] = R"({"kind":"APIGroupList","groups":[
+  {"name":"example.com","versions":[{"groupVersion":"example.com/v1","version":"v1"},
+                                    {"groupVersion":"example.com/v2","version":"v2"}],
+   "preferredVersion":{"groupVersion":"example.com/v2","version":"v2"}},
+  {"name":"broken.io","versions":[{"groupVersion":"broken.io/v1","version":"v1"}],
+   "preferredVersion":{"groupVersion":"broken.io/v1","version":"v1"}}]})";
+constexpr char kExampleV1[] = R"({"kind":"APIResourceList","resources":[
+  {"name":"widgets","namespaced":false,"kind":"Widget","verbs":["get"]},
+  {"name":"gadgets","namespaced":true,"kind":"Gadget","verbs":["get"]}]})";
+constexpr char kExampleV2[] = R"({"kind":"APIResourceList","resources":[
+  {"name":"widgets","namespaced":false,"kind":"Widget","verbs":["get","list"]}]})";
+
+// Legacy discovery only (ignores the aggregated Accept header, as old servers do).
+void LegacyDiscovery(const httplib::Request& req, httplib::Response& res) {
+  if (req.path == "/api") {
+    res.set_content(kApiVersions, "application/json");
+  } else if (req.path == "/api/v1") {
+    res.set_content(kCoreV1, "application/json");
+  } else if (req.path == "/apis") {
+    res.set_content(kApiGroups, "application/json");
+  } else if (req.path == "/apis/example.com/v1") {
+    res.set_content(kExampleV1, "application/json");
+  } else if (req.path == "/apis/example.com/v2") {
+    res.set_content(kExampleV2, "application/json");
+  } else if (req.path == "/apis/broken.io/v1") {
+    res.status = 503;
+    res.set_content(
+        R"({"kind":"Status","message":"service unavailable","reason":"ServiceUnavailable","code":503})",
+        "application/json");
+  } else {
+    res.status = 404;
+    res.set_content(R"({"kind":"Status","message":"not found","reason":"NotFound","code":404})",
+                    "application/json");
+  }
+}
+
+absl::Time In(absl::Duration d) { return absl::Now() + d; }
+
+TEST(KubeClientLocalTest, LegacyDiscoveryPreferredVersionScopeAndDeadGroup) {
+  FakeApiServer server(LegacyDiscovery);
+  KubeClientOptions options;
+  options.unknown_kind_refresh_interval = absl::Milliseconds(200);
+  absl::StatusOr<std::unique_ptr<KubeClient>> client = KubeClient::Create(server.Config(), options);
+  ASSERT_TRUE(client.ok()) << client.status();
+  KubeClient& c = **client;
+
+  absl::StatusOr<ApiResource> cm = c.ResourceFor("", "v1", "ConfigMap", In(absl::Seconds(5)));
+  ASSERT_TRUE(cm.ok()) << cm.status();
+  EXPECT_EQ(cm->resource, "configmaps");
+  EXPECT_TRUE(cm->namespaced);
+  absl::StatusOr<ApiResource> ns = c.ResourceFor("", "", "Namespace", In(absl::Seconds(5)));
+  ASSERT_TRUE(ns.ok()) << ns.status();
+  EXPECT_FALSE(ns->namespaced);
+  EXPECT_THAT(ns->subresources, ::testing::ElementsAre("status"));
+
+  // No version: the preferred one (v2).
+  absl::StatusOr<ApiResource> widget =
+      c.ResourceFor("example.com", "", "Widget", In(absl::Seconds(5)));
+  ASSERT_TRUE(widget.ok()) << widget.status();
+  EXPECT_EQ(widget->version, "v2");
+  EXPECT_FALSE(widget->namespaced);
+  // A kind only v1 serves is found through v1.
+  absl::StatusOr<ApiResource> gadget =
+      c.ResourceFor("example.com", "", "Gadget", In(absl::Seconds(5)));
+  ASSERT_TRUE(gadget.ok()) << gadget.status();
+  EXPECT_EQ(gadget->version, "v1");
+  EXPECT_TRUE(gadget->namespaced);
+
+  // The dead group fails alone, UNAVAILABLE with the server's message.
+  absl::StatusOr<ApiResource> thing =
+      c.ResourceFor("broken.io", "v1", "Thing", In(absl::Seconds(5)));
+  EXPECT_EQ(thing.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(thing.status().message(), HasSubstr("service unavailable"));
+  EXPECT_EQ(server.Requests("/api"), 1);
+
+  // Unknown kind: one refresh (the cache is older than the interval), then NOT_FOUND naming the
+  // kind. Right after, no second refresh.
+  absl::SleepFor(absl::Milliseconds(250));
+  absl::StatusOr<ApiResource> unknown =
+      c.ResourceFor("example.com", "v1", "Nope", In(absl::Seconds(5)));
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(unknown.status().message(), HasSubstr("Nope"));
+  EXPECT_EQ(server.Requests("/api"), 2);
+  unknown = c.ResourceFor("example.com", "v1", "Nope", In(absl::Seconds(5)));
+  EXPECT_EQ(server.Requests("/api"), 2);
+  ASSERT_TRUE(c.Refresh(In(absl::Seconds(5))).ok());
+  EXPECT_EQ(server.Requests("/api"), 3);
+
+  absl::StatusOr<std::vector<ApiResource>> all = c.ServerResources(In(absl::Seconds(5)));
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 5u);  // configmaps, namespaces, widgets v2, widgets v1, gadgets
+}
+
+TEST(KubeClientLocalTest, AggregatedDiscoveryWithStaleGroup) {
+  FakeApiServer server([](const httplib::Request& req, httplib::Response& res) {
+    ASSERT_THAT(req.get_header_value("Accept"), HasSubstr("as=APIGroupDiscoveryList"));
+    if (req.path == "/api") {
+      res.set_content(R"({"kind":"APIGroupDiscoveryList","apiVersion":"apidiscovery.k8s.io/v2",
+        "items":[{"metadata":{},"versions":[{"version":"v1","resources":[
+          {"resource":"pods","responseKind":{"group":"","version":"v1","kind":"Pod"},
+           "scope":"Namespaced","verbs":["get","list"],
+           "subresources":[{"subresource":"status"},{"subresource":"log"}]}]}]}]})",
+                      "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList");
+    } else if (req.path == "/apis") {
+      res.set_content(R"({"kind":"APIGroupDiscoveryList","apiVersion":"apidiscovery.k8s.io/v2",
+        "items":[{"metadata":{"name":"apps"},"versions":[{"version":"v1","resources":[
+          {"resource":"deployments","responseKind":{"group":"apps","version":"v1","kind":"Deployment"},
+           "scope":"Namespaced","verbs":["get"]}]}]},
+          {"metadata":{"name":"metrics.k8s.io"},"versions":[{"version":"v1beta1","freshness":"Stale",
+           "resources":[]}]}]})",
+                      "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList");
+    } else {
+      res.status = 500;  // no legacy requests expected
+    }
+  });
+  absl::StatusOr<std::unique_ptr<KubeClient>> client = KubeClient::Create(server.Config());
+  ASSERT_TRUE(client.ok());
+  absl::StatusOr<ApiResource> pod = (*client)->ResourceFor("", "v1", "Pod", In(absl::Seconds(5)));
+  ASSERT_TRUE(pod.ok()) << pod.status();
+  EXPECT_EQ(pod->resource, "pods");
+  EXPECT_TRUE(pod->namespaced);
+  EXPECT_THAT(pod->subresources, ::testing::ElementsAre("status", "log"));
+  absl::StatusOr<ApiResource> deploy =
+      (*client)->ResourceFor("apps", "", "Deployment", In(absl::Seconds(5)));
+  ASSERT_TRUE(deploy.ok()) << deploy.status();
+  EXPECT_EQ(deploy->resource, "deployments");
+  absl::StatusOr<ApiResource> metrics =
+      (*client)->ResourceFor("metrics.k8s.io", "", "PodMetrics", In(absl::Seconds(5)));
+  EXPECT_EQ(metrics.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(metrics.status().message(), HasSubstr("stale"));
+  EXPECT_EQ(server.Requests("/api/v1"), 0);
+}
+
+TEST(KubeClientLocalTest, TooManyRequestsHonoursRetryAfter) {
+  std::atomic<int> calls{0};
+  FakeApiServer server([&](const httplib::Request& req, httplib::Response& res) {
+    if (++calls <= 2) {
+      res.status = 429;
+      res.set_header("Retry-After", "1");
+      res.set_content(
+          R"({"kind":"Status","message":"too many requests, please try again later","reason":"TooManyRequests","code":429})",
+          "application/json");
+      return;
+    }
+    res.set_content(R"({"ok":true})", "application/json");
+  });
+  absl::StatusOr<std::unique_ptr<KubeClient>> client = KubeClient::Create(server.Config());
+  ASSERT_TRUE(client.ok());
+  KubeRequest request;
+  request.path = "/healthz";
+  const absl::Time start = absl::Now();
+  absl::StatusOr<KubeResponse> response = (*client)->Request(request, In(absl::Seconds(10)));
+  const absl::Duration took = absl::Now() - start;
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->body, R"({"ok":true})");
+  EXPECT_EQ(calls.load(), 3);
+  EXPECT_GE(took, absl::Milliseconds(1950));  // waited 1 s twice, as asked
+  EXPECT_LT(took, absl::Seconds(4));
+  EXPECT_EQ((*client)->stats().retries, 2);
+  EXPECT_EQ((*client)->stats().http2_responses, 0);  // plain http: HTTP/1.1
+}
+
+TEST(KubeClientLocalTest, TooManyRequestsRetriesAreBounded) {
+  std::atomic<int> calls{0};
+  FakeApiServer server([&](const httplib::Request&, httplib::Response& res) {
+    ++calls;
+    res.status = 429;
+    res.set_header("Retry-After", "0");
+    res.set_content(
+        R"({"kind":"Status","message":"slow down","reason":"TooManyRequests","code":429})",
+        "application/json");
+  });
+  KubeClientOptions options;
+  options.max_retries = 2;
+  absl::StatusOr<std::unique_ptr<KubeClient>> client = KubeClient::Create(server.Config(), options);
+  ASSERT_TRUE(client.ok());
+  KubeRequest request;
+  request.path = "/x";
+  absl::StatusOr<KubeResponse> response = (*client)->Request(request, In(absl::Seconds(10)));
+  EXPECT_EQ(response.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(response.status().message(), HasSubstr("slow down"));
+  EXPECT_EQ(KubeReason(response.status()), "TooManyRequests");
+  EXPECT_EQ(calls.load(), 3);
+}
+
+TEST(KubeClientLocalTest, RetryAfterBeyondTheDeadlineIsNotWaitedFor) {
+  FakeApiServer server([&](const httplib::Request&, httplib::Response& res) {
+    res.status = 429;
+    res.set_header("Retry-After", "5");
+  });
+  absl::StatusOr<std::unique_ptr<KubeClient>> client = KubeClient::Create(server.Config());
+  ASSERT_TRUE(client.ok());
+  KubeRequest request;
+  request.path = "/x";
+  const absl::Time start = absl::Now();
+  absl::StatusOr<KubeResponse> response = (*client)->Request(request, In(absl::Seconds(2)));
+  EXPECT_EQ(response.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+}
+
+TEST(KubeClientLocalTest, QpsAndBurstLimitRequests) {
+  FakeApiServer server([](const httplib::Request&, httplib::Response& res) {
+    res.set_content("{}", "application/json");
+  });
+  KubeClientOptions options;
+  options.qps = 20;
+  options.burst = 2;
+  absl::StatusOr<std::unique_ptr<KubeClient>> client = KubeClient::Create(server.Config(), options);
+  ASSERT_TRUE(client.ok());
+  KubeRequest request;
+  request.path = "/x";
+  const absl::Time start = absl::Now();
+  for (int i = 0; i < 12; ++i) {
+    ASSERT_TRUE((*client)->Request(request, In(absl::Seconds(5))).ok());
+  }
+  // 2 at once, then 10 at 20/s.
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_GE(took, absl::Milliseconds(480));
+  EXPECT_LT(took, absl::Seconds(2));
+  EXPECT_GE((*client)->stats().rate_limit_wait, absl::Milliseconds(300));
+  // A deadline before the next token: DEADLINE_EXCEEDED at once, nothing sent.
+  options.qps = 0.5;
+  options.burst = 1;
+  client = KubeClient::Create(server.Config(), options);
+  ASSERT_TRUE((*client)->Request(request, In(absl::Seconds(5))).ok());
+  const int before = server.Requests("/x");
+  absl::StatusOr<KubeResponse> refused = (*client)->Request(request, In(absl::Milliseconds(300)));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(server.Requests("/x"), before);
+}
+
+TEST(KubeClientLocalTest, RequestsInFlightAreBounded) {
+  FakeApiServer server([](const httplib::Request&, httplib::Response& res) {
+    absl::SleepFor(absl::Milliseconds(150));
+    res.set_content("{}", "application/json");
+  });
+  KubeClientOptions options;
+  options.max_in_flight = 2;
+  absl::StatusOr<std::unique_ptr<KubeClient>> client = KubeClient::Create(server.Config(), options);
+  ASSERT_TRUE(client.ok());
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 6; ++i) {
+    threads.emplace_back([&] {
+      KubeRequest request;
+      request.path = "/slow";
+      if ((*client)->Request(request, In(absl::Seconds(10))).ok()) ++ok;
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 6);
+  EXPECT_EQ(server.MaxInFlight(), 2);
+}
+
+TEST(KubeClientLocalTest, UnreachableServerIsUnavailableAtOnce) {
+  // A port that was just free: connection refused.
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  KubeConfig config;
+  config.server = absl::StrCat("https://127.0.0.1:", ntohs(addr.sin_port));
+  config.token = "secret-token-value";
+  absl::StatusOr<std::unique_ptr<KubeClient>> client = KubeClient::Create(config);
+  ASSERT_TRUE(client.ok());
+  const absl::Time start = absl::Now();
+  absl::StatusOr<ApiResource> r =
+      (*client)->ResourceFor("", "v1", "ConfigMap", In(absl::Seconds(3)));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(r.status().message(), HasSubstr(config.server));
+  EXPECT_THAT(r.status().message(), ::testing::Not(HasSubstr("secret-token-value")));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+}
+
+TEST(KubeClientLocalTest, SlowServerEndsAtTheDeadline) {
+  FakeApiServer server([&](const httplib::Request&, httplib::Response& res) {
+    for (int i = 0; i < 30 && !server.stopping(); ++i) absl::SleepFor(absl::Milliseconds(100));
+    res.set_content("{}", "application/json");
+  });
+  absl::StatusOr<std::unique_ptr<KubeClient>> client = KubeClient::Create(server.Config());
+  ASSERT_TRUE(client.ok());
+  KubeRequest request;
+  request.path = "/slow";
+  const absl::Time start = absl::Now();
+  absl::StatusOr<KubeResponse> response = (*client)->Request(request, In(absl::Milliseconds(500)));
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_EQ(response.status().code(), absl::StatusCode::kDeadlineExceeded) << response.status();
+  EXPECT_GE(took, absl::Milliseconds(450));
+  EXPECT_LT(took, absl::Milliseconds(1200));
+}
+
+// Legacy discovery plus a watch endpoint for configmaps streaming `events`, one every 200 ms,
+// then either ending or hanging (until the server stops).
+FakeApiServer::Handler WatchServer(std::vector<std::string> events, bool hang,
+                                   std::atomic<bool>* stop, std::string* query) {
+  return [events, hang, stop, query](const httplib::Request& req, httplib::Response& res) {
+    if (req.path != "/api/v1/namespaces/ns/configmaps" || !req.has_param("watch")) {
+      LegacyDiscovery(req, res);
+      return;
+    }
+    if (query != nullptr) {
+      *query = absl::StrCat("rv=", req.get_param_value("resourceVersion"),
+                            " bookmarks=", req.get_param_value("allowWatchBookmarks"),
+                            " labels=", req.get_param_value("labelSelector"));
+    }
+    res.set_chunked_content_provider("application/json",
+                                     [events, hang, stop](size_t, httplib::DataSink& sink) {
+                                       for (const std::string& e : events) {
+                                         absl::SleepFor(absl::Milliseconds(200));
+                                         if (!sink.write(e.data(), e.size())) return false;
+                                       }
+                                       for (int i = 0; hang && i < 100 && !stop->load(); ++i) {
+                                         absl::SleepFor(absl::Milliseconds(100));
+                                         if (!sink.is_writable()) return false;
+                                       }
+                                       sink.done();
+                                       return true;
+                                     });
+  };
+}
+
+const std::vector<std::string> kEvents = {
+    R"({"type":"ADDED","object":{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a","resourceVersion":"5"}}})"
+    "\n",
+    R"({"type":"MODIFIED","object":{"apiVersion":"v1","kind":"ConfigMap",)",
+    R"("metadata":{"name":"a","resourceVersion":"6"}}})"
+    "\n"
+    R"({"type":"BOOKMARK","object":{"kind":"ConfigMap","apiVersion":"v1","metadata":{"resourceVersion":"7"}}})"
+    "\n"};
+
+TEST(KubeClientLocalTest, WatchDeliversEventsAsTheyArriveThenEndsWithTheServer) {
+  std::atomic<bool> stop{false};
+  std::string query;
+  FakeApiServer server(WatchServer(kEvents, /*hang=*/false, &stop, &query));
+  absl::StatusOr<std::unique_ptr<KubeClient>> client = KubeClient::Create(server.Config());
+  ASSERT_TRUE(client.ok());
+  WatchOptions options;
+  options.resource_version = "4";
+  options.label_selector = "todoke.dev/app";
+  std::vector<std::pair<std::string, std::string>> seen;  // type, resourceVersion
+  std::vector<absl::Duration> at;
+  const absl::Time start = absl::Now();
+  absl::Status status = (*client)->Watch(
+      {"", "v1", "ConfigMap"}, "ns", options,
+      [&](WatchEvent& event) {
+        seen.emplace_back(std::string(WatchEventTypeName(event.type)),
+                          event.object["metadata"].value("resourceVersion", ""));
+        at.push_back(absl::Now() - start);
+        return true;
+      },
+      In(absl::Seconds(10)));
+  EXPECT_TRUE(status.ok()) << status;
+  EXPECT_EQ(query, "rv=4 bookmarks=true labels=todoke.dev/app");
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0], std::make_pair(std::string("ADDED"), std::string("5")));
+  EXPECT_EQ(seen[1], std::make_pair(std::string("MODIFIED"), std::string("6")));
+  EXPECT_EQ(seen[2], std::make_pair(std::string("BOOKMARK"), std::string("7")));
+  // The first event was delivered when it arrived, not at the end of the stream.
+  EXPECT_LT(at[0] + absl::Milliseconds(300), at[2]);
+}
+
+TEST(KubeClientLocalTest, WatchErrorEventIsOutOfRangeForGone) {
+  std::atomic<bool> stop{false};
+  FakeApiServer server(WatchServer(
+      {R"j({"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","status":"Failure","message":"too old resource version: 4 (9)","reason":"Expired","code":410}})j"
+       "\n"},
+      /*hang=*/true, &stop, nullptr));
+  absl::StatusOr<std::unique_ptr<KubeClient>> client = KubeClient::Create(server.Config());
+  ASSERT_TRUE(client.ok());
+  int errors = 0;
+  absl::Status status = (*client)->Watch(
+      {"", "v1", "ConfigMap"}, "ns", {},
+      [&](WatchEvent& event) {
+        errors += event.type == WatchEvent::Type::kError;
+        return true;
+      },
+      In(absl::Seconds(10)));
+  stop = true;
+  EXPECT_EQ(errors, 1);
+  EXPECT_EQ(status.code(), absl::StatusCode::kOutOfRange) << status;
+  EXPECT_THAT(status.message(), HasSubstr("too old resource version"));
+  EXPECT_EQ(KubeReason(status), "Expired");
+}
+
+TEST(KubeClientLocalTest, WatchEndsOnCancelOnCallbackAndAtTheDeadline) {
+  std::atomic<bool> stop{false};
+  FakeApiServer server(WatchServer(kEvents, /*hang=*/true, &stop, nullptr));
+  absl::StatusOr<std::unique_ptr<KubeClient>> client = KubeClient::Create(server.Config());
+  ASSERT_TRUE(client.ok());
+  const GroupVersionKind cm{"", "v1", "ConfigMap"};
+
+  // Cancel after the first event: noticed within about a second.
+  std::atomic<bool> cancel{false};
+  absl::Time cancelled_at;
+  absl::Status status = (*client)->Watch(
+      cm, "ns", {},
+      [&](WatchEvent&) {
+        if (!cancel) cancelled_at = absl::Now();
+        cancel = true;
+        return true;
+      },
+      In(absl::Seconds(20)), &cancel);
+  EXPECT_TRUE(status.ok()) << status;
+  EXPECT_LT(absl::Now() - cancelled_at, absl::Milliseconds(1600));
+
+  // The callback says stop.
+  int calls = 0;
+  status = (*client)->Watch(
+      cm, "ns", {}, [&](WatchEvent&) { return ++calls < 2; }, In(absl::Seconds(20)));
+  EXPECT_TRUE(status.ok()) << status;
+  EXPECT_EQ(calls, 2);
+
+  // The deadline: a normal end.
+  const absl::Time start = absl::Now();
+  status = (*client)->Watch(
+      cm, "ns", {}, [&](WatchEvent&) { return true; }, In(absl::Milliseconds(1500)));
+  EXPECT_TRUE(status.ok()) << status;
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(1400));
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(2500));
+  stop = true;
+}
+
+class TempFile {
+ public:
+  TempFile() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "kube-test.XXXXXX").string();
+    dir_ = mkdtemp(pattern.data());
+  }
+  ~TempFile() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  std::string Write(const std::string& name, const std::string& text) {
+    const std::string path = dir_ + "/" + name;
+    std::ofstream(path + ".tmp") << text;
+    std::filesystem::rename(path + ".tmp", path);  // as kubelet rotates: a new file
+    return path;
+  }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  std::string dir_;
+};
+
+TEST(KubeClientLocalTest, TokenFileIsReReadWhenItRotates) {
+  FakeApiServer server([](const httplib::Request&, httplib::Response& res) {
+    res.set_content("{}", "application/json");
+  });
+  TempFile files;
+  KubeConfig config = server.Config();
+  config.token_file = files.Write("token", "first-token\n");
+  absl::StatusOr<std::unique_ptr<KubeClient>> client = KubeClient::Create(config);
+  ASSERT_TRUE(client.ok());
+  KubeRequest request;
+  request.path = "/x";
+  ASSERT_TRUE((*client)->Request(request, In(absl::Seconds(5))).ok());
+  ASSERT_TRUE((*client)->Request(request, In(absl::Seconds(5))).ok());
+  files.Write("token", "second-token");
+  ASSERT_TRUE((*client)->Request(request, In(absl::Seconds(5))).ok());
+  EXPECT_THAT(
+      server.Authorizations(),
+      ::testing::ElementsAre("Bearer first-token", "Bearer first-token", "Bearer second-token"));
+}
+
+TEST(KubeClientLocalTest, ExecPluginCachedUntilExpiryAndReRunAfter401) {
+  // The server accepts only the token "good"; the plugin prints "stale" on its first run,
+  // then "good".
+  FakeApiServer server([](const httplib::Request& req, httplib::Response& res) {
+    if (req.get_header_value("Authorization") != "Bearer good") {
+      res.status = 401;
+      res.set_content(
+          R"({"kind":"Status","message":"Unauthorized","reason":"Unauthorized","code":401})",
+          "application/json");
+      return;
+    }
+    res.set_content("{}", "application/json");
+  });
+  TempFile files;
+  const std::string runs = files.dir() + "/runs";
+  const std::string plugin = files.Write(
+      "plugin.sh", absl::StrCat(R"sh(#!/bin/sh
+echo run >> ")sh",
+                                runs, R"sh("
+if [ "$(wc -l < ")sh",
+                                runs, R"sh(")" -eq 1 ]; then tok=stale; else tok=good; fi
+echo "{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"$tok\",\"expirationTimestamp\":\"2099-01-01T00:00:00Z\"}}"
+)sh"));
+  chmod(plugin.c_str(), 0755);
+  KubeConfig config = server.Config();
+  config.has_exec = true;
+  config.exec.command = plugin;
+  absl::StatusOr<std::unique_ptr<KubeClient>> client = KubeClient::Create(config);
+  ASSERT_TRUE(client.ok());
+  KubeRequest request;
+  request.path = "/x";
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<KubeResponse> response = (*client)->Request(request, In(absl::Seconds(10)));
+    ASSERT_TRUE(response.ok()) << response.status();
+  }
+  std::ifstream in(runs);
+  int lines = 0;
+  for (std::string line; std::getline(in, line);) ++lines;
+  EXPECT_EQ(lines, 2);  // stale (401), good; then cached
+  EXPECT_THAT(server.Authorizations(),
+              ::testing::ElementsAre("Bearer stale", "Bearer good", "Bearer good", "Bearer good"));
+}
+
+TEST(KubeClientLocalTest, WrongTokenIsUnauthenticatedWithoutTheToken) {
+  FakeApiServer server([](const httplib::Request&, httplib::Response& res) {
+    res.status = 401;
+    res.set_content(
+        R"({"kind":"Status","message":"Unauthorized","reason":"Unauthorized","code":401})",
+        "application/json");
+  });
+  KubeConfig config = server.Config();
+  config.token = "wrong-secret-token";
+  absl::StatusOr<std::unique_ptr<KubeClient>> client = KubeClient::Create(config);
+  ASSERT_TRUE(client.ok());
+  absl::StatusOr<Json> got =
+      (*client)->Get({"", "v1", "ConfigMap", "ns", "a"}, In(absl::Seconds(5)));
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_THAT(got.status().message(), ::testing::Not(HasSubstr("wrong-secret-token")));
+}
+
+TEST(KubeClientLocalTest, CreateRefusesBadConfig) {
+  KubeConfig config;
+  config.server = "ftp://user:pass@host";
+  EXPECT_EQ(KubeClient::Create(config).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(KubeClient::Create(config).status().message(), ::testing::Not(HasSubstr("pass")));
+  config.server = "https://h";
+  config.client_cert_pem = "-----BEGIN CERTIFICATE-----\n";
+  EXPECT_EQ(KubeClient::Create(config).status().code(), absl::StatusCode::kInvalidArgument);
+  config.client_key_pem = "not a key";
+  EXPECT_EQ(KubeClient::Create(config).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace todoke::applier::kube
