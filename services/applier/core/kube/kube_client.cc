@@ -927,6 +927,9 @@ class CurlKubeClient final : public KubeClient {
                                         const std::atomic<bool>* cancel) {
     const std::string context = absl::StrCat(
         request.method == "GET" && sink != nullptr ? "WATCH" : request.method, " ", request.path);
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(absl::StrCat(context, ": deadline already passed"));
+    }
     int retries = 0;
     bool reauthenticated = false;
     while (true) {
