@@ -23,6 +23,7 @@
 #include <thread>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 
@@ -140,6 +141,14 @@ std::vector<ResolvedAddress> ToAddresses(const struct addrinfo* info) {
 
 int Connect(git_stream* stream) {
   auto* st = reinterpret_cast<DeadlineSocket*>(stream);
+  if (st->scope != nullptr && st->scope == current_scope &&
+      !st->scope->AllowsConnectionTo(st->host, st->port)) {
+    git_error_set_str(GIT_ERROR_NET,
+                      absl::StrCat("refused to connect to ", st->host, ":", st->port,
+                                   ": another origin than the one credentials are configured for")
+                          .c_str());
+    return -1;
+  }
   absl::StatusOr<std::vector<ResolvedAddress>> addresses =
       DeadlineResolver::Default().Resolve(st->host, st->port, st->deadline);
   if (!addresses.ok()) {
@@ -287,6 +296,30 @@ ScopedNetworkDeadline::ScopedNetworkDeadline(absl::Time deadline)
 }
 
 ScopedNetworkDeadline::~ScopedNetworkDeadline() { current_scope = previous_; }
+
+namespace {
+absl::string_view WithoutBrackets(absl::string_view host) {
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    return host.substr(1, host.size() - 2);
+  }
+  return host;
+}
+}  // namespace
+
+void ScopedNetworkDeadline::RestrictToOrigin(absl::string_view host, int port) {
+  origin_restricted_ = true;
+  allowed_host_ = std::string(WithoutBrackets(host));
+  allowed_port_ = absl::StrCat(port);
+}
+
+bool ScopedNetworkDeadline::AllowsConnectionTo(absl::string_view host, absl::string_view port) {
+  if (!origin_restricted_) return true;
+  if (absl::EqualsIgnoreCase(WithoutBrackets(host), allowed_host_) && port == allowed_port_) {
+    return true;
+  }
+  if (refused_origin_.empty()) refused_origin_ = absl::StrCat(host, ":", port);
+  return false;
+}
 
 ScopedNetworkDeadline* CurrentNetworkDeadline() { return current_scope; }
 

@@ -21,6 +21,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace todoke::source_fetcher {
@@ -43,10 +44,26 @@ class ScopedNetworkDeadline {
   bool expired() const { return expired_.load(); }
   void MarkExpired() { expired_.store(true); }
 
+  // Restricts the sockets this scope opens from now on to `host`:`port` (the origin credentials
+  // were configured for; `host` compared without case or IPv6 brackets). A connection anywhere
+  // else, which only a redirect can cause, fails before a byte is sent: neither a password nor an
+  // "Authorization" header (libgit2 sends custom headers on every request) can reach another
+  // origin.
+  void RestrictToOrigin(absl::string_view host, int port);
+  // "host:port" of the first connection RestrictToOrigin refused; empty when none was.
+  const std::string& refused_origin() const { return refused_origin_; }
+
+  // Used by the socket stream on the scope's thread.
+  bool AllowsConnectionTo(absl::string_view host, absl::string_view port);
+
  private:
   absl::Time deadline_;
   std::atomic<bool> expired_{false};
   ScopedNetworkDeadline* previous_;
+  bool origin_restricted_ = false;
+  std::string allowed_host_;
+  std::string allowed_port_;
+  std::string refused_origin_;
 };
 
 // The innermost scope of the calling thread, or nullptr.

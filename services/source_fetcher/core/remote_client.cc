@@ -28,13 +28,39 @@ struct CallbackState {
   bool no_credentials = false;
   bool host_key_rejected = false;
   std::string host_key_problem;
+  // The origin libgit2 asked credentials for after a redirect, when it is not the URL's own.
+  std::string refused_origin;
 };
 
-int CredentialsCallback(git_credential** out, const char* /*url*/, const char* username_from_url,
+bool IsHttp(const RepoUrl& url) {
+  return url.transport == RepoTransport::kHttp || url.transport == RepoTransport::kHttps;
+}
+
+// Credentials are configured for the URL's origin and go nowhere else: with a credential, the
+// operation's sockets may only connect to that origin (see ScopedNetworkDeadline).
+void RestrictToCredentialOrigin(ScopedNetworkDeadline& scope, const RepoUrl& url,
+                                const Credential* credential) {
+  if (credential == nullptr || !IsHttp(url)) return;
+  scope.RestrictToOrigin(url.host, url.port != 0 ? url.port
+                                                 : (url.transport == RepoTransport::kHttps ? 443
+                                                                                           : 80));
+}
+
+int CredentialsCallback(git_credential** out, const char* url, const char* username_from_url,
                         unsigned int allowed_types, void* payload) {
   auto* state = static_cast<CallbackState*>(payload);
   const Credential* c = state->credential;
   ++state->credential_calls;
+  if (IsHttp(*state->url) && url != nullptr) {
+    // After a redirect libgit2 asks for the new server's credentials: only the origin the
+    // credential is configured for gets it.
+    const std::string asked = HttpOrigin(url);
+    if (asked != HttpOrigin(state->url->fetch_url)) {
+      state->refused_origin = asked.empty() ? MaskCredentials(url) : asked;
+      git_error_set_str(GIT_ERROR_NET, "credentials asked for by another origin");
+      return GIT_EAUTH;
+    }
+  }
   bool has_secret =
       c != nullptr &&
       (((allowed_types & GIT_CREDENTIAL_SSH_KEY) && !c->ssh_private_key_path.empty()) ||
@@ -198,9 +224,19 @@ struct CustomHeaders {
 
 absl::Status ToStatus(int rc, absl::string_view action, const RepoUrl& url,
                       const CallbackState& state) {
-  std::string message = LastGitErrorMessage();
+  // libgit2's messages may quote URLs (a redirect's Location) and server text.
+  std::string message = MaskCredentials(LastGitErrorMessage());
   std::string where = absl::StrCat(action, " ", MaskCredentials(url.fetch_url), ": ");
   ScopedNetworkDeadline* scope = CurrentNetworkDeadline();
+  std::string refused = state.refused_origin;
+  if (refused.empty() && scope != nullptr) refused = scope->refused_origin();
+  if (!refused.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        where, "the server redirected to ", refused, ", another origin than ",
+        HttpOrigin(url.fetch_url),
+        " that the credentials are configured for; refused, so that they are never sent there "
+        "(configure the repository URL the redirect leads to)"));
+  }
   if (absl::Now() >= state.deadline || (scope != nullptr && scope->expired()) ||
       absl::StrContains(message, "deadline exceeded")) {
     return absl::DeadlineExceededError(absl::StrCat(where, "deadline exceeded (", message, ")"));
@@ -248,6 +284,7 @@ class Libgit2RemoteClient : public RemoteClient {
                                                   absl::Time deadline) override {
     RETURN_IF_ERROR(Init());
     ScopedNetworkDeadline scope(deadline);
+    RestrictToCredentialOrigin(scope, url, credential);
     CallbackState state{&url, credential, deadline};
     git_remote* raw = nullptr;
     int rc = git_remote_create_detached(&raw, url.fetch_url.c_str());
@@ -279,6 +316,7 @@ class Libgit2RemoteClient : public RemoteClient {
                      absl::Time deadline) override {
     RETURN_IF_ERROR(Init());
     ScopedNetworkDeadline scope(deadline);
+    RestrictToCredentialOrigin(scope, url, credential);
     CallbackState state{&url, credential, deadline};
     git_repository* raw_repo = nullptr;
     if (git_repository_open_bare(&raw_repo, git_dir.c_str()) < 0) {

@@ -39,6 +39,15 @@ class RemoteClient {
 };
 
 // The real client over libgit2 (git://, http(s)://, ssh://, file://). `tls_ca_file` may be empty.
+//
+// Credentials never cross origins. A credential is configured for one scheme, host and port
+// (credentials.h); an HTTP redirect to another origin is refused when the request has a
+// credential (FAILED_PRECONDITION naming both origins): no connection is made to the other
+// origin, so neither a password nor a bearer token can reach it. Refusing rather than following
+// without credentials is the one choice that also holds for bearer tokens, which libgit2 sends as
+// a custom header on every request of the operation. Without a credential, redirects are followed
+// as libgit2 does by default (initial request only): nothing secret can leak. Every error message
+// is masked (MaskCredentials).
 std::unique_ptr<RemoteClient> NewLibgit2RemoteClient(const std::string& tls_ca_file);
 
 }  // namespace todoke::source_fetcher

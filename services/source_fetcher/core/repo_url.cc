@@ -34,7 +34,26 @@ std::string TrimTrailingSlashes(std::string path) {
 
 }  // namespace
 
-std::string MaskCredentials(absl::string_view text) {
+namespace {
+
+bool IsUrlDelimiter(char c) {
+  return absl::ascii_isspace(static_cast<unsigned char>(c)) || c == '"' || c == '\'' || c == '<' ||
+         c == '>' || c == '`' || c == '(' || c == ')' || c == '[' || c == ']' || c == ',';
+}
+
+// Query parameter names whose values are secrets, as services name them: token, access_token,
+// private_token, password, client_secret, api_key, X-Amz-Signature, X-Amz-Credential, ...
+bool IsCredentialLikeName(absl::string_view name) {
+  const std::string lower = absl::AsciiStrToLower(name);
+  for (absl::string_view part : {"token", "pass", "pwd", "secret", "key", "sig", "credential",
+                                 "auth", "session", "jwt", "bearer", "cookie", "code"}) {
+    if (absl::StrContains(lower, part)) return true;
+  }
+  return false;
+}
+
+// Masks the user information of every "scheme://userinfo@host" in `text`.
+std::string MaskSchemeUserinfo(absl::string_view text) {
   std::string out;
   out.reserve(text.size());
   size_t i = 0;
@@ -44,34 +63,118 @@ std::string MaskCredentials(absl::string_view text) {
     size_t authority_begin = scheme_end + 3;
     size_t authority_end = authority_begin;
     while (authority_end < text.size() && text[authority_end] != '/' &&
-           !absl::ascii_isspace(static_cast<unsigned char>(text[authority_end])) &&
-           text[authority_end] != '"' && text[authority_end] != '\'') {
+           text[authority_end] != '?' && text[authority_end] != '#' &&
+           !IsUrlDelimiter(text[authority_end])) {
       ++authority_end;
     }
     absl::string_view authority = text.substr(authority_begin, authority_end - authority_begin);
     size_t at = authority.rfind('@');
     absl::StrAppend(&out, text.substr(i, authority_begin - i));
-    if (at != absl::string_view::npos && authority.substr(0, at).find(':') != absl::string_view::npos) {
-      absl::StrAppend(&out, "***@");
-      absl::StrAppend(&out, authority.substr(at + 1));
+    if (at != absl::string_view::npos) {
+      absl::StrAppend(&out, "***@", authority.substr(at + 1));
     } else {
       absl::StrAppend(&out, authority);
     }
     i = authority_end;
   }
   absl::StrAppend(&out, text.substr(i));
-  // Header values that may reach an error message.
-  for (const std::string header : {"Authorization: ", "authorization: "}) {
-    size_t pos = 0;
-    while ((pos = out.find(header, pos)) != std::string::npos) {
-      size_t value_begin = pos + header.size();
-      size_t value_end = out.find_first_of("\r\n\"'", value_begin);
-      if (value_end == std::string::npos) value_end = out.size();
-      out.replace(value_begin, value_end - value_begin, "***");
-      pos = value_begin + 3;
+  return out;
+}
+
+// Masks the user of every scp-like address "user@host:path" (no scheme) in `text`.
+std::string MaskScpUserinfo(std::string text) {
+  size_t at = 0;
+  while ((at = text.find('@', at)) != std::string::npos) {
+    size_t begin = at;
+    while (begin > 0 && !IsUrlDelimiter(text[begin - 1]) && text[begin - 1] != '/' &&
+           text[begin - 1] != ':' && text[begin - 1] != '@' && text[begin - 1] != '=') {
+      --begin;
+    }
+    size_t host_end = at + 1;
+    while (host_end < text.size() && !IsUrlDelimiter(text[host_end]) && text[host_end] != '/' &&
+           text[host_end] != ':' && text[host_end] != '@') {
+      ++host_end;
+    }
+    const bool scp_like = begin < at && host_end > at + 1 && host_end < text.size() &&
+                          text[host_end] == ':' && text.compare(begin, at - begin, "***") != 0;
+    if (scp_like) {
+      text.replace(begin, at - begin, "***");
+      at = begin + 4;
+    } else {
+      at += 1;
     }
   }
+  return text;
+}
+
+// Masks the value of every credential-like query parameter ("?token=...", "&password=...").
+std::string MaskQueryValues(std::string text) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '?' && text[i] != '&' && text[i] != ';') continue;
+    size_t name_end = i + 1;
+    while (name_end < text.size() && text[name_end] != '=' && text[name_end] != '&' &&
+           !IsUrlDelimiter(text[name_end])) {
+      ++name_end;
+    }
+    if (name_end >= text.size() || text[name_end] != '=') continue;
+    if (!IsCredentialLikeName(absl::string_view(text).substr(i + 1, name_end - i - 1))) continue;
+    size_t value_end = name_end + 1;
+    while (value_end < text.size() && text[value_end] != '&' && text[value_end] != '#' &&
+           text[value_end] != ';' && !IsUrlDelimiter(text[value_end])) {
+      ++value_end;
+    }
+    text.replace(name_end + 1, value_end - name_end - 1, "***");
+    i = name_end + 3;
+  }
+  return text;
+}
+
+}  // namespace
+
+std::string MaskCredentials(absl::string_view text) {
+  std::string out = MaskQueryValues(MaskScpUserinfo(MaskSchemeUserinfo(text)));
+  // Header values that may reach an error message (Authorization, Proxy-Authorization).
+  size_t pos = 0;
+  while (true) {
+    const std::string lower = absl::AsciiStrToLower(out);
+    pos = lower.find("authorization:", pos);
+    if (pos == std::string::npos) break;
+    size_t value_begin = pos + 14;
+    while (value_begin < out.size() && out[value_begin] == ' ') ++value_begin;
+    size_t value_end = out.find_first_of("\r\n\"'", value_begin);
+    if (value_end == std::string::npos) value_end = out.size();
+    out.replace(value_begin, value_end - value_begin, "***");
+    pos = value_begin + 3;
+  }
   return out;
+}
+
+std::string HttpOrigin(absl::string_view url) {
+  const size_t scheme_end = url.find("://");
+  if (scheme_end == absl::string_view::npos) return "";
+  const std::string scheme = absl::AsciiStrToLower(url.substr(0, scheme_end));
+  int port = 0;
+  if (scheme == "http") {
+    port = 80;
+  } else if (scheme == "https") {
+    port = 443;
+  } else {
+    return "";
+  }
+  absl::string_view authority = url.substr(scheme_end + 3);
+  authority = authority.substr(0, authority.find_first_of("/?#"));
+  if (size_t at = authority.rfind('@'); at != absl::string_view::npos) {
+    authority = authority.substr(at + 1);
+  }
+  absl::string_view host = authority;
+  const size_t bracket = authority.rfind(']');
+  const size_t colon = authority.rfind(':');
+  if (colon != absl::string_view::npos && (bracket == absl::string_view::npos || colon > bracket)) {
+    if (!absl::SimpleAtoi(authority.substr(colon + 1), &port)) return "";
+    host = authority.substr(0, colon);
+  }
+  if (host.empty()) return "";
+  return absl::StrCat(scheme, "://", absl::AsciiStrToLower(host), ":", port);
 }
 
 absl::StatusOr<RepoUrl> ParseRepoUrl(absl::string_view url, bool allow_local) {

@@ -29,9 +29,18 @@ struct RepoUrl {
 // repository when `allow_local` is false. Error messages show the URL masked.
 absl::StatusOr<RepoUrl> ParseRepoUrl(absl::string_view url, bool allow_local);
 
-// Returns `text` with every "scheme://user:secret@" replaced by "scheme://***@" and every
-// "Authorization: ..." header value replaced by "***", so it can go into a log or an error.
+// Returns `text` fit for a log or an error: the user information of every URL replaced by "***"
+// ("https://ghp_x@host", "https://u:p@host", "ssh://git@host" and scp-like "git@host:path" alike:
+// a token is often the whole userinfo), the value of every credential-like query parameter
+// ("?access_token=", "&password=", "X-Amz-Signature=", ...: names containing token, pass, secret,
+// key, sig, credential, auth, session, ...) replaced by "***", and every "Authorization:" header
+// value replaced by "***".
 std::string MaskCredentials(absl::string_view text);
+
+// The origin credentials are scoped to, for an http:// or https:// URL: "scheme://host:port" with
+// scheme and host lower-cased and the default port written out ("https://git.example.com:443").
+// Empty for other schemes or when no host can be read.
+std::string HttpOrigin(absl::string_view url);
 
 }  // namespace todoke::source_fetcher
 

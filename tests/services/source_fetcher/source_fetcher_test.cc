@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
@@ -404,6 +405,74 @@ TEST_F(SourceFetcherTest, SmartHttpsWithCaFileOrExplicitSkip) {
                    absl::Milliseconds(700));
   EXPECT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded) << r.status();
   EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+}
+
+// The path and query of a request head ("GET /r.git/info/refs?service=... HTTP/1.1").
+std::string RequestTarget(const std::string& head) {
+  const size_t begin = head.find(' ') + 1;
+  return head.substr(begin, head.find(' ', begin) - begin);
+}
+
+// An HTTP server that redirects every request to the same path and query on `target_origin`.
+std::unique_ptr<testing::ScriptedHttpServer> RedirectTo(const std::string& target_origin) {
+  return std::make_unique<testing::ScriptedHttpServer>(
+      [target_origin](const std::string& head, const testing::ScriptedHttpServer::Sender& send) {
+        send(absl::StrCat("HTTP/1.1 302 Found\r\nLocation: ", target_origin, RequestTarget(head),
+                          "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"));
+      });
+}
+
+// Credentials configured for one origin never reach another through a redirect: the redirect is
+// refused (FAILED_PRECONDITION naming it), and the other origin, a trap that asks for basic auth
+// and records what it gets, receives no password, no token and no Authorization header at all.
+TEST_F(SourceFetcherTest, CredentialsNeverFollowARedirectToAnotherOrigin) {
+  testing::ScriptedHttpServer trap(
+      [](const std::string&, const testing::ScriptedHttpServer::Sender& send) {
+        send("HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\n"
+             "Content-Length: 0\r\nConnection: close\r\n\r\n");
+      });
+  auto redirector = RedirectTo(trap.Origin());
+  TempDir dir;
+  const std::string credentials = dir.path() + "/credentials";
+  {
+    std::ofstream out(credentials);
+    out << redirector->Origin() << "/basic/ username=" << kHttpUser << " password=" << kHttpPassword
+        << "\n"
+        << redirector->Origin() << "/bearer/ bearer_token=" << kBearer << "\n";
+  }
+  SourceFetcherOptions options;
+  options.cache_dir = cache_dir_;
+  options.credentials_path = credentials;
+  auto f = SourceFetcher::Create(options);
+  ASSERT_TRUE(f.ok()) << f.status();
+  for (const std::string area : {"basic", "bearer"}) {
+    SCOPED_TRACE(area);
+    const size_t redirects_before = redirector->requests().size();
+    auto r = Resolve(**f, absl::StrCat(redirector->Origin(), "/", area, "/repo.git"), "main",
+                     absl::Seconds(10));
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition) << r.status();
+    EXPECT_THAT(r.status().message(), HasSubstr(absl::StrCat("127.0.0.1:", trap.port())));
+    EXPECT_THAT(r.status().message(), HasSubstr("redirected"));
+    EXPECT_THAT(r.status().message(), Not(HasSubstr(kHttpPassword)));
+    EXPECT_THAT(r.status().message(), Not(HasSubstr(kBearer)));
+    EXPECT_GT(redirector->requests().size(), redirects_before);  // the redirect was served
+  }
+  for (const std::string& head : trap.requests()) {
+    EXPECT_THAT(head, Not(HasSubstr(kHttpPassword))) << head;
+    EXPECT_THAT(head, Not(HasSubstr("YWxpY2U6b3Blbi1zZXNhbWUtNDI="))) << head;  // alice:open-sesame-42
+    EXPECT_THAT(head, Not(HasSubstr(kBearer))) << head;
+    EXPECT_THAT(absl::AsciiStrToLower(head), Not(HasSubstr("authorization:"))) << head;
+  }
+}
+
+// Without credentials nothing secret can leak: a redirect to another origin (a public repository
+// that moved) is followed.
+TEST_F(SourceFetcherTest, RedirectWithoutCredentialsIsFollowed) {
+  auto redirector = RedirectTo(absl::StrCat("http://127.0.0.1:", world->http.port()));
+  auto f = NewFetcher();
+  auto r = Resolve(*f, absl::StrCat(redirector->Origin(), "/public/fixture.git"), "main");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->revision.commit, world->commit("main"));
 }
 
 TEST_F(SourceFetcherTest, SshWithKeyAndKnownHosts) {

@@ -308,6 +308,72 @@ void TlsProxy::AcceptLoop() {
   }
 }
 
+ScriptedHttpServer::ScriptedHttpServer(Responder respond) : respond_(std::move(respond)) {
+  fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr = {};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  listen(fd_, 16);
+  socklen_t len = sizeof(addr);
+  getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+  port_ = ntohs(addr.sin_port);
+  thread_ = std::thread([this] { Serve(); });
+}
+
+ScriptedHttpServer::~ScriptedHttpServer() {
+  stop_ = true;
+  shutdown(fd_, SHUT_RDWR);
+  thread_.join();
+  close(fd_);
+}
+
+std::string ScriptedHttpServer::Origin() const { return absl::StrCat("http://127.0.0.1:", port_); }
+
+std::vector<std::string> ScriptedHttpServer::requests() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return requests_;
+}
+
+void ScriptedHttpServer::Serve() {
+  while (!stop_) {
+    pollfd listening = {fd_, POLLIN, 0};
+    if (poll(&listening, 1, 100) <= 0) continue;
+    int client = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (client < 0) continue;
+    // The head, read for at most 5 s.
+    std::string head;
+    char buffer[4096];
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (head.find("\r\n\r\n") == std::string::npos && head.size() < (1 << 20) &&
+           std::chrono::steady_clock::now() < give_up) {
+      pollfd readable = {client, POLLIN, 0};
+      if (poll(&readable, 1, 100) <= 0) continue;
+      ssize_t n = recv(client, buffer, sizeof(buffer), 0);
+      if (n <= 0) break;
+      head.append(buffer, static_cast<size_t>(n));
+    }
+    head = head.substr(0, head.find("\r\n\r\n"));
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      requests_.push_back(head);
+    }
+    respond_(head, [&](absl::string_view bytes) {
+      size_t sent = 0;
+      while (sent < bytes.size() && !stop_) {
+        pollfd writable = {client, POLLOUT, 0};
+        if (poll(&writable, 1, 100) <= 0) continue;
+        ssize_t n = send(client, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+        if (n <= 0) return false;
+        sent += static_cast<size_t>(n);
+      }
+      return !stop_.load();
+    });
+    shutdown(client, SHUT_WR);
+    close(client);
+  }
+}
+
 SilentServer::SilentServer() {
   fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr = {};

@@ -7,11 +7,14 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <functional>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace todoke::source_fetcher::testing {
 
@@ -116,6 +119,33 @@ class TlsProxy {
   std::string cert_, key_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
+};
+
+// A plain HTTP/1.1 server on loopback, one request per connection: `respond` gets the request's
+// head (request line and headers) and writes the whole answer through `send` (false once the
+// client is gone, so an endless answer can stop). Records every head it received. For redirects,
+// credential traps and hostile answers.
+class ScriptedHttpServer {
+ public:
+  using Sender = std::function<bool(absl::string_view bytes)>;
+  using Responder = std::function<void(const std::string& request_head, const Sender& send)>;
+  explicit ScriptedHttpServer(Responder respond);
+  ~ScriptedHttpServer();
+  int port() const { return port_; }
+  // "http://127.0.0.1:<port>"
+  std::string Origin() const;
+  // The heads received so far.
+  std::vector<std::string> requests() const;
+
+ private:
+  void Serve();
+  Responder respond_;
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  mutable std::mutex mu_;
+  std::vector<std::string> requests_;
+  std::thread thread_;
 };
 
 // Accepts TCP connections on loopback (through the kernel backlog) and never sends a byte.

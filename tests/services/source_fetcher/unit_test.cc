@@ -61,8 +61,52 @@ TEST(RepoUrlTest, PasswordsInUrlsAreRefusedAndMasked) {
 
 TEST(RepoUrlTest, MaskCredentials) {
   EXPECT_EQ(MaskCredentials("fetch https://u:p@h/x failed"), "fetch https://***@h/x failed");
-  EXPECT_EQ(MaskCredentials("ssh://git@h/x"), "ssh://git@h/x");
+  EXPECT_EQ(MaskCredentials("ssh://git@h/x"), "ssh://***@h/x");
   EXPECT_EQ(MaskCredentials("Authorization: Bearer abc\n"), "Authorization: ***\n");
+  EXPECT_EQ(MaskCredentials("proxy-authorization: Basic dTpw"), "proxy-authorization: ***");
+}
+
+// A token is often the whole userinfo or a query parameter: every one is masked, wherever the
+// URL sits in the text, and the rest of the text is kept.
+TEST(RepoUrlTest, MaskCredentialsHidesEveryUserinfoAndCredentialQueryValue) {
+  EXPECT_EQ(MaskCredentials("cannot fetch https://ghp_Secret1@github.com/o/r.git: 404"),
+            "cannot fetch https://***@github.com/o/r.git: 404");
+  EXPECT_EQ(MaskCredentials("\"ghp_Secret1@github.com:o/r.git\" not found"),
+            "\"***@github.com:o/r.git\" not found");
+  EXPECT_EQ(MaskCredentials("redirect to http://h:8080/r.git?service=git-upload-pack&"
+                            "access_token=Secret2&x=1#frag"),
+            "redirect to http://h:8080/r.git?service=git-upload-pack&access_token=***&x=1#frag");
+  EXPECT_EQ(MaskCredentials("https://h/r?private_token=Secret3;X-Amz-Signature=Secret4 and "
+                            "https://h/r?password=Secret5"),
+            "https://h/r?private_token=***;X-Amz-Signature=*** and https://h/r?password=***");
+  EXPECT_EQ(MaskCredentials("(https://u:Secret6@[::1]:8443/r)"), "(https://***@[::1]:8443/r)");
+  EXPECT_EQ(MaskCredentials("no secrets in https://h/r.git?service=git-upload-pack"),
+            "no secrets in https://h/r.git?service=git-upload-pack");
+  for (absl::string_view input :
+       {"x https://ghp_Secret7@h/r", "x ghp_Secret7@h:r", "x http://h/r?token=Secret7",
+        "x git://tok:Secret7@h/r", "Location: https://Secret7@evil/r?sig=Secret7"}) {
+    EXPECT_THAT(MaskCredentials(input), Not(HasSubstr("Secret"))) << input;
+  }
+}
+
+TEST(RepoUrlTest, ErrorsNeverEchoAUserinfoTokenOrQueryToken) {
+  for (const char* url : {"https://ghp_Secret8@github.com/o/r.git",
+                          "https://github.com/o/r.git?access_token=Secret8",
+                          "http://u:Secret8@h/r.git"}) {
+    auto parsed = ParseRepoUrl(url, false);
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument) << url;
+    EXPECT_THAT(parsed.status().message(), Not(HasSubstr("Secret8"))) << parsed.status();
+  }
+}
+
+TEST(RepoUrlTest, HttpOriginIsSchemeHostAndExplicitPort) {
+  EXPECT_EQ(HttpOrigin("https://Git.Example.com/o/r.git"), "https://git.example.com:443");
+  EXPECT_EQ(HttpOrigin("http://u@127.0.0.1:8080/r?x=1"), "http://127.0.0.1:8080");
+  EXPECT_EQ(HttpOrigin("http://h"), "http://h:80");
+  EXPECT_EQ(HttpOrigin("https://[::1]:8443/r"), "https://[::1]:8443");
+  EXPECT_NE(HttpOrigin("http://h:80/r"), HttpOrigin("https://h:80/r"));
+  EXPECT_EQ(HttpOrigin("ssh://git@h/r"), "");
+  EXPECT_EQ(HttpOrigin("git@h:r"), "");
 }
 
 SemVersion V(const char* s) {
