@@ -151,18 +151,17 @@ std::string TakeoverPatch(const Json& live, absl::string_view field_manager) {
   const Json* annotations = Find(live, {"metadata", "annotations"});
   if (annotations != nullptr && annotations->is_object() &&
       annotations->contains(std::string(kLastAppliedAnnotation))) {
-    patch.push_back({{"op", "remove"},
-                     {"path", absl::StrCat("/metadata/annotations/",
-                                           EscapePointer(kLastAppliedAnnotation))}});
+    patch.push_back(
+        {{"op", "remove"},
+         {"path", absl::StrCat("/metadata/annotations/", EscapePointer(kLastAppliedAnnotation))}});
   }
   if (patch.empty()) return "";
   return patch.dump();
 }
 
 std::string ForeignOwner(const Json& live, absl::string_view installation, absl::string_view app) {
-  const std::string id = StringAt(live, {"metadata", "annotations", std::string(
-                                                                        kTrackingIdAnnotation)
-                                                                        .c_str()});
+  const std::string id =
+      StringAt(live, {"metadata", "annotations", std::string(kTrackingIdAnnotation).c_str()});
   if (id.empty()) return "";
   std::optional<ParsedTrackingId> parsed = ParseTrackingId(id);
   if (!parsed) return "";

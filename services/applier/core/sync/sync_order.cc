@@ -325,9 +325,9 @@ SyncOrder OrderForSync(const std::vector<Json>& objects, const OrderOptions& opt
                              (base.key.group.empty() && (base.key.kind == "PersistentVolume" ||
                                                          base.key.kind == "PersistentVolumeClaim"));
         if (refused) {
-          errors.push_back(absl::StrCat(
-              kSyncOptionsAnnotation, ": Replace=true is refused for ", base.key.kind,
-              " (deleting it would delete what it holds)"));
+          errors.push_back(absl::StrCat(kSyncOptionsAnnotation, ": Replace=true is refused for ",
+                                        base.key.kind,
+                                        " (deleting it would delete what it holds)"));
         }
       }
     }

@@ -52,14 +52,14 @@ TEST(ApplyRulesTest, DryRunComparesContentNotVersions) {
 // Statuses as the kube client maps HTTP answers (kube_client.h): 429 and 5xx UNAVAILABLE,
 // 422 INVALID_ARGUMENT, 404 NOT_FOUND, 403 PERMISSION_DENIED.
 TEST(ApplyRulesTest, RetryableErrors) {
-  EXPECT_TRUE(IsRetryableApplyError(absl::UnavailableError("PATCH /x: slow down (HTTP 429)"),
-                                    false));
+  EXPECT_TRUE(
+      IsRetryableApplyError(absl::UnavailableError("PATCH /x: slow down (HTTP 429)"), false));
   EXPECT_TRUE(IsRetryableApplyError(
       absl::UnavailableError("PATCH /x: Internal error occurred: failed calling webhook "
                              "\"v.example.com\": connection refused (HTTP 500)"),
       false));
-  EXPECT_TRUE(IsRetryableApplyError(
-      absl::InternalError("failed calling webhook \"v.example.com\""), false));
+  EXPECT_TRUE(IsRetryableApplyError(absl::InternalError("failed calling webhook \"v.example.com\""),
+                                    false));
   EXPECT_FALSE(IsRetryableApplyError(absl::InternalError("bad response body"), false));
   EXPECT_FALSE(IsRetryableApplyError(absl::NotFoundError("no kind Widget"), false));
   EXPECT_TRUE(IsRetryableApplyError(absl::NotFoundError("no kind Widget"), true));
@@ -71,8 +71,8 @@ TEST(ApplyRulesTest, ImmutableFieldErrors) {
   EXPECT_TRUE(IsImmutableFieldError(absl::InvalidArgumentError(
       "PATCH /apis/apps/v1/namespaces/a/deployments/web: Deployment.apps \"web\" is invalid: "
       "spec.selector: Invalid value: {}: field is immutable (HTTP 422 Unprocessable Entity)")));
-  EXPECT_TRUE(IsImmutableFieldError(absl::InvalidArgumentError(
-      "Invalid value: \"x\": Value is immutable")));
+  EXPECT_TRUE(IsImmutableFieldError(
+      absl::InvalidArgumentError("Invalid value: \"x\": Value is immutable")));
   EXPECT_FALSE(IsImmutableFieldError(absl::InvalidArgumentError("spec.replicas: must be >= 0")));
   EXPECT_FALSE(IsImmutableFieldError(absl::UnavailableError("field is immutable")));
 }
@@ -109,22 +109,20 @@ TEST(ApplyRulesTest, TakeoverMovesKubectlManagersAndDropsLastApplied) {
   EXPECT_EQ(entries[0]["manager"], "todoke");
   EXPECT_EQ(entries[0]["operation"], "Apply");
   // The two kubectl entries became one, with the union of their fields.
-  EXPECT_EQ(entries[0]["fieldsV1"],
-            Json::parse(R"({"f:data": {"f:a": {}, "f:b": {}},
+  EXPECT_EQ(entries[0]["fieldsV1"], Json::parse(R"({"f:data": {"f:a": {}, "f:b": {}},
                             "f:metadata": {"f:annotations": {"f:keep": {}}}})"));
   EXPECT_EQ(entries[1]["manager"], "kube-controller-manager");
   EXPECT_EQ(entries[2]["subresource"], "status");  // subresource entries are left alone
   EXPECT_EQ(entries[2]["manager"], "kubectl-client-side-apply");
-  EXPECT_EQ((*patch)[1],
-            Json::parse(R"({"op": "remove", "path":
+  EXPECT_EQ((*patch)[1], Json::parse(R"({"op": "remove", "path":
                 "/metadata/annotations/kubectl.kubernetes.io~1last-applied-configuration"})"));
 }
 
 TEST(ApplyRulesTest, NoTakeoverForAnObjectTodokeAlreadyManages) {
   Json live = ConfigMap();
-  live["metadata"]["managedFields"] = Json::array(
-      {{{"manager", "todoke"}, {"operation", "Apply"}, {"apiVersion", "v1"}},
-       {{"manager", "kubectl-edit"}, {"operation", "Update"}, {"apiVersion", "v1"}}});
+  live["metadata"]["managedFields"] =
+      Json::array({{{"manager", "todoke"}, {"operation", "Apply"}, {"apiVersion", "v1"}},
+                   {{"manager", "kubectl-edit"}, {"operation", "Update"}, {"apiVersion", "v1"}}});
   EXPECT_EQ(TakeoverPatch(live, "todoke"), "");
 }
 
@@ -179,14 +177,14 @@ TEST(ApplyRulesTest, WhatKeepsANamespaceAlive) {
   EXPECT_TRUE(BlocksNamespacePrune(Tracked(ConfigMap(), "db"), "default", "web"));
   EXPECT_FALSE(BlocksNamespacePrune(Tracked(ConfigMap(), "web"), "default", "web"));
   EXPECT_FALSE(BlocksNamespacePrune(ConfigMap("kube-root-ca.crt"), "default", "web"));
-  EXPECT_FALSE(BlocksNamespacePrune(
-      Json{{"apiVersion", "v1"}, {"kind", "ServiceAccount"},
-           {"metadata", {{"name", "default"}, {"namespace", "app"}}}},
-      "default", "web"));
-  EXPECT_TRUE(BlocksNamespacePrune(
-      Json{{"apiVersion", "v1"}, {"kind", "ServiceAccount"},
-           {"metadata", {{"name", "builder"}, {"namespace", "app"}}}},
-      "default", "web"));
+  EXPECT_FALSE(BlocksNamespacePrune(Json{{"apiVersion", "v1"},
+                                         {"kind", "ServiceAccount"},
+                                         {"metadata", {{"name", "default"}, {"namespace", "app"}}}},
+                                    "default", "web"));
+  EXPECT_TRUE(BlocksNamespacePrune(Json{{"apiVersion", "v1"},
+                                        {"kind", "ServiceAccount"},
+                                        {"metadata", {{"name", "builder"}, {"namespace", "app"}}}},
+                                   "default", "web"));
   Json pod = Json{{"apiVersion", "v1"},
                   {"kind", "Pod"},
                   {"metadata",
@@ -209,8 +207,8 @@ TEST(ApplyRulesTest, HookNamesAreStablePerOperationAndPhase) {
 TEST(ApplyRulesTest, CrdConditions) {
   Json crd = {{"spec", {{"group", "example.com"}, {"names", {{"kind", "Widget"}}}}}};
   EXPECT_FALSE(CrdEstablished(crd));
-  crd["status"]["conditions"] = Json::array(
-      {{{"type", "NamesAccepted"}, {"status", "True"}}, {{"type", "Established"}, {"status", "False"}}});
+  crd["status"]["conditions"] = Json::array({{{"type", "NamesAccepted"}, {"status", "True"}},
+                                             {{"type", "Established"}, {"status", "False"}}});
   EXPECT_FALSE(CrdEstablished(crd));
   crd["status"]["conditions"][1]["status"] = "True";
   EXPECT_TRUE(CrdEstablished(crd));

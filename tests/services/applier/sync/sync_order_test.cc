@@ -35,8 +35,8 @@ std::string Describe(const std::vector<SyncStep>& steps) {
     for (const PlannedObject& object : step.objects) {
       names.push_back(absl::StrCat(object.key.kind, " ", object.key.name));
     }
-    parts.push_back(absl::StrCat(SyncPhaseName(step.phase), "/", step.wave, ": ",
-                                 absl::StrJoin(names, ", ")));
+    parts.push_back(
+        absl::StrCat(SyncPhaseName(step.phase), "/", step.wave, ": ", absl::StrJoin(names, ", ")));
   }
   return absl::StrJoin(parts, " | ");
 }
@@ -222,7 +222,8 @@ TEST(SyncOrderTest, NamespaceIsPulledIntoTheEarliestStepNeedingIt) {
   EXPECT_EQ(Describe(order.steps),
             "PreSync/0: Namespace app, Job pre | Sync/1: ConfigMap c | "
             "Sync/4: Namespace other, Namespace unused | Sync/9: Secret s");
-  EXPECT_EQ(order.steps[0].objects[0].pulled_by, "needed by Job.batch pre -n app in PreSync wave 0");
+  EXPECT_EQ(order.steps[0].objects[0].pulled_by,
+            "needed by Job.batch pre -n app in PreSync wave 0");
   EXPECT_FALSE(order.steps[0].objects[0].hook);
 }
 

@@ -1,0 +1,858 @@
+// The Kubernetes destination against the real control plane of tests/cluster (kube-apiserver,
+// controller manager, scheduler, kwok): apply, waves and hooks, prune, dry run, conflicts, CRDs,
+// takeover from kubectl, ReadLive from the watch cache and WatchDrift. Each test works in its
+// own namespace (TestNamespace) with its own destination (a fresh watch cache).
+//
+// Skips when TODOKE_K8S_ENV is unset (run by hand without the cluster); fails instead when
+// TODOKE_REQUIRE_ALL=1.
+#include "services/applier/core/sync/kube_destination.h"
+
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "common/json_parse.h"
+#include "common/tracking.h"
+#include "common/yaml.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/applier/core/kube/kube_client.h"
+#include "services/applier/core/kube/kube_config.h"
+#include "test_namespace.h"
+
+namespace todoke::applier::sync {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using todoke::testing::ClusterInfo;
+using todoke::testing::RunKubectl;
+using todoke::testing::TestNamespace;
+
+bool RequireAll() {
+  const char* value = std::getenv("TODOKE_REQUIRE_ALL");
+  return value != nullptr && std::string(value) == "1";
+}
+
+class KubeDestinationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<ClusterInfo> cluster = todoke::testing::LoadClusterFromEnv();
+    if (!cluster.ok()) {
+      if (RequireAll()) FAIL() << "no test cluster: " << cluster.status();
+      GTEST_SKIP() << "no test cluster (run under the k8s fixture or set TODOKE_K8S_ENV): "
+                   << cluster.status();
+    }
+    cluster_ = *cluster;
+    absl::StatusOr<TestNamespace> ns = TestNamespace::Create(cluster_, "sync");
+    ASSERT_TRUE(ns.ok()) << ns.status();
+    ns_ = std::make_unique<TestNamespace>(*std::move(ns));
+    absl::StatusOr<kube::KubeConfig> config = kube::LoadKubeconfig(cluster_.kubeconfig, "");
+    ASSERT_TRUE(config.ok()) << config.status();
+    KubernetesDestinationOptions options;
+    options.installation = "test";
+    options.default_namespace = ns_->name();
+    options.default_timeout = absl::Seconds(90);
+    options.poll_interval = absl::Milliseconds(100);
+    options.client.qps = 200;
+    options.client.burst = 400;
+    absl::StatusOr<std::unique_ptr<KubernetesDestination>> destination =
+        KubernetesDestination::Create(*std::move(config), options);
+    ASSERT_TRUE(destination.ok()) << destination.status();
+    destination_ = *std::move(destination);
+  }
+
+  void TearDown() override {
+    destination_.reset();
+    for (const std::vector<std::string>& args : cleanup_) (void)RunKubectl(cluster_, args);
+  }
+
+  const std::string& ns() const { return ns_->name(); }
+  const std::string& app() const { return ns_->name(); }
+
+  // Objects from YAML; "NS" is replaced by the test's namespace.
+  std::vector<Json> Objects(absl::string_view yaml) {
+    std::string text = absl::StrReplaceAll(yaml, {{"NS", ns()}});
+    absl::StatusOr<std::vector<YamlDocument>> docs = ParseYamlStream(text);
+    EXPECT_TRUE(docs.ok()) << docs.status();
+    std::vector<Json> out;
+    if (!docs.ok()) return out;
+    for (YamlDocument& doc : *docs) {
+      if (!doc.value.is_null()) out.push_back(std::move(doc.value));
+    }
+    return out;
+  }
+
+  struct Applied {
+    absl::Status status;
+    ApplyOutcome outcome;
+    std::vector<ObjectResult> progress;  // in the order the callback saw them
+    // "<Kind>/<name>" (phase-qualified for hooks: "<Kind>/<name>@<phase>") -> result
+    std::map<std::string, ObjectResult> by_name;
+  };
+
+  // The app is named after the test's namespace unless given: apps of tests never meet.
+  Applied Apply(const std::vector<Json>& objects, ApplyOptions options = {},
+                absl::string_view app = "", std::vector<ObjectKey> prune = {},
+                absl::string_view operation = "op-1") {
+    ApplyPlan plan;
+    plan.app = app.empty() ? ns() : std::string(app);
+    plan.objects = objects;
+    plan.options = options;
+    plan.prune = std::move(prune);
+    plan.operation_id = std::string(operation);
+    Applied applied;
+    absl::Mutex mu;
+    absl::StatusOr<ApplyOutcome> outcome = destination_->Apply(
+        plan,
+        [&](const ObjectResult& result) {
+          absl::MutexLock lock(&mu);
+          applied.progress.push_back(result);
+        },
+        absl::Now() + absl::Minutes(3), nullptr);
+    applied.status = outcome.status();
+    if (outcome.ok()) applied.outcome = *std::move(outcome);
+    for (const ObjectResult& result : applied.outcome.results) {
+      std::string name = absl::StrCat(result.key.kind, "/", result.key.name);
+      applied.by_name[name] = result;
+      applied.by_name[absl::StrCat(name, "@", result.phase)] = result;
+    }
+    return applied;
+  }
+
+  absl::StatusOr<Json> Get(const std::vector<std::string>& what) {
+    std::vector<std::string> args = {"get"};
+    args.insert(args.end(), what.begin(), what.end());
+    args.insert(args.end(), {"-n", ns(), "-o", "json"});
+    absl::StatusOr<std::string> out = RunKubectl(cluster_, args);
+    if (!out.ok()) return out.status();
+    return ParseJson(*out);
+  }
+
+  bool Exists(const std::vector<std::string>& what) {
+    std::vector<std::string> args = {"get"};
+    args.insert(args.end(), what.begin(), what.end());
+    args.insert(args.end(), {"-n", ns(), "--ignore-not-found", "-o", "name"});
+    absl::StatusOr<std::string> out = RunKubectl(cluster_, args);
+    return out.ok() && !out->empty();
+  }
+
+  // Exists and is not being deleted.
+  bool Alive(const std::vector<std::string>& what) {
+    absl::StatusOr<Json> object = Get(what);
+    if (!object.ok()) return false;
+    return !object->contains("metadata") || !(*object)["metadata"].contains("deletionTimestamp");
+  }
+
+  absl::Status Kubectl(std::vector<std::string> args) {
+    args.insert(args.end(), {"-n", ns()});
+    return RunKubectl(cluster_, args).status();
+  }
+
+  // Writes `yaml` to a file and runs `kubectl <verb...> -f file`.
+  absl::Status KubectlFile(std::vector<std::string> verb, absl::string_view yaml) {
+    std::string path = absl::StrCat(::testing::TempDir(), "/", ns(), "-", ++files_, ".yaml");
+    FILE* f = std::fopen(path.c_str(), "w");
+    if (f == nullptr) return absl::InternalError("cannot write " + path);
+    std::string text = absl::StrReplaceAll(yaml, {{"NS", ns()}});
+    std::fwrite(text.data(), 1, text.size(), f);
+    std::fclose(f);
+    verb.insert(verb.end(), {"-f", path});
+    return Kubectl(verb);
+  }
+
+  static ObjectKey Key(absl::string_view group, absl::string_view kind, absl::string_view ns,
+                       absl::string_view name) {
+    ObjectKey key;
+    key.group = std::string(group);
+    key.version = group.empty() ? "v1" : "";
+    key.kind = std::string(kind);
+    key.ns = std::string(ns);
+    key.name = std::string(name);
+    return key;
+  }
+
+  ClusterInfo cluster_;
+  std::unique_ptr<TestNamespace> ns_;
+  std::unique_ptr<KubernetesDestination> destination_;
+  std::vector<std::vector<std::string>> cleanup_;
+  int files_ = 0;
+};
+
+constexpr char kWebApp[] = R"(
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: NS
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: web-config
+  namespace: NS
+data:
+  greeting: hello
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: NS
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: example.com/web:IMAGE
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: NS
+spec:
+  selector: {app: web}
+  ports:
+  - port: 80
+)";
+
+std::string WebApp(absl::string_view image) {
+  return absl::StrReplaceAll(kWebApp, {{"IMAGE", image}});
+}
+
+TEST_F(KubeDestinationTest, MultiObjectAppIsAppliedThenAvailableAndReapplyChangesNothing) {
+  ApplyOptions options;
+  options.wait = true;
+  Applied first = Apply(Objects(WebApp("1.0")), options);
+  ASSERT_TRUE(first.status.ok()) << first.status;
+  EXPECT_TRUE(first.outcome.succeeded) << first.outcome.message;
+  ASSERT_EQ(first.outcome.results.size(), 4u);
+  EXPECT_EQ(first.progress.size(), 4u);
+  // The Namespace existed (TestNamespace made it): configured, taken into the app.
+  EXPECT_EQ(first.by_name["Namespace/" + ns()].action, ApplyAction::kConfigured);
+  EXPECT_EQ(first.by_name["ConfigMap/web-config"].action, ApplyAction::kCreated);
+  EXPECT_EQ(first.by_name["Deployment/web"].action, ApplyAction::kCreated);
+  EXPECT_EQ(first.by_name["Service/web"].action, ApplyAction::kCreated);
+  // Kind order: the Namespace is reported first (its own tier), the Deployment after the
+  // ConfigMap.
+  EXPECT_EQ(first.progress[0].key.kind, "Namespace");
+  EXPECT_EQ(first.progress[1].key.kind, "ConfigMap");
+
+  absl::StatusOr<Json> deployment = Get({"deployment", "web"});
+  ASSERT_TRUE(deployment.ok()) << deployment.status();
+  EXPECT_EQ((*deployment)["status"].value("availableReplicas", 0), 2);
+  EXPECT_EQ((*deployment)["metadata"]["labels"]["todoke.dev/app"], app());
+  EXPECT_EQ((*deployment)["metadata"]["annotations"]["todoke.dev/tracking-id"],
+            absl::StrCat("test/", app(), ":apps/Deployment:", ns(), "/web"));
+  EXPECT_FALSE(first.by_name["Deployment/web"].resource_version.empty());
+
+  Applied again = Apply(Objects(WebApp("1.0")));
+  ASSERT_TRUE(again.status.ok()) << again.status;
+  EXPECT_TRUE(again.outcome.succeeded) << again.outcome.message;
+  for (const ObjectResult& result : again.outcome.results) {
+    // The Deployment's status moved meanwhile, but apply of the same spec changes nothing.
+    EXPECT_EQ(result.action, ApplyAction::kUnchanged)
+        << result.key.ToString() << ": " << result.message;
+  }
+}
+
+TEST_F(KubeDestinationTest, ImageChangeRollsOut) {
+  ApplyOptions options;
+  options.wait = true;
+  Applied first = Apply(Objects(WebApp("1.0")), options);
+  ASSERT_TRUE(first.outcome.succeeded) << first.status << first.outcome.message;
+  Applied second = Apply(Objects(WebApp("2.0")), options);
+  ASSERT_TRUE(second.status.ok()) << second.status;
+  EXPECT_TRUE(second.outcome.succeeded) << second.outcome.message;
+  EXPECT_EQ(second.by_name["Deployment/web"].action, ApplyAction::kConfigured);
+  EXPECT_EQ(second.by_name["ConfigMap/web-config"].action, ApplyAction::kUnchanged);
+  absl::StatusOr<Json> deployment = Get({"deployment", "web"});
+  ASSERT_TRUE(deployment.ok());
+  EXPECT_EQ((*deployment)["spec"]["template"]["spec"]["containers"][0]["image"],
+            "example.com/web:2.0");
+  // wait: the rollout finished before Apply returned.
+  const Json& status = (*deployment)["status"];
+  EXPECT_EQ(status.value("updatedReplicas", 0), 2) << status.dump();
+  EXPECT_EQ(status.value("availableReplicas", 0), 2) << status.dump();
+  EXPECT_EQ(status.value("observedGeneration", 0),
+            (*deployment)["metadata"].value("generation", -1));
+}
+
+TEST_F(KubeDestinationTest, PruneDeletesOnlyTrackedObjectsAndEmptyDesiredIsGuarded) {
+  Applied first = Apply(Objects(R"(
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: keep, namespace: NS}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: drop, namespace: NS}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: protected
+  namespace: NS
+  annotations: {todoke.dev/prune: disabled}
+)"));
+  ASSERT_TRUE(first.outcome.succeeded) << first.status << first.outcome.message;
+  ASSERT_TRUE(Kubectl({"create", "configmap", "untracked", "--from-literal=a=b"}).ok());
+  Applied other_app = Apply(Objects(R"(
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: other, namespace: NS}
+)"),
+                            {}, ns() + "-other");
+  ASSERT_TRUE(other_app.outcome.succeeded) << other_app.outcome.message;
+
+  ApplyOptions options;
+  options.prune = true;
+  Applied second =
+      Apply(Objects(R"(
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: keep, namespace: NS}
+)"),
+            options, "",
+            {Key("", "ConfigMap", ns(), "drop"), Key("", "ConfigMap", ns(), "untracked"),
+             Key("", "ConfigMap", ns(), "other"), Key("", "ConfigMap", ns(), "protected")});
+  ASSERT_TRUE(second.status.ok()) << second.status;
+  EXPECT_TRUE(second.outcome.succeeded) << second.outcome.message;
+  EXPECT_EQ(second.by_name["ConfigMap/drop"].action, ApplyAction::kPruned);
+  EXPECT_EQ(second.by_name["ConfigMap/untracked"].action, ApplyAction::kSkipped);
+  EXPECT_THAT(second.by_name["ConfigMap/untracked"].message, HasSubstr("not tracked"));
+  EXPECT_EQ(second.by_name["ConfigMap/other"].action, ApplyAction::kSkipped);
+  EXPECT_THAT(second.by_name["ConfigMap/other"].message, HasSubstr(ns() + "-other"));
+  EXPECT_EQ(second.by_name["ConfigMap/protected"].action, ApplyAction::kSkipped);
+  EXPECT_THAT(second.by_name["ConfigMap/protected"].message, HasSubstr("disabled"));
+  EXPECT_FALSE(Alive({"configmap", "drop"}));
+  EXPECT_TRUE(Exists({"configmap", "untracked"}));
+  EXPECT_TRUE(Exists({"configmap", "other"}));
+  EXPECT_TRUE(Exists({"configmap", "protected"}));
+  EXPECT_TRUE(Exists({"configmap", "keep"}));
+
+  // An empty desired set never prunes unless the request says it is intended.
+  Applied empty = Apply({}, options, "", {Key("", "ConfigMap", ns(), "keep")});
+  EXPECT_EQ(empty.status.code(), absl::StatusCode::kFailedPrecondition) << empty.status;
+  EXPECT_TRUE(Exists({"configmap", "keep"}));
+  options.allow_empty = true;
+  Applied intended = Apply({}, options, "", {Key("", "ConfigMap", ns(), "keep")});
+  ASSERT_TRUE(intended.status.ok()) << intended.status;
+  EXPECT_EQ(intended.by_name["ConfigMap/keep"].action, ApplyAction::kPruned);
+}
+
+TEST_F(KubeDestinationTest, PruneCallRefusesNamespacesWithoutOptInAndWithUntrackedObjects) {
+  const std::string app_ns = ns() + "-extra";
+  cleanup_.push_back({"delete", "namespace", app_ns, "--wait=false", "--ignore-not-found"});
+  Applied first = Apply(Objects(absl::StrReplaceAll(R"(
+apiVersion: v1
+kind: Namespace
+metadata: {name: EXTRA}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: c, namespace: EXTRA}
+)",
+                                                    {{"EXTRA", app_ns}})));
+  ASSERT_TRUE(first.outcome.succeeded) << first.status << first.outcome.message;
+  ASSERT_TRUE(RunKubectl(cluster_, {"create", "configmap", "stranger", "-n", app_ns}).ok());
+
+  PruneRequest request;
+  request.app = app();
+  request.keys = {Key("", "Namespace", "", app_ns)};
+  absl::StatusOr<PruneOutcome> refused =
+      destination_->Prune(request, absl::Now() + absl::Minutes(1));
+  ASSERT_TRUE(refused.ok()) << refused.status();
+  ASSERT_EQ(refused->results.size(), 1u);
+  EXPECT_EQ(refused->results[0].action, ApplyAction::kSkipped);
+  EXPECT_THAT(refused->results[0].message, HasSubstr("allow_cluster_critical"));
+
+  request.allow_cluster_critical = true;
+  absl::StatusOr<PruneOutcome> blocked =
+      destination_->Prune(request, absl::Now() + absl::Minutes(1));
+  ASSERT_TRUE(blocked.ok()) << blocked.status();
+  EXPECT_EQ(blocked->results[0].action, ApplyAction::kSkipped);
+  EXPECT_THAT(blocked->results[0].message, HasSubstr("stranger"));
+
+  ASSERT_TRUE(RunKubectl(cluster_, {"delete", "configmap", "stranger", "-n", app_ns}).ok());
+  request.keys = {Key("", "ConfigMap", app_ns, "c"), Key("", "Namespace", "", app_ns)};
+  absl::StatusOr<PruneOutcome> pruned =
+      destination_->Prune(request, absl::Now() + absl::Minutes(1));
+  ASSERT_TRUE(pruned.ok()) << pruned.status();
+  ASSERT_EQ(pruned->results.size(), 2u);
+  // Reverse order: the ConfigMap before its Namespace.
+  EXPECT_EQ(pruned->results[0].key.kind, "ConfigMap");
+  EXPECT_EQ(pruned->results[0].action, ApplyAction::kPruned) << pruned->results[0].message;
+  EXPECT_EQ(pruned->results[1].key.kind, "Namespace");
+  EXPECT_EQ(pruned->results[1].action, ApplyAction::kPruned) << pruned->results[1].message;
+}
+
+TEST_F(KubeDestinationTest, DryRunChangesNothingAndSkipsWhatDependsOnNewNamespacesAndCrds) {
+  Applied first = Apply(Objects(R"(
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: existing, namespace: NS}
+data: {a: "1"}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: old, namespace: NS}
+)"));
+  ASSERT_TRUE(first.outcome.succeeded) << first.status << first.outcome.message;
+  const std::string new_ns = ns() + "-dry";
+  const std::string group = absl::StrCat(ns(), ".example.com");
+  ApplyOptions options;
+  options.dry_run = true;
+  options.prune = true;
+  Applied dry = Apply(Objects(absl::StrReplaceAll(R"(
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: existing, namespace: NS}
+data: {a: "2"}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: NEWNS}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: inside, namespace: NEWNS}
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: gizmos.GROUP}
+spec:
+  group: GROUP
+  scope: Namespaced
+  names: {plural: gizmos, singular: gizmo, kind: Gizmo, listKind: GizmoList}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+---
+apiVersion: GROUP/v1
+kind: Gizmo
+metadata: {name: g, namespace: NS}
+spec: {size: 1}
+)",
+                                                  {{"NEWNS", new_ns}, {"GROUP", group}})),
+                      options, "", {Key("", "ConfigMap", ns(), "old")});
+  ASSERT_TRUE(dry.status.ok()) << dry.status;
+  EXPECT_EQ(dry.by_name["ConfigMap/existing"].action, ApplyAction::kConfigured)
+      << dry.by_name["ConfigMap/existing"].message;
+  EXPECT_EQ(dry.by_name["Namespace/" + new_ns].action, ApplyAction::kCreated);
+  EXPECT_EQ(dry.by_name["ConfigMap/inside"].action, ApplyAction::kSkipped);
+  EXPECT_THAT(dry.by_name["ConfigMap/inside"].message, HasSubstr("Namespace " + new_ns));
+  EXPECT_EQ(dry.by_name["CustomResourceDefinition/gizmos." + group].action, ApplyAction::kCreated);
+  EXPECT_EQ(dry.by_name["Gizmo/g"].action, ApplyAction::kSkipped) << dry.by_name["Gizmo/g"].message;
+  EXPECT_THAT(dry.by_name["Gizmo/g"].message, HasSubstr("CustomResourceDefinition"));
+  EXPECT_EQ(dry.by_name["ConfigMap/old"].action, ApplyAction::kPruned);
+  EXPECT_EQ(dry.by_name["ConfigMap/old"].message, "dry run");
+  EXPECT_TRUE(dry.outcome.succeeded) << dry.outcome.message;
+
+  // Nothing changed.
+  EXPECT_TRUE(Alive({"configmap", "old"}));
+  absl::StatusOr<Json> existing = Get({"configmap", "existing"});
+  ASSERT_TRUE(existing.ok());
+  EXPECT_EQ((*existing)["data"]["a"], "1");
+  EXPECT_FALSE(RunKubectl(cluster_, {"get", "namespace", new_ns}).ok());
+  EXPECT_FALSE(RunKubectl(cluster_, {"get", "crd", "gizmos." + group}).ok());
+}
+
+TEST_F(KubeDestinationTest, FieldOwnedByAnotherManagerConflictsWithoutForce) {
+  constexpr char kConfig[] = R"(
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: shared, namespace: NS}
+data: {owner: todoke}
+)";
+  ASSERT_TRUE(Apply(Objects(kConfig)).outcome.succeeded);
+  ASSERT_TRUE(
+      KubectlFile({"apply", "--server-side", "--field-manager=intruder", "--force-conflicts"},
+                  R"(
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: shared, namespace: NS}
+data: {owner: intruder}
+)")
+          .ok());
+  std::string changed_config = absl::StrReplaceAll(kConfig, {{"owner: todoke", "owner: todoke-2"}});
+  Applied conflict = Apply(Objects(changed_config));
+  ASSERT_TRUE(conflict.status.ok()) << conflict.status;
+  EXPECT_FALSE(conflict.outcome.succeeded);
+  EXPECT_EQ(conflict.by_name["ConfigMap/shared"].action, ApplyAction::kFailed);
+  EXPECT_THAT(conflict.by_name["ConfigMap/shared"].message, HasSubstr("intruder"));
+  EXPECT_THAT(conflict.by_name["ConfigMap/shared"].message, HasSubstr("force"));
+  absl::StatusOr<Json> live = Get({"configmap", "shared"});
+  ASSERT_TRUE(live.ok());
+  EXPECT_EQ((*live)["data"]["owner"], "intruder");
+
+  ApplyOptions force;
+  force.force = true;
+  Applied forced = Apply(Objects(changed_config), force);
+  EXPECT_TRUE(forced.outcome.succeeded) << forced.outcome.message;
+  EXPECT_EQ(forced.by_name["ConfigMap/shared"].action, ApplyAction::kConfigured);
+  live = Get({"configmap", "shared"});
+  ASSERT_TRUE(live.ok());
+  EXPECT_EQ((*live)["data"]["owner"], "todoke-2");
+}
+
+TEST_F(KubeDestinationTest, CrdAndItsCustomResourceInOneRequest) {
+  const std::string group = absl::StrCat(ns(), ".example.com");
+  cleanup_.push_back({"delete", "crd", "widgets." + group, "--wait=false", "--ignore-not-found"});
+  Applied applied = Apply(Objects(absl::StrReplaceAll(R"(
+apiVersion: GROUP/v1
+kind: Widget
+metadata: {name: w1, namespace: NS}
+spec: {size: 3}
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.GROUP}
+spec:
+  group: GROUP
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget, listKind: WidgetList}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+)",
+                                                      {{"GROUP", group}})));
+  ASSERT_TRUE(applied.status.ok()) << applied.status;
+  EXPECT_TRUE(applied.outcome.succeeded) << applied.outcome.message;
+  EXPECT_EQ(applied.by_name["CustomResourceDefinition/widgets." + group].action,
+            ApplyAction::kCreated);
+  EXPECT_EQ(applied.by_name["Widget/w1"].action, ApplyAction::kCreated)
+      << applied.by_name["Widget/w1"].message;
+  ASSERT_EQ(applied.progress.size(), 2u);
+  EXPECT_EQ(applied.progress[0].key.kind, "CustomResourceDefinition");
+  absl::StatusOr<Json> widget = Get({"widgets." + group, "w1"});
+  ASSERT_TRUE(widget.ok()) << widget.status();
+  EXPECT_EQ((*widget)["spec"]["size"], 3);
+}
+
+constexpr char kHookedApp[] = R"(
+apiVersion: batch/v1
+kind: Job
+metadata:
+  generateName: migrate-
+  namespace: NS
+  annotations:
+    todoke.dev/hook: PreSync
+    todoke.dev/hook-delete-policy: BeforeHookCreation
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: m, image: example.com/migrate:1}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: second
+  namespace: NS
+  annotations: {todoke.dev/sync-wave: "2"}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: first
+  namespace: NS
+  annotations: {todoke.dev/sync-wave: "-1"}
+---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: notify
+  namespace: NS
+  annotations:
+    todoke.dev/hook: PostSync
+    todoke.dev/hook-delete-policy: HookSucceeded
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: n, image: example.com/notify:1}]
+)";
+
+TEST_F(KubeDestinationTest, WavesAndHooksRunInOrderAndHooksRunOncePerOperation) {
+  Applied applied = Apply(Objects(kHookedApp), {}, "", {}, "op-7");
+  ASSERT_TRUE(applied.status.ok()) << applied.status;
+  EXPECT_TRUE(applied.outcome.succeeded) << applied.outcome.message;
+  std::vector<std::string> order;
+  for (const ObjectResult& result : applied.progress) {
+    order.push_back(
+        absl::StrCat(result.phase, "/", result.wave, ":", result.key.kind, "/",
+                     absl::StartsWith(result.key.name, "migrate-") ? "migrate-*" : result.key.name,
+                     "=", static_cast<int>(result.action)));
+  }
+  EXPECT_THAT(order,
+              ::testing::ElementsAre("PreSync/0:Job/migrate-*=1", "Sync/-1:ConfigMap/first=1",
+                                     "Sync/2:ConfigMap/second=1", "PostSync/0:Job/notify=1"));
+  // The PreSync hook ran to completion and stays (BeforeHookCreation); the PostSync one was
+  // deleted on success; neither is tracked (out of inventory and prune).
+  std::string migrate_name;
+  for (const ObjectResult& result : applied.progress) {
+    if (absl::StartsWith(result.key.name, "migrate-")) migrate_name = result.key.name;
+  }
+  absl::StatusOr<Json> migrate = Get({"job", migrate_name});
+  ASSERT_TRUE(migrate.ok()) << migrate.status();
+  EXPECT_EQ((*migrate)["status"].value("succeeded", 0), 1);
+  EXPECT_FALSE((*migrate)["metadata"]["annotations"].contains("todoke.dev/tracking-id"));
+  EXPECT_EQ((*migrate)["metadata"]["annotations"]["todoke.dev/operation-id"], "op-7");
+  EXPECT_FALSE(Alive({"job", "notify"}));
+  const std::string uid = (*migrate)["metadata"]["uid"];
+
+  // A retried Apply of the same operation runs no hook again.
+  Applied retried = Apply(Objects(kHookedApp), {}, "", {}, "op-7");
+  EXPECT_TRUE(retried.outcome.succeeded) << retried.outcome.message;
+  EXPECT_EQ(retried.by_name["Job/" + migrate_name].action, ApplyAction::kUnchanged);
+  EXPECT_EQ(retried.by_name["Job/notify"].action, ApplyAction::kUnchanged);
+  EXPECT_FALSE(Alive({"job", "notify"}));
+  migrate = Get({"job", migrate_name});
+  ASSERT_TRUE(migrate.ok());
+  EXPECT_EQ((*migrate)["metadata"]["uid"], uid);
+
+  // ReadLive's inventory has the app's objects but no hook.
+  ReadLiveQuery query;
+  query.app = app();
+  absl::StatusOr<LiveSet> live = destination_->ReadLive(query, absl::Now() + absl::Seconds(30));
+  ASSERT_TRUE(live.ok()) << live.status();
+  std::vector<std::string> names;
+  for (const LiveObject& object : live->objects) names.push_back(object.key.name);
+  EXPECT_THAT(names, ::testing::UnorderedElementsAre("first", "second"));
+}
+
+TEST_F(KubeDestinationTest, AnInvalidObjectFailsAloneAndLaterWavesDoNotRun) {
+  Applied applied = Apply(Objects(R"(
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: good, namespace: NS}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: Not_A_Valid_Name, namespace: NS}
+---
+apiVersion: example.com/v1
+kind: NoSuchKind
+metadata: {name: x, namespace: NS}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: later
+  namespace: NS
+  annotations: {todoke.dev/sync-wave: "1"}
+)"));
+  ASSERT_TRUE(applied.status.ok()) << applied.status;
+  EXPECT_FALSE(applied.outcome.succeeded);
+  EXPECT_EQ(applied.by_name["ConfigMap/good"].action, ApplyAction::kCreated);
+  EXPECT_EQ(applied.by_name["ConfigMap/Not_A_Valid_Name"].action, ApplyAction::kFailed);
+  EXPECT_THAT(applied.by_name["ConfigMap/Not_A_Valid_Name"].message, HasSubstr("Invalid value"));
+  EXPECT_EQ(applied.by_name["NoSuchKind/x"].action, ApplyAction::kFailed);
+  EXPECT_THAT(applied.by_name["NoSuchKind/x"].message, HasSubstr("NoSuchKind"));
+  EXPECT_EQ(applied.by_name["ConfigMap/later"].action, ApplyAction::kSkipped);
+  EXPECT_THAT(applied.by_name["ConfigMap/later"].message, HasSubstr("wave 0 failed"));
+  EXPECT_TRUE(Exists({"configmap", "good"}));
+  EXPECT_FALSE(Exists({"configmap", "later"}));
+  EXPECT_THAT(applied.outcome.message, HasSubstr("2 object(s) failed"));
+}
+
+TEST_F(KubeDestinationTest, RefusesToApplyOverAnotherAppsObject) {
+  constexpr char kConfig[] = R"(
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: mine, namespace: NS}
+data: {a: "1"}
+)";
+  ASSERT_TRUE(Apply(Objects(kConfig), {}, "owner").outcome.succeeded);
+  Applied stolen = Apply(Objects(kConfig), {}, ns() + "-thief");
+  EXPECT_FALSE(stolen.outcome.succeeded);
+  EXPECT_EQ(stolen.by_name["ConfigMap/mine"].action, ApplyAction::kFailed);
+  EXPECT_THAT(stolen.by_name["ConfigMap/mine"].message, HasSubstr("app \"owner\""));
+  absl::StatusOr<Json> live = Get({"configmap", "mine"});
+  ASSERT_TRUE(live.ok());
+  EXPECT_EQ((*live)["metadata"]["labels"]["todoke.dev/app"], "owner");
+}
+
+TEST_F(KubeDestinationTest, ReplaceRecreatesOnImmutableFieldsOnlyWhenAskedFor) {
+  constexpr char kJob[] = R"(
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: batch
+  namespace: NS
+  annotations: {ANNOTATIONS}
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: b, image: example.com/batch:IMAGE}]
+)";
+  auto job = [&](absl::string_view image, bool replace) {
+    return Objects(absl::StrReplaceAll(
+        kJob, {{"IMAGE", image},
+               {"ANNOTATIONS", replace ? "todoke.dev/sync-options: Replace=true" : ""}}));
+  };
+  ASSERT_TRUE(Apply(job("1", false)).outcome.succeeded);
+  absl::StatusOr<Json> before = Get({"job", "batch"});
+  ASSERT_TRUE(before.ok());
+  Applied refused = Apply(job("2", false));
+  EXPECT_EQ(refused.by_name["Job/batch"].action, ApplyAction::kFailed);
+  EXPECT_THAT(refused.by_name["Job/batch"].message, HasSubstr("Replace=true"));
+  Applied replaced = Apply(job("2", true));
+  EXPECT_TRUE(replaced.outcome.succeeded) << replaced.outcome.message;
+  EXPECT_EQ(replaced.by_name["Job/batch"].action, ApplyAction::kCreated)
+      << replaced.by_name["Job/batch"].message;
+  absl::StatusOr<Json> after = Get({"job", "batch"});
+  ASSERT_TRUE(after.ok());
+  EXPECT_NE((*after)["metadata"]["uid"], (*before)["metadata"]["uid"]);
+  EXPECT_EQ((*after)["spec"]["template"]["spec"]["containers"][0]["image"], "example.com/batch:2");
+}
+
+TEST_F(KubeDestinationTest, TakesOverFromKubectlSoRemovedFieldsGoAway) {
+  ASSERT_TRUE(KubectlFile({"apply"}, R"(
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: legacy
+  namespace: NS
+  labels: {team: a}
+data: {a: "1", b: "2"}
+)")
+                  .ok());
+  Applied applied = Apply(Objects(R"(
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: legacy, namespace: NS}
+data: {a: "1"}
+)"));
+  ASSERT_TRUE(applied.status.ok()) << applied.status;
+  EXPECT_TRUE(applied.outcome.succeeded) << applied.outcome.message;
+  EXPECT_EQ(applied.by_name["ConfigMap/legacy"].action, ApplyAction::kConfigured);
+  absl::StatusOr<Json> live = Get({"configmap", "legacy"});
+  ASSERT_TRUE(live.ok());
+  EXPECT_EQ((*live)["data"], Json({{"a", "1"}})) << live->dump();
+  EXPECT_FALSE((*live)["metadata"]["labels"].contains("team")) << live->dump();
+  EXPECT_FALSE((*live)["metadata"]["annotations"].contains(
+      "kubectl.kubernetes.io/last-applied-configuration"));
+  for (const Json& entry : (*live)["metadata"]["managedFields"]) {
+    EXPECT_NE(entry["manager"], "kubectl-client-side-apply") << entry.dump();
+  }
+}
+
+TEST_F(KubeDestinationTest, ReadLiveAnswersFromTheCacheWithVersionsAndAbsentKeys) {
+  Applied applied = Apply(Objects(R"(
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: a, namespace: NS}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: b, namespace: NS}
+)"));
+  ASSERT_TRUE(applied.outcome.succeeded) << applied.status << applied.outcome.message;
+  // An object that exists without todoke's label (the label-filtered cache lacks it).
+  ASSERT_TRUE(Kubectl({"create", "configmap", "preexisting", "--from-literal=x=y"}).ok());
+
+  ReadLiveQuery query;
+  query.app = app();
+  query.keys = {Key("", "ConfigMap", ns(), "a"), Key("", "ConfigMap", ns(), "missing"),
+                Key("", "ConfigMap", ns(), "preexisting")};
+  absl::StatusOr<LiveSet> live = destination_->ReadLive(query, absl::Now() + absl::Seconds(30));
+  ASSERT_TRUE(live.ok()) << live.status();
+  std::map<std::string, LiveObject> by_name;
+  for (const LiveObject& object : live->objects) by_name[object.key.name] = object;
+  ASSERT_EQ(by_name.size(), 3u);  // a, preexisting, and b from the inventory
+  EXPECT_EQ(by_name["a"].resource_version, applied.by_name["ConfigMap/a"].resource_version);
+  EXPECT_EQ(by_name["b"].resource_version, applied.by_name["ConfigMap/b"].resource_version);
+  EXPECT_THAT(by_name["preexisting"].json, HasSubstr("\"x\":\"y\""));
+  ASSERT_EQ(live->absent.size(), 1u);
+  EXPECT_EQ(live->absent[0].name, "missing");
+
+  // Served from memory: many reads cost no request to the API server.
+  const int64_t before = destination_->client().stats().requests;
+  query.keys = {Key("", "ConfigMap", ns(), "a"), Key("", "ConfigMap", ns(), "b")};
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(destination_->ReadLive(query, absl::Now() + absl::Seconds(10)).ok());
+  }
+  EXPECT_EQ(destination_->client().stats().requests, before);
+}
+
+TEST_F(KubeDestinationTest, KubectlEditReachesWatchDriftWithinASecond) {
+  Applied applied = Apply(Objects(R"(
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: watched, namespace: NS}
+data: {a: "1"}
+)"));
+  ASSERT_TRUE(applied.outcome.succeeded);
+  absl::Mutex mu;
+  std::vector<std::pair<DriftEvent, absl::Time>> events;
+  absl::StatusOr<std::unique_ptr<Destination::Subscription>> subscription =
+      destination_->WatchDrift([&](const DriftEvent& event) {
+        absl::MutexLock lock(&mu);
+        events.push_back({event, absl::Now()});
+      });
+  ASSERT_TRUE(subscription.ok());
+  // Let the cache sync (ReadLive waits for it).
+  ReadLiveQuery query;
+  query.app = app();
+  ASSERT_TRUE(destination_->ReadLive(query, absl::Now() + absl::Seconds(30)).ok());
+
+  ASSERT_TRUE(
+      Kubectl({"patch", "configmap", "watched", "--type=merge", "-p", R"({"data":{"a":"edited"}})"})
+          .ok());
+  const absl::Time edited = absl::Now();
+  auto seen = [&](bool deleted) {
+    absl::MutexLock lock(&mu);
+    for (const auto& [event, at] : events) {
+      if (event.key.name == "watched" && event.deleted == deleted) return true;
+    }
+    return false;
+  };
+  while (!seen(false) && absl::Now() < edited + absl::Seconds(5))
+    absl::SleepFor(absl::Milliseconds(10));
+  {
+    absl::MutexLock lock(&mu);
+    bool found = false;
+    for (const auto& [event, at] : events) {
+      if (event.key.name != "watched" || event.deleted || at < edited - absl::Seconds(2)) continue;
+      found = true;
+      EXPECT_EQ(event.app, app());
+      EXPECT_EQ(event.key.ns, ns());
+      EXPECT_FALSE(event.resource_version.empty());
+      // kubectl returned after the API server stored the change: the event follows within 1 s.
+      EXPECT_LT(at - edited, absl::Seconds(1));
+    }
+    EXPECT_TRUE(found) << "no drift event for the edit";
+  }
+  ASSERT_TRUE(Kubectl({"delete", "configmap", "watched"}).ok());
+  const absl::Time deleted = absl::Now();
+  while (!seen(true) && absl::Now() < deleted + absl::Seconds(5))
+    absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_TRUE(seen(true));
+}
+
+}  // namespace
+}  // namespace todoke::applier::sync
