@@ -442,6 +442,7 @@ class CurlKubeClient final : public KubeClient {
     curl_share_setopt(share_, CURLSHOPT_USERDATA, this);
     curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
     curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    SetUpServerName();
   }
 
   ~CurlKubeClient() override {
@@ -449,6 +450,7 @@ class CurlKubeClient final : public KubeClient {
     for (CURL* easy : idle_) curl_easy_cleanup(easy);
     idle_.clear();
     curl_share_cleanup(share_);
+    curl_slist_free_all(connect_to_);
   }
 
   const KubeConfig& config() const override { return config_; }
@@ -793,8 +795,36 @@ class CurlKubeClient final : public KubeClient {
     idle_.push_back(easy);
   }
 
+  // With a tls-server-name, requests go to https://<tls-server-name>:<port><prefix> (so libcurl
+  // verifies that name and sends it as SNI) while CURLOPT_CONNECT_TO routes them to the real
+  // host of `server`.
+  void SetUpServerName() {
+    base_url_ = config_.server;
+    if (config_.tls_server_name.empty()) return;
+    absl::string_view rest = config_.server;
+    const bool https = absl::ConsumePrefix(&rest, "https://");
+    if (!https) absl::ConsumePrefix(&rest, "http://");
+    const size_t slash = rest.find('/');
+    absl::string_view authority = rest.substr(0, slash);
+    absl::string_view prefix = slash == absl::string_view::npos ? "" : rest.substr(slash);
+    if (const size_t at = authority.rfind('@'); at != absl::string_view::npos) {
+      authority.remove_prefix(at + 1);
+    }
+    absl::string_view host = authority;
+    std::string port = https ? "443" : "80";
+    const size_t colon = authority.rfind(':');
+    if (colon != absl::string_view::npos && authority.find(']', colon) == absl::string_view::npos) {
+      host = authority.substr(0, colon);
+      port = std::string(authority.substr(colon + 1));
+    }
+    base_url_ =
+        absl::StrCat(https ? "https://" : "http://", config_.tls_server_name, ":", port, prefix);
+    connect_to_ = curl_slist_append(
+        nullptr, absl::StrCat(config_.tls_server_name, ":", port, ":", host, ":", port).c_str());
+  }
+
   std::string Url(const KubeRequest& request) const {
-    std::string url = absl::StrCat(config_.server, request.path);
+    std::string url = absl::StrCat(base_url_, request.path);
     char sep = request.path.find('?') == std::string::npos ? '?' : '&';
     for (const auto& [name, value] : request.query) {
       absl::StrAppend(&url, absl::string_view(&sep, 1), Escape(name), "=", Escape(value));
@@ -812,6 +842,7 @@ class CurlKubeClient final : public KubeClient {
     error_buffer[0] = '\0';
     const std::string url = Url(request);
     curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
+    if (connect_to_ != nullptr) curl_easy_setopt(easy, CURLOPT_CONNECT_TO, connect_to_);
     curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, error_buffer);
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(easy, CURLOPT_SHARE, share_);
@@ -1153,6 +1184,8 @@ class CurlKubeClient final : public KubeClient {
   TokenBucket bucket_;
   const bool http2_;
   CURLSH* share_ = nullptr;
+  std::string base_url_;              // server, or its tls-server-name form
+  curl_slist* connect_to_ = nullptr;  // set with a tls-server-name
   absl::Mutex share_mu_[3];
 
   absl::Mutex pool_mu_;

@@ -232,6 +232,7 @@ absl::StatusOr<KubeConfig> ParseKubeconfig(absl::string_view text, absl::string_
     // client-go refuses this combination too: it is almost always a mistake.
     return r.Error("cluster sets both insecure-skip-tls-verify and a certificate authority");
   }
+  ASSIGN_OR_RETURN(out.tls_server_name, r.String(*cluster, "tls-server-name", "cluster"));
   ASSIGN_OR_RETURN(std::string proxy, r.String(*cluster, "proxy-url", "cluster"));
   if (!proxy.empty()) return r.Error("cluster.proxy-url is not supported");
 

@@ -46,6 +46,9 @@ struct KubeConfig {
   // PEM bundle of the CAs that may sign the server's certificate (certificate-authority file or
   // certificate-authority-data). Empty: the system's CA store.
   std::string ca_pem;
+  // tls-server-name: the name the server's certificate must carry (and sent as SNI) when it is
+  // not the host of `server`, e.g. a server given by IP. Empty: the host of `server`.
+  std::string tls_server_name;
   // insecure-skip-tls-verify: no verification of the server's certificate or name. Verification
   // is on unless the kubeconfig says this.
   bool insecure_skip_tls_verify = false;

@@ -457,6 +457,20 @@ TEST_F(KubeClientK8sTest, ServerCertificateIsVerified) {
   EXPECT_TRUE(client->Get({"", "v1", "Namespace", "", "default"}, In(absl::Seconds(10))).ok());
 }
 
+TEST_F(KubeClientK8sTest, TlsServerNameIsTheNameVerified) {
+  // The server is reached by IP; its certificate also names kubernetes.default.
+  KubeConfig config = TokenConfig();
+  config.tls_server_name = "kubernetes.default";
+  std::unique_ptr<KubeClient> client = MakeClient(config);
+  EXPECT_TRUE(client->Get({"", "v1", "Namespace", "", "default"}, In(absl::Seconds(10))).ok());
+  config.tls_server_name = "not-in-the-certificate.example";
+  client = MakeClient(config);
+  absl::StatusOr<Json> refused =
+      client->Get({"", "v1", "Namespace", "", "default"}, In(absl::Seconds(10)));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable) << refused.status();
+  EXPECT_THAT(refused.status().message(), HasSubstr(cluster_->server));
+}
+
 TEST_F(KubeClientK8sTest, FixtureKubeconfigWorks) {
   absl::StatusOr<KubeConfig> config = LoadKubeconfig(cluster_->kubeconfig, "");
   ASSERT_TRUE(config.ok()) << config.status();

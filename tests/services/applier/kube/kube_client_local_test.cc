@@ -196,6 +196,31 @@ TEST(KubeClientLocalTest, LegacyDiscoveryPreferredVersionScopeAndDeadGroup) {
   EXPECT_EQ(all->size(), 5u);  // configmaps, namespaces, widgets v2, widgets v1, gadgets
 }
 
+TEST(KubeClientLocalTest, ConcurrentUnknownKindsShareOneRefresh) {
+  FakeApiServer server([](const httplib::Request& req, httplib::Response& res) {
+    absl::SleepFor(absl::Milliseconds(20));  // so the lookups overlap the refresh
+    LegacyDiscovery(req, res);
+  });
+  KubeClientOptions options;
+  options.unknown_kind_refresh_interval = absl::Milliseconds(100);
+  absl::StatusOr<std::unique_ptr<KubeClient>> client = KubeClient::Create(server.Config(), options);
+  ASSERT_TRUE(client.ok());
+  ASSERT_TRUE((*client)->Refresh(In(absl::Seconds(5))).ok());
+  absl::SleepFor(absl::Milliseconds(150));
+  std::vector<std::thread> threads;
+  std::atomic<int> not_found{0};
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&] {
+      absl::StatusOr<ApiResource> r =
+          (*client)->ResourceFor("example.com", "v1", "Unknown", In(absl::Seconds(5)));
+      not_found += r.status().code() == absl::StatusCode::kNotFound;
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(not_found.load(), 8);
+  EXPECT_EQ(server.Requests("/api"), 2);  // the first Refresh and one shared refresh
+}
+
 TEST(KubeClientLocalTest, AggregatedDiscoveryWithStaleGroup) {
   FakeApiServer server([](const httplib::Request& req, httplib::Response& res) {
     ASSERT_THAT(req.get_header_value("Accept"), HasSubstr("as=APIGroupDiscoveryList"));

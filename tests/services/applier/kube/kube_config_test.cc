@@ -104,6 +104,7 @@ clusters:
   cluster:
     server: https://b.example:6443
     certificate-authority-data: CA_DATA
+    tls-server-name: api.b.example
 contexts:
 - {name: a, context: {cluster: ca, user: ua}}
 - {name: b, context: {cluster: cb, user: ub}}
@@ -177,6 +178,7 @@ TEST_F(MultiContextTest, NamedContextWithDataFields) {
   absl::StatusOr<KubeConfig> config = LoadKubeconfig(path_, "b");
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->server, "https://b.example:6443");
+  EXPECT_EQ(config->tls_server_name, "api.b.example");
   EXPECT_EQ(config->ca_pem, kCaPem);
   EXPECT_EQ(config->client_cert_pem, kCertPem);
   EXPECT_EQ(config->client_key_pem, kKeyPem);
