@@ -1,34 +1,21 @@
 #include "cli/render_command.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <optional>
 
+#include "CLI/CLI.hpp"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "cli/flag_args.h"
+#include "absl/strings/str_format.h"
 #include "common/status.h"
+#include "common/utf8.h"
 #include "common/yaml.h"
 #include "services/renderer/core/file_source.h"
 #include "services/renderer/core/render.h"
 
 namespace todoke::cli {
 namespace {
-
-constexpr char kRenderUsage[] = R"(Usage: todoke render [FOLDER] [flags]
-
-Renders FOLDER (default: the current folder) of a local checkout as the renderer service would:
-Kustomize when it holds a kustomization file, otherwise a plain directory of manifests; then
-${VAR} substitution. Prints the objects as a YAML stream (-o json: a List). Nothing outside the
-repository root is read; the root is the nearest folder holding .git unless --repo-root is given.
-
-Flags:
-  --mode M          auto (default), kustomize or directory
-  --recurse         directory mode: descend into subfolders
-  --include GLOBS   directory mode: comma-separated globs of files to read
-  --exclude GLOBS   directory mode: comma-separated globs of files to leave out
-  --set NAME=VALUE  a value for ${NAME} substitution (repeatable)
-  --repo-root DIR   the repository root (default: found from .git)
-)";
 
 namespace fs = std::filesystem;
 
@@ -81,73 +68,180 @@ absl::StatusOr<LocalAppLocation> LocateLocalApp(const std::string& folder,
   return location;
 }
 
-int RenderCommand(const std::vector<std::string>& args, bool json, std::ostream& out,
-                  std::ostream& err) {
-  auto usage = [&](absl::string_view problem) {
-    err << "todoke render: " << problem << "\n\n" << kRenderUsage;
-    return 2;
+const char kRenderSummary[] =
+    "Render a local folder in-process, as the renderer service would (needs no server)";
+
+const char kRenderDescription[] =
+    "Renders FOLDER (default: the current folder) of a local checkout as the renderer service\n"
+    "would: Kustomize when it holds a kustomization file, otherwise a plain directory of\n"
+    "manifests; then ${VAR} substitution. Prints the objects as a YAML stream (-o json: a List).\n"
+    "Nothing outside the repository root is read; the root is the nearest folder holding .git\n"
+    "unless --repo-root is given. Needs no server.";
+
+void AddRenderFlags(CLI::App& app, RenderFlags* flags) {
+  app.add_option("FOLDER", flags->folder, "Folder to render (default: the current folder)")
+      ->type_name("");
+  app.add_option("--mode", flags->mode, "auto (default), kustomize or directory")
+      ->type_name("MODE");
+  app.add_flag("--recurse{true}", flags->recurse,
+               "Directory mode: descend into subfolders (--recurse=false: do not)");
+  app.add_option("--include", flags->include,
+                 "Directory mode: comma-separated globs of files to read")
+      ->type_name("GLOBS");
+  app.add_option("--exclude", flags->exclude,
+                 "Directory mode: comma-separated globs of files to leave out")
+      ->type_name("GLOBS");
+  app.add_option("--set", flags->set, "A value for ${NAME} substitution (repeatable)")
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->type_name("NAME=VALUE");
+  app.add_option("--repo-root", flags->repo_root, "The repository root (default: found from .git)")
+      ->type_name("DIR");
+}
+
+namespace {
+
+// The JSON pointer of the first key or string under `value` that is not valid UTF-8 (the text
+// in `*bad`), or nullopt.
+std::optional<std::string> FindInvalidUtf8(const Json& value, std::string* bad) {
+  auto escape = [](const std::string& token) {
+    std::string escaped;
+    for (char c : token) {
+      if (c == '~') {
+        escaped += "~0";
+      } else if (c == '/') {
+        escaped += "~1";
+      } else {
+        escaped += c;
+      }
+    }
+    return escaped;
   };
-  std::string folder;
-  std::string repo_root;
-  renderer::RenderOptions options;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const FlagArg flag = SplitFlag(args[i]);
-    const std::string& arg = flag.name;
-    const bool has_inline_value = flag.inline_value.has_value();
-    std::string value = flag.inline_value.value_or("");
-    auto take = [&]() -> bool {
-      std::optional<std::string> taken = TakeFlagValue(flag, args, i);
-      if (!taken.has_value()) return false;
-      value = *std::move(taken);
-      return true;
-    };
-    if (arg == "-h" || arg == "--help") {
-      out << kRenderUsage;
-      return 0;
-    } else if (arg == "--recurse") {
-      // --recurse, --recurse=true or --recurse=false.
-      if (has_inline_value && value != "true" && value != "false") {
-        return usage(absl::StrCat("--recurse takes true or false, not \"", value, "\""));
+  if (value.is_string()) {
+    const std::string& text = value.get_ref<const std::string&>();
+    if (IsValidUtf8(text)) return std::nullopt;
+    *bad = text;
+    return "";
+  }
+  if (value.is_object()) {
+    for (const auto& [key, member] : value.items()) {
+      if (!IsValidUtf8(key)) {
+        *bad = key;
+        return "/" + escape(key);
       }
-      options.directory.recurse = !has_inline_value || value == "true";
-    } else if (arg == "--mode") {
-      if (!take()) return usage("--mode needs a value");
-      bool known = false;
-      for (renderer::RenderMode mode : {renderer::RenderMode::kAuto,
-                                        renderer::RenderMode::kKustomize,
-                                        renderer::RenderMode::kDirectory}) {
-        if (value == renderer::RenderModeName(mode)) {
-          options.mode = mode;
-          known = true;
-        }
+      if (std::optional<std::string> inner = FindInvalidUtf8(member, bad)) {
+        return "/" + escape(key) + *inner;
       }
-      if (!known) {
-        return usage(absl::StrCat("--mode \"", value, "\" is not auto, kustomize or directory"));
+    }
+  } else if (value.is_array()) {
+    for (size_t i = 0; i < value.size(); ++i) {
+      if (std::optional<std::string> inner = FindInvalidUtf8(value[i], bad)) {
+        return absl::StrCat("/", i, *inner);
       }
-    } else if (arg == "--include" || arg == "--exclude") {
-      if (!take()) return usage(absl::StrCat(arg, " needs a value"));
-      (arg == "--include" ? options.directory.include : options.directory.exclude) = value;
-    } else if (arg == "--set") {
-      if (!take()) return usage("--set needs NAME=VALUE");
-      const size_t eq = value.find('=');
-      if (eq == std::string::npos || eq == 0) {
-        return usage(absl::StrCat("--set \"", value, "\" is not NAME=VALUE"));
-      }
-      options.substitutions[value.substr(0, eq)] = value.substr(eq + 1);
-    } else if (arg == "--repo-root") {
-      if (!take()) return usage("--repo-root needs a folder");
-      repo_root = value;
-    } else if (absl::StartsWith(arg, "-") && arg != "-") {
-      return usage(absl::StrCat("unknown flag \"", arg, "\""));
-    } else if (folder.empty()) {
-      folder = arg;
-    } else {
-      return usage(absl::StrCat("one folder only (got \"", folder, "\" and \"", arg, "\")"));
     }
   }
-  if (folder.empty()) folder = ".";
+  return std::nullopt;
+}
 
-  absl::StatusOr<LocalAppLocation> location = LocateLocalApp(folder, repo_root);
+// "kind name" of an object, as far as it has them.
+std::string ObjectName(const Json& object) {
+  std::string kind = "object", name;
+  if (object.is_object()) {
+    if (auto it = object.find("kind"); it != object.end() && it->is_string()) kind = *it;
+    if (auto meta = object.find("metadata"); meta != object.end() && meta->is_object()) {
+      if (auto it = meta->find("name"); it != meta->end() && it->is_string()) name = *it;
+    }
+  }
+  return name.empty() ? kind : absl::StrCat(kind, " ", name);
+}
+
+// The byte offset of the first invalid UTF-8 sequence in `text` (text.size() if none).
+size_t FirstInvalidUtf8(std::string_view text) {
+  for (size_t i = 0; i < text.size();) {
+    const size_t length = Utf8SequenceLength(text, i);
+    if (length == 0) return i;
+    i += length;
+  }
+  return text.size();
+}
+
+// OK when every key and string of the rendered objects is valid UTF-8. Otherwise
+// INVALID_ARGUMENT naming the input file that holds the bad bytes (line and column of the
+// first), as kustomize's YAML reader refuses such a file; JSON output could not carry them.
+absl::Status CheckUtf8(const renderer::RenderResult& result, const renderer::FileSource& files) {
+  for (const Json& object : result.objects) {
+    std::string bad;
+    const std::optional<std::string> pointer = FindInvalidUtf8(object, &bad);
+    if (!pointer.has_value()) continue;
+    const std::string where =
+        absl::StrCat(ObjectName(object), " at ", pointer->empty() ? "/" : *pointer);
+    // The input holding those bytes; else the first input that is not UTF-8 at all.
+    std::string file;
+    std::string content;
+    for (const renderer::InputFile& input : result.inputs) {
+      absl::StatusOr<std::string> text = files.ReadFile(input.path);
+      if (!text.ok() || IsValidUtf8(*text)) continue;
+      const bool holds_value = absl::StrContains(*text, bad);
+      if (file.empty() || holds_value) {
+        file = input.path;
+        content = *std::move(text);
+      }
+      if (holds_value) break;
+    }
+    if (file.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": not valid UTF-8"));
+    }
+    const size_t offset = FirstInvalidUtf8(content);
+    const size_t line_start = content.rfind('\n', offset == 0 ? 0 : offset - 1);
+    const size_t line = 1 + std::count(content.begin(), content.begin() + offset, '\n');
+    const size_t column =
+        offset - (line_start == std::string::npos || offset == 0 ? 0 : line_start + 1) + 1;
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s:%d:%d: not valid UTF-8 (byte 0x%02X; YAML and JSON text must be UTF-8, as kustomize "
+        "requires), read into %s",
+        file, line, column, static_cast<unsigned char>(content[offset]), where));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int RunRender(const RenderFlags& flags, bool json, std::ostream& out, std::ostream& err) {
+  auto usage = [&](absl::string_view problem) {
+    err << "todoke render: " << problem << "\n\nRun `todoke render --help` for usage.\n";
+    return 2;
+  };
+  renderer::RenderOptions options;
+  if (flags.recurse != "true" && flags.recurse != "false") {
+    return usage(absl::StrCat("--recurse takes true or false, not \"", flags.recurse, "\""));
+  }
+  options.directory.recurse = flags.recurse == "true";
+  bool known_mode = false;
+  for (renderer::RenderMode mode : {renderer::RenderMode::kAuto, renderer::RenderMode::kKustomize,
+                                    renderer::RenderMode::kDirectory}) {
+    if (flags.mode == renderer::RenderModeName(mode)) {
+      options.mode = mode;
+      known_mode = true;
+    }
+  }
+  if (!known_mode) {
+    return usage(absl::StrCat("--mode \"", flags.mode, "\" is not auto, kustomize or directory"));
+  }
+  options.directory.include = flags.include;
+  options.directory.exclude = flags.exclude;
+  for (const std::string& assignment : flags.set) {
+    const size_t eq = assignment.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return usage(absl::StrCat("--set \"", assignment, "\" is not NAME=VALUE"));
+    }
+    if (!IsValidUtf8(assignment)) {
+      return usage(absl::StrCat("--set ", assignment.substr(0, eq), ": the value is not UTF-8"));
+    }
+    options.substitutions[assignment.substr(0, eq)] = assignment.substr(eq + 1);
+  }
+  const std::string folder = flags.folder.empty() ? "." : flags.folder;
+
+  absl::StatusOr<LocalAppLocation> location = LocateLocalApp(folder, flags.repo_root);
   if (!location.ok()) {
     err << "todoke render: " << location.status().message() << "\n";
     return 1;
@@ -155,18 +249,38 @@ int RenderCommand(const std::vector<std::string>& args, bool json, std::ostream&
   renderer::DiskFileSource files(location->repo_root);
   absl::StatusOr<renderer::RenderResult> result =
       renderer::Render(files, location->app_path, options);
-  if (!result.ok()) {
-    err << "todoke render " << folder << ": " << result.status().message() << "\n";
+  absl::Status checked = result.ok() ? CheckUtf8(*result, files) : result.status();
+  if (!checked.ok()) {
+    err << "todoke render " << folder << ": " << checked.message() << "\n";
     return 1;
   }
   if (json) {
     Json list = {{"apiVersion", "v1"}, {"kind", "List"}, {"items", Json::array()}};
     for (Json& object : result->objects) list["items"].push_back(std::move(object));
-    out << list.dump(2) << "\n";
+    // CheckUtf8 made sure dump() has nothing to refuse; replace rather than throw regardless.
+    out << list.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
   } else {
     out << EmitYamlStream(result->objects);
   }
   return out.good() ? 0 : 1;
+}
+
+int RenderCommand(const std::vector<std::string>& args, bool json, std::ostream& out,
+                  std::ostream& err) {
+  CLI::App app(kRenderSummary, "todoke render");
+  RenderFlags flags;
+  AddRenderFlags(app, &flags);
+  app.footer(kRenderDescription);
+  try {
+    app.parse(std::vector<std::string>(args.rbegin(), args.rend()));
+  } catch (const CLI::CallForHelp&) {
+    out << app.help();
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    err << "todoke render: " << e.what() << "\n\nRun `todoke render --help` for usage.\n";
+    return 2;
+  }
+  return RunRender(flags, json, out, err);
 }
 
 }  // namespace todoke::cli

@@ -68,8 +68,8 @@ class RenderCommandTest : public ::testing::Test {
  protected:
   void SetUp() override {
     root_ = fs::path(::testing::TempDir()) /
-            ("render_cli_" + std::string(
-                                 ::testing::UnitTest::GetInstance()->current_test_info()->name()));
+            ("render_cli_" +
+             std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
     fs::remove_all(root_);
     fs::copy(fs::path(kTestdata) / "checkout", root_, fs::copy_options::recursive);
     fs::create_directories(root_ / ".git");
@@ -148,6 +148,34 @@ TEST_F(RenderCommandTest, YamlErrorNamesFileLineAndColumn) {
   EXPECT_TRUE(out.str().empty());
 }
 
+// Issue 15 item 7: invalid UTF-8 used to abort `todoke render -o json` (SIGABRT from an uncaught
+// nlohmann exception). kustomize refuses such a file ("invalid trailing UTF-8 octet"); so does
+// todoke, in both output formats, naming the file, line and column.
+TEST_F(RenderCommandTest, InvalidUtf8IsOneClearErrorNotAnAbort) {
+  WriteFile(root_ / "plain/bad.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: latin1\ndata:\n  city: \"Sa\xEF"
+            "da\"\n");
+  for (const char* format : {"json", "yaml"}) {
+    const CommandResult result =
+        RunShell(TodokeBinary() + " render " + (root_ / "plain").string() + " -o " + format, true);
+    EXPECT_EQ(result.exit_code, 1) << format << ": " << result.output;
+    EXPECT_THAT(result.output, HasSubstr("bad.yaml:6:12: not valid UTF-8 (byte 0xEF;")) << format;
+    EXPECT_THAT(result.output, HasSubstr("ConfigMap latin1 at /data/city")) << format;
+    EXPECT_THAT(result.output, ::testing::Not(HasSubstr("terminate called"))) << format;
+  }
+  // A key, in a kustomization, in-process.
+  WriteFile(root_ / "base/kustomization.yaml", ReadText(root_ / "base/kustomization.yaml") +
+                                                   "commonLabels:\n  \"te\xFF"
+                                                   "am\": web\n");
+  std::ostringstream out, err;
+  EXPECT_EQ(RenderCommand({(root_ / "base").string()}, /*json=*/true, out, err), 1);
+  EXPECT_THAT(err.str(), HasSubstr("base/kustomization.yaml:"));
+  EXPECT_THAT(err.str(), HasSubstr("not valid UTF-8 (byte 0xFF;"));
+  EXPECT_EQ(out.str(), "");
+  // A --set value is checked before anything is read.
+  EXPECT_EQ(RenderCommand({(root_ / "plain").string(), "--set", "A=\xC3"}, false, out, err), 2);
+}
+
 TEST_F(RenderCommandTest, NothingOutsideTheRepositoryRootIsRead) {
   WriteFile(root_ / "escape/kustomization.yaml", "resources:\n- ../../outside\n");
   std::ostringstream out, err;
@@ -183,6 +211,21 @@ TEST_F(RenderCommandTest, BadFlagsAreUsageErrors) {
   EXPECT_EQ(RenderCommand({"--recurse=yes"}, false, out, err), 2);
   EXPECT_THAT(err.str(), HasSubstr("--recurse takes true or false"));
   EXPECT_EQ(RenderCommand({"--mode=plugin"}, false, out, err), 2);  // needs a plugin config
+  EXPECT_EQ(RenderCommand({"--bogus"}, false, out, err), 2);
+  EXPECT_EQ(RenderCommand({"--set"}, false, out, err), 2);
+  std::ostringstream help, help_err;
+  EXPECT_EQ(RenderCommand({"--help"}, false, help, help_err), 0);
+  EXPECT_THAT(help.str(), HasSubstr("--repo-root"));
+}
+
+TEST_F(RenderCommandTest, SetIsRepeatableAndTakesOneValueEach) {
+  std::ostringstream out, err;
+  // The folder after two --set flags is still the folder, not a third value.
+  ASSERT_EQ(RenderCommand({"--set", "REGION=eu-1", "--set=OTHER=x", (root_ / "plain").string()},
+                          false, out, err),
+            0)
+      << err.str();
+  EXPECT_THAT(out.str(), HasSubstr("region: eu-1"));
 }
 
 }  // namespace
