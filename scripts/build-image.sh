@@ -22,7 +22,7 @@ trap 'rm -rf "$context"' EXIT
 root="$context/rootfs"
 writable="$context/writable"  # folders the unprivileged user writes to (volumes mount on them)
 mkdir -p "$root/usr/local/bin" "$root/etc/ssl/certs" "$root/tmp" "$writable/var/cache/todoke/git" \
-         "$writable/var/lib/todoke"
+         "$writable/var/lib/todoke" "$writable/var/lib/todoke/git"
 chmod 1777 "$root/tmp"
 
 copy_with_path() {  # copies a file to the same path under the root, following symlinks

@@ -153,7 +153,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     webhook_server = *std::move(server);
-    std::printf("todoke-orchestrator webhook listening on %s\n",
+    std::printf("todoke-orchestrator webhook receiver at %s\n",
                 webhook_server->BoundAddress().c_str());
     std::fflush(stdout);
   }

@@ -1,5 +1,6 @@
 // deploy/kubernetes must start what it describes. Rendered with todoke's own renderer, each
-// container's command line (with --listen moved to a free loopback port and --cache-dir to a
+// container's command line (with --listen moved to a free loopback port and --cache-dir,
+// --data-dir and --git-work-dir to a
 // temporary folder) starts the real binary, which serves and stops on SIGTERM with exit 0; and
 // the port it listens on is the one its container declares and its probes check.
 #include <sys/wait.h>
@@ -53,6 +54,10 @@ TEST(DeployManifestsTest, EveryContainerCommandLineStartsItsService) {
           arg = "--listen=127.0.0.1:0";
         } else if (absl::StartsWith(arg, "--cache-dir=")) {
           arg = "--cache-dir=" + (temp / binary).string();
+        } else if (absl::StartsWith(arg, "--data-dir=")) {
+          arg = "--data-dir=" + (temp / binary).string() + "-data";
+        } else if (absl::StartsWith(arg, "--git-work-dir=")) {
+          arg = "--git-work-dir=" + (temp / binary).string() + "-git";
         }
         argv.push_back(arg);
       }

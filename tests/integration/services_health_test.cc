@@ -21,6 +21,10 @@ class ServiceBinaryTest : public ::testing::TestWithParam<std::string> {
       return {"--cache-dir=" + ::testing::TempDir() + "/health-test-cache-" +
               std::to_string(getpid())};
     }
+    if (GetParam() == "todoke-orchestrator") {
+      return {"--data-dir=" + ::testing::TempDir() + "/health-test-orchestrator-" +
+              std::to_string(getpid())};
+    }
     return {};
   }
 };

@@ -171,6 +171,8 @@ void Controller::Enqueue(const std::string& app, const std::string& trigger,
   absl::Time when = absl::InfinitePast();
   if (trigger == "refresh" || trigger == "webhook" || trigger == "spec" || trigger == "sync") {
     priority = WorkPriority::kHigh;
+    // What a user or a push asks for is answered from the remote, never from a shared answer.
+    bypass_ref_cache = true;
   } else if (trigger == "drift") {
     priority = WorkPriority::kNormal;
     when = absl::Now() + options_.drift_delay;

@@ -1,0 +1,133 @@
+#include "tests/integration/todoke_suite.h"
+
+#include <signal.h>
+
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/numbers.h"
+#include "common/grpc_client.h"
+#include "services/orchestrator/core/webhook.h"
+#include "tests/services/source_fetcher/test_servers.h"
+
+namespace todoke::testing {
+
+using source_fetcher::testing::PickFreePort;
+using source_fetcher::testing::Sh;
+
+absl::StatusOr<std::unique_ptr<TodokeSuite>> TodokeSuite::Start(const std::string& work_dir,
+                                                                 Options options) {
+  std::unique_ptr<TodokeSuite> suite(new TodokeSuite());
+  suite->work_dir_ = work_dir;
+  suite->options_ = std::move(options);
+  {
+    std::ofstream secret(work_dir + "/webhook-secret");
+    secret << suite->webhook_secret_ << "\n";
+  }
+  // Fixed ports, so a stage restarted later comes back where the others look for it.
+  for (const char* stage : {"source-fetcher", "renderer", "differ", "applier", "orchestrator"}) {
+    suite->addresses_[stage] = absl::StrCat("127.0.0.1:", PickFreePort());
+  }
+  suite->webhook_address_ = absl::StrCat("127.0.0.1:", PickFreePort());
+  for (const char* stage : {"source-fetcher", "renderer", "differ", "applier", "orchestrator"}) {
+    absl::Status started = suite->StartStage(stage);
+    if (!started.ok()) return started;
+  }
+  auto channel = MakeChannel(suite->addresses_["orchestrator"]);
+  if (!channel.ok()) return channel.status();
+  suite->api_ = orchestrator::v1::Orchestrator::NewStub(*channel);
+  return suite;
+}
+
+TodokeSuite::~TodokeSuite() {
+  for (auto& [stage, process] : processes_) {
+    if (process) (void)process->Stop(SIGTERM, absl::Seconds(15));
+  }
+}
+
+std::vector<std::string> TodokeSuite::FlagsOf(const std::string& stage) {
+  std::vector<std::string> flags = {"--listen=" + addresses_[stage], "--log-level=warning"};
+  if (stage == "source-fetcher") {
+    flags.push_back("--cache-dir=" + work_dir_ + "/fetcher-cache");
+    flags.push_back("--allow-local-repos");
+  } else if (stage == "renderer") {
+    flags.push_back("--source-fetcher=" + addresses_["source-fetcher"]);
+  } else if (stage == "applier") {
+    flags.push_back("--git-work-dir=" + work_dir_ + "/applier-git");
+    flags.push_back("--allow-local-repos");
+  } else if (stage == "orchestrator") {
+    flags.push_back("--data-dir=" + work_dir_ + "/orchestrator-data");
+    flags.push_back("--source-fetcher=" + addresses_["source-fetcher"]);
+    flags.push_back("--renderer=" + addresses_["renderer"]);
+    flags.push_back("--differ=" + addresses_["differ"]);
+    flags.push_back("--applier=" + addresses_["applier"]);
+    flags.push_back("--webhook-listen=" + webhook_address_);
+    flags.push_back("--webhook-secret-file=" + work_dir_ + "/webhook-secret");
+    for (const std::string& flag : options_.orchestrator_flags) flags.push_back(flag);
+  }
+  return flags;
+}
+
+absl::Status TodokeSuite::StartStage(const std::string& stage) {
+  std::vector<std::string> argv = {BinaryPath("todoke-" + stage)};
+  for (std::string& flag : FlagsOf(stage)) argv.push_back(std::move(flag));
+  absl::StatusOr<ChildProcess> child = ChildProcess::Start(argv);
+  if (!child.ok()) return child.status();
+  absl::StatusOr<std::string> line = child->WaitForLine("listening on", absl::Seconds(30));
+  if (!line.ok()) return absl::InternalError(absl::StrCat("todoke-", stage, " did not start: ",
+                                                          line.status().message()));
+  processes_[stage].emplace(*std::move(child));
+  return absl::OkStatus();
+}
+
+absl::Status TodokeSuite::StopStage(const std::string& stage, int signal_number) {
+  auto it = processes_.find(stage);
+  if (it == processes_.end() || !it->second) {
+    return absl::FailedPreconditionError(stage + " is not running");
+  }
+  absl::StatusOr<int> stopped = it->second->Stop(signal_number, absl::Seconds(15));
+  it->second.reset();
+  return stopped.status();
+}
+
+absl::StatusOr<orchestrator::v1::Application> TodokeSuite::WaitFor(
+    const std::string& name, const std::function<bool(const orchestrator::v1::Application&)>& done,
+    absl::Duration timeout) {
+  absl::Time deadline = absl::Now() + timeout;
+  orchestrator::v1::Application last;
+  grpc::Status last_status;
+  while (absl::Now() < deadline) {
+    orchestrator::v1::GetApplicationRequest request;
+    request.set_name(name);
+    auto context = ContextWithTimeout(absl::Seconds(5));
+    last_status = api_->GetApplication(context.get(), request, &last);
+    if (last_status.ok() && done(last)) return last;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  return absl::DeadlineExceededError(
+      absl::StrCat("application ", name, " did not reach the expected state in ",
+                   absl::FormatDuration(timeout), "; last seen: ",
+                   last_status.ok() ? last.DebugString() : last_status.error_message()));
+}
+
+absl::StatusOr<int> TodokeSuite::PostWebhook(const std::string& repo_url, const std::string& ref,
+                                             const std::string& secret_override) {
+  std::string body = absl::StrCat("{\"repoURL\":\"", repo_url, "\",\"ref\":\"", ref, "\"}");
+  std::string signature = orchestrator::HmacSha256Hex(
+      secret_override.empty() ? webhook_secret_ : secret_override, body);
+  std::string body_file = work_dir_ + "/webhook-body.json";
+  {
+    std::ofstream out(body_file, std::ios::binary | std::ios::trunc);
+    out << body;
+  }
+  absl::StatusOr<std::string> code = Sh(absl::StrCat(
+      "curl -s -o /dev/null -w '%{http_code}' --max-time 10 -X POST -H 'Content-Type: "
+      "application/json' -H 'X-Todoke-Signature-256: sha256=",
+      signature, "' --data-binary @", body_file, " http://", webhook_address_, "/webhook"));
+  if (!code.ok()) return code.status();
+  int http = 0;
+  if (!absl::SimpleAtoi(*code, &http)) return absl::InternalError("curl: " + *code);
+  return http;
+}
+
+}  // namespace todoke::testing

@@ -1,0 +1,66 @@
+// The five todoke services as real processes on loopback, wired together, for end-to-end tests:
+// a source repository and a hydration repository made with `git`, the orchestrator's API stub,
+// and the webhook endpoint. Each stage can be stopped and started again on the same port.
+#ifndef TODOKE_TESTS_INTEGRATION_TODOKE_SUITE_H_
+#define TODOKE_TESTS_INTEGRATION_TODOKE_SUITE_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "tests/integration/process.h"
+#include "todoke/orchestrator/v1/orchestrator.grpc.pb.h"
+
+namespace todoke::testing {
+
+class TodokeSuite {
+ public:
+  struct Options {
+    std::vector<std::string> orchestrator_flags;  // extra flags
+  };
+
+  // Starts the five services with their data under `work_dir` (which must exist).
+  static absl::StatusOr<std::unique_ptr<TodokeSuite>> Start(const std::string& work_dir,
+                                                            Options options);
+  ~TodokeSuite();
+
+  // "source-fetcher", "renderer", "differ", "applier", "orchestrator".
+  absl::Status StopStage(const std::string& stage, int signal_number);
+  absl::Status StartStage(const std::string& stage);
+
+  orchestrator::v1::Orchestrator::Stub& api() { return *api_; }
+  const std::string& address(const std::string& stage) { return addresses_[stage]; }
+  const std::string& webhook_address() const { return webhook_address_; }
+  const std::string& webhook_secret() const { return webhook_secret_; }
+
+  // Polls GetApplication until `done(app)` or `timeout`; returns the last Application seen.
+  absl::StatusOr<orchestrator::v1::Application> WaitFor(
+      const std::string& name, const std::function<bool(const orchestrator::v1::Application&)>& done,
+      absl::Duration timeout);
+
+  // POSTs a generic webhook (signed with the suite's secret) for `repo_url` and `ref`; returns
+  // the HTTP status code.
+  absl::StatusOr<int> PostWebhook(const std::string& repo_url, const std::string& ref,
+                                  const std::string& secret_override = "");
+
+ private:
+  TodokeSuite() = default;
+  std::vector<std::string> FlagsOf(const std::string& stage);
+
+  std::string work_dir_;
+  Options options_;
+  std::map<std::string, std::optional<ChildProcess>> processes_;
+  std::map<std::string, std::string> addresses_;
+  std::string webhook_address_;
+  std::string webhook_secret_ = "suite-webhook-secret";
+  std::unique_ptr<orchestrator::v1::Orchestrator::Stub> api_;
+};
+
+}  // namespace todoke::testing
+
+#endif  // TODOKE_TESTS_INTEGRATION_TODOKE_SUITE_H_
