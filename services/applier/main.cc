@@ -1,6 +1,7 @@
 // todoke-applier: applies objects to a destination (a Kubernetes cluster, or a Git branch for
 // hydration), prunes and waits.
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 
@@ -8,10 +9,22 @@
 #include "common/log.h"
 #include "common/service_main.h"
 #include "services/applier/core/git/git_destination.h"
+#include "services/applier/core/kube/kube_config.h"
 #include "services/applier/core/registry.h"
+#include "services/applier/core/sync/kube_destination.h"
 #include "services/applier/grpc/applier_service.h"
 #include "services/source_fetcher/core/credentials.h"
 
+ABSL_FLAG(std::string, kubeconfig, "",
+          "kubeconfig file; a destination's context names one of its contexts (empty: the "
+          "current context). Without it, the in-cluster service account when running in a pod");
+ABSL_FLAG(std::string, installation_id, "default",
+          "names this todoke installation in every tracking id, so two installations sharing a "
+          "cluster never prune each other's objects");
+ABSL_FLAG(double, kube_qps, 50, "requests per second to one Kubernetes API server (0: no limit)");
+ABSL_FLAG(int, kube_burst, 100, "burst above --kube-qps");
+ABSL_FLAG(int, kube_max_in_flight, 32, "requests in flight to one Kubernetes API server");
+ABSL_FLAG(int, apply_concurrency, 16, "objects applied at once within one step of a wave");
 ABSL_FLAG(std::string, git_work_dir, "/tmp/todoke-applier-git",
           "folder for clones of remote hydration repositories (one applier per folder)");
 ABSL_FLAG(std::string, git_committer_name, "todoke", "committer name of hydration commits");
@@ -56,8 +69,31 @@ int main(int argc, char** argv) {
     if (!destination.ok()) return destination.status();
     return std::shared_ptr<Destination>(*std::move(destination));
   };
+  // Kubernetes: a context of --kubeconfig, or the pod's service account.
+  const std::string kubeconfig = absl::GetFlag(FLAGS_kubeconfig);
+  const bool in_cluster = kubeconfig.empty() && std::getenv("KUBERNETES_SERVICE_HOST") != nullptr;
+  sync::KubernetesDestinationOptions kube_options;
+  kube_options.installation = absl::GetFlag(FLAGS_installation_id);
+  kube_options.client.qps = absl::GetFlag(FLAGS_kube_qps);
+  kube_options.client.burst = absl::GetFlag(FLAGS_kube_burst);
+  kube_options.client.max_in_flight = absl::GetFlag(FLAGS_kube_max_in_flight);
+  kube_options.concurrency = absl::GetFlag(FLAGS_apply_concurrency);
+  DestinationRegistry::KubernetesFactory kube_factory;
+  if (!kubeconfig.empty() || in_cluster) {
+    kube_factory = [kubeconfig, kube_options](const KubernetesTarget& target)
+        -> absl::StatusOr<std::shared_ptr<Destination>> {
+      absl::StatusOr<kube::KubeConfig> config =
+          kubeconfig.empty() ? kube::InClusterConfig() : kube::LoadKubeconfig(kubeconfig, target.context);
+      if (!config.ok()) return config.status();
+      auto destination = sync::KubernetesDestination::Create(*std::move(config), kube_options);
+      if (!destination.ok()) return destination.status();
+      return std::shared_ptr<Destination>(*std::move(destination));
+    };
+  }
   auto registry = std::make_shared<DestinationRegistry>(
-      nullptr, "this applier was started without Kubernetes support", std::move(git_factory));
+      std::move(kube_factory),
+      "this applier has no Kubernetes access (start it with --kubeconfig, or in a pod)",
+      std::move(git_factory));
   ApplierService service(registry, ApplierServiceOptions{});
   return todoke::ServeUntilSignal("applier", {&service});
 }
