@@ -242,6 +242,12 @@ absl::Status AbsorbGenerated(std::vector<Resource>& resources, std::vector<Resou
     for (const auto& [k, v] : StringMapField(resource.object, "labels")) labels[k] = v;
     std::map<std::string, std::string> annotations = StringMapField(old.object, "annotations");
     for (const auto& [k, v] : StringMapField(resource.object, "annotations")) annotations[k] = v;
+    // With behavior merge the old origin annotation (buildMetadata) stays.
+    if (behavior == "merge") {
+      std::map<std::string, std::string> old_annotations = StringMapField(old.object, "annotations");
+      auto it = old_annotations.find("config.kubernetes.io/origin");
+      if (it != old_annotations.end()) annotations[it->first] = it->second;
+    }
     Json& metadata = resource.object["metadata"];
     if (!labels.empty()) metadata["labels"] = labels;
     if (!annotations.empty()) metadata["annotations"] = annotations;
@@ -262,7 +268,9 @@ absl::Status AbsorbGenerated(std::vector<Resource>& resources, std::vector<Resou
     resource.previous_ids = old.previous_ids;
     resource.name_prefixes = old.name_prefixes;
     resource.name_suffixes = old.name_suffixes;
-    resource.needs_hash = resource.needs_hash || old.needs_hash;
+    // kustomize keeps the old resource's needsHashSuffix build annotation and drops it when
+    // the new generator disables the hash: both must want it.
+    resource.needs_hash = resource.needs_hash && old.needs_hash;
     resource.source = old.source;
     old = std::move(resource);
   }

@@ -268,10 +268,11 @@ absl::StatusOr<Kustomization> ParseKustomization(absl::string_view text, absl::s
                                               "\" (Kustomization or Component)"));
       }
       k.kind = kind;
-    } else if (key == "metadata" || key == "openapi" || key == "crds" ||
-               key == "buildMetadata") {
+    } else if (key == "buildMetadata") {
+      ASSIGN_OR_RETURN(k.build_metadata, reader.Strings(value, key));
+    } else if (key == "metadata" || key == "openapi" || key == "crds") {
       // Accepted and ignored: metadata is informational; openapi/crds only tune merges of
-      // custom resources; buildMetadata only adds tracing annotations.
+      // custom resources.
     } else if (key == "resources" || key == "bases") {
       ASSIGN_OR_RETURN(std::vector<std::string> list, reader.Strings(value, key));
       k.resources.insert(k.resources.end(), list.begin(), list.end());

@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "common/status.h"
 #include "common/yaml.h"
+#include "services/renderer/core/kustomize/build_metadata.h"
 #include "services/renderer/core/kustomize/fieldspec.h"
 #include "services/renderer/core/kustomize/generators.h"
 #include "services/renderer/core/kustomize/hash.h"
@@ -119,6 +120,10 @@ class Builder {
     if (!file.ok()) return file.status();
     ASSIGN_OR_RETURN(std::string text, files_.ReadFile(*file));
     ASSIGN_OR_RETURN(Kustomization kustomization, ParseKustomization(text, *file));
+    if (top_level) {
+      // Only the top kustomization's buildMetadata counts: kustomize hands it down.
+      track_origin_ = !kustomization.build_metadata.empty();
+    }
     if (!top_level) {
       if (as_component && kustomization.kind != "Component") {
         return absl::InvalidArgumentError(absl::StrCat(
@@ -159,12 +164,24 @@ class Builder {
           "plugin source for Helm)"));
     }
     ASSIGN_OR_RETURN(std::vector<Resource> generated, RunGenerators(files_, k));
+    if (track_origin_) {
+      for (Resource& resource : generated) {
+        std::vector<Resource> one;
+        one.push_back(std::move(resource));
+        SetOriginIfMissing(one, BuiltinOrigin(KustomizationOriginPath(k),
+                                              one[0].Kind() == "Secret" ? "SecretGenerator"
+                                                                        : "ConfigMapGenerator"));
+        resource = std::move(one[0]);
+      }
+    }
     RETURN_IF_ERROR(AbsorbGenerated(acc.resources, std::move(generated)));
     if (!k.generator_plugins.empty()) {
       ASSIGN_OR_RETURN(std::vector<Resource> configs, LoadPluginConfigs(k, k.generator_plugins));
       for (const Resource& config : configs) {
         ASSIGN_OR_RETURN(std::vector<Resource> made,
                          RunBuiltinGenerator(files_, k, config.object, config.source));
+        Origin origin;
+        if (PluginOrigin(config.object, origin)) SetOriginIfMissing(made, origin);
         RETURN_IF_ERROR(AbsorbGenerated(acc.resources, std::move(made)));
       }
     }
@@ -183,7 +200,10 @@ class Builder {
         return absl::NotFoundError(absl::StrCat(k.file, ": component \"", path,
                                                 "\": no such directory"));
       }
+      std::string saved_origin = origin_path_;
+      origin_path_ = JoinClean(origin_path_, path);
       absl::Status status = AccumulateDirectory(*resolved, acc, /*as_component=*/true, false);
+      origin_path_ = std::move(saved_origin);
       if (!status.ok()) {
         return Annotate(status, absl::StrCat(k.file, ": accumulating component '", path, "'"));
       }
@@ -219,13 +239,17 @@ class Builder {
       ASSIGN_OR_RETURN(std::string text, files_.ReadFile(*resolved));
       ASSIGN_OR_RETURN(std::vector<Resource> resources, ParseResources(text, *resolved));
       for (Resource& resource : resources) {
+        if (track_origin_) SetFileOrigin(resource.object, JoinClean(origin_path_, path));
         RETURN_IF_ERROR(AppendResource(acc, std::move(resource)));
       }
       return absl::OkStatus();
     }
     if (files_.IsDirectory(*resolved)) {
       Accumulator sub;
+      std::string saved_origin = origin_path_;
+      origin_path_ = JoinClean(origin_path_, path);
       absl::Status status = AccumulateDirectory(*resolved, sub, /*as_component=*/false, false);
+      origin_path_ = std::move(saved_origin);
       if (!status.ok()) {
         return Annotate(status, absl::StrCat(k.file, ": accumulating resources from '", path, "'"));
       }
@@ -287,11 +311,25 @@ class Builder {
       config = &merged;
     }
     std::vector<Resource>& resources = acc.resources;
+    // After each builtin transformer kustomize configures, the transformations annotation
+    // records it (buildMetadata), once per configured instance.
+    auto ran = [&](absl::string_view kind, size_t instances) {
+      if (!track_origin_) return;
+      Origin origin = BuiltinOrigin(KustomizationOriginPath(k), kind);
+      for (size_t i = 0; i < instances; ++i) AddTransformation(resources, origin);
+    };
     RETURN_IF_ERROR(ApplyPatchesStrategicMerge(files_, k, resources));
+    ran("PatchStrategicMergeTransformer", k.patches_strategic_merge.empty() ? 0 : 1);
     RETURN_IF_ERROR(ApplyPatches(files_, k, resources));
+    ran("PatchTransformer", k.patches.size());
     RETURN_IF_ERROR(Annotate(ApplyNamespace(resources, k.namespace_, config->namespace_), k.file));
-    RETURN_IF_ERROR(ApplyNamePrefixSuffix(resources, k.name_prefix, k.name_suffix,
-                                          config->name_prefix, config->name_suffix));
+    ran("NamespaceTransformer", k.namespace_.empty() ? 0 : 1);
+    RETURN_IF_ERROR(ApplyNamePrefixSuffix(resources, k.name_prefix, "", config->name_prefix,
+                                          config->name_suffix));
+    ran("PrefixTransformer", k.name_prefix.empty() ? 0 : 1);
+    RETURN_IF_ERROR(ApplyNamePrefixSuffix(resources, "", k.name_suffix, config->name_prefix,
+                                          config->name_suffix));
+    ran("SuffixTransformer", k.name_suffix.empty() ? 0 : 1);
     for (const LabelEntry& label : k.labels) {
       std::vector<FieldSpec> specs = MergeFieldSpecs(label.fields, config->labels);
       if (label.include_selectors) {
@@ -307,18 +345,29 @@ class Builder {
       RETURN_IF_ERROR(ApplyStringMapEntries(resources, label.pairs, specs));
     }
     RETURN_IF_ERROR(ApplyStringMapEntries(resources, k.common_labels, config->common_labels));
+    ran("LabelTransformer",
+        k.labels.empty() && k.common_labels.empty() ? 0 : k.labels.size() + 1);
     RETURN_IF_ERROR(
         ApplyStringMapEntries(resources, k.common_annotations, config->common_annotations));
+    ran("AnnotationsTransformer", k.common_annotations.empty() ? 0 : 1);
     RETURN_IF_ERROR(ApplyPatchesJson6902(files_, k, resources));
+    ran("PatchJson6902Transformer", k.patches_json6902.size());
     RETURN_IF_ERROR(Annotate(ApplyReplicas(resources, k.replicas, config->replicas), k.file));
+    ran("ReplicaCountTransformer", k.replicas.size());
     RETURN_IF_ERROR(ApplyImages(resources, k.images, config->images));
+    ran("ImageTagTransformer", k.images.size());
     RETURN_IF_ERROR(ApplyReplacements(files_, k, resources));
+    ran("ReplacementTransformer", k.replacements.empty() ? 0 : 1);
     if (!k.transformer_plugins.empty()) {
       ASSIGN_OR_RETURN(std::vector<Resource> configs,
                        LoadPluginConfigs(k, k.transformer_plugins));
       for (const Resource& config : configs) {
         RETURN_IF_ERROR(
             RunBuiltinTransformer(files_, k, config.object, config.source, resources));
+        Origin origin;
+        if (track_origin_ && PluginOrigin(config.object, origin)) {
+          AddTransformation(resources, origin);
+        }
       }
     }
     if (!k.validator_plugins.empty()) {
@@ -353,7 +402,10 @@ class Builder {
         continue;
       }
       ASSIGN_OR_RETURN(std::vector<Resource> objects, ParseResources(entry, k.file));
-      for (Resource& object : objects) RETURN_IF_ERROR(AppendResource(configs, std::move(object)));
+      for (Resource& object : objects) {
+        if (track_origin_) SetFileOrigin(object.object, KustomizationOriginPath(k));
+        RETURN_IF_ERROR(AppendResource(configs, std::move(object)));
+      }
     }
     for (const std::string& path : paths) {
       RETURN_IF_ERROR(AccumulateResource(k, path, configs));
@@ -393,6 +445,7 @@ class Builder {
       if (local != annotations.end() && local->second == "true") continue;
       kept.push_back(std::move(resource));
     }
+    FinishBuildMetadata(kept, top.build_metadata);
     RETURN_IF_ERROR(SortResources(kept, top.sort_options, top.file));
     std::vector<Json> out;
     out.reserve(kept.size());
@@ -404,9 +457,20 @@ class Builder {
   }
 
  private:
+  // The path of the kustomization file being built, relative to the top folder, as
+  // kustomize writes it in origin annotations.
+  std::string KustomizationOriginPath(const Kustomization& k) const {
+    size_t slash = k.file.rfind('/');
+    return JoinClean(origin_path_, slash == std::string::npos ? k.file : k.file.substr(slash + 1));
+  }
+
   const FileSource& files_;
   const BuildOptions& options_;
   std::vector<std::string> stack_;
+  // buildMetadata: origins are tracked when the top kustomization asks for any of it;
+  // origin_path_ is the folder being built, relative to the top one ("" at the top).
+  bool track_origin_ = false;
+  std::string origin_path_;
 };
 
 }  // namespace
