@@ -104,6 +104,8 @@ int HealthCommand(const CommandContext& ctx, const std::vector<std::string>& arg
 int VersionCommand(const CommandContext& ctx) {
   if (ctx.options.output == OutputFormat::kJson) {
     ctx.out << Json{{"client", TodokeVersion()}}.dump() << "\n";
+  } else if (ctx.options.output == OutputFormat::kYaml) {
+    ctx.out << EmitYaml(Json{{"client", TodokeVersion()}});
   } else {
     ctx.out << "todoke " << TodokeVersion() << "\n";
   }

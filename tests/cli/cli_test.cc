@@ -1,5 +1,10 @@
 #include "cli/cli.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -30,6 +35,8 @@ TEST(CliTest, VersionPrintsClientVersion) {
   EXPECT_THAT(out, ::testing::MatchesRegex("todoke [0-9]+\\.[0-9]+\\.[0-9]+\n"));
   EXPECT_EQ(RunCli({"-o", "json", "version"}, &out, &err), 0);
   EXPECT_THAT(out, HasSubstr("\"client\""));
+  EXPECT_EQ(RunCli({"version", "-o", "yaml"}, &out, &err), 0);
+  EXPECT_THAT(out, ::testing::MatchesRegex("client: [0-9]+\\.[0-9]+\\.[0-9]+\n"));
 }
 
 TEST(CliTest, UnknownCommandIsUsageError) {
@@ -59,6 +66,26 @@ TEST(CliTest, UnreachableServerSaysWhatToDo) {
   EXPECT_EQ(RunCli({"app", "wait", "web", "--timeout=2s"}, &out, &err), 1);
   unsetenv("TODOKE_SERVER");
   EXPECT_THAT(err, HasSubstr("orchestrator not reachable at 127.0.0.1:1"));
+}
+
+TEST(CliTest, ASilentAddressIsReportedAsNotReachable) {
+  // A port that takes connections but never speaks HTTP/2 (a listener that does not accept):
+  // the call ends at its deadline, and that is still "not reachable", not a slow server.
+  const int listener = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(listen(listener, 8), 0);
+  socklen_t length = sizeof address;
+  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  const std::string server = "127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+  std::string out, err;
+  EXPECT_EQ(RunCli({"--server", server, "--timeout=300ms", "app", "get", "web"}, &out, &err), 1);
+  close(listener);
+  EXPECT_THAT(err, HasSubstr("orchestrator not reachable at " + server));
+  EXPECT_THAT(err, HasSubstr("(no connection within 300ms)"));
 }
 
 // Every command and subcommand, as words.
