@@ -9,6 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 command -v docker >/dev/null && command -v docker-compose >/dev/null && docker info >/dev/null 2>&1 || {
   echo "compose_test: docker or docker-compose is not available: skipped"
+  [ "${TODOKE_REQUIRE_ALL:-0}" = 1 ] && { echo "compose_test: required (TODOKE_REQUIRE_ALL=1): failing"; exit 1; }
   exit 77
 }
 
