@@ -17,8 +17,12 @@ ABSL_FLAG(bool, allow_local_repos, false, "accept file:// URLs and local paths a
 ABSL_FLAG(std::string, credentials, "",
           "credentials file or directory, keyed by URL prefix (never taken from requests)");
 ABSL_FLAG(std::string, tls_ca_file, "", "PEM bundle to verify HTTPS Git servers with");
-ABSL_FLAG(uint32_t, max_files, 100000, "default ReadTree file-count limit");
-ABSL_FLAG(uint64_t, max_total_bytes, 512ull << 20, "default ReadTree total-size limit");
+ABSL_FLAG(uint32_t, max_files, 100000, "ReadTree file-count limit (requests may only lower it)");
+ABSL_FLAG(uint64_t, max_total_bytes, 512ull << 20,
+          "ReadTree total-size limit in bytes (requests may only lower it)");
+ABSL_FLAG(uint64_t, max_ref_listing_bytes, 64ull << 20,
+          "bytes a remote may send for its ref advertisement, which is held in memory; 0 = no "
+          "limit");
 ABSL_FLAG(absl::Duration, ref_cache_ttl, absl::ZeroDuration(),
           "reuse a remote's ref listing for this long (0: ask the remote every time)");
 ABSL_FLAG(absl::Duration, network_timeout, absl::Minutes(5),
@@ -36,8 +40,9 @@ int main(int argc, char** argv) {
   options.allow_local = absl::GetFlag(FLAGS_allow_local_repos);
   options.credentials_path = absl::GetFlag(FLAGS_credentials);
   options.tls_ca_file = absl::GetFlag(FLAGS_tls_ca_file);
-  options.default_max_files = absl::GetFlag(FLAGS_max_files);
-  options.default_max_total_bytes = absl::GetFlag(FLAGS_max_total_bytes);
+  options.max_files = absl::GetFlag(FLAGS_max_files);
+  options.max_total_bytes = absl::GetFlag(FLAGS_max_total_bytes);
+  options.max_ref_listing_bytes = absl::GetFlag(FLAGS_max_ref_listing_bytes);
   options.ref_cache_ttl = absl::GetFlag(FLAGS_ref_cache_ttl);
   options.default_network_timeout = absl::GetFlag(FLAGS_network_timeout);
   auto fetcher = todoke::source_fetcher::SourceFetcher::Create(options);

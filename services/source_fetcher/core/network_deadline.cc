@@ -198,12 +198,25 @@ int Connect(git_stream* stream) {
 
 ssize_t Read(git_stream* stream, void* data, size_t len) {
   auto* st = reinterpret_cast<DeadlineSocket*>(stream);
+  ScopedNetworkDeadline* scope =
+      st->scope != nullptr && st->scope == current_scope ? st->scope : nullptr;
+  if (scope != nullptr) {
+    len = scope->ReadAllowance(len);
+    if (len == 0) {
+      git_error_set_str(GIT_ERROR_NET,
+                        absl::StrCat("read limit exceeded: ", st->host, ":", st->port,
+                                     " sent more than ", scope->read_limit(), " bytes")
+                            .c_str());
+      return -1;
+    }
+  }
   while (true) {
     if (st->timed_out) return TimedOut(st, "reading from");
     int ready = WaitFor(st, POLLIN);
     if (ready == 0) return TimedOut(st, "reading from");
     ssize_t n = ::recv(st->s, data, len, 0);
     if (n >= 0) {
+      if (scope != nullptr) scope->CountRead(static_cast<size_t>(n));
       if (n == 0 && st->timed_out) return TimedOut(st, "reading from");
       return n;
     }
@@ -310,6 +323,20 @@ void ScopedNetworkDeadline::RestrictToOrigin(absl::string_view host, int port) {
   origin_restricted_ = true;
   allowed_host_ = std::string(WithoutBrackets(host));
   allowed_port_ = absl::StrCat(port);
+}
+
+void ScopedNetworkDeadline::LimitReads(uint64_t bytes) {
+  read_limit_ = bytes;
+  read_budget_end_ = bytes_read_ + bytes;
+}
+
+size_t ScopedNetworkDeadline::ReadAllowance(size_t wanted) {
+  if (read_limit_ == 0) return wanted;
+  if (bytes_read_ >= read_budget_end_) {
+    read_limit_exceeded_ = true;
+    return 0;
+  }
+  return static_cast<size_t>(std::min<uint64_t>(wanted, read_budget_end_ - bytes_read_));
 }
 
 bool ScopedNetworkDeadline::AllowsConnectionTo(absl::string_view host, absl::string_view port) {

@@ -53,8 +53,20 @@ class ScopedNetworkDeadline {
   // "host:port" of the first connection RestrictToOrigin refused; empty when none was.
   const std::string& refused_origin() const { return refused_origin_; }
 
+  // Limits what this scope's sockets may read from now on to `bytes` in all (0: no limit). A read
+  // past it fails, and read_limit_exceeded() turns true. What libgit2 keeps in memory while it
+  // reads (a remote's ref advertisement) is thereby bounded by the server's limit, not by what a
+  // hostile remote sends.
+  void LimitReads(uint64_t bytes);
+  bool read_limit_exceeded() const { return read_limit_exceeded_; }
+  uint64_t read_limit() const { return read_limit_; }
+
   // Used by the socket stream on the scope's thread.
   bool AllowsConnectionTo(absl::string_view host, absl::string_view port);
+  // How many of `wanted` bytes a read may ask for now: 0 once the limit is reached (the read must
+  // fail), `wanted` when unlimited.
+  size_t ReadAllowance(size_t wanted);
+  void CountRead(size_t bytes) { bytes_read_ += bytes; }
 
  private:
   absl::Time deadline_;
@@ -64,6 +76,10 @@ class ScopedNetworkDeadline {
   std::string allowed_host_;
   std::string allowed_port_;
   std::string refused_origin_;
+  uint64_t bytes_read_ = 0;
+  uint64_t read_limit_ = 0;     // 0: none
+  uint64_t read_budget_end_ = 0;  // bytes_read_ at which the limit is reached
+  bool read_limit_exceeded_ = false;
 };
 
 // The innermost scope of the calling thread, or nullptr.

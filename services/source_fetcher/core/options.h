@@ -25,10 +25,15 @@ struct SourceFetcherOptions {
   // --tls-ca-file (optional): PEM bundle used to verify HTTPS servers instead of the system store
   // (a libgit2 process-wide setting: one bundle per process).
   std::string tls_ca_file;
-  // --max-files: default ReadTree file-count limit when the request says 0.
-  uint32_t default_max_files = 100'000;
-  // --max-total-bytes: default ReadTree total-content limit when the request says 0.
-  uint64_t default_max_total_bytes = 512ull << 20;
+  // --max-files: ReadTree's file-count limit. A request may only lower it (its max_files, when
+  // not 0, counts when smaller).
+  uint32_t max_files = 100'000;
+  // --max-total-bytes: ReadTree's total-content limit; a request may only lower it.
+  uint64_t max_total_bytes = 512ull << 20;
+  // --max-ref-listing-bytes: bytes a remote may send for its ref advertisement (ls-remote, and
+  // the first phase of a fetch), which libgit2 holds in memory: the bound on what a hostile remote
+  // can make one operation use (see RemoteClientOptions). 0: no limit.
+  uint64_t max_ref_listing_bytes = 64ull << 20;
   // --ref-cache-ttl: reuse a remote's ref listing (ls-remote) for this long; 0 = always ask the
   // remote (a ref moved upstream is seen at once). A few seconds absorbs bursts of requests.
   absl::Duration ref_cache_ttl = absl::ZeroDuration();

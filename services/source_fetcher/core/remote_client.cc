@@ -230,6 +230,11 @@ absl::Status ToStatus(int rc, absl::string_view action, const RepoUrl& url,
   ScopedNetworkDeadline* scope = CurrentNetworkDeadline();
   std::string refused = state.refused_origin;
   if (refused.empty() && scope != nullptr) refused = scope->refused_origin();
+  if (scope != nullptr && scope->read_limit_exceeded()) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        where, "the remote's ref advertisement is larger than the limit of ",
+        scope->read_limit(), " bytes (--max-ref-listing-bytes)"));
+  }
   if (!refused.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
         where, "the server redirected to ", refused, ", another origin than ",
@@ -278,13 +283,15 @@ absl::Status ToStatus(int rc, absl::string_view action, const RepoUrl& url,
 
 class Libgit2RemoteClient : public RemoteClient {
  public:
-  explicit Libgit2RemoteClient(std::string tls_ca_file) : tls_ca_file_(std::move(tls_ca_file)) {}
+  explicit Libgit2RemoteClient(RemoteClientOptions options)
+      : options_(std::move(options)), tls_ca_file_(options_.tls_ca_file) {}
 
   absl::StatusOr<std::vector<RemoteRef>> ListRefs(const RepoUrl& url, const Credential* credential,
                                                   absl::Time deadline) override {
     RETURN_IF_ERROR(Init());
     ScopedNetworkDeadline scope(deadline);
     RestrictToCredentialOrigin(scope, url, credential);
+    scope.LimitReads(options_.max_ref_listing_bytes);
     CallbackState state{&url, credential, deadline};
     git_remote* raw = nullptr;
     int rc = git_remote_create_detached(&raw, url.fetch_url.c_str());
@@ -335,10 +342,19 @@ class Libgit2RemoteClient : public RemoteClient {
     options.update_fetchhead = 0;
     CustomHeaders headers(credential, url);
     options.custom_headers = headers.array;
+    // Connect first, reading the ref advertisement under the limit; git_remote_fetch then goes
+    // on over the same connection with the pack, which goes to disk.
+    git_remote_connect_options connect = GIT_REMOTE_CONNECT_OPTIONS_INIT;
+    connect.callbacks = options.callbacks;
+    connect.custom_headers = headers.array;
+    scope.LimitReads(options_.max_ref_listing_bytes);
+    int rc = git_remote_connect_ext(remote.get(), GIT_DIRECTION_FETCH, &connect);
+    if (rc < 0) return ToStatus(rc, "fetching", url, state);
+    scope.LimitReads(0);
     char refspec[] = "+refs/*:refs/*";
     char* refspecs[] = {refspec};
     git_strarray specs = {refspecs, 1};
-    int rc = git_remote_fetch(remote.get(), &specs, &options, nullptr);
+    rc = git_remote_fetch(remote.get(), &specs, &options, nullptr);
     if (rc < 0) return ToStatus(rc, "fetching", url, state);
     return absl::OkStatus();
   }
@@ -357,14 +373,15 @@ class Libgit2RemoteClient : public RemoteClient {
     return absl::OkStatus();
   }
 
-  std::string tls_ca_file_;
+  const RemoteClientOptions options_;
+  const std::string tls_ca_file_;
   std::atomic<bool> ca_set_{false};
 };
 
 }  // namespace
 
-std::unique_ptr<RemoteClient> NewLibgit2RemoteClient(const std::string& tls_ca_file) {
-  return std::make_unique<Libgit2RemoteClient>(tls_ca_file);
+std::unique_ptr<RemoteClient> NewLibgit2RemoteClient(const RemoteClientOptions& options) {
+  return std::make_unique<Libgit2RemoteClient>(options);
 }
 
 }  // namespace todoke::source_fetcher

@@ -25,6 +25,7 @@ class RemoteClient {
   virtual ~RemoteClient() = default;
 
   // ls-remote: the refs the server advertises. Errors: NOT_FOUND (no such repository),
+  // RESOURCE_EXHAUSTED (an advertisement over the client's limit),
   // UNAUTHENTICATED / PERMISSION_DENIED (credentials missing or refused, host key not trusted),
   // UNAVAILABLE (unreachable), DEADLINE_EXCEEDED. Messages name the URL with credentials masked.
   virtual absl::StatusOr<std::vector<RemoteRef>> ListRefs(const RepoUrl& url,
@@ -38,7 +39,18 @@ class RemoteClient {
                              const Credential* credential, absl::Time deadline) = 0;
 };
 
-// The real client over libgit2 (git://, http(s)://, ssh://, file://). `tls_ca_file` may be empty.
+struct RemoteClientOptions {
+  // PEM bundle to verify HTTPS servers with; empty: the system store.
+  std::string tls_ca_file;
+  // Bytes a remote may send for its ref advertisement (the ls-remote of ListRefs, and the first
+  // phase of Fetch); beyond it the operation fails with RESOURCE_EXHAUSTED. libgit2 keeps the
+  // whole advertisement in memory, so this bounds what a hostile remote can make the process use
+  // per operation (a few times the limit: parsed refs are kept alongside). The pack that follows
+  // goes to disk and is bounded by the deadline. 0: no limit.
+  uint64_t max_ref_listing_bytes = 64ull << 20;
+};
+
+// The real client over libgit2 (git://, http(s)://, ssh://, file://).
 //
 // Credentials never cross origins. A credential is configured for one scheme, host and port
 // (credentials.h); an HTTP redirect to another origin is refused when the request has a
@@ -48,7 +60,7 @@ class RemoteClient {
 // a custom header on every request of the operation. Without a credential, redirects are followed
 // as libgit2 does by default (initial request only): nothing secret can leak. Every error message
 // is masked (MaskCredentials).
-std::unique_ptr<RemoteClient> NewLibgit2RemoteClient(const std::string& tls_ca_file);
+std::unique_ptr<RemoteClient> NewLibgit2RemoteClient(const RemoteClientOptions& options);
 
 }  // namespace todoke::source_fetcher
 

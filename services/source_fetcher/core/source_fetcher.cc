@@ -3,6 +3,7 @@
 #include <git2.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -141,7 +142,12 @@ absl::StatusOr<std::unique_ptr<SourceFetcher>> SourceFetcher::Create(
   ASSIGN_OR_RETURN(CredentialStore credentials, CredentialStore::Load(options.credentials_path));
   ASSIGN_OR_RETURN(std::unique_ptr<MirrorCache> cache,
                    MirrorCache::Open(options.cache_dir, options.cache_max_bytes));
-  if (remote == nullptr) remote = NewLibgit2RemoteClient(options.tls_ca_file);
+  if (remote == nullptr) {
+    RemoteClientOptions remote_options;
+    remote_options.tls_ca_file = options.tls_ca_file;
+    remote_options.max_ref_listing_bytes = options.max_ref_listing_bytes;
+    remote = NewLibgit2RemoteClient(remote_options);
+  }
   return std::unique_ptr<SourceFetcher>(new SourceFetcher(
       options, std::move(remote), std::move(cache), std::move(credentials)));
 }
@@ -500,9 +506,13 @@ absl::Status SourceFetcher::ReadTree(const ReadTreeRequest& request,
         absl::StrCat("commit \"", request.commit, "\" is not a full 40-hex commit id"));
   }
   ASSIGN_OR_RETURN(std::string path, NormalizeTreePath(request.path));
-  uint32_t max_files = request.max_files != 0 ? request.max_files : options_.default_max_files;
-  uint64_t max_bytes =
-      request.max_total_bytes != 0 ? request.max_total_bytes : options_.default_max_total_bytes;
+  // A request may lower the server's limits, never raise them.
+  const uint32_t max_files = request.max_files != 0
+                                 ? std::min(request.max_files, options_.max_files)
+                                 : options_.max_files;
+  const uint64_t max_bytes = request.max_total_bytes != 0
+                                 ? std::min(request.max_total_bytes, options_.max_total_bytes)
+                                 : options_.max_total_bytes;
   ASSIGN_OR_RETURN(Target target, MakeTarget(request.repo_url, request.deadline));
   std::string commit_id = absl::AsciiStrToLower(request.commit);
 

@@ -41,8 +41,10 @@ struct ReadTreeRequest {
   std::string repo_url;
   std::string commit;  // 40 hex digits.
   std::string path;    // "" or "." for the root.
-  uint32_t max_files = 0;        // 0: the options' default.
-  uint64_t max_total_bytes = 0;  // 0: the options' default.
+  // Limits that can only lower the server's (SourceFetcherOptions::max_files and
+  // max_total_bytes); 0: the server's.
+  uint32_t max_files = 0;
+  uint64_t max_total_bytes = 0;
   absl::Time deadline = absl::InfiniteFuture();
 };
 

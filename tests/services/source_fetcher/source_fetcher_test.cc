@@ -5,14 +5,21 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <iostream>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
@@ -561,6 +568,122 @@ TEST_F(SourceFetcherTest, ReadTreeFilesModesAndLimits) {
   auto rev = f->GetRevision(g);
   ASSERT_TRUE(rev.ok()) << rev.status();
   EXPECT_EQ(rev->commit, main);
+}
+
+// A request's limits can lower the server's, never raise them.
+TEST_F(SourceFetcherTest, RequestLimitsOnlyLowerTheServerLimits) {
+  SourceFetcherOptions options;
+  options.cache_dir = cache_dir_;
+  options.max_files = 3;         // the fixture's main has 6 files
+  options.max_total_bytes = 10;  // and more than 10 bytes
+  auto f = SourceFetcher::Create(options);
+  ASSERT_TRUE(f.ok()) << f.status();
+  const std::string url = world->daemon.Url("fixture.git");
+  const std::string main = world->commit("main");
+  for (uint32_t asked : {0u, 1000u, 4'000'000'000u}) {
+    auto files = ReadTree(**f, url, main, "", asked, 1ull << 40);
+    EXPECT_EQ(files.status().code(), absl::StatusCode::kResourceExhausted) << asked;
+    EXPECT_THAT(files.status().message(), HasSubstr("more than 3 files")) << files.status();
+  }
+  auto bytes = ReadTree(**f, url, main, "app/config.yaml", 1000, 1ull << 40);
+  EXPECT_TRUE(bytes.ok()) << bytes.status();  // one file of 5 bytes: within both
+  auto big = ReadTree(**f, url, main, "", 1000, 1ull << 40);
+  EXPECT_EQ(big.status().code(), absl::StatusCode::kResourceExhausted);
+  // Lower than the server's: the request's counts.
+  auto lowered = ReadTree(**f, url, main, "app/config.yaml", 1000, 2);
+  EXPECT_EQ(lowered.status().code(), absl::StatusCode::kResourceExhausted) << lowered.status();
+  EXPECT_THAT(lowered.status().message(), HasSubstr("limit of 2 bytes"));
+}
+
+// Peak resident memory of this process while `body` runs, above what it was before (sampled).
+uint64_t PeakRssGrowth(const std::function<void()>& body) {
+  auto rss = [] {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line)) {
+      if (absl::StartsWith(line, "VmRSS:")) {
+        uint64_t kib = 0;
+        absl::SimpleAtoi(absl::StripAsciiWhitespace(
+                             absl::StripSuffix(absl::StripPrefix(line, "VmRSS:"), "kB")),
+                         &kib);
+        return kib * 1024;
+      }
+    }
+    return uint64_t{0};
+  };
+  const uint64_t before = rss();
+  std::atomic<uint64_t> peak{before};
+  std::atomic<bool> done{false};
+  std::thread sampler([&] {
+    while (!done) {
+      uint64_t now = rss();
+      if (now > peak) peak = now;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
+  body();
+  done = true;
+  sampler.join();
+  return peak > before ? peak - before : 0;
+}
+
+// A hostile smart-HTTP remote whose ref advertisement never ends (up to 128 MiB, so that an
+// unbounded client is slow rather than fatal): the fetcher stops reading at its limit with
+// RESOURCE_EXHAUSTED, both when listing refs and when fetching, and its memory stays a small
+// multiple of the limit.
+TEST_F(SourceFetcherTest, HugeRefAdvertisementIsCutAtTheLimit) {
+  std::atomic<uint64_t> sent_total{0};
+  testing::ScriptedHttpServer hostile(
+      [&](const std::string&, const testing::ScriptedHttpServer::Sender& send) {
+        auto pkt = [](absl::string_view payload) {
+          char length[5];
+          std::snprintf(length, sizeof(length), "%04zx", payload.size() + 4);
+          return absl::StrCat(length, payload);
+        };
+        const std::string oid(40, 'a');
+        std::string first = absl::StrCat(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/x-git-upload-pack-advertisement\r\n"
+            "Cache-Control: no-cache\r\nConnection: close\r\n\r\n",
+            pkt("# service=git-upload-pack\n"), "0000",
+            pkt(absl::StrCat(oid, " HEAD", std::string(1, '\0'), "multi_ack side-band-64k\n")));
+        if (!send(first)) return;
+        std::string chunk;
+        for (int i = 0; chunk.size() < (1 << 20); ++i) {
+          char name[32];
+          std::snprintf(name, sizeof(name), "refs/heads/b%010d", i);
+          absl::StrAppend(&chunk, pkt(absl::StrCat(oid, " ", name, "\n")));
+        }
+        for (uint64_t sent = 0; sent < (128ull << 20); sent += chunk.size()) {
+          if (!send(chunk)) return;
+          sent_total += chunk.size();
+        }
+        send("0000");
+      });
+  SourceFetcherOptions options;
+  options.cache_dir = cache_dir_;
+  options.max_ref_listing_bytes = 4 << 20;
+  auto f = SourceFetcher::Create(options);
+  ASSERT_TRUE(f.ok()) << f.status();
+  const std::string url = absl::StrCat(hostile.Origin(), "/huge.git");
+
+  absl::StatusOr<ResolveResult> listed = absl::UnknownError("not run");
+  const uint64_t listing_growth =
+      PeakRssGrowth([&] { listed = Resolve(**f, url, "main", absl::Seconds(60)); });
+  EXPECT_EQ(listed.status().code(), absl::StatusCode::kResourceExhausted) << listed.status();
+  EXPECT_THAT(listed.status().message(), HasSubstr("4194304 bytes"));
+  EXPECT_LT(listing_growth, 48ull << 20) << "peak RSS grew by " << listing_growth;
+
+  GetRevisionRequest revision;
+  revision.repo_url = url;
+  revision.commit = std::string(40, 'b');
+  revision.deadline = absl::Now() + absl::Seconds(60);
+  absl::StatusOr<Revision> fetched = absl::UnknownError("not run");
+  const uint64_t fetch_growth = PeakRssGrowth([&] { fetched = (*f)->GetRevision(revision); });
+  EXPECT_EQ(fetched.status().code(), absl::StatusCode::kResourceExhausted) << fetched.status();
+  EXPECT_LT(fetch_growth, 48ull << 20) << "peak RSS grew by " << fetch_growth;
+  EXPECT_LT(sent_total.load(), 64ull << 20);  // the server was cut off, not drained
+  std::cout << "peak RSS growth: listing " << (listing_growth >> 20) << " MiB, fetch "
+            << (fetch_growth >> 20) << " MiB (limit 4 MiB)\n";
 }
 
 TEST_F(SourceFetcherTest, LocalRepositoriesNeedTheAllowList) {
