@@ -270,8 +270,10 @@ absl::StatusOr<Kustomization> ParseKustomization(absl::string_view text, absl::s
       k.kind = kind;
     } else if (key == "buildMetadata") {
       ASSIGN_OR_RETURN(k.build_metadata, reader.Strings(value, key));
-    } else if (key == "metadata" || key == "openapi" || key == "crds") {
-      // Accepted and ignored: metadata is informational; openapi/crds only tune merges of
+    } else if (key == "openapi") {
+      ASSIGN_OR_RETURN(k.openapi, reader.StringMap(value, key));
+    } else if (key == "metadata" || key == "crds") {
+      // Accepted and ignored: metadata is informational; crds only tune name references of
       // custom resources.
     } else if (key == "resources" || key == "bases") {
       ASSIGN_OR_RETURN(std::vector<std::string> list, reader.Strings(value, key));

@@ -92,6 +92,8 @@ struct Kustomization {
   Json sort_options;  // null when absent
   // The Helm field used ("helmCharts", ...), refused when generators run; "" when none.
   std::string helm_field;
+  // openapi: {path: FILE} (a custom schema) or {version: V} (a builtin one).
+  std::map<std::string, std::string> openapi;
   // buildMetadata: "originAnnotations", "transformerAnnotations", "managedByLabel".
   std::vector<std::string> build_metadata;
   // `generators:`, `transformers:` and `validators:` entries: file or folder paths, or inline

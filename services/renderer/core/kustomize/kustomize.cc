@@ -18,6 +18,7 @@
 #include "services/renderer/core/kustomize/replacements.h"
 #include "services/renderer/core/kustomize/resource.h"
 #include "services/renderer/core/kustomize/sort.h"
+#include "services/renderer/core/kustomize/strategic_merge.h"
 #include "services/renderer/core/kustomize/transformers.h"
 
 namespace todoke::renderer::kustomize {
@@ -124,6 +125,7 @@ class Builder {
       // Only the top kustomization's buildMetadata counts: kustomize hands it down.
       track_origin_ = !kustomization.build_metadata.empty();
     }
+    RETURN_IF_ERROR(ConfigureSchema(kustomization, top_level));
     if (!top_level) {
       if (as_component && kustomization.kind != "Component") {
         return absl::InvalidArgumentError(absl::StrCat(
@@ -286,6 +288,7 @@ class Builder {
       resource.object = std::move(object);
       resource.source = path;
       out.push_back(std::move(resource));
+      resources_loaded_ = true;
       return absl::OkStatus();
     };
     for (YamlDocument& document : documents) {
@@ -457,6 +460,42 @@ class Builder {
   }
 
  private:
+  // kustomize's openapi.SetSchema: the schema is one setting for the whole build. The top
+  // kustomization's `openapi:` decides; when it has none, the first kustomization entered that
+  // has one sets it. A custom schema (path) is read relative to the kustomization.
+  absl::Status ConfigureSchema(const Kustomization& k, bool top_level) {
+    if (!top_level && schema_set_) return absl::OkStatus();
+    auto path = k.openapi.find("path");
+    auto version = k.openapi.find("version");
+    if (path != k.openapi.end()) {
+      if (version != k.openapi.end()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            k.file, ": openapi: builtin version and custom schema provided, cannot use both"));
+      }
+      ASSIGN_OR_RETURN(std::string text,
+                       ReadFileUnder(files_, k.dir, path->second, "openapi schema", k.file));
+      std::string source = JoinPath(k.dir, path->second);
+      ASSIGN_OR_RETURN(Json document, ParseYaml(text, source));
+      ASSIGN_OR_RETURN(std::shared_ptr<const MergeSchema> schema,
+                       MergeSchema::Parse(document, source, resources_loaded_));
+      schema_set_ = true;
+      SetThreadMergeSchema(std::move(schema));
+      return absl::OkStatus();
+    }
+    if (version != k.openapi.end()) {
+      // kustomize v5.5.0 builds in the schema of Kubernetes v1.21.2 only, which the merge
+      // table follows.
+      if (version->second != "v1.21.2") {
+        return absl::InvalidArgumentError(absl::StrCat(
+            k.file, ": openapi: the specified OpenAPI version is not built in (\"",
+            version->second, "\"; kustomize has v1.21.2)"));
+      }
+      schema_set_ = true;
+      SetThreadMergeSchema(nullptr);
+    }
+    return absl::OkStatus();
+  }
+
   // The path of the kustomization file being built, relative to the top folder, as
   // kustomize writes it in origin annotations.
   std::string KustomizationOriginPath(const Kustomization& k) const {
@@ -471,6 +510,10 @@ class Builder {
   // origin_path_ is the folder being built, relative to the top one ("" at the top).
   bool track_origin_ = false;
   std::string origin_path_;
+  // Whether an `openapi:` field has chosen the schema of this build (see ConfigureSchema).
+  bool schema_set_ = false;
+  // Whether any resource has been read yet (kustomize then has its built-in schema in use).
+  bool resources_loaded_ = false;
 };
 
 }  // namespace
@@ -499,6 +542,11 @@ absl::StatusOr<std::string> FindKustomizationFile(const FileSource& files, absl:
 
 absl::StatusOr<std::vector<Json>> Build(const FileSource& files, absl::string_view dir,
                                         const BuildOptions& options) {
+  // The schema is per build: none until a kustomization's `openapi:` sets one.
+  SetThreadMergeSchema(nullptr);
+  struct ResetSchema {
+    ~ResetSchema() { SetThreadMergeSchema(nullptr); }
+  } reset_schema;
   Builder builder(files, options);
   Accumulator acc;
   Kustomization top;

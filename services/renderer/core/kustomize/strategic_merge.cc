@@ -7,6 +7,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/status.h"
 
 namespace todoke::renderer::kustomize {
@@ -99,6 +100,46 @@ ListStrategy StrategyFor(absl::string_view kind, const std::vector<std::string>&
   return strategy;
 }
 
+thread_local std::shared_ptr<const MergeSchema> thread_schema;
+
+ListStrategy StrategyFor(absl::string_view kind, const std::vector<std::string>& path);
+
+// The list strategy a custom schema gives the list at `path` of a `definition` (the built-in
+// table's when the schema defers to a built-in Kubernetes type).
+ListStrategy SchemaStrategy(const MergeSchema& schema, const Json& definition,
+                            absl::string_view kind, const std::vector<std::string>& path) {
+  ListStrategy strategy;
+  bool external = false;
+  const Json* node = schema.Lookup(definition, path, &external);
+  if (external) return schema.with_builtin() ? StrategyFor(kind, path) : strategy;
+  if (node == nullptr || !node->is_object()) return strategy;
+  auto patch_strategy = node->find("x-kubernetes-patch-strategy");
+  if (patch_strategy == node->end() || !patch_strategy->is_string() ||
+      !absl::StrContains(patch_strategy->get<std::string>(), "merge")) {
+    return strategy;
+  }
+  std::vector<std::string> keys;
+  auto map_keys = node->find("x-kubernetes-list-map-keys");
+  if (map_keys != node->end() && map_keys->is_array()) {
+    for (const Json& key : *map_keys) {
+      if (key.is_string()) keys.push_back(key.get<std::string>());
+    }
+  } else {
+    auto merge_key = node->find("x-kubernetes-patch-merge-key");
+    if (merge_key != node->end() && merge_key->is_string()) {
+      keys.push_back(merge_key->get<std::string>());
+    }
+  }
+  if (keys.empty()) {
+    strategy.kind = ListStrategy::kMergePrimitives;
+    return strategy;
+  }
+  strategy.kind = ListStrategy::kMergeByKey;
+  strategy.key = keys[0];
+  if (keys.size() > 1) strategy.second_key = keys[1];
+  return strategy;
+}
+
 bool IsDirectiveKey(absl::string_view key) {
   return key == "$patch" || key == "$retainKeys" || absl::StartsWith(key, "$setElementOrder/") ||
          absl::StartsWith(key, "$deleteFromPrimitiveList/");
@@ -122,7 +163,8 @@ absl::StatusOr<std::string> Directive(const Json& value) {
 
 class Merger {
  public:
-  explicit Merger(std::string kind, bool builtin) : kind_(std::move(kind)), builtin_(builtin) {}
+  Merger(std::string kind, bool builtin, const MergeSchema* schema, const Json* definition)
+      : kind_(std::move(kind)), builtin_(builtin), schema_(schema), definition_(definition) {}
 
   // Merges `patch` into `dest`; sets *deleted when the patch deletes `dest`.
   absl::Status MergeValue(Json& dest, const Json& patch, std::vector<std::string>& path,
@@ -230,8 +272,9 @@ class Merger {
       }
       elements.push_back(element);
     }
-    ListStrategy strategy =
-        builtin_ ? StrategyFor(kind_, path) : ListStrategy{};
+    ListStrategy strategy = definition_ != nullptr ? SchemaStrategy(*schema_, *definition_, kind_, path)
+                            : builtin_             ? StrategyFor(kind_, path)
+                                                   : ListStrategy{};
     if (list_directive == "delete") {
       *deleted = true;
       return absl::OkStatus();
@@ -309,6 +352,8 @@ class Merger {
 
   std::string kind_;
   bool builtin_;
+  const MergeSchema* schema_;
+  const Json* definition_;  // the kind's definition in the custom schema, or nullptr
 };
 
 }  // namespace
@@ -342,11 +387,91 @@ absl::StatusOr<bool> ApplyStrategicMergePatch(Json& target, const Json& patch) {
                          ? target["kind"].get<std::string>()
                          : "";
   auto [group, version] = SplitApiVersion(api_version);
-  Merger merger(kind, IsBuiltinGroup(group));
+  const MergeSchema* schema = thread_schema.get();
+  const Json* definition = schema != nullptr ? schema->Definition(api_version, kind) : nullptr;
+  bool builtin = IsBuiltinGroup(group) && (schema == nullptr || schema->with_builtin());
+  Merger merger(kind, builtin, schema, definition);
   std::vector<std::string> path;
   bool deleted = false;
   RETURN_IF_ERROR(merger.MergeValue(target, patch, path, &deleted));
   return !deleted;
+}
+
+absl::StatusOr<std::shared_ptr<const MergeSchema>> MergeSchema::Parse(const Json& document,
+                                                                     absl::string_view source,
+                                                                     bool with_builtin) {
+  auto definitions = document.is_object() ? document.find("definitions") : document.end();
+  if (!document.is_object() || definitions == document.end() || !definitions->is_object()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": an OpenAPI schema needs a \"definitions\" mapping"));
+  }
+  auto schema = std::make_shared<MergeSchema>();
+  schema->with_builtin_ = with_builtin;
+  schema->definitions_ = *definitions;
+  for (auto& [name, definition] : schema->definitions_.items()) {
+    if (!definition.is_object()) continue;
+    auto gvks = definition.find("x-kubernetes-group-version-kind");
+    if (gvks == definition.end() || !gvks->is_array()) continue;
+    for (const Json& gvk : *gvks) {
+      if (!gvk.is_object()) continue;
+      std::string group = gvk.value("group", "");
+      std::string version = gvk.value("version", "");
+      std::string api_version = group.empty() ? version : absl::StrCat(group, "/", version);
+      schema->by_type_.emplace(absl::StrCat(api_version, "\x1f", gvk.value("kind", "")), name);
+    }
+  }
+  return std::shared_ptr<const MergeSchema>(std::move(schema));
+}
+
+const Json* MergeSchema::Definition(absl::string_view api_version, absl::string_view kind) const {
+  auto it = by_type_.find(absl::StrCat(api_version, "\x1f", kind));
+  if (it == by_type_.end()) return nullptr;
+  return Resolve(&definitions_[it->second]);
+}
+
+const Json* MergeSchema::Resolve(const Json* schema, bool* external) const {
+  for (int hops = 0; schema != nullptr && schema->is_object() && hops < 64; ++hops) {
+    auto ref = schema->find("$ref");
+    if (ref == schema->end() || !ref->is_string()) return schema;
+    absl::string_view name = ref->get_ref<const std::string&>();
+    if (!absl::ConsumePrefix(&name, "#/definitions/")) return nullptr;
+    auto it = definitions_.find(std::string(name));
+    if (it == definitions_.end()) {
+      if (external != nullptr && absl::StartsWith(name, "io.k8s.")) *external = true;
+      return nullptr;
+    }
+    schema = &*it;
+  }
+  return schema;
+}
+
+const Json* MergeSchema::Lookup(const Json& definition, const std::vector<std::string>& path,
+                                bool* external) const {
+  *external = false;
+  const Json* node = Resolve(&definition, external);
+  for (const std::string& field : path) {
+    if (node == nullptr || !node->is_object()) return nullptr;
+    // Lists are stepped into: the path names fields only.
+    auto items = node->find("items");
+    if (items != node->end()) node = Resolve(&*items, external);
+    if (node == nullptr || !node->is_object()) return nullptr;
+    auto properties = node->find("properties");
+    if (properties != node->end() && properties->is_object() && properties->contains(field)) {
+      node = Resolve(&(*properties)[field], external);
+      continue;
+    }
+    auto additional = node->find("additionalProperties");
+    if (additional != node->end() && additional->is_object()) {
+      node = Resolve(&*additional, external);
+      continue;
+    }
+    return nullptr;
+  }
+  return node;
+}
+
+void SetThreadMergeSchema(std::shared_ptr<const MergeSchema> schema) {
+  thread_schema = std::move(schema);
 }
 
 }  // namespace todoke::renderer::kustomize
