@@ -15,12 +15,14 @@ void AppendUnique(std::vector<FieldSpec>& into, const std::vector<FieldSpec>& fr
   }
 }
 
-absl::Status VisitPath(Json& node, const std::vector<std::string>& fields, size_t index,
-                       bool create, CreateKind create_kind,
-                       const std::function<absl::Status(Json&)>& visit) {
+// `lists` marks the fields written "name[]": a missing list is never created (kustomize's
+// field specs create mappings and scalars, not sequences).
+absl::Status VisitPath(Json& node, const std::vector<std::string>& fields,
+                       const std::vector<bool>& lists, size_t index, bool create,
+                       CreateKind create_kind, const std::function<absl::Status(Json&)>& visit) {
   if (node.is_array()) {
     for (Json& element : node) {
-      RETURN_IF_ERROR(VisitPath(element, fields, index, create, create_kind, visit));
+      RETURN_IF_ERROR(VisitPath(element, fields, lists, index, create, create_kind, visit));
     }
     return absl::OkStatus();
   }
@@ -30,7 +32,7 @@ absl::Status VisitPath(Json& node, const std::vector<std::string>& fields, size_
   auto it = node.find(field);
   bool last = index + 1 == fields.size();
   if (it == node.end() || it->is_null()) {
-    if (!create) return absl::OkStatus();
+    if (!create || lists[index]) return absl::OkStatus();
     if (last) {
       if (create_kind == CreateKind::kNone) return absl::OkStatus();
       node[field] = create_kind == CreateKind::kMap ? Json::object() : Json();
@@ -39,7 +41,7 @@ absl::Status VisitPath(Json& node, const std::vector<std::string>& fields, size_
     }
     it = node.find(field);
   }
-  return VisitPath(*it, fields, index + 1, create, create_kind, visit);
+  return VisitPath(*it, fields, lists, index + 1, create, create_kind, visit);
 }
 
 }  // namespace
@@ -76,8 +78,23 @@ bool FieldSpecSelects(const FieldSpec& spec, const ResId& id) {
 absl::Status VisitFieldSpec(Json& object, const FieldSpec& spec, CreateKind create_kind,
                             const std::function<absl::Status(Json&)>& visit) {
   std::vector<std::string> fields = SplitFieldPath(spec.path);
+  std::vector<bool> lists(fields.size(), false);
+  if (spec.create) {
+    // Which fields are written as lists ("name[]"), to leave missing ones alone.
+    size_t index = 0;
+    for (size_t i = 0; i < spec.path.size() && index < fields.size(); ++i) {
+      if (spec.path[i] == '\\' && i + 1 < spec.path.size()) {
+        ++i;
+      } else if (spec.path[i] == '/') {
+        ++index;
+      } else if (spec.path.compare(i, 3, "[]/") == 0 ||
+                 (spec.path.compare(i, 2, "[]") == 0 && i + 2 == spec.path.size())) {
+        lists[index] = true;
+      }
+    }
+  }
   bool create = spec.create && create_kind != CreateKind::kNone;
-  return VisitPath(object, fields, 0, create, create_kind, visit);
+  return VisitPath(object, fields, lists, 0, create, create_kind, visit);
 }
 
 TransformerConfig TransformerConfig::Defaults() {

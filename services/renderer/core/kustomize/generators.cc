@@ -266,6 +266,7 @@ absl::Status AbsorbGenerated(std::vector<Resource>& resources, std::vector<Resou
       }
     }
     resource.previous_ids = old.previous_ids;
+    resource.ref_var_names = old.ref_var_names;
     resource.name_prefixes = old.name_prefixes;
     resource.name_suffixes = old.name_suffixes;
     // kustomize keeps the old resource's needsHashSuffix build annotation and drops it when

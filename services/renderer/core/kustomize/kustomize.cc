@@ -212,6 +212,7 @@ class Builder {
     }
     RETURN_IF_ERROR(RunTransformers(k, acc));
     ASSIGN_OR_RETURN(std::vector<Var> vars, ParseVars(k));
+    RETURN_IF_ERROR(BindVars(acc.resources, vars));
     RETURN_IF_ERROR(AppendVars(acc, vars));
     if (acc.resources.size() > options_.max_objects) {
       return absl::ResourceExhaustedError(absl::StrCat(

@@ -100,9 +100,9 @@ class Fixer {
         sieve([&](const Candidate& c) { return AnyPreviousSelected(c, group, "", kind); });
       }
     }
-    if (!IsClusterScoped(referrer_id_.group, referrer_id_.kind)) {
+    if (!IsClusterScoped(referrer_id_)) {
       sieve([&](const Candidate& c) {
-        if (IsClusterScoped(c.current.group, c.current.kind)) return true;
+        if (IsClusterScoped(c.current)) return true;
         if (c.current.kind == "ServiceAccount") return true;
         return EffectiveNamespace(referrer_id_) == EffectiveNamespace(c.current);
       });
@@ -197,7 +197,7 @@ absl::Status FixNameReferences(std::vector<Resource>& resources,
     for (Resource& referrer : resources) {
       ResId referrer_id = referrer.CurrentId();
       std::vector<const Candidate*> visible;
-      bool referrer_cluster = IsClusterScoped(referrer_id.group, referrer_id.kind);
+      bool referrer_cluster = IsClusterScoped(referrer_id);
       std::set<std::string> binding_namespaces;
       if (referrer_id.kind == "RoleBinding") {
         auto subjects = referrer.object.find("subjects");
@@ -210,7 +210,7 @@ absl::Status FixNameReferences(std::vector<Resource>& resources,
         }
       }
       for (const Candidate* candidate : of_kind) {
-        if (referrer_cluster || IsClusterScoped(candidate->current.group, candidate->current.kind) ||
+        if (referrer_cluster || IsClusterScoped(candidate->current) ||
             EffectiveNamespace(candidate->current) == EffectiveNamespace(referrer_id) ||
             binding_namespaces.count(candidate->current.ns)) {
           visible.push_back(candidate);

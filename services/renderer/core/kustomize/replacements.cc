@@ -494,24 +494,18 @@ absl::StatusOr<std::vector<Var>> ParseVars(const Kustomization& kustomization) {
   return vars;
 }
 
-absl::Status ResolveVars(std::vector<Resource>& resources, const std::vector<Var>& vars,
-                         const std::vector<FieldSpec>& var_reference) {
-  if (vars.empty()) return absl::OkStatus();
-  std::map<std::string, Json> values;
+absl::Status BindVars(std::vector<Resource>& resources, const std::vector<Var>& vars) {
   for (const Var& var : vars) {
-    if (values.count(var.name)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(var.declared_in, ": var '", var.name, "' already encountered"));
-    }
     ResId target{var.group, var.version, var.kind, var.object_name, var.ns};
-    const Resource* match = nullptr;
+    bool with_namespace = !target.ns.empty() || IsClusterScoped(target);
+    Resource* match = nullptr;
     int count = 0;
-    for (const Resource& resource : resources) {
+    for (Resource& resource : resources) {
       bool matched = false;
       for (const ResId& id : AllIds(resource)) {
         bool gvkn = id.group == target.group && id.version == target.version &&
                     id.kind == target.kind && id.name == target.name;
-        if (gvkn && (target.ns.empty() || EffectiveNamespace(id) == EffectiveNamespace(target))) {
+        if (gvkn && (!with_namespace || EffectiveNamespace(id) == EffectiveNamespace(target))) {
           matched = true;
         }
       }
@@ -524,6 +518,27 @@ absl::Status ResolveVars(std::vector<Resource>& resources, const std::vector<Var
       return absl::InvalidArgumentError(absl::StrCat(var.declared_in, ": found ", count,
                                                      " resId matches for var ", var.name,
                                                      " (unable to disambiguate)"));
+    }
+    if (match != nullptr) match->ref_var_names.push_back(var.name);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ResolveVars(std::vector<Resource>& resources, const std::vector<Var>& vars,
+                         const std::vector<FieldSpec>& var_reference) {
+  if (vars.empty()) return absl::OkStatus();
+  std::map<std::string, Json> values;
+  for (const Var& var : vars) {
+    if (values.count(var.name)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(var.declared_in, ": var '", var.name, "' already encountered"));
+    }
+    // The resource the var was bound to when its kustomization was accumulated.
+    const Resource* match = nullptr;
+    for (const Resource& resource : resources) {
+      for (const std::string& name : resource.ref_var_names) {
+        if (name == var.name && match == nullptr) match = &resource;
+      }
     }
     if (match == nullptr) {
       return absl::NotFoundError(absl::StrCat(

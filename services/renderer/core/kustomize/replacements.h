@@ -34,6 +34,12 @@ struct Var {
 // Parses a kustomization's `vars`.
 absl::StatusOr<std::vector<Var>> ParseVars(const Kustomization& kustomization);
 
+// Binds each of `vars` (declared by one kustomization) to the one resource of `resources`
+// (that kustomization's accumulated resources) its objref names by any of its ids: group,
+// version, kind and name, and the namespace when the objref gives one. A var naming no resource
+// stays unbound; INVALID_ARGUMENT when it names several.
+absl::Status BindVars(std::vector<Resource>& resources, const std::vector<Var>& vars);
+
 // Resolves `vars` against `resources` and substitutes $(NAME) in the `var_reference` fields.
 // INVALID_ARGUMENT when a var matches no resource or several, or its field is missing.
 absl::Status ResolveVars(std::vector<Resource>& resources, const std::vector<Var>& vars,

@@ -15,48 +15,49 @@
 namespace todoke::renderer::kustomize {
 namespace {
 
-// Built-in kinds that are cluster-scoped in the Kubernetes API kustomize embeds.
-const std::set<std::string, std::less<>>& ClusterScopedKinds() {
-  static const auto* const kinds = new std::set<std::string, std::less<>>{
-      "APIService",
-      "CSIDriver",
-      "CSINode",
-      "CertificateSigningRequest",
-      "ClusterRole",
-      "ClusterRoleBinding",
-      "ClusterTrustBundle",
-      "ComponentStatus",
-      "CustomResourceDefinition",
-      "DeviceClass",
-      "FlowSchema",
-      "IPAddress",
-      "IngressClass",
-      "MutatingAdmissionPolicy",
-      "MutatingAdmissionPolicyBinding",
-      "MutatingWebhookConfiguration",
-      "Namespace",
-      "Node",
-      "PersistentVolume",
-      "PodSecurityPolicy",
-      "PriorityClass",
-      "PriorityLevelConfiguration",
-      "RuntimeClass",
-      "SelfSubjectAccessReview",
-      "SelfSubjectReview",
-      "SelfSubjectRulesReview",
-      "ServiceCIDR",
-      "StorageClass",
-      "StorageVersion",
-      "StorageVersionMigration",
-      "SubjectAccessReview",
-      "TokenReview",
-      "ValidatingAdmissionPolicy",
-      "ValidatingAdmissionPolicyBinding",
-      "ValidatingWebhookConfiguration",
-      "VolumeAttachment",
-      "VolumeAttributesClass",
+// The (apiVersion, kind) pairs kustomize v5.5.0 knows to be cluster-scoped: kyaml's table
+// precomputed from the Kubernetes v1.21.2 schema it embeds. Anything else, including newer
+// built-in kinds and kinds of the same name in other groups, is namespaced to kustomize.
+const std::set<std::string, std::less<>>& ClusterScopedTypes() {
+  static const auto* const types = new std::set<std::string, std::less<>>{
+      "admissionregistration.k8s.io/v1 MutatingWebhookConfiguration",
+      "admissionregistration.k8s.io/v1 ValidatingWebhookConfiguration",
+      "admissionregistration.k8s.io/v1beta1 MutatingWebhookConfiguration",
+      "admissionregistration.k8s.io/v1beta1 ValidatingWebhookConfiguration",
+      "apiextensions.k8s.io/v1 CustomResourceDefinition",
+      "apiextensions.k8s.io/v1beta1 CustomResourceDefinition",
+      "apiregistration.k8s.io/v1 APIService",
+      "apiregistration.k8s.io/v1beta1 APIService",
+      "certificates.k8s.io/v1 CertificateSigningRequest",
+      "certificates.k8s.io/v1beta1 CertificateSigningRequest",
+      "flowcontrol.apiserver.k8s.io/v1beta1 FlowSchema",
+      "flowcontrol.apiserver.k8s.io/v1beta1 PriorityLevelConfiguration",
+      "networking.k8s.io/v1 IngressClass",
+      "networking.k8s.io/v1beta1 IngressClass",
+      "node.k8s.io/v1 RuntimeClass",
+      "node.k8s.io/v1beta1 RuntimeClass",
+      "policy/v1beta1 PodSecurityPolicy",
+      "rbac.authorization.k8s.io/v1 ClusterRole",
+      "rbac.authorization.k8s.io/v1 ClusterRoleBinding",
+      "rbac.authorization.k8s.io/v1beta1 ClusterRole",
+      "rbac.authorization.k8s.io/v1beta1 ClusterRoleBinding",
+      "scheduling.k8s.io/v1 PriorityClass",
+      "scheduling.k8s.io/v1beta1 PriorityClass",
+      "storage.k8s.io/v1 CSIDriver",
+      "storage.k8s.io/v1 CSINode",
+      "storage.k8s.io/v1 StorageClass",
+      "storage.k8s.io/v1 VolumeAttachment",
+      "storage.k8s.io/v1beta1 CSIDriver",
+      "storage.k8s.io/v1beta1 CSINode",
+      "storage.k8s.io/v1beta1 StorageClass",
+      "storage.k8s.io/v1beta1 VolumeAttachment",
+      "v1 ComponentStatus",
+      "v1 Namespace",
+      "v1 Node",
+      "v1 NodeProxyOptions",
+      "v1 PersistentVolume",
   };
-  return *kinds;
+  return *types;
 }
 
 // A pattern anchored at both ends (kustomize anchors selector regexes), compiled once per
@@ -104,12 +105,12 @@ std::string ResId::ApiVersion() const {
   return group.empty() ? version : absl::StrCat(group, "/", version);
 }
 
-bool IsClusterScoped(absl::string_view group, absl::string_view kind) {
-  return ClusterScopedKinds().count(kind) > 0;
+bool IsClusterScoped(const ResId& id) {
+  return ClusterScopedTypes().count(absl::StrCat(id.ApiVersion(), " ", id.kind)) > 0;
 }
 
 std::string EffectiveNamespace(const ResId& id) {
-  if (IsClusterScoped(id.group, id.kind)) return "~X";
+  if (IsClusterScoped(id)) return "~X";
   if (id.ns.empty() || id.ns == "default") return "default";
   return id.ns;
 }

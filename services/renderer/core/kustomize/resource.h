@@ -31,9 +31,10 @@ struct ResId {
   std::string ApiVersion() const;
 };
 
-// True if kustomize treats the kind as cluster-scoped (built-in kinds only; custom kinds are
-// namespaced).
-bool IsClusterScoped(absl::string_view group, absl::string_view kind);
+// True if kustomize treats the object as cluster-scoped: its apiVersion and kind are in the
+// table kustomize precomputed from its built-in Kubernetes schema (v1.21.2); custom kinds and
+// kinds the table lacks are namespaced.
+bool IsClusterScoped(const ResId& id);
 
 // The namespace kustomize compares ids with: "" (cluster-scoped marker "~X" never collides),
 // "default" for namespaced objects without a namespace.
@@ -60,6 +61,9 @@ struct Resource {
   std::string generator_behavior;
   // Where it was read from, for messages.
   std::string source;
+  // Vars bound to this resource (kustomize binds a var to the one resource its objref names
+  // when the kustomization declaring it is accumulated).
+  std::vector<std::string> ref_var_names;
 
   ResId CurrentId() const;
   // The id it was loaded with.

@@ -153,7 +153,7 @@ absl::Status ApplyNamespace(std::vector<Resource>& resources, const std::string&
   for (Resource& resource : resources) {
     ResId id = resource.CurrentId();
     resource.StorePreviousId();
-    if (!IsClusterScoped(id.group, id.kind)) {
+    if (!IsClusterScoped(id)) {
       Json& metadata = resource.object["metadata"];
       if (!metadata.is_object()) metadata = Json::object();
       set(metadata["namespace"]);
