@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "common/status.h"
 
@@ -180,6 +181,79 @@ absl::StatusOr<std::vector<FieldSpec>> ParseFieldSpecs(const Json& value,
     specs.push_back(std::move(spec));
   }
   return specs;
+}
+
+namespace {
+
+const Json* CrdProperties(const Json& document, const std::string& type_name) {
+  auto api = document.find(type_name);
+  if (api == document.end() || !api->is_object()) return nullptr;
+  auto schema = api->find("Schema");
+  if (schema == api->end() || !schema->is_object()) return nullptr;
+  auto properties = schema->find("properties");
+  if (properties == schema->end() || !properties->is_object()) return nullptr;
+  return &*properties;
+}
+
+void LoadCrdIntoConfig(TransformerConfig& config, const std::string& kind, const Json& document,
+                       const std::string& type_name, std::vector<std::string>& path, int depth) {
+  const Json* properties = CrdProperties(document, type_name);
+  if (properties == nullptr || depth > 32) return;
+  auto has_string = [](const Json& property, const char* key) {
+    auto it = property.find(key);
+    return it != property.end() && it->is_string();
+  };
+  for (auto& [name, property] : properties->items()) {
+    if (!property.is_object()) continue;
+    path.push_back(name);
+    std::string joined = absl::StrJoin(path, "/");
+    FieldSpec spec{"", "", kind, joined, false};
+    if (has_string(property, "x-kubernetes-annotation")) {
+      AppendUnique(config.common_annotations, {spec});
+    }
+    if (has_string(property, "x-kubernetes-label-selector")) {
+      AppendUnique(config.common_labels, {spec});
+    }
+    if (has_string(property, "x-kubernetes-identity")) AppendUnique(config.name_prefix, {spec});
+    if (has_string(property, "x-kubernetes-object-ref-api-version") &&
+        has_string(property, "x-kubernetes-object-ref-kind")) {
+      std::string name_key = has_string(property, "x-kubernetes-object-ref-name-key")
+                                 ? property["x-kubernetes-object-ref-name-key"].get<std::string>()
+                                 : "name";
+      NameReferenceSpec reference;
+      reference.referral.version = property["x-kubernetes-object-ref-api-version"];
+      reference.referral.kind = property["x-kubernetes-object-ref-kind"];
+      reference.referrers.push_back(FieldSpec{"", "", kind, absl::StrCat(joined, "/", name_key), false});
+      TransformerConfig one;
+      one.name_reference.push_back(std::move(reference));
+      config.Merge(one);
+    }
+    auto ref = property.find("$ref");
+    if (ref != property.end() && ref->is_string()) {
+      LoadCrdIntoConfig(config, kind, document, ref->get<std::string>(), path, depth + 1);
+    }
+    path.pop_back();
+  }
+}
+
+}  // namespace
+
+TransformerConfig ParseCrdConfig(const Json& document) {
+  TransformerConfig config;
+  if (!document.is_object()) return config;
+  for (auto& [type_name, api] : document.items()) {
+    const Json* properties = CrdProperties(document, type_name);
+    if (properties == nullptr || !properties->contains("kind") ||
+        !properties->contains("apiVersion") || !properties->contains("metadata")) {
+      continue;
+    }
+    // The kind is the type name after its last dot ("example.com/pkg/v1.MyKind").
+    size_t dot = type_name.rfind('.');
+    std::string kind = dot == std::string::npos ? type_name : type_name.substr(dot + 1);
+    std::vector<std::string> path;
+    LoadCrdIntoConfig(config, kind, document, type_name, path, 0);
+  }
+  return config;
 }
 
 absl::StatusOr<TransformerConfig> ParseTransformerConfig(const Json& value,

@@ -72,6 +72,13 @@ struct TransformerConfig {
 absl::StatusOr<TransformerConfig> ParseTransformerConfig(const Json& value,
                                                          absl::string_view source);
 
+// The transformer configuration kustomize reads from a `crds:` file (OpenAPI definitions keyed
+// by Go type name, JSON or YAML, as produced by openapi-gen): for each definition that looks
+// like a Kubernetes type, properties marked x-kubernetes-annotation, -label-selector and
+// -identity add commonAnnotations, commonLabels and namePrefix field specs, and properties with
+// x-kubernetes-object-ref-kind / -api-version (and -name-key) add name references.
+TransformerConfig ParseCrdConfig(const Json& document);
+
 // Parses a list of field specs ({path, group, version, kind, create}). Unknown fields are
 // errors when `strict` (kustomizations and `configurations:` files), ignored otherwise (plugin
 // configurations, which kustomize reads leniently).

@@ -272,9 +272,10 @@ absl::StatusOr<Kustomization> ParseKustomization(absl::string_view text, absl::s
       ASSIGN_OR_RETURN(k.build_metadata, reader.Strings(value, key));
     } else if (key == "openapi") {
       ASSIGN_OR_RETURN(k.openapi, reader.StringMap(value, key));
-    } else if (key == "metadata" || key == "crds") {
-      // Accepted and ignored: metadata is informational; crds only tune name references of
-      // custom resources.
+    } else if (key == "crds") {
+      ASSIGN_OR_RETURN(k.crds, reader.Strings(value, key));
+    } else if (key == "metadata") {
+      // Accepted and ignored: metadata is informational.
     } else if (key == "resources" || key == "bases") {
       ASSIGN_OR_RETURN(std::vector<std::string> list, reader.Strings(value, key));
       k.resources.insert(k.resources.end(), list.begin(), list.end());

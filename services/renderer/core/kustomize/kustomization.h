@@ -74,6 +74,7 @@ struct Kustomization {
   std::vector<std::string> resources;  // bases folded in
   std::vector<std::string> components;
   std::vector<std::string> configurations;
+  std::vector<std::string> crds;  // OpenAPI definition files (name references of CRDs)
   std::string namespace_;
   std::string name_prefix;
   std::string name_suffix;

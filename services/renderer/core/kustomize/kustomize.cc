@@ -159,6 +159,12 @@ class Builder {
       acc.extra_config.Merge(config);
       acc.has_extra_config = true;
     }
+    for (const std::string& path : k.crds) {
+      ASSIGN_OR_RETURN(std::string text, ReadFileUnder(files_, k.dir, path, "crds file", k.file));
+      ASSIGN_OR_RETURN(Json value, ParseYaml(text, JoinPath(k.dir, path)));
+      acc.extra_config.Merge(ParseCrdConfig(value));
+      acc.has_extra_config = true;
+    }
     if (!k.helm_field.empty()) {
       return absl::UnimplementedError(absl::StrCat(
           k.file, ": \"", k.helm_field,
