@@ -1,33 +1,285 @@
 #!/usr/bin/env bash
-# todoke's main job on its embedded default. Today: builds todoke, starts the five services on
-# loopback and shows each one healthy over gRPC, then stops them. (When the orchestrator's
-# reconcile loop lands, this becomes the full quickstart: an embedded Git repository rendered
-# and hydrated into a branch.)
-# Usage: scripts/quickstart.sh [--keep]   (--keep leaves the services running)
+# todoke's main job on its embedded default (Git hydration, no cluster needed):
+#   1. installs what is missing and builds (scripts/setup.sh);
+#   2. starts the five services as separate processes on 127.0.0.1 (ports picked by the kernel),
+#      their data and logs in a fresh temporary folder;
+#   3. makes a Git repository from examples/ (bare, with a work tree to edit and push from) and
+#      gives it a post-receive hook that sends todoke a signed webhook on every push;
+#   4. registers examples/applications.yaml: webapp's dev and prod overlays (Kustomize) and the
+#      plain redis folder, each hydrated into its own folder of branch `main` of a second (bare)
+#      repository; automated sync with prune, interval 1h;
+#   5. waits until they are Synced and Healthy and shows `todoke app list`, `todoke app get`, the
+#      hydrated files and commit;
+#   6. commits and pushes a change to the example, and shows it converge through the webhook
+#      (the interval is an hour, so nothing else could bring it);
+#   7. prints how to go on, and stops everything on exit unless --keep.
+#
+# Usage: scripts/quickstart.sh [--keep] [--no-build]
+#   --keep      leave the services running (and print how to stop them)
+#   --no-build  use the binaries already in ${TODOKE_BUILD_DIR:-build}/bin (setup.sh still
+#               installs missing packages; the quickstart test runs after CTest's build)
+# Needs: bash, git, curl, openssl (setup.sh installs them). Exit 0 only when the change converged.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
-BIN=${TODOKE_BUILD_DIR:-build}/bin
-RUN_DIR=$(mktemp -d /tmp/todoke-quickstart.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-}
-[ "${1:-}" = "--keep" ] || trap cleanup EXIT
+ROOT=$PWD
 
-addresses=()
-for svc in source-fetcher renderer differ applier orchestrator; do
-  "$BIN/todoke-$svc" --listen=127.0.0.1:0 >"$RUN_DIR/$svc.out" 2>"$RUN_DIR/$svc.log" &
-  pids+=($!)
-  for _ in $(seq 100); do
-    grep -q "listening on" "$RUN_DIR/$svc.out" 2>/dev/null && break
+keep=0
+build=1
+for arg in "$@"; do
+  case "$arg" in
+    --keep) keep=1 ;;
+    --no-build) build=0 ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    --kubernetes)
+      echo "quickstart: --kubernetes is not implemented yet (the Git destination is the embedded" \
+           "default; see README.md, 'Deploying', for a cluster)" >&2
+      exit 2 ;;
+    *) echo "quickstart: unknown argument $arg (usage: scripts/quickstart.sh [--keep] [--no-build])" >&2
+       exit 2 ;;
+  esac
+done
+
+started_at=$(date +%s)
+step() { printf '\n==> %s\n' "$*"; }
+# Shows a command the way a user would type it (todoke is on PATH below), then runs it.
+show() { printf '$ %s\n' "$(quote "$@")"; "$@"; }
+quote() {  # arguments joined by spaces, those with spaces or quotes in single quotes
+  local out=() a
+  for a in "$@"; do
+    case "$a" in *[!A-Za-z0-9_./:=@%+,-]*) out+=("'${a//\'/\'\\\'\'}'") ;; *) out+=("$a") ;; esac
+  done
+  printf '%s' "${out[*]}"
+}
+die() { echo "quickstart: $*" >&2; exit 1; }
+
+step "1/7 setup: packages and build (scripts/setup.sh)"
+if [ "$build" = 1 ]; then
+  scripts/setup.sh
+else
+  scripts/setup.sh --no-build
+fi
+BUILD_DIR=${TODOKE_BUILD_DIR:-build}
+case "$BUILD_DIR" in /*) ;; *) BUILD_DIR=$ROOT/$BUILD_DIR ;; esac
+BIN=$BUILD_DIR/bin
+for b in todoke todoke-source-fetcher todoke-renderer todoke-differ todoke-applier todoke-orchestrator; do
+  [ -x "$BIN/$b" ] || die "$BIN/$b is missing (run scripts/quickstart.sh without --no-build)"
+done
+export PATH="$BIN:$PATH"
+built_at=$(date +%s)
+echo "binaries in $BIN"
+
+RUN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/todoke-quickstart.XXXXXX")
+mkdir -p "$RUN_DIR/logs" "$RUN_DIR/data" "$RUN_DIR/repos" "$RUN_DIR/work"
+pids=()
+stop_services() {
+  local p
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for _ in $(seq 100); do  # at most 10 s, then SIGKILL
+    local alive=0
+    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
     sleep 0.1
   done
-  addr=$(sed -n 's/.*listening on //p' "$RUN_DIR/$svc.out")
-  [ -n "$addr" ] || { echo "quickstart: todoke-$svc did not start; log:" >&2; cat "$RUN_DIR/$svc.log" >&2; exit 1; }
-  addresses+=("$svc=$addr")
+  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+}
+watch_pid=
+on_exit() {
+  local code=$?
+  [ -z "$watch_pid" ] || kill "$watch_pid" 2>/dev/null || true
+  if [ "$keep" = 1 ]; then
+    [ "$code" = 0 ] || echo "quickstart: failed (exit $code); services left running (--keep), logs in $RUN_DIR/logs" >&2
+    return
+  fi
+  stop_services
+  if [ "$code" = 0 ]; then
+    rm -rf "$RUN_DIR"
+  else
+    echo "quickstart: failed (exit $code); services stopped; logs and data kept in $RUN_DIR" >&2
+  fi
+}
+trap on_exit EXIT
+trap 'exit 130' INT TERM
+
+step "2/7 starting the five services on 127.0.0.1 (data and logs in $RUN_DIR)"
+# The webhook secret: the orchestrator checks each delivery's HMAC-SHA256 against it.
+(umask 077 && openssl rand -hex 32 >"$RUN_DIR/webhook-secret")
+# wait_line FILE PATTERN SERVICE: the text after PATTERN on the first line of FILE holding it.
+wait_line() {
+  local i
+  for i in $(seq 300); do  # at most 30 s
+    if grep -q "$2" "$1" 2>/dev/null; then
+      sed -n "s/.*$2 //p" "$1" | head -1
+      return 0
+    fi
+    kill -0 "${pids[-1]}" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "quickstart: todoke-$3 did not start; its log ($RUN_DIR/logs/$3.log):" >&2
+  tail -20 "$RUN_DIR/logs/$3.log" >&2
+  return 1
+}
+declare -A addr
+start() {  # start SERVICE FLAGS...: port 0, the address read from its "listening on" line
+  local svc=$1
+  shift
+  local launch=()
+  [ "$keep" = 1 ] && launch=(setsid)  # --keep: not tied to this terminal's session
+  "${launch[@]}" "$BIN/todoke-$svc" --listen=127.0.0.1:0 --shutdown-grace=5s "$@" \
+    >"$RUN_DIR/logs/$svc.out" 2>"$RUN_DIR/logs/$svc.log" </dev/null &
+  pids+=($!)
+  addr[$svc]=$(wait_line "$RUN_DIR/logs/$svc.out" "listening on" "$svc")
+  printf '  %-15s %-21s pid %-7s log %s\n' "$svc" "${addr[$svc]}" "${pids[-1]}" "$RUN_DIR/logs/$svc.log"
+}
+start source-fetcher --cache-dir="$RUN_DIR/data/fetcher-cache" --allow-local-repos
+start renderer --source-fetcher="${addr[source-fetcher]}"
+start differ
+start applier --git-work-dir="$RUN_DIR/data/applier-git" --allow-local-repos
+start orchestrator --data-dir="$RUN_DIR/data/orchestrator" \
+  --source-fetcher="${addr[source-fetcher]}" --renderer="${addr[renderer]}" \
+  --differ="${addr[differ]}" --applier="${addr[applier]}" \
+  --webhook-listen=127.0.0.1:0 --webhook-secret-file="$RUN_DIR/webhook-secret"
+webhook=$(wait_line "$RUN_DIR/logs/orchestrator.out" "webhook receiver at" orchestrator)
+echo "  webhook receiver http://$webhook/webhook"
+export TODOKE_SERVER=${addr[orchestrator]}
+printf '%s\n' "${pids[@]}" >"$RUN_DIR/pids"
+show todoke health source-fetcher="${addr[source-fetcher]}" renderer="${addr[renderer]}" \
+  differ="${addr[differ]}" applier="${addr[applier]}" orchestrator="${addr[orchestrator]}"
+
+step "3/7 a Git repository from examples/"
+EXAMPLES_REPO=$RUN_DIR/repos/examples.git
+HYDRATED_REPO=$RUN_DIR/repos/hydrated.git
+WORK=$RUN_DIR/work/examples
+git init -q --bare -b main "$EXAMPLES_REPO"
+git init -q --bare -b main "$HYDRATED_REPO"
+git init -q -b main "$WORK"
+cp -R examples/. "$WORK/"
+# Commits need an identity; a machine without one gets a local one in this work tree only.
+if [ -z "$(git -C "$WORK" config user.email || true)" ]; then
+  git -C "$WORK" config user.email quickstart@todoke.invalid
+  git -C "$WORK" config user.name "todoke quickstart"
+fi
+git -C "$WORK" remote add origin "$EXAMPLES_REPO"
+git -C "$WORK" add -A
+git -C "$WORK" commit -q -m "examples: webapp (Kustomize base, dev and prod overlays) and redis (plain directory)"
+git -C "$WORK" push -q -u origin main
+# Every push to the repository now tells todoke, as a Git server's webhook would: the generic
+# payload signed with HMAC-SHA256 (services/orchestrator/core/webhook.h). (The key reaches
+# openssl on its command line: fine for a loopback quickstart, not for a shared server.)
+cat >"$EXAMPLES_REPO/hooks/post-receive" <<EOF
+#!/usr/bin/env bash
+# todoke quickstart: POST a signed webhook to the orchestrator for every pushed ref.
+url='http://$webhook/webhook'
+repo='$EXAMPLES_REPO'
+secret_file='$RUN_DIR/webhook-secret'
+while read -r old new ref; do
+  body="{\"repoURL\": \"\$repo\", \"ref\": \"\$ref\"}"
+  signature=\$(printf '%s' "\$body" | openssl dgst -sha256 -hmac "\$(cat "\$secret_file")" | awk '{print \$NF}')
+  reply=\$(curl -sS --max-time 10 -w ' (HTTP %{http_code})' -H 'Content-Type: application/json' \\
+    -H "X-Todoke-Signature-256: sha256=\$signature" -H "X-Todoke-Delivery: \$ref@\$new" \\
+    --data-binary "\$body" "\$url" 2>&1) || reply="not delivered: \$reply"
+  echo "todoke webhook for \$ref: \$(echo \$reply)"
 done
-"$BIN/todoke" health "${addresses[@]}"
-echo "logs: $RUN_DIR"
-if [ "${1:-}" = "--keep" ]; then echo "services left running: pids ${pids[*]}"; fi
+EOF
+chmod +x "$EXAMPLES_REPO/hooks/post-receive"
+echo "source repository  $EXAMPLES_REPO (bare; post-receive hook POSTs to http://$webhook/webhook)"
+echo "work tree          $WORK"
+echo "hydration target   $HYDRATED_REPO, branch main"
+show git -C "$WORK" log --oneline -1
+echo "\$ todoke render $WORK/webapp/overlays/prod   # what prod renders to (objects)"
+todoke render "$WORK/webapp/overlays/prod" | awk '/^kind:/ { kind = $2 } /^  name:/ { print "  " kind "/" $2 }'
+
+step "4/7 registering the apps (examples/applications.yaml)"
+sed -e "s|\${EXAMPLES_REPO}|$EXAMPLES_REPO|g" -e "s|\${HYDRATED_REPO}|$HYDRATED_REPO|g" \
+  examples/applications.yaml >"$RUN_DIR/applications.yaml"
+show todoke app apply -f "$RUN_DIR/applications.yaml"
+apps=(webapp-dev webapp-prod redis)
+
+step "5/7 syncing into $HYDRATED_REPO"
+for app in "${apps[@]}"; do
+  show todoke app wait "$app" --sync --health --timeout 2m
+done
+show todoke app list
+show todoke app get webapp-prod
+show git -C "$HYDRATED_REPO" ls-tree -r --name-only main
+show git -C "$HYDRATED_REPO" log --format='%h %s' main
+show git -C "$HYDRATED_REPO" log -1 main
+
+step "6/7 a change, pushed: it converges through the webhook"
+# The page's text lives in a ConfigMap generated with a hash in its name: a new ConfigMap file
+# appears in each environment, the Deployments follow it, and the old ConfigMap is pruned.
+old_configmap=$(git -C "$HYDRATED_REPO" ls-tree -r --name-only main -- webapp-prod | grep 'configmap\.webapp-config' || true)
+[ -n "$old_configmap" ] || die "no webapp-config ConfigMap in the hydrated branch"
+hydrated_before=$(git -C "$HYDRATED_REPO" rev-parse main)
+sed -i 's|<h1>Hello from todoke</h1>|<h1>Hello again, from todoke</h1>|' "$WORK/webapp/base/config/index.html"
+show git -C "$WORK" commit -q -am "webapp: a new greeting"
+revision=$(git -C "$WORK" rev-parse HEAD)
+# Events as they happen, printed below once the apps converged.
+todoke app watch --timeout 90s >"$RUN_DIR/logs/watch.out" 2>&1 &
+watch_pid=$!
+sleep 0.3
+pushed_at=$(date +%s%N)
+echo "\$ git -C $WORK push"
+hook_says=$(git -C "$WORK" push 2>&1 | sed -n 's/^remote: \(.*[^ ]\) *$/  (post-receive hook) \1/p')
+echo "$hook_says"
+grep -q '(HTTP 202)$' <<<"$hook_says" || die "the orchestrator did not accept the webhook (expected HTTP 202)"
+# Converged: every app looks at the pushed commit and is Synced; the two webapp apps (the change
+# is theirs) have a finished sync of it that the webhook started. The interval is an hour.
+converged() {  # converged APP NEEDS_SYNC
+  local status
+  status=$(todoke app get "$1" -o yaml 2>/dev/null) || return 1
+  grep -q "^  revision: $revision" <<<"$status" && grep -q "^  sync: Synced" <<<"$status" || return 1
+  [ "$2" = 0 ] && return 0
+  local operation
+  operation=$(sed -n '/^  operation:/,/^  [a-zA-Z]/p' <<<"$status")
+  grep -q "^    revision: $revision" <<<"$operation" && grep -q "^    initiatedBy: webhook" <<<"$operation" &&
+    grep -q "^    phase: Succeeded" <<<"$operation"
+}
+done_all=0
+for _ in $(seq 600); do  # at most 60 s
+  if converged webapp-dev 1 && converged webapp-prod 1 && converged redis 0; then done_all=1; break; fi
+  sleep 0.1
+done
+elapsed_ms=$((($(date +%s%N) - pushed_at) / 1000000))
+sleep 0.3  # the last events
+kill "$watch_pid" 2>/dev/null || true
+wait "$watch_pid" 2>/dev/null || true
+echo "\$ todoke app watch   # (it ran during the push)"
+cat "$RUN_DIR/logs/watch.out"
+if [ "$done_all" != 1 ]; then
+  todoke app list >&2 || true
+  die "the pushed commit ${revision:0:12} did not converge through the webhook within 60 s"
+fi
+printf 'converged through the webhook: every app Synced at %s, %d.%03d s after the push (interval: 1h)\n' \
+  "${revision:0:12}" $((elapsed_ms / 1000)) $((elapsed_ms % 1000))
+show todoke app list
+show todoke app history webapp-prod
+show git -C "$HYDRATED_REPO" log --format='%h %s' "$hydrated_before..main"
+show git -C "$HYDRATED_REPO" diff --stat "$hydrated_before" main
+git -C "$HYDRATED_REPO" show "main:$(git -C "$HYDRATED_REPO" ls-tree -r --name-only main -- webapp-prod | grep 'configmap\.webapp-config')" |
+  grep -q 'Hello again, from todoke' || die "the new greeting is not in the hydrated branch"
+! git -C "$HYDRATED_REPO" cat-file -e "main:$old_configmap" 2>/dev/null || die "the old ConfigMap $old_configmap was not pruned"
+echo "the new greeting is in the hydrated branch, and the old ConfigMap is pruned"
+
+step "7/7 go on"
+cat <<EOF
+Took $(($(date +%s) - built_at)) s after the build. Services, data and logs: $RUN_DIR
+
+  export PATH="$BIN:\$PATH" TODOKE_SERVER=${addr[orchestrator]}
+  cd $WORK
+  todoke app watch &                       # events as they happen (Ctrl-C or kill %1 to stop)
+  sed -i 's/count: 3/count: 4/' webapp/overlays/prod/kustomization.yaml   # edit: prod gets 4 replicas
+  git commit -am "prod: 4 replicas" && git push    # commit and push: the hook sends the webhook
+  git -C ../../repos/hydrated.git log --stat -1    # what todoke committed
+  todoke app history webapp-prod                   # past syncs, with their ids
+  todoke app rollback webapp-prod ID               # sync an earlier entry again (automation turns off)
+  todoke app diff webapp-prod                      # now Git and the branch differ: the diff, exit 1
+  todoke app apply -f ../../applications.yaml      # automation back on: converges to Git again
+  todoke render webapp/overlays/prod               # what a folder renders to, no server needed
+EOF
+if [ "$keep" = 1 ]; then
+  echo
+  echo "Services left running (--keep). Stop them: kill \$(cat $RUN_DIR/pids); rm -rf $RUN_DIR"
+else
+  echo
+  echo "Stopping the services now (scripts/quickstart.sh --keep leaves them running)."
+fi
