@@ -401,7 +401,33 @@ absl::StatusOr<std::shared_ptr<const std::vector<RemoteRef>>> SourceFetcher::Lis
   return shared;
 }
 
+namespace {
+
+absl::Status Masked(absl::Status status) {
+  if (status.ok()) return status;
+  return absl::Status(status.code(), MaskCredentials(status.message()));
+}
+
+}  // namespace
+
 absl::StatusOr<ResolveResult> SourceFetcher::Resolve(const ResolveRequest& request) {
+  absl::StatusOr<ResolveResult> result = ResolveUnmasked(request);
+  if (!result.ok()) return Masked(result.status());
+  return result;
+}
+
+absl::Status SourceFetcher::ReadTree(const ReadTreeRequest& request,
+                                     const std::function<absl::Status(TreeFile&&)>& on_file) {
+  return Masked(ReadTreeUnmasked(request, on_file));
+}
+
+absl::StatusOr<Revision> SourceFetcher::GetRevision(const GetRevisionRequest& request) {
+  absl::StatusOr<Revision> revision = GetRevisionUnmasked(request);
+  if (!revision.ok()) return Masked(revision.status());
+  return revision;
+}
+
+absl::StatusOr<ResolveResult> SourceFetcher::ResolveUnmasked(const ResolveRequest& request) {
   const std::string& ref = request.ref;
   if (ref.empty()) return absl::InvalidArgumentError("ref is empty");
   if (ref.size() > 1024) return absl::InvalidArgumentError("ref is too long");
@@ -482,7 +508,7 @@ absl::StatusOr<ResolveResult> SourceFetcher::Resolve(const ResolveRequest& reque
   return finish(commit);
 }
 
-absl::StatusOr<Revision> SourceFetcher::GetRevision(const GetRevisionRequest& request) {
+absl::StatusOr<Revision> SourceFetcher::GetRevisionUnmasked(const GetRevisionRequest& request) {
   if (!IsHexPrefix(request.commit)) {
     return absl::InvalidArgumentError(
         absl::StrCat("commit \"", request.commit, "\" is not a commit id (4 to 40 hex digits)"));
@@ -499,8 +525,8 @@ absl::StatusOr<Revision> SourceFetcher::GetRevision(const GetRevisionRequest& re
   return *std::move(revision);
 }
 
-absl::Status SourceFetcher::ReadTree(const ReadTreeRequest& request,
-                                     const std::function<absl::Status(TreeFile&&)>& on_file) {
+absl::Status SourceFetcher::ReadTreeUnmasked(
+    const ReadTreeRequest& request, const std::function<absl::Status(TreeFile&&)>& on_file) {
   if (!IsFullCommitId(request.commit)) {
     return absl::InvalidArgumentError(
         absl::StrCat("commit \"", request.commit, "\" is not a full 40-hex commit id"));

@@ -54,6 +54,9 @@ class SourceFetcher {
   // Metadata of a commit (full or unambiguous short id), fetching if the mirror lacks it.
   absl::StatusOr<Revision> GetRevision(const GetRevisionRequest& request);
 
+  // Every error of the three methods above has its message masked (MaskCredentials): no
+  // userinfo or credential-like query value of a URL, whoever wrote it, leaves the fetcher.
+
   FetcherStats stats() const;
 
   ~SourceFetcher();
@@ -63,6 +66,11 @@ class SourceFetcher {
                 std::unique_ptr<MirrorCache> cache, CredentialStore credentials);
 
   struct Target;  // a repository of one request: URL, credential, mirror entry, deadline
+
+  absl::StatusOr<ResolveResult> ResolveUnmasked(const ResolveRequest& request);
+  absl::Status ReadTreeUnmasked(const ReadTreeRequest& request,
+                                const std::function<absl::Status(TreeFile&&)>& on_file);
+  absl::StatusOr<Revision> GetRevisionUnmasked(const GetRevisionRequest& request);
 
   absl::StatusOr<Target> MakeTarget(const std::string& repo_url, absl::Time deadline);
   // Makes sure the mirror has commit `spec` (full or short hex, or a tag object id), fetching

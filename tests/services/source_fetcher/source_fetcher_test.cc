@@ -197,6 +197,23 @@ TEST_F(SourceFetcherTest, ResolvesEveryRefFormOverGitDaemon) {
   EXPECT_EQ(meta->revision.message, "third commit\n\nwith a body\n");
 }
 
+// Whatever part of a request echoes into an error (the URL, the ref), no userinfo token or
+// credential-like query value comes back.
+TEST_F(SourceFetcherTest, ErrorsNeverEchoTokens) {
+  auto f = NewFetcher();
+  const std::string daemon = world->daemon.Url("fixture.git");
+  for (const auto& [url, ref] : std::vector<std::pair<std::string, std::string>>{
+           {"https://ghp_Secret9@127.0.0.1:1/o/r.git", "main"},
+           {"https://127.0.0.1:1/o/r.git?access_token=Secret9", "main"},
+           {"ghp_Secret9@127.0.0.1:o/r.git", "main"},
+           {daemon, "https://ghp_Secret9@evil/x?token=Secret9"},
+       }) {
+    auto r = Resolve(*f, url, ref, absl::Seconds(5));
+    EXPECT_FALSE(r.ok()) << url;
+    EXPECT_THAT(r.status().message(), Not(HasSubstr("Secret9"))) << r.status();
+  }
+}
+
 TEST_F(SourceFetcherTest, BadRefsAndRepositories) {
   auto f = NewFetcher();
   std::string url = world->daemon.Url("fixture.git");
