@@ -98,20 +98,134 @@ absl::Status VisitFieldSpec(Json& object, const FieldSpec& spec, CreateKind crea
   return VisitPath(object, fields, lists, 0, create, create_kind, visit);
 }
 
-TransformerConfig TransformerConfig::Defaults() {
-  TransformerConfig config;
-  config.name_prefix = DefaultNamePrefixFieldSpecs();
-  config.name_suffix = DefaultNameSuffixFieldSpecs();
-  config.common_labels = DefaultCommonLabelsFieldSpecs();
-  config.template_labels = DefaultTemplateLabelsFieldSpecs();
-  config.volume_claim_template_labels = DefaultVolumeClaimTemplateLabelsFieldSpecs();
-  config.common_annotations = DefaultCommonAnnotationsFieldSpecs();
-  config.namespace_ = DefaultNamespaceFieldSpecs();
-  config.var_reference = DefaultVarReferenceFieldSpecs();
-  config.images = DefaultImagesFieldSpecs();
-  config.replicas = DefaultReplicasFieldSpecs();
-  config.name_reference = DefaultNameReferenceSpecs();
-  return config;
+namespace {
+
+// kyaml's Gvk.IsLessThan: kinds in kustomize's fixed order first (Namespace ... ), then the
+// others, then the webhook configurations; ties by "group_version_kind" with "~G", "~V", "~K"
+// standing for empty parts.
+int TypeOrder(absl::string_view kind) {
+  static constexpr absl::string_view kFirst[] = {
+      "Namespace", "ResourceQuota", "StorageClass", "CustomResourceDefinition",
+      "ServiceAccount", "PodSecurityPolicy", "Role", "ClusterRole", "RoleBinding",
+      "ClusterRoleBinding", "ConfigMap", "Secret", "Endpoints", "Service", "LimitRange",
+      "PriorityClass", "PersistentVolume", "PersistentVolumeClaim", "Deployment",
+      "StatefulSet", "CronJob", "PodDisruptionBudget"};
+  constexpr int kFirstCount = sizeof(kFirst) / sizeof(kFirst[0]);
+  for (int i = 0; i < kFirstCount; ++i) {
+    if (kFirst[i] == kind) return -kFirstCount + i;
+  }
+  if (kind == "MutatingWebhookConfiguration") return 1;
+  if (kind == "ValidatingWebhookConfiguration") return 2;
+  return 0;
+}
+
+std::string StableSortString(absl::string_view group, absl::string_view version,
+                             absl::string_view kind) {
+  return absl::StrCat(group.empty() ? "~G" : group, "_", version.empty() ? "~V" : version, "_",
+                      kind.empty() ? "~K" : kind);
+}
+
+bool GvkLess(absl::string_view group_a, absl::string_view version_a, absl::string_view kind_a,
+             absl::string_view group_b, absl::string_view version_b, absl::string_view kind_b) {
+  int order_a = TypeOrder(kind_a);
+  int order_b = TypeOrder(kind_b);
+  if (order_a != order_b) return order_a < order_b;
+  return StableSortString(group_a, version_a, kind_a) <
+         StableSortString(group_b, version_b, kind_b);
+}
+
+void SortSpecs(std::vector<FieldSpec>& specs) {
+  std::stable_sort(specs.begin(), specs.end(), [](const FieldSpec& a, const FieldSpec& b) {
+    return GvkLess(a.group, a.version, a.kind, b.group, b.version, b.kind);
+  });
+}
+
+// FsSlice.MergeAll.
+absl::Status MergeAllSpecs(std::vector<FieldSpec>& into, const std::vector<FieldSpec>& from) {
+  for (const FieldSpec& spec : from) {
+    bool present = false;
+    for (const FieldSpec& existing : into) {
+      // existing.IsSelected(spec's gvk) && same path
+      bool selected = (spec.group.empty() || existing.group == spec.group) &&
+                      (spec.version.empty() || existing.version == spec.version) &&
+                      (spec.kind.empty() || existing.kind == spec.kind);
+      if (!selected || existing.path != spec.path) continue;
+      if (existing.create != spec.create) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "conflicting fieldspecs for path \"", spec.path, "\" (create differs)"));
+      }
+      present = true;
+      break;
+    }
+    if (!present) into.push_back(spec);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status TransformerConfig::MergeFrom(const TransformerConfig& other) {
+  std::vector<FieldSpec>* mine[] = {&name_prefix,  &name_suffix,      &common_labels,
+                                    &labels,       &template_labels,  &volume_claim_template_labels,
+                                    &common_annotations, &namespace_, &var_reference,
+                                    &images,       &replicas};
+  const std::vector<FieldSpec>* theirs[] = {
+      &other.name_prefix,     &other.name_suffix,     &other.common_labels,
+      &other.labels,          &other.template_labels, &other.volume_claim_template_labels,
+      &other.common_annotations, &other.namespace_,   &other.var_reference,
+      &other.images,          &other.replicas};
+  for (size_t i = 0; i < sizeof(mine) / sizeof(mine[0]); ++i) {
+    RETURN_IF_ERROR(MergeAllSpecs(*mine[i], *theirs[i]));
+    SortSpecs(*mine[i]);
+  }
+  for (const NameReferenceSpec& spec : other.name_reference) {
+    auto it = std::find_if(name_reference.begin(), name_reference.end(),
+                           [&](const NameReferenceSpec& existing) {
+                             return existing.referral.group == spec.referral.group &&
+                                    existing.referral.version == spec.referral.version &&
+                                    existing.referral.kind == spec.referral.kind;
+                           });
+    if (it == name_reference.end()) {
+      name_reference.push_back(spec);
+    } else {
+      RETURN_IF_ERROR(MergeAllSpecs(it->referrers, spec.referrers));
+    }
+  }
+  std::stable_sort(name_reference.begin(), name_reference.end(),
+                   [](const NameReferenceSpec& a, const NameReferenceSpec& b) {
+                     return GvkLess(a.referral.group, a.referral.version, a.referral.kind,
+                                    b.referral.group, b.referral.version, b.referral.kind);
+                   });
+  return absl::OkStatus();
+}
+
+const TransformerConfig& TransformerConfig::Defaults() {
+  static const TransformerConfig* const defaults = [] {
+    TransformerConfig raw;
+    raw.name_prefix = DefaultNamePrefixFieldSpecs();
+    raw.name_suffix = DefaultNameSuffixFieldSpecs();
+    raw.common_labels = DefaultCommonLabelsFieldSpecs();
+    raw.template_labels = DefaultTemplateLabelsFieldSpecs();
+    raw.volume_claim_template_labels = DefaultVolumeClaimTemplateLabelsFieldSpecs();
+    raw.common_annotations = DefaultCommonAnnotationsFieldSpecs();
+    raw.namespace_ = DefaultNamespaceFieldSpecs();
+    raw.var_reference = DefaultVarReferenceFieldSpecs();
+    raw.images = DefaultImagesFieldSpecs();
+    raw.replicas = DefaultReplicasFieldSpecs();
+    raw.name_reference = DefaultNameReferenceSpecs();
+    // kustomize loads the defaults sorted, then merges them into an empty configuration.
+    for (std::vector<FieldSpec>* list :
+         {&raw.name_prefix, &raw.name_suffix, &raw.common_labels, &raw.template_labels,
+          &raw.volume_claim_template_labels, &raw.common_annotations, &raw.namespace_,
+          &raw.var_reference, &raw.images, &raw.replicas}) {
+      SortSpecs(*list);
+    }
+    auto* config = new TransformerConfig;
+    absl::Status status = config->MergeFrom(raw);
+    (void)status;  // the built-in tables hold no conflicting specs (a unit test checks)
+    return config;
+  }();
+  return *defaults;
 }
 
 void TransformerConfig::Merge(const TransformerConfig& other) {

@@ -63,9 +63,17 @@ struct TransformerConfig {
   std::vector<FieldSpec> replicas;
   std::vector<NameReferenceSpec> name_reference;
 
-  static TransformerConfig Defaults();
-  // Adds the entries of `other` not present yet.
+  // kustomize's default configuration, as an accumulator holds it: each list sorted by gvk
+  // and merged into an empty configuration (see MergeFrom).
+  static const TransformerConfig& Defaults();
+  // Adds the entries of `other` not present yet (plain equality, no sorting).
   void Merge(const TransformerConfig& other);
+  // kustomize's TransformerConfig.Merge: each field spec of `other` is added unless one already
+  // here has the same path and a gvk `other`'s selects (so a kind-specific spec that sorts
+  // first hides a later generic one, as in kustomize); then every list is sorted by gvk in
+  // kustomize's order. INVALID_ARGUMENT "conflicting fieldspecs" when such a spec differs in
+  // `create`.
+  absl::Status MergeFrom(const TransformerConfig& other);
 };
 
 // Parses a `configurations:` file (a TransformerConfig in YAML) already parsed to JSON.

@@ -1,6 +1,7 @@
 #include "services/renderer/core/kustomize/kustomize.h"
 
 #include <algorithm>
+#include <memory>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -65,8 +66,11 @@ void NormalizeAnnotations(Json& object) {
 // Resources accumulated by one kustomization (and what it brought along).
 struct Accumulator {
   std::vector<Resource> resources;
-  TransformerConfig extra_config;  // from `configurations:` files, beyond the defaults
-  bool has_extra_config = false;
+  // The transformer configuration, merged as kustomize merges it: from the accumulators of
+  // sub-kustomizations, then this kustomization's defaults and `configurations:`, then its
+  // `crds:`. Null while empty; shared while it is just one merged piece (usually the
+  // defaults), so most builds never copy it.
+  std::shared_ptr<const TransformerConfig> config;
   std::vector<Var> vars;
 };
 
@@ -80,6 +84,24 @@ absl::Status AppendResource(Accumulator& acc, Resource resource) {
     }
   }
   acc.resources.push_back(std::move(resource));
+  return absl::OkStatus();
+}
+
+const std::shared_ptr<const TransformerConfig>& DefaultConfigPtr() {
+  static const auto* const config = new std::shared_ptr<const TransformerConfig>(
+      std::shared_ptr<const TransformerConfig>(), &TransformerConfig::Defaults());
+  return *config;
+}
+
+// kustomize's ResAccumulator.MergeConfig.
+absl::Status MergeConfig(Accumulator& acc, const std::shared_ptr<const TransformerConfig>& other,
+                         absl::string_view context) {
+  if (other == nullptr || other == acc.config) return absl::OkStatus();
+  auto merged = std::make_shared<TransformerConfig>();
+  if (acc.config != nullptr) *merged = *acc.config;
+  absl::Status status = merged->MergeFrom(*other);
+  if (!status.ok()) return Annotate(status, absl::StrCat(context, ": merging config"));
+  acc.config = std::move(merged);
   return absl::OkStatus();
 }
 
@@ -150,20 +172,33 @@ class Builder {
     for (const std::string& path : k.resources) {
       RETURN_IF_ERROR(AccumulateResource(k, path, acc));
     }
-    for (const std::string& path : k.configurations) {
-      ASSIGN_OR_RETURN(std::string text,
-                       ReadFileUnder(files_, k.dir, path, "configurations file", k.file));
-      ASSIGN_OR_RETURN(Json value, ParseYaml(text, JoinPath(k.dir, path)));
-      ASSIGN_OR_RETURN(TransformerConfig config,
-                       ParseTransformerConfig(value, JoinPath(k.dir, path)));
-      acc.extra_config.Merge(config);
-      acc.has_extra_config = true;
+    // builtinconfig.MakeTransformerConfig: the defaults, merged with the `configurations:`
+    // files (merged among themselves first).
+    std::shared_ptr<const TransformerConfig> own = DefaultConfigPtr();
+    if (!k.configurations.empty()) {
+      TransformerConfig custom;
+      for (const std::string& path : k.configurations) {
+        ASSIGN_OR_RETURN(std::string text,
+                         ReadFileUnder(files_, k.dir, path, "configurations file", k.file));
+        ASSIGN_OR_RETURN(Json value, ParseYaml(text, JoinPath(k.dir, path)));
+        ASSIGN_OR_RETURN(TransformerConfig config,
+                         ParseTransformerConfig(value, JoinPath(k.dir, path)));
+        RETURN_IF_ERROR(Annotate(custom.MergeFrom(config), JoinPath(k.dir, path)));
+      }
+      auto merged = std::make_shared<TransformerConfig>(TransformerConfig::Defaults());
+      RETURN_IF_ERROR(Annotate(merged->MergeFrom(custom), k.file));
+      own = std::move(merged);
     }
-    for (const std::string& path : k.crds) {
-      ASSIGN_OR_RETURN(std::string text, ReadFileUnder(files_, k.dir, path, "crds file", k.file));
-      ASSIGN_OR_RETURN(Json value, ParseYaml(text, JoinPath(k.dir, path)));
-      acc.extra_config.Merge(ParseCrdConfig(value));
-      acc.has_extra_config = true;
+    RETURN_IF_ERROR(MergeConfig(acc, own, k.file));
+    if (!k.crds.empty()) {
+      auto crds = std::make_shared<TransformerConfig>();
+      for (const std::string& path : k.crds) {
+        ASSIGN_OR_RETURN(std::string text,
+                         ReadFileUnder(files_, k.dir, path, "crds file", k.file));
+        ASSIGN_OR_RETURN(Json value, ParseYaml(text, JoinPath(k.dir, path)));
+        RETURN_IF_ERROR(Annotate(crds->MergeFrom(ParseCrdConfig(value)), JoinPath(k.dir, path)));
+      }
+      RETURN_IF_ERROR(MergeConfig(acc, crds, k.file));
     }
     if (!k.helm_field.empty()) {
       return absl::UnimplementedError(absl::StrCat(
@@ -266,10 +301,7 @@ class Builder {
         absl::Status append = AppendResource(acc, std::move(resource));
         if (!append.ok()) return Annotate(append, k.file);
       }
-      if (sub.has_extra_config) {
-        acc.extra_config.Merge(sub.extra_config);
-        acc.has_extra_config = true;
-      }
+      RETURN_IF_ERROR(MergeConfig(acc, sub.config, k.file));
       RETURN_IF_ERROR(AppendVars(acc, sub.vars));
       return absl::OkStatus();
     }
@@ -313,13 +345,10 @@ class Builder {
   }
 
   absl::Status RunTransformers(const Kustomization& k, Accumulator& acc) {
-    TransformerConfig merged;
-    const TransformerConfig* config = &DefaultConfig();
-    if (acc.has_extra_config) {
-      merged = DefaultConfig();
-      merged.Merge(acc.extra_config);
-      config = &merged;
-    }
+    // Hold the configuration: transformers never change it, but keep it alive regardless.
+    std::shared_ptr<const TransformerConfig> held =
+        acc.config != nullptr ? acc.config : DefaultConfigPtr();
+    const TransformerConfig* config = held.get();
     std::vector<Resource>& resources = acc.resources;
     // After each builtin transformer kustomize configures, the transformations annotation
     // records it (buildMetadata), once per configured instance.
@@ -423,11 +452,6 @@ class Builder {
     return std::move(configs.resources);
   }
 
-  static const TransformerConfig& DefaultConfig() {
-    static const auto* const config = new TransformerConfig(TransformerConfig::Defaults());
-    return *config;
-  }
-
  public:
   // The steps kustomize runs once, at the top: hash suffixes, name references, vars, local
   // config removal, ordering.
@@ -438,13 +462,9 @@ class Builder {
       resource.StorePreviousId();
       resource.SetName(absl::StrCat(resource.Name(), "-", hash));
     }
-    TransformerConfig merged;
-    const TransformerConfig* config = &DefaultConfig();
-    if (acc.has_extra_config) {
-      merged = DefaultConfig();
-      merged.Merge(acc.extra_config);
-      config = &merged;
-    }
+    std::shared_ptr<const TransformerConfig> held =
+        acc.config != nullptr ? acc.config : DefaultConfigPtr();
+    const TransformerConfig* config = held.get();
     RETURN_IF_ERROR(FixNameReferences(acc.resources, config->name_reference));
     RETURN_IF_ERROR(ResolveVars(acc.resources, acc.vars, config->var_reference));
     std::vector<Resource> kept;

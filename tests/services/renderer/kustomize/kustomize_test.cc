@@ -13,6 +13,7 @@
 #include "common/yaml.h"
 #include "gtest/gtest.h"
 #include "services/renderer/core/file_source.h"
+#include "services/renderer/core/kustomize/fieldspec.h"
 #include "services/renderer/core/kustomize/hash.h"
 #include "services/renderer/core/kustomize/json_patch.h"
 #include "services/renderer/core/kustomize/kustomize.h"
@@ -128,6 +129,30 @@ TEST(KustomizeLabelSelectorTest, ParsesRequirements) {
   EXPECT_TRUE(*MatchesLabelSelector("app=web,tier in (front,back),!missing", labels));
   EXPECT_FALSE(*MatchesLabelSelector("app!=web", labels));
   EXPECT_TRUE(*MatchesLabelSelector("tier notin (back)", labels));
+}
+
+TEST(KustomizeTransformerConfigTest, DefaultsMergeWithoutConflicts) {
+  TransformerConfig config;
+  EXPECT_TRUE(config.MergeFrom(TransformerConfig::Defaults()).ok());
+  EXPECT_EQ(config.name_prefix, TransformerConfig::Defaults().name_prefix);
+  EXPECT_FALSE(TransformerConfig::Defaults().common_labels.empty());
+}
+
+TEST(KustomizeTransformerConfigTest, MergesAsKustomizeDoes) {
+  // A spec is skipped when one already merged has its path and a gvk it selects; lists end
+  // sorted by kind in kustomize's order (Namespace ... Deployment, then others).
+  TransformerConfig into;
+  TransformerConfig extra;
+  extra.name_prefix = {{"", "", "Host", "metadata/name", false},
+                       {"", "", "", "metadata/name", false},
+                       {"", "", "Deployment", "metadata/name", false}};
+  ASSERT_TRUE(into.MergeFrom(extra).ok());
+  ASSERT_EQ(into.name_prefix.size(), 2u);
+  EXPECT_EQ(into.name_prefix[0].kind, "Deployment");
+  EXPECT_EQ(into.name_prefix[1].kind, "Host");
+  TransformerConfig conflicting;
+  conflicting.name_prefix = {{"", "", "Host", "metadata/name", true}};
+  EXPECT_FALSE(into.MergeFrom(conflicting).ok());
 }
 
 TEST(KustomizeFindTest, FindsExactlyOneKustomizationFile) {
