@@ -253,13 +253,10 @@ absl::StatusOr<Kustomization> ParseKustomization(absl::string_view text, absl::s
     return absl::InvalidArgumentError(
         absl::StrCat(file, ": invalid Kustomization: the file must hold a mapping"));
   }
+  std::string api_version;
   for (auto& [key, value] : root.items()) {
     if (key == "apiVersion") {
-      ASSIGN_OR_RETURN(std::string api_version, reader.String(value, key));
-      if (!api_version.empty() && api_version != "kustomize.config.k8s.io/v1beta1" &&
-          api_version != "kustomize.config.k8s.io/v1alpha1") {
-        return reader.Error(key, absl::StrCat("has unsupported apiVersion \"", api_version, "\""));
-      }
+      ASSIGN_OR_RETURN(api_version, reader.String(value, key));
     } else if (key == "kind") {
       ASSIGN_OR_RETURN(std::string kind, reader.String(value, key));
       if (kind.empty()) kind = "Kustomization";
@@ -415,6 +412,15 @@ absl::StatusOr<Kustomization> ParseKustomization(absl::string_view text, absl::s
       return absl::InvalidArgumentError(
           absl::StrCat(file, ": invalid Kustomization: unknown field \"", key, "\""));
     }
+  }
+  // kustomize's EnforceFields: a Kustomization is kustomize.config.k8s.io/v1beta1, a
+  // Component kustomize.config.k8s.io/v1alpha1.
+  const char* required = k.kind == "Component" ? "kustomize.config.k8s.io/v1alpha1"
+                                               : "kustomize.config.k8s.io/v1beta1";
+  if (!api_version.empty() && api_version != required) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        file, ": failed to read kustomization file: apiVersion for ", k.kind, " should be ",
+        required, " (got \"", api_version, "\")"));
   }
   return k;
 }

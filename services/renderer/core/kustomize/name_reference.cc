@@ -177,6 +177,34 @@ class Fixer {
 
 absl::Status FixNameReferences(std::vector<Resource>& resources,
                                const std::vector<NameReferenceSpec>& specs) {
+  // kustomize reads the namespaces of a RoleBinding's ServiceAccount subjects for every
+  // RoleBinding that is a referrer (it has a field some spec names), renamed targets or not,
+  // and refuses a subject whose namespace is present but not a string (`namespace:` left
+  // blank).
+  for (const Resource& resource : resources) {
+    if (resource.Kind() != "RoleBinding") continue;
+    auto subjects = resource.object.find("subjects");
+    if (subjects == resource.object.end() || !subjects->is_array()) continue;
+    ResId id = resource.CurrentId();
+    bool referrer = false;
+    for (const NameReferenceSpec& spec : specs) {
+      for (const FieldSpec& field : spec.referrers) {
+        if (!FieldSpecSelects(field, resource.OriginalId())) continue;
+        std::vector<std::string> fields = SplitFieldPath(field.path);
+        referrer = referrer || (!fields.empty() && resource.object.contains(fields[0]));
+      }
+    }
+    if (!referrer) continue;
+    for (const Json& subject : *subjects) {
+      if (!subject.is_object() || GetString(subject, "kind") != "ServiceAccount") continue;
+      auto ns = subject.find("namespace");
+      if (ns != subject.end() && !ns->is_string()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "Invalid Input: namespace is blank for resource \"", id.ToString(), "\" (", resource.source,
+            ": a ServiceAccount subject has an empty namespace)"));
+      }
+    }
+  }
   // Only renamed resources (with previous ids) can be referral targets.
   std::vector<Candidate> renamed;
   for (const Resource& resource : resources) {
