@@ -28,6 +28,8 @@ std::string OptionsFingerprint(const RenderOptions& options) {
   // Length-prefixed pieces, so no two option sets give the same text.
   std::string out;
   auto add = [&out](absl::string_view piece) { absl::StrAppend(&out, piece.size(), ":", piece, ";"); };
+  // A new engine may render the same inputs differently: its results never share a key.
+  add(kRenderEngineVersion);
   add(RenderModeName(options.mode));
   if (options.mode == RenderMode::kAuto || options.mode == RenderMode::kDirectory) {
     add(options.directory.recurse ? "recurse" : "flat");

@@ -28,6 +28,11 @@ enum class RenderMode {
 // "auto", "directory", "kustomize", "plugin".
 absl::string_view RenderModeName(RenderMode mode);
 
+// The rendering engine: bumped whenever the same inputs and options may render differently
+// (the kustomize version it follows is part of it). Part of every render cache key and of
+// RenderResponse.engine_version.
+inline constexpr char kRenderEngineVersion[] = "todoke-renderer/2 kustomize/v5.5.0";
+
 struct RenderOptions {
   RenderMode mode = RenderMode::kAuto;
   DirectoryOptions directory;  // kDirectory (and kAuto when no kustomization file)
@@ -36,7 +41,7 @@ struct RenderOptions {
   Variables substitutions;
 };
 
-// A stable text naming every option, for cache keys.
+// A stable text naming every option and the engine version, for cache keys.
 std::string OptionsFingerprint(const RenderOptions& options);
 
 struct InputFile {

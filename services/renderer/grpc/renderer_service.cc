@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
+#include "common/metrics.h"
 #include "common/status.h"
 #include "services/renderer/core/plugin.h"
 #include "services/renderer/grpc/fetcher_file_source.h"
@@ -120,6 +121,18 @@ absl::Status RendererService::DoRender(grpc::ServerContext& context,
     file->set_blob_id(input.blob_id);
   }
   response.set_cache_hit(output.cache_hit);
+  response.set_engine_version(kRenderEngineVersion);
+  static prometheus::Counter& hits = MetricCounter(
+      "todoke_renderer_renders_total", "renders answered, by cache outcome", {{"cache", "hit"}});
+  static prometheus::Counter& misses = MetricCounter(
+      "todoke_renderer_renders_total", "renders answered, by cache outcome", {{"cache", "miss"}});
+  static prometheus::Counter& objects =
+      MetricCounter("todoke_renderer_objects_total", "objects rendered and sent");
+  static prometheus::Counter& bytes =
+      MetricCounter("todoke_renderer_output_bytes_total", "bytes of rendered objects sent");
+  (output.cache_hit ? hits : misses).Increment();
+  objects.Increment(static_cast<double>(result.objects.size()));
+  bytes.Increment(static_cast<double>(response.ByteSizeLong()));
   return absl::OkStatus();
 }
 

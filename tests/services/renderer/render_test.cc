@@ -133,6 +133,8 @@ TEST(OptionsFingerprintTest, DistinguishesOptions) {
   d.substitutions = {{"A", "b"}, {"1", "c"}};
   EXPECT_NE(OptionsFingerprint(c), OptionsFingerprint(d));
   EXPECT_EQ(OptionsFingerprint(a), OptionsFingerprint(RenderOptions{}));
+  // The engine version is part of every key: a new engine never reuses an old render.
+  EXPECT_NE(OptionsFingerprint(a).find(kRenderEngineVersion), std::string::npos);
 }
 
 }  // namespace

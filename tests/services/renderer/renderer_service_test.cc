@@ -150,6 +150,7 @@ TEST_F(RendererServiceTest, RendersDirectoryWithDigestAndInputs) {
   EXPECT_EQ(response.inputs(0).path(), "app/a.yaml");
   EXPECT_EQ(response.inputs(0).blob_id(), GitBlobId(Config("a")));
   EXPECT_FALSE(response.cache_hit());
+  EXPECT_EQ(response.engine_version(), kRenderEngineVersion);
   EXPECT_EQ(fetcher_.calls_without_deadline, 0);
 }
 
