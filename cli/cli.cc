@@ -18,7 +18,7 @@
 #include "cli/render_command.h"
 #include "common/grpc_client.h"
 #include "common/object.h"
-#include "common/service_main.h"
+#include "common/version.h"
 #include "common/yaml.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 

@@ -16,3 +16,5 @@ find_package(SQLite3 REQUIRED)
 find_package(GTest REQUIRED)
 # cpp-httplib (Debian builds it as a shared library): the orchestrator's webhook receiver.
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+# prometheus-cpp: every service's /metrics (the pull exposer serves it).
+find_package(prometheus-cpp CONFIG REQUIRED)

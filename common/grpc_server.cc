@@ -8,6 +8,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 
+#include <climits>
+
 namespace todoke {
 
 absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
@@ -21,6 +23,16 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
+  // Clients move to new replicas after scaling: a connection is closed for new calls after this
+  // age (GOAWAY); streams already open on it (drift and event watches) run on undisturbed.
+  if (options.max_connection_age > absl::ZeroDuration()) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                               static_cast<int>(absl::ToInt64Milliseconds(options.max_connection_age)));
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, INT_MAX);
+  }
+  if (options.interceptor_factories) {
+    builder.experimental().SetInterceptorCreators(options.interceptor_factories());
+  }
   for (grpc::Service* service : services) builder.RegisterService(service);
   std::unique_ptr<GrpcServer> result(new GrpcServer());
   result->options_ = options;

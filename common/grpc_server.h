@@ -7,7 +7,10 @@
 
 #include <memory>
 #include <string>
+#include <functional>
 #include <vector>
+
+#include <grpcpp/support/server_interceptor.h>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -20,6 +23,11 @@ struct ServerOptions {
   int max_message_bytes = 64 << 20;
   // How long in-flight calls get to finish on shutdown before they are cancelled.
   absl::Duration shutdown_grace = absl::Seconds(10);
+  // Connections older than this take no new calls, so clients spread onto new replicas (0: off).
+  absl::Duration max_connection_age = absl::Minutes(5);
+  // Interceptors for every call (service_main adds the metrics interceptor); may be empty.
+  std::function<std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>()>
+      interceptor_factories;
 };
 
 class GrpcServer {

@@ -13,22 +13,21 @@
 #include "absl/strings/str_cat.h"
 #include "common/grpc_server.h"
 #include "common/log.h"
+#include "common/metrics.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:0",
           "host:port to serve gRPC on; port 0 picks a free port (printed on stdout)");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error");
 ABSL_FLAG(std::string, log_format, "text", "text or json (one JSON object per line)");
 ABSL_FLAG(int, max_message_bytes, 64 << 20, "largest gRPC message accepted or sent");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "host:port to serve Prometheus metrics on (/metrics); empty: no metrics endpoint");
+ABSL_FLAG(absl::Duration, max_connection_age, absl::Minutes(5),
+          "connections older than this take no new calls, so clients spread onto new replicas");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "on SIGTERM, how long in-flight calls get to finish");
 
 namespace todoke {
-
-#ifndef TODOKE_VERSION
-#define TODOKE_VERSION "0.0.0-dev"
-#endif
-
-absl::string_view TodokeVersion() { return TODOKE_VERSION; }
 
 std::vector<char*> InitService(int argc, char** argv, absl::string_view component,
                                absl::string_view usage) {
@@ -88,12 +87,27 @@ int ServeUntilSignal(absl::string_view component, const std::vector<grpc::Servic
   options.listen = absl::GetFlag(FLAGS_listen);
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  options.max_connection_age = absl::GetFlag(FLAGS_max_connection_age);
+  options.interceptor_factories = [] {
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> factories;
+    factories.push_back(MakeMetricsInterceptorFactory());
+    return factories;
+  };
   absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(options, services);
   if (!server.ok()) {
     LogError("cannot start server", {{"error", server.status().message()}});
     return 1;
   }
   LogInfo("serving", {{"address", (*server)->BoundAddress()}, {"version", TodokeVersion()}});
+  if (const std::string metrics = absl::GetFlag(FLAGS_metrics_listen); !metrics.empty()) {
+    absl::StatusOr<std::string> bound = StartMetricsServer(metrics);
+    if (!bound.ok()) {
+      LogError("cannot serve metrics", {{"error", bound.status().message()}});
+      return 1;
+    }
+    std::printf("todoke-%.*s metrics at http://%s/metrics\n", static_cast<int>(component.size()),
+                component.data(), bound->c_str());
+  }
   std::printf("todoke-%.*s listening on %s\n", static_cast<int>(component.size()), component.data(),
               (*server)->BoundAddress().c_str());
   std::fflush(stdout);

@@ -10,10 +10,10 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "common/version.h"
+
 namespace todoke {
 
-// The version of this build ("0.1.0").
-absl::string_view TodokeVersion();
 
 // Blocks shutdown signals, parses flags (exits on --help, --version or a bad flag) and sets up
 // logging with `component` (e.g. "differ"). Returns the positional arguments.

@@ -1,6 +1,7 @@
 // todoke-orchestrator: Applications, the reconcile loop over the four stages, history, the
 // public API and the webhook receiver.
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -9,6 +10,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/metrics.h"
+#include "services/orchestrator/core/spec/application_spec.h"
 #include "common/service_main.h"
 #include "services/orchestrator/core/controller.h"
 #include "services/orchestrator/core/event_bus.h"
@@ -137,6 +140,41 @@ int main(int argc, char** argv) {
     todoke::LogError("cannot start the reconcile loop", {{"error", started.message()}});
     return 1;
   }
+  // Gauges computed at each scrape: the queue, the workers, apps by sync status and health (the
+  // label values are the fixed status names, never app names).
+  todoke::OnMetricsScrape([&controller, store] {
+    static prometheus::Gauge& depth = todoke::MetricGauge(
+        "todoke_orchestrator_queue_depth", "apps waiting in the work queue (ready or delayed)");
+    static prometheus::Gauge& busy =
+        todoke::MetricGauge("todoke_orchestrator_workers_busy", "reconciles running now");
+    depth.Set(static_cast<double>(controller.QueueDepth()));
+    busy.Set(static_cast<double>(controller.Busy()));
+    absl::StatusOr<std::vector<todoke::orchestrator::v1::Application>> apps =
+        ListAllApplications(*store);
+    if (!apps.ok()) return;
+    std::map<std::string, int> by_sync, by_health;
+    for (const auto& name : {"Synced", "OutOfSync", "Unknown", "Missing", "Extraneous", "Unspecified"}) {
+      by_sync[name] = 0;
+    }
+    for (const auto& name :
+         {"Healthy", "Progressing", "Degraded", "Suspended", "Missing", "Unknown", "Unspecified"}) {
+      by_health[name] = 0;
+    }
+    for (const auto& app : *apps) {
+      by_sync[std::string(SyncStatusName(app.status().sync()))]++;
+      by_health[std::string(HealthStatusName(app.status().health()))]++;
+    }
+    for (const auto& [status, count] : by_sync) {
+      todoke::MetricGauge("todoke_orchestrator_apps_by_sync", "Applications by sync status",
+                          {{"sync", status}})
+          .Set(count);
+    }
+    for (const auto& [status, count] : by_health) {
+      todoke::MetricGauge("todoke_orchestrator_apps_by_health", "Applications by health",
+                          {{"health", status}})
+          .Set(count);
+    }
+  });
   WebhookHandler webhook_handler(webhook_secret, [&controller](const std::string& repo,
                                                                const std::string& ref) {
     return controller.RefreshMatching(repo, ref);

@@ -27,6 +27,7 @@ absl::StatusOr<std::unique_ptr<TodokeSuite>> TodokeSuite::Start(const std::strin
   // Fixed ports, so a stage restarted later comes back where the others look for it.
   for (const char* stage : {"source-fetcher", "renderer", "differ", "applier", "orchestrator"}) {
     suite->addresses_[stage] = absl::StrCat("127.0.0.1:", PickFreePort());
+    suite->metrics_addresses_[stage] = absl::StrCat("127.0.0.1:", PickFreePort());
   }
   suite->webhook_address_ = absl::StrCat("127.0.0.1:", PickFreePort());
   for (const char* stage : {"source-fetcher", "renderer", "differ", "applier", "orchestrator"}) {
@@ -46,7 +47,8 @@ TodokeSuite::~TodokeSuite() {
 }
 
 std::vector<std::string> TodokeSuite::FlagsOf(const std::string& stage) {
-  std::vector<std::string> flags = {"--listen=" + addresses_[stage], "--log-level=warning"};
+  std::vector<std::string> flags = {"--listen=" + addresses_[stage], "--log-level=warning",
+                                    "--metrics-listen=" + metrics_addresses_[stage]};
   if (stage == "source-fetcher") {
     flags.push_back("--cache-dir=" + work_dir_ + "/fetcher-cache");
     flags.push_back("--allow-local-repos");
@@ -55,6 +57,7 @@ std::vector<std::string> TodokeSuite::FlagsOf(const std::string& stage) {
   } else if (stage == "applier") {
     flags.push_back("--git-work-dir=" + work_dir_ + "/applier-git");
     flags.push_back("--allow-local-repos");
+    for (const std::string& flag : options_.applier_flags) flags.push_back(flag);
   } else if (stage == "orchestrator") {
     flags.push_back("--data-dir=" + work_dir_ + "/orchestrator-data");
     flags.push_back("--source-fetcher=" + addresses_["source-fetcher"]);
@@ -128,6 +131,14 @@ absl::StatusOr<int> TodokeSuite::PostWebhook(const std::string& repo_url, const 
   int http = 0;
   if (!absl::SimpleAtoi(*code, &http)) return absl::InternalError("curl: " + *code);
   return http;
+}
+
+}  // namespace todoke::testing
+
+namespace todoke::testing {
+
+absl::StatusOr<std::string> TodokeSuite::Scrape(const std::string& stage) {
+  return Sh(absl::StrCat("curl -sf --max-time 10 http://", metrics_addresses_[stage], "/metrics"));
 }
 
 }  // namespace todoke::testing

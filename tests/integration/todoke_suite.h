@@ -22,6 +22,9 @@ class TodokeSuite {
  public:
   struct Options {
     std::vector<std::string> orchestrator_flags;  // extra flags
+    // Extra applier flags, e.g. {"--kubeconfig=...", "--installation-id=..."} for a Kubernetes
+    // destination.
+    std::vector<std::string> applier_flags;
   };
 
   // Starts the five services with their data under `work_dir` (which must exist).
@@ -35,6 +38,10 @@ class TodokeSuite {
 
   orchestrator::v1::Orchestrator::Stub& api() { return *api_; }
   const std::string& address(const std::string& stage) { return addresses_[stage]; }
+  // host:port of the stage's Prometheus endpoint (/metrics).
+  const std::string& metrics_address(const std::string& stage) { return metrics_addresses_[stage]; }
+  // The stage's /metrics text.
+  absl::StatusOr<std::string> Scrape(const std::string& stage);
   const std::string& webhook_address() const { return webhook_address_; }
   const std::string& webhook_secret() const { return webhook_secret_; }
 
@@ -56,6 +63,7 @@ class TodokeSuite {
   Options options_;
   std::map<std::string, std::optional<ChildProcess>> processes_;
   std::map<std::string, std::string> addresses_;
+  std::map<std::string, std::string> metrics_addresses_;
   std::string webhook_address_;
   std::string webhook_secret_ = "suite-webhook-secret";
   std::unique_ptr<orchestrator::v1::Orchestrator::Stub> api_;

@@ -11,6 +11,8 @@
 #include "absl/synchronization/mutex.h"
 #include "common/grpc_status.h"
 #include "common/json_parse.h"
+#include "common/metrics.h"
+#include "absl/base/call_once.h"
 #include "common/proto_convert.h"
 #include "common/status.h"
 #include "services/renderer/core/hashing.h"
@@ -64,6 +66,23 @@ std::string LiveDigest(const LiveSet& live) {
     hash.Update("\n");
   }
   return hash.HexDigest();
+}
+
+// todoke_applier_objects_total{action}: what Apply and Prune did to each object.
+void CountObject(ApplyAction action) {
+  static prometheus::Counter* counters[7] = {};
+  static absl::once_flag once;
+  absl::call_once(once, [] {
+    const char* names[7] = {"unspecified", "created", "configured", "unchanged",
+                            "pruned",      "failed",  "skipped"};
+    for (int i = 0; i < 7; ++i) {
+      counters[i] = &MetricCounter("todoke_applier_objects_total",
+                                   "objects applied or pruned, by what was done",
+                                   {{"action", names[i]}});
+    }
+  });
+  int i = static_cast<int>(action);
+  if (i >= 0 && i < 7) counters[i]->Increment();
 }
 
 }  // namespace
@@ -215,6 +234,7 @@ grpc::Status ApplierService::Apply(grpc::ServerContext* context, const v1::Apply
         break;
     }
   }
+  for (const ObjectResult& result : outcome->results) CountObject(result.action);
   absl::MutexLock lock(&write_mu);
   writer->Write(last);
   return grpc::Status::OK;
@@ -241,7 +261,10 @@ grpc::Status ApplierService::Prune(grpc::ServerContext* context, const v1::Prune
   if (!outcome.ok()) {
     return ToGrpcStatus(Annotate(outcome.status(), absl::StrCat("app ", request->app_name())));
   }
-  for (const ObjectResult& result : outcome->results) *response->add_results() = ToProto(result);
+  for (const ObjectResult& result : outcome->results) {
+    CountObject(result.action);
+    *response->add_results() = ToProto(result);
+  }
   response->set_commit(outcome->commit);
   return grpc::Status::OK;
 }

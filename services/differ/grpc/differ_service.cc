@@ -3,11 +3,21 @@
 #include <string_view>
 #include <vector>
 
+#include "common/metrics.h"
 #include "common/proto_convert.h"
 #include "services/differ/core/differ.h"
 #include "services/differ/core/health.h"
 
 namespace todoke::differ {
+namespace {
+
+prometheus::Counter& ObjectsCompared(const std::string& status) {
+  return MetricCounter("todoke_differ_objects_total", "objects compared, by the status found",
+                       {{"status", status}});
+}
+
+}  // namespace
+
 namespace {
 
 IgnoreRule FromProto(const types::v1::IgnoreRule& rule) {
@@ -57,6 +67,19 @@ grpc::Status DifferService::Diff(grpc::ServerContext*, const v1::DiffRequest* re
   summary->set_extraneous(result.summary.extraneous);
   summary->set_unknown(result.summary.unknown);
   summary->set_status(static_cast<types::v1::SyncStatus>(result.summary.status));
+  static prometheus::Counter& synced = ObjectsCompared("Synced");
+  static prometheus::Counter& out_of_sync = ObjectsCompared("OutOfSync");
+  static prometheus::Counter& missing = ObjectsCompared("Missing");
+  static prometheus::Counter& extraneous = ObjectsCompared("Extraneous");
+  static prometheus::Counter& unknown = ObjectsCompared("Unknown");
+  synced.Increment(result.summary.synced);
+  out_of_sync.Increment(result.summary.out_of_sync);
+  missing.Increment(result.summary.missing);
+  extraneous.Increment(result.summary.extraneous);
+  unknown.Increment(result.summary.unknown);
+  static prometheus::Counter& bytes = MetricCounter(
+      "todoke_differ_input_bytes_total", "bytes of desired and live JSON compared");
+  bytes.Increment(static_cast<double>(request->ByteSizeLong()));
   return grpc::Status::OK;
 }
 

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/status.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -27,6 +28,33 @@ bool IsCommitId(absl::string_view target) {
   if (target.size() < 7 || target.size() > 40) return false;
   return std::all_of(target.begin(), target.end(),
                      [](char c) { return absl::ascii_isxdigit(c) && !absl::ascii_isupper(c); });
+}
+
+// todoke_orchestrator_reconciles_total{result} and the duration histogram. Results: "synced" (a
+// sync ran and succeeded), "sync_failed", "error" (a stage failed), "ok" (compared, nothing to do).
+void RecordReconcile(const ReconcileOutcome& outcome, absl::Duration took) {
+  static prometheus::Counter& ok = MetricCounter(
+      "todoke_orchestrator_reconciles_total", "reconcile passes, by result", {{"result", "ok"}});
+  static prometheus::Counter& synced = MetricCounter(
+      "todoke_orchestrator_reconciles_total", "reconcile passes, by result", {{"result", "synced"}});
+  static prometheus::Counter& sync_failed =
+      MetricCounter("todoke_orchestrator_reconciles_total", "reconcile passes, by result",
+                    {{"result", "sync_failed"}});
+  static prometheus::Counter& error = MetricCounter(
+      "todoke_orchestrator_reconciles_total", "reconcile passes, by result", {{"result", "error"}});
+  static prometheus::Histogram& duration = MetricHistogram(
+      "todoke_orchestrator_reconcile_seconds", "duration of one reconcile pass");
+  if (outcome.gone) return;
+  if (outcome.sync_failed) {
+    sync_failed.Increment();
+  } else if (!outcome.status.ok()) {
+    error.Increment();
+  } else if (outcome.applied) {
+    synced.Increment();
+  } else {
+    ok.Increment();
+  }
+  duration.Observe(absl::ToDoubleSeconds(took));
 }
 
 }  // namespace
@@ -312,6 +340,7 @@ void Controller::Process(const std::string& app) {
   absl::Time started = absl::Now();
   ReconcileOutcome outcome = reconciler_->Reconcile(request, cancel.get());
   absl::Duration took = absl::Now() - started;
+  RecordReconcile(outcome, took);
   if (!outcome.status.ok() && !outcome.gone) {
     LogWarning("reconcile failed", {{"app", app},
                                    {"trigger", request.trigger},

@@ -6,7 +6,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/json_parse.h"
-#include "common/proto_convert.h"
 #include "common/status.h"
 #include "common/tracking.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -389,6 +388,11 @@ ReconcileOutcome Reconciler::Reconcile(const ReconcileRequest& request,
     if (new_commit || policy.self_heal() || request.trigger == "retry") {
       SyncOrder automated;
       automated.prune = policy.prune();
+      // Git is the source of truth for the fields it sets: an automated sync takes them back
+      // from whoever changed them by hand (`kubectl edit/patch/scale` make their field manager
+      // the owner, and a server-side apply without force then fails with a conflict), as Argo CD
+      // and Flux apply. Fields left to someone else are named by ignoreDifferences.
+      automated.force = true;
       automated.initiated_by = new_commit ? "automated" : "self-heal";
       if (request.trigger == "webhook" && new_commit) automated.initiated_by = "webhook";
       order = automated;
@@ -607,7 +611,7 @@ absl::Status Reconciler::PruneAll(const v1::Application& app) {
   for (const applier::v1::ObjectResult& result : pruned->results()) {
     if (result.action() == applier::v1::APPLY_ACTION_FAILED) {
       return absl::AbortedError(absl::StrCat("app ", app.name(), ": could not prune ",
-                                             FromProto(result.key()).ToString(), ": ",
+                                             KeyText(result.key()), ": ",
                                              result.message()));
     }
   }

@@ -6,6 +6,7 @@
 
 #include "absl/time/time.h"
 #include "common/grpc_status.h"
+#include "common/metrics.h"
 
 namespace todoke::source_fetcher {
 namespace {
@@ -57,6 +58,13 @@ grpc::Status SourceFetcherService::Resolve(grpc::ServerContext* context,
   ToProto(result->revision, response->mutable_revision());
   response->set_resolved_ref(result->resolved_ref);
   response->set_fetched(result->fetched);
+  static prometheus::Counter& fetched = MetricCounter(
+      "todoke_source_fetcher_resolves_total", "refs resolved, by whether the remote was fetched",
+      {{"fetched", "true"}});
+  static prometheus::Counter& cached = MetricCounter(
+      "todoke_source_fetcher_resolves_total", "refs resolved, by whether the remote was fetched",
+      {{"fetched", "false"}});
+  (result->fetched ? fetched : cached).Increment();
   return grpc::Status::OK;
 }
 
@@ -94,6 +102,12 @@ grpc::Status SourceFetcherService::ReadTree(grpc::ServerContext* context,
   absl::Status status = fetcher_->ReadTree(core, [&](TreeFile&& file) -> absl::Status {
     if (context->IsCancelled()) return absl::CancelledError("call cancelled");
     const size_t size = file.content.size();
+    static prometheus::Counter& files_sent =
+        MetricCounter("todoke_source_fetcher_tree_files_total", "files sent by ReadTree");
+    static prometheus::Counter& bytes_sent =
+        MetricCounter("todoke_source_fetcher_tree_bytes_total", "file bytes sent by ReadTree");
+    files_sent.Increment();
+    bytes_sent.Increment(static_cast<double>(size));
     v1::TreeFile out;
     out.set_path(std::move(file.path));
     out.set_mode(file.mode);
