@@ -130,11 +130,8 @@ absl::StatusOr<std::vector<GeneratorArgs>> ParseGenerators(const FieldReader& re
     }
     if (item.contains("behavior")) {
       ASSIGN_OR_RETURN(args.behavior, reader.String(item["behavior"], field));
-      if (!args.behavior.empty() && args.behavior != "create" && args.behavior != "merge" &&
-          args.behavior != "replace") {
-        return reader.Error(field, absl::StrCat("has unknown behavior \"", args.behavior,
-                                                "\" (create, merge or replace)"));
-      }
+      // kustomize takes any other value (even "Create") as unspecified, which acts as create.
+      if (args.behavior != "merge" && args.behavior != "replace") args.behavior = "create";
     }
     if (item.contains("files")) {
       ASSIGN_OR_RETURN(args.files, reader.Strings(item["files"], field));

@@ -76,6 +76,12 @@ TEST_P(KustomizeCaseTest, MatchesKubectlKustomize) {
   for (YamlDocument& doc : *docs) {
     if (!doc.value.is_null()) expected.push_back(std::move(doc.value));
   }
+  if (ReadText(case_dir + "/compare_bytes", text)) {
+    // Output details: the printed text must be kubectl kustomize's, byte for byte.
+    std::string expected_text;
+    ReadText(case_dir + "/expected.yaml", expected_text);
+    EXPECT_EQ(EmitYamlStream(*built), expected_text);
+  }
   ASSERT_EQ(built->size(), expected.size()) << EmitYamlStream(*built);
   for (size_t i = 0; i < expected.size(); ++i) {
     EXPECT_EQ((*built)[i], expected[i]) << "object " << i << "\ngot:\n"
