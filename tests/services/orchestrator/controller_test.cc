@@ -1,0 +1,464 @@
+// Controller: the work queue and workers over a real Reconciler, fake stages (fake_stages.h) and
+// the real SQLite store. What a user relies on: triggers that arrive while an app runs coalesce
+// into one follow-up; an app is never reconciled on two workers at once; a failing app backs off
+// on its own (growing, capped) while the others go on; webhooks refresh exactly the apps whose
+// repository and ref match, and never for todoke's own hydration pushes; Refresh waits for a
+// reconcile that started after it was asked, within its deadline; drift events start a
+// reconcile unless they are the echo of todoke's own apply; operations a crash interrupted are
+// reported and retried.
+#include "services/orchestrator/core/controller.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/notification.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/orchestrator/core/store/sqlite_application_store.h"
+#include "tests/services/orchestrator/fake_stages.h"
+
+namespace todoke::orchestrator {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+using testing::Object;
+using ::testing::UnorderedElementsAre;
+
+constexpr char kRepo[] = "https://git.example.com/apps.git";
+
+std::string FreshDir() {
+  const std::filesystem::path dir =
+      std::filesystem::path(::testing::TempDir()) /
+      absl::StrCat("todoke-controller-",
+                   ::testing::UnitTest::GetInstance()->current_test_info()->name(), "-", getpid());
+  std::filesystem::remove_all(dir);
+  return dir.string();
+}
+
+// Polls `done` every 5ms for up to `timeout`.
+bool WaitUntil(const std::function<bool()>& done, absl::Duration timeout = absl::Seconds(10)) {
+  absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (done()) return true;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return done();
+}
+
+// Blocks the passes of one app at ReadLive until released.
+class Gate {
+ public:
+  void Block(const std::string& app) {
+    absl::MutexLock lock(&mu_);
+    app_ = app;
+    open_ = false;
+  }
+  void Release() {
+    absl::MutexLock lock(&mu_);
+    open_ = true;
+  }
+  // Called from the fake's ReadLive hook.
+  void Pass(const std::string& app) {
+    absl::MutexLock lock(&mu_);
+    if (app != app_) return;
+    ++waiting_;
+    auto open = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return open_; };
+    mu_.AwaitWithTimeout(absl::Condition(&open), absl::Seconds(30));
+    --waiting_;
+  }
+  int waiting() {
+    absl::MutexLock lock(&mu_);
+    return waiting_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::string app_ ABSL_GUARDED_BY(mu_);
+  bool open_ ABSL_GUARDED_BY(mu_) = true;
+  int waiting_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+class ControllerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = FreshDir();
+    auto store = SqliteApplicationStore::Open(dir_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::shared_ptr<SqliteApplicationStore>(std::move(*store));
+    fakes_.source->SetDefaultCommit("c1");
+    fakes_.apply->OnReadLive([this](const std::string& app) { gate_.Pass(app); });
+    options_.default_interval = absl::Hours(1);
+    options_.jitter = 0;
+  }
+
+  void TearDown() override {
+    if (controller_) controller_->Stop();
+    controller_.reset();
+    reconciler_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void StartController() {
+    ReconcilerOptions reconciler_options;
+    reconciler_options.resolve_ttl = absl::ZeroDuration();
+    reconciler_ =
+        std::make_shared<Reconciler>(store_, fakes_.stages(), &events_, reconciler_options);
+    controller_ =
+        std::make_unique<Controller>(store_, reconciler_, fakes_.stages(), &events_, options_);
+    ASSERT_TRUE(controller_->Start().ok());
+  }
+
+  v1::Application MakeApp(const std::string& name, const std::string& repo = kRepo,
+                          const std::string& target = "main", bool automated = false) {
+    v1::Application app;
+    app.set_name(name);
+    app.mutable_spec()->mutable_source()->set_repo_url(repo);
+    app.mutable_spec()->mutable_source()->set_target_revision(target);
+    app.mutable_spec()->mutable_source()->set_path(name);
+    app.mutable_spec()->mutable_destination()->mutable_kubernetes()->set_namespace_("prod");
+    app.mutable_spec()->mutable_sync_policy()->set_automated(automated);
+    app.mutable_spec()->mutable_sync_policy()->set_prune(true);
+    fakes_.render->SetObjects(name, {Object(name)});
+    return app;
+  }
+
+  void Create(const v1::Application& app) {
+    auto created = store_->Create(app);
+    ASSERT_TRUE(created.ok()) << created.status();
+  }
+
+  // Waits until no app is queued for now or running (delayed interval entries aside).
+  bool Idle(absl::Duration settle = absl::Milliseconds(150)) {
+    return WaitUntil([&] { return controller_->Busy() == 0; }) &&
+           (absl::SleepFor(settle), controller_->Busy() == 0);
+  }
+
+  std::string dir_;
+  testing::FakeStages fakes_;
+  Gate gate_;
+  EventBus events_;
+  ControllerOptions options_;
+  std::shared_ptr<SqliteApplicationStore> store_;
+  std::shared_ptr<Reconciler> reconciler_;
+  std::unique_ptr<Controller> controller_;
+};
+
+TEST_F(ControllerTest, TriggersArrivingWhileAnAppRunsCoalesceIntoOneFollowUp) {
+  Create(MakeApp("web"));
+  gate_.Block("web");
+  StartController();
+  ASSERT_TRUE(WaitUntil([&] { return gate_.waiting() == 1; })) << "the first pass never came";
+
+  for (const char* trigger : {"refresh", "webhook", "drift", "interval", "refresh", "spec"}) {
+    controller_->Enqueue("web", trigger);
+  }
+  absl::SleepFor(absl::Milliseconds(150));  // past the drift delay
+  EXPECT_EQ(gate_.waiting(), 1) << "ran on a second worker";
+  gate_.Release();
+  ASSERT_TRUE(WaitUntil([&] { return fakes_.apply->read_live_calls("web") >= 2; }));
+  ASSERT_TRUE(Idle(absl::Milliseconds(300)));
+  EXPECT_EQ(fakes_.apply->read_live_calls("web"), 2) << "six triggers, one follow-up expected";
+}
+
+TEST_F(ControllerTest, AnAppIsNeverReconciledOnTwoWorkersAtOnce) {
+  options_.workers = 4;
+  for (const char* name : {"a", "b", "c"}) Create(MakeApp(name));
+  absl::Mutex mu;
+  std::map<std::string, int> running;
+  std::map<std::string, int> max_running;
+  int total = 0;
+  int max_total = 0;
+  fakes_.apply->OnReadLive([&](const std::string& app) {
+    {
+      absl::MutexLock lock(&mu);
+      max_running[app] = std::max(max_running[app], ++running[app]);
+      max_total = std::max(max_total, ++total);
+    }
+    absl::SleepFor(absl::Milliseconds(3));
+    absl::MutexLock lock(&mu);
+    --running[app];
+    --total;
+  });
+  StartController();
+  std::vector<std::thread> triggers;
+  std::atomic<int> enqueued{0};
+  for (int t = 0; t < 3; ++t) {
+    triggers.emplace_back([&, t] {
+      absl::Time end = absl::Now() + absl::Milliseconds(400);
+      for (int i = 0; absl::Now() < end; ++i) {
+        controller_->Enqueue(std::string(1, static_cast<char>('a' + (i + t) % 3)),
+                             i % 2 ? "refresh" : "webhook");
+        ++enqueued;
+        absl::SleepFor(absl::Microseconds(200));
+      }
+    });
+  }
+  for (std::thread& thread : triggers) thread.join();
+  ASSERT_TRUE(Idle());
+  absl::MutexLock lock(&mu);
+  for (const char* name : {"a", "b", "c"}) {
+    EXPECT_EQ(max_running[name], 1) << name << " ran on two workers at once";
+  }
+  EXPECT_GE(max_total, 2) << "the workers never ran in parallel: the check above proves nothing";
+  int passes = fakes_.apply->read_live_calls();
+  EXPECT_GT(passes, 3);
+  EXPECT_LT(passes, enqueued.load() / 2) << "triggers did not coalesce";
+}
+
+TEST_F(ControllerTest, FailingAppBacksOffGrowingAndCappedWhileOthersProceed) {
+  options_.workers = 2;
+  options_.failure_backoff_base = absl::Milliseconds(40);
+  options_.failure_backoff_max = absl::Milliseconds(320);
+  Create(MakeApp("bad"));
+  Create(MakeApp("good"));
+  fakes_.render->Fail("bad", absl::InvalidArgumentError("bad/kustomization.yaml: broken"));
+  StartController();
+
+  // Meanwhile the healthy app answers every refresh at once.
+  absl::Time end = absl::Now() + absl::Milliseconds(2000);
+  int refreshes = 0;
+  while (absl::Now() < end) {
+    absl::Time asked = absl::Now();
+    absl::Status refreshed = controller_->RefreshAndWait("good", asked + absl::Seconds(2));
+    ASSERT_TRUE(refreshed.ok()) << refreshed;
+    EXPECT_LT(absl::Now() - asked, absl::Milliseconds(500)) << "the failing app held up another";
+    ++refreshes;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_GT(refreshes, 10);
+
+  std::vector<absl::Time> times = fakes_.render->call_times("bad");
+  ASSERT_GE(times.size(), 7u) << "the failing app was not retried";
+  std::vector<std::string> gaps_text;
+  std::vector<absl::Duration> gaps;
+  for (size_t i = 1; i < times.size(); ++i) {
+    gaps.push_back(times[i] - times[i - 1]);
+    gaps_text.push_back(absl::FormatDuration(gaps.back()));
+  }
+  std::string all = absl::StrJoin(gaps_text, " ");
+  for (size_t i = 0; i < gaps.size(); ++i) {
+    absl::Duration expected =
+        std::min(options_.failure_backoff_max,
+                 options_.failure_backoff_base * (1 << std::min<size_t>(i, 10)));
+    EXPECT_GE(gaps[i], expected * 0.9) << "gap " << i << " shorter than the backoff: " << all;
+    EXPECT_LE(gaps[i], expected + absl::Milliseconds(250)) << "gap " << i << ": " << all;
+  }
+  EXPECT_GE(gaps.back(), options_.failure_backoff_max * 0.9) << all;
+  EXPECT_EQ(fakes_.render->calls("good"), 1) << "the good app was rendered more than once";
+}
+
+TEST_F(ControllerTest, RefreshMatchingFollowsNormalisedUrlsBranchesAndTags) {
+  const std::string repo = "https://GitHub.com/Org/Repo.git";
+  Create(MakeApp("main-https", repo, "main"));
+  Create(MakeApp("main-scp", "git@github.com:Org/Repo", "refs/heads/main"));
+  Create(MakeApp("head-ssh", "ssh://git@github.com/Org/Repo.git/", "HEAD"));
+  Create(MakeApp("head-empty", "https://github.com/Org/Repo", ""));
+  Create(MakeApp("develop", "https://github.com/Org/Repo", "develop"));
+  Create(MakeApp("feature", "https://github.com/Org/Repo", "feature/login"));
+  Create(MakeApp("tag", "https://github.com/Org/Repo", "v1.2.0"));
+  Create(MakeApp("tag-full", "https://github.com/Org/Repo", "refs/tags/v1.2.0"));
+  Create(MakeApp("range", "https://github.com/Org/Repo", "^1.2"));
+  Create(
+      MakeApp("pinned", "https://github.com/Org/Repo", "0123456789abcdef0123456789abcdef01234567"));
+  Create(MakeApp("other-repo", "https://github.com/Org/Other", "main"));
+  Create(MakeApp("prefix-repo", "https://github.com/Org/Repo-extra", "main"));
+  v1::Application suspended = MakeApp("suspended", repo, "main");
+  suspended.mutable_spec()->set_suspend(true);
+  Create(suspended);
+  StartController();
+  auto matching = [&](const std::string& url, const std::string& ref) {
+    std::vector<std::string> apps = controller_->RefreshMatching(url, ref);
+    std::sort(apps.begin(), apps.end());
+    return apps;
+  };
+  const std::vector<std::string> main_push = {"head-empty", "head-ssh", "main-https", "main-scp"};
+  // The same repository in every form a push payload gives it.
+  for (const char* url : {"https://github.com/Org/Repo", "https://github.com/Org/Repo.git",
+                          "http://GITHUB.COM/Org/Repo/", "git@github.com:Org/Repo.git",
+                          "ssh://git@github.com/Org/Repo", "git://github.com/Org/Repo.git",
+                          "https://x-access-token:secret@github.com/Org/Repo.git"}) {
+    EXPECT_EQ(matching(url, "refs/heads/main"), main_push) << url;
+  }
+  EXPECT_EQ(matching("https://github.com/Org/Repo", "main"), main_push) << "short branch name";
+  EXPECT_EQ(matching("https://github.com/Org/Repo", "refs/heads/develop"),
+            (std::vector<std::string>{"develop", "head-empty", "head-ssh"}));
+  EXPECT_EQ(matching("https://github.com/Org/Repo", "refs/heads/feature/login"),
+            (std::vector<std::string>{"feature", "head-empty", "head-ssh"}));
+  // Tags: the app following that tag, apps following a semver range, apps following HEAD.
+  EXPECT_EQ(matching("https://github.com/Org/Repo", "refs/tags/v1.2.0"),
+            (std::vector<std::string>{"head-empty", "head-ssh", "range", "tag", "tag-full"}));
+  EXPECT_EQ(matching("https://github.com/Org/Repo", "refs/tags/v1.3.0"),
+            (std::vector<std::string>{"head-empty", "head-ssh", "range"}));
+  // No ref (a generic webhook without one): every app of the repository but pinned ones.
+  EXPECT_EQ(matching("https://github.com/Org/Repo", ""),
+            (std::vector<std::string>{"develop", "feature", "head-empty", "head-ssh", "main-https",
+                                      "main-scp", "range", "tag", "tag-full"}));
+  EXPECT_THAT(matching("https://github.com/Org/Nothing", "refs/heads/main"), IsEmpty());
+  EXPECT_THAT(matching("https://gitlab.com/Org/Repo", "refs/heads/main"), IsEmpty());
+}
+
+TEST_F(ControllerTest, PushToAHydrationBranchTriggersNothing) {
+  // "render" reads main of the repository and hydrates into its branch "rendered".
+  v1::Application hydrator = MakeApp("render", "https://github.com/Org/Repo.git", "HEAD");
+  auto* git = hydrator.mutable_spec()->mutable_destination()->mutable_git();
+  git->set_repo_url("git@github.com:Org/Repo.git");
+  git->set_branch("rendered");
+  git->set_path("render");
+  Create(hydrator);
+  Create(MakeApp("follower", "https://github.com/Org/Repo", ""));
+  StartController();
+  ASSERT_TRUE(WaitUntil([&] { return fakes_.apply->read_live_calls() == 2; }));
+  ASSERT_TRUE(Idle());
+  int passes = fakes_.apply->read_live_calls();
+  EXPECT_THAT(controller_->RefreshMatching("https://github.com/Org/Repo", "refs/heads/rendered"),
+              IsEmpty());
+  EXPECT_THAT(controller_->RefreshMatching("https://GITHUB.com/Org/Repo.git", "rendered"),
+              IsEmpty());
+  ASSERT_TRUE(Idle());
+  EXPECT_EQ(fakes_.apply->read_live_calls(), passes) << "todoke's own push triggered a reconcile";
+  // A push to main still refreshes both.
+  EXPECT_EQ(controller_->RefreshMatching("https://github.com/Org/Repo", "refs/heads/main").size(),
+            2u);
+  ASSERT_TRUE(WaitUntil([&] { return fakes_.apply->read_live_calls() == passes + 2; }));
+}
+
+TEST_F(ControllerTest, RefreshAndWaitWaitsForANewPassAndIsBounded) {
+  Create(MakeApp("web"));
+  gate_.Block("web");
+  StartController();
+  ASSERT_TRUE(WaitUntil([&] { return gate_.waiting() == 1; }));
+
+  // A pass is stuck: the wait ends at its deadline.
+  absl::Time asked = absl::Now();
+  absl::Status timed_out = controller_->RefreshAndWait("web", asked + absl::Milliseconds(200));
+  absl::Duration took = absl::Now() - asked;
+  EXPECT_TRUE(absl::IsDeadlineExceeded(timed_out)) << timed_out;
+  EXPECT_GE(took, absl::Milliseconds(190));
+  EXPECT_LT(took, absl::Seconds(2));
+
+  // The running pass started before the call: the answer waits for the one after it.
+  absl::Status waited;
+  int passes_at_return = 0;
+  std::thread refresher([&] {
+    waited = controller_->RefreshAndWait("web", absl::Now() + absl::Seconds(10));
+    passes_at_return = fakes_.apply->read_live_calls("web");
+  });
+  absl::SleepFor(absl::Milliseconds(100));
+  gate_.Release();
+  refresher.join();
+  EXPECT_TRUE(waited.ok()) << waited;
+  EXPECT_GE(passes_at_return, 2) << "returned on the pass that was already running";
+
+  // Nothing running: a refresh is answered quickly.
+  ASSERT_TRUE(Idle());
+  asked = absl::Now();
+  ASSERT_TRUE(controller_->RefreshAndWait("web", asked + absl::Seconds(5)).ok());
+  EXPECT_LT(absl::Now() - asked, absl::Seconds(1));
+
+  // After Stop, nothing is left waiting.
+  controller_->Stop();
+  asked = absl::Now();
+  controller_->RefreshAndWait("web", asked + absl::Seconds(5)).IgnoreError();
+  EXPECT_LT(absl::Now() - asked, absl::Seconds(1));
+}
+
+TEST_F(ControllerTest, DriftReconcilesButTheEchoOfOwnApplyDoesNot) {
+  options_.drift_streams_period = absl::Milliseconds(20);
+  options_.drift_delay = absl::Milliseconds(10);
+  options_.after_sync_delay = absl::Milliseconds(10);
+  Create(MakeApp("web", kRepo, "main", /*automated=*/true));
+  StartController();
+  ASSERT_TRUE(WaitUntil([&] { return fakes_.apply->open_streams() == 1; }));
+  ASSERT_TRUE(WaitUntil([&] { return fakes_.apply->apply_calls() == 1; }));
+  // The pass after the sync sees it converged.
+  ASSERT_TRUE(WaitUntil([&] {
+    auto app = store_->Get("web");
+    return app.ok() && app->status().sync() == types::v1::SYNC_STATUS_SYNCED;
+  }));
+  ASSERT_TRUE(Idle());
+  int passes = fakes_.apply->read_live_calls("web");
+
+  // The resourceVersion our apply returned: an echo, nothing to do.
+  applier::v1::DriftEvent echo;
+  echo.set_app_name("web");
+  *echo.mutable_key() = testing::Key("ConfigMap", "web");
+  echo.set_resource_version("101");  // the fake's first version
+  ASSERT_EQ(fakes_.apply->FireDrift(echo), 1);
+  ASSERT_TRUE(Idle());
+  EXPECT_EQ(fakes_.apply->read_live_calls("web"), passes) << "our own write started a reconcile";
+
+  // Somebody else's write.
+  fakes_.apply->SetLive(Object("web", "edited"));
+  applier::v1::DriftEvent drift = echo;
+  drift.set_resource_version("102");
+  ASSERT_EQ(fakes_.apply->FireDrift(drift), 1);
+  ASSERT_TRUE(WaitUntil([&] { return fakes_.apply->read_live_calls("web") > passes; }));
+  ASSERT_TRUE(Idle());
+  auto app = store_->Get("web");
+  ASSERT_TRUE(app.ok());
+  EXPECT_EQ(app->status().sync(), types::v1::SYNC_STATUS_OUT_OF_SYNC);
+}
+
+TEST_F(ControllerTest, OperationInterruptedByACrashIsReportedAndRetried) {
+  Create(MakeApp("auto", kRepo, "main", /*automated=*/true));
+  Create(MakeApp("manual"));
+  // What a kill -9 during a sync leaves: RUNNING operations (and statuses that show them).
+  std::map<std::string, int64_t> ids;
+  for (const char* name : {"auto", "manual"}) {
+    v1::Operation operation;
+    operation.set_revision("c1");
+    operation.set_initiated_by(std::string(name) == "auto" ? "automated" : "user");
+    auto started = store_->StartOperation(name, operation);
+    ASSERT_TRUE(started.ok()) << started.status();
+    ids[name] = started->id();
+    v1::ApplicationStatus status;
+    *status.mutable_operation() = *started;
+    ASSERT_TRUE(store_->UpdateStatus(name, status).ok());
+  }
+  auto subscription = events_.Subscribe("");
+  StartController();
+
+  std::vector<std::string> interrupted;
+  bool overflowed = false;
+  for (const v1::Event& event : subscription->Next(absl::Seconds(1), &overflowed)) {
+    if (event.reason() == "SyncInterrupted") interrupted.push_back(event.app_name());
+  }
+  EXPECT_THAT(interrupted, UnorderedElementsAre("auto", "manual"));
+  for (const auto& [name, id] : ids) {
+    auto operation = store_->GetOperation(id);
+    ASSERT_TRUE(operation.ok());
+    EXPECT_EQ(operation->phase(), v1::OPERATION_PHASE_INTERRUPTED) << name;
+  }
+  // The automated app syncs again by itself; the manual one shows the interruption and waits.
+  ASSERT_TRUE(WaitUntil([&] {
+    auto app = store_->Get("auto");
+    return app.ok() && app->status().sync() == types::v1::SYNC_STATUS_SYNCED;
+  }));
+  ASSERT_TRUE(Idle());
+  ASSERT_EQ(fakes_.apply->apply_calls(), 1);
+  EXPECT_EQ(fakes_.apply->applies()[0].app_name(), "auto");
+  auto manual = store_->Get("manual");
+  ASSERT_TRUE(manual.ok());
+  EXPECT_EQ(manual->status().operation().id(), ids["manual"]);
+  EXPECT_EQ(manual->status().operation().phase(), v1::OPERATION_PHASE_INTERRUPTED);
+  auto automated = store_->Get("auto");
+  ASSERT_TRUE(automated.ok());
+  EXPECT_GT(automated->status().operation().id(), ids["auto"]);
+  EXPECT_EQ(automated->status().operation().phase(), v1::OPERATION_PHASE_SUCCEEDED);
+  EXPECT_EQ(automated->status().sync(), types::v1::SYNC_STATUS_SYNCED);
+}
+
+}  // namespace
+}  // namespace todoke::orchestrator

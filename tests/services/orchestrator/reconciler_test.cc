@@ -1,0 +1,683 @@
+// Reconciler: one pass of the loop over fake stages (fake_stages.h) and the real
+// SqliteApplicationStore in a temporary directory. What a user relies on: a pass that finds
+// nothing new costs no render, no comparison and no write; a failed or empty render, or a
+// comparison with Unknown rows, never prunes; conditions name the stage that failed; automated
+// sync runs once per desired state, manual apps only when asked; history records each sync;
+// hooks are applied and never compared.
+#include "services/orchestrator/core/reconciler.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/orchestrator/core/store/sqlite_application_store.h"
+#include "tests/services/orchestrator/fake_stages.h"
+
+namespace todoke::orchestrator {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using testing::Key;
+using testing::KeyString;
+using testing::Object;
+using ::testing::StartsWith;
+using ::testing::UnorderedElementsAre;
+
+constexpr char kRepo[] = "https://git.example.com/apps.git";
+
+std::string FreshDir() {
+  const std::filesystem::path dir =
+      std::filesystem::path(::testing::TempDir()) /
+      absl::StrCat("todoke-reconciler-",
+                   ::testing::UnitTest::GetInstance()->current_test_info()->name(), "-", getpid());
+  std::filesystem::remove_all(dir);
+  return dir.string();
+}
+
+std::vector<std::string> Names(
+    const google::protobuf::RepeatedPtrField<types::v1::ObjectKey>& keys) {
+  std::vector<std::string> names;
+  for (const types::v1::ObjectKey& key : keys) names.push_back(key.name());
+  return names;
+}
+
+std::vector<std::string> ObjectNames(
+    const google::protobuf::RepeatedPtrField<types::v1::KubeObject>& objects) {
+  std::vector<std::string> names;
+  for (const types::v1::KubeObject& object : objects) names.push_back(object.key().name());
+  return names;
+}
+
+const v1::Condition* FindCondition(const v1::Application& app, const std::string& type) {
+  for (const v1::Condition& condition : app.status().conditions()) {
+    if (condition.type() == type) return &condition;
+  }
+  return nullptr;
+}
+
+class ReconcilerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = FreshDir();
+    SqliteStoreOptions options;
+    options.history_limit = history_limit_;
+    auto store = SqliteApplicationStore::Open(dir_, options);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::shared_ptr<SqliteApplicationStore>(std::move(*store));
+    ReconcilerOptions reconciler_options;
+    reconciler_options.resolve_ttl = absl::ZeroDuration();  // every pass asks the source
+    reconciler_ =
+        std::make_unique<Reconciler>(store_, fakes_.stages(), &events_, reconciler_options);
+    subscription_ = events_.Subscribe("");
+    fakes_.source->SetCommit(kRepo, "main", "c1");
+  }
+
+  void TearDown() override {
+    reconciler_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  // An app rendering path `name` into namespace prod.
+  v1::Application MakeApp(const std::string& name, bool automated, bool prune = true,
+                          bool self_heal = false) {
+    v1::Application app;
+    app.set_name(name);
+    auto* source = app.mutable_spec()->mutable_source();
+    source->set_repo_url(kRepo);
+    source->set_target_revision("main");
+    source->set_path(name);
+    app.mutable_spec()->mutable_destination()->mutable_kubernetes()->set_namespace_("prod");
+    auto* policy = app.mutable_spec()->mutable_sync_policy();
+    policy->set_automated(automated);
+    policy->set_prune(prune);
+    policy->set_self_heal(self_heal);
+    return app;
+  }
+
+  void Create(const v1::Application& app) {
+    auto created = store_->Create(app);
+    ASSERT_TRUE(created.ok()) << created.status();
+  }
+
+  // Changes the stored spec with `edit`.
+  void EditSpec(const std::string& name, const std::function<void(v1::ApplicationSpec&)>& edit) {
+    auto app = store_->Get(name);
+    ASSERT_TRUE(app.ok()) << app.status();
+    edit(*app->mutable_spec());
+    auto updated = store_->Update(*app, app->generation());
+    ASSERT_TRUE(updated.ok()) << updated.status();
+  }
+
+  ReconcileOutcome Pass(const std::string& name, const std::string& trigger = "interval") {
+    ReconcileRequest request;
+    request.app = name;
+    request.trigger = trigger;
+    return reconciler_->Reconcile(request, nullptr);
+  }
+
+  ReconcileOutcome Sync(const std::string& name, SyncOrder order) {
+    ReconcileRequest request;
+    request.app = name;
+    request.trigger = "sync";
+    request.sync = std::move(order);
+    return reconciler_->Reconcile(request, nullptr);
+  }
+
+  v1::Application Get(const std::string& name) {
+    auto app = store_->Get(name);
+    EXPECT_TRUE(app.ok()) << app.status();
+    return app.ok() ? *app : v1::Application();
+  }
+
+  std::vector<v1::Event> DrainEvents() {
+    bool overflowed = false;
+    return subscription_->Next(absl::ZeroDuration(), &overflowed);
+  }
+  bool SawEvent(const std::vector<v1::Event>& events, const std::string& reason,
+                const std::string& message_part = "") {
+    for (const v1::Event& event : events) {
+      if (event.reason() == reason && absl::StrContains(event.message(), message_part)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  std::string dir_;
+  int history_limit_ = 10;
+  testing::FakeStages fakes_;
+  EventBus events_;
+  std::unique_ptr<EventBus::Subscription> subscription_;
+  std::shared_ptr<SqliteApplicationStore> store_;
+  std::unique_ptr<Reconciler> reconciler_;
+};
+
+// --- No-op passes ---------------------------------------------------------------------------
+
+TEST_F(ReconcilerTest, RendersOnlyWhenTheCommitOrTheSourceChanges) {
+  fakes_.render->SetObjects("web", {Object("a"), Object("b")});
+  fakes_.render->SetObjects("web-v2", {Object("a"), Object("c")});
+  Create(MakeApp("web", /*automated=*/false));
+
+  ASSERT_TRUE(Pass("web").status.ok());
+  EXPECT_EQ(fakes_.render->calls(), 1);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(Pass("web").status.ok());
+  EXPECT_EQ(fakes_.render->calls(), 1) << "same commit, same source: rendered again";
+  EXPECT_EQ(fakes_.source->calls(), 4) << "every pass resolves (the ref may have moved)";
+
+  // A spec change outside the source (sync policy) does not render either.
+  EditSpec("web", [](v1::ApplicationSpec& spec) { spec.mutable_sync_policy()->set_prune(false); });
+  ASSERT_TRUE(Pass("web").status.ok());
+  EXPECT_EQ(fakes_.render->calls(), 1);
+
+  // A new commit renders.
+  fakes_.source->SetCommit(kRepo, "main", "c2");
+  ASSERT_TRUE(Pass("web").status.ok());
+  EXPECT_EQ(fakes_.render->calls(), 2);
+  EXPECT_EQ(Get("web").status().revision(), "c2");
+  ASSERT_TRUE(Pass("web").status.ok());
+  EXPECT_EQ(fakes_.render->calls(), 2);
+
+  // A changed source (path, then render options) at the same commit renders.
+  EditSpec("web", [](v1::ApplicationSpec& spec) { spec.mutable_source()->set_path("web-v2"); });
+  ASSERT_TRUE(Pass("web").status.ok());
+  EXPECT_EQ(fakes_.render->calls(), 2 + 1);
+  EXPECT_EQ(fakes_.render->calls("web-v2"), 1);
+  EditSpec("web", [](v1::ApplicationSpec& spec) {
+    (*spec.mutable_source()->mutable_render()->mutable_substitutions())["tier"] = "gold";
+  });
+  ASSERT_TRUE(Pass("web").status.ok());
+  EXPECT_EQ(fakes_.render->calls(), 4);
+  ASSERT_TRUE(Pass("web").status.ok());
+  EXPECT_EQ(fakes_.render->calls(), 4);
+}
+
+TEST_F(ReconcilerTest, ComparesOnlyWhenTheLiveStateMoved) {
+  fakes_.render->SetObjects("web", {Object("a"), Object("b")});
+  fakes_.apply->SetLive(Object("a"));
+  Create(MakeApp("web", /*automated=*/false));
+
+  ASSERT_TRUE(Pass("web").status.ok());
+  EXPECT_EQ(fakes_.diff->calls(), 1);
+  EXPECT_EQ(Get("web").status().sync(), types::v1::SYNC_STATUS_OUT_OF_SYNC);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(Pass("web").status.ok());
+  EXPECT_EQ(fakes_.diff->calls(), 1) << "no live resourceVersion moved: compared again";
+  EXPECT_EQ(fakes_.apply->read_live_calls(), 4) << "every pass reads the live digest";
+
+  // Someone creates b by hand: the digest moves, the app is compared again and is in sync.
+  fakes_.apply->SetLive(Object("b"));
+  ASSERT_TRUE(Pass("web").status.ok());
+  EXPECT_EQ(fakes_.diff->calls(), 2);
+  EXPECT_EQ(Get("web").status().sync(), types::v1::SYNC_STATUS_SYNCED);
+  ASSERT_TRUE(Pass("web").status.ok());
+  EXPECT_EQ(fakes_.diff->calls(), 2);
+
+  // An edit of a live object moves its resourceVersion.
+  fakes_.apply->SetLive(Object("a", "edited"));
+  ASSERT_TRUE(Pass("web").status.ok());
+  EXPECT_EQ(fakes_.diff->calls(), 3);
+  EXPECT_EQ(Get("web").status().sync(), types::v1::SYNC_STATUS_OUT_OF_SYNC);
+
+  // A new render compares again even when the live state did not move.
+  fakes_.source->SetCommit(kRepo, "main", "c2");
+  ASSERT_TRUE(Pass("web").status.ok());
+  EXPECT_EQ(fakes_.diff->calls(), 4);
+}
+
+TEST_F(ReconcilerTest, NoOpPassWritesNothingToTheStore) {
+  fakes_.render->SetObjects("web", {Object("a"), Object("b")});
+  Create(MakeApp("web", /*automated=*/true));
+  // Converge: the first pass syncs, the next ones see the result.
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(Pass("web").status.ok());
+  v1::Application converged = Get("web");
+  ASSERT_EQ(converged.status().sync(), types::v1::SYNC_STATUS_SYNCED);
+  ASSERT_EQ(fakes_.apply->apply_calls(), 1);
+
+  int64_t changes = store_->TotalChanges();
+  int renders = fakes_.render->calls();
+  int diffs = fakes_.diff->calls();
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(Pass("web", i % 2 ? "interval" : "refresh").status.ok());
+  EXPECT_EQ(store_->TotalChanges(), changes) << "a no-op pass wrote to the store";
+  EXPECT_EQ(fakes_.render->calls(), renders);
+  EXPECT_EQ(fakes_.diff->calls(), diffs);
+  EXPECT_EQ(Get("web").status().reconciled_at().seconds(),
+            converged.status().reconciled_at().seconds());
+
+  // A pass that finds something new does write.
+  fakes_.apply->SetLive(Object("a", "edited"));
+  ASSERT_TRUE(Pass("web").status.ok());
+  EXPECT_GT(store_->TotalChanges(), changes);
+  EXPECT_EQ(Get("web").status().sync(), types::v1::SYNC_STATUS_OUT_OF_SYNC);
+}
+
+// --- Failures ---------------------------------------------------------------------------------
+
+TEST_F(ReconcilerTest, FailedRenderKeepsTheLastGoodStateAndPrunesNothing) {
+  fakes_.render->SetObjects("web", {Object("a"), Object("b")});
+  Create(MakeApp("web", /*automated=*/true, /*prune=*/true));
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(Pass("web").status.ok());
+  v1::Application good = Get("web");
+  ASSERT_EQ(good.status().sync(), types::v1::SYNC_STATUS_SYNCED);
+  ASSERT_EQ(fakes_.apply->apply_calls(), 1);
+
+  fakes_.source->SetCommit(kRepo, "main", "c2");
+  fakes_.render->Fail("web", absl::InvalidArgumentError(
+                                 "web/kustomization.yaml: line 3: did not find expected ']'"));
+  ReconcileOutcome outcome = Pass("web");
+  EXPECT_FALSE(outcome.status.ok());
+  EXPECT_FALSE(outcome.applied);
+  v1::Application failed = Get("web");
+  const v1::Condition* condition = FindCondition(failed, "RenderFailed");
+  ASSERT_NE(condition, nullptr) << failed.status().DebugString();
+  EXPECT_THAT(condition->message(), HasSubstr("web/kustomization.yaml: line 3"));
+  EXPECT_EQ(fakes_.apply->apply_calls(), 1) << "applied after a failed render";
+  EXPECT_EQ(fakes_.apply->prune_calls(), 0);
+  EXPECT_TRUE(fakes_.apply->HasLive(Key("ConfigMap", "a")));
+  EXPECT_TRUE(fakes_.apply->HasLive(Key("ConfigMap", "b")));
+  // The last good status stays.
+  EXPECT_EQ(failed.status().revision(), "c1");
+  EXPECT_EQ(failed.status().synced_revision(), "c1");
+  EXPECT_EQ(failed.status().render_digest(), good.status().render_digest());
+  EXPECT_EQ(failed.status().sync(), types::v1::SYNC_STATUS_SYNCED);
+  EXPECT_EQ(failed.status().resources_size(), 2);
+  EXPECT_EQ(failed.status().inventory_size(), 2);
+  EXPECT_TRUE(SawEvent(DrainEvents(), "RenderFailed", "line 3"));
+
+  // Repeated failures change nothing either; the repair converges (and prunes what went away).
+  ASSERT_FALSE(Pass("web").status.ok());
+  EXPECT_EQ(fakes_.apply->apply_calls(), 1);
+  fakes_.render->Fail("web", absl::OkStatus());
+  fakes_.render->SetObjects("web", {Object("a")});
+  fakes_.source->SetCommit(kRepo, "main", "c3");
+  ReconcileOutcome repaired = Pass("web");
+  EXPECT_TRUE(repaired.status.ok()) << repaired.status;
+  EXPECT_EQ(fakes_.apply->apply_calls(), 2);
+  EXPECT_FALSE(fakes_.apply->HasLive(Key("ConfigMap", "b")));
+  EXPECT_EQ(FindCondition(Get("web"), "RenderFailed"), nullptr);
+}
+
+struct StageCase {
+  std::string stage;        // the fake that fails
+  std::string failed_type;  // condition for a non-retryable error
+};
+
+class ReconcilerStageTest : public ReconcilerTest, public ::testing::WithParamInterface<StageCase> {
+ protected:
+  void FailStage(const absl::Status& status) {
+    const std::string& stage = GetParam().stage;
+    if (stage == kSourceFetcherStage) fakes_.source->Fail(status);
+    if (stage == kRendererStage) fakes_.render->Fail("web", status);
+    if (stage == kDifferStage) fakes_.diff->Fail(status);
+    if (stage == kApplierStage) fakes_.apply->FailReadLive(status);
+  }
+};
+
+TEST_P(ReconcilerStageTest, ConditionNamesTheStage) {
+  fakes_.render->SetObjects("web", {Object("a")});
+  Create(MakeApp("web", /*automated=*/false));
+
+  FailStage(absl::UnavailableError("connection refused"));
+  ReconcileOutcome outcome = Pass("web");
+  EXPECT_EQ(outcome.status.code(), absl::StatusCode::kUnavailable);
+  v1::Application app = Get("web");
+  const v1::Condition* condition = FindCondition(app, "StageUnavailable");
+  ASSERT_NE(condition, nullptr) << app.status().DebugString();
+  EXPECT_THAT(condition->message(), StartsWith(GetParam().stage + ": "));
+  EXPECT_THAT(condition->message(), HasSubstr("connection refused"));
+  EXPECT_EQ(app.status().conditions_size(), 1);
+  EXPECT_EQ(app.status().sync(), types::v1::SYNC_STATUS_UNKNOWN);
+
+  // A deadline counts as unavailable too.
+  FailStage(absl::DeadlineExceededError("deadline exceeded after 60s"));
+  Pass("web");
+  app = Get("web");
+  condition = FindCondition(app, "StageUnavailable");
+  ASSERT_NE(condition, nullptr);
+  EXPECT_THAT(condition->message(), StartsWith(GetParam().stage + ": "));
+
+  // Another error is the stage's own failure type.
+  FailStage(absl::InvalidArgumentError("bad input"));
+  Pass("web");
+  app = Get("web");
+  EXPECT_EQ(FindCondition(app, "StageUnavailable"), nullptr);
+  ASSERT_NE(FindCondition(app, GetParam().failed_type), nullptr) << app.status().DebugString();
+
+  // The stage comes back: the condition goes.
+  FailStage(absl::OkStatus());
+  ASSERT_TRUE(Pass("web").status.ok());
+  EXPECT_EQ(Get("web").status().conditions_size(), 0) << Get("web").status().DebugString();
+}
+
+INSTANTIATE_TEST_SUITE_P(Stages, ReconcilerStageTest,
+                         ::testing::Values(StageCase{kSourceFetcherStage, "ResolveFailed"},
+                                           StageCase{kRendererStage, "RenderFailed"},
+                                           StageCase{kDifferStage, "DiffFailed"},
+                                           StageCase{kApplierStage, "ReadLiveFailed"}),
+                         [](const ::testing::TestParamInfo<StageCase>& info) {
+                           std::string name = info.param.stage;
+                           std::erase(name, '-');
+                           return name;
+                         });
+
+// --- Prune safety -----------------------------------------------------------------------------
+
+TEST_F(ReconcilerTest, PruneIsHeldWhileAnyRowIsUnknown) {
+  fakes_.render->SetObjects("web", {Object("a"), Object("old")});
+  Create(MakeApp("web", /*automated=*/true, /*prune=*/true));
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(Pass("web").status.ok());
+  ASSERT_THAT(Names(Get("web").status().inventory()), UnorderedElementsAre("a", "old"));
+
+  // c2 drops "old" and adds "b", but "a" cannot be compared.
+  fakes_.render->SetObjects("web", {Object("a"), Object("b")});
+  fakes_.source->SetCommit(kRepo, "main", "c2");
+  fakes_.diff->SetUnknown({"a"});
+  DrainEvents();
+  Pass("web");
+  ASSERT_EQ(fakes_.apply->apply_calls(), 2);
+  applier::v1::ApplyRequest held = fakes_.apply->applies().back();
+  EXPECT_THAT(held.prune(), IsEmpty()) << "pruned while a row was Unknown";
+  EXPECT_FALSE(held.options().prune());
+  EXPECT_THAT(ObjectNames(held.objects()), UnorderedElementsAre("a", "b"));
+  EXPECT_TRUE(fakes_.apply->HasLive(Key("ConfigMap", "old")));
+  EXPECT_TRUE(SawEvent(DrainEvents(), "PruneHeld", "could not be compared"));
+  v1::Application app = Get("web");
+  EXPECT_THAT(app.status().operation().message(), HasSubstr("prune held"));
+  // Not pruned, so still in the inventory: found and pruned later.
+  EXPECT_THAT(Names(app.status().inventory()), UnorderedElementsAre("a", "b", "old"));
+
+  // Comparable again: an explicit sync prunes the Extraneous row, and only it.
+  fakes_.diff->SetUnknown({});
+  SyncOrder order;
+  order.prune = true;
+  ASSERT_TRUE(Sync("web", order).status.ok());
+  applier::v1::ApplyRequest pruning = fakes_.apply->applies().back();
+  EXPECT_THAT(Names(pruning.prune()), ElementsAre("old"));
+  EXPECT_TRUE(pruning.options().prune());
+  EXPECT_FALSE(fakes_.apply->HasLive(Key("ConfigMap", "old")));
+  EXPECT_THAT(Names(Get("web").status().inventory()), UnorderedElementsAre("a", "b"));
+}
+
+TEST_F(ReconcilerTest, EmptyRenderPrunesOnlyWithAllowEmpty) {
+  fakes_.render->SetObjects("web", {Object("a"), Object("b")});
+  Create(MakeApp("web", /*automated=*/true, /*prune=*/true));
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(Pass("web").status.ok());
+
+  fakes_.render->SetObjects("web", {});
+  fakes_.source->SetCommit(kRepo, "main", "c2");
+  DrainEvents();
+  Pass("web");
+  ASSERT_EQ(fakes_.apply->apply_calls(), 2);
+  EXPECT_THAT(fakes_.apply->applies().back().prune(), IsEmpty());
+  EXPECT_FALSE(fakes_.apply->applies().back().options().prune());
+  EXPECT_TRUE(fakes_.apply->HasLive(Key("ConfigMap", "a")));
+  EXPECT_TRUE(fakes_.apply->HasLive(Key("ConfigMap", "b")));
+  EXPECT_TRUE(SawEvent(DrainEvents(), "PruneHeld", "render is empty"));
+  EXPECT_THAT(Names(Get("web").status().inventory()), UnorderedElementsAre("a", "b"));
+
+  // With allowEmpty, an empty render at a new commit prunes everything.
+  EditSpec("web",
+           [](v1::ApplicationSpec& spec) { spec.mutable_sync_policy()->set_allow_empty(true); });
+  fakes_.source->SetCommit(kRepo, "main", "c3");
+  ASSERT_TRUE(Pass("web").status.ok());
+  EXPECT_THAT(Names(fakes_.apply->applies().back().prune()), UnorderedElementsAre("a", "b"));
+  EXPECT_TRUE(fakes_.apply->applies().back().options().allow_empty());
+  EXPECT_FALSE(fakes_.apply->HasLive(Key("ConfigMap", "a")));
+  EXPECT_THAT(Get("web").status().inventory(), IsEmpty());
+}
+
+TEST_F(ReconcilerTest, ExtraneousRowsArePruneKeysOnlyWithPruneOn) {
+  fakes_.render->SetObjects("keep", {Object("k1"), Object("k2")});
+  fakes_.render->SetObjects("drop", {Object("d1"), Object("d2")});
+  Create(MakeApp("keep", /*automated=*/true, /*prune=*/false));
+  Create(MakeApp("drop", /*automated=*/true, /*prune=*/true));
+  for (const char* app : {"keep", "drop"}) ASSERT_TRUE(Pass(app).status.ok());
+
+  fakes_.render->SetObjects("keep", {Object("k1")});
+  fakes_.render->SetObjects("drop", {Object("d1")});
+  fakes_.source->SetCommit(kRepo, "main", "c2");
+  ASSERT_TRUE(Pass("keep").status.ok());
+  applier::v1::ApplyRequest keep = fakes_.apply->applies().back();
+  EXPECT_EQ(keep.app_name(), "keep");
+  EXPECT_THAT(keep.prune(), IsEmpty());
+  EXPECT_TRUE(fakes_.apply->HasLive(Key("ConfigMap", "k2")));
+  // The object left behind stays known (OutOfSync, in the inventory) so a later prune finds it.
+  ASSERT_TRUE(Pass("keep").status.ok());
+  EXPECT_EQ(Get("keep").status().sync(), types::v1::SYNC_STATUS_OUT_OF_SYNC);
+  EXPECT_THAT(Names(Get("keep").status().inventory()), UnorderedElementsAre("k1", "k2"));
+
+  ASSERT_TRUE(Pass("drop").status.ok());
+  applier::v1::ApplyRequest drop = fakes_.apply->applies().back();
+  EXPECT_EQ(drop.app_name(), "drop");
+  EXPECT_THAT(Names(drop.prune()), ElementsAre("d2"));
+  EXPECT_FALSE(fakes_.apply->HasLive(Key("ConfigMap", "d2")));
+  ASSERT_TRUE(Pass("drop").status.ok());
+  EXPECT_EQ(Get("drop").status().sync(), types::v1::SYNC_STATUS_SYNCED);
+}
+
+TEST_F(ReconcilerTest, AKindNoLongerRenderedIsFoundThroughTheInventory) {
+  fakes_.render->SetObjects("web", {Object("a"), Object("cron", "x", "CronJob")});
+  Create(MakeApp("web", /*automated=*/true, /*prune=*/true));
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(Pass("web").status.ok());
+  fakes_.render->SetObjects("web", {Object("a")});
+  fakes_.source->SetCommit(kRepo, "main", "c2");
+  ASSERT_TRUE(Pass("web").status.ok());
+  ASSERT_EQ(fakes_.apply->applies().back().prune_size(), 1);
+  EXPECT_THAT(KeyString(fakes_.apply->applies().back().prune(0)), HasSubstr("CronJob"));
+  EXPECT_FALSE(fakes_.apply->HasLive(Key("CronJob", "cron")));
+}
+
+// --- Sync policy ------------------------------------------------------------------------------
+
+TEST_F(ReconcilerTest, AutomatedSyncRunsOncePerCommitUnlessSelfHeal) {
+  fakes_.render->SetObjects("web", {Object("a")});
+  Create(MakeApp("web", /*automated=*/true, /*prune=*/true, /*self_heal=*/false));
+  ReconcileOutcome first = Pass("web");
+  EXPECT_TRUE(first.applied);
+  ASSERT_EQ(fakes_.apply->apply_calls(), 1);
+  EXPECT_EQ(Get("web").status().operation().initiated_by(), "automated");
+  ASSERT_TRUE(Pass("web").status.ok());
+  EXPECT_EQ(Get("web").status().sync(), types::v1::SYNC_STATUS_SYNCED);
+
+  // A manual change is reported, not reverted, at the same commit.
+  fakes_.apply->SetLive(Object("a", "edited by hand"));
+  for (int i = 0; i < 3; ++i) EXPECT_FALSE(Pass("web", "drift").applied);
+  EXPECT_EQ(fakes_.apply->apply_calls(), 1);
+  EXPECT_EQ(Get("web").status().sync(), types::v1::SYNC_STATUS_OUT_OF_SYNC);
+
+  // Self-heal reverts it.
+  EditSpec("web",
+           [](v1::ApplicationSpec& spec) { spec.mutable_sync_policy()->set_self_heal(true); });
+  EXPECT_TRUE(Pass("web", "drift").applied);
+  EXPECT_EQ(fakes_.apply->apply_calls(), 2);
+  EXPECT_EQ(Get("web").status().operation().initiated_by(), "self-heal");
+  EXPECT_EQ(fakes_.apply->LiveJson(Key("ConfigMap", "a")), Object("a").json());
+
+  // A new commit syncs once.
+  EditSpec("web",
+           [](v1::ApplicationSpec& spec) { spec.mutable_sync_policy()->set_self_heal(false); });
+  fakes_.render->SetObjects("web", {Object("a", "v2")});
+  fakes_.source->SetCommit(kRepo, "main", "c2");
+  EXPECT_TRUE(Pass("web").applied);
+  EXPECT_FALSE(Pass("web").applied);
+  EXPECT_EQ(fakes_.apply->apply_calls(), 3);
+  EXPECT_EQ(Get("web").status().synced_revision(), "c2");
+}
+
+TEST_F(ReconcilerTest, ManualAppAppliesOnlyWhenAsked) {
+  fakes_.render->SetObjects("web", {Object("a"), Object("b")});
+  Create(MakeApp("web", /*automated=*/false));
+  for (const char* trigger : {"interval", "refresh", "webhook", "drift", "spec", "retry"}) {
+    EXPECT_FALSE(Pass("web", trigger).applied) << trigger;
+  }
+  fakes_.source->SetCommit(kRepo, "main", "c2");
+  EXPECT_FALSE(Pass("web").applied);
+  EXPECT_EQ(fakes_.apply->apply_calls(), 0);
+  EXPECT_EQ(Get("web").status().sync(), types::v1::SYNC_STATUS_OUT_OF_SYNC);
+
+  SyncOrder order;
+  order.initiated_by = "user";
+  ReconcileOutcome synced = Sync("web", order);
+  EXPECT_TRUE(synced.status.ok()) << synced.status;
+  EXPECT_TRUE(synced.applied);
+  EXPECT_EQ(fakes_.apply->apply_calls(), 1);
+  v1::Application app = Get("web");
+  EXPECT_EQ(app.status().operation().initiated_by(), "user");
+  EXPECT_EQ(app.status().operation().phase(), v1::OPERATION_PHASE_SUCCEEDED);
+  EXPECT_EQ(app.status().synced_revision(), "c2");
+  EXPECT_FALSE(Pass("web").applied);
+  EXPECT_EQ(Get("web").status().sync(), types::v1::SYNC_STATUS_SYNCED);
+}
+
+TEST_F(ReconcilerTest, SyncOfAnotherRevisionResolvesIt) {
+  fakes_.render->SetObjects("web", {Object("a")});
+  fakes_.source->SetCommit(kRepo, "v1.0.0", "c0");
+  Create(MakeApp("web", /*automated=*/false));
+  SyncOrder order;
+  order.revision = "v1.0.0";
+  ASSERT_TRUE(Sync("web", order).status.ok());
+  EXPECT_EQ(fakes_.source->last().ref(), "v1.0.0");
+  EXPECT_EQ(fakes_.apply->applies().back().source().commit(), "c0");
+  EXPECT_EQ(Get("web").status().synced_revision(), "c0");
+}
+
+TEST_F(ReconcilerTest, SuspendedAppIsNotReconciled) {
+  fakes_.render->SetObjects("web", {Object("a")});
+  v1::Application app = MakeApp("web", /*automated=*/true);
+  app.mutable_spec()->set_suspend(true);
+  Create(app);
+  EXPECT_TRUE(Pass("web").status.ok());
+  EXPECT_EQ(fakes_.source->calls(), 0);
+  EXPECT_EQ(fakes_.apply->apply_calls(), 0);
+}
+
+// --- History ----------------------------------------------------------------------------------
+
+TEST_F(ReconcilerTest, HistoryHasOneEntryPerSyncWithEachObjectsResultAndIsBounded) {
+  TearDown();
+  history_limit_ = 3;
+  SetUp();
+  fakes_.render->SetObjects("web", {Object("a"), Object("b")});
+  Create(MakeApp("web", /*automated=*/false));
+
+  SyncOrder order;
+  for (int i = 1; i <= 5; ++i) {
+    fakes_.source->SetCommit(kRepo, "main", absl::StrCat("c", i));
+    fakes_.render->SetObjects("web", {Object("a", absl::StrCat("v", i)), Object("b")});
+    ASSERT_TRUE(Sync("web", order).status.ok());
+    ASSERT_TRUE(Pass("web").status.ok());  // passes between syncs add nothing
+  }
+  // A dry run leaves no entry.
+  order.dry_run = true;
+  ASSERT_TRUE(Sync("web", order).status.ok());
+
+  auto history = store_->History("web", 0);
+  ASSERT_TRUE(history.ok()) << history.status();
+  ASSERT_EQ(history->size(), 3u);
+  EXPECT_EQ((*history)[0].revision(), "c5");
+  EXPECT_EQ((*history)[1].revision(), "c4");
+  EXPECT_EQ((*history)[2].revision(), "c3");
+  const v1::HistoryEntry& newest = (*history)[0];
+  EXPECT_EQ(newest.revision_message(), "message of c5");
+  EXPECT_EQ(newest.operation().phase(), v1::OPERATION_PHASE_SUCCEEDED);
+  EXPECT_EQ(newest.operation().initiated_by(), "user");
+  EXPECT_TRUE(newest.operation().has_finished_at());
+  EXPECT_EQ(newest.spec().source().path(), "web");
+  EXPECT_EQ(newest.render_digest(), Get("web").status().render_digest());
+  ASSERT_EQ(newest.resources_size(), 2);
+  std::map<std::string, std::string> actions;
+  for (const v1::ResourceStatus& resource : newest.resources()) {
+    actions[resource.key().name()] = resource.action();
+  }
+  EXPECT_EQ(actions["a"], "configured");
+  EXPECT_EQ(actions["b"], "unchanged");
+
+  // A failed sync is recorded too, with the object that failed.
+  fakes_.apply->FailObject("a");
+  fakes_.source->SetCommit(kRepo, "main", "c6");
+  fakes_.render->SetObjects("web", {Object("a", "v6"), Object("b")});
+  order.dry_run = false;
+  EXPECT_FALSE(Sync("web", order).status.ok());
+  history = store_->History("web", 0);
+  ASSERT_TRUE(history.ok());
+  ASSERT_EQ(history->size(), 3u);
+  EXPECT_EQ((*history)[0].revision(), "c6");
+  EXPECT_EQ((*history)[0].operation().phase(), v1::OPERATION_PHASE_FAILED);
+  bool failed_object = false;
+  for (const v1::ResourceStatus& resource : (*history)[0].resources()) {
+    failed_object |= resource.key().name() == "a" && resource.action() == "failed" &&
+                     absl::StrContains(resource.message(), "admission webhook");
+  }
+  EXPECT_TRUE(failed_object) << (*history)[0].DebugString();
+  EXPECT_NE(FindCondition(Get("web"), "ApplyFailed"), nullptr);
+}
+
+// --- Hooks ------------------------------------------------------------------------------------
+
+TEST_F(ReconcilerTest, HooksAreAppliedButNeverCompared) {
+  fakes_.render->SetObjects("web", {Object("a"), Object("migrate", "x", "Job", /*hook=*/true)});
+  Create(MakeApp("web", /*automated=*/true, /*prune=*/true));
+  ASSERT_TRUE(Pass("web").applied);
+  EXPECT_THAT(ObjectNames(fakes_.diff->last().desired()), ElementsAre("a"));
+  EXPECT_THAT(Names(fakes_.apply->last_read_live().keys()), ElementsAre("a"));
+  EXPECT_THAT(ObjectNames(fakes_.apply->applies().back().objects()),
+              UnorderedElementsAre("a", "migrate"));
+  EXPECT_THAT(fakes_.apply->applies().back().prune(), IsEmpty());
+
+  ASSERT_TRUE(Pass("web").status.ok());
+  v1::Application app = Get("web");
+  EXPECT_EQ(app.status().sync(), types::v1::SYNC_STATUS_SYNCED);
+  ASSERT_EQ(app.status().resources_size(), 1);
+  EXPECT_EQ(app.status().resources(0).key().name(), "a");
+  EXPECT_THAT(Names(app.status().inventory()), ElementsAre("a"));
+  EXPECT_THAT(ObjectNames(fakes_.diff->last().desired()), ElementsAre("a"));
+  // The hook never shows as OutOfSync or Extraneous, so it is neither synced again nor pruned.
+  for (int i = 0; i < 3; ++i) EXPECT_FALSE(Pass("web").applied);
+  EXPECT_EQ(fakes_.apply->apply_calls(), 1);
+}
+
+// --- Operations -------------------------------------------------------------------------------
+
+TEST_F(ReconcilerTest, AppsOfOneRepositoryShareOneResolve) {
+  reconciler_.reset();
+  ReconcilerOptions options;
+  options.resolve_ttl = absl::Seconds(30);
+  reconciler_ = std::make_unique<Reconciler>(store_, fakes_.stages(), &events_, options);
+  for (int i = 0; i < 5; ++i) {
+    std::string name = absl::StrCat("app", i);
+    fakes_.render->SetObjects(name, {Object(name)});
+    Create(MakeApp(name, /*automated=*/false));
+    ASSERT_TRUE(Pass(name).status.ok());
+  }
+  EXPECT_EQ(fakes_.source->calls(), 1);
+  // A webhook or user refresh asks the remote, past the shared answer and the fetcher's cache.
+  ReconcileRequest request;
+  request.app = "app0";
+  request.trigger = "webhook";
+  request.bypass_ref_cache = true;
+  fakes_.source->SetCommit(kRepo, "main", "c2");
+  ASSERT_TRUE(reconciler_->Reconcile(request, nullptr).status.ok());
+  EXPECT_EQ(fakes_.source->calls(), 2);
+  EXPECT_TRUE(fakes_.source->last().bypass_ref_cache());
+  EXPECT_EQ(Get("app0").status().revision(), "c2");
+}
+
+TEST_F(ReconcilerTest, DeletedAppIsGone) {
+  ReconcileOutcome outcome = Pass("nope");
+  EXPECT_TRUE(outcome.gone);
+  EXPECT_TRUE(absl::IsNotFound(outcome.status));
+}
+
+}  // namespace
+}  // namespace todoke::orchestrator
