@@ -254,7 +254,13 @@ ReconcileOutcome Reconciler::Reconcile(const ReconcileRequest& request,
 
   // 2. Render, unless the commit and the source spec are what the cached desired set came from.
   std::string source_hash = DeterministicHash(spec.source());
-  if (cache->commit != commit || cache->source_hash != source_hash) {
+  uint64_t epoch;
+  {
+    absl::MutexLock lock(&mu_);
+    epoch = engine_epoch_;
+  }
+  if (cache->commit != commit || cache->source_hash != source_hash ||
+      cache->engine_epoch != epoch || absl::Now() - cache->rendered_at > options_.max_render_age) {
     renderer::v1::RenderRequest render;
     render.set_repo_url(spec.source().repo_url());
     render.set_commit(commit);
@@ -263,8 +269,19 @@ ReconcileOutcome Reconciler::Reconcile(const ReconcileRequest& request,
     absl::StatusOr<renderer::v1::RenderResponse> rendered =
         stages_.render->Render(render, absl::Now() + options_.render_timeout);
     if (!rendered.ok()) return fail("RenderFailed", rendered.status());
+    {
+      absl::MutexLock lock(&mu_);
+      if (!rendered->engine_version().empty() && rendered->engine_version() != renderer_engine_) {
+        if (!renderer_engine_.empty()) ++engine_epoch_;  // an upgraded renderer: render all again
+        renderer_engine_ = rendered->engine_version();
+      }
+      epoch = engine_epoch_;
+    }
     cache->commit = commit;
     cache->source_hash = source_hash;
+    cache->renderer_engine = rendered->engine_version();
+    cache->rendered_at = absl::Now();
+    cache->engine_epoch = epoch;
     cache->revision_message = resolved->revision().message();
     cache->render_digest = rendered->digest();
     cache->desired.assign(rendered->objects().begin(), rendered->objects().end());
@@ -468,6 +485,10 @@ ReconcileOutcome Reconciler::RunSync(const v1::Application& app, const v1::Appli
   operation = *std::move(started);
   const int64_t operation_id = operation.id();
   *status.mutable_operation() = operation;
+  // The running operation shows in the stored status too: `todoke app get` sees it while it
+  // runs, and after a crash MarkInterrupted turns it into INTERRUPTED there. Best effort: the
+  // operation row is the record, and the status is written again when the sync ends.
+  (void)store_->UpdateStatus(name, status);
   Emit(name, "Normal", "SyncStarted",
        absl::StrCat("sync of ", cache.commit.substr(0, 12), " started (", order.initiated_by,
                     order.dry_run ? ", dry run" : "", ")"),

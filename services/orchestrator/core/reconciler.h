@@ -43,6 +43,10 @@ struct ReconcilerOptions {
   absl::Duration resolve_ttl = absl::Seconds(5);
   // History entries kept per app.
   int history_limit = 10;
+  // A cached render older than this is rendered again even if nothing changed (a cache hit in
+  // the renderer), so an upgraded renderer's engine version is noticed; a render answering with
+  // a new engine version makes every app render again.
+  absl::Duration max_render_age = absl::Hours(1);
   // How many self-heal syncs in `drift_loop_window` mark the app as fighting another controller.
   int drift_loop_syncs = 5;
   absl::Duration drift_loop_window = absl::Minutes(5);
@@ -105,6 +109,8 @@ class Reconciler {
     std::string commit;
     std::string source_hash;   // deterministic hash of spec.source
     std::string renderer_engine;
+    absl::Time rendered_at = absl::InfinitePast();
+    uint64_t engine_epoch = 0;
     std::string revision_message;
     std::vector<types::v1::KubeObject> desired;  // everything rendered (hooks included)
     std::vector<types::v1::KubeObject> compared;  // without hooks: what is diffed
@@ -141,6 +147,10 @@ class Reconciler {
 
   mutable absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<AppCache>> caches_ ABSL_GUARDED_BY(mu_);
+  // The renderer's engine version last seen, and how many times it changed: a cached render from
+  // an older epoch is rendered again.
+  std::string renderer_engine_ ABSL_GUARDED_BY(mu_);
+  uint64_t engine_epoch_ ABSL_GUARDED_BY(mu_) = 0;
 
   absl::Mutex resolve_mu_;
   absl::CondVar resolve_cv_;
