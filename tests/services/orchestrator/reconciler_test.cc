@@ -649,6 +649,23 @@ TEST_F(ReconcilerTest, HooksAreAppliedButNeverCompared) {
 
 // --- Operations -------------------------------------------------------------------------------
 
+TEST_F(ReconcilerTest, RunningSyncShowsInTheStoredStatus) {
+  // While Apply runs, `todoke app get` (and a restart's MarkInterrupted) must see the running
+  // operation: the intent is in the status, not only in the operations table.
+  fakes_.render->SetObjects("web", {Object("a")});
+  Create(MakeApp("web", /*automated=*/true));
+  v1::Operation seen;
+  fakes_.apply->OnApply([&](const applier::v1::ApplyRequest&) {
+    auto app = store_->Get("web");
+    if (app.ok()) seen = app->status().operation();
+  });
+  ASSERT_TRUE(Pass("web").applied);
+  EXPECT_EQ(seen.phase(), v1::OPERATION_PHASE_RUNNING) << seen.DebugString();
+  v1::Application app = Get("web");
+  EXPECT_EQ(app.status().operation().id(), seen.id());
+  EXPECT_EQ(app.status().operation().phase(), v1::OPERATION_PHASE_SUCCEEDED);
+}
+
 TEST_F(ReconcilerTest, AppsOfOneRepositoryShareOneResolve) {
   reconciler_.reset();
   ReconcilerOptions options;
