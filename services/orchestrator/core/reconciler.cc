@@ -489,10 +489,6 @@ ReconcileOutcome Reconciler::RunSync(const v1::Application& app, const v1::Appli
   // runs, and after a crash MarkInterrupted turns it into INTERRUPTED there. Best effort: the
   // operation row is the record, and the status is written again when the sync ends.
   (void)store_->UpdateStatus(name, status);
-  // The running operation shows in the stored status too: `todoke app get` sees it while it
-  // runs, and after a crash MarkInterrupted turns it into INTERRUPTED there. Best effort: the
-  // operation row is the record, and the status is written again when the sync ends.
-  (void)store_->UpdateStatus(name, status);
   Emit(name, "Normal", "SyncStarted",
        absl::StrCat("sync of ", cache.commit.substr(0, 12), " started (", order.initiated_by,
                     order.dry_run ? ", dry run" : "", ")"),
