@@ -11,8 +11,18 @@
 # Also: every example folder renders with `todoke render` byte for byte as `kubectl kustomize`
 # renders it (kubectl from the test control plane's bin dir, or PATH).
 # Exit 77 (skipped) when kubectl is missing for the render check, unless TODOKE_REQUIRE_ALL=1.
+#
+# quickstart_test.sh --kubernetes (needs TODOKE_K8S_ENV, the CTest k8s fixture's cluster):
+#   - --kubeconfig with the fixture's cluster: the three apps Synced on the API server (redis
+#     Healthy, webapp Progressing only on its Ingress, which no controller serves), the pushed
+#     change converged through the webhook (the new ConfigMap in the cluster, the old one gone),
+#     and on exit the apps deleted with their objects;
+#   - --kubernetes: the same on a control plane the quickstart starts itself (tests/cluster),
+#     which is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+mode=git
+[ "${1:-}" = --kubernetes ] && mode=kubernetes
 ROOT=$PWD
 BUILD_DIR=${TODOKE_BUILD_DIR:-build}
 case "$BUILD_DIR" in /*) ;; *) BUILD_DIR=$ROOT/$BUILD_DIR ;; esac
@@ -35,28 +45,113 @@ expect() {  # expect FILE REGEX WHAT
 }
 alive() { kill -0 "$1" 2>/dev/null && [ "$(ps -o stat= -p "$1" 2>/dev/null | cut -c1)" != Z ]; }
 
-# --- the quickstart, as CI runs it: no terminal, bounded -------------------------------------
-out=$work/quickstart.out
-start=$(date +%s)
-set +e
-timeout 240 scripts/quickstart.sh --no-build </dev/null >"$out" 2>&1
-code=$?
-set -e
-took=$(($(date +%s) - start))
-echo "quickstart: exit $code in $took s"
 run_dir_of() {  # the quickstart's temporary folder, from its output
   sed -n 's/^==> 2\/7 starting the five services on 127.0.0.1 (data and logs in \(.*\))$/\1/p' "$1"
 }
-if [ "$code" != 0 ]; then
+# run_quickstart OUT ARGS...: scripts/quickstart.sh as CI runs it (no terminal, bounded); on
+# failure prints its output and the services' logs, and removes its folder.
+run_quickstart() {
+  local out=$1 code start
+  shift
+  start=$(date +%s)
+  set +e
+  timeout 240 scripts/quickstart.sh --no-build "$@" </dev/null >"$out" 2>&1
+  code=$?
+  set -e
+  took=$(($(date +%s) - start))
+  echo "quickstart${*:+ $*}: exit $code in $took s"
+  [ "$code" = 0 ] && return 0
   cat "$out" >&2
+  local failed_dir
   failed_dir=$(run_dir_of "$out")
   if [ -n "$failed_dir" ] && [ -d "$failed_dir/logs" ]; then
     for log in "$failed_dir"/logs/*.log; do echo "--- $log (last 20 lines)" >&2; tail -20 "$log" >&2; done
+    [ ! -x "$failed_dir/stop.sh" ] || "$failed_dir/stop.sh" >/dev/null 2>&1 || true
     rm -rf "$failed_dir"
   fi
-  echo "quickstart_test: FAIL: scripts/quickstart.sh exited $code" >&2
+  echo "quickstart_test: FAIL: scripts/quickstart.sh $* exited $code" >&2
   exit 1
+}
+# The change reached both webapp apps through the webhook, and pruned their old ConfigMap.
+check_webhook_convergence() {  # FILE
+  expect "$1" '^  \(post-receive hook\) todoke webhook for refs/heads/main: refreshing redis, webapp-dev, webapp-prod \(HTTP 202\)$' \
+    "the post-receive hook's webhook was not accepted for all three apps"
+  local revision app
+  revision=$(sed -n 's/^converged through the webhook: every app Synced at \([0-9a-f]\{12\}\),.*(interval: 1h)$/\1/p' "$1")
+  if [ -z "$revision" ]; then
+    fail "no 'converged through the webhook' line"
+    return
+  fi
+  for app in webapp-dev webapp-prod; do
+    expect "$1" " +$app +Normal +SyncStarted: sync of $revision started \\(webhook\\)$" \
+      "$app's sync of $revision was not started by the webhook"
+    expect "$1" " +$app +Normal +ObjectApplied +ConfigMap $app/webapp-config-[a-z0-9]{10}: pruned$" \
+      "$app's old ConfigMap was not pruned"
+  done
+  expect "$1" "^[0-9]+ +${revision:0:7} +Succeeded .* webhook " "history has no webhook sync of $revision"
+}
+
+if [ "$mode" = kubernetes ]; then
+  if [ ! -f "${TODOKE_K8S_ENV:-}" ]; then
+    echo "quickstart_test: no cluster (TODOKE_K8S_ENV=${TODOKE_K8S_ENV:-unset}; CTest's k8s fixture sets it): skipped"
+    [ "${TODOKE_REQUIRE_ALL:-0}" = 1 ] && { echo "quickstart_test: required (TODOKE_REQUIRE_ALL=1): failing"; exit 1; }
+    exit 77
+  fi
+  cluster_kubeconfig=$(sed -n 's/^KUBECONFIG=//p' "$TODOKE_K8S_ENV")
+  kubectl=$(sed -n 's/^TODOKE_K8S_KUBECTL=//p' "$TODOKE_K8S_ENV")
+  k() { "$kubectl" --kubeconfig="$cluster_kubeconfig" --request-timeout=20s "$@"; }
+  # Namespaces of an earlier run would be Terminating or hold stale objects.
+  k delete namespace webapp-dev webapp-prod cache --ignore-not-found --wait=true --timeout=60s >/dev/null
+  for kind in kubeconfig kubernetes; do
+    out=$work/quickstart-$kind.out
+    if [ "$kind" = kubeconfig ]; then
+      run_quickstart "$out" --kubeconfig "$cluster_kubeconfig"
+    else
+      run_quickstart "$out" --kubernetes
+    fi
+    expect "$out" '^application "redis" is Synced and Healthy$' "$kind: redis not Synced and Healthy"
+    for app in webapp-dev webapp-prod; do
+      expect "$out" "^application \"$app\" is Synced and Progressing$" "$kind: $app not Synced (Progressing on its Ingress)"
+      [ "$(grep -E "^$app +" "$out" | tail -1 | awk '{print $2}')" = Synced ] ||
+        fail "$kind: $app is not Synced in the last todoke app list"
+    done
+    expect "$out" 'Ingress.networking.k8s.io webapp -n webapp-prod: Waiting for the ingress controller to publish an address' \
+      "$kind: webapp-prod's health does not name its Ingress"
+    expect "$out" '^deployment.apps/webapp +3/3 +3 +3 ' "$kind: webapp-prod's Deployment is not 3/3 on the cluster"
+    expect "$out" '^deployment.apps/redis +1/1 +1 +1 ' "$kind: redis's Deployment is not 1/1 on the cluster"
+    check_webhook_convergence "$out"
+    expect "$out" '^the new greeting is in the cluster \(configmap/webapp-config-[a-z0-9]{10}\), and the old ConfigMap is pruned$' \
+      "$kind: the cluster was not checked"
+    run_dir=$(run_dir_of "$out")
+    [ -n "$run_dir" ] && [ ! -e "$run_dir" ] || fail "$kind: $run_dir was not removed"
+    if [ "$kind" = kubeconfig ]; then
+      # Deleted with their objects; the namespaces stay.
+      expect "$out" '^quickstart: deleting the apps and their objects from your cluster$' "no cleanup"
+      # (Deployments are deleted in the foreground: gone once their pods are, within seconds.)
+      for _ in $(seq 60); do  # at most 30 s
+        left=$(k get deployments,services,configmaps,ingresses -n webapp-dev -o name 2>&1
+               k get deployments,services,configmaps,ingresses -n webapp-prod -o name 2>&1
+               k get deployments,services -n cache -o name 2>&1)
+        left=$(grep -v '^configmap/kube-root-ca.crt$' <<<"$left" || true)
+        [ -z "$left" ] && break
+        sleep 0.5
+      done
+      [ -z "$left" ] || fail "kubeconfig: objects left on the cluster 30 s after exit: $left"
+      k delete namespace webapp-dev webapp-prod cache --ignore-not-found --wait=true --timeout=60s >/dev/null
+    else
+      expect "$out" '^  Kubernetes v[0-9.]+ up at https://127.0.0.1:[0-9]+ ' "kubernetes: the control plane's start is not shown"
+      [ -z "$run_dir" ] || ! pgrep -f "$run_dir/" >/dev/null || fail "kubernetes: processes of $run_dir still running"
+    fi
+  done
+  [ "$failures" = 0 ] || exit 1
+  echo "quickstart_test --kubernetes: ok"
+  exit 0
 fi
+
+# --- the quickstart, as CI runs it: no terminal, bounded -------------------------------------
+out=$work/quickstart.out
+run_quickstart "$out"
+first_took=$took
 
 for app in webapp-dev webapp-prod redis; do
   expect "$out" "^application \"$app\" is Synced and Healthy$" "$app not Synced and Healthy after registration"
@@ -81,20 +176,7 @@ done
 expect "$out" '^    Source-Commit: [0-9a-f]{40}$' "the hydration commit (git log -1) is not shown"
 expect "$out" '^    App: (webapp-dev|webapp-prod|redis)$' "the hydration commit does not name its app"
 # The change: delivered by the post-receive hook, accepted, and synced by the webhook trigger.
-expect "$out" '^  \(post-receive hook\) todoke webhook for refs/heads/main: refreshing redis, webapp-dev, webapp-prod \(HTTP 202\)$' \
-  "the post-receive hook's webhook was not accepted for all three apps"
-revision=$(sed -n 's/^converged through the webhook: every app Synced at \([0-9a-f]\{12\}\),.*(interval: 1h)$/\1/p' "$out")
-if [ -z "$revision" ]; then
-  fail "no 'converged through the webhook' line"
-else
-  for app in webapp-dev webapp-prod; do
-    expect "$out" " +$app +Normal +SyncStarted: sync of $revision started \\(webhook\\)$" \
-      "$app's sync of $revision was not started by the webhook"
-    expect "$out" " +$app +Normal +ObjectApplied +ConfigMap $app/webapp-config-[a-z0-9]{10}: pruned$" \
-      "$app's old ConfigMap was not pruned"
-  done
-  expect "$out" "^[0-9]+ +${revision:0:7} +Succeeded .* webhook " "history has no webhook sync of $revision"
-fi
+check_webhook_convergence "$out"
 expect "$out" '^the new greeting is in the hydrated branch, and the old ConfigMap is pruned$' \
   "the hydrated branch was not checked"
 expect "$out" '^Took [0-9]+ s after the build' "no duration printed"
@@ -110,14 +192,10 @@ for p in $pids; do alive "$p" && fail "service pid $p still running after the qu
 
 # --- --keep: the services stay, and the printed stop command stops them ----------------------
 kept=$work/keep.out
-set +e
-timeout 240 scripts/quickstart.sh --no-build --keep </dev/null >"$kept" 2>&1
-code=$?
-set -e
+run_quickstart "$kept" --keep
 kept_dir=$(run_dir_of "$kept")
-if [ "$code" != 0 ] || [ -z "$kept_dir" ]; then
-  cat "$kept" >&2
-  fail "scripts/quickstart.sh --keep exited $code"
+if [ -z "$kept_dir" ] || [ ! -f "$kept_dir/pids" ]; then
+  fail "--keep: no run folder with pids in the output"
 else
   for p in $(cat "$kept_dir/pids"); do alive "$p" || fail "--keep: service pid $p is not running"; done
   server=$(sed -n 's/.*TODOKE_SERVER=\([0-9.:]*\)$/\1/p' "$kept")
@@ -128,7 +206,7 @@ else
   [ "$(wc -l <<<"$configmap")" = 1 ] || fail "--keep: expected one webapp-prod ConfigMap, got: $configmap"
   git -C "$hydrated" show "main:$configmap" | grep -q 'Hello again, from todoke' ||
     fail "--keep: the change is not in the hydrated branch"
-  stop=$(sed -n 's/^Services left running (--keep). Stop them: //p' "$kept")
+  stop=$(sed -n 's/^Left running (--keep). Stop everything: //p' "$kept")
   [ -n "$stop" ] || fail "--keep: no stop command printed"
   bash -c "$stop"
   for _ in $(seq 100); do
@@ -171,4 +249,4 @@ if [ "$failures" != 0 ]; then
   cat "$out" >&2
   exit 1
 fi
-echo "quickstart_test: ok (quickstart took $took s; $(grep -c '' "$out") lines checked)"
+echo "quickstart_test: ok (quickstart took $first_took s, with --keep $took s)"
