@@ -419,7 +419,8 @@ ReconcileOutcome Reconciler::Reconcile(const ReconcileRequest& request,
   ReconcileOutcome synced = RunSync(app, spec, *order, *cache, status, cancel);
   if (!request.sync) cache->auto_synced_commit = commit;
   if (!synced.status.ok()) {
-    conditions.push_back(MakeCondition("ApplyFailed", std::string(synced.status.message())));
+    conditions.push_back(MakeCondition(ConditionTypeFor(synced.status, "ApplyFailed"),
+                                       std::string(synced.status.message())));
   }
   // Self-heal that keeps firing means another controller changes the same fields.
   if (order->initiated_by == "self-heal") {

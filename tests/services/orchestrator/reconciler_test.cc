@@ -371,6 +371,20 @@ INSTANTIATE_TEST_SUITE_P(Stages, ReconcilerStageTest,
                            return name;
                          });
 
+TEST_F(ReconcilerTest, ApplierUnavailableDuringApplyIsStageUnavailable) {
+  fakes_.render->SetObjects("web", {Object("a")});
+  Create(MakeApp("web", /*automated=*/true));
+  fakes_.apply->FailApply(absl::UnavailableError("connection reset"));
+  ReconcileOutcome outcome = Pass("web");
+  EXPECT_FALSE(outcome.status.ok());
+  EXPECT_TRUE(outcome.sync_failed);
+  v1::Application app = Get("web");
+  const v1::Condition* condition = FindCondition(app, "StageUnavailable");
+  ASSERT_NE(condition, nullptr) << app.status().DebugString();
+  EXPECT_THAT(condition->message(), StartsWith("applier: "));
+  EXPECT_EQ(app.status().operation().phase(), v1::OPERATION_PHASE_FAILED);
+}
+
 // --- Prune safety -----------------------------------------------------------------------------
 
 TEST_F(ReconcilerTest, PruneIsHeldWhileAnyRowIsUnknown) {
