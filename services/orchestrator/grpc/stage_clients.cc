@@ -10,6 +10,7 @@
 #include "common/grpc_client.h"
 #include "common/grpc_status.h"
 #include "common/status.h"
+#include "services/orchestrator/grpc/applier_router.h"
 
 namespace todoke::orchestrator {
 namespace {
@@ -150,25 +151,29 @@ class GrpcDriftStream final : public ApplyStage::DriftStream {
 
 class GrpcApplyStage final : public ApplyStage {
  public:
-  GrpcApplyStage(std::shared_ptr<applier::v1::Applier::StubInterface> stub,
-                 StageClientOptions options)
-      : stub_(std::move(stub)), options_(options), limit_(options.max_in_flight) {}
+  // `stub_for` picks the replica serving a destination (ApplierRouter).
+  using StubFor = std::function<absl::StatusOr<std::shared_ptr<applier::v1::Applier::StubInterface>>(
+      const types::v1::Destination&)>;
+  GrpcApplyStage(StubFor stub_for, StageClientOptions options)
+      : stub_for_(std::move(stub_for)), options_(options), limit_(options.max_in_flight) {}
 
   absl::StatusOr<applier::v1::ReadLiveResponse> ReadLive(
       const applier::v1::ReadLiveRequest& request, absl::Time deadline) override {
+    ASSIGN_OR_RETURN(auto stub, StubOf(request.destination()));
     return CallStage<applier::v1::ReadLiveResponse>(
         kApplierStage, limit_, options_, deadline,
         [&](grpc::ClientContext* context, applier::v1::ReadLiveResponse* response) {
-          return stub_->ReadLive(context, request, response);
+          return stub->ReadLive(context, request, response);
         });
   }
 
   absl::StatusOr<applier::v1::PruneResponse> Prune(const applier::v1::PruneRequest& request,
                                                    absl::Time deadline) override {
+    ASSIGN_OR_RETURN(auto stub, StubOf(request.destination()));
     return CallStage<applier::v1::PruneResponse>(
         kApplierStage, limit_, options_, deadline,
         [&](grpc::ClientContext* context, applier::v1::PruneResponse* response) {
-          return stub_->Prune(context, request, response);
+          return stub->Prune(context, request, response);
         });
   }
 
@@ -178,6 +183,7 @@ class GrpcApplyStage final : public ApplyStage {
       const applier::v1::ApplyRequest& request,
       const std::function<void(const applier::v1::ObjectResult&)>& progress, absl::Time deadline,
       const std::atomic<bool>* cancel) override {
+    ASSIGN_OR_RETURN(auto stub, StubOf(request.destination()));
     if (!limit_.Acquire(deadline)) {
       return absl::DeadlineExceededError(
           absl::StrCat(kApplierStage, ": every connection busy until the deadline"));
@@ -197,7 +203,7 @@ class GrpcApplyStage final : public ApplyStage {
       });
     }
     std::unique_ptr<grpc::ClientReaderInterface<applier::v1::ApplyProgress>> reader =
-        stub_->Apply(context.get(), request);
+        stub->Apply(context.get(), request);
     applier::v1::ApplyProgress message;
     std::optional<applier::v1::ApplySummary> summary;
     while (reader->Read(&message)) {
@@ -220,12 +226,26 @@ class GrpcApplyStage final : public ApplyStage {
       const applier::v1::WatchDriftRequest& request,
       std::function<void(const applier::v1::DriftEvent&)> on_event,
       std::function<void(const absl::Status&)> on_end) override {
-    return std::make_unique<GrpcDriftStream>(stub_, request, options_.token, std::move(on_event),
-                                             std::move(on_end));
+    absl::StatusOr<std::shared_ptr<applier::v1::Applier::StubInterface>> stub =
+        StubOf(request.destination());
+    if (!stub.ok()) {
+      on_end(stub.status());
+      return nullptr;
+    }
+    return std::make_unique<GrpcDriftStream>(*std::move(stub), request, options_.token,
+                                             std::move(on_event), std::move(on_end));
   }
 
  private:
-  std::shared_ptr<applier::v1::Applier::StubInterface> stub_;
+  absl::StatusOr<std::shared_ptr<applier::v1::Applier::StubInterface>> StubOf(
+      const types::v1::Destination& destination) {
+    absl::StatusOr<std::shared_ptr<applier::v1::Applier::StubInterface>> stub =
+        stub_for_(destination);
+    if (!stub.ok()) return Annotate(stub.status(), kApplierStage);
+    return stub;
+  }
+
+  StubFor stub_for_;
   const StageClientOptions options_;
   InFlightLimit limit_;
 };
@@ -254,7 +274,13 @@ Stages StagesOverStubs(std::shared_ptr<source_fetcher::v1::SourceFetcher::StubIn
   stages.source = std::make_shared<GrpcSourceStage>(std::move(source), options);
   stages.render = std::make_shared<GrpcRenderStage>(std::move(renderer), options);
   stages.diff = std::make_shared<GrpcDiffStage>(std::move(differ), options);
-  stages.apply = std::make_shared<GrpcApplyStage>(std::move(applier), options);
+  stages.apply = std::make_shared<GrpcApplyStage>(
+      [applier = std::shared_ptr<applier::v1::Applier::StubInterface>(std::move(applier))](
+          const types::v1::Destination&)
+          -> absl::StatusOr<std::shared_ptr<applier::v1::Applier::StubInterface>> {
+        return applier;
+      },
+      options);
   return stages;
 }
 
@@ -268,12 +294,36 @@ absl::StatusOr<Stages> ConnectStages(const std::string& source_fetcher, const st
   if (!renderer_channel.ok()) return Annotate(renderer_channel.status(), "--renderer");
   auto differ_channel = MakeChannel(differ, channel_options);
   if (!differ_channel.ok()) return Annotate(differ_channel.status(), "--differ");
-  auto applier_channel = MakeChannel(applier, channel_options);
-  if (!applier_channel.ok()) return Annotate(applier_channel.status(), "--applier");
-  return StagesOverStubs(source_fetcher::v1::SourceFetcher::NewStub(*source_channel),
-                         renderer::v1::Renderer::NewStub(*renderer_channel),
-                         differ::v1::Differ::NewStub(*differ_channel),
-                         applier::v1::Applier::NewStub(*applier_channel), options);
+  // The applier: one replica per destination (ApplierRouter), each replica its own channel.
+  absl::StatusOr<std::unique_ptr<ApplierRouter>> router = ApplierRouter::Create(
+      applier, [channel_options](const std::string& address)
+                   -> absl::StatusOr<std::shared_ptr<ApplierRouter::Stub>> {
+        auto channel = MakeChannel(address, channel_options);
+        if (!channel.ok()) return channel.status();
+        return std::shared_ptr<ApplierRouter::Stub>(applier::v1::Applier::NewStub(*channel));
+      });
+  if (!router.ok()) return Annotate(router.status(), "--applier");
+  std::shared_ptr<ApplierRouter> shared_router = *std::move(router);
+  Stages stages = StagesOverStubs(source_fetcher::v1::SourceFetcher::NewStub(*source_channel),
+                                  renderer::v1::Renderer::NewStub(*renderer_channel),
+                                  differ::v1::Differ::NewStub(*differ_channel), nullptr, options);
+  stages.apply = std::make_shared<GrpcApplyStage>(
+      [shared_router](const types::v1::Destination& destination) {
+        return shared_router->StubFor(DestinationKey(destination));
+      },
+      options);
+  return stages;
+}
+
+std::string DestinationKey(const types::v1::Destination& destination) {
+  if (destination.has_kubernetes()) {
+    return absl::StrCat("kubernetes:", destination.kubernetes().context());
+  }
+  if (destination.has_git()) {
+    // Every app of one branch on one replica: its writes are serialised there.
+    return absl::StrCat("git:", destination.git().repo_url(), "#", destination.git().branch());
+  }
+  return "none";
 }
 
 }  // namespace todoke::orchestrator

@@ -43,10 +43,15 @@ class InFlightLimit {
 };
 
 // Stages over channels to the four addresses (MakeChannel targets: one address, a list, or
-// dns:///name:port). INVALID_ARGUMENT naming the flag for a bad address.
+// dns:///name:port, balanced with round_robin); the applier's calls go to one replica per
+// destination (ApplierRouter). INVALID_ARGUMENT naming the flag for a bad address.
 absl::StatusOr<Stages> ConnectStages(const std::string& source_fetcher, const std::string& renderer,
                                      const std::string& differ, const std::string& applier,
                                      const StageClientOptions& options = {});
+
+// The key calls about `destination` are routed by (ApplierRouter): a Kubernetes context, or a
+// Git repository and branch.
+std::string DestinationKey(const types::v1::Destination& destination);
 
 // Stages over the given stubs (tests).
 Stages StagesOverStubs(std::shared_ptr<source_fetcher::v1::SourceFetcher::StubInterface> source,
