@@ -401,7 +401,8 @@ ReconcileOutcome Reconciler::Reconcile(const ReconcileRequest& request,
   std::optional<SyncOrder> order = request.sync;
   const v1::SyncPolicy& policy = spec.sync_policy();
   if (!order && policy.automated() && status.sync() == types::v1::SYNC_STATUS_OUT_OF_SYNC) {
-    bool new_commit = cache->auto_synced_commit != commit;
+    // Once per desired state: the commit and the source spec (Argo CD's commit + parameters).
+    bool new_commit = cache->auto_synced_commit != absl::StrCat(commit, "/", source_hash);
     if (new_commit || policy.self_heal() || request.trigger == "retry") {
       SyncOrder automated;
       automated.prune = policy.prune();
@@ -417,7 +418,7 @@ ReconcileOutcome Reconciler::Reconcile(const ReconcileRequest& request,
   }
   if (!order) return finish(outcome);
   ReconcileOutcome synced = RunSync(app, spec, *order, *cache, status, cancel);
-  if (!request.sync) cache->auto_synced_commit = commit;
+  if (!request.sync) cache->auto_synced_commit = absl::StrCat(commit, "/", source_hash);
   if (!synced.status.ok()) {
     conditions.push_back(MakeCondition(ConditionTypeFor(synced.status, "ApplyFailed"),
                                        std::string(synced.status.message())));

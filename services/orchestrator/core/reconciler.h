@@ -120,7 +120,7 @@ class Reconciler {
     std::string compared_ignore_hash;
     differ::v1::DiffResponse diff;
     differ::v1::AssessHealthResponse health;
-    std::string auto_synced_commit;  // last commit an automated sync ran for
+    std::string auto_synced_commit;  // "<commit>/<source hash>" an automated sync last ran for
     std::set<std::string> own_resource_versions;
     std::vector<absl::Time> self_heal_syncs;
   };

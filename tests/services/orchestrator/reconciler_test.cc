@@ -529,6 +529,19 @@ TEST_F(ReconcilerTest, AutomatedSyncRunsOncePerCommitUnlessSelfHeal) {
   EXPECT_EQ(Get("web").status().synced_revision(), "c2");
 }
 
+TEST_F(ReconcilerTest, AutomatedSyncRunsAgainWhenTheSourceChangesAtTheSameCommit) {
+  // Argo CD's rule: one automated sync per commit *and* parameters. A changed path at the same
+  // commit is a new desired state.
+  fakes_.render->SetObjects("web", {Object("a")});
+  fakes_.render->SetObjects("web-v2", {Object("a", "v2")});
+  Create(MakeApp("web", /*automated=*/true, /*prune=*/true, /*self_heal=*/false));
+  ASSERT_TRUE(Pass("web").applied);
+  EditSpec("web", [](v1::ApplicationSpec& spec) { spec.mutable_source()->set_path("web-v2"); });
+  EXPECT_TRUE(Pass("web", "spec").applied) << "the new source was not synced";
+  EXPECT_EQ(fakes_.apply->LiveJson(Key("ConfigMap", "a")), Object("a", "v2").json());
+  EXPECT_FALSE(Pass("web").applied);
+}
+
 TEST_F(ReconcilerTest, ManualAppAppliesOnlyWhenAsked) {
   fakes_.render->SetObjects("web", {Object("a"), Object("b")});
   Create(MakeApp("web", /*automated=*/false));
