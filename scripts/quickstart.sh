@@ -417,7 +417,8 @@ cat <<EOF
   todoke app history webapp-prod                   # past syncs, with their ids
   todoke app rollback webapp-prod ID               # sync an earlier entry again (automation turns off)
   todoke app diff webapp-prod                      # then Git and the destination differ: the diff, exit 1
-  todoke app apply -f ../../applications.yaml      # automation back on: converges to Git again
+  todoke app sync webapp-prod                      # back to what Git says, by hand
+  todoke app apply -f ../../applications.yaml      # automation back on (from the next commit)
   todoke render webapp/overlays/prod               # what a folder renders to, no server needed
 EOF
 echo

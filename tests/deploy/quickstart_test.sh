@@ -206,6 +206,26 @@ else
   [ "$(wc -l <<<"$configmap")" = 1 ] || fail "--keep: expected one webapp-prod ConfigMap, got: $configmap"
   git -C "$hydrated" show "main:$configmap" | grep -q 'Hello again, from todoke' ||
     fail "--keep: the change is not in the hydrated branch"
+  # The printed "go on" commands work: history, rollback, diff, sync.
+  tk() { "$TODOKE" --server="$server" "$@"; }
+  grep -q '^  todoke app rollback webapp-prod ID ' "$kept" || fail "--keep: no rollback hint"
+  first_entry=$(tk app history webapp-prod | awk '$1 ~ /^[0-9]+$/ { id = $1 } END { print id }')
+  tk app rollback webapp-prod "$first_entry" >"$work/rollback.out" 2>&1 ||
+    fail "--keep: todoke app rollback webapp-prod $first_entry: $(cat "$work/rollback.out")"
+  differs=0
+  for _ in $(seq 100); do  # at most ~10 s
+    set +e; tk app diff webapp-prod >"$work/diff.out" 2>&1; diff_code=$?; set -e
+    [ "$diff_code" = 1 ] && grep -q 'Hello again, from todoke' "$work/diff.out" && { differs=1; break; }
+    sleep 0.1
+  done
+  [ "$differs" = 1 ] || fail "--keep: after the rollback, todoke app diff shows no difference (exit $diff_code): $(head -5 "$work/diff.out")"
+  tk app sync webapp-prod >/dev/null || fail "--keep: todoke app sync webapp-prod failed"
+  same=0
+  for _ in $(seq 100); do
+    tk app diff webapp-prod >/dev/null 2>&1 && { same=1; break; }
+    sleep 0.1
+  done
+  [ "$same" = 1 ] || fail "--keep: after todoke app sync, Git and the branch still differ"
   stop=$(sed -n 's/^Left running (--keep). Stop everything: //p' "$kept")
   [ -n "$stop" ] || fail "--keep: no stop command printed"
   bash -c "$stop"
