@@ -1,11 +1,13 @@
 #include "absl/strings/string_view.h"
 #include "common/yaml.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -590,8 +592,99 @@ void AppendScalar(const Json& value, int indent, std::string* out) {
 
 void AppendNode(const Json& value, int indent, std::string* out);
 
+void AppendMappingEntry(const std::string& key, const Json& v, int indent, std::string* out);
+void AppendMapping(const Json& object, int indent, std::string* out);
+
+// Appends mapping entries in the given order (see AppendMapping).
+void AppendMappingItems(const std::vector<Json::const_iterator>& items, int indent,
+                        std::string* out) {
+  const std::string pad(indent, ' ');
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) {
+      out->push_back('\n');
+      out->append(pad);
+    }
+    AppendMappingEntry(items[i].key(), items[i].value(), indent, out);
+  }
+}
+
+// The code points of UTF-8 text (invalid bytes taken one by one).
+void DecodeRunes(absl::string_view text, std::vector<char32_t>* runes) {
+  runes->clear();
+  for (size_t i = 0; i < text.size();) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    int length = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 1;
+    if (i + length > text.size()) length = 1;
+    char32_t rune = length == 1 ? c : c & (0xFF >> (length + 1));
+    for (int k = 1; k < length; ++k) rune = (rune << 6) | (text[i + k] & 0x3F);
+    runes->push_back(rune);
+    i += length;
+  }
+}
+
+// unicode.IsLetter for ASCII; other code points count as letters (scripts), which is what
+// map keys outside ASCII almost always are.
+bool IsLetterRune(char32_t r) {
+  return (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || r >= 0x80;
+}
+bool IsDigitRune(char32_t r) { return r >= '0' && r <= '9'; }
+
+// The order gopkg.in/yaml.v2 (v2.4.0, sorter.go) gives string map keys, which `kubectl
+// kustomize` prints with (it emits through sigs.k8s.io/yaml's JSONToYAML): at the first
+// differing rune two letters compare by code point, a non-letter sorts before a letter, and
+// two non-letters compare as numbers when they start digit runs ("a9" < "a10").
+bool KeyLessYamlV2(absl::string_view a, absl::string_view b) {
+  thread_local std::vector<char32_t> ar, br;
+  DecodeRunes(a, &ar);
+  DecodeRunes(b, &br);
+  for (size_t i = 0; i < ar.size() && i < br.size(); ++i) {
+    if (ar[i] == br[i]) continue;
+    bool al = IsLetterRune(ar[i]);
+    bool bl = IsLetterRune(br[i]);
+    if (al && bl) return ar[i] < br[i];
+    if (al || bl) return bl;
+    int64_t an = 0, bn = 0;
+    if (ar[i] == '0' || br[i] == '0') {
+      for (size_t j = i; j-- > 0 && IsDigitRune(ar[j]);) {
+        if (ar[j] != '0') {
+          an = 1;
+          bn = 1;
+          break;
+        }
+      }
+    }
+    size_t ai = i, bi = i;
+    for (; ai < ar.size() && IsDigitRune(ar[ai]); ++ai) an = an * 10 + (ar[ai] - '0');
+    for (; bi < br.size() && IsDigitRune(br[bi]); ++bi) bn = bn * 10 + (br[bi] - '0');
+    if (an != bn) return an < bn;
+    if (ai != bi) return ai < bi;
+    return ar[i] < br[i];
+  }
+  return ar.size() < br.size();
+}
+
 // Appends a mapping whose first key goes at the current position and later keys at `indent`.
 void AppendMapping(const Json& object, int indent, std::string* out) {
+  // nlohmann keeps keys in byte order; yaml.v2's order differs only around non-letters and
+  // digit runs, so most mappings need no sorting.
+  bool sorted = true;
+  for (auto it = object.begin(), next = std::next(it); next != object.end(); ++it, ++next) {
+    if (KeyLessYamlV2(next.key(), it.key())) {
+      sorted = false;
+      break;
+    }
+  }
+  if (!sorted) {
+    std::vector<Json::const_iterator> items;
+    items.reserve(object.size());
+    for (auto it = object.begin(); it != object.end(); ++it) items.push_back(it);
+    std::stable_sort(items.begin(), items.end(),
+                     [](const Json::const_iterator& x, const Json::const_iterator& y) {
+                       return KeyLessYamlV2(x.key(), y.key());
+                     });
+    AppendMappingItems(items, indent, out);
+    return;
+  }
   bool first = true;
   const std::string pad(indent, ' ');
   for (auto it = object.begin(); it != object.end(); ++it) {
@@ -600,21 +693,25 @@ void AppendMapping(const Json& object, int indent, std::string* out) {
       out->append(pad);
     }
     first = false;
-    AppendScalarString(it.key(), indent, true, out);
-    out->push_back(':');
-    const Json& v = it.value();
-    if (v.is_object() && !v.empty()) {
-      out->push_back('\n');
-      out->append(indent + 2, ' ');
-      AppendMapping(v, indent + 2, out);
-    } else if (v.is_array() && !v.empty()) {
-      out->push_back('\n');
-      out->append(pad);
-      AppendNode(v, indent, out);
-    } else {
-      out->push_back(' ');
-      AppendNode(v, indent + 2, out);
-    }
+    AppendMappingEntry(it.key(), it.value(), indent, out);
+  }
+}
+
+// Appends "key: value" (a nested mapping or sequence on the following lines).
+void AppendMappingEntry(const std::string& key, const Json& v, int indent, std::string* out) {
+  AppendScalarString(key, indent, true, out);
+  out->push_back(':');
+  if (v.is_object() && !v.empty()) {
+    out->push_back('\n');
+    out->append(indent + 2, ' ');
+    AppendMapping(v, indent + 2, out);
+  } else if (v.is_array() && !v.empty()) {
+    out->push_back('\n');
+    out->append(indent, ' ');
+    AppendNode(v, indent, out);
+  } else {
+    out->push_back(' ');
+    AppendNode(v, indent + 2, out);
   }
 }
 

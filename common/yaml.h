@@ -6,9 +6,10 @@
 // everything else (yes/no/on/off, timestamps, ...) is a string. Merge keys (`<<`) are applied.
 // Duplicate mapping keys are an error, as in kustomize.
 //
-// Emission prints kustomize's style: keys sorted, two-space indent, sequences not indented
-// under their key, strings quoted only when a plain scalar would read back differently,
-// multi-line strings as literal blocks.
+// Emission prints kustomize's style: keys sorted in gopkg.in/yaml.v2's order (as `kubectl
+// kustomize` prints them: a non-letter before a letter, digit runs compared as numbers),
+// two-space indent, sequences not indented under their key, strings quoted only when a plain
+// scalar would read back differently, multi-line strings as literal blocks.
 #ifndef TODOKE_COMMON_YAML_H_
 #define TODOKE_COMMON_YAML_H_
 
