@@ -455,8 +455,24 @@ void Controller::DriftLoop() {
       std::string stream_key = key;
       std::unique_ptr<ApplyStage::DriftStream> stream = stages_.apply->WatchDrift(
           request,
-          [this](const applier::v1::DriftEvent& event) {
-            if (event.ready() || event.app_name().empty()) return;
+          [this, context = destination.kubernetes().context()](
+              const applier::v1::DriftEvent& event) {
+            if (event.ready()) {
+              // A change made before the stream was registered (the app was created moments
+              // ago, or the stream was reopened after the applier or the orchestrator restarted)
+              // produced no event: compare every app of this destination once.
+              absl::StatusOr<std::vector<v1::Application>> apps = ListAllApplications(*store_);
+              if (!apps.ok()) return;
+              for (const v1::Application& app : *apps) {
+                const v1::ApplicationSpec& spec = app.spec();
+                if (!spec.suspend() && spec.destination().has_kubernetes() &&
+                    spec.destination().kubernetes().context() == context) {
+                  Enqueue(app.name(), "drift");
+                }
+              }
+              return;
+            }
+            if (event.app_name().empty()) return;
             if (!event.deleted() && reconciler_->IsOwnWrite(event.app_name(),
                                                             event.resource_version())) {
               return;  // the echo of todoke's own apply
