@@ -396,6 +396,32 @@ TEST_F(LoopTest, OrchestratorKilledKeepsAppsAndHistory) {
   EXPECT_EQ(history.entries_size(), 1);
 }
 
+TEST_F(LoopTest, ManualAppSyncsOnlyWhenAskedAndSyncAnswersTheStartedOperation) {
+  ASSERT_TRUE(Create(GuestbookApp(/*automated=*/false)).ok());
+  auto compared = suite_->WaitFor("guestbook", [&](const v1::Application& a) {
+    return a.status().sync() == types::v1::SYNC_STATUS_OUT_OF_SYNC;
+  }, kConverge);
+  ASSERT_TRUE(compared.ok()) << compared.status();
+  EXPECT_EQ(HydratedCommits(), 0);  // a manual app never applies by itself
+
+  v1::SyncRequest sync;
+  sync.set_name("guestbook");
+  v1::Operation operation;
+  auto context = ContextWithTimeout(absl::Seconds(15));
+  grpc::Status status = suite_->api().Sync(context.get(), sync, &operation);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  // The answer is the started operation, with the id a client follows (todoke app sync --wait).
+  EXPECT_GT(operation.id(), 0);
+  EXPECT_EQ(operation.initiated_by(), "user");
+  EXPECT_NE(operation.phase(), v1::OPERATION_PHASE_QUEUED);
+  auto app = suite_->WaitFor("guestbook", [&](const v1::Application& a) {
+    return SyncedAt(a, first_commit_) && a.status().operation().id() == operation.id() &&
+           a.status().operation().phase() == v1::OPERATION_PHASE_SUCCEEDED;
+  }, kConverge);
+  EXPECT_TRUE(app.ok()) << app.status();
+  EXPECT_EQ(HydratedCommits(), 1);
+}
+
 TEST_F(LoopTest, InvalidSpecNamesTheField) {
   v1::Application app = GuestbookApp(true);
   app.mutable_spec()->mutable_source()->clear_repo_url();

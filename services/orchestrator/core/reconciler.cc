@@ -4,13 +4,18 @@
 #include <utility>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "common/json_parse.h"
+#include "common/object.h"
 #include "common/status.h"
 #include "common/tracking.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/time_util.h"
+#include "services/orchestrator/core/spec/application_spec.h"
 #include "services/renderer/core/hashing.h"
 
 namespace todoke::orchestrator {
@@ -98,6 +103,74 @@ const char* ActionName(applier::v1::ApplyAction action) {
     default:
       return "unknown";
   }
+}
+
+// The value at the RFC 6901 `pointer` in `object`, or nullptr (absent, or a malformed pointer).
+Json* AtPointer(Json& object, absl::string_view pointer) {
+  if (pointer.empty() || pointer.front() != '/') return nullptr;
+  Json* at = &object;
+  for (absl::string_view part : absl::StrSplit(pointer.substr(1), '/')) {
+    std::string token = absl::StrReplaceAll(part, {{"~1", "/"}, {"~0", "~"}});
+    if (at->is_object()) {
+      auto it = at->find(token);
+      if (it == at->end()) return nullptr;
+      at = &*it;
+    } else if (at->is_array()) {
+      size_t index = 0;
+      if (!absl::SimpleAtoi(token, &index) || index >= at->size()) return nullptr;
+      at = &(*at)[index];
+    } else {
+      return nullptr;
+    }
+  }
+  return at;
+}
+
+// As the differ matches an ignoreDifferences rule: empty fields match anything; `ns` is the
+// object's namespace after defaulting.
+bool IgnoreRuleMatches(const types::v1::IgnoreRule& rule, const types::v1::ObjectKey& key,
+                       absl::string_view ns) {
+  return (rule.group().empty() || rule.group() == key.group()) &&
+         (rule.kind().empty() || rule.kind() == key.kind()) &&
+         (rule.name().empty() || rule.name() == key.name()) &&
+         (rule.namespace_().empty() || rule.namespace_() == ns);
+}
+
+// Argo CD's RespectIgnoreDifferences: where a json pointer of an ignoreDifferences rule matching
+// `desired` holds a value in both the desired and the `live` object, the applied object carries
+// the live value, so a sync (self-heal of another field, a new commit) never takes back a field
+// the rules leave to someone else (`kubectl scale`, an autoscaler); with an automated sync's force
+// it would otherwise take the field over. A field only Git sets is applied as in Git. Rules by
+// managed_fields_managers are not applied here (the differ still ignores those fields).
+types::v1::KubeObject WithIgnoredLiveValues(
+    const types::v1::KubeObject& desired, const types::v1::KubeObject* live,
+    const google::protobuf::RepeatedPtrField<types::v1::IgnoreRule>& rules, absl::string_view ns) {
+  if (live == nullptr) return desired;
+  std::vector<const types::v1::IgnoreRule*> matching;
+  for (const types::v1::IgnoreRule& rule : rules) {
+    if (rule.json_pointers_size() > 0 && IgnoreRuleMatches(rule, desired.key(), ns)) {
+      matching.push_back(&rule);
+    }
+  }
+  if (matching.empty()) return desired;
+  absl::StatusOr<Json> wanted = ParseJson(desired.json());
+  absl::StatusOr<Json> have = ParseJson(live->json());
+  if (!wanted.ok() || !have.ok()) return desired;
+  bool changed = false;
+  for (const types::v1::IgnoreRule* rule : matching) {
+    for (const std::string& pointer : rule->json_pointers()) {
+      Json* to = AtPointer(*wanted, pointer);
+      const Json* from = AtPointer(*have, pointer);
+      if (to != nullptr && from != nullptr && *to != *from) {
+        *to = *from;
+        changed = true;
+      }
+    }
+  }
+  if (!changed) return desired;
+  types::v1::KubeObject applied = desired;
+  applied.set_json(CanonicalJson(*wanted));
+  return applied;
 }
 
 }  // namespace
@@ -392,8 +465,8 @@ ReconcileOutcome Reconciler::Reconcile(const ReconcileRequest& request,
     event.set_reason("StatusChanged");
     event.set_sync(status.sync());
     event.set_health(status.health());
-    event.set_message(absl::StrCat("sync ", types::v1::SyncStatus_Name(status.sync()), ", health ",
-                                   types::v1::HealthStatus_Name(status.health())));
+    event.set_message(absl::StrCat("sync ", SyncStatusName(status.sync()), ", health ",
+                                   HealthStatusName(status.health())));
     if (events_ != nullptr) events_->Publish(std::move(event));
   }
 
@@ -401,8 +474,10 @@ ReconcileOutcome Reconciler::Reconcile(const ReconcileRequest& request,
   std::optional<SyncOrder> order = request.sync;
   const v1::SyncPolicy& policy = spec.sync_policy();
   if (!order && policy.automated() && status.sync() == types::v1::SYNC_STATUS_OUT_OF_SYNC) {
-    // Once per desired state: the commit and the source spec (Argo CD's commit + parameters).
-    bool new_commit = cache->auto_synced_commit != absl::StrCat(commit, "/", source_hash);
+    // Once per desired state: the commit, the source spec (Argo CD's commit + parameters) and the
+    // spec's generation (automation turned on again syncs again).
+    bool new_commit = cache->auto_synced_commit !=
+                      absl::StrCat(commit, "/", source_hash, "/", app.generation());
     if (new_commit || policy.self_heal() || request.trigger == "retry") {
       SyncOrder automated;
       automated.prune = policy.prune();
@@ -417,8 +492,10 @@ ReconcileOutcome Reconciler::Reconcile(const ReconcileRequest& request,
     }
   }
   if (!order) return finish(outcome);
-  ReconcileOutcome synced = RunSync(app, spec, *order, *cache, status, cancel);
-  if (!request.sync) cache->auto_synced_commit = absl::StrCat(commit, "/", source_hash);
+  ReconcileOutcome synced = RunSync(app, spec, *order, *cache, live->objects(), status, cancel);
+  if (!request.sync) {
+    cache->auto_synced_commit = absl::StrCat(commit, "/", source_hash, "/", app.generation());
+  }
   if (!synced.status.ok()) {
     conditions.push_back(MakeCondition(ConditionTypeFor(synced.status, "ApplyFailed"),
                                        std::string(synced.status.message())));
@@ -443,9 +520,10 @@ ReconcileOutcome Reconciler::Reconcile(const ReconcileRequest& request,
   return finish(synced);
 }
 
-ReconcileOutcome Reconciler::RunSync(const v1::Application& app, const v1::ApplicationSpec& spec,
-                                     const SyncOrder& order, AppCache& cache,
-                                     v1::ApplicationStatus& status,
+ReconcileOutcome Reconciler::RunSync(
+    const v1::Application& app, const v1::ApplicationSpec& spec, const SyncOrder& order,
+    AppCache& cache, const google::protobuf::RepeatedPtrField<types::v1::KubeObject>& live,
+    v1::ApplicationStatus& status,
                                      const std::atomic<bool>* cancel) {
   ReconcileOutcome outcome;
   const std::string& name = app.name();
@@ -500,7 +578,30 @@ ReconcileOutcome Reconciler::RunSync(const v1::Application& app, const v1::Appli
   applier::v1::ApplyRequest apply;
   *apply.mutable_destination() = spec.destination();
   apply.set_app_name(name);
-  for (const types::v1::KubeObject& object : cache.desired) *apply.add_objects() = object;
+  // Fields ignoreDifferences leaves to someone else keep their live values.
+  std::map<std::string, const types::v1::KubeObject*> live_by_key;
+  if (spec.ignore_differences_size() > 0) {
+    for (const types::v1::KubeObject& object : live) live_by_key[KeyIdentity(object.key())] = &object;
+  }
+  const std::string& default_namespace = spec.destination().kubernetes().namespace_();
+  for (const types::v1::KubeObject& object : cache.desired) {
+    if (live_by_key.empty()) {
+      *apply.add_objects() = object;
+      continue;
+    }
+    types::v1::ObjectKey key = object.key();
+    auto found = live_by_key.find(KeyIdentity(key));
+    if (found == live_by_key.end() && key.namespace_().empty()) {
+      key.set_namespace_(default_namespace);
+      found = live_by_key.find(KeyIdentity(key));
+    }
+    if (found == live_by_key.end()) {
+      *apply.add_objects() = object;
+      continue;
+    }
+    *apply.add_objects() = WithIgnoredLiveValues(object, found->second, spec.ignore_differences(),
+                                                 found->second->key().namespace_());
+  }
   for (const types::v1::ObjectKey& key : prune) *apply.add_prune() = key;
   applier::v1::ApplyOptions* options = apply.mutable_options();
   options->set_dry_run(order.dry_run);

@@ -38,6 +38,42 @@ absl::Time DeadlineOf(const grpc::ServerContext& context, absl::Duration budget)
   return std::min(absl::Now() + budget, absl::FromChrono(context.deadline()));
 }
 
+absl::Time TimeOf(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+// Waits (bounded by `deadline`) until the sync queued at `requested_at` has started, so the caller
+// gets its operation id to follow; or until a pass that started after the request ended without
+// starting one (a stage failed first), then answers FAILED with the app's conditions. `queued` is
+// answered when neither happened in time (the sync is still waiting for a worker).
+v1::Operation AwaitStart(ApplicationStore& store, const std::string& name,
+                         const v1::Operation& queued, absl::Time requested_at, absl::Time deadline) {
+  while (absl::Now() < deadline) {
+    absl::StatusOr<v1::Application> app = store.Get(name);
+    if (!app.ok()) break;
+    const v1::Operation& operation = app->status().operation();
+    if (operation.id() != 0 && operation.initiated_by() == queued.initiated_by() &&
+        TimeOf(operation.started_at()) >= requested_at - absl::Milliseconds(1)) {
+      return operation;
+    }
+    if (app->status().has_reconciled_at() &&
+        TimeOf(app->status().reconciled_at()) >= requested_at &&
+        app->status().conditions_size() > 0) {
+      v1::Operation failed = queued;
+      failed.set_phase(v1::OPERATION_PHASE_FAILED);
+      std::string message = "the sync did not start:";
+      for (const v1::Condition& condition : app->status().conditions()) {
+        absl::StrAppend(&message, " ", condition.type(), ": ", condition.message(), ";");
+      }
+      message.pop_back();
+      failed.set_message(message);
+      return failed;
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return queued;
+}
+
 }  // namespace
 
 absl::StatusOr<std::map<std::string, Role>> LoadTokensFile(const std::string& path) {
@@ -200,9 +236,11 @@ grpc::Status OrchestratorService::Sync(grpc::ServerContext* context,
   order.dry_run = request->dry_run();
   order.force = request->force();
   order.initiated_by = "user";
+  absl::Time requested_at = absl::Now();
   absl::StatusOr<v1::Operation> operation = controller_->RequestSync(request->name(), order);
   if (!operation.ok()) return ToGrpcStatus(operation.status());
-  *response = *std::move(operation);
+  *response = AwaitStart(*store_, request->name(), *operation, requested_at,
+                         DeadlineOf(*context, absl::Seconds(10)) - absl::Milliseconds(200));
   return grpc::Status::OK;
 }
 
@@ -274,13 +312,16 @@ grpc::Status OrchestratorService::Rollback(grpc::ServerContext* context,
   order.spec->mutable_sync_policy()->set_automated(false);
   order.prune = entry->spec().sync_policy().prune();
   order.initiated_by = "rollback";
+  absl::Time requested_at = absl::Now();
   absl::StatusOr<v1::Operation> operation = controller_->RequestSync(request->name(), order);
   if (!operation.ok()) return ToGrpcStatus(operation.status());
+  *operation = AwaitStart(*store_, request->name(), *operation, requested_at,
+                          DeadlineOf(*context, absl::Seconds(10)) - absl::Milliseconds(200));
   std::string message = absl::StrCat(
       "rolling back to history entry ", request->history_id(), " (revision ",
       entry->revision().substr(0, 12), ")",
-      was_automated ? "; automated sync turned off (todoke app resume or set "
-                      "syncPolicy.automated to turn it on again)"
+      was_automated ? "; automated sync turned off (set syncPolicy.automated again with "
+                      "todoke app apply -f to turn it on)"
                     : "");
   v1::Event event;
   event.set_app_name(request->name());
@@ -289,7 +330,7 @@ grpc::Status OrchestratorService::Rollback(grpc::ServerContext* context,
   event.set_message(message);
   event.set_operation_id(operation->id());
   events_->Publish(std::move(event));
-  operation->set_message(message);
+  if (operation->phase() != v1::OPERATION_PHASE_FAILED) operation->set_message(message);
   *response = *std::move(operation);
   return grpc::Status::OK;
 }
