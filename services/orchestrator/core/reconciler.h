@@ -133,10 +133,12 @@ class Reconciler {
   absl::StatusOr<source_fetcher::v1::ResolveResponse> ResolveShared(const std::string& repo,
                                                                   const std::string& ref,
                                                                   bool bypass);
-  // Applies and records; fills `status`.
+  // Applies and records; fills `status`. `live` is what ReadLive answered this pass (fields
+  // ignoreDifferences names keep their live values in the applied objects).
   ReconcileOutcome RunSync(const v1::Application& app, const v1::ApplicationSpec& spec,
-                           const SyncOrder& order, AppCache& cache, v1::ApplicationStatus& status,
-                           const std::atomic<bool>* cancel);
+                           const SyncOrder& order, AppCache& cache,
+                           const google::protobuf::RepeatedPtrField<types::v1::KubeObject>& live,
+                           v1::ApplicationStatus& status, const std::atomic<bool>* cancel);
   void Emit(const std::string& app, const std::string& type, const std::string& reason,
             const std::string& message, int64_t operation_id = 0);
 
