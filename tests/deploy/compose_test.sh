@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Brings docker-compose.yaml up with an image built by scripts/build-image.sh and checks what the
 # compose file promises: every stage serves gRPC health on the compose network under its service
-# name, the orchestrator is published on loopback (here on a free port), a stage scaled to two
+# name, the orchestrator is published on loopback (here on a free port) and its API requires the
+# development token, every stage runs unprivileged on a read-only root filesystem, a stage scaled to two
 # replicas is reached through dns:/// with round_robin, a killed stage is restarted and serves
 # again, and `docker-compose stop` ends every stage gracefully (exit code 0). Leaves nothing behind: its own project, image tag and volumes.
 # Exit 77 (skipped) when docker or docker-compose is missing.
@@ -40,6 +41,22 @@ health $stages >/dev/null || fail "not every stage is SERVING: $out"
 # The published orchestrator port answers from the host.
 port="$(compose port orchestrator 7400 | awk -F: '{ print $NF }')"
 "$BUILD_DIR/bin/todoke" health "orchestrator=127.0.0.1:$port" || fail "orchestrator not reachable on 127.0.0.1:$port"
+
+# Its API requires the development token of deploy/compose/tokens: refused without it (exit 1,
+# naming --token), served with it.
+todoke() { "$BUILD_DIR/bin/todoke" --server "127.0.0.1:$port" --timeout 10s "$@"; }
+if out="$(TODOKE_TOKEN= todoke app list 2>&1)"; then fail "the API answered without a token: $out"; fi
+grep -q -- "--token" <<<"$out" || fail "a call without a token did not ask for one: $out"
+if out="$(todoke --token wrong-token app list 2>&1)"; then fail "the API took a wrong token: $out"; fi
+out="$(todoke --token todoke-dev-token app list 2>&1)" || fail "the dev token was refused: $out"
+
+# Every stage runs as the image's unprivileged user, on a read-only root filesystem, without
+# capabilities or privilege escalation.
+for id in $(compose ps -q); do
+  name="$(docker inspect -f '{{.Name}}' "$id")"
+  got="$(docker inspect -f '{{.Config.User}} {{.HostConfig.ReadonlyRootfs}} {{.HostConfig.CapDrop}} {{.HostConfig.SecurityOpt}}' "$id")"
+  [[ "$got" == "65534:65534 true [ALL] [no-new-privileges:true]" ]] || fail "$name: user, read-only, cap_drop, security_opt: $got"
+done
 
 # Two renderers behind one DNS name: both are resolved and serve.
 compose up -d --scale renderer=2 >/dev/null 2>&1 || fail "scale renderer=2"
