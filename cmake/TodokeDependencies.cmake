@@ -9,6 +9,8 @@ pkg_check_modules(LIBGIT2 REQUIRED IMPORTED_TARGET libgit2)
 # RE2: Go's regular expression syntax (kustomize selectors) in linear time.
 pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
 find_package(yaml-cpp REQUIRED)
+# libyaml: the YAML parser behind common/yaml.h (the C parser go-yaml was ported from).
+pkg_check_modules(LIBYAML REQUIRED IMPORTED_TARGET yaml-0.1)
 find_package(nlohmann_json REQUIRED)
 find_package(CURL REQUIRED)
 find_package(OpenSSL REQUIRED)  # libcrypto: the renderer's SHA-1 and SHA-256

@@ -1,4 +1,5 @@
-// YAML <-> JSON, the one wrapper around yaml-cpp. No exception leaves this file.
+// YAML <-> JSON, the one wrapper around the YAML parser (libyaml, the C parser go-yaml was
+// ported from). No exception leaves this file.
 //
 // Parsing follows the scalar typing kustomize (go-yaml v3, YAML 1.2 core schema) applies:
 // quoted scalars and explicit !!str stay strings; plain `true`/`false` are booleans, plain

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libgit2-dev libssh2-1-dev libyaml-cpp-dev libabsl-dev libre2-dev
+  libgit2-dev libssh2-1-dev libyaml-cpp-dev libyaml-dev libabsl-dev libre2-dev
   libgtest-dev libgmock-dev googletest
   nlohmann-json3-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev
   libcli11-dev libcpp-httplib-dev prometheus-cpp-dev
