@@ -167,16 +167,36 @@ struct CpuSplit {
   double apiserver = 0;
   double etcd = 0;
   double other = 0;  // controller manager, scheduler, kwok
+  double machine_idle = 0;  // share of the machine's CPU time left idle (0..1)
+  double Total() const { return client + apiserver + etcd + other; }
 };
+
+// The machine's CPU ticks from /proc/stat: {idle (idle + iowait), all}.
+std::pair<unsigned long long, unsigned long long> MachineTicks() {
+  std::ifstream stat("/proc/stat");
+  std::string cpu;
+  stat >> cpu;
+  unsigned long long value = 0, idle = 0, total = 0;
+  for (int i = 0; i < 10 && stat >> value; ++i) {
+    total += value;
+    if (i == 3 || i == 4) idle += value;
+  }
+  return {idle, total};
+}
 
 class CpuMeter {
  public:
   CpuMeter(const ControlPlane& plane, pid_t applier)
       : plane_(plane), applier_(applier), apiserver_(plane.Cpu("kube-apiserver")),
         etcd_(plane.Cpu("etcd")), total_(plane.TotalCpu()),
-        applier_cpu_(applier > 0 ? ProcessCpuSeconds(applier) : 0) {}
+        applier_cpu_(applier > 0 ? ProcessCpuSeconds(applier) : 0), ticks_(MachineTicks()) {}
   CpuSplit Stop(double client_cpu = -1) const {
     CpuSplit split;
+    const auto ticks = MachineTicks();
+    if (ticks.second > ticks_.second) {
+      split.machine_idle = static_cast<double>(ticks.first - ticks_.first) /
+                           static_cast<double>(ticks.second - ticks_.second);
+    }
     split.apiserver = plane_.Cpu("kube-apiserver") - apiserver_;
     split.etcd = plane_.Cpu("etcd") - etcd_;
     split.other = plane_.TotalCpu() - total_ - split.apiserver - split.etcd;
@@ -188,6 +208,7 @@ class CpuMeter {
   const ControlPlane& plane_;
   pid_t applier_;
   double apiserver_, etcd_, total_, applier_cpu_;
+  std::pair<unsigned long long, unsigned long long> ticks_;
 };
 
 // ---- kubectl ---------------------------------------------------------------------------------
@@ -579,14 +600,17 @@ struct Row {
 };
 
 void PrintRows(const std::vector<Row>& rows) {
-  std::printf("\n%-44s %9s %9s %9s %7s %7s  %s\n", "phase", "wall s", "client", "apiserver",
-              "etcd", "other", "note");
+  std::printf("\n%-42s %7s %7s %9s %6s %6s %6s %6s  %s\n", "phase", "wall s", "client",
+              "apiserver", "etcd", "other", "cores", "idle", "note");
   for (const Row& row : rows) {
-    std::printf("%-44s %9.2f %9.2f %9.2f %7.2f %7.2f  %s\n", row.what.c_str(), row.wall,
-                row.cpu.client, row.cpu.apiserver, row.cpu.etcd, row.cpu.other, row.note.c_str());
+    std::printf("%-42s %7.2f %7.2f %9.2f %6.2f %6.2f %6.2f %5.0f%%  %s\n", row.what.c_str(),
+                row.wall, row.cpu.client, row.cpu.apiserver, row.cpu.etcd, row.cpu.other,
+                row.cpu.Total() / row.wall, row.cpu.machine_idle * 100, row.note.c_str());
   }
   std::printf("(CPU seconds used during the phase: client = kubectl or todoke-applier; other = "
-              "controller manager, scheduler, kwok)\n");
+              "controller manager, scheduler, kwok; cores = their sum / wall; idle = the machine's "
+              "idle CPU share meanwhile: near 0%% means the phase was bound by CPU, shared with "
+              "whatever else runs on the machine)\n");
   std::printf("\nrequests the API server served during each phase, by verb (every client, the "
               "controllers included):\n");
   for (const Row& row : rows) {

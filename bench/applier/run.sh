@@ -38,14 +38,16 @@ fi
 cleanup() { if [ "$started" = 1 ]; then tests/cluster/stop.sh "$DIR" >/dev/null; fi; }
 trap cleanup EXIT
 
+log=$(mktemp)
 rows=()
 for run in $(seq 1 "$RUNS"); do
   order=()
   if [ $((run % 2)) = 0 ]; then order=(--kubectl-first); fi
   echo "=== run $run of $RUNS ${order[*]:-}"
-  out=$("$BIN/applier_bench" --cluster-env="$DIR/env" "${order[@]}" "$@" | tee /dev/stderr)
-  rows+=("$(grep '^README row:' <<<"$out" | sed 's/^README row: //')")
+  "$BIN/applier_bench" --cluster-env="$DIR/env" "${order[@]}" "$@" | tee "$log"
+  rows+=("$(grep '^README row:' "$log" | sed 's/^README row: //')")
 done
+rm -f "$log"
 echo
 echo "todoke vs kubectl apply (create) | re-apply (no-op) | ReadLive p50 / p99 | RSS per 10,000 objects"
 printf '%s\n' "${rows[@]}"
