@@ -38,11 +38,13 @@ absl::StatusOr<Response> CallStage(const char* stage, InFlightLimit& limit,
   thread_local std::minstd_rand random(std::random_device{}());
   absl::Duration backoff = options.initial_backoff;
   grpc::Status status;
+  grpc::Status retryable;  // the last retryable failure: the cause if the deadline ends the retries
   Response response;
   for (int attempt = 0;; ++attempt) {
     response.Clear();
     auto context = ContextFor(deadline, options.token);
     status = call(context.get(), &response);
+    if (RetryableCode(status.error_code())) retryable = status;
     if (status.ok() || !RetryableCode(status.error_code()) || attempt >= options.max_retries) break;
     absl::Duration jittered = backoff * (0.5 + std::uniform_real_distribution<double>(0, 1)(random));
     if (absl::Now() + jittered >= deadline) break;
@@ -50,6 +52,11 @@ absl::StatusOr<Response> CallStage(const char* stage, InFlightLimit& limit,
     backoff = std::min(backoff * 2, options.max_backoff);
   }
   limit.Release();
+  if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED && !retryable.ok()) {
+    // Retried until the deadline: "Deadline Exceeded" alone would hide why (an applier whose
+    // cluster is down answers UNAVAILABLE naming it, until the last attempt runs out of time).
+    return Annotate(FromGrpcStatus(retryable), absl::StrCat(stage, " (retried until the deadline)"));
+  }
   if (!status.ok()) return Annotate(FromGrpcStatus(status), stage);
   return response;
 }
