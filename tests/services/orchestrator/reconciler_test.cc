@@ -510,22 +510,32 @@ TEST_F(ReconcilerTest, AutomatedSyncRunsOncePerCommitUnlessSelfHeal) {
   EXPECT_EQ(fakes_.apply->apply_calls(), 1);
   EXPECT_EQ(Get("web").status().sync(), types::v1::SYNC_STATUS_OUT_OF_SYNC);
 
-  // Self-heal reverts it.
+  // Self-heal reverts it. (Changing the spec is a new generation, which syncs once by itself.)
   EditSpec("web",
            [](v1::ApplicationSpec& spec) { spec.mutable_sync_policy()->set_self_heal(true); });
+  Pass("web", "spec");
+  EXPECT_EQ(fakes_.apply->LiveJson(Key("ConfigMap", "a")), Object("a").json());
+  Pass("web");
+  int applies = fakes_.apply->apply_calls();
+  EXPECT_FALSE(Pass("web").applied);
+  fakes_.apply->SetLive(Object("a", "edited by hand again"));
   EXPECT_TRUE(Pass("web", "drift").applied);
-  EXPECT_EQ(fakes_.apply->apply_calls(), 2);
+  EXPECT_EQ(fakes_.apply->apply_calls(), applies + 1);
   EXPECT_EQ(Get("web").status().operation().initiated_by(), "self-heal");
   EXPECT_EQ(fakes_.apply->LiveJson(Key("ConfigMap", "a")), Object("a").json());
 
-  // A new commit syncs once.
+  // Without self-heal again, a new commit syncs once.
   EditSpec("web",
            [](v1::ApplicationSpec& spec) { spec.mutable_sync_policy()->set_self_heal(false); });
+  ASSERT_FALSE(Pass("web").applied);  // in sync: nothing to apply for the new generation
   fakes_.render->SetObjects("web", {Object("a", "v2")});
   fakes_.source->SetCommit(kRepo, "main", "c2");
+  applies = fakes_.apply->apply_calls();
   EXPECT_TRUE(Pass("web").applied);
   EXPECT_FALSE(Pass("web").applied);
-  EXPECT_EQ(fakes_.apply->apply_calls(), 3);
+  fakes_.apply->SetLive(Object("a", "edited by hand at c2"));
+  EXPECT_FALSE(Pass("web", "drift").applied);
+  EXPECT_EQ(fakes_.apply->apply_calls(), applies + 1);
   EXPECT_EQ(Get("web").status().synced_revision(), "c2");
 }
 
