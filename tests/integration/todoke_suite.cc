@@ -32,6 +32,17 @@ absl::StatusOr<std::unique_ptr<TodokeSuite>> TodokeSuite::Start(const std::strin
   suite->webhook_address_ = absl::StrCat("127.0.0.1:", PickFreePort());
   for (const char* stage : {"source-fetcher", "renderer", "differ", "applier", "orchestrator"}) {
     absl::Status started = suite->StartStage(stage);
+    // A port free a moment ago may be taken since (by another process's outgoing connection, in
+    // the same ephemeral range): the first start tries new ones (the stages started later are
+    // given the new address).
+    for (int retry = 0; !started.ok() && retry < 2; ++retry) {
+      suite->addresses_[stage] = absl::StrCat("127.0.0.1:", PickFreePort());
+      suite->metrics_addresses_[stage] = absl::StrCat("127.0.0.1:", PickFreePort());
+      if (std::string(stage) == "orchestrator") {
+        suite->webhook_address_ = absl::StrCat("127.0.0.1:", PickFreePort());
+      }
+      started = suite->StartStage(stage);
+    }
     if (!started.ok()) return started;
   }
   auto channel = MakeChannel(suite->addresses_["orchestrator"]);
