@@ -3,24 +3,29 @@
 //   1. apply 1,000 objects: 100 apps x 10 (4 ConfigMaps, a Secret, a ServiceAccount, 2 Services,
 //      2 Deployments with 0 replicas), one namespace per app. todoke: 100 Apply calls, at most
 //      --concurrent-applies at once. kubectl: one `kubectl apply --server-side -f DIR` over the 100
-//      files of the same objects (in their own namespaces), discovery warm;
+//      files of the same objects (in their own namespaces). Both tools applied a warm-up app first
+//      (discovery, OpenAPI, connections and watches warm);
 //   2. the same set again: nothing changes (todoke must answer "unchanged" for every object);
 //   3. 10,000 small ConfigMaps (1,000 apps x 10 in 10 namespaces): the applier's RSS before and
 //      after its watch cache holds them (/proc/PID/status), then ReadLive of each of the 1,000 apps
 //      (its 10 keys) over gRPC, one call at a time: p50, p99 per call; and with 8 callers at once.
+//      Last, the RSS of a second, fresh applier that lists all of them at start.
 // Every figure is wall time of the whole operation, with the CPU seconds of each side (the client
-// tool, the applier, kube-apiserver, etcd, the rest of the control plane) to show where time went.
-// Before each timed phase the control plane is let settle (its CPU use under 0.25 cores, at most
-// 20 s). The test etcd runs with --unsafe-no-fsync: writes cost less than on a real cluster, which
-// favours neither tool (both wait for the same API server) but makes the absolute figures lower.
-// Fails (exit 1) only when an operation fails or a result is wrong, never on timings.
+// tool, the applier, kube-apiserver, etcd, the rest of the control plane), the machine's idle
+// share and the API server's requests by verb (from its /metrics), to show where time went.
+// Before each timed phase the controllers finish with earlier Deployments and the control plane
+// goes idle (not timed). The test etcd runs with --unsafe-no-fsync: writes cost less than on a
+// real cluster, which favours neither tool (both wait for the same API server) but makes the
+// absolute figures lower. Exit 1 when an operation fails or a result is wrong, never on timings.
 //
 // Run (the cluster first; bench/applier/run.sh does all of this, N times):
 //   tests/cluster/start.sh /tmp/k8s-bench
 //   build/bin/applier_bench --cluster-env=/tmp/k8s-bench/env [--concurrent-applies=100]
 //       [--kube-qps=2000 --kube-burst=4000 --kube-max-in-flight=64 --apply-concurrency=16]
-//       [--apps=100 --cache-apps=1000 --readlive-rounds=3] [--kubectl-first] [--keep]
+//       [--apps=100 --cache-apps=1000 --cache-namespaces=10 --readlive-rounds=3
+//        --readlive-callers=8] [--kubectl-first] [--no-cache-phase] [--keep]
 //   tests/cluster/stop.sh /tmp/k8s-bench
+// TODOKE_BIN_DIR names the folder of the todoke-applier to start (default build/bin).
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
