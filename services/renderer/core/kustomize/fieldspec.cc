@@ -134,10 +134,25 @@ bool GvkLess(absl::string_view group_a, absl::string_view version_a, absl::strin
          StableSortString(group_b, version_b, kind_b);
 }
 
+// Sorts by gvk in kyaml's order, computing each spec's sort key once.
 void SortSpecs(std::vector<FieldSpec>& specs) {
-  std::stable_sort(specs.begin(), specs.end(), [](const FieldSpec& a, const FieldSpec& b) {
-    return GvkLess(a.group, a.version, a.kind, b.group, b.version, b.kind);
-  });
+  if (specs.size() < 2) return;
+  std::vector<std::pair<int, std::string>> keys;
+  keys.reserve(specs.size());
+  for (const FieldSpec& spec : specs) {
+    keys.emplace_back(TypeOrder(spec.kind), StableSortString(spec.group, spec.version, spec.kind));
+  }
+  std::vector<size_t> order(specs.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&keys](size_t a, size_t b) { return keys[a] < keys[b]; });
+  bool sorted = true;
+  for (size_t i = 0; i < order.size() && sorted; ++i) sorted = order[i] == i;
+  if (sorted) return;
+  std::vector<FieldSpec> out;
+  out.reserve(specs.size());
+  for (size_t i : order) out.push_back(std::move(specs[i]));
+  specs = std::move(out);
 }
 
 // FsSlice.MergeAll.
@@ -165,6 +180,11 @@ absl::Status MergeAllSpecs(std::vector<FieldSpec>& into, const std::vector<Field
 }  // namespace
 
 absl::Status TransformerConfig::MergeFrom(const TransformerConfig& other) {
+  // Merging the defaults into a configuration that already holds them changes nothing: every
+  // default spec is present, and the lists are sorted.
+  if (other.is_defaults && includes_defaults) return absl::OkStatus();
+  is_defaults = false;  // a copy of the defaults stops being them once anything merges in
+  if (other.includes_defaults) includes_defaults = true;
   std::vector<FieldSpec>* mine[] = {&name_prefix,  &name_suffix,      &common_labels,
                                     &labels,       &template_labels,  &volume_claim_template_labels,
                                     &common_annotations, &namespace_, &var_reference,
@@ -223,6 +243,8 @@ const TransformerConfig& TransformerConfig::Defaults() {
     auto* config = new TransformerConfig;
     absl::Status status = config->MergeFrom(raw);
     (void)status;  // the built-in tables hold no conflicting specs (a unit test checks)
+    config->includes_defaults = true;
+    config->is_defaults = true;
     return config;
   }();
   return *defaults;

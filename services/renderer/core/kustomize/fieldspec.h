@@ -62,6 +62,10 @@ struct TransformerConfig {
   std::vector<FieldSpec> images;
   std::vector<FieldSpec> replicas;
   std::vector<NameReferenceSpec> name_reference;
+  // Whether the defaults were merged in (MergeFrom then skips merging them again), and whether
+  // this is Defaults() itself.
+  bool includes_defaults = false;
+  bool is_defaults = false;
 
   // kustomize's default configuration, as an accumulator holds it: each list sorted by gvk
   // and merged into an empty configuration (see MergeFrom).

@@ -5,9 +5,12 @@
 // namePrefix/nameSuffix, labels, commonLabels, commonAnnotations, patches (strategic merge and
 // JSON 6902, with targets), patchesStrategicMerge, patchesJson6902, images, replicas,
 // configMapGenerator/secretGenerator with generatorOptions and content hash suffixes, name
-// reference rewriting, replacements, vars, configurations (field spec files), sortOptions.
-// Refused with a clear message: remote resources (URLs, git repositories), Helm charts and
-// generator/transformer/validator plugins, anything outside the repository root.
+// reference rewriting, replacements, vars, configurations (field spec files), crds, openapi
+// (custom schemas for strategic merges), buildMetadata, sortOptions, and kustomize's builtin
+// plugins configured in `generators:`/`transformers:` (see plugins.h). The reference is
+// kustomize v5.5.0 (api v0.18.0), checked case by case against `kubectl kustomize`.
+// Refused with a clear message: remote resources (URLs, git repositories), Helm charts, exec,
+// container and Go plugins, validators, anything outside the repository root.
 #ifndef TODOKE_SERVICES_RENDERER_CORE_KUSTOMIZE_KUSTOMIZE_H_
 #define TODOKE_SERVICES_RENDERER_CORE_KUSTOMIZE_KUSTOMIZE_H_
 
