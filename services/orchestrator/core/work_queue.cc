@@ -77,16 +77,20 @@ std::optional<std::string> WorkQueue::Get() {
       processing_.insert(key);
       return key;
     }
-    // Wake at the next delayed item's time, on an Add, or on shutdown; at most every second so
-    // a clock change cannot stall the queue.
+    // Wake at the next delayed item's time, on an Add (of a ready item, or of a delayed one due
+    // earlier than what this wait is for), or on shutdown; at most every second so a clock
+    // change cannot stall the queue.
     absl::Duration wait = absl::Seconds(1);
-    if (!delayed_.empty()) wait = std::min(wait, std::get<0>(*delayed_.begin()) - now);
-    mu_.AwaitWithTimeout(absl::Condition(
-                             +[](WorkQueue* q) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-                               return q->shut_down_ || !q->ready_.empty();
-                             },
-                             this),
-                         std::max(wait, absl::Milliseconds(1)));
+    absl::Time earliest = absl::InfiniteFuture();
+    if (!delayed_.empty()) {
+      earliest = std::get<0>(*delayed_.begin());
+      wait = std::min(wait, earliest - now);
+    }
+    auto woken = [this, earliest]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      return shut_down_ || !ready_.empty() ||
+             (!delayed_.empty() && std::get<0>(*delayed_.begin()) < earliest);
+    };
+    mu_.AwaitWithTimeout(absl::Condition(&woken), std::max(wait, absl::Milliseconds(1)));
   }
   return std::nullopt;
 }

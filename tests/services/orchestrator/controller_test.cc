@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -56,7 +57,7 @@ bool WaitUntil(const std::function<bool()>& done, absl::Duration timeout = absl:
   return done();
 }
 
-// Blocks the passes of one app at ReadLive until released.
+// Blocks the passes of one app at ReadLive until released, or lets a counted number through.
 class Gate {
  public:
   void Block(const std::string& app) {
@@ -68,13 +69,19 @@ class Gate {
     absl::MutexLock lock(&mu_);
     open_ = true;
   }
+  // Lets `n` more blocked passes through (the gate stays closed for the others).
+  void Admit(int n) {
+    absl::MutexLock lock(&mu_);
+    permits_ += n;
+  }
   // Called from the fake's ReadLive hook.
   void Pass(const std::string& app) {
     absl::MutexLock lock(&mu_);
     if (app != app_) return;
     ++waiting_;
-    auto open = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return open_; };
-    mu_.AwaitWithTimeout(absl::Condition(&open), absl::Seconds(30));
+    auto go = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return open_ || permits_ > 0; };
+    mu_.AwaitWithTimeout(absl::Condition(&go), absl::Seconds(30));
+    if (!open_ && permits_ > 0) --permits_;
     --waiting_;
   }
   int waiting() {
@@ -86,6 +93,7 @@ class Gate {
   absl::Mutex mu_;
   std::string app_ ABSL_GUARDED_BY(mu_);
   bool open_ ABSL_GUARDED_BY(mu_) = true;
+  int permits_ ABSL_GUARDED_BY(mu_) = 0;
   int waiting_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
@@ -350,16 +358,21 @@ TEST_F(ControllerTest, RefreshAndWaitWaitsForANewPassAndIsBounded) {
 
   // The running pass started before the call: the answer waits for the one after it.
   absl::Status waited;
-  int passes_at_return = 0;
+  std::atomic<bool> returned{false};
   std::thread refresher([&] {
     waited = controller_->RefreshAndWait("web", absl::Now() + absl::Seconds(10));
-    passes_at_return = fakes_.apply->read_live_calls("web");
+    returned = true;
   });
   absl::SleepFor(absl::Milliseconds(100));
+  gate_.Admit(1);  // the pass that was running ends; the one the refresh asked for blocks
+  ASSERT_TRUE(WaitUntil([&] { return fakes_.apply->read_live_calls("web") == 1; }));
+  ASSERT_TRUE(WaitUntil([&] { return gate_.waiting() == 1; })) << "no pass after the refresh";
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_FALSE(returned.load()) << "returned on the pass that was already running";
   gate_.Release();
   refresher.join();
   EXPECT_TRUE(waited.ok()) << waited;
-  EXPECT_GE(passes_at_return, 2) << "returned on the pass that was already running";
+  EXPECT_EQ(fakes_.apply->read_live_calls("web"), 2);
 
   // Nothing running: a refresh is answered quickly.
   ASSERT_TRUE(Idle());
@@ -396,15 +409,18 @@ TEST_F(ControllerTest, DriftReconcilesButTheEchoOfOwnApplyDoesNot) {
   *echo.mutable_key() = testing::Key("ConfigMap", "web");
   echo.set_resource_version("101");  // the fake's first version
   ASSERT_EQ(fakes_.apply->FireDrift(echo), 1);
-  ASSERT_TRUE(Idle());
+  ASSERT_TRUE(Idle(absl::Milliseconds(400)));
   EXPECT_EQ(fakes_.apply->read_live_calls("web"), passes) << "our own write started a reconcile";
 
   // Somebody else's write.
   fakes_.apply->SetLive(Object("web", "edited"));
   applier::v1::DriftEvent drift = echo;
   drift.set_resource_version("102");
+  absl::Time fired = absl::Now();
   ASSERT_EQ(fakes_.apply->FireDrift(drift), 1);
   ASSERT_TRUE(WaitUntil([&] { return fakes_.apply->read_live_calls("web") > passes; }));
+  // Within the drift delay and a little: self-heal is meant to come within about a second.
+  EXPECT_LT(absl::Now() - fired, absl::Milliseconds(300));
   ASSERT_TRUE(Idle());
   auto app = store_->Get("web");
   ASSERT_TRUE(app.ok());
@@ -458,6 +474,27 @@ TEST_F(ControllerTest, OperationInterruptedByACrashIsReportedAndRetried) {
   EXPECT_GT(automated->status().operation().id(), ids["auto"]);
   EXPECT_EQ(automated->status().operation().phase(), v1::OPERATION_PHASE_SUCCEEDED);
   EXPECT_EQ(automated->status().sync(), types::v1::SYNC_STATUS_SYNCED);
+}
+
+// The queue under the drift and after-sync triggers: an item added with a delay shorter than
+// what a waiting worker sleeps for (up to a second) must wake it at its time.
+TEST(WorkQueueWakeTest, AnEarlierDelayedAddWakesAWaitingWorker) {
+  WorkQueue queue;
+  queue.Add("interval", WorkPriority::kLow, absl::Now() + absl::Hours(1));
+  std::optional<std::string> got;
+  absl::Time got_at;
+  std::thread worker([&] {
+    got = queue.Get();
+    got_at = absl::Now();
+  });
+  absl::SleepFor(absl::Milliseconds(50));  // the worker now waits for the hour-long item
+  absl::Time added = absl::Now();
+  queue.Add("drift", WorkPriority::kNormal, added + absl::Milliseconds(20));
+  worker.join();
+  EXPECT_EQ(got, "drift");
+  EXPECT_GE(got_at - added, absl::Milliseconds(19));
+  EXPECT_LT(got_at - added, absl::Milliseconds(300)) << "woke late: " << (got_at - added);
+  queue.ShutDown();
 }
 
 }  // namespace
