@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/json_parse.h"
+#include "services/renderer/core/hashing.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "common/tracking.h"
@@ -356,6 +357,25 @@ ObjectResult KubernetesDestination::ApplyRun::ApplyObject(const PlannedObject& p
   }
   StampTracking(body, d_->options_.installation, plan_.app);
 
+  // Nothing to send when todoke applied this very body last and the object has not moved since
+  // (the synced watch cache holds the resourceVersion that apply answered): the server would
+  // answer it unchanged. Saves ~2.8 ms of API server CPU per object on a no-op re-apply.
+  const std::string body_digest =
+      absl::StrCat(plan_.options.force ? "force:" : "", renderer::Sha256Hex(CanonicalJson(body)));
+  if (!dry_run && !planned.hook && !planned.replace &&
+      d_->cache_->IsSynced({key.group, key.kind})) {
+    if (std::optional<CachedObject> cached = d_->cache_->Get(key)) {
+      if (d_->LastApplied(key) == std::make_pair(body_digest, cached->resource_version)) {
+        ObjectResult out = result(ApplyAction::kUnchanged, "");
+        out.resource_version = cached->resource_version;
+        absl::MutexLock lock(&mu_);
+        step_applied_.push_back(key);
+        all_applied_.push_back(key);
+        return out;
+      }
+    }
+  }
+
   absl::StatusOr<std::optional<Json>> live = Live(key);
   if (!live.ok()) return result(ApplyAction::kFailed, std::string(live.status().message()));
   if (live->has_value()) {
@@ -430,6 +450,7 @@ ObjectResult KubernetesDestination::ApplyRun::ApplyObject(const PlannedObject& p
     return out;
   }
   out.resource_version = ResourceVersionOf(*answered);
+  if (!dry_run) d_->RememberApplied(key, body_digest, out.resource_version);
   d_->cache_->Update(*answered);
   // Watch the kind from now on (ReadLive and WatchDrift); failures surface in ReadLive.
   (void)d_->cache_->Watch({key.group, key.kind}, deadline_);
@@ -916,19 +937,28 @@ absl::StatusOr<LiveSet> KubernetesDestination::ReadLive(const ReadLiveQuery& que
   std::vector<char> absent(wanted.size(), 0);
   absl::Mutex error_mu;
   absl::Status error;
-  ParallelFor(wanted.size(), options_.concurrency, [&](size_t i) {
+  // Cache hits are answered on this thread; only keys that need a GET go to worker threads
+  // (starting threads per call was most of the applier's CPU in ReadLive: p50 0.55-0.67 ms ->
+  // 0.20-0.24 ms, 540-720 -> 153-183 us of CPU per call, bench/applier).
+  std::vector<size_t> to_get;
+  for (size_t i = 0; i < wanted.size(); ++i) {
     const Wanted& want = wanted[i];
     if (!want.served) {
       absent[i] = 1;
-      return;
+      continue;
     }
     if (!want.use_get) {
       if (std::optional<CachedObject> cached = cache_->Get(want.key)) {
         found[i] =
             LiveObject{cached->key, std::move(cached->json), std::move(cached->resource_version)};
-        return;
+        continue;
       }
     }
+    to_get.push_back(i);
+  }
+  ParallelFor(to_get.size(), options_.concurrency, [&](size_t j) {
+    const size_t i = to_get[j];
+    const Wanted& want = wanted[i];
     // Not in the label-filtered cache: it may exist without todoke's label.
     absl::StatusOr<Json> object = client_->Get(want.key, deadline);
     if (object.ok()) {
@@ -975,6 +1005,18 @@ absl::StatusOr<std::unique_ptr<Destination::Subscription>> KubernetesDestination
   if (!callback) return absl::InvalidArgumentError("WatchDrift needs a callback");
   const uint64_t id = cache_->Subscribe(std::move(callback));
   return std::unique_ptr<Subscription>(new CacheSubscription(cache_.get(), id));
+}
+
+std::pair<std::string, std::string> KubernetesDestination::LastApplied(const ObjectKey& key) {
+  absl::MutexLock lock(&applied_mu_);
+  auto it = applied_.find(key);
+  return it == applied_.end() ? std::pair<std::string, std::string>() : it->second;
+}
+
+void KubernetesDestination::RememberApplied(const ObjectKey& key, const std::string& body_digest,
+                                            const std::string& resource_version) {
+  absl::MutexLock lock(&applied_mu_);
+  applied_[key] = {body_digest, resource_version};
 }
 
 }  // namespace todoke::applier::sync

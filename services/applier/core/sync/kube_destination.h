@@ -46,6 +46,7 @@
 #ifndef TODOKE_SERVICES_APPLIER_CORE_SYNC_KUBE_DESTINATION_H_
 #define TODOKE_SERVICES_APPLIER_CORE_SYNC_KUBE_DESTINATION_H_
 
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -155,6 +156,14 @@ class KubernetesDestination : public Destination {
   absl::Mutex hooks_mu_;
   std::set<std::tuple<std::string, std::string, std::string, ObjectKey>> hooks_ran_
       ABSL_GUARDED_BY(hooks_mu_);
+
+  // Per object: the digest of the body todoke applied last and the resourceVersion the server
+  // answered, so a re-apply of the same body to an object that did not move sends nothing.
+  std::pair<std::string, std::string> LastApplied(const ObjectKey& key);
+  void RememberApplied(const ObjectKey& key, const std::string& body_digest,
+                       const std::string& resource_version);
+  absl::Mutex applied_mu_;
+  std::map<ObjectKey, std::pair<std::string, std::string>> applied_ ABSL_GUARDED_BY(applied_mu_);
 };
 
 }  // namespace todoke::applier::sync

@@ -266,6 +266,21 @@ TEST_F(KubeDestinationTest, MultiObjectAppIsAppliedThenAvailableAndReapplyChange
     EXPECT_EQ(result.action, ApplyAction::kUnchanged)
         << result.key.ToString() << ": " << result.message;
   }
+
+  // Once nothing moves, a re-apply of the same bodies sends nothing to the API server: the
+  // watch cache holds the resourceVersions todoke's own applies answered.
+  absl::SleepFor(absl::Seconds(2));
+  Applied settle = Apply(Objects(WebApp("1.0")));
+  ASSERT_TRUE(settle.status.ok()) << settle.status;
+  absl::SleepFor(absl::Seconds(1));
+  int64_t before = destination_->client().stats().requests;
+  Applied quiet = Apply(Objects(WebApp("1.0")));
+  ASSERT_TRUE(quiet.status.ok()) << quiet.status;
+  for (const ObjectResult& result : quiet.outcome.results) {
+    EXPECT_EQ(result.action, ApplyAction::kUnchanged) << result.key.ToString();
+  }
+  EXPECT_EQ(destination_->client().stats().requests - before, 0)
+      << "a no-op re-apply sent requests";
 }
 
 TEST_F(KubeDestinationTest, ImageChangeRollsOut) {
