@@ -707,6 +707,8 @@ class ApiServerRestartTest : public K8sLoopTest {
   void TearDown() override {
     K8sLoopTest::TearDown();
     if (started_) (void)Sh(absl::StrCat("'", SourceDir(), "/tests/cluster/stop.sh' '", dir_, "'"));
+    if (!dir_.empty() && !absl::StrContains(dir_, "'"))
+      (void)Sh(absl::StrCat("rm -rf '", dir_, "'"));
   }
 
   // Stops kube-apiserver (only it) and returns its command line.
