@@ -302,9 +302,12 @@ ReconcileOutcome Reconciler::Reconcile(const ReconcileRequest& request,
   // last good value (no prune, no apply from a partial picture).
   auto fail = [&](const std::string& failed_type, const absl::Status& error) {
     std::string type = ConditionTypeFor(error, failed_type);
-    std::string message = type == "StageUnavailable"
-                              ? absl::StrCat(StageOf(failed_type), ": ", error.message())
-                              : std::string(error.message());
+    // The stage clients name their stage already ("renderer: ..."); name it once.
+    absl::string_view text = error.message();
+    const std::string prefix = absl::StrCat(StageOf(failed_type), ": ");
+    while (absl::StartsWith(text, prefix)) text.remove_prefix(prefix.size());
+    std::string message = type == "StageUnavailable" ? absl::StrCat(prefix, text)
+                                                     : std::string(error.message());
     conditions.push_back(MakeCondition(type, message));
     if (status.sync() == types::v1::SYNC_STATUS_UNSPECIFIED) {
       status.set_sync(types::v1::SYNC_STATUS_UNKNOWN);
