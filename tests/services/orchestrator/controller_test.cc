@@ -476,6 +476,36 @@ TEST_F(ControllerTest, OperationInterruptedByACrashIsReportedAndRetried) {
   EXPECT_EQ(automated->status().sync(), types::v1::SYNC_STATUS_SYNCED);
 }
 
+TEST_F(ControllerTest, InterruptionShowsEvenWhenTheKillCameBeforeTheStatusWrite) {
+  // A sync writes its intent row, then the status showing it; a kill between the two leaves a
+  // status naming the previous operation. The interruption must still show after the restart.
+  Create(MakeApp("manual"));
+  v1::Operation previous;
+  previous.set_revision("c0");
+  auto first = store_->StartOperation("manual", previous);
+  ASSERT_TRUE(first.ok());
+  OperationResult done;
+  done.message = "1 created";
+  auto finished = store_->FinishOperation(first->id(), done);
+  ASSERT_TRUE(finished.ok()) << finished.status();
+  v1::ApplicationStatus status;
+  *status.mutable_operation() = finished->operation;
+  ASSERT_TRUE(store_->UpdateStatus("manual", status).ok());
+  v1::Operation cut_short;
+  cut_short.set_revision("c1");
+  cut_short.set_initiated_by("user");
+  auto running = store_->StartOperation("manual", cut_short);  // and then kill -9
+  ASSERT_TRUE(running.ok());
+
+  StartController();
+  ASSERT_TRUE(Idle());
+  auto app = store_->Get("manual");
+  ASSERT_TRUE(app.ok());
+  EXPECT_EQ(app->status().operation().id(), running->id()) << app->status().DebugString();
+  EXPECT_EQ(app->status().operation().phase(), v1::OPERATION_PHASE_INTERRUPTED);
+  EXPECT_EQ(app->status().operation().revision(), "c1");
+}
+
 // The queue under the drift and after-sync triggers: an item added with a delay shorter than
 // what a waiting worker sleeps for (up to a second) must wake it at its time.
 TEST(WorkQueueWakeTest, AnEarlierDelayedAddWakesAWaitingWorker) {

@@ -815,8 +815,11 @@ absl::StatusOr<std::vector<v1::Operation>> SqliteApplicationStore::MarkInterrupt
   }
   const google::protobuf::Timestamp now = ToTimestamp(Now());
   std::vector<v1::Operation> interrupted;
+  // The newest interrupted operation of each app (by app id).
+  absl::flat_hash_map<int64_t, v1::Operation> newest_interrupted;
   for (const int64_t id : ids) {
-    ASSIGN_OR_RETURN(v1::Operation operation, ReadOperationLocked(id, nullptr));
+    int64_t app_id = 0;
+    ASSIGN_OR_RETURN(v1::Operation operation, ReadOperationLocked(id, &app_id));
     operation.set_phase(v1::OPERATION_PHASE_INTERRUPTED);
     operation.set_message(
         operation.message().empty()
@@ -830,10 +833,13 @@ absl::StatusOr<std::vector<v1::Operation>> SqliteApplicationStore::MarkInterrupt
                      Prepare("UPDATE operations SET phase = ?, operation = ? WHERE id = ?"));
     RETURN_IF_ERROR(
         update.Bind(1, operation.phase()).BindBlob(2, Serialize(blob)).Bind(3, id).Run());
+    newest_interrupted[app_id] = operation;
     interrupted.push_back(std::move(operation));
   }
 
-  // Statuses that still show a running operation get the stored one.
+  // Statuses that still show a running operation get the stored one; statuses that show an
+  // operation older than an interrupted one (the process died between the intent row and the
+  // status write) get the interrupted one.
   struct StatusRow {
     int64_t app_id;
     std::string blob;
@@ -846,8 +852,11 @@ absl::StatusOr<std::vector<v1::Operation>> SqliteApplicationStore::MarkInterrupt
       ASSIGN_OR_RETURN(const bool row, select.Step());
       if (!row) break;
       StatusRow status_row{select.Int(0), select.Blob(1), {}};
+      auto newest = newest_interrupted.find(status_row.app_id);
       if (status_row.status.ParseFromString(status_row.blob) &&
-          status_row.status.operation().phase() == v1::OPERATION_PHASE_RUNNING) {
+          (status_row.status.operation().phase() == v1::OPERATION_PHASE_RUNNING ||
+           (newest != newest_interrupted.end() &&
+            status_row.status.operation().id() < newest->second.id()))) {
         stale.push_back(std::move(status_row));
       }
     }
@@ -860,6 +869,10 @@ absl::StatusOr<std::vector<v1::Operation>> SqliteApplicationStore::MarkInterrupt
     } else {
       status.mutable_operation()->set_phase(v1::OPERATION_PHASE_INTERRUPTED);
       *status.mutable_operation()->mutable_finished_at() = now;
+    }
+    auto newest = newest_interrupted.find(row.app_id);
+    if (newest != newest_interrupted.end() && status.operation().id() < newest->second.id()) {
+      *status.mutable_operation() = newest->second;
     }
     RETURN_IF_ERROR(WriteStatusLocked(row.app_id, row.blob, status).status());
   }
