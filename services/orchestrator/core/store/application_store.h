@@ -125,7 +125,8 @@ class ApplicationStore {
   // and is returned, oldest first, so that the loop can report and retry them. An Application
   // whose status.operation still shows a running operation gets the stored operation there
   // instead (interrupted, or finished when the process died between FinishOperation and its
-  // status write).
+  // status write); one whose status.operation is older than an interrupted operation of the app
+  // (the process died between StartOperation and the status write) gets the interrupted one.
   virtual absl::StatusOr<std::vector<v1::Operation>> MarkInterrupted() = 0;
 
   // --- History ------------------------------------------------------------------------------
