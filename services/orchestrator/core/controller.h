@@ -78,9 +78,12 @@ class Controller {
   void Forget(const std::string& app);
 
   // Refreshes every app whose source repository matches `repo_url` (normalised: scheme, case of
-  // the host, ".git" suffix and trailing slashes do not matter) and whose target revision could
-  // be `ref` ("refs/heads/x", "refs/tags/v1", or a short branch name; apps following HEAD, a
-  // tag or a semver range are refreshed on any push). Returns the apps queued.
+  // the host, userinfo, ".git" suffix and trailing slashes do not matter; the path's case does)
+  // and whose target revision could be `ref` ("refs/heads/x", "refs/tags/v1", or a short branch
+  // name): apps following that branch or tag; apps following HEAD on any push; apps following
+  // a semver range on any tag push; every app of the repository when `ref` is empty; never an
+  // app pinned to a commit or suspended, and nothing at all for a push to a branch some app
+  // hydrates into (todoke's own write). Returns the apps queued.
   std::vector<std::string> RefreshMatching(const std::string& repo_url, const std::string& ref);
 
   size_t QueueDepth() const { return queue_.Size(); }
