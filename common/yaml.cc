@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <charconv>
 #include <cstring>
 #include <unordered_map>
 #include <cstdlib>
@@ -191,8 +192,10 @@ Json ResolvePlainScalar(const std::string& s) {
     if (ParseGoInteger(s, &integer)) return integer;
     std::string plain = absl::StrReplaceAll(s, {{"_", ""}});
     if (IsYamlFloatSyntax(plain)) {
+      // Go's strconv.ParseFloat refuses a value beyond the double range (ErrRange), and go-yaml
+      // then keeps the text as a string: "1e400" is a string for kustomize, not +Inf.
       double d;
-      if (absl::SimpleAtod(plain, &d)) return d;
+      if (absl::SimpleAtod(plain, &d) && !std::isinf(d)) return d;
     }
     std::string timestamp;
     if (NormalizeTimestamp(s, &timestamp)) return timestamp;
@@ -805,11 +808,40 @@ void AppendNumber(const Json& value, std::string* out) {
       out->append(d > 0 ? ".inf" : "-.inf");
       return;
     }
-    // kustomize prints floats through Go's JSON encoder: integral values have no fraction.
-    if (d == std::floor(d) && std::fabs(d) < 1e15) {
-      absl::StrAppend(out, static_cast<int64_t>(d));
+    // kustomize prints a float through Go's JSON encoder (shortest digits, fixed notation for
+    // 1e-6 <= |d| < 1e21) and reads that text back with gopkg.in/yaml.v2: an integral text that
+    // fits int64/uint64 is printed as it is, anything else as a float through
+    // strconv.FormatFloat(d, 'g', -1, 64) (exponent form when the exponent is < -4 or >= 6).
+    if (d == 0) {
+      out->append("0");  // -0 too: yaml.v2 reads Go's "-0" as the integer 0
       return;
     }
+    char buffer[64];
+    const double magnitude = std::fabs(d);
+    if (magnitude == 0 || (magnitude >= 1e-6 && magnitude < 1e21)) {
+      auto fixed = std::to_chars(buffer, buffer + sizeof(buffer), d, std::chars_format::fixed);
+      const absl::string_view text(buffer, fixed.ptr - buffer);
+      int64_t as_int;
+      uint64_t as_uint;
+      if (text.find('.') == absl::string_view::npos &&
+          (absl::SimpleAtoi(text, &as_int) || absl::SimpleAtoi(text, &as_uint))) {
+        out->append(text.data(), text.size());
+        return;
+      }
+    }
+    auto scientific =
+        std::to_chars(buffer, buffer + sizeof(buffer), d, std::chars_format::scientific);
+    const absl::string_view text(buffer, scientific.ptr - buffer);
+    int exponent = 0;
+    const size_t e = text.find('e');
+    if (e != absl::string_view::npos) (void)absl::SimpleAtoi(text.substr(e + 1), &exponent);
+    if (exponent < -4 || exponent >= 6) {
+      out->append(text.data(), text.size());
+    } else {
+      auto fixed = std::to_chars(buffer, buffer + sizeof(buffer), d, std::chars_format::fixed);
+      out->append(buffer, fixed.ptr - buffer);
+    }
+    return;
   }
   out->append(value.dump());
 }
