@@ -57,11 +57,16 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(absl::string_view tar
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(options.max_message_bytes);
   args.SetMaxSendMessageSize(options.max_message_bytes);
-  args.SetServiceConfigJSON(absl::StrCat(
-      R"({"loadBalancingConfig":[{"round_robin":{}}],)",
-      R"("methodConfig":[{"name":[{}],"retryPolicy":{"maxAttempts":)", options.max_attempts,
-      R"(,"initialBackoff":"0.1s","maxBackoff":"2s","backoffMultiplier":2,)",
-      R"("retryableStatusCodes":["UNAVAILABLE"]}}]})"));
+  // gRPC requires maxAttempts > 1 in a retry policy: with 1 there is no policy at all.
+  if (options.max_attempts > 1) {
+    args.SetServiceConfigJSON(absl::StrCat(
+        R"({"loadBalancingConfig":[{"round_robin":{}}],)",
+        R"("methodConfig":[{"name":[{}],"retryPolicy":{"maxAttempts":)", options.max_attempts,
+        R"(,"initialBackoff":"0.1s","maxBackoff":"2s","backoffMultiplier":2,)",
+        R"("retryableStatusCodes":["UNAVAILABLE"]}}]})"));
+  } else {
+    args.SetServiceConfigJSON(R"({"loadBalancingConfig":[{"round_robin":{}}]})");
+  }
   return grpc::CreateCustomChannel(resolved, grpc::InsecureChannelCredentials(), args);
 }
 

@@ -16,7 +16,7 @@ namespace todoke {
 
 struct ChannelOptions {
   int max_message_bytes = 64 << 20;
-  // Transparent retries of UNAVAILABLE (every stage is idempotent, so this is safe).
+  // Transparent retries of UNAVAILABLE (every stage is idempotent, so this is safe); 1: none.
   int max_attempts = 3;
 };
 

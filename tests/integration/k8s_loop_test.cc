@@ -536,7 +536,8 @@ TEST_F(K8sLoopTest, IgnoredReplicasAreNotRevertedEvenBySyncsOfOtherFields) {
                        R"({"data":{"color":"red"}})"})
                   .ok());
   ASSERT_TRUE(colors->WaitFor("red", &at, absl::Seconds(10)).ok());
-  ASSERT_TRUE(colors->WaitFor("blue", &at, absl::Seconds(30)).ok()) << "no self-heal";
+  ASSERT_TRUE(colors->WaitFor("blue", &at, absl::Seconds(60)).ok())
+      << "no self-heal; app: " << Get().DebugString();
   auto synced = suite_->WaitFor(
       kApp, [&](const v1::Application& a) { return SyncedHealthyAt(a, first_commit_); }, kConverge);
   ASSERT_TRUE(synced.ok()) << synced.status();

@@ -36,7 +36,9 @@ struct ReconcilerOptions {
   // Deadline of each stage call.
   absl::Duration resolve_timeout = absl::Seconds(60);
   absl::Duration render_timeout = absl::Seconds(120);
-  absl::Duration read_live_timeout = absl::Seconds(60);
+  // ReadLive waits for the applier's watch cache (it answers UNAVAILABLE after ~5 s when the
+  // cluster is unreachable): a dead cluster shows on the app within about this bound.
+  absl::Duration read_live_timeout = absl::Seconds(30);
   absl::Duration diff_timeout = absl::Seconds(60);
   absl::Duration apply_timeout = absl::Minutes(10);
   // How long a Resolve answer is shared by the apps of one repository and ref.

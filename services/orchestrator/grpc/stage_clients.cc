@@ -295,6 +295,9 @@ absl::StatusOr<Stages> ConnectStages(const std::string& source_fetcher, const st
                                      const std::string& differ, const std::string& applier,
                                      const StageClientOptions& options) {
   ChannelOptions channel_options;
+  // CallStage retries with backoff within each call's deadline; a second layer of retries in the
+  // channel would only multiply the wait before a dead stage is reported.
+  channel_options.max_attempts = 1;
   auto source_channel = MakeChannel(source_fetcher, channel_options);
   if (!source_channel.ok()) return Annotate(source_channel.status(), "--source-fetcher");
   auto renderer_channel = MakeChannel(renderer, channel_options);
