@@ -217,14 +217,7 @@ void Controller::Enqueue(const std::string& app, const std::string& trigger,
 absl::StatusOr<v1::Operation> Controller::RequestSync(const std::string& app, SyncOrder order) {
   // Stored when it starts running (the store holds one running operation per app); until then
   // it is QUEUED, and a later request replaces one that has not started.
-  v1::Operation operation;
-  operation.set_app_name(app);
-  operation.set_phase(v1::OPERATION_PHASE_QUEUED);
-  operation.set_revision(order.revision);
-  operation.set_initiated_by(order.initiated_by);
-  operation.set_dry_run(order.dry_run);
-  operation.set_prune(order.prune);
-  operation.set_force(order.force);
+  v1::Operation operation = OperationFor(app, order, v1::OPERATION_PHASE_QUEUED);
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) return absl::UnavailableError("the orchestrator is shutting down");

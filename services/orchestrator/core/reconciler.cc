@@ -175,6 +175,19 @@ types::v1::KubeObject WithIgnoredLiveValues(
 
 }  // namespace
 
+v1::Operation OperationFor(const std::string& app, const SyncOrder& order,
+                           v1::OperationPhase phase) {
+  v1::Operation operation;
+  operation.set_app_name(app);
+  operation.set_phase(phase);
+  operation.set_revision(order.revision);
+  operation.set_initiated_by(order.initiated_by);
+  operation.set_dry_run(order.dry_run);
+  operation.set_prune(order.prune);
+  operation.set_force(order.force);
+  return operation;
+}
+
 std::string ConditionTypeFor(const absl::Status& status, const std::string& failed_type) {
   switch (status.code()) {
     case absl::StatusCode::kUnavailable:
@@ -530,14 +543,8 @@ ReconcileOutcome Reconciler::RunSync(
                                      const std::atomic<bool>* cancel) {
   ReconcileOutcome outcome;
   const std::string& name = app.name();
-  v1::Operation operation;
-  operation.set_app_name(name);
-  operation.set_phase(v1::OPERATION_PHASE_RUNNING);
+  v1::Operation operation = OperationFor(name, order, v1::OPERATION_PHASE_RUNNING);
   operation.set_revision(cache.commit);
-  operation.set_initiated_by(order.initiated_by);
-  operation.set_dry_run(order.dry_run);
-  operation.set_prune(order.prune);
-  operation.set_force(order.force);
   *operation.mutable_started_at() = ToTimestamp(absl::Now());
 
   // Prune candidates: the comparison's Extraneous rows, held while anything is Unknown (an object

@@ -161,6 +161,10 @@ class Reconciler {
   std::map<std::pair<std::string, std::string>, ResolveEntry> resolves_ ABSL_GUARDED_BY(resolve_mu_);
 };
 
+// The operation `order` describes for `app` (revision as ordered; id and times unset).
+v1::Operation OperationFor(const std::string& app, const SyncOrder& order,
+                           v1::OperationPhase phase);
+
 // "StageUnavailable" for UNAVAILABLE / DEADLINE_EXCEEDED / RESOURCE_EXHAUSTED, else `failed_type`.
 std::string ConditionTypeFor(const absl::Status& status, const std::string& failed_type);
 
