@@ -24,6 +24,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
+#include "tests/deploy/json_field.h"
 #include "services/renderer/core/file_source.h"
 #include "services/renderer/core/render.h"
 
@@ -33,23 +34,8 @@ namespace {
 const char* const kComponents[] = {"source-fetcher", "renderer", "differ", "applier",
                                    "orchestrator"};
 
-// The value at `path` under `object`, or null when a step is missing or of another type.
-const Json& Field(const Json& object, std::initializer_list<const char*> path) {
-  static const Json kNull;
-  const Json* at = &object;
-  for (const char* key : path) {
-    if (!at->is_object()) return kNull;
-    auto it = at->find(key);
-    if (it == at->end()) return kNull;
-    at = &*it;
-  }
-  return *at;
-}
-
-std::string StringField(const Json& object, std::initializer_list<const char*> path) {
-  const Json& value = Field(object, path);
-  return value.is_string() ? value.get<std::string>() : "";
-}
+using test_json::Field;
+using test_json::StringField;
 
 // The elements of an array field (none when missing).
 const std::vector<Json>& Items(const Json& object, std::initializer_list<const char*> path) {

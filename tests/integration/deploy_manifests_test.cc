@@ -24,6 +24,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "tests/deploy/json_field.h"
 #include "services/renderer/core/file_source.h"
 #include "services/renderer/core/render.h"
 #include "tests/integration/process.h"
@@ -31,23 +32,8 @@
 namespace todoke::testing {
 namespace {
 
-// The value at `path` under `object`, or null when a step is missing or of another type.
-const Json& Field(const Json& object, std::initializer_list<const char*> path) {
-  static const Json kNull;
-  const Json* at = &object;
-  for (const char* key : path) {
-    if (!at->is_object()) return kNull;
-    auto it = at->find(key);
-    if (it == at->end()) return kNull;
-    at = &*it;
-  }
-  return *at;
-}
-
-std::string StringField(const Json& object, std::initializer_list<const char*> path) {
-  const Json& value = Field(object, path);
-  return value.is_string() ? value.get<std::string>() : "";
-}
+using test_json::Field;
+using test_json::StringField;
 
 // The port of an address "host:port", or -1.
 int PortOf(const std::string& address) {

@@ -85,6 +85,33 @@ void CountObject(ApplyAction action) {
   if (i >= 0 && i < 7) counters[i]->Increment();
 }
 
+// Adds one object's action to the summary's counts and to the metrics.
+void Tally(ApplyAction action, v1::ApplySummary* summary) {
+  CountObject(action);
+  switch (action) {
+    case ApplyAction::kCreated:
+      summary->set_created(summary->created() + 1);
+      break;
+    case ApplyAction::kConfigured:
+      summary->set_configured(summary->configured() + 1);
+      break;
+    case ApplyAction::kUnchanged:
+      summary->set_unchanged(summary->unchanged() + 1);
+      break;
+    case ApplyAction::kPruned:
+      summary->set_pruned(summary->pruned() + 1);
+      break;
+    case ApplyAction::kFailed:
+      summary->set_failed(summary->failed() + 1);
+      break;
+    case ApplyAction::kSkipped:
+      summary->set_skipped(summary->skipped() + 1);
+      break;
+    default:
+      break;
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<DestinationTarget> TargetFromProto(const types::v1::Destination& destination) {
@@ -210,31 +237,7 @@ grpc::Status ApplierService::Apply(grpc::ServerContext* context, const v1::Apply
   summary->set_succeeded(outcome->succeeded);
   summary->set_message(outcome->message);
   summary->set_commit(outcome->commit);
-  for (const ObjectResult& result : outcome->results) {
-    switch (result.action) {
-      case ApplyAction::kCreated:
-        summary->set_created(summary->created() + 1);
-        break;
-      case ApplyAction::kConfigured:
-        summary->set_configured(summary->configured() + 1);
-        break;
-      case ApplyAction::kUnchanged:
-        summary->set_unchanged(summary->unchanged() + 1);
-        break;
-      case ApplyAction::kPruned:
-        summary->set_pruned(summary->pruned() + 1);
-        break;
-      case ApplyAction::kFailed:
-        summary->set_failed(summary->failed() + 1);
-        break;
-      case ApplyAction::kSkipped:
-        summary->set_skipped(summary->skipped() + 1);
-        break;
-      default:
-        break;
-    }
-  }
-  for (const ObjectResult& result : outcome->results) CountObject(result.action);
+  for (const ObjectResult& result : outcome->results) Tally(result.action, summary);
   absl::MutexLock lock(&write_mu);
   writer->Write(last);
   return grpc::Status::OK;
