@@ -508,6 +508,16 @@ ReconcileOutcome Reconciler::Reconcile(const ReconcileRequest& request,
     }
   }
   if (!order) return finish(outcome);
+  if (request.defer_apply) {
+    // The sync pass decides again and keeps or clears what the last sync reported.
+    for (const v1::Condition& condition : app.status().conditions()) {
+      if (condition.type() == "ApplyFailed" || condition.type() == "DriftLoop") {
+        conditions.push_back(condition);
+      }
+    }
+    outcome.apply_deferred = true;
+    return finish(outcome);
+  }
   ReconcileOutcome synced = RunSync(app, spec, *order, *cache, live->objects(), status, cancel);
   if (!request.sync) {
     cache->auto_synced_commit = absl::StrCat(commit, "/", source_hash, "/", app.generation());

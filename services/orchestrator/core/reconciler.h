@@ -72,6 +72,9 @@ struct ReconcileRequest {
   // "interval", "refresh", "webhook", "drift", "sync", "retry", "spec".
   std::string trigger = "interval";
   std::optional<SyncOrder> sync;
+  // A refresh worker's pass: when the pass would apply, it records what it compared and stops
+  // before Apply (`apply_deferred`); the Controller hands the app to a sync worker.
+  bool defer_apply = false;
 };
 
 struct ReconcileOutcome {
@@ -83,6 +86,8 @@ struct ReconcileOutcome {
   bool sync_failed = false;
   // The app no longer exists.
   bool gone = false;
+  // `defer_apply` was set and the pass must apply (nothing was applied).
+  bool apply_deferred = false;
 };
 
 class Reconciler {
