@@ -30,6 +30,11 @@ ABSL_FLAG(std::string, git_work_dir, "/tmp/todoke-applier-git",
 ABSL_FLAG(std::string, git_committer_name, "todoke", "committer name of hydration commits");
 ABSL_FLAG(std::string, git_committer_email, "todoke@localhost",
           "committer email of hydration commits");
+ABSL_FLAG(std::string, git_signing_key, "",
+          "sign hydration commits: with --git-signing-format=ssh a private key file (as git's "
+          "gpg.format=ssh user.signingKey, signed by ssh-keygen -Y sign), with openpgp a gpg key "
+          "id; empty: commits are not signed");
+ABSL_FLAG(std::string, git_signing_format, "ssh", "ssh or openpgp (see --git-signing-key)");
 ABSL_FLAG(std::string, git_credentials, "",
           "credentials for hydration repositories: a file or directory keyed by URL prefix, as the "
           "source-fetcher's --credentials");
@@ -49,6 +54,20 @@ int main(int argc, char** argv) {
   git_options.committer_name = absl::GetFlag(FLAGS_git_committer_name);
   git_options.committer_email = absl::GetFlag(FLAGS_git_committer_email);
   git_options.allow_local = absl::GetFlag(FLAGS_allow_local_repos);
+  git_options.signing.key = absl::GetFlag(FLAGS_git_signing_key);
+  {
+    auto format = ParseCommitSigningFormat(absl::GetFlag(FLAGS_git_signing_format));
+    absl::Status checked = format.ok() ? absl::OkStatus() : format.status();
+    if (format.ok()) {
+      git_options.signing.format = *format;
+      checked = CheckCommitSigning(git_options.signing);
+    }
+    if (!checked.ok()) {
+      std::fprintf(stderr, "todoke-applier: --git-signing-key/--git-signing-format: %s\n",
+                   std::string(checked.message()).c_str());
+      return 2;
+    }
+  }
   git_options.network_timeout = absl::GetFlag(FLAGS_git_network_timeout);
   if (!absl::GetFlag(FLAGS_git_credentials).empty()) {
     auto credentials =

@@ -373,7 +373,8 @@ absl::StatusOr<git_oid> EmptyTree(git_repository* repo) {
 absl::StatusOr<git_oid> BuildCommit(git_repository* repo, const Tip& tip,
                                     const std::vector<TreeChange>& changes,
                                     const GitDestinationOptions& options,
-                                    const std::string& message, absl::string_view where) {
+                                    const std::string& message, absl::string_view where,
+                                    absl::Time deadline) {
   GitTree empty;
   git_tree* baseline = tip.tree.get();
   if (baseline == nullptr) {
@@ -428,9 +429,28 @@ absl::StatusOr<git_oid> BuildCommit(git_repository* repo, const Tip& tip,
     parent_count = 1;
   }
   git_oid commit_id;
-  if (git_commit_create(&commit_id, repo, nullptr, signature.get(), signature.get(), "UTF-8",
-                        message.c_str(), tree.get(), parent_count, parents) < 0) {
-    return GitError(absl::StatusCode::kInternal, absl::StrCat(where, ": writing the commit"));
+  if (options.signing.key.empty()) {
+    if (git_commit_create(&commit_id, repo, nullptr, signature.get(), signature.get(), "UTF-8",
+                          message.c_str(), tree.get(), parent_count, parents) < 0) {
+      return GitError(absl::StatusCode::kInternal, absl::StrCat(where, ": writing the commit"));
+    }
+    return commit_id;
+  }
+  // Signed: the commit's text is signed as `git commit -S` does, then written with the signature
+  // in its gpgsig header.
+  git_buf payload = GIT_BUF_INIT;
+  if (git_commit_create_buffer(&payload, repo, signature.get(), signature.get(), "UTF-8",
+                               message.c_str(), tree.get(), parent_count, parents) < 0) {
+    return GitError(absl::StatusCode::kInternal, absl::StrCat(where, ": building the commit"));
+  }
+  std::string text(payload.ptr, payload.size);
+  git_buf_dispose(&payload);
+  absl::StatusOr<std::string> signed_by = SignCommitPayload(options.signing, text, deadline);
+  if (!signed_by.ok()) return Annotate(signed_by.status(), std::string(where));
+  if (git_commit_create_with_signature(&commit_id, repo, text.c_str(), signed_by->c_str(),
+                                       "gpgsig") < 0) {
+    return GitError(absl::StatusCode::kInternal,
+                    absl::StrCat(where, ": writing the signed commit"));
   }
   return commit_id;
 }
@@ -652,7 +672,7 @@ struct GitDestination::Impl {
       ASSIGN_OR_RETURN(bool noop, ChangesAreNoop(tip->tree.get(), computed.changes));
       if (noop) return out;
       ASSIGN_OR_RETURN(git_oid commit, BuildCommit(repo.get(), *tip, computed.changes, d.options_,
-                                                   message(computed), where));
+                                                   message(computed), where, deadline));
       if (d.options_.before_publish) d.options_.before_publish(attempt);
       RETURN_IF_ERROR(check_stop());
       ASSIGN_OR_RETURN(bool published, Publish(d, repo.get(), *tip, commit,
@@ -727,6 +747,9 @@ absl::StatusOr<std::unique_ptr<GitDestination>> GitDestination::Create(
           "git destination: committer name and email must be "
           "non-empty and hold no '<', '>' or line breaks");
     }
+  }
+  if (absl::Status signing = CheckCommitSigning(options.signing); !signing.ok()) {
+    return Annotate(signing, absl::StrCat("git destination ", masked));
   }
   if (options.fsync) {
     // Process-wide in libgit2, and sticky: the applier's writes are all destinations' writes.

@@ -49,9 +49,11 @@
 //
 // Commits: author and committer are `committer_name <committer_email>` at the current time; the
 // message names the app, the destination folder, the source repository (credentials masked),
-// path and commit, and the source commit message's first line. Commits are not signed (signing
-// is not implemented). Objects are written as given: the Git destination stamps no tracking
-// metadata (the folder is the app's inventory).
+// path and commit, and the source commit message's first line. With options.signing.key, each
+// commit is signed before it is published (commit_signer.h: SSH signing as git's gpg.format=ssh,
+// or OpenPGP through gpg), so `git verify-commit` checks it; a signing failure fails the call
+// (FAILED_PRECONDITION naming the key) and nothing is published. Objects are written as given:
+// the Git destination stamps no tracking metadata (the folder is the app's inventory).
 //
 // Thread-safety: every method may be called concurrently. Writes to one repository and branch
 // are serialised through the GitLockRegistry (process-wide by default), so several
@@ -71,6 +73,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "services/applier/core/destination.h"
+#include "services/applier/core/git/commit_signer.h"
 #include "services/source_fetcher/core/credentials.h"
 #include "services/source_fetcher/core/repo_url.h"
 
@@ -112,6 +115,8 @@ struct GitDestinationOptions {
   std::string work_dir;
   std::string committer_name = "todoke";
   std::string committer_email = "todoke@localhost";
+  // Signing of every commit (off when signing.key is empty). Create checks the key file.
+  CommitSigning signing;
   // Credentials for remote repositories, as the source-fetcher takes them (credentials.h); null
   // or empty: anonymous. Kept alive by the destination.
   std::shared_ptr<const source_fetcher::CredentialStore> credentials;

@@ -3,6 +3,8 @@
 // libgit2.
 #include "services/applier/core/git/git_destination.h"
 
+#include <stdlib.h>
+
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
@@ -914,6 +916,126 @@ TEST_F(GitDestinationRemoteTest, PushesWithCredentialsAndNeverShowsThem) {
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied) << refused.status();
   EXPECT_THAT(refused.status().message(), HasSubstr("known_hosts"));
   EXPECT_EQ(CommitCount("hydrated", Served()), 3);
+}
+
+// ---- Signed commits -----------------------------------------------------------------------
+
+// An ed25519 key pair made by ssh-keygen and an allowed-signers file naming the committer, as
+// `git verify-commit` needs for SSH signatures.
+struct SshSigningKey {
+  std::string key;
+  std::string allowed_signers;
+};
+SshSigningKey MakeSshSigningKey(const std::string& dir) {
+  SshSigningKey out{dir + "/signing_key", dir + "/allowed_signers"};
+  Sh(absl::StrCat("ssh-keygen -q -t ed25519 -N '' -C bot -f '", out.key, "' && printf '%s %s\\n' ",
+                  "bot@todoke.test \"$(cat '", out.key, ".pub')\" > '", out.allowed_signers, "'"));
+  return out;
+}
+
+bool HaveSshKeygen() {
+  return source_fetcher::testing::Sh("command -v ssh-keygen").ok();
+}
+
+TEST_F(GitDestinationTest, SignedCommitsVerifyWithGitVerifyCommit) {
+  if (!HaveSshKeygen()) GTEST_SKIP() << "ssh-keygen is not installed";
+  SshSigningKey key = MakeSshSigningKey(tmp_.path());
+  GitDestinationOptions options;
+  options.signing.key = key.key;
+  std::unique_ptr<GitDestination> d = Make(Repo(), "apps/guestbook", "hydrated", options);
+  ApplyOutcome first = MustApply(*d, Plan("guestbook", GuestbookObjects()));
+  ASSERT_FALSE(first.commit.empty());
+  const std::string verify = absl::StrCat("-c gpg.ssh.allowedSignersFile='", key.allowed_signers,
+                                          "' verify-commit --raw ");
+  absl::StatusOr<std::string> verified = source_fetcher::testing::Sh(
+      absl::StrCat("git --git-dir='", Repo(), "' ", verify, first.commit, " 2>&1"));
+  ASSERT_TRUE(verified.ok()) << verified.status();
+  EXPECT_THAT(*verified, HasSubstr("Good \"git\" signature for bot@todoke.test"));
+  EXPECT_THAT(Git("cat-file commit " + first.commit), HasSubstr("gpgsig -----BEGIN SSH SIGNATURE"));
+  // Later commits (a change, a prune) are signed too, and the repository stays well-formed.
+  std::vector<Json> changed = GuestbookObjects();
+  changed[1]["data"]["color"] = "red";
+  ApplyOutcome second = MustApply(*d, Plan("guestbook", changed));
+  EXPECT_TRUE(source_fetcher::testing::Sh(
+                  absl::StrCat("git --git-dir='", Repo(), "' ", verify, second.commit))
+                  .ok());
+  Git("fsck --strict");
+  // Without signing, verify-commit refuses the commit (the check can fail).
+  std::unique_ptr<GitDestination> unsigned_d = Make(Repo(), "apps/other");
+  ApplyOutcome plain = MustApply(*unsigned_d, Plan("other", {ConfigMap("a", "c", "1")}));
+  EXPECT_FALSE(source_fetcher::testing::Sh(
+                   absl::StrCat("git --git-dir='", Repo(), "' ", verify, plain.commit))
+                   .ok());
+}
+
+TEST_F(GitDestinationTest, OpenPgpSignedCommitsVerifyWithGpg) {
+  if (!source_fetcher::testing::Sh("command -v gpg && command -v gpgconf").ok()) {
+    GTEST_SKIP() << "gpg is not installed";
+  }
+  // A keyring of the test's own, for the applier (this process) and git verify-commit alike.
+  const std::string home = tmp_.path() + "/gnupg";
+  Sh("mkdir -m 700 '" + home + "'");
+  setenv("GNUPGHOME", home.c_str(), 1);
+  Sh("gpg --batch --passphrase '' --quick-gen-key 'Todoke Bot <bot@todoke.test>' ed25519 sign "
+     "never 2>/dev/null");
+  GitDestinationOptions options;
+  options.signing.key = "bot@todoke.test";
+  options.signing.format = CommitSigningFormat::kOpenPgp;
+  std::unique_ptr<GitDestination> d = Make(Repo(), "apps/guestbook", "hydrated", options);
+  ApplyOutcome first = MustApply(*d, Plan("guestbook", GuestbookObjects()));
+  absl::StatusOr<std::string> verified = source_fetcher::testing::Sh(
+      absl::StrCat("git --git-dir='", Repo(), "' verify-commit ", first.commit, " 2>&1"));
+  EXPECT_TRUE(verified.ok()) << verified.status();
+  if (verified.ok()) EXPECT_THAT(*verified, HasSubstr("Good signature"));
+  // An unknown key id: a clear error naming it, no commit.
+  options.signing.key = "nobody@todoke.test";
+  absl::StatusOr<ApplyOutcome> refused =
+      Make(Repo(), "apps/other", "hydrated", options)
+          ->Apply(Plan("other", {ConfigMap("a", "c", "1")}), nullptr, Deadline(), nullptr);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition) << refused.status();
+  EXPECT_THAT(refused.status().message(),
+              HasSubstr("signing the commit with OpenPGP key nobody@todoke.test"));
+  EXPECT_EQ(CommitCount(), 1);
+  (void)source_fetcher::testing::Sh("gpgconf --kill gpg-agent");
+  unsetenv("GNUPGHOME");
+}
+
+TEST_F(GitDestinationTest, AMissingSigningKeyIsRefusedAtCreate) {
+  GitDestinationTarget target{Repo(), "hydrated", "a"};
+  GitDestinationOptions options;
+  options.signing.key = tmp_.path() + "/no-such-key";
+  absl::StatusOr<std::unique_ptr<GitDestination>> d = GitDestination::Create(target, options);
+  EXPECT_EQ(d.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(d.status().message(), HasSubstr(tmp_.path() + "/no-such-key"));
+}
+
+TEST_F(GitDestinationRemoteTest, ABadSigningKeyFailsNamingTheKeyAndPushesNothing) {
+  if (!HaveSshKeygen()) GTEST_SKIP() << "ssh-keygen is not installed";
+  const std::string bad_key = tmp_.path() + "/bad_key";
+  Sh("echo 'not a key' > '" + bad_key + "' && chmod 600 '" + bad_key + "'");
+  const std::string before = Trim(Git("rev-parse hydrated", Served()));
+  GitDestinationOptions options;
+  options.signing.key = bad_key;
+  std::unique_ptr<GitDestination> d =
+      Make(daemon_.Url("site.git"), "apps/guestbook", "hydrated", options);
+  absl::StatusOr<ApplyOutcome> outcome =
+      d->Apply(Plan("guestbook", GuestbookObjects()), nullptr, Deadline(), nullptr);
+  EXPECT_EQ(outcome.status().code(), absl::StatusCode::kFailedPrecondition) << outcome.status();
+  EXPECT_THAT(outcome.status().message(), HasSubstr("signing the commit with SSH key " + bad_key));
+  EXPECT_THAT(outcome.status().message(), HasSubstr("ssh-keygen exited with status"));
+  EXPECT_EQ(Trim(Git("rev-parse hydrated", Served())), before);
+  EXPECT_EQ(CommitCount("hydrated", Served()), 1);
+  // A working key on the same destination options pushes a signed commit.
+  SshSigningKey key = MakeSshSigningKey(tmp_.path());
+  options.signing.key = key.key;
+  ApplyOutcome pushed =
+      MustApply(*Make(daemon_.Url("site.git"), "apps/guestbook", "hydrated", options),
+                Plan("guestbook", GuestbookObjects()));
+  EXPECT_EQ(Trim(Git("rev-parse hydrated", Served())), pushed.commit);
+  EXPECT_TRUE(source_fetcher::testing::Sh(
+                  absl::StrCat("git --git-dir='", Served(), "' -c gpg.ssh.allowedSignersFile='",
+                               key.allowed_signers, "' verify-commit ", pushed.commit))
+                  .ok());
 }
 
 }  // namespace
