@@ -19,6 +19,11 @@
 
 namespace todoke::differ {
 
+// The comparison and health rules: bump whenever the same desired and live objects may compare
+// or assess differently (a normalisation, list strategy or health rule changed). Sent as
+// DiffResponse.engine_version; the orchestrator compares every app again when it changes.
+inline constexpr char kDiffEngineVersion[] = "todoke-differ/1";
+
 // Same numbering as todoke.types.v1.SyncStatus.
 enum class SyncStatus {
   kUnspecified = 0,

@@ -67,6 +67,7 @@ grpc::Status DifferService::Diff(grpc::ServerContext*, const v1::DiffRequest* re
   summary->set_extraneous(result.summary.extraneous);
   summary->set_unknown(result.summary.unknown);
   summary->set_status(static_cast<types::v1::SyncStatus>(result.summary.status));
+  response->set_engine_version(kDiffEngineVersion);
   static prometheus::Counter& synced = ObjectsCompared("Synced");
   static prometheus::Counter& out_of_sync = ObjectsCompared("OutOfSync");
   static prometheus::Counter& missing = ObjectsCompared("Missing");

@@ -136,19 +136,84 @@ bool IgnoreRuleMatches(const types::v1::IgnoreRule& rule, const types::v1::Objec
          (rule.namespace_().empty() || rule.namespace_() == ns);
 }
 
-// Argo CD's RespectIgnoreDifferences: where a json pointer of an ignoreDifferences rule matching
-// `desired` holds a value in both the desired and the `live` object, the applied object carries
-// the live value, so a sync (self-heal of another field, a new commit) never takes back a field
-// the rules leave to someone else (`kubectl scale`, an autoscaler); with an automated sync's force
-// it would otherwise take the field over. A field only Git sets is applied as in Git. Rules by
-// managed_fields_managers are not applied here (the differ still ignores those fields).
+// The item of list `items` whose fields hold every member of `key` (a fieldsV1 "k:" key), or
+// nullptr.
+template <typename J>
+J* ItemWithKey(J& items, const Json& key) {
+  for (auto& item : items) {
+    if (!item.is_object()) continue;
+    bool all = true;
+    for (auto it = key.begin(); it != key.end() && all; ++it) {
+      auto field = item.find(it.key());
+      all = field != item.end() && *field == it.value();
+    }
+    if (all) return &item;
+  }
+  return nullptr;
+}
+
+// Copies into `wanted` the live value (from `have`) of every field the fieldsV1 tree `owned`
+// names where both objects hold one: "f:" fields by name, "k:" list items by their key fields,
+// "i:" items by position; a leaf ({}) is a whole value. Set items ("v:") are the same value on
+// both sides. Returns whether anything changed.
+bool CopyOwnedFields(const Json& owned, Json& wanted, const Json& have) {
+  if (!owned.is_object()) return false;
+  bool changed = false;
+  for (auto it = owned.begin(); it != owned.end(); ++it) {
+    const std::string& element = it.key();
+    const Json& child = it.value();
+    if (!child.is_object() || element.size() < 2 || element[1] != ':') continue;
+    const absl::string_view name = absl::string_view(element).substr(2);
+    Json* to = nullptr;
+    const Json* from = nullptr;
+    if (element[0] == 'f' && wanted.is_object() && have.is_object()) {
+      auto w = wanted.find(std::string(name));
+      auto h = have.find(std::string(name));
+      if (w != wanted.end() && h != have.end()) {
+        to = &*w;
+        from = &*h;
+      }
+    } else if (element[0] == 'k' && wanted.is_array() && have.is_array()) {
+      absl::StatusOr<Json> key = ParseJson(name);
+      if (key.ok() && key->is_object()) {
+        to = ItemWithKey(wanted, *key);
+        from = ItemWithKey(have, *key);
+      }
+    } else if (element[0] == 'i' && wanted.is_array() && have.is_array()) {
+      size_t index = 0;
+      if (absl::SimpleAtoi(name, &index) && index < wanted.size() && index < have.size()) {
+        to = &wanted[index];
+        from = &have[index];
+      }
+    }
+    if (to == nullptr || from == nullptr) continue;
+    if (child.empty()) {  // the manager owns the whole value
+      if (*to != *from) {
+        *to = *from;
+        changed = true;
+      }
+    } else {
+      changed |= CopyOwnedFields(child, *to, *from);
+    }
+  }
+  return changed;
+}
+
+// Argo CD's RespectIgnoreDifferences: where an ignoreDifferences rule matching `desired` names a
+// field (by json pointer, or as owned by one of its managedFieldsManagers in the live object's
+// metadata.managedFields) that holds a value in both the desired and the `live` object, the
+// applied object carries the live value, so a sync (self-heal of another field, a new commit)
+// never takes back a field the rules leave to someone else (`kubectl scale`, an autoscaler, a
+// controller applying with its own field manager); with an automated sync's force it would
+// otherwise take the field over. A field only Git sets is applied as in Git.
 types::v1::KubeObject WithIgnoredLiveValues(
     const types::v1::KubeObject& desired, const types::v1::KubeObject* live,
     const google::protobuf::RepeatedPtrField<types::v1::IgnoreRule>& rules, absl::string_view ns) {
   if (live == nullptr) return desired;
   std::vector<const types::v1::IgnoreRule*> matching;
   for (const types::v1::IgnoreRule& rule : rules) {
-    if (rule.json_pointers_size() > 0 && IgnoreRuleMatches(rule, desired.key(), ns)) {
+    if ((rule.json_pointers_size() > 0 || rule.managed_fields_managers_size() > 0) &&
+        IgnoreRuleMatches(rule, desired.key(), ns)) {
       matching.push_back(&rule);
     }
   }
@@ -157,6 +222,7 @@ types::v1::KubeObject WithIgnoredLiveValues(
   absl::StatusOr<Json> have = ParseJson(live->json());
   if (!wanted.ok() || !have.ok()) return desired;
   bool changed = false;
+  std::set<std::string> managers;
   for (const types::v1::IgnoreRule* rule : matching) {
     for (const std::string& pointer : rule->json_pointers()) {
       Json* to = AtPointer(*wanted, pointer);
@@ -164,6 +230,30 @@ types::v1::KubeObject WithIgnoredLiveValues(
       if (to != nullptr && from != nullptr && *to != *from) {
         *to = *from;
         changed = true;
+      }
+    }
+    managers.insert(rule->managed_fields_managers().begin(),
+                    rule->managed_fields_managers().end());
+  }
+  if (!managers.empty()) {
+    // Every entry of those managers (an autoscaler writes through the scale subresource; the
+    // status subresource is never applied, so its entries are left out).
+    const Json* entries = AtPointer(*have, "/metadata/managedFields");
+    if (entries != nullptr && entries->is_array()) {
+      for (const Json& entry : *entries) {
+        if (!entry.is_object()) continue;
+        auto manager = entry.find("manager");
+        auto subresource = entry.find("subresource");
+        auto fields = entry.find("fieldsV1");
+        if (manager == entry.end() || !manager->is_string() ||
+            managers.count(manager->get<std::string>()) == 0 || fields == entry.end()) {
+          continue;
+        }
+        if (subresource != entry.end() && subresource->is_string() &&
+            subresource->get<std::string>() == "status") {
+          continue;
+        }
+        changed |= CopyOwnedFields(*fields, *wanted, *have);
       }
     }
   }
@@ -401,8 +491,14 @@ ReconcileOutcome Reconciler::Reconcile(const ReconcileRequest& request,
   for (const types::v1::IgnoreRule& rule : spec.ignore_differences()) {
     absl::StrAppend(&ignore_hash, DeterministicHash(rule));
   }
+  std::string differ_engine;
+  {
+    absl::MutexLock lock(&mu_);
+    differ_engine = differ_engine_;
+  }
   bool unchanged = cache->compared_valid && cache->compared_live_digest == live->live_digest() &&
-                   cache->compared_ignore_hash == ignore_hash && !request.sync;
+                   cache->compared_ignore_hash == ignore_hash &&
+                   cache->differ_engine == differ_engine && !request.sync;
   if (!unchanged) {
     differ::v1::DiffRequest diff;
     for (const types::v1::KubeObject& object : cache->compared) *diff.add_desired() = object;
@@ -414,6 +510,13 @@ ReconcileOutcome Reconciler::Reconcile(const ReconcileRequest& request,
     absl::StatusOr<differ::v1::DiffResponse> compared =
         stages_.diff->Diff(diff, absl::Now() + options_.diff_timeout);
     if (!compared.ok()) return fail("DiffFailed", compared.status());
+    if (!compared->engine_version().empty()) {
+      // A new differ engine makes every app's comparison stale (their skip key no longer
+      // matches): each compares again at its next pass.
+      absl::MutexLock lock(&mu_);
+      differ_engine_ = compared->engine_version();
+      differ_engine = differ_engine_;
+    }
     differ::v1::AssessHealthRequest health_request;
     std::set<std::string> desired_keys;
     for (const types::v1::KubeObject& object : cache->compared) {
@@ -447,6 +550,7 @@ ReconcileOutcome Reconciler::Reconcile(const ReconcileRequest& request,
     cache->compared_valid = true;
     cache->compared_live_digest = live->live_digest();
     cache->compared_ignore_hash = ignore_hash;
+    cache->differ_engine = differ_engine;
   }
 
   // Status from the comparison.
@@ -473,6 +577,24 @@ ReconcileOutcome Reconciler::Reconcile(const ReconcileRequest& request,
       resource->set_message(h->second->message());
     }
     if (!row.error().empty()) resource->set_message(row.error());
+  }
+  // A sync a restart interrupted may have landed before the kill (the Git push done, the
+  // objects applied). When the live state now equals the desired state of the interrupted
+  // operation's revision, that revision is synced: the app says so, and tracks what it applied.
+  if (status.operation().phase() == v1::OPERATION_PHASE_INTERRUPTED &&
+      status.operation().revision() == commit && status.synced_revision() != commit &&
+      status.sync() == types::v1::SYNC_STATUS_SYNCED) {
+    status.set_synced_revision(commit);
+    std::set<std::string> tracked;
+    google::protobuf::RepeatedPtrField<types::v1::ObjectKey> inventory;
+    for (const types::v1::KubeObject& object : cache->compared) {
+      if (tracked.insert(KeyIdentity(object.key())).second) *inventory.Add() = object.key();
+    }
+    *status.mutable_inventory() = std::move(inventory);
+    Emit(request.app, "Normal", "InterruptedSyncLanded",
+         absl::StrCat("operation ", status.operation().id(), " was interrupted, but the live "
+                      "state matches revision ", commit.substr(0, 12), ": synced"),
+         status.operation().id());
   }
   if (previous_sync != status.sync() || previous_health != status.health()) {
     v1::Event event;

@@ -4,6 +4,8 @@
 // A no-op pass costs almost nothing: the render is skipped when the commit and the source spec
 // are unchanged (the desired set and digest are kept in memory), the comparison is skipped when
 // no live resourceVersion moved either, and the store is not written when the status is the same.
+// Both skips are keyed on the engine versions of the renderer and the differ as well: an
+// upgraded stage re-evaluates every app.
 // Many apps of one repository share one Resolve per round (single-flight, `resolve_ttl`).
 //
 // Safety: a failed or empty render never leads to pruning (the app keeps its last good state and
@@ -47,7 +49,9 @@ struct ReconcilerOptions {
   int history_limit = 10;
   // A cached render older than this is rendered again even if nothing changed (a cache hit in
   // the renderer), so an upgraded renderer's engine version is noticed; a render answering with
-  // a new engine version makes every app render again.
+  // a new engine version makes every app render again. A new render is compared again too, so
+  // an upgraded differ is noticed within this bound as well, and a comparison answering with a
+  // new differ engine version makes every app compare again.
   absl::Duration max_render_age = absl::Hours(1);
   // How many self-heal syncs in `drift_loop_window` mark the app as fighting another controller.
   int drift_loop_syncs = 5;
@@ -125,6 +129,7 @@ class Reconciler {
     bool compared_valid = false;
     std::string compared_live_digest;
     std::string compared_ignore_hash;
+    std::string differ_engine;  // the differ's engine version the comparison came from
     differ::v1::DiffResponse diff;
     differ::v1::AssessHealthResponse health;
     std::string auto_synced_commit;  // "<commit>/<source hash>" an automated sync last ran for
@@ -160,6 +165,9 @@ class Reconciler {
   // an older epoch is rendered again.
   std::string renderer_engine_ ABSL_GUARDED_BY(mu_);
   uint64_t engine_epoch_ ABSL_GUARDED_BY(mu_) = 0;
+  // The differ's engine version last seen: a comparison made by another is made again (an
+  // upgraded differ is first seen by any app's comparison, at the latest after max_render_age).
+  std::string differ_engine_ ABSL_GUARDED_BY(mu_);
 
   absl::Mutex resolve_mu_;
   absl::CondVar resolve_cv_;

@@ -335,40 +335,38 @@ grpc::Status OrchestratorService::Rollback(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-absl::StatusOr<v1::Application> OrchestratorService::SetSuspended(const std::string& name,
-                                                                  bool suspended) {
-  ASSIGN_OR_RETURN(v1::Application app, store_->Get(name));
-  if (app.spec().suspend() == suspended) return app;
-  app.mutable_spec()->set_suspend(suspended);
-  ASSIGN_OR_RETURN(v1::Application stored, store_->Update(app, app.generation()));
-  v1::Event event;
-  event.set_app_name(name);
-  event.set_type("Normal");
-  event.set_reason(suspended ? "Suspended" : "Resumed");
-  event.set_message(suspended ? "reconciliation suspended" : "reconciliation resumed");
-  events_->Publish(std::move(event));
-  if (!suspended) controller_->Enqueue(name, "spec");
-  return stored;
+grpc::Status OrchestratorService::SetSuspended(const grpc::ServerContext& context,
+                                               const std::string& name, bool suspended,
+                                               v1::Application* response) {
+  RETURN_IF_ERROR_GRPC(Authorize(context, Role::kAdmin));
+  absl::StatusOr<v1::Application> app = store_->Get(name);
+  if (!app.ok()) return ToGrpcStatus(app.status());
+  if (app->spec().suspend() != suspended) {
+    app->mutable_spec()->set_suspend(suspended);
+    app = store_->Update(*app, app->generation());
+    if (!app.ok()) return ToGrpcStatus(app.status());
+    v1::Event event;
+    event.set_app_name(name);
+    event.set_type("Normal");
+    event.set_reason(suspended ? "Suspended" : "Resumed");
+    event.set_message(suspended ? "reconciliation suspended" : "reconciliation resumed");
+    events_->Publish(std::move(event));
+    if (!suspended) controller_->Enqueue(name, "spec");
+  }
+  *response = *std::move(app);
+  return grpc::Status::OK;
 }
 
 grpc::Status OrchestratorService::Suspend(grpc::ServerContext* context,
                                           const v1::SuspendRequest* request,
                                           v1::Application* response) {
-  RETURN_IF_ERROR_GRPC(Authorize(*context, Role::kAdmin));
-  absl::StatusOr<v1::Application> app = SetSuspended(request->name(), true);
-  if (!app.ok()) return ToGrpcStatus(app.status());
-  *response = *std::move(app);
-  return grpc::Status::OK;
+  return SetSuspended(*context, request->name(), true, response);
 }
 
 grpc::Status OrchestratorService::Resume(grpc::ServerContext* context,
                                          const v1::ResumeRequest* request,
                                          v1::Application* response) {
-  RETURN_IF_ERROR_GRPC(Authorize(*context, Role::kAdmin));
-  absl::StatusOr<v1::Application> app = SetSuspended(request->name(), false);
-  if (!app.ok()) return ToGrpcStatus(app.status());
-  *response = *std::move(app);
-  return grpc::Status::OK;
+  return SetSuspended(*context, request->name(), false, response);
 }
 
 grpc::Status OrchestratorService::TerminateOperation(grpc::ServerContext* context,

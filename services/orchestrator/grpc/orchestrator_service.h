@@ -74,7 +74,11 @@ class OrchestratorService final : public v1::Orchestrator::Service {
 
  private:
   absl::Status Authorize(const grpc::ServerContext& context, Role needed) const;
-  absl::StatusOr<v1::Application> SetSuspended(const std::string& name, bool suspended);
+  // Suspend and Resume: needs the admin role; sets spec.suspend of `name` (no write, no event
+  // when it already has that value), publishes Suspended/Resumed, and a resumed app is queued at
+  // once. Fills `response` with the stored Application.
+  grpc::Status SetSuspended(const grpc::ServerContext& context, const std::string& name,
+                            bool suspended, v1::Application* response);
 
   std::shared_ptr<ApplicationStore> store_;
   std::shared_ptr<Reconciler> reconciler_;

@@ -3,6 +3,7 @@
 
 #include "common/grpc_client.h"
 #include "common/grpc_server.h"
+#include "services/differ/core/differ.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -66,6 +67,8 @@ TEST_F(DifferServiceTest, DiffReportsDriftMissingAndBadObjects) {
   EXPECT_EQ(response.summary().missing(), 1u);
   EXPECT_EQ(response.summary().unknown(), 1u);
   EXPECT_EQ(response.summary().status(), tv1::SYNC_STATUS_OUT_OF_SYNC);
+  // The rules that answered: the orchestrator's skip cache is keyed on them.
+  EXPECT_EQ(response.engine_version(), kDiffEngineVersion);
 }
 
 TEST_F(DifferServiceTest, IgnoreRuleMakesReplicasDriftSynced) {

@@ -179,6 +179,11 @@ class FakeDiff : public DiffStage {
     absl::MutexLock lock(&mu_);
     fail_ = std::move(status);
   }
+  // DiffResponse.engine_version from now on (an upgraded differ); empty by default.
+  void SetEngineVersion(const std::string& version) {
+    absl::MutexLock lock(&mu_);
+    engine_version_ = version;
+  }
   int calls() const {
     absl::MutexLock lock(&mu_);
     return calls_;
@@ -202,6 +207,7 @@ class FakeDiff : public DiffStage {
     for (const types::v1::KubeObject& object : request.live())
       live[KeyString(object.key())] = &object;
     differ::v1::DiffResponse response;
+    response.set_engine_version(engine_version_);
     differ::v1::DiffSummary* summary = response.mutable_summary();
     auto add = [&](const types::v1::ObjectKey& key, types::v1::SyncStatus status) {
       if (unknown_.count(key.name()) > 0) status = types::v1::SYNC_STATUS_UNKNOWN;
@@ -277,6 +283,7 @@ class FakeDiff : public DiffStage {
  private:
   mutable absl::Mutex mu_;
   std::set<std::string> unknown_ ABSL_GUARDED_BY(mu_);
+  std::string engine_version_ ABSL_GUARDED_BY(mu_);
   absl::Status fail_ ABSL_GUARDED_BY(mu_);
   int calls_ ABSL_GUARDED_BY(mu_) = 0;
   int health_calls_ ABSL_GUARDED_BY(mu_) = 0;

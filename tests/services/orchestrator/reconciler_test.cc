@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "common/json_parse.h"
 #include "services/orchestrator/core/store/sqlite_application_store.h"
 #include "tests/services/orchestrator/fake_stages.h"
 
@@ -234,6 +235,36 @@ TEST_F(ReconcilerTest, ComparesOnlyWhenTheLiveStateMoved) {
   fakes_.source->SetCommit(kRepo, "main", "c2");
   ASSERT_TRUE(Pass("web").status.ok());
   EXPECT_EQ(fakes_.diff->calls(), 4);
+}
+
+TEST_F(ReconcilerTest, AnUpgradedDifferComparesEveryAppAgain) {
+  fakes_.render->SetObjects("web", {Object("a")});
+  fakes_.render->SetObjects("api", {Object("b")});
+  fakes_.apply->SetLive(Object("a"));
+  fakes_.apply->SetLive(Object("b"));
+  fakes_.diff->SetEngineVersion("todoke-differ/1");
+  Create(MakeApp("web", /*automated=*/false));
+  Create(MakeApp("api", /*automated=*/false));
+  ASSERT_TRUE(Pass("web").status.ok());
+  ASSERT_TRUE(Pass("api").status.ok());
+  ASSERT_EQ(fakes_.diff->calls(), 2);
+  ASSERT_TRUE(Pass("web").status.ok());
+  ASSERT_EQ(fakes_.diff->calls(), 2) << "nothing moved: compared again";
+
+  // The differ is upgraded; the next comparison (here: api's, after its live state moved) answers
+  // with the new engine version. Then web is compared again although nothing of it moved: the
+  // new rules may judge it differently.
+  fakes_.diff->SetEngineVersion("todoke-differ/2");
+  fakes_.apply->SetLive(Object("b", "edited"));
+  ASSERT_TRUE(Pass("api").status.ok());
+  ASSERT_EQ(fakes_.diff->calls(), 3);
+  ASSERT_TRUE(Pass("web").status.ok());
+  EXPECT_EQ(fakes_.diff->calls(), 4) << "web kept a comparison made by the old differ";
+  EXPECT_EQ(fakes_.render->calls("web"), 1) << "only the comparison is redone";
+  // Once, not every pass.
+  ASSERT_TRUE(Pass("web").status.ok());
+  ASSERT_TRUE(Pass("api").status.ok());
+  EXPECT_EQ(fakes_.diff->calls(), 4) << "compared again although both were made by the new differ";
 }
 
 TEST_F(ReconcilerTest, NoOpPassWritesNothingToTheStore) {
@@ -701,6 +732,146 @@ TEST_F(ReconcilerTest, RunningSyncShowsInTheStoredStatus) {
   v1::Application app = Get("web");
   EXPECT_EQ(app.status().operation().id(), seen.id());
   EXPECT_EQ(app.status().operation().phase(), v1::OPERATION_PHASE_SUCCEEDED);
+}
+
+TEST_F(ReconcilerTest, AnInterruptedSyncWhosePushLandedShowsItsRevisionAsSynced) {
+  // kill -9 after the applier pushed to the hydration branch but before the operation's end was
+  // written: after the restart the branch holds exactly what c1 renders. The app must show c1 as
+  // synced (and track its objects), not keep the revision of the sync before.
+  auto git_app = [&](const std::string& name, bool automated) {
+    v1::Application app = MakeApp(name, automated);
+    auto* git = app.mutable_spec()->mutable_destination()->mutable_git();
+    git->set_repo_url("https://git.example.com/hydrated.git");
+    git->set_branch("rendered");
+    git->set_path(name);
+    return app;
+  };
+  fakes_.render->SetObjects("landed", {Object("a"), Object("b")});
+  fakes_.render->SetObjects("auto", {Object("c")});
+  fakes_.render->SetObjects("cut", {Object("d"), Object("e")});
+  Create(git_app("landed", /*automated=*/false));
+  Create(git_app("auto", /*automated=*/true));
+  Create(git_app("cut", /*automated=*/false));
+  for (const char* name : {"landed", "auto", "cut"}) {
+    v1::ApplicationStatus status;
+    status.set_synced_revision("c0");
+    v1::Operation operation;
+    operation.set_revision("c1");
+    operation.set_initiated_by("user");
+    auto started = store_->StartOperation(name, operation);
+    ASSERT_TRUE(started.ok()) << started.status();
+    *status.mutable_operation() = *started;
+    ASSERT_TRUE(store_->UpdateStatus(name, status).ok());
+  }
+  // What landed before the kill: all of "landed" and "auto", only one object of "cut".
+  fakes_.apply->SetLive(Object("a"));
+  fakes_.apply->SetLive(Object("b"));
+  fakes_.apply->SetLive(Object("c"));
+  fakes_.apply->SetLive(Object("d"));
+  auto interrupted = store_->MarkInterrupted();  // the restart
+  ASSERT_TRUE(interrupted.ok()) << interrupted.status();
+  ASSERT_EQ(interrupted->size(), 3u);
+  DrainEvents();
+
+  for (const char* name : {"landed", "auto", "cut"}) ASSERT_TRUE(Pass(name).status.ok()) << name;
+  v1::Application landed = Get("landed");
+  EXPECT_EQ(landed.status().sync(), types::v1::SYNC_STATUS_SYNCED);
+  EXPECT_EQ(landed.status().synced_revision(), "c1") << landed.status().DebugString();
+  EXPECT_THAT(Names(landed.status().inventory()), UnorderedElementsAre("a", "b"));
+  // The operation itself stays what it was: interrupted.
+  EXPECT_EQ(landed.status().operation().phase(), v1::OPERATION_PHASE_INTERRUPTED);
+  EXPECT_TRUE(SawEvent(DrainEvents(), "InterruptedSyncLanded", "revision c1"));
+  EXPECT_EQ(Get("auto").status().synced_revision(), "c1");
+  EXPECT_EQ(fakes_.apply->apply_calls(), 0) << "nothing to sync: the push had landed";
+  // A push that did not land leaves the old revision (and the app out of sync).
+  v1::Application cut = Get("cut");
+  EXPECT_EQ(cut.status().sync(), types::v1::SYNC_STATUS_OUT_OF_SYNC);
+  EXPECT_EQ(cut.status().synced_revision(), "c0");
+  // Once recorded, it is not announced again.
+  ASSERT_TRUE(Pass("landed").status.ok());
+  EXPECT_EQ(Get("landed").status().synced_revision(), "c1");
+  EXPECT_FALSE(SawEvent(DrainEvents(), "InterruptedSyncLanded"));
+}
+
+// Deployment "web" as Git has it, and as the cluster has it: replicas set by an autoscaler
+// (through the scale subresource), the image by a `kubectl edit`.
+constexpr char kDesiredDeployment[] =
+    R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web","namespace":"prod"},)"
+    R"("spec":{"replicas":2,"template":{"spec":{"containers":[{"image":"nginx:1","name":"web"},)"
+    R"({"image":"envoy:1","name":"proxy"}]}}}})";
+constexpr char kLiveDeployment[] =
+    R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"managedFields":[)"
+    R"({"fieldsV1":{"f:spec":{"f:replicas":{},"f:template":{"f:spec":{"f:containers":{)"
+    R"("k:{\"name\":\"proxy\"}":{".":{},"f:image":{},"f:name":{}},)"
+    R"("k:{\"name\":\"web\"}":{".":{},"f:image":{},"f:name":{}}}}}}},)"
+    R"("manager":"todoke","operation":"Apply"},)"
+    R"({"fieldsV1":{"f:spec":{"f:replicas":{}}},"manager":"hpa","operation":"Update",)"
+    R"("subresource":"scale"},)"
+    R"({"fieldsV1":{"f:spec":{"f:template":{"f:spec":{"f:containers":{)"
+    R"("k:{\"name\":\"web\"}":{"f:image":{}}}}}}},"manager":"kubectl-edit","operation":"Update"}],)"
+    R"("name":"web","namespace":"prod"},)"
+    R"("spec":{"replicas":7,"template":{"spec":{"containers":[{"image":"envoy:1","name":"proxy"},)"
+    R"({"image":"nginx:edited","name":"web"}]}}}})";
+
+TEST_F(ReconcilerTest, FieldsOfIgnoredManagersKeepTheirLiveValuesWhenApplied) {
+  types::v1::KubeObject desired;
+  desired.mutable_key()->set_group("apps");
+  desired.mutable_key()->set_version("v1");
+  desired.mutable_key()->set_kind("Deployment");
+  desired.mutable_key()->set_namespace_("prod");
+  desired.mutable_key()->set_name("web");
+  desired.set_json(kDesiredDeployment);
+  types::v1::KubeObject live = desired;
+  live.set_json(kLiveDeployment);
+  fakes_.render->SetObjects("web", {desired, Object("settings")});
+  fakes_.apply->SetLive(live);
+  v1::Application app = MakeApp("web", /*automated=*/false);
+  types::v1::IgnoreRule* rule = app.mutable_spec()->add_ignore_differences();
+  rule->set_group("apps");
+  rule->set_kind("Deployment");
+  rule->add_managed_fields_managers("hpa");
+  Create(app);
+
+  auto applied_deployment = [&]() -> Json {
+    std::vector<applier::v1::ApplyRequest> applies = fakes_.apply->applies();
+    if (applies.empty()) return Json();
+    for (const types::v1::KubeObject& object : applies.back().objects()) {
+      if (object.key().kind() == "Deployment") return *ParseJson(object.json());
+    }
+    return Json();
+  };
+  // A sync (here a user's, forced as an automated one is) carries the autoscaler's replicas; the
+  // image, which the rules do not leave to anyone, is Git's.
+  SyncOrder order;
+  order.force = true;
+  ASSERT_TRUE(Sync("web", order).status.ok());
+  Json applied = applied_deployment();
+  EXPECT_EQ(applied["spec"]["replicas"], 7) << applied.dump();
+  EXPECT_EQ(applied["spec"]["template"]["spec"]["containers"][0]["image"], "nginx:1");
+  EXPECT_EQ(applied["spec"]["template"]["spec"]["containers"][1]["image"], "envoy:1");
+
+  // A rule naming the editor too keeps its image: the list item is found by its key (name),
+  // not by position (live lists them in another order); the other container stays Git's.
+  EditSpec("web", [](v1::ApplicationSpec& spec) {
+    spec.mutable_ignore_differences(0)->add_managed_fields_managers("kubectl-edit");
+  });
+  fakes_.apply->SetLive(live);
+  ASSERT_TRUE(Sync("web", order).status.ok());
+  applied = applied_deployment();
+  EXPECT_EQ(applied["spec"]["replicas"], 7) << applied.dump();
+  EXPECT_EQ(applied["spec"]["template"]["spec"]["containers"][0]["name"], "web");
+  EXPECT_EQ(applied["spec"]["template"]["spec"]["containers"][0]["image"], "nginx:edited");
+  EXPECT_EQ(applied["spec"]["template"]["spec"]["containers"][1]["image"], "envoy:1");
+
+  // A rule for another kind changes nothing.
+  EditSpec("web", [](v1::ApplicationSpec& spec) {
+    spec.mutable_ignore_differences(0)->set_kind("StatefulSet");
+  });
+  fakes_.apply->SetLive(live);
+  ASSERT_TRUE(Sync("web", order).status.ok());
+  applied = applied_deployment();
+  EXPECT_EQ(applied["spec"]["replicas"], 2) << applied.dump();
+  EXPECT_EQ(applied["spec"]["template"]["spec"]["containers"][0]["image"], "nginx:1");
 }
 
 TEST_F(ReconcilerTest, AppsOfOneRepositoryShareOneResolve) {
