@@ -218,6 +218,10 @@ bool BlocksNamespacePrune(const Json& object, absl::string_view installation,
                           absl::string_view app) {
   std::optional<std::string> owner = TrackedApp(object, installation);
   if (owner.has_value() && *owner == app) return false;
+  if (StringAt(object, {"metadata", "annotations", "todoke.dev/hook-of"}) ==
+      absl::StrCat(installation, "/", app)) {
+    return false;  // the app's own hook, or its hook record
+  }
   const Json* owners = Find(object, {"metadata", "ownerReferences"});
   if (owners != nullptr && owners->is_array() && !owners->empty()) return false;
   absl::StatusOr<ObjectKey> key = KeyOf(object);
@@ -231,18 +235,61 @@ bool BlocksNamespacePrune(const Json& object, absl::string_view installation,
   return true;
 }
 
-std::string HookName(absl::string_view generate_name, absl::string_view operation_id,
-                     absl::string_view phase) {
-  // FNV-1a 64 over "<operation id>/<phase>", 10 hex digits: stable across processes.
+namespace {
+// FNV-1a 64 of `text`, the first 10 of its 16 hex digits: stable across processes.
+std::string ShortHash(absl::string_view text) {
   uint64_t hash = 1469598103934665603ull;
-  for (char c : absl::StrCat(operation_id, "/", phase)) {
+  for (char c : text) {
     hash ^= static_cast<unsigned char>(c);
     hash *= 1099511628211ull;
   }
-  char suffix[17];
-  std::snprintf(suffix, sizeof(suffix), "%016llx", static_cast<unsigned long long>(hash));
+  char hex[17];
+  std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(hash));
+  return std::string(hex, 10);
+}
+}  // namespace
+
+std::string HookName(absl::string_view generate_name, absl::string_view operation_id,
+                     absl::string_view phase) {
   std::string prefix(generate_name.substr(0, 63 - 10));
-  return absl::StrCat(prefix, absl::string_view(suffix, 10));
+  return absl::StrCat(prefix, ShortHash(absl::StrCat(operation_id, "/", phase)));
+}
+
+std::string HookRecordName(absl::string_view installation, absl::string_view app) {
+  return absl::StrCat("todoke-hooks-", ShortHash(absl::StrCat(installation, "/", app)));
+}
+
+std::string HookRecordField(absl::string_view phase, const ObjectKey& key) {
+  return absl::StrCat(phase, ".", ShortHash(key.ToString()));
+}
+
+std::string HookRecordManager(absl::string_view field) {
+  absl::string_view hash = field.substr(field.rfind('.') + 1);
+  return absl::StrCat("todoke-hook-", hash);
+}
+
+std::string HookRecordJson(const HookRecord& record) {
+  Json value = {{"operation", record.operation},
+                {"succeeded", record.succeeded},
+                {"message", record.message}};
+  return value.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+std::optional<HookRecord> ParseHookRecord(absl::string_view value) {
+  Json parsed = Json::parse(value.begin(), value.end(), nullptr, /*allow_exceptions=*/false);
+  if (!parsed.is_object()) return std::nullopt;
+  auto operation = parsed.find("operation");
+  auto succeeded = parsed.find("succeeded");
+  if (operation == parsed.end() || !operation->is_string() || succeeded == parsed.end() ||
+      !succeeded->is_boolean()) {
+    return std::nullopt;
+  }
+  HookRecord record;
+  record.operation = operation->get<std::string>();
+  record.succeeded = succeeded->get<bool>();
+  auto message = parsed.find("message");
+  if (message != parsed.end() && message->is_string()) record.message = message->get<std::string>();
+  return record;
 }
 
 bool CrdEstablished(const Json& crd) {

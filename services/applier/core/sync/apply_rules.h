@@ -60,7 +60,8 @@ std::string PruneRefusal(const Json& live, absl::string_view installation, absl:
                          bool allow_cluster_critical);
 
 // True when `object`, found in a Namespace prune wants to delete, should keep that Namespace
-// alive: it is not tracked by `app` in `installation` and is not something Kubernetes makes on
+// alive: it is not tracked by `app` in `installation`, is not one of that app's hooks or hook
+// records (todoke.dev/hook-of: <installation>/<app>) and is not something Kubernetes makes on
 // its own (objects with ownerReferences, Events, Endpoints, the default ServiceAccount, the
 // kube-root-ca.crt ConfigMap).
 bool BlocksNamespacePrune(const Json& object, absl::string_view installation,
@@ -71,6 +72,28 @@ bool BlocksNamespacePrune(const Json& object, absl::string_view installation,
 // at most 63 characters.
 std::string HookName(absl::string_view generate_name, absl::string_view operation_id,
                      absl::string_view phase);
+
+// Hook records: which hooks an operation already ran, kept on the cluster so that a retried
+// Apply on another applier replica (or after a restart) never runs a hook twice, even one its
+// delete policy removed. One ConfigMap per app and namespace, named HookRecordName (annotated
+// todoke.dev/hook-of, never labelled todoke.dev/app: out of the watch cache, inventory and
+// prune), with one data entry per hook (HookRecordField) holding HookRecord JSON. Each entry is
+// written by server-side apply with a field manager of its own (HookRecordManager), so hooks
+// finishing at once never overwrite each other's entries.
+struct HookRecord {
+  std::string operation;
+  bool succeeded = false;
+  std::string message;
+};
+// "todoke-hooks-<10 hex digits of FNV-1a 64 over <installation>/<app>>".
+std::string HookRecordName(absl::string_view installation, absl::string_view app);
+// "<phase>.<10 hex digits of FNV-1a 64 over the hook's key>" (a valid ConfigMap data key).
+std::string HookRecordField(absl::string_view phase, const ObjectKey& key);
+// "todoke-hook-<the field's hash part>".
+std::string HookRecordManager(absl::string_view field);
+std::string HookRecordJson(const HookRecord& record);
+// The record in `value`; nullopt when it is not one.
+std::optional<HookRecord> ParseHookRecord(absl::string_view value);
 
 // True when the CustomResourceDefinition `crd` has condition Established=True.
 bool CrdEstablished(const Json& crd);

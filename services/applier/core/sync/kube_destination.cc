@@ -146,16 +146,20 @@ KubernetesDestination::~KubernetesDestination() {
   cache_.reset();
 }
 
-bool KubernetesDestination::HookRan(const std::string& app, const std::string& operation,
-                                    const std::string& phase, const ObjectKey& key) {
+std::optional<HookRecord> KubernetesDestination::HookRan(const std::string& app,
+                                                         const std::string& operation,
+                                                         const std::string& phase,
+                                                         const ObjectKey& key) {
   absl::MutexLock lock(&hooks_mu_);
-  return hooks_ran_.count({app, operation, phase, key}) > 0;
+  auto it = hooks_ran_.find({app, operation, phase, key});
+  if (it == hooks_ran_.end()) return std::nullopt;
+  return it->second;
 }
 
-void KubernetesDestination::MarkHookRan(const std::string& app, const std::string& operation,
-                                        const std::string& phase, const ObjectKey& key) {
+void KubernetesDestination::MarkHookRan(const std::string& app, const std::string& phase,
+                                        const ObjectKey& key, const HookRecord& record) {
   absl::MutexLock lock(&hooks_mu_);
-  hooks_ran_.insert({app, operation, phase, key});
+  hooks_ran_[{app, record.operation, phase, key}] = record;
 }
 
 // ---- Apply -----------------------------------------------------------------------------------
@@ -286,6 +290,74 @@ class KubernetesDestination::ApplyRun {
         return absl::DeadlineExceededError(
             absl::StrCat(key.ToString(), " still exists after its delete"));
       }
+    }
+  }
+
+  // The hook record ConfigMap for a hook `key` of kind `resource`: in the hook's namespace, or
+  // the default namespace for a cluster-scoped hook.
+  ObjectKey HookRecordKey(const ObjectKey& key, const ApiResource& resource) const {
+    ObjectKey record;
+    record.version = "v1";
+    record.kind = "ConfigMap";
+    record.ns = resource.namespaced && !key.ns.empty() ? key.ns : d_->default_namespace_;
+    record.name = HookRecordName(d_->options_.installation, plan_.app);
+    return record;
+  }
+
+  // The entry `field` of the hook record; nullopt when there is no record or no such entry.
+  absl::StatusOr<std::optional<HookRecord>> ReadHookRecord(const ObjectKey& record_key,
+                                                           const std::string& field) {
+    absl::Duration backoff = d_->options_.initial_backoff;
+    for (int attempt = 1;; ++attempt) {
+      absl::StatusOr<Json> live = client_.Get(record_key, deadline_);
+      if (!live.ok() && live.status().code() == absl::StatusCode::kNotFound) {
+        return std::optional<HookRecord>();
+      }
+      if (live.ok()) {
+        const Json* value = nullptr;
+        auto data = live->find("data");
+        if (data != live->end() && data->is_object()) {
+          auto it = data->find(field);
+          if (it != data->end() && it->is_string()) value = &*it;
+        }
+        if (value == nullptr) return std::optional<HookRecord>();
+        return ParseHookRecord(value->get_ref<const std::string&>());
+      }
+      if (attempt >= d_->options_.max_attempts ||
+          !IsRetryableApplyError(live.status(), false) ||
+          !SleepWithin(backoff, deadline_, cancel_)) {
+        return live.status();
+      }
+      backoff = std::min(backoff * 2, d_->options_.max_backoff);
+    }
+  }
+
+  // Sets the entry `field` of the hook record (creating the ConfigMap when missing), with the
+  // field manager of that entry alone.
+  absl::Status WriteHookRecord(const ObjectKey& record_key, const std::string& field,
+                               const HookRecord& record) {
+    Json body = {{"apiVersion", "v1"},
+                 {"kind", "ConfigMap"},
+                 {"metadata",
+                  {{"name", record_key.name},
+                   {"namespace", record_key.ns},
+                   {"annotations",
+                    {{std::string(kHookOfAnnotation),
+                      absl::StrCat(d_->options_.installation, "/", plan_.app)}}}}},
+                 {"data", {{field, HookRecordJson(record)}}}};
+    kube::ServerSideApplyOptions ssa;
+    ssa.field_manager = HookRecordManager(field);
+    ssa.force = true;
+    absl::Duration backoff = d_->options_.initial_backoff;
+    for (int attempt = 1;; ++attempt) {
+      absl::StatusOr<Json> answered = client_.ServerSideApply(body, ssa, deadline_);
+      if (answered.ok()) return absl::OkStatus();
+      if (attempt >= d_->options_.max_attempts ||
+          !IsRetryableApplyError(answered.status(), false) ||
+          !SleepWithin(backoff, deadline_, cancel_)) {
+        return answered.status();
+      }
+      backoff = std::min(backoff * 2, d_->options_.max_backoff);
     }
   }
 
@@ -501,9 +573,36 @@ ObjectResult KubernetesDestination::ApplyRun::RunHook(const PlannedObject& plann
     body["metadata"]["labels"].erase(std::string(kAppLabel));
   }
 
-  if (d_->HookRan(plan_.app, plan_.operation_id, phase, key)) {
+  // Ran already in this operation (here, or on another replica or before a restart: the record
+  // on the cluster): the recorded result, and the hook is not run again.
+  const bool keyed = !plan_.operation_id.empty();
+  const ObjectKey record_key = HookRecordKey(key, *resource);
+  const std::string record_field = HookRecordField(phase, key);
+  std::optional<HookRecord> ran;
+  std::string ran_where = "this applier";
+  if (keyed) ran = d_->HookRan(plan_.app, plan_.operation_id, phase, key);
+  if (keyed && !ran.has_value()) {
+    absl::StatusOr<std::optional<HookRecord>> recorded = ReadHookRecord(record_key, record_field);
+    if (!recorded.ok()) {
+      return result(ApplyAction::kFailed,
+                    absl::StrCat("cannot read the hook record ConfigMap ", record_key.ns, "/",
+                                 record_key.name, " (so the hook is not run: it may have run): ",
+                                 recorded.status().message()));
+    }
+    if (recorded->has_value() && (*recorded)->operation == plan_.operation_id) {
+      ran = **recorded;
+      ran_where = absl::StrCat("the hook record ConfigMap ", record_key.ns, "/", record_key.name);
+    }
+  }
+  if (ran.has_value()) {
+    if (!ran->succeeded) {
+      return result(ApplyAction::kFailed,
+                    absl::StrCat("hook failed earlier in operation ", plan_.operation_id, " (",
+                                 ran_where, "): ", ran->message));
+    }
     return result(ApplyAction::kUnchanged,
-                  absl::StrCat("hook already ran in operation ", plan_.operation_id));
+                  absl::StrCat("hook already ran in operation ", plan_.operation_id, " (",
+                               ran_where, ")"));
   }
   absl::StatusOr<std::optional<Json>> existing = Live(key);
   if (!existing.ok()) return result(ApplyAction::kFailed, std::string(existing.status().message()));
@@ -558,9 +657,22 @@ ObjectResult KubernetesDestination::ApplyRun::RunHook(const PlannedObject& plann
   }
   const health::ObjectHealth health = health::AssessHealth(*done);
   const bool succeeded = health.status == health::HealthStatus::kHealthy;
-  d_->MarkHookRan(plan_.app, plan_.operation_id, phase, key);
-  if ((succeeded && (planned.hook_delete_policy & kHookSucceeded)) ||
-      (!succeeded && (planned.hook_delete_policy & kHookFailed))) {
+  // Recorded on the cluster before a delete policy removes the hook: the live hook (with its
+  // operation id) or the record always says that it ran.
+  bool recorded = !keyed;
+  if (keyed) {
+    HookRecord record{plan_.operation_id, succeeded, succeeded ? "" : health.message};
+    d_->MarkHookRan(plan_.app, phase, key, record);
+    absl::Status written = WriteHookRecord(record_key, record_field, record);
+    if (written.ok()) {
+      recorded = true;
+    } else {
+      LogWarning("hook record write failed; the hook is kept so it is not run again",
+                 {{"object", key.ToString()}, {"error", written.message()}});
+    }
+  }
+  if (recorded && ((succeeded && (planned.hook_delete_policy & kHookSucceeded)) ||
+                   (!succeeded && (planned.hook_delete_policy & kHookFailed)))) {
     kube::DeleteOptions remove;
     remove.propagation_policy = "Background";
     remove.precondition_uid = UidOf(*done);

@@ -24,7 +24,12 @@
 // (BeforeHookCreation by default; HookSucceeded, HookFailed). They carry todoke.dev/hook-of and
 // todoke.dev/operation-id instead of the tracking id, so they are never in inventory or prune;
 // a generateName hook is named from the operation id, so a retried Apply with the same operation
-// id finds it and never runs it twice. A dry run does not run hooks (skipped, with why).
+// id finds it and never runs it twice. Which hooks an operation ran (and whether they succeeded)
+// is also kept on the cluster, in the app's hook record ConfigMap of the hook's namespace
+// (apply_rules.h HookRecord), written before a delete policy removes the hook: a retried Apply
+// with the same operation id on another applier replica, or after a restart, reports the
+// recorded result instead of running the hook again. A request without an operation id runs its
+// hooks every time. A dry run does not run hooks (skipped, with why).
 //
 // Dry run (dryRun=All) changes nothing; an object whose Namespace or CRD is created by the same
 // request is skipped, saying so.
@@ -48,6 +53,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -60,6 +66,7 @@
 #include "absl/time/time.h"
 #include "services/applier/core/destination.h"
 #include "services/applier/core/kube/kube_client.h"
+#include "services/applier/core/sync/apply_rules.h"
 #include "services/applier/core/sync/sync_order.h"
 #include "services/applier/core/sync/watch_cache.h"
 
@@ -137,12 +144,12 @@ class KubernetesDestination : public Destination {
   // The namespace for an object of a namespaced kind that names none.
   const std::string& default_namespace() const { return default_namespace_; }
 
-  // Records hooks that ran and completed for (app, operation id): a retried Apply skips them
-  // even when their delete policy removed them.
-  bool HookRan(const std::string& app, const std::string& operation, const std::string& phase,
-               const ObjectKey& key);
-  void MarkHookRan(const std::string& app, const std::string& operation, const std::string& phase,
-                   const ObjectKey& key);
+  // This process's memory of hooks that ran to the end for (app, operation id), in front of
+  // the hook records on the cluster.
+  std::optional<HookRecord> HookRan(const std::string& app, const std::string& operation,
+                                    const std::string& phase, const ObjectKey& key);
+  void MarkHookRan(const std::string& app, const std::string& phase, const ObjectKey& key,
+                   const HookRecord& record);
 
   std::shared_ptr<kube::KubeClient> client_;
   KubernetesDestinationOptions options_;
@@ -154,7 +161,7 @@ class KubernetesDestination : public Destination {
   absl::Mutex start_mu_;
   std::string start_error_ ABSL_GUARDED_BY(start_mu_);
   absl::Mutex hooks_mu_;
-  std::set<std::tuple<std::string, std::string, std::string, ObjectKey>> hooks_ran_
+  std::map<std::tuple<std::string, std::string, std::string, ObjectKey>, HookRecord> hooks_ran_
       ABSL_GUARDED_BY(hooks_mu_);
 
   // Per object: the digest of the body todoke applied last and the resourceVersion the server

@@ -192,6 +192,31 @@ TEST(ApplyRulesTest, WhatKeepsANamespaceAlive) {
                     {"namespace", "app"},
                     {"ownerReferences", Json::array({{{"kind", "ReplicaSet"}, {"name", "x"}}})}}}};
   EXPECT_FALSE(BlocksNamespacePrune(pod, "default", "web"));
+  // The app's own hooks and hook record do not keep its Namespace; another app's do.
+  Json hook = ConfigMap(HookRecordName("default", "web"));
+  hook["metadata"]["annotations"]["todoke.dev/hook-of"] = "default/web";
+  EXPECT_FALSE(BlocksNamespacePrune(hook, "default", "web"));
+  EXPECT_TRUE(BlocksNamespacePrune(hook, "default", "db"));
+  EXPECT_TRUE(BlocksNamespacePrune(hook, "other", "web"));
+}
+
+TEST(ApplyRulesTest, HookRecordsRoundTripAndAreNamedStably) {
+  EXPECT_EQ(HookRecordName("default", "web"), HookRecordName("default", "web"));
+  EXPECT_NE(HookRecordName("default", "web"), HookRecordName("other", "web"));
+  EXPECT_EQ(HookRecordName("default", "web").size(), std::string("todoke-hooks-").size() + 10);
+  ObjectKey key{"batch", "v1", "Job", "app", "migrate"};
+  const std::string field = HookRecordField("PreSync", key);
+  EXPECT_EQ(field.rfind("PreSync.", 0), 0u);
+  EXPECT_NE(field, HookRecordField("PostSync", key));
+  EXPECT_EQ(HookRecordManager(field), "todoke-hook-" + field.substr(field.find('.') + 1));
+  HookRecord record{"op-1", false, "Job failed: \xff BackoffLimitExceeded"};
+  std::optional<HookRecord> back = ParseHookRecord(HookRecordJson(record));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->operation, "op-1");
+  EXPECT_FALSE(back->succeeded);
+  EXPECT_THAT(back->message, ::testing::HasSubstr("BackoffLimitExceeded"));
+  EXPECT_FALSE(ParseHookRecord("not json").has_value());
+  EXPECT_FALSE(ParseHookRecord(R"({"operation": 1, "succeeded": true})").has_value());
 }
 
 TEST(ApplyRulesTest, HookNamesAreStablePerOperationAndPhase) {

@@ -7,10 +7,12 @@
 // TODOKE_REQUIRE_ALL=1.
 #include "services/applier/core/sync/kube_destination.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -25,6 +27,7 @@
 #include "gtest/gtest.h"
 #include "services/applier/core/kube/kube_client.h"
 #include "services/applier/core/kube/kube_config.h"
+#include "services/applier/core/sync/apply_rules.h"
 #include "test_namespace.h"
 
 namespace todoke::applier::sync {
@@ -54,8 +57,16 @@ class KubeDestinationTest : public ::testing::Test {
     absl::StatusOr<TestNamespace> ns = TestNamespace::Create(cluster_, "sync");
     ASSERT_TRUE(ns.ok()) << ns.status();
     ns_ = std::make_unique<TestNamespace>(*std::move(ns));
+    destination_ = MakeDestination();
+    ASSERT_NE(destination_, nullptr);
+  }
+
+  // A destination of its own (a fresh client and watch cache), as another applier replica or a
+  // restarted applier has.
+  std::unique_ptr<KubernetesDestination> MakeDestination() {
     absl::StatusOr<kube::KubeConfig> config = kube::LoadKubeconfig(cluster_.kubeconfig, "");
-    ASSERT_TRUE(config.ok()) << config.status();
+    EXPECT_TRUE(config.ok()) << config.status();
+    if (!config.ok()) return nullptr;
     KubernetesDestinationOptions options;
     options.installation = "test";
     options.default_namespace = ns_->name();
@@ -65,8 +76,8 @@ class KubeDestinationTest : public ::testing::Test {
     options.client.burst = 400;
     absl::StatusOr<std::unique_ptr<KubernetesDestination>> destination =
         KubernetesDestination::Create(*std::move(config), options);
-    ASSERT_TRUE(destination.ok()) << destination.status();
-    destination_ = *std::move(destination);
+    EXPECT_TRUE(destination.ok()) << destination.status();
+    return destination.ok() ? *std::move(destination) : nullptr;
   }
 
   void TearDown() override {
@@ -101,7 +112,9 @@ class KubeDestinationTest : public ::testing::Test {
   // The app is named after the test's namespace unless given: apps of tests never meet.
   Applied Apply(const std::vector<Json>& objects, ApplyOptions options = {},
                 absl::string_view app = "", std::vector<ObjectKey> prune = {},
-                absl::string_view operation = "op-1") {
+                absl::string_view operation = "op-1",
+                KubernetesDestination* destination = nullptr) {
+    if (destination == nullptr) destination = destination_.get();
     ApplyPlan plan;
     plan.app = app.empty() ? ns() : std::string(app);
     plan.objects = objects;
@@ -110,7 +123,7 @@ class KubeDestinationTest : public ::testing::Test {
     plan.operation_id = std::string(operation);
     Applied applied;
     absl::Mutex mu;
-    absl::StatusOr<ApplyOutcome> outcome = destination_->Apply(
+    absl::StatusOr<ApplyOutcome> outcome = destination->Apply(
         plan,
         [&](const ObjectResult& result) {
           absl::MutexLock lock(&mu);
@@ -655,6 +668,228 @@ TEST_F(KubeDestinationTest, WavesAndHooksRunInOrderAndHooksRunOncePerOperation) 
   std::vector<std::string> names;
   for (const LiveObject& object : live->objects) names.push_back(object.key.name);
   EXPECT_THAT(names, ::testing::UnorderedElementsAre("first", "second"));
+}
+
+TEST_F(KubeDestinationTest, ARetriedOperationOnAnotherReplicaRunsNoHookTwice) {
+  Applied first = Apply(Objects(kHookedApp), {}, "", {}, "op-9");
+  ASSERT_TRUE(first.status.ok()) << first.status;
+  ASSERT_TRUE(first.outcome.succeeded) << first.outcome.message;
+  EXPECT_EQ(first.by_name["Job/notify"].action, ApplyAction::kCreated);
+  EXPECT_FALSE(Alive({"job", "notify"}));  // HookSucceeded: deleted, so only the record is left
+  // The record: one entry per hook, the app's hook-of annotation, no todoke.dev/app label.
+  const std::string record_name = HookRecordName("test", app());
+  absl::StatusOr<Json> record = Get({"configmap", record_name});
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_EQ((*record)["data"].size(), 2u) << record->dump();
+  EXPECT_EQ((*record)["metadata"]["annotations"]["todoke.dev/hook-of"], "test/" + app());
+  EXPECT_FALSE((*record)["metadata"].contains("labels") &&
+               (*record)["metadata"]["labels"].contains("todoke.dev/app"));
+
+  // Another replica (or this applier after a restart) retries the same operation: no hook runs
+  // again, the one its delete policy removed included.
+  std::unique_ptr<KubernetesDestination> replica = MakeDestination();
+  ASSERT_NE(replica, nullptr);
+  Applied retried = Apply(Objects(kHookedApp), {}, "", {}, "op-9", replica.get());
+  ASSERT_TRUE(retried.status.ok()) << retried.status;
+  EXPECT_TRUE(retried.outcome.succeeded) << retried.outcome.message;
+  EXPECT_EQ(retried.by_name["Job/notify"].action, ApplyAction::kUnchanged)
+      << retried.by_name["Job/notify"].message;
+  EXPECT_THAT(retried.by_name["Job/notify"].message, HasSubstr("hook record ConfigMap"));
+  for (const ObjectResult& result : retried.progress) {
+    EXPECT_NE(result.action, ApplyAction::kCreated) << result.key.ToString();
+  }
+
+  // A new operation runs them again.
+  Applied next = Apply(Objects(kHookedApp), {}, "", {}, "op-10", replica.get());
+  ASSERT_TRUE(next.outcome.succeeded) << next.status << next.outcome.message;
+  EXPECT_EQ(next.by_name["Job/notify"].action, ApplyAction::kCreated);
+
+  // The record is neither inventory nor something that keeps the app's Namespace from pruning.
+  ReadLiveQuery query;
+  query.app = app();
+  absl::StatusOr<LiveSet> live = replica->ReadLive(query, absl::Now() + absl::Seconds(30));
+  ASSERT_TRUE(live.ok()) << live.status();
+  std::vector<std::string> names;
+  for (const LiveObject& object : live->objects) names.push_back(object.key.name);
+  EXPECT_THAT(names, ::testing::UnorderedElementsAre("first", "second"));
+}
+
+constexpr char kSyncFailApp[] = R"(
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: on-fail
+  namespace: NS
+  annotations: {todoke.dev/hook: SyncFail}
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: f, image: example.com/alert:1}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: good, namespace: NS}
+)";
+
+TEST_F(KubeDestinationTest, ASyncFailHookRunsWhenTheSyncFailsAndNotWhenItSucceeds) {
+  Applied ok = Apply(Objects(kSyncFailApp), {}, "", {}, "op-ok");
+  ASSERT_TRUE(ok.status.ok()) << ok.status;
+  EXPECT_TRUE(ok.outcome.succeeded) << ok.outcome.message;
+  EXPECT_EQ(ok.by_name["ConfigMap/good"].action, ApplyAction::kCreated);
+  EXPECT_EQ(ok.by_name.count("Job/on-fail"), 0u);
+  EXPECT_FALSE(Exists({"job", "on-fail"}));
+
+  Applied failed = Apply(Objects(absl::StrCat(kSyncFailApp, R"(
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: Bad_Name, namespace: NS}
+)")),
+                         {}, "", {}, "op-fail");
+  ASSERT_TRUE(failed.status.ok()) << failed.status;
+  EXPECT_FALSE(failed.outcome.succeeded);
+  EXPECT_EQ(failed.by_name["ConfigMap/Bad_Name"].action, ApplyAction::kFailed);
+  const ObjectResult& hook = failed.by_name["Job/on-fail@SyncFail"];
+  EXPECT_EQ(hook.action, ApplyAction::kCreated) << hook.message;
+  EXPECT_EQ(hook.message, "hook completed");
+  // It ran after the failure was known.
+  ASSERT_FALSE(failed.progress.empty());
+  EXPECT_EQ(failed.progress.back().key.name, "on-fail");
+  absl::StatusOr<Json> job = Get({"job", "on-fail"});
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ((*job)["status"].value("succeeded", 0), 1);
+  EXPECT_EQ((*job)["metadata"]["annotations"]["todoke.dev/operation-id"], "op-fail");
+}
+
+constexpr char kPodHookApp[] = R"(
+apiVersion: v1
+kind: Pod
+metadata:
+  name: check
+  namespace: NS
+  annotations:
+    todoke.dev/hook: PreSync
+    todoke.dev/hook-delete-policy: HookSucceeded
+spec:
+  restartPolicy: Never
+  containers: [{name: c, image: example.com/check:1}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: after, namespace: NS}
+)";
+
+TEST_F(KubeDestinationTest, ABarePodHookIsWaitedForUntilItSucceeds) {
+  Applied applied;
+  std::atomic<bool> finished{false};
+  std::thread runner([&] {
+    applied = Apply(Objects(kPodHookApp), {}, "", {}, "op-pod");
+    finished = true;
+  });
+  // kwok runs the Pod (Running and Ready) but completes only the pods of Jobs: the test plays
+  // the kubelet and reports the container's exit through the status subresource.
+  std::string phase;
+  const absl::Time until = absl::Now() + absl::Seconds(90);
+  while (absl::Now() < until) {
+    absl::StatusOr<Json> pod = Get({"pod", "check"});
+    if (pod.ok()) phase = (*pod)["status"].value("phase", "");
+    if (phase == "Running") break;
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  EXPECT_EQ(phase, "Running");
+  // The hook is running: the Sync phase has not started.
+  EXPECT_FALSE(finished.load());
+  EXPECT_FALSE(Exists({"configmap", "after"}));
+  absl::Status exited = Kubectl(
+      {"patch", "pod", "check", "--subresource=status", "--type=merge", "-p",
+       R"({"status":{"phase":"Succeeded","conditions":[{"type":"Ready","status":"False",)"
+       R"("reason":"PodCompleted"}],"containerStatuses":[{"name":"c","image":"example.com/check:1",)"
+       R"("imageID":"","ready":false,"restartCount":0,"state":{"terminated":{"exitCode":0,)"
+       R"("reason":"Completed"}}}]}})"});
+  EXPECT_TRUE(exited.ok()) << exited;
+  runner.join();
+  ASSERT_TRUE(applied.status.ok()) << applied.status;
+  EXPECT_TRUE(applied.outcome.succeeded) << applied.outcome.message;
+  ASSERT_EQ(applied.progress.size(), 2u);
+  EXPECT_EQ(applied.progress[0].key.kind, "Pod");
+  EXPECT_EQ(applied.progress[0].action, ApplyAction::kCreated) << applied.progress[0].message;
+  EXPECT_EQ(applied.progress[0].message, "hook completed");
+  EXPECT_EQ(applied.progress[1].key.name, "after");
+  EXPECT_EQ(applied.progress[1].action, ApplyAction::kCreated);
+  EXPECT_FALSE(Alive({"pod", "check"}));  // HookSucceeded
+}
+
+TEST_F(KubeDestinationTest, ADeadApiServiceFailsOnlyItsOwnGroup) {
+  // An aggregated API whose Service does not exist: the API server cannot reach it, so the
+  // discovery of its group fails (the rest of discovery answers).
+  const std::string group = ns() + ".dead.todoke.test";
+  const std::string api_service = "v1." + group;
+  cleanup_.push_back({"delete", "apiservice", api_service, "--ignore-not-found", "--wait=false"});
+  ASSERT_TRUE(KubectlFile({"apply"}, absl::StrReplaceAll(R"(
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata: {name: APISERVICE}
+spec:
+  group: GROUP
+  version: v1
+  service: {namespace: NS, name: nobody-home, port: 443}
+  insecureSkipTLSVerify: true
+  groupPriorityMinimum: 1000
+  versionPriority: 15
+)",
+                                                         {{"APISERVICE", api_service},
+                                                          {"GROUP", group}}))
+                  .ok());
+  std::string available;
+  const absl::Time until = absl::Now() + absl::Seconds(60);
+  while (absl::Now() < until && available != "False") {
+    absl::StatusOr<std::string> out = RunKubectl(
+        cluster_, {"get", "apiservice", api_service, "-o",
+                   "jsonpath={.status.conditions[?(@.type==\"Available\")].status}"});
+    available = out.ok() ? *out : "";
+    if (available != "False") absl::SleepFor(absl::Milliseconds(200));
+  }
+  ASSERT_EQ(available, "False") << "the APIService never became unavailable";
+
+  Applied applied = Apply(Objects(absl::StrReplaceAll(R"(
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: alive, namespace: NS}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: alive, namespace: NS}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: alive}}
+  template:
+    metadata: {labels: {app: alive}}
+    spec:
+      containers: [{name: a, image: example.com/alive:1}]
+---
+apiVersion: GROUP/v1
+kind: Widget
+metadata: {name: w, namespace: NS}
+)",
+                                                      {{"GROUP", group}})));
+  ASSERT_TRUE(applied.status.ok()) << applied.status;  // not the whole request
+  EXPECT_FALSE(applied.outcome.succeeded);
+  EXPECT_EQ(applied.by_name["ConfigMap/alive"].action, ApplyAction::kCreated);
+  EXPECT_EQ(applied.by_name["Deployment/alive"].action, ApplyAction::kCreated);
+  EXPECT_EQ(applied.by_name["Widget/w"].action, ApplyAction::kFailed);
+  EXPECT_THAT(applied.by_name["Widget/w"].message, HasSubstr(group));
+  EXPECT_TRUE(Exists({"configmap", "alive"}));
+  EXPECT_TRUE(Exists({"deployment", "alive"}));
+
+  // ReadLive still answers for the groups that work.
+  ReadLiveQuery query;
+  query.app = app();
+  query.keys = {Key("", "ConfigMap", ns(), "alive")};
+  absl::StatusOr<LiveSet> live = destination_->ReadLive(query, absl::Now() + absl::Seconds(30));
+  ASSERT_TRUE(live.ok()) << live.status();
+  ASSERT_FALSE(live->objects.empty());
 }
 
 TEST_F(KubeDestinationTest, AnInvalidObjectFailsAloneAndLaterWavesDoNotRun) {
