@@ -21,6 +21,7 @@
 #include "common/yaml.h"
 #include "services/applier/core/git/git_remote.h"
 #include "services/applier/core/git/layout.h"
+#include "services/applier/core/git/read_cache.h"
 #include "services/source_fetcher/core/git_util.h"
 
 namespace todoke::applier {
@@ -149,6 +150,9 @@ struct FolderFile {
   git_oid blob;
 };
 
+absl::StatusOr<std::vector<FolderFile>> ListFolderTree(git_repository* repo, git_tree* root,
+                                                       const std::string& folder);
+
 // The object files of `folder` in `tree` (IsObjectFilePath), in tree order.
 absl::StatusOr<std::vector<FolderFile>> ListObjectFiles(git_repository* repo, git_tree* tree,
                                                         const std::string& folder) {
@@ -170,6 +174,13 @@ absl::StatusOr<std::vector<FolderFile>> ListObjectFiles(git_repository* repo, gi
     owned.reset(sub);
     root = sub;
   }
+  return ListFolderTree(repo, root, folder);
+}
+
+// The object files of the folder tree `root` (the folder `folder`, named in errors).
+absl::StatusOr<std::vector<FolderFile>> ListFolderTree(git_repository* repo, git_tree* root,
+                                                       const std::string& folder) {
+  std::vector<FolderFile> files;
   for (size_t i = 0; i < git_tree_entrycount(root); ++i) {
     const git_tree_entry* dir = git_tree_entry_byindex(root, i);
     std::string dir_name = git_tree_entry_name(dir);
@@ -519,6 +530,7 @@ struct GitDestination::Impl {
       LogWarning("git destination: removing an unreadable clone",
                  {{"repository", d.Describe()}, {"clone", dir}});
       fs::remove_all(dir, ec);
+      git_internal::RepositoryPool::Default().Forget(dir);
     }
     git_repository_init_options init = GIT_REPOSITORY_INIT_OPTIONS_INIT;
     init.flags =
@@ -562,6 +574,14 @@ struct GitDestination::Impl {
   // The tip to build on: the local ref, or the remote's branch fetched into the clone.
   static absl::StatusOr<Tip> ReadTip(const GitDestination& d, git_repository* repo,
                                      absl::Time deadline) {
+    ASSIGN_OR_RETURN(std::optional<git_oid> id, ReadTipId(d, repo, deadline));
+    return TipFromCommit(repo, id, d.Describe());
+  }
+
+  // The tip's commit id (nullopt: no branch yet), as ReadTip reads it.
+  static absl::StatusOr<std::optional<git_oid>> ReadTipId(const GitDestination& d,
+                                                          git_repository* repo,
+                                                          absl::Time deadline) {
     std::optional<git_oid> id;
     if (d.local_) {
       ASSIGN_OR_RETURN(
@@ -576,7 +596,7 @@ struct GitDestination::Impl {
         return Annotate(fetched.status(), absl::StrCat("branch ", d.target_.branch));
       id = *fetched;
     }
-    return TipFromCommit(repo, id, d.Describe());
+    return id;
   }
 
   // Publishes `commit` as the new branch tip if the branch still is `tip`. True when published,
@@ -718,12 +738,19 @@ struct GitDestination::Impl {
 
 // ---------------------------------------------------------------------------------------------
 
+struct GitDestination::ReadMemo {
+  std::mutex mu;
+  std::optional<git_oid> tip;     // the last tip ReadLive read
+  std::optional<git_oid> folder;  // the folder's tree in it (nullopt: no such folder)
+};
+
 GitDestination::GitDestination(GitDestinationTarget target, GitDestinationOptions options,
                                source_fetcher::RepoUrl url, std::string path)
     : target_(std::move(target)),
       options_(std::move(options)),
       url_(std::move(url)),
-      path_(std::move(path)) {}
+      path_(std::move(path)),
+      read_memo_(std::make_shared<ReadMemo>()) {}
 
 absl::StatusOr<std::unique_ptr<GitDestination>> GitDestination::Create(
     GitDestinationTarget target, GitDestinationOptions options) {
@@ -1022,18 +1049,87 @@ absl::StatusOr<PruneOutcome> GitDestination::Prune(const PruneRequest& request,
   return outcome;
 }
 
+namespace {
+
+using git_internal::FolderCache;
+using git_internal::FolderSnapshot;
+using git_internal::RepositoryPool;
+
+// The tree id of `folder` in commit `tip` (the commit's tree for the root), or nullopt when the
+// commit has no such folder (missing, or a file).
+absl::StatusOr<std::optional<git_oid>> FolderTreeId(git_repository* repo, const git_oid& tip,
+                                                    const std::string& folder,
+                                                    absl::string_view where) {
+  ASSIGN_OR_RETURN(Tip read, TipFromCommit(repo, tip, where));
+  if (folder.empty()) return std::optional<git_oid>(*git_tree_id(read.tree.get()));
+  git_tree_entry* raw = nullptr;
+  int rc = git_tree_entry_bypath(&raw, read.tree.get(), folder.c_str());
+  if (rc == GIT_ENOTFOUND) return std::optional<git_oid>();
+  if (rc < 0) return GitError(absl::StatusCode::kDataLoss, absl::StrCat("reading ", folder));
+  GitTreeEntry entry(raw);
+  if (git_tree_entry_type(entry.get()) != GIT_OBJECT_TREE) return std::optional<git_oid>();
+  return std::optional<git_oid>(*git_tree_entry_id(entry.get()));
+}
+
+// Every object file of the folder tree `tree_id` (the app folder `folder`, named in errors and
+// warnings), parsed. A file that is not one object is kept without a key.
+absl::StatusOr<std::shared_ptr<const FolderSnapshot>> ParseFolder(git_repository* repo,
+                                                                  const git_oid& tree_id,
+                                                                  const std::string& folder) {
+  git_tree* raw = nullptr;
+  if (git_tree_lookup(&raw, repo, &tree_id) < 0) {
+    return GitError(absl::StatusCode::kDataLoss,
+                    absl::StrCat("reading ", folder.empty() ? "/" : folder));
+  }
+  GitTree tree(raw);
+  ASSIGN_OR_RETURN(std::vector<FolderFile> files, ListFolderTree(repo, tree.get(), folder));
+  auto snapshot = std::make_shared<FolderSnapshot>();
+  snapshot->files.reserve(files.size());
+  constexpr size_t kPerFileOverhead = 256;  // the File, its index entry, allocation headers
+  for (const FolderFile& f : files) {
+    ASSIGN_OR_RETURN(std::optional<FileObject> parsed,
+                     ReadObjectBlob(repo, f.blob, JoinRepoPath(folder, f.relative)));
+    FolderSnapshot::File file;
+    file.relative = f.relative;
+    file.blob = OidToHex(f.blob);
+    if (parsed.has_value()) {
+      file.key = std::move(parsed->key);
+      file.json = CanonicalJson(parsed->object);
+    }
+    snapshot->bytes += kPerFileOverhead + 2 * file.relative.size() + file.blob.size() +
+                       file.json.size();
+    if (file.key.has_value()) {
+      snapshot->bytes += file.key->group.size() + file.key->version.size() +
+                         file.key->kind.size() + file.key->ns.size() + file.key->name.size();
+    }
+    snapshot->by_relative.emplace(file.relative, snapshot->files.size());
+    snapshot->files.push_back(std::move(file));
+  }
+  return std::shared_ptr<const FolderSnapshot>(std::move(snapshot));
+}
+
+}  // namespace
+
 absl::StatusOr<LiveSet> GitDestination::ReadLive(const ReadLiveQuery& query, absl::Time deadline) {
   std::string where = absl::StrCat(Describe(), " app ", query.app);
   // A local repository that does not exist yet holds nothing (ReadLive never creates it).
-  ASSIGN_OR_RETURN(GitRepository repo, Impl::Open(*this, /*create=*/!local_));
+  ASSIGN_OR_RETURN(RepositoryPool::Lease repo,
+                   RepositoryPool::Default().Borrow(local_ ? local_dir_ : clone_dir_, [&] {
+                     return Impl::Open(*this, /*create=*/!local_);
+                   }));
   LiveSet live;
-  if (repo == nullptr) {
+  if (repo.get() == nullptr) {
     live.absent = query.keys;
     return live;
   }
-  absl::StatusOr<Tip> tip;
+  // An error may leave the handle in a doubtful state: it is closed, not lent again.
+  auto failed = [&](const absl::Status& status) {
+    repo.Discard();
+    return Annotate(status, absl::StrCat("app ", query.app));
+  };
+  absl::StatusOr<std::optional<git_oid>> tip;
   if (local_) {
-    tip = Impl::ReadTip(*this, repo.get(), deadline);
+    tip = Impl::ReadTipId(*this, repo.get(), deadline);
   } else {
     // The fetch updates the clone: one at a time per branch, as writes do.
     std::unique_lock<std::timed_mutex> lock(*branch_lock_, std::defer_lock);
@@ -1041,40 +1137,71 @@ absl::StatusOr<LiveSet> GitDestination::ReadLive(const ReadLiveQuery& query, abs
       return absl::DeadlineExceededError(
           absl::StrCat(where, ": deadline exceeded waiting for writes to the branch"));
     }
-    tip = Impl::ReadTip(*this, repo.get(), deadline);
+    tip = Impl::ReadTipId(*this, repo.get(), deadline);
   }
-  if (!tip.ok()) return Annotate(tip.status(), absl::StrCat("app ", query.app));
-  ASSIGN_OR_RETURN(std::vector<FolderFile> existing,
-                   ListObjectFiles(repo.get(), tip->tree.get(), path_));
-  std::map<std::string, const FolderFile*> by_path;
-  for (const FolderFile& f : existing) by_path.emplace(f.relative, &f);
-  std::set<std::string> reported_files;
+  if (!tip.ok()) return failed(tip.status());
+  // The folder's tree in the tip (remembered for the last tip read), then its parse (by tree id).
+  static const auto* const kEmpty = new FolderSnapshot();
+  std::shared_ptr<const FolderSnapshot> folder;
+  std::optional<git_oid> folder_id;
+  if (tip->has_value()) {
+    bool known = false;
+    {
+      std::lock_guard<std::mutex> lock(read_memo_->mu);
+      if (read_memo_->tip.has_value() && git_oid_equal(&*read_memo_->tip, &**tip)) {
+        folder_id = read_memo_->folder;
+        known = true;
+      }
+    }
+    if (!known) {
+      absl::StatusOr<std::optional<git_oid>> found =
+          FolderTreeId(repo.get(), **tip, path_, Describe());
+      if (!found.ok()) return failed(found.status());
+      folder_id = *found;
+      std::lock_guard<std::mutex> lock(read_memo_->mu);
+      read_memo_->tip = **tip;
+      read_memo_->folder = folder_id;
+    }
+  }
+  if (folder_id.has_value()) {
+    folder = FolderCache::Default().Find(*folder_id);
+    if (folder == nullptr) {
+      absl::StatusOr<std::shared_ptr<const FolderSnapshot>> parsed =
+          ParseFolder(repo.get(), *folder_id, path_);
+      if (!parsed.ok()) return failed(parsed.status());
+      folder = *std::move(parsed);
+      FolderCache::Default().Put(*folder_id, folder);
+    }
+  }
+  const FolderSnapshot& files = folder != nullptr ? *folder : *kEmpty;
+
+  // The desired keys found (each in the file the layout gives it), then the folder's other
+  // objects; each key once.
+  std::vector<bool> reported_files(files.files.size(), false);
   std::set<ObjectKey> reported_keys;
   for (const ObjectKey& key : query.keys) {
     if (reported_keys.count(key) > 0) continue;
     absl::StatusOr<std::string> relative = ObjectFilePath(key);
-    auto found = relative.ok() ? by_path.find(*relative) : by_path.end();
-    if (found == by_path.end()) {
+    auto found = relative.ok() ? files.by_relative.find(*relative) : files.by_relative.end();
+    if (found == files.by_relative.end()) {
       live.absent.push_back(key);
       continue;
     }
-    std::string repo_path = JoinRepoPath(path_, *relative);
-    ASSIGN_OR_RETURN(std::optional<FileObject> file,
-                     ReadObjectBlob(repo.get(), found->second->blob, repo_path));
-    if (!file.has_value() || !(file->key == key)) {
+    const FolderSnapshot::File& file = files.files[found->second];
+    if (!file.key.has_value() || !(*file.key == key)) {
       live.absent.push_back(key);
       continue;
     }
-    reported_files.insert(*relative);
-    reported_keys.insert(file->key);
-    live.objects.push_back({file->key, CanonicalJson(file->object), OidToHex(found->second->blob)});
+    reported_files[found->second] = true;
+    reported_keys.insert(*file.key);
+    live.objects.push_back({*file.key, file.json, file.blob});
   }
-  for (const FolderFile& f : existing) {
-    if (reported_files.count(f.relative) > 0) continue;
-    ASSIGN_OR_RETURN(std::optional<FileObject> file,
-                     ReadObjectBlob(repo.get(), f.blob, JoinRepoPath(path_, f.relative)));
-    if (!file.has_value() || !reported_keys.insert(file->key).second) continue;
-    live.objects.push_back({file->key, CanonicalJson(file->object), OidToHex(f.blob)});
+  for (size_t i = 0; i < files.files.size(); ++i) {
+    const FolderSnapshot::File& file = files.files[i];
+    if (reported_files[i] || !file.key.has_value() || !reported_keys.insert(*file.key).second) {
+      continue;
+    }
+    live.objects.push_back({*file.key, file.json, file.blob});
   }
   return live;
 }

@@ -43,7 +43,11 @@
 //           canonical JSON and the file's blob id as resource_version, then every other object
 //           file in the folder (the inventory); a file that does not parse is left out (and a
 //           desired one counts as absent, so the next Apply rewrites it). No branch yet: all
-//           absent.
+//           absent. Repeated reads of an unchanged app cost a ref lookup (a fetch for a remote)
+//           and two hash lookups: repository handles stay open (read_cache.h RepositoryPool),
+//           each destination remembers its folder's tree id for the last tip it read, and the
+//           parsed files of a folder are kept by tree id (FolderCache, 64 MiB in all). All are
+//           keyed by content ids, so an answer is never older than the branch tip just read.
 //   Prune   removes the files of the given keys (same opt-outs as Apply's prune), one commit.
 //   WatchDrift  UNIMPLEMENTED (a branch has no watch; the orchestrator polls ReadLive).
 //
@@ -174,6 +178,9 @@ class GitDestination : public Destination {
   std::string clone_dir_;  // remote: the bare clone in work_dir
   std::shared_ptr<std::timed_mutex> branch_lock_;
   std::shared_ptr<std::timed_mutex> clone_lock_;
+  // ReadLive's memory of the last tip it read and the folder's tree id in it (git_destination.cc).
+  struct ReadMemo;
+  std::shared_ptr<ReadMemo> read_memo_;
 };
 
 }  // namespace todoke::applier
