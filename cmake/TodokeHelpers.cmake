@@ -28,7 +28,7 @@ endfunction()
 # one (or with a misspelt one) would silently never run. Tests registered with a bare add_test()
 # (shell scripts, fixtures) set LABELS themselves; the test every_test_has_a_label below fails
 # when any test of the tree has none (`ctest -N -LE .` lists nothing).
-set(TODOKE_TEST_LABELS unit service integration git k8s docker corpus e2e)
+set(TODOKE_TEST_LABELS unit service integration git k8s docker corpus e2e fuzz)
 
 # todoke_test(NAME SOURCES x_test.cc DEPS libs... LABELS l1 [l2] [ENV K=V ...] [TIMEOUT s])
 #   A GoogleTest binary registered with CTest (one CTest entry per binary, run from the
@@ -37,7 +37,7 @@ set(TODOKE_TEST_LABELS unit service integration git k8s docker corpus e2e)
 #   helper such as todoke_k8s_test() afterwards). Each is one of TODOKE_TEST_LABELS: unit (a core
 #   with fakes), service (a gRPC service over a real port-0 server), integration (several real
 #   processes), git (real Git servers on loopback), k8s (the test control plane), docker, corpus
-#   (../shared/corpus), e2e.
+#   (../shared/corpus), e2e, fuzz (the libFuzzer targets, scripts/fuzz.sh).
 function(todoke_test name)
   cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;DEPS;LABELS;ENV;FIXTURES" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})

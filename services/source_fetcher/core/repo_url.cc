@@ -27,6 +27,24 @@ absl::Status CheckPath(absl::string_view url, absl::string_view path) {
   return absl::OkStatus();
 }
 
+// Checks a host name or bracketed IPv6 literal: letters, digits, '.', '-', '_' (and '[', ']',
+// ':' for IPv6), so that the canonical URL built from it reads back as the same host.
+absl::Status CheckHost(absl::string_view url, absl::string_view host) {
+  if (host.empty()) return Invalid(url, "empty host");
+  for (char c : host) {
+    if (!(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' ||
+          c == '_' || c == '[' || c == ']' || c == ':')) {
+      return Invalid(url, "malformed host");
+    }
+  }
+  return absl::OkStatus();
+}
+
+// A port written in a URL: 1 to 65535.
+bool ParsePort(absl::string_view text, int* port) {
+  return absl::SimpleAtoi(text, port) && *port > 0 && *port <= 65535;
+}
+
 std::string TrimTrailingSlashes(std::string path) {
   while (path.size() > 1 && path.back() == '/') path.pop_back();
   return path;
@@ -214,7 +232,12 @@ absl::StatusOr<RepoUrl> ParseRepoUrl(absl::string_view url, bool allow_local) {
         return Invalid(url, "passwords in URLs are not accepted; use the credentials file");
       }
     }
-    if (user_host.empty()) return Invalid(url, "empty host");
+    absl::Status host_ok = CheckHost(url, user_host);
+    if (!host_ok.ok()) return host_ok;
+    // As in a URL: the canonical ssh:// form would read '?' or '#' as a query or fragment.
+    if (path.find_first_of("?#") != absl::string_view::npos) {
+      return Invalid(url, "query strings and fragments are not accepted");
+    }
     absl::Status path_ok = CheckPath(url, path);
     if (!path_ok.ok()) return path_ok;
     out.transport = RepoTransport::kSsh;
@@ -280,27 +303,21 @@ absl::StatusOr<RepoUrl> ParseRepoUrl(absl::string_view url, bool allow_local) {
     absl::string_view after = host.substr(close + 1);
     host = host.substr(0, close + 1);
     if (!after.empty()) {
-      if (after.front() != ':' || !absl::SimpleAtoi(after.substr(1), &out.port)) {
+      if (after.front() != ':' || !ParsePort(after.substr(1), &out.port)) {
         return Invalid(url, "malformed port");
       }
     }
   } else {
     size_t colon = host.rfind(':');
     if (colon != absl::string_view::npos) {
-      if (!absl::SimpleAtoi(host.substr(colon + 1), &out.port) || out.port <= 0 ||
-          out.port > 65535) {
+      if (!ParsePort(host.substr(colon + 1), &out.port)) {
         return Invalid(url, "malformed port");
       }
       host = host.substr(0, colon);
     }
   }
-  if (host.empty()) return Invalid(url, "empty host");
-  for (char c : host) {
-    if (!(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' ||
-          c == '_' || c == '[' || c == ']' || c == ':')) {
-      return Invalid(url, "malformed host");
-    }
-  }
+  absl::Status host_ok = CheckHost(url, host);
+  if (!host_ok.ok()) return host_ok;
   absl::Status path_ok = CheckPath(url, path);
   if (!path_ok.ok()) return path_ok;
   out.host = absl::AsciiStrToLower(host);
