@@ -7,7 +7,8 @@
 //     entry, and no further sync while nothing changes;
 //   - a manual change of a managed field is reverted by self-heal within about a second, once (no
 //     endless loop: todoke's own apply triggers no other sync);
-//   - ignoreDifferences on /spec/replicas: a `kubectl scale` stays, also across a sync;
+//   - ignoreDifferences on /spec/replicas: a `kubectl scale` stays, also across a sync; and by
+//     managedFieldsManagers: replicas another field manager applies stay, also across syncs;
 //   - an object removed from Git is pruned; objects without todoke's tracking id are never touched;
 //   - a pushed image change rolls out (webhook), and Healthy means the rollout is done;
 //   - delete with cascade removes the objects;
@@ -560,6 +561,72 @@ TEST_F(K8sLoopTest, IgnoredReplicasAreNotRevertedEvenBySyncsOfOtherFields) {
   ASSERT_TRUE(deployment.ok());
   EXPECT_EQ(Field(*deployment, "/spec/template/spec/containers/0/image"), "nginx:1.26");
   EXPECT_EQ(Field(*deployment, "/spec/replicas"), "3") << "the sync reverted the scale";
+}
+
+TEST_F(K8sLoopTest, FieldsOfAnIgnoredFieldManagerAreNotRevertedBySyncs) {
+  // Another controller (an autoscaler, an operator) sets spec.replicas with server-side apply
+  // under its own field manager; the app's ignoreDifferences names that manager. todoke must
+  // neither count it as drift nor take the field back when it syncs for another reason.
+  v1::Application app = WebApp();
+  types::v1::IgnoreRule* rule = app.mutable_spec()->add_ignore_differences();
+  rule->set_group("apps");
+  rule->set_kind("Deployment");
+  rule->add_managed_fields_managers("e2e-autoscaler");
+  CreateAndConverge(app);
+
+  const std::string scale = temp_.path() + "/scale.yaml";
+  WriteFile(scale, absl::StrCat("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n"
+                                "  namespace: ",
+                                ns_, "\nspec:\n  replicas: 3\n"));
+  // --force-conflicts: todoke's apply owns replicas until now.
+  absl::StatusOr<std::string> applied =
+      Kubectl({"apply", "--server-side", "--field-manager=e2e-autoscaler", "--force-conflicts",
+               "-f", scale});
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  absl::SleepFor(absl::Seconds(3));
+  EXPECT_EQ(SettledHistorySize(absl::Seconds(3)), 1u) << "the autoscaler's change was synced";
+  EXPECT_EQ(Get().status().sync(), types::v1::SYNC_STATUS_SYNCED);
+  EXPECT_EQ(Field(*GetObject("deployment", "web"), "/spec/replicas"), "3");
+
+  // Self-heal of the ConfigMap applies the Deployment too: with the autoscaler's replicas.
+  std::unique_ptr<KubectlWatch> colors = Watch("configmap", "settings", "{.data.color}");
+  size_t at = 0;
+  ASSERT_TRUE(Kubectl({"patch", "configmap", "settings", "--namespace=" + ns_, "--type=merge", "-p",
+                       R"({"data":{"color":"red"}})"})
+                  .ok());
+  ASSERT_TRUE(colors->WaitFor("red", &at, absl::Seconds(10)).ok());
+  ASSERT_TRUE(colors->WaitFor("blue", &at, absl::Seconds(60)).ok())
+      << "no self-heal; app: " << Get().DebugString();
+  auto synced = suite_->WaitFor(
+      kApp, [&](const v1::Application& a) { return SyncedHealthyAt(a, first_commit_); }, kConverge);
+  ASSERT_TRUE(synced.ok()) << synced.status();
+  std::vector<v1::HistoryEntry> history = History();
+  ASSERT_EQ(history.size(), 2u);
+  EXPECT_EQ(history[0].operation().phase(), v1::OPERATION_PHASE_SUCCEEDED)
+      << history[0].DebugString();
+  EXPECT_EQ(Field(*GetObject("deployment", "web"), "/spec/replicas"), "3")
+      << "the self-heal sync took replicas back from the autoscaler's field manager";
+
+  // A pushed change of the Deployment itself rolls out and keeps the autoscaler's replicas.
+  WriteDeployment("nginx:1.26");
+  std::string second = Commit("nginx 1.26");
+  ASSERT_EQ(*suite_->PostWebhook(src_, "refs/heads/main"), 202);
+  auto rolled = suite_->WaitFor(
+      kApp, [&](const v1::Application& a) { return SyncedHealthyAt(a, second); }, kConverge);
+  ASSERT_TRUE(rolled.ok()) << rolled.status();
+  absl::StatusOr<Json> deployment = GetObject("deployment", "web");
+  ASSERT_TRUE(deployment.ok());
+  EXPECT_EQ(Field(*deployment, "/spec/template/spec/containers/0/image"), "nginx:1.26");
+  EXPECT_EQ(Field(*deployment, "/spec/replicas"), "3") << "the sync reverted the autoscaler";
+  // The autoscaler changes it again (forcing, as controllers apply): no sync follows.
+  WriteFile(scale, absl::StrCat("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n"
+                                "  namespace: ",
+                                ns_, "\nspec:\n  replicas: 4\n"));
+  applied = Kubectl({"apply", "--server-side", "--field-manager=e2e-autoscaler", "--force-conflicts",
+                     "-f", scale});
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  EXPECT_EQ(SettledHistorySize(absl::Seconds(3)), 3u);
+  EXPECT_EQ(Field(*GetObject("deployment", "web"), "/spec/replicas"), "4");
 }
 
 TEST_F(K8sLoopTest, RemovedObjectIsPrunedAndUntrackedObjectsAreNeverTouched) {
