@@ -915,7 +915,9 @@ bool KeyLessYamlV2(absl::string_view a, absl::string_view b) {
     bool bl = IsLetterRune(br[i]);
     if (al && bl) return ar[i] < br[i];
     if (al || bl) return bl;
-    int64_t an = 0, bn = 0;
+    // Go's int arithmetic: a digit run too long for 64 bits wraps around (unsigned here, as
+    // signed overflow is undefined in C++), so very long numbers order as kubectl orders them.
+    uint64_t an = 0, bn = 0;
     if (ar[i] == '0' || br[i] == '0') {
       for (size_t j = i; j-- > 0 && IsDigitRune(ar[j]);) {
         if (ar[j] != '0') {
@@ -928,7 +930,7 @@ bool KeyLessYamlV2(absl::string_view a, absl::string_view b) {
     size_t ai = i, bi = i;
     for (; ai < ar.size() && IsDigitRune(ar[ai]); ++ai) an = an * 10 + (ar[ai] - '0');
     for (; bi < br.size() && IsDigitRune(br[bi]); ++bi) bn = bn * 10 + (br[bi] - '0');
-    if (an != bn) return an < bn;
+    if (an != bn) return static_cast<int64_t>(an) < static_cast<int64_t>(bn);
     if (ai != bi) return ai < bi;
     return ar[i] < br[i];
   }

@@ -18,7 +18,8 @@ absl::Status Invalid(absl::string_view url, absl::string_view why) {
       absl::StrCat("invalid repository URL \"", MaskCredentials(url), "\": ", why));
 }
 
-// Checks a repository path: no "..", no empty text.
+// Checks a repository path (trailing slashes already trimmed): no "..", not empty nor the
+// root "/" ("//" would otherwise name "/" too).
 absl::Status CheckPath(absl::string_view url, absl::string_view path) {
   if (path.empty() || path == "/") return Invalid(url, "empty repository path");
   for (absl::string_view part : absl::StrSplit(path, '/')) {
@@ -207,7 +208,7 @@ absl::StatusOr<RepoUrl> ParseRepoUrl(absl::string_view url, bool allow_local) {
   if (scheme_end == absl::string_view::npos) {
     if (url.front() == '/') {
       if (!allow_local) return Invalid(url, "local repositories are not allowed");
-      absl::Status path_ok = CheckPath(url, url);
+      absl::Status path_ok = CheckPath(url, TrimTrailingSlashes(std::string(url)));
       if (!path_ok.ok()) return path_ok;
       out.transport = RepoTransport::kLocal;
       out.path = TrimTrailingSlashes(std::string(url));
@@ -238,7 +239,7 @@ absl::StatusOr<RepoUrl> ParseRepoUrl(absl::string_view url, bool allow_local) {
     if (path.find_first_of("?#") != absl::string_view::npos) {
       return Invalid(url, "query strings and fragments are not accepted");
     }
-    absl::Status path_ok = CheckPath(url, path);
+    absl::Status path_ok = CheckPath(url, TrimTrailingSlashes(std::string(path)));
     if (!path_ok.ok()) return path_ok;
     out.transport = RepoTransport::kSsh;
     out.host = absl::AsciiStrToLower(user_host);
@@ -253,7 +254,7 @@ absl::StatusOr<RepoUrl> ParseRepoUrl(absl::string_view url, bool allow_local) {
   if (scheme == "file") {
     if (!allow_local) return Invalid(url, "local repositories are not allowed");
     if (rest.empty() || rest.front() != '/') return Invalid(url, "file:// URL needs an absolute path");
-    absl::Status path_ok = CheckPath(url, rest);
+    absl::Status path_ok = CheckPath(url, TrimTrailingSlashes(std::string(rest)));
     if (!path_ok.ok()) return path_ok;
     out.transport = RepoTransport::kLocal;
     out.path = TrimTrailingSlashes(std::string(rest));
@@ -318,7 +319,7 @@ absl::StatusOr<RepoUrl> ParseRepoUrl(absl::string_view url, bool allow_local) {
   }
   absl::Status host_ok = CheckHost(url, host);
   if (!host_ok.ok()) return host_ok;
-  absl::Status path_ok = CheckPath(url, path);
+  absl::Status path_ok = CheckPath(url, TrimTrailingSlashes(std::string(path)));
   if (!path_ok.ok()) return path_ok;
   out.host = absl::AsciiStrToLower(host);
   out.path = TrimTrailingSlashes(std::string(path));
