@@ -118,6 +118,11 @@ class FakeRender : public RenderStage {
     absl::MutexLock lock(&mu_);
     objects_[path] = std::move(objects);
   }
+  // RenderResponse.engine_version from now on (an upgraded renderer); empty by default.
+  void SetEngineVersion(const std::string& version) {
+    absl::MutexLock lock(&mu_);
+    engine_version_ = version;
+  }
   // Renders of `path` fail with `status` (OK: succeed again).
   void Fail(const std::string& path, absl::Status status) {
     absl::MutexLock lock(&mu_);
@@ -150,6 +155,7 @@ class FakeRender : public RenderStage {
     times_[request.path()].push_back(absl::Now());
     if (auto it = fail_.find(request.path()); it != fail_.end()) return it->second;
     renderer::v1::RenderResponse response;
+    response.set_engine_version(engine_version_);
     std::string digest = absl::StrCat(request.commit(), ":", request.path());
     for (const types::v1::KubeObject& object : objects_[request.path()]) {
       *response.add_objects() = object;
@@ -163,6 +169,7 @@ class FakeRender : public RenderStage {
   mutable absl::Mutex mu_;
   std::map<std::string, std::vector<types::v1::KubeObject>> objects_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, absl::Status> fail_ ABSL_GUARDED_BY(mu_);
+  std::string engine_version_ ABSL_GUARDED_BY(mu_);
   int calls_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, int> calls_by_path_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::vector<absl::Time>> times_ ABSL_GUARDED_BY(mu_);

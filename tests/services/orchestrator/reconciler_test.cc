@@ -237,6 +237,31 @@ TEST_F(ReconcilerTest, ComparesOnlyWhenTheLiveStateMoved) {
   EXPECT_EQ(fakes_.diff->calls(), 4);
 }
 
+TEST_F(ReconcilerTest, AnUpgradedRendererRendersEveryAppAgain) {
+  fakes_.render->SetObjects("web", {Object("a")});
+  fakes_.render->SetObjects("api", {Object("b")});
+  fakes_.render->SetEngineVersion("todoke-renderer/1");
+  Create(MakeApp("web", /*automated=*/false));
+  Create(MakeApp("api", /*automated=*/false));
+  ASSERT_TRUE(Pass("web").status.ok());
+  ASSERT_TRUE(Pass("api").status.ok());
+  ASSERT_TRUE(Pass("web").status.ok());
+  ASSERT_EQ(fakes_.render->calls(), 2);
+  // The renderer is upgraded; api's next render (its spec changed) answers with the new engine
+  // version. web renders again at its next pass although its commit and source did not move.
+  fakes_.render->SetEngineVersion("todoke-renderer/2");
+  EditSpec("api", [](v1::ApplicationSpec& spec) {
+    (*spec.mutable_source()->mutable_render()->mutable_substitutions())["tier"] = "gold";
+  });
+  ASSERT_TRUE(Pass("api").status.ok());
+  ASSERT_EQ(fakes_.render->calls("api"), 2);
+  ASSERT_TRUE(Pass("web").status.ok());
+  EXPECT_EQ(fakes_.render->calls("web"), 2) << "web kept a render of the old renderer";
+  ASSERT_TRUE(Pass("web").status.ok());
+  ASSERT_TRUE(Pass("api").status.ok());
+  EXPECT_EQ(fakes_.render->calls(), 4) << "rendered again although both came from the new one";
+}
+
 TEST_F(ReconcilerTest, AnUpgradedDifferComparesEveryAppAgain) {
   fakes_.render->SetObjects("web", {Object("a")});
   fakes_.render->SetObjects("api", {Object("b")});
