@@ -9,6 +9,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "common/json_parse.h"
+#include "common/log.h"
 #include "common/object.h"
 #include "common/status.h"
 #include "common/tracking.h"
@@ -330,22 +331,44 @@ absl::StatusOr<differ::v1::DiffResponse> Reconciler::LastDiff(const std::string&
 absl::StatusOr<source_fetcher::v1::ResolveResponse> Reconciler::ResolveShared(
     const std::string& repo, const std::string& ref, bool bypass) {
   auto key = std::make_pair(repo, ref);
+  // A failure names what was resolved (the stage's own message may not: a deadline that passed
+  // in the channel says only "Deadline Exceeded").
+  auto name_it = [&](const absl::Status& status) {
+    return absl::Status(status.code(), absl::StrCat(status.message(), " (resolving ",
+                                                    MaskCredentials(repo), " at ", ref, ")"));
+  };
   absl::MutexLock lock(&resolve_mu_);
   // Another app is resolving the same repository and ref: wait for its answer (bounded).
   auto in_flight = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(resolve_mu_) {
     auto it = resolves_.find(key);
     return it != resolves_.end() && it->second.in_flight;
   };
-  absl::Time wait_until = absl::Now() + options_.resolve_timeout;
+  const absl::Time arrived = absl::Now();
+  const bool waited = in_flight();
+  absl::Time wait_until = arrived + std::min(options_.resolve_wait, options_.resolve_timeout);
   while (in_flight() && absl::Now() < wait_until) {
     resolve_cv_.WaitWithDeadline(&resolve_mu_, wait_until);
   }
   auto it = resolves_.find(key);
-  if (!bypass && it != resolves_.end() && !it->second.in_flight && it->second.result.ok() &&
+  if (it != resolves_.end() && it->second.in_flight) {
+    // Still no answer: the Git server is slow or hangs. Give the worker back rather than ask
+    // the same server a second time.
+    return absl::UnavailableError(absl::StrCat(
+        "source-fetcher: no answer yet from the Git server of ", MaskCredentials(repo), " at ",
+        ref, " (another application's request has been waiting for ",
+        absl::FormatDuration(absl::Trunc(absl::Now() - it->second.started, absl::Seconds(1))),
+        ")"));
+  }
+  // The request this app waited for failed: that is the answer (asking again would wait as long).
+  if (waited && it != resolves_.end() && !it->second.result.ok() && it->second.at >= arrived) {
+    return it->second.result.status();
+  }
+  if (!bypass && it != resolves_.end() && it->second.result.ok() &&
       absl::Now() - it->second.at < options_.resolve_ttl) {
     return it->second.result;
   }
   resolves_[key].in_flight = true;
+  resolves_[key].started = absl::Now();
   resolve_mu_.Unlock();
   source_fetcher::v1::ResolveRequest request;
   request.set_repo_url(repo);
@@ -353,6 +376,7 @@ absl::StatusOr<source_fetcher::v1::ResolveResponse> Reconciler::ResolveShared(
   request.set_bypass_ref_cache(bypass);
   absl::StatusOr<source_fetcher::v1::ResolveResponse> result =
       stages_.source->Resolve(request, absl::Now() + options_.resolve_timeout);
+  if (!result.ok()) result = name_it(result.status());
   resolve_mu_.Lock();
   ResolveEntry& entry = resolves_[key];
   entry.in_flight = false;
@@ -641,7 +665,14 @@ ReconcileOutcome Reconciler::Reconcile(const ReconcileRequest& request,
     return finish(outcome);
   }
   ReconcileOutcome synced = RunSync(app, spec, *order, *cache, live->objects(), status, cancel);
-  if (!request.sync) {
+  // A sync cut short because the applier could not be reached (killed, restarting, its cluster
+  // down) is no verdict on this commit: it is not counted as the commit's automated sync, and the
+  // app backs off like any pass whose stage is down, then syncs again by itself. (A failed sync
+  // of the same commit is otherwise not tried again without a retry policy.)
+  const bool applier_down = !synced.status.ok() && !(cancel != nullptr && cancel->load()) &&
+                            ConditionTypeFor(synced.status, "ApplyFailed") == "StageUnavailable";
+  if (applier_down) synced.sync_failed = false;
+  if (!request.sync && !applier_down) {
     cache->auto_synced_commit = absl::StrCat(commit, "/", source_hash, "/", app.generation());
   }
   if (!synced.status.ok()) {
@@ -784,9 +815,12 @@ ReconcileOutcome Reconciler::RunSync(
     operation.set_phase(cancel != nullptr && cancel->load() ? v1::OPERATION_PHASE_TERMINATED
                                                             : v1::OPERATION_PHASE_FAILED);
     std::string type = ConditionTypeFor(summary.status(), "ApplyFailed");
-    operation.set_message(type == "StageUnavailable"
-                              ? absl::StrCat(kApplierStage, ": ", summary.status().message())
-                              : std::string(summary.status().message()));
+    // The stage client names its stage already ("applier: ..."): name it once.
+    absl::string_view text = summary.status().message();
+    const std::string prefix = absl::StrCat(kApplierStage, ": ");
+    while (absl::StartsWith(text, prefix)) text.remove_prefix(prefix.size());
+    operation.set_message(type == "StageUnavailable" ? absl::StrCat(prefix, text)
+                                                     : std::string(summary.status().message()));
     outcome.status = absl::Status(summary.status().code(), operation.message());
   } else {
     operation.set_hydrated_commit(summary->commit());

@@ -74,6 +74,16 @@ class FakeSource : public SourceStage {
     absl::MutexLock lock(&mu_);
     fail_ = std::move(status);
   }
+  // While hung, Resolve answers nothing until Release() or its deadline (then
+  // DEADLINE_EXCEEDED), like a Git server that accepts connections and never answers.
+  void Hang() {
+    absl::MutexLock lock(&mu_);
+    hung_ = true;
+  }
+  void Release() {
+    absl::MutexLock lock(&mu_);
+    hung_ = false;
+  }
   int calls() const {
     absl::MutexLock lock(&mu_);
     return calls_;
@@ -84,10 +94,14 @@ class FakeSource : public SourceStage {
   }
 
   absl::StatusOr<source_fetcher::v1::ResolveResponse> Resolve(
-      const source_fetcher::v1::ResolveRequest& request, absl::Time) override {
+      const source_fetcher::v1::ResolveRequest& request, absl::Time deadline) override {
     absl::MutexLock lock(&mu_);
     ++calls_;
     last_ = request;
+    auto released = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !hung_; };
+    if (!mu_.AwaitWithDeadline(absl::Condition(&released), deadline)) {
+      return absl::DeadlineExceededError("source-fetcher: Deadline Exceeded");
+    }
     if (!fail_.ok()) return fail_;
     auto it = commits_.find({request.repo_url(), request.ref()});
     if (it == commits_.end() && default_commit_.empty()) {
@@ -108,6 +122,7 @@ class FakeSource : public SourceStage {
   std::string default_commit_ ABSL_GUARDED_BY(mu_);
   absl::Status fail_ ABSL_GUARDED_BY(mu_);
   int calls_ ABSL_GUARDED_BY(mu_) = 0;
+  bool hung_ ABSL_GUARDED_BY(mu_) = false;
   source_fetcher::v1::ResolveRequest last_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -8,11 +8,13 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -427,18 +429,34 @@ INSTANTIATE_TEST_SUITE_P(Stages, ReconcilerStageTest,
                            return name;
                          });
 
-TEST_F(ReconcilerTest, ApplierUnavailableDuringApplyIsStageUnavailable) {
+// The applier killed (or restarting) in the middle of an automated sync: StageUnavailable, and
+// no verdict on the commit (a failed sync is not tried again without a retry policy): the next
+// pass, once the applier answers, syncs the same commit by itself (k8s_fault_test found apps left
+// OutOfSync after a kill -9 of the applier).
+TEST_F(ReconcilerTest, ApplierUnavailableDuringApplyIsStageUnavailableAndSyncsAgainOnceBack) {
   fakes_.render->SetObjects("web", {Object("a")});
   Create(MakeApp("web", /*automated=*/true));
-  fakes_.apply->FailApply(absl::UnavailableError("connection reset"));
+  // The stage client's message names the stage already.
+  fakes_.apply->FailApply(absl::UnavailableError("applier: connection reset"));
   ReconcileOutcome outcome = Pass("web");
   EXPECT_FALSE(outcome.status.ok());
-  EXPECT_TRUE(outcome.sync_failed);
+  EXPECT_FALSE(outcome.sync_failed) << "a stage that is down is not a failed sync of the commit";
   v1::Application app = Get("web");
   const v1::Condition* condition = FindCondition(app, "StageUnavailable");
   ASSERT_NE(condition, nullptr) << app.status().DebugString();
   EXPECT_THAT(condition->message(), StartsWith("applier: "));
   EXPECT_EQ(app.status().operation().phase(), v1::OPERATION_PHASE_FAILED);
+  EXPECT_EQ(app.status().operation().message(), "applier: connection reset");
+
+  fakes_.apply->FailApply(absl::OkStatus());
+  const int applies = fakes_.apply->apply_calls();
+  ASSERT_TRUE(Pass("web").status.ok());
+  EXPECT_EQ(fakes_.apply->apply_calls(), applies + 1) << "the commit was not synced again";
+  app = Get("web");
+  EXPECT_EQ(app.status().operation().phase(), v1::OPERATION_PHASE_SUCCEEDED);
+  EXPECT_EQ(app.status().conditions_size(), 0) << app.status().DebugString();
+  ASSERT_TRUE(Pass("web").status.ok());  // the comparison after the sync
+  EXPECT_EQ(Get("web").status().sync(), types::v1::SYNC_STATUS_SYNCED);
 }
 
 // --- Prune safety -----------------------------------------------------------------------------
@@ -921,6 +939,74 @@ TEST_F(ReconcilerTest, AppsOfOneRepositoryShareOneResolve) {
   EXPECT_EQ(fakes_.source->calls(), 2);
   EXPECT_TRUE(fakes_.source->last().bypass_ref_cache());
   EXPECT_EQ(Get("app0").status().revision(), "c2");
+}
+
+// A Git server that hangs: the first app's Resolve waits for its deadline; the apps of the same
+// repository behind it give their worker back after resolve_wait (so that the apps of other
+// repositories keep workers), without asking the hung server a second time, and every condition
+// names the repository.
+TEST_F(ReconcilerTest, AppsBehindAHungResolveGiveTheirWorkerBackAndNameTheRepository) {
+  reconciler_.reset();
+  ReconcilerOptions options;
+  options.resolve_timeout = absl::Seconds(5);
+  options.resolve_wait = absl::Milliseconds(200);
+  reconciler_ = std::make_unique<Reconciler>(store_, fakes_.stages(), &events_, options);
+  for (const char* name : {"app0", "app1"}) {
+    fakes_.render->SetObjects(name, {Object(name)});
+    Create(MakeApp(name, /*automated=*/false));
+  }
+  fakes_.source->Hang();
+  std::atomic<bool> first_done{false};
+  ReconcileOutcome first;
+  std::thread hung([&] {
+    first = Pass("app0");
+    first_done = true;
+  });
+  for (int i = 0; i < 500 && fakes_.source->calls() == 0; ++i) absl::SleepFor(absl::Milliseconds(10));
+  ASSERT_EQ(fakes_.source->calls(), 1);
+
+  ReconcileOutcome second = Pass("app1");
+  EXPECT_FALSE(first_done) << "app1 waited for the whole hung Resolve";
+  EXPECT_TRUE(absl::IsUnavailable(second.status)) << second.status;
+  EXPECT_THAT(std::string(second.status.message()), ::testing::HasSubstr(kRepo));
+  EXPECT_EQ(fakes_.source->calls(), 1) << "the hung server was asked a second time";
+  v1::Application app1 = Get("app1");
+  ASSERT_EQ(app1.status().conditions_size(), 1) << app1.DebugString();
+  EXPECT_EQ(app1.status().conditions(0).type(), "StageUnavailable");
+  EXPECT_THAT(app1.status().conditions(0).message(), ::testing::HasSubstr("source-fetcher: "));
+  EXPECT_THAT(app1.status().conditions(0).message(), ::testing::HasSubstr(kRepo));
+
+  hung.join();  // its deadline
+  EXPECT_TRUE(absl::IsDeadlineExceeded(first.status)) << first.status;
+  v1::Application app0 = Get("app0");
+  ASSERT_EQ(app0.status().conditions_size(), 1) << app0.DebugString();
+  EXPECT_THAT(app0.status().conditions(0).message(),
+              ::testing::HasSubstr(absl::StrCat("resolving ", kRepo, " at main")));
+  fakes_.source->Release();
+  EXPECT_TRUE(Pass("app1").status.ok());
+}
+
+// An app that waited for another app's Resolve of the same repository takes its failure as the
+// answer instead of asking again (and waiting as long again).
+TEST_F(ReconcilerTest, AFailedSharedResolveIsTheAnswerForTheAppsThatWaitedForIt) {
+  reconciler_.reset();
+  ReconcilerOptions options;
+  options.resolve_timeout = absl::Milliseconds(500);
+  options.resolve_wait = absl::Seconds(30);  // bounded by resolve_timeout
+  reconciler_ = std::make_unique<Reconciler>(store_, fakes_.stages(), &events_, options);
+  for (const char* name : {"app0", "app1"}) {
+    fakes_.render->SetObjects(name, {Object(name)});
+    Create(MakeApp(name, /*automated=*/false));
+  }
+  fakes_.source->Hang();
+  ReconcileOutcome first;
+  std::thread hung([&] { first = Pass("app0"); });
+  for (int i = 0; i < 500 && fakes_.source->calls() == 0; ++i) absl::SleepFor(absl::Milliseconds(10));
+  ReconcileOutcome second = Pass("app1");
+  hung.join();
+  EXPECT_TRUE(absl::IsDeadlineExceeded(first.status)) << first.status;
+  EXPECT_TRUE(absl::IsDeadlineExceeded(second.status)) << second.status;
+  EXPECT_EQ(fakes_.source->calls(), 1);
 }
 
 TEST_F(ReconcilerTest, DeletedAppIsGone) {
