@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <unordered_map>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -63,6 +64,14 @@ void NormalizeAnnotations(Json& object) {
   }
 }
 
+// The key under which kustomize's ResAccumulator refuses a second resource: group, version,
+// kind, name and effective namespace (SameId), length-prefixed so no two ids share a key.
+std::string IdKey(const ResId& id) {
+  const std::string ns = EffectiveNamespace(id);
+  return absl::StrCat(id.group.size(), ":", id.group, id.version.size(), ":", id.version,
+                      id.kind.size(), ":", id.kind, id.name.size(), ":", id.name, ns);
+}
+
 // Resources accumulated by one kustomization (and what it brought along).
 struct Accumulator {
   std::vector<Resource> resources;
@@ -72,17 +81,39 @@ struct Accumulator {
   // defaults), so most builds never copy it.
   std::shared_ptr<const TransformerConfig> config;
   std::vector<Var> vars;
+  // IdKey of resources[i] -> i, for the duplicate check of AppendResource (a scan of every
+  // resource per append made a build quadratic in its objects). Anything that renames or
+  // replaces resources (transformers, generators) calls InvalidateIndex before it does, and the
+  // next append rebuilds the index: once per kustomization, so the build stays linear.
+  std::unordered_map<std::string, size_t> index;
+  bool index_valid = false;
+
+  void InvalidateIndex() {
+    index.clear();
+    index_valid = false;
+  }
 };
 
 absl::Status AppendResource(Accumulator& acc, Resource resource) {
-  ResId id = resource.CurrentId();
-  for (const Resource& existing : acc.resources) {
-    if (SameId(existing.CurrentId(), id)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "may not add resource with an already registered id: ", id.ToString(), " (from ",
-          resource.source, ", already added from ", existing.source, ")"));
+  if (!acc.index_valid) {
+    acc.index.clear();
+    acc.index.reserve(acc.resources.size());
+    for (size_t i = 0; i < acc.resources.size(); ++i) {
+      // The first of equal ids wins, as the scan found it.
+      acc.index.emplace(IdKey(acc.resources[i].CurrentId()), i);
     }
+    acc.index_valid = true;
   }
+  ResId id = resource.CurrentId();
+  std::string key = IdKey(id);
+  auto found = acc.index.find(key);
+  if (found != acc.index.end()) {
+    const Resource& existing = acc.resources[found->second];
+    return absl::InvalidArgumentError(absl::StrCat(
+        "may not add resource with an already registered id: ", id.ToString(), " (from ",
+        resource.source, ", already added from ", existing.source, ")"));
+  }
+  acc.index.emplace(std::move(key), acc.resources.size());
   acc.resources.push_back(std::move(resource));
   return absl::OkStatus();
 }
@@ -217,6 +248,7 @@ class Builder {
         resource = std::move(one[0]);
       }
     }
+    acc.InvalidateIndex();
     RETURN_IF_ERROR(AbsorbGenerated(acc.resources, std::move(generated)));
     if (!k.generator_plugins.empty()) {
       ASSIGN_OR_RETURN(std::vector<Resource> configs, LoadPluginConfigs(k, k.generator_plugins));
@@ -225,6 +257,7 @@ class Builder {
                          RunBuiltinGenerator(files_, k, config.object, config.source));
         Origin origin;
         if (PluginOrigin(config.object, origin)) SetOriginIfMissing(made, origin);
+        acc.InvalidateIndex();
         RETURN_IF_ERROR(AbsorbGenerated(acc.resources, std::move(made)));
       }
     }
@@ -251,6 +284,7 @@ class Builder {
         return Annotate(status, absl::StrCat(k.file, ": accumulating component '", path, "'"));
       }
     }
+    acc.InvalidateIndex();
     RETURN_IF_ERROR(RunTransformers(k, acc));
     ASSIGN_OR_RETURN(std::vector<Var> vars, ParseVars(k));
     RETURN_IF_ERROR(BindVars(acc.resources, vars));

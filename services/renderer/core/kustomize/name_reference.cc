@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include <unordered_map>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -11,12 +12,73 @@
 namespace todoke::renderer::kustomize {
 namespace {
 
-// What the sieve needs to know about a renamed resource.
+// What the sieve needs to know about a renamed resource (scope and namespaces worked out once,
+// not once per referrer).
 struct Candidate {
   ResId current;
   std::vector<ResId> previous_ids;
   const std::vector<std::string>* prefixes;
   const std::vector<std::string>* suffixes;
+  bool cluster_scoped = false;
+  std::string effective_ns;  // EffectiveNamespace(current)
+};
+
+// A namespace as a reference's `namespace:` field names it: EffectiveNamespace, with
+// cluster-scoped ids matching no namespace.
+std::string ReferenceNamespace(const ResId& id) {
+  std::string e = EffectiveNamespace(id);
+  return e == "~X" ? std::string() : e;
+}
+
+// The candidates of one name reference spec (renamed resources of the referral's kind), indexed
+// so each reference costs the candidates of its name, not all of them: a build that renames
+// N objects referred to by N others stays linear.
+struct CandidateIndex {
+  std::vector<const Candidate*> all;
+  // A previous name -> the candidates that had it, in `all`'s order.
+  std::unordered_map<std::string, std::vector<const Candidate*>> by_previous_name;
+  // ReferenceNamespace of the original id -> candidates, in `all`'s order.
+  std::unordered_map<std::string, std::vector<const Candidate*>> by_original_namespace;
+  // For "is any candidate visible to this referrer" without a scan.
+  bool any_cluster_scoped = false;
+  std::set<std::string> effective_namespaces;
+  std::set<std::string> namespaces;  // current.ns as written
+
+  void Add(const Candidate* candidate) {
+    all.push_back(candidate);
+    std::set<std::string> names;
+    for (const ResId& id : candidate->previous_ids) {
+      if (names.insert(id.name).second) by_previous_name[id.name].push_back(candidate);
+    }
+    by_original_namespace[ReferenceNamespace(candidate->previous_ids.front())].push_back(
+        candidate);
+    any_cluster_scoped = any_cluster_scoped || candidate->cluster_scoped;
+    effective_namespaces.insert(candidate->effective_ns);
+    namespaces.insert(candidate->current.ns);
+  }
+};
+
+// Which candidates a referrer sees: all if it is cluster-scoped; otherwise cluster-scoped ones,
+// those in its namespace, and those in the namespace of one of its ServiceAccount subjects
+// (RoleBindings).
+struct Visibility {
+  bool referrer_cluster = false;
+  std::string referrer_ns;  // effective
+  std::set<std::string> binding_namespaces;
+
+  bool Sees(const Candidate& c) const {
+    return referrer_cluster || c.cluster_scoped || c.effective_ns == referrer_ns ||
+           binding_namespaces.count(c.current.ns) > 0;
+  }
+  bool SeesAny(const CandidateIndex& index) const {
+    if (index.all.empty()) return false;
+    if (referrer_cluster || index.any_cluster_scoped) return true;
+    if (index.effective_namespaces.count(referrer_ns) > 0) return true;
+    for (const std::string& ns : binding_namespaces) {
+      if (index.namespaces.count(ns) > 0) return true;
+    }
+    return false;
+  }
 };
 
 // True if the shorter slice equals the end of the longer one.
@@ -49,13 +111,14 @@ bool AnyPreviousSelected(const Candidate& candidate, absl::string_view group,
 
 class Fixer {
  public:
-  Fixer(const Resource& referrer, const FieldSpec& referral, const FieldSpec& field,
-        std::vector<const Candidate*> candidates)
+  Fixer(const Resource& referrer, ResId referrer_id, const FieldSpec& referral,
+        const FieldSpec& field, const CandidateIndex& index, const Visibility& visibility)
       : referrer_(referrer),
         referral_(referral),
         field_(field),
-        candidates_(std::move(candidates)),
-        referrer_id_(referrer.CurrentId()) {}
+        index_(index),
+        visibility_(visibility),
+        referrer_id_(std::move(referrer_id)) {}
 
   absl::Status Visit(Json& value) {
     if (value.is_string()) return SetScalar(value);
@@ -73,6 +136,8 @@ class Fixer {
   }
 
  private:
+  // Picks the referral among `list`: the visible candidates that had `old_name` (kustomize's
+  // first sieve), in order.
   absl::StatusOr<const Candidate*> Select(const std::string& old_name,
                                           std::vector<const Candidate*> list, bool with_namespace) {
     auto sieve = [&](auto predicate) {
@@ -82,12 +147,6 @@ class Fixer {
       }
       list = std::move(kept);
     };
-    sieve([&](const Candidate& c) {
-      for (const ResId& id : c.previous_ids) {
-        if (id.name == old_name) return true;
-      }
-      return false;
-    });
     sieve([&](const Candidate& c) {
       return AnyPreviousSelected(c, referral_.group, referral_.version, referral_.kind);
     });
@@ -101,10 +160,11 @@ class Fixer {
       }
     }
     if (!IsClusterScoped(referrer_id_)) {
+      const std::string referrer_ns = EffectiveNamespace(referrer_id_);
       sieve([&](const Candidate& c) {
-        if (IsClusterScoped(c.current)) return true;
+        if (c.cluster_scoped) return true;
         if (c.current.kind == "ServiceAccount") return true;
-        return EffectiveNamespace(referrer_id_) == EffectiveNamespace(c.current);
+        return referrer_ns == c.effective_ns;
       });
     }
     if (list.size() == 1) return list[0];
@@ -128,8 +188,10 @@ class Fixer {
   }
 
   absl::Status SetScalar(Json& value) {
-    ASSIGN_OR_RETURN(const Candidate* referral,
-                     Select(value.get<std::string>(), candidates_, false));
+    const std::string& old_name = value.get_ref<const std::string&>();
+    std::vector<const Candidate*> list = Named(old_name, [](const Candidate&) { return true; });
+    if (list.empty()) return absl::OkStatus();
+    ASSIGN_OR_RETURN(const Candidate* referral, Select(old_name, std::move(list), false));
     if (referral != nullptr) value = referral->current.name;
     return absl::OkStatus();
   }
@@ -137,26 +199,32 @@ class Fixer {
   absl::Status SetMapping(Json& value) {
     auto name = value.find("name");
     if (name == value.end() || !name->is_string()) return absl::OkStatus();
-    std::vector<const Candidate*> list = candidates_;
+    const std::string& old_name = name->get_ref<const std::string&>();
+    std::vector<const Candidate*> list;
     auto ns_field = value.find("namespace");
     if (ns_field != value.end() && ns_field->is_string()) {
-      std::string ns = ns_field->get<std::string>();
-      // Candidates whose original namespace is `ns`, else whose current namespace is.
-      auto effective = [](ResId id) {
-        std::string e = EffectiveNamespace(id);
-        return e == "~X" ? std::string() : e;
-      };
-      std::vector<const Candidate*> by_original;
-      std::vector<const Candidate*> by_current;
-      for (const Candidate* c : candidates_) {
-        ResId original = c->previous_ids.empty() ? c->current : c->previous_ids.front();
-        if (effective(original) == ns) by_original.push_back(c);
-        if (effective(c->current) == ns) by_current.push_back(c);
+      const std::string& ns = ns_field->get_ref<const std::string&>();
+      // Candidates whose original namespace is `ns` if any visible one is (whatever its name),
+      // else those whose current namespace is.
+      bool any_by_original = false;
+      if (auto it = index_.by_original_namespace.find(ns);
+          it != index_.by_original_namespace.end()) {
+        for (const Candidate* c : it->second) {
+          if (visibility_.Sees(*c)) {
+            any_by_original = true;
+            break;
+          }
+        }
       }
-      list = !by_original.empty() ? by_original : by_current;
+      list = Named(old_name, [&](const Candidate& c) {
+        return any_by_original ? ReferenceNamespace(c.previous_ids.front()) == ns
+                               : ReferenceNamespace(c.current) == ns;
+      });
+    } else {
+      list = Named(old_name, [](const Candidate&) { return true; });
     }
-    ASSIGN_OR_RETURN(const Candidate* referral,
-                     Select(name->get<std::string>(), std::move(list), true));
+    if (list.empty()) return absl::OkStatus();
+    ASSIGN_OR_RETURN(const Candidate* referral, Select(old_name, std::move(list), true));
     if (referral == nullptr) return absl::OkStatus();
     if (referral->current.name == name->get<std::string>() && referral->current.ns.empty()) {
       return absl::OkStatus();
@@ -166,11 +234,24 @@ class Fixer {
     return absl::OkStatus();
   }
 
+  // The visible candidates that had `name` (in the index's order), narrowed by `keep`.
+  template <typename Keep>
+  std::vector<const Candidate*> Named(const std::string& name, Keep keep) const {
+    std::vector<const Candidate*> out;
+    auto it = index_.by_previous_name.find(name);
+    if (it == index_.by_previous_name.end()) return out;
+    for (const Candidate* c : it->second) {
+      if (visibility_.Sees(*c) && keep(*c)) out.push_back(c);
+    }
+    return out;
+  }
+
   const Resource& referrer_;
   const FieldSpec& referral_;
   const FieldSpec& field_;
-  std::vector<const Candidate*> candidates_;
-  ResId referrer_id_;
+  const CandidateIndex& index_;
+  const Visibility& visibility_;
+  const ResId referrer_id_;
 };
 
 }  // namespace
@@ -209,45 +290,57 @@ absl::Status FixNameReferences(std::vector<Resource>& resources,
   std::vector<Candidate> renamed;
   for (const Resource& resource : resources) {
     if (resource.previous_ids.empty()) continue;
-    renamed.push_back(Candidate{resource.CurrentId(), resource.previous_ids,
-                                &resource.name_prefixes, &resource.name_suffixes});
+    Candidate candidate{resource.CurrentId(), resource.previous_ids, &resource.name_prefixes,
+                        &resource.name_suffixes};
+    candidate.cluster_scoped = IsClusterScoped(candidate.current);
+    candidate.effective_ns = EffectiveNamespace(candidate.current);
+    renamed.push_back(std::move(candidate));
   }
   if (renamed.empty()) return absl::OkStatus();
-  for (const NameReferenceSpec& spec : specs) {
-    std::vector<const Candidate*> of_kind;
-    for (const Candidate& candidate : renamed) {
-      if (AnyPreviousSelected(candidate, spec.referral.group, spec.referral.version,
-                              spec.referral.kind)) {
-        of_kind.push_back(&candidate);
-      }
-    }
-    if (of_kind.empty()) continue;
-    for (Resource& referrer : resources) {
-      ResId referrer_id = referrer.CurrentId();
-      std::vector<const Candidate*> visible;
-      bool referrer_cluster = IsClusterScoped(referrer_id);
-      std::set<std::string> binding_namespaces;
-      if (referrer_id.kind == "RoleBinding") {
-        auto subjects = referrer.object.find("subjects");
-        if (subjects != referrer.object.end() && subjects->is_array()) {
-          for (const Json& subject : *subjects) {
-            if (subject.is_object() && GetString(subject, "kind") == "ServiceAccount") {
-              binding_namespaces.insert(GetString(subject, "namespace"));
-            }
+  // Each referrer's id and visibility, worked out again only after a fix visited it (a fix may
+  // rename a RoleBinding's subjects, which changes what it sees).
+  auto view = [](const Resource& referrer, ResId& id, Visibility& visibility) {
+    id = referrer.CurrentId();
+    visibility = Visibility();
+    visibility.referrer_cluster = IsClusterScoped(id);
+    visibility.referrer_ns = EffectiveNamespace(id);
+    if (id.kind == "RoleBinding") {
+      auto subjects = referrer.object.find("subjects");
+      if (subjects != referrer.object.end() && subjects->is_array()) {
+        for (const Json& subject : *subjects) {
+          if (subject.is_object() && GetString(subject, "kind") == "ServiceAccount") {
+            visibility.binding_namespaces.insert(GetString(subject, "namespace"));
           }
         }
       }
-      for (const Candidate* candidate : of_kind) {
-        if (referrer_cluster || IsClusterScoped(candidate->current) ||
-            EffectiveNamespace(candidate->current) == EffectiveNamespace(referrer_id) ||
-            binding_namespaces.count(candidate->current.ns)) {
-          visible.push_back(candidate);
-        }
+    }
+  };
+  std::vector<ResId> referrer_ids(resources.size());
+  std::vector<Visibility> visibilities(resources.size());
+  for (size_t r = 0; r < resources.size(); ++r) view(resources[r], referrer_ids[r], visibilities[r]);
+  std::vector<bool> visited(resources.size(), false);
+  for (const NameReferenceSpec& spec : specs) {
+    CandidateIndex index;
+    for (const Candidate& candidate : renamed) {
+      if (AnyPreviousSelected(candidate, spec.referral.group, spec.referral.version,
+                              spec.referral.kind)) {
+        index.Add(&candidate);
       }
-      if (visible.empty()) continue;
+    }
+    if (index.all.empty()) continue;
+    for (size_t r = 0; r < resources.size(); ++r) {
+      Resource& referrer = resources[r];
+      if (visited[r]) {
+        view(referrer, referrer_ids[r], visibilities[r]);
+        visited[r] = false;
+      }
+      const ResId& referrer_id = referrer_ids[r];
+      if (!visibilities[r].SeesAny(index)) continue;
       for (const FieldSpec& field : spec.referrers) {
         if (!FieldSpecSelects(field, referrer_id)) continue;
-        Fixer fixer(referrer, spec.referral, field, visible);
+        visited[r] = true;
+        // As kustomize, each field's fix sees the referrer as the previous fields left it.
+        Fixer fixer(referrer, referrer.CurrentId(), spec.referral, field, index, visibilities[r]);
         absl::Status status = VisitFieldSpec(referrer.object, field, CreateKind::kNone,
                                              [&](Json& value) { return fixer.Visit(value); });
         if (!status.ok()) {
