@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
@@ -30,7 +31,17 @@ ABSL_FLAG(std::string, renderer, "127.0.0.1:7200", "renderer address (same forms
 ABSL_FLAG(std::string, differ, "127.0.0.1:7300", "differ address (same forms)");
 ABSL_FLAG(std::string, applier, "127.0.0.1:7500", "applier address (same forms)");
 ABSL_FLAG(std::string, data_dir, "", "where the SQLite store lives (required)");
-ABSL_FLAG(int, workers, 8, "reconciles running at once");
+ABSL_FLAG(int, workers, 8,
+          "refresh passes (resolve, render, compare) running at once; a pass that must apply "
+          "hands the app to a sync worker");
+ABSL_FLAG(int, sync_workers, 4,
+          "sync passes (the ones that apply, and wait for it) running at once");
+ABSL_FLAG(int, max_per_repo, 0,
+          "passes of one source repository running at once in each pool (refresh, sync); 0: half "
+          "of the pool, rounded up");
+ABSL_FLAG(int, max_per_destination, 0,
+          "passes of one destination (cluster context, Git branch) running at once in each pool; "
+          "0: half of the pool, rounded up");
 ABSL_FLAG(int, stage_max_in_flight, 32, "calls in flight to each stage at once");
 ABSL_FLAG(absl::Duration, default_interval, absl::Minutes(3),
           "reconcile interval of apps whose spec sets none");
@@ -134,6 +145,16 @@ int main(int argc, char** argv) {
   auto reconciler = std::make_shared<Reconciler>(store, *stages, &events, reconciler_options);
   ControllerOptions controller_options;
   controller_options.workers = absl::GetFlag(FLAGS_workers);
+  controller_options.sync_workers = absl::GetFlag(FLAGS_sync_workers);
+  controller_options.max_per_repo = absl::GetFlag(FLAGS_max_per_repo);
+  controller_options.max_per_destination = absl::GetFlag(FLAGS_max_per_destination);
+  for (auto [flag, value] : {std::pair{"--workers", controller_options.workers},
+                             std::pair{"--sync-workers", controller_options.sync_workers}}) {
+    if (value < 1) {
+      std::fprintf(stderr, "todoke-orchestrator: %s must be at least 1 (got %d)\n", flag, value);
+      return 2;
+    }
+  }
   controller_options.default_interval = absl::GetFlag(FLAGS_default_interval);
   Controller controller(store, reconciler, *stages, &events, controller_options);
   if (absl::Status started = controller.Start(); !started.ok()) {
@@ -146,7 +167,8 @@ int main(int argc, char** argv) {
     static prometheus::Gauge& depth = todoke::MetricGauge(
         "todoke_orchestrator_queue_depth", "apps waiting in the work queue (ready or delayed)");
     static prometheus::Gauge& busy =
-        todoke::MetricGauge("todoke_orchestrator_workers_busy", "reconciles running now");
+        todoke::MetricGauge("todoke_orchestrator_workers_busy",
+                            "reconcile passes running now (both pools)");
     depth.Set(static_cast<double>(controller.QueueDepth()));
     busy.Set(static_cast<double>(controller.Busy()));
     absl::StatusOr<std::vector<todoke::orchestrator::v1::Application>> apps =

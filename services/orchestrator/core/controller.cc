@@ -15,6 +15,43 @@
 namespace todoke::orchestrator {
 namespace {
 
+// The Controller's worker pools (WorkQueue lanes) and the kinds of groups passes are capped by.
+constexpr int kRefreshLane = 0;
+constexpr int kSyncLane = 1;
+constexpr int kRepoGroup = 0;
+constexpr int kDestinationGroup = 1;
+
+// What a destination's passes contend for: a cluster (its context), or a Git branch.
+std::string DestinationGroup(const v1::ApplicationSpec& spec) {
+  const auto& destination = spec.destination();
+  if (destination.has_kubernetes()) {
+    return absl::StrCat("kubernetes:", destination.kubernetes().context());
+  }
+  if (destination.has_git()) {
+    return absl::StrCat("git:", NormalizeRepoUrl(destination.git().repo_url()), "#",
+                        destination.git().branch());
+  }
+  return "";
+}
+
+WorkQueueOptions QueueOptionsFor(const ControllerOptions& options) {
+  auto cap = [](int set, int pool) { return set > 0 ? set : std::max(1, (pool + 1) / 2); };
+  int refresh = std::max(1, options.workers);
+  int sync = std::max(1, options.sync_workers);
+  WorkQueueOptions queue;
+  queue.lanes = 2;
+  queue.group_limits.resize(2);
+  queue.group_limits[kRefreshLane] = {cap(options.max_per_repo, refresh),
+                                      cap(options.max_per_destination, refresh)};
+  queue.group_limits[kSyncLane] = {cap(options.max_per_repo, sync),
+                                   cap(options.max_per_destination, sync)};
+  return queue;
+}
+
+bool IsUserTrigger(const std::string& trigger) {
+  return trigger == "refresh" || trigger == "webhook" || trigger == "spec" || trigger == "sync";
+}
+
 absl::Duration FromProtoDuration(const google::protobuf::Duration& d) {
   return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
 }
@@ -31,7 +68,8 @@ bool IsCommitId(absl::string_view target) {
 }
 
 // todoke_orchestrator_reconciles_total{result} and the duration histogram. Results: "synced" (a
-// sync ran and succeeded), "sync_failed", "error" (a stage failed), "ok" (compared, nothing to do).
+// sync ran and succeeded), "sync_failed", "error" (a stage failed), "ok" (compared, nothing to do),
+// "handed_to_sync" (a refresh pass found it must apply and handed the app to a sync worker).
 void RecordReconcile(const ReconcileOutcome& outcome, absl::Duration took) {
   static prometheus::Counter& ok = MetricCounter(
       "todoke_orchestrator_reconciles_total", "reconcile passes, by result", {{"result", "ok"}});
@@ -42,10 +80,15 @@ void RecordReconcile(const ReconcileOutcome& outcome, absl::Duration took) {
                     {{"result", "sync_failed"}});
   static prometheus::Counter& error = MetricCounter(
       "todoke_orchestrator_reconciles_total", "reconcile passes, by result", {{"result", "error"}});
+  static prometheus::Counter& deferred =
+      MetricCounter("todoke_orchestrator_reconciles_total", "reconcile passes, by result",
+                    {{"result", "handed_to_sync"}});
   static prometheus::Histogram& duration = MetricHistogram(
       "todoke_orchestrator_reconcile_seconds", "duration of one reconcile pass");
   if (outcome.gone) return;
-  if (outcome.sync_failed) {
+  if (outcome.apply_deferred) {
+    deferred.Increment();
+  } else if (outcome.sync_failed) {
     sync_failed.Increment();
   } else if (!outcome.status.ok()) {
     error.Increment();
@@ -105,7 +148,8 @@ Controller::Controller(std::shared_ptr<ApplicationStore> store,
       reconciler_(std::move(reconciler)),
       stages_(std::move(stages)),
       events_(events),
-      options_(options) {}
+      options_(options),
+      queue_(QueueOptionsFor(options)) {}
 
 Controller::~Controller() { Stop(); }
 
@@ -115,13 +159,49 @@ absl::Duration Controller::IntervalOf(const v1::Application& app) const {
   return d > absl::ZeroDuration() ? d : options_.default_interval;
 }
 
-absl::Duration Controller::Jittered(absl::Duration d) {
-  absl::MutexLock lock(&mu_);
+double Controller::UnitRandomLocked() {
   random_ ^= random_ << 13;
   random_ ^= random_ >> 7;
   random_ ^= random_ << 17;
-  double unit = static_cast<double>(random_ % 1000000) / 1000000.0;  // [0, 1)
+  return static_cast<double>(random_ % 1000000) / 1000000.0;  // [0, 1)
+}
+
+absl::Duration Controller::Jittered(absl::Duration d) {
+  absl::MutexLock lock(&mu_);
+  double unit = UnitRandomLocked();
   return d * (1.0 + options_.jitter * (2.0 * unit - 1.0));
+}
+
+void Controller::Track(const v1::Application& app) {
+  const v1::ApplicationSpec& spec = app.spec();
+  queue_.SetGroups(app.name(),
+                   {NormalizeRepoUrl(spec.source().repo_url()), DestinationGroup(spec)});
+  std::string drift_key;
+  if (!spec.suspend() && spec.destination().has_kubernetes()) {
+    types::v1::Destination destination;
+    destination.mutable_kubernetes()->set_context(spec.destination().kubernetes().context());
+    drift_key = destination.SerializeAsString();
+  }
+  absl::MutexLock lock(&mu_);
+  auto [it, inserted] = drift_key_of_.try_emplace(app.name());
+  if (!inserted && it->second == drift_key) return;
+  if (!it->second.empty() && --drift_apps_[it->second] == 0) {
+    drift_apps_.erase(it->second);
+    drift_dirty_ = true;
+  }
+  it->second = drift_key;
+  if (!drift_key.empty() && drift_apps_[drift_key]++ == 0) drift_dirty_ = true;
+}
+
+void Controller::Untrack(const std::string& app) {
+  absl::MutexLock lock(&mu_);
+  auto it = drift_key_of_.find(app);
+  if (it == drift_key_of_.end()) return;
+  if (!it->second.empty() && --drift_apps_[it->second] == 0) {
+    drift_apps_.erase(it->second);
+    drift_dirty_ = true;
+  }
+  drift_key_of_.erase(it);
 }
 
 absl::Status Controller::Start() {
@@ -143,6 +223,7 @@ absl::Status Controller::Start() {
   if (!apps.ok()) return apps.status();
   absl::Time now = absl::Now();
   for (const v1::Application& app : *apps) {
+    Track(app);
     bool was_interrupted = false;
     for (const v1::Operation& op : *interrupted) was_interrupted |= op.app_name() == app.name();
     if (was_interrupted) {
@@ -151,22 +232,26 @@ absl::Status Controller::Start() {
       queue_.Add(app.name(), WorkPriority::kHigh);
       continue;
     }
-    // Spread the first pass of every app over its interval.
+    // Spread the first pass of every app over its interval. The very first pass of an app
+    // comes soon (status is useful at once); its next one is spread (Process).
     absl::Duration interval = IntervalOf(app);
     absl::Duration offset;
     {
       absl::MutexLock lock(&mu_);
-      random_ ^= random_ << 13;
-      random_ ^= random_ >> 7;
-      random_ ^= random_ << 17;
-      offset = interval * (static_cast<double>(random_ % 10000) / 10000.0);
+      offset = interval * UnitRandomLocked();
+      if (!app.status().has_reconciled_at()) {
+        offset = absl::ZeroDuration();
+      } else {
+        states_[app.name()].spread = true;
+      }
     }
-    // The very first pass comes soon (status is useful at once), the rest spread.
-    if (!app.status().has_reconciled_at()) offset = absl::ZeroDuration();
     queue_.Add(app.name(), WorkPriority::kLow, now + offset);
   }
   for (int i = 0; i < std::max(1, options_.workers); ++i) {
-    workers_.emplace_back([this] { Work(); });
+    workers_.emplace_back([this] { Work(kRefreshLane); });
+  }
+  for (int i = 0; i < std::max(1, options_.sync_workers); ++i) {
+    workers_.emplace_back([this] { Work(kSyncLane); });
   }
   drift_thread_ = std::thread([this] { DriftLoop(); });
   return absl::OkStatus();
@@ -185,7 +270,7 @@ void Controller::Stop() {
   for (std::thread& worker : workers_) worker.join();
   workers_.clear();
   if (drift_thread_.joinable()) drift_thread_.join();
-  std::map<std::string, std::unique_ptr<ApplyStage::DriftStream>> streams;
+  std::map<std::string, DriftSlot> streams;
   {
     absl::MutexLock lock(&mu_);
     streams.swap(drift_streams_);
@@ -195,9 +280,13 @@ void Controller::Stop() {
 
 void Controller::Enqueue(const std::string& app, const std::string& trigger,
                          bool bypass_ref_cache) {
+  if (trigger == "spec") {
+    // Created, updated or resumed: its repository and destination may be new.
+    if (absl::StatusOr<v1::Application> stored = store_->Get(app); stored.ok()) Track(*stored);
+  }
   WorkPriority priority = WorkPriority::kLow;
   absl::Time when = absl::InfinitePast();
-  if (trigger == "refresh" || trigger == "webhook" || trigger == "spec" || trigger == "sync") {
+  if (IsUserTrigger(trigger)) {
     priority = WorkPriority::kHigh;
     // What a user or a push asks for is answered from the remote, never from a shared answer.
     bypass_ref_cache = true;
@@ -226,7 +315,7 @@ absl::StatusOr<v1::Operation> Controller::RequestSync(const std::string& app, Sy
     pending.bypass_ref_cache = true;
     pending.sync = std::move(order);
   }
-  queue_.Add(app, WorkPriority::kHigh);
+  queue_.Add(app, WorkPriority::kHigh, absl::InfinitePast(), kSyncLane);
   return operation;
 }
 
@@ -267,6 +356,7 @@ absl::Status Controller::Terminate(const std::string& app) {
 void Controller::Forget(const std::string& app) {
   queue_.Forget(app);
   reconciler_->Forget(app);
+  Untrack(app);
   absl::MutexLock lock(&mu_);
   pending_.erase(app);
 }
@@ -304,36 +394,61 @@ std::vector<std::string> Controller::RefreshMatching(const std::string& repo_url
   return matched;
 }
 
-void Controller::Work() {
-  while (std::optional<std::string> app = queue_.Get()) {
-    Process(*app);
+void Controller::Work(int lane) {
+  while (std::optional<std::string> app = queue_.Get(lane)) {
+    Process(*app, lane);
     queue_.Done(*app);
   }
 }
 
-void Controller::Process(const std::string& app) {
+void Controller::Process(const std::string& app, int lane) {
   Pending pending;
   auto cancel = std::make_shared<std::atomic<bool>>(false);
+  bool hand_on = false;
   {
     absl::MutexLock lock(&mu_);
     auto it = pending_.find(app);
-    if (it != pending_.end()) {
-      pending = std::move(it->second);
-      pending_.erase(it);
+    if (lane == kRefreshLane && it != pending_.end() && it->second.sync) {
+      hand_on = true;  // a sync was asked for after this refresh was handed out
+    } else {
+      if (it != pending_.end()) {
+        pending = std::move(it->second);
+        pending_.erase(it);
+      }
+      AppState& state = states_[app];
+      state.started++;
+      state.cancel = cancel;
     }
-    AppState& state = states_[app];
-    state.started++;
-    state.cancel = cancel;
+  }
+  if (hand_on) {
+    queue_.Add(app, WorkPriority::kHigh, absl::InfinitePast(), kSyncLane);  // after Done
+    return;
   }
   ReconcileRequest request;
   request.app = app;
   request.trigger = pending.trigger;
   request.bypass_ref_cache = pending.bypass_ref_cache;
   request.sync = pending.sync;
+  // A refresh worker never applies: a pass that must, stops before Apply and is handed on.
+  request.defer_apply = lane == kRefreshLane;
   absl::Time started = absl::Now();
   ReconcileOutcome outcome = reconciler_->Reconcile(request, cancel.get());
   absl::Duration took = absl::Now() - started;
   RecordReconcile(outcome, took);
+  if (outcome.apply_deferred) {
+    {
+      absl::MutexLock lock(&mu_);
+      states_[app].cancel.reset();
+      // The sync pass decides again, for the same trigger (a retry, a webhook's push).
+      Pending& next = pending_[app];
+      if (!next.sync) next.trigger = request.trigger;
+    }
+    LogDebug("handed to a sync worker", {{"app", app}, {"trigger", request.trigger},
+                                         {"took", absl::FormatDuration(took)}});
+    queue_.Add(app, IsUserTrigger(request.trigger) ? WorkPriority::kHigh : WorkPriority::kNormal,
+               absl::InfinitePast(), kSyncLane);  // queued when this worker is Done
+    return;
+  }
   if (!outcome.status.ok() && !outcome.gone) {
     LogWarning("reconcile failed", {{"app", app},
                                    {"trigger", request.trigger},
@@ -347,12 +462,14 @@ void Controller::Process(const std::string& app) {
   absl::Time next;
   WorkPriority priority = WorkPriority::kLow;
   std::string next_trigger = "interval";
+  bool spread = false;
   absl::StatusOr<v1::Application> stored =
       outcome.gone ? absl::StatusOr<v1::Application>(absl::NotFoundError(app)) : store_->Get(app);
+  if (stored.ok()) Track(*stored);
   {
     absl::MutexLock lock(&mu_);
     AppState& state = states_[app];
-    state.finished++;
+    state.finished = state.started;
     state.cancel.reset();
     if (!stored.ok()) {
       states_.erase(app);
@@ -393,6 +510,13 @@ void Controller::Process(const std::string& app) {
       next += options_.after_sync_delay;
       priority = WorkPriority::kNormal;
       next_trigger = "after-sync";
+    } else if (!state.spread) {
+      // The first interval of an app created while running (or never reconciled before a
+      // start) is drawn over a whole interval, as after a start: apps created together do not
+      // come due together forever after (±jitter would keep them in one burst).
+      state.spread = true;
+      spread = true;
+      next += interval * (0.5 + UnitRandomLocked());
     } else {
       next += interval;
     }
@@ -401,68 +525,63 @@ void Controller::Process(const std::string& app) {
       if (p.trigger == "interval") p.trigger = next_trigger;
     }
   }
-  if (next_trigger == "interval") next = absl::Now() + Jittered(next - absl::Now());
+  if (next_trigger == "interval" && !spread) next = absl::Now() + Jittered(next - absl::Now());
   queue_.Add(app, priority, next);
 }
 
 void Controller::DriftLoop() {
   while (true) {
-    {
-      absl::MutexLock lock(&mu_);
-      mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.drift_streams_period);
-      if (stopping_) return;
-    }
-    absl::StatusOr<std::vector<v1::Application>> apps = ListAllApplications(*store_);
-    if (!apps.ok()) continue;
-    std::map<std::string, types::v1::Destination> wanted;
-    for (const v1::Application& app : *apps) {
-      if (app.spec().suspend() || !app.spec().destination().has_kubernetes()) continue;
-      types::v1::Destination destination;
-      destination.mutable_kubernetes()->set_context(app.spec().destination().kubernetes().context());
-      wanted.emplace(destination.SerializeAsString(), destination);
-    }
     std::vector<std::unique_ptr<ApplyStage::DriftStream>> ended;
-    std::vector<std::pair<std::string, types::v1::Destination>> to_open;
+    std::vector<std::pair<std::string, uint64_t>> to_open;
     {
       absl::MutexLock lock(&mu_);
+      // Woken when the set of destinations changes (Track) or a stream ends; else at the next
+      // reopen time, or after the period. Nothing is listed.
+      absl::Time now = absl::Now();
+      absl::Duration wait = options_.drift_streams_period;
+      for (const auto& [key, slot] : drift_streams_) wait = std::min(wait, slot.reopen_at - now);
+      auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stopping_ || drift_dirty_;
+      };
+      if (wait > absl::ZeroDuration()) mu_.AwaitWithTimeout(absl::Condition(&woken), wait);
+      if (stopping_) return;
+      drift_dirty_ = false;
+      now = absl::Now();
+      // Streams no app wants any more, and ended ones whose pause has passed, are closed.
       for (auto it = drift_streams_.begin(); it != drift_streams_.end();) {
-        if (wanted.count(it->first) == 0 || it->second == nullptr) {
-          if (it->second) ended.push_back(std::move(it->second));
+        if (drift_apps_.count(it->first) == 0 || it->second.reopen_at <= now) {
+          if (it->second.stream) ended.push_back(std::move(it->second.stream));
           it = drift_streams_.erase(it);
         } else {
           ++it;
         }
       }
-      absl::Time now = absl::Now();
-      for (auto& [key, destination] : wanted) {
+      for (const auto& [key, apps] : drift_apps_) {
         if (drift_streams_.count(key) > 0) continue;
-        auto retry = drift_retry_at_.find(key);
-        if (retry != drift_retry_at_.end() && retry->second > now) continue;
-        to_open.emplace_back(key, destination);
+        uint64_t id = ++drift_stream_seq_;
+        drift_streams_[key].id = id;
+        to_open.emplace_back(key, id);
       }
     }
-    ended.clear();
-    for (auto& [key, destination] : to_open) {
+    ended.clear();  // outside the lock: ending a stream waits for its callbacks
+    for (const auto& [key, id] : to_open) {
       applier::v1::WatchDriftRequest request;
-      *request.mutable_destination() = destination;
-      std::string stream_key = key;
+      if (!request.mutable_destination()->ParseFromString(key)) continue;
       std::unique_ptr<ApplyStage::DriftStream> stream = stages_.apply->WatchDrift(
           request,
-          [this, context = destination.kubernetes().context()](
-              const applier::v1::DriftEvent& event) {
+          [this, stream_key = key](const applier::v1::DriftEvent& event) {
             if (event.ready()) {
               // A change made before the stream was registered (the app was created moments
               // ago, or the stream was reopened after the applier or the orchestrator restarted)
               // produced no event: compare every app of this destination once.
-              absl::StatusOr<std::vector<v1::Application>> apps = ListAllApplications(*store_);
-              if (!apps.ok()) return;
-              for (const v1::Application& app : *apps) {
-                const v1::ApplicationSpec& spec = app.spec();
-                if (!spec.suspend() && spec.destination().has_kubernetes() &&
-                    spec.destination().kubernetes().context() == context) {
-                  Enqueue(app.name(), "drift");
+              std::vector<std::string> apps;
+              {
+                absl::MutexLock lock(&mu_);
+                for (const auto& [app, app_key] : drift_key_of_) {
+                  if (app_key == stream_key) apps.push_back(app);
                 }
               }
+              for (const std::string& app : apps) Enqueue(app, "drift");
               return;
             }
             if (event.app_name().empty()) return;
@@ -472,35 +591,28 @@ void Controller::DriftLoop() {
             }
             Enqueue(event.app_name(), "drift");
           },
-          [this, stream_key](const absl::Status& status) {
-            // Ended: reopened by the next pass of this loop, after a pause.
+          [this, stream_key = key, id = id](const absl::Status& status) {
+            // The current stream ended (not one the loop closed): reopened after a pause; the
+            // stream object is destroyed by the loop thread.
             absl::MutexLock lock(&mu_);
             auto it = drift_streams_.find(stream_key);
-            if (it != drift_streams_.end() && it->second) {
-              // Mark for replacement; the stream object is destroyed by the loop thread.
-              drift_retry_at_[stream_key] = absl::Now() + absl::Seconds(2);
+            if (it != drift_streams_.end() && it->second.id == id &&
+                it->second.reopen_at == absl::InfiniteFuture()) {
+              it->second.reopen_at = absl::Now() + options_.drift_reopen_delay;
+              drift_dirty_ = true;
             }
           });
       absl::MutexLock lock(&mu_);
-      if (stream) drift_streams_[key] = std::move(stream);
-    }
-    // Streams that ended are replaced once their pause has passed.
-    std::vector<std::unique_ptr<ApplyStage::DriftStream>> replaced;
-    {
-      absl::MutexLock lock(&mu_);
-      absl::Time now = absl::Now();
-      for (auto it = drift_retry_at_.begin(); it != drift_retry_at_.end();) {
-        auto stream = drift_streams_.find(it->first);
-        if (stream != drift_streams_.end() && it->second <= now) {
-          replaced.push_back(std::move(stream->second));
-          drift_streams_.erase(stream);
-          it = drift_retry_at_.erase(it);
-        } else {
-          ++it;
-        }
+      auto it = drift_streams_.find(key);
+      if (it == drift_streams_.end() || it->second.id != id) {
+        ended.push_back(std::move(stream));  // no longer wanted meanwhile
+      } else if (stream) {
+        it->second.stream = std::move(stream);
+      } else if (it->second.reopen_at == absl::InfiniteFuture()) {
+        it->second.reopen_at = absl::Now() + options_.drift_reopen_delay;
       }
     }
-    replaced.clear();  // outside the lock: ending a stream waits for its callbacks
+    ended.clear();
   }
 }
 

@@ -6,7 +6,13 @@
 // Scheduling: an app is never reconciled by two workers at once, and triggers that arrive while
 // it runs coalesce into one follow-up (WorkQueue). User and webhook triggers go ahead of drift,
 // and drift ahead of interval ticks. After a start, reconciles spread over each app's interval
-// instead of all at once.
+// instead of all at once; so does the first interval of an app created while running.
+//
+// Two worker pools: refresh workers run the passes that compare (resolve, render, read, diff);
+// a pass that must apply stops before Apply and hands the app to the sync workers, which run
+// it again and apply (and wait for it). A slow sync therefore never holds up a refresh. In each
+// pool, passes of one repository and of one destination are capped, so one slow repository or
+// cluster cannot occupy every worker; apps over a cap wait parked while the others go ahead.
 //
 // Thread-safe. Every wait is bounded.
 #ifndef TODOKE_SERVICES_ORCHESTRATOR_CORE_CONTROLLER_H_
@@ -32,8 +38,14 @@
 namespace todoke::orchestrator {
 
 struct ControllerOptions {
-  // Reconciles running at once.
+  // Refresh passes (resolve, render, compare) running at once.
   int workers = 8;
+  // Sync passes (the ones that apply) running at once.
+  int sync_workers = 4;
+  // In each pool, passes of one source repository / one destination running at once; 0: half of
+  // the pool, rounded up.
+  int max_per_repo = 0;
+  int max_per_destination = 0;
   // Interval of an app whose spec sets none.
   absl::Duration default_interval = absl::Minutes(3);
   // Each interval is stretched or shrunk by up to this fraction, at random.
@@ -45,8 +57,11 @@ struct ControllerOptions {
   absl::Duration after_sync_delay = absl::Seconds(1);
   // Drift events of one app arriving within this window coalesce into one reconcile.
   absl::Duration drift_delay = absl::Milliseconds(100);
-  // How often the set of drift streams is checked against the apps' destinations.
-  absl::Duration drift_streams_period = absl::Seconds(5);
+  // The drift streams follow the apps' destinations as the Controller sees specs change (no
+  // listing); the set is also checked at least this often, and an ended stream is reopened
+  // after drift_reopen_delay.
+  absl::Duration drift_streams_period = absl::Minutes(1);
+  absl::Duration drift_reopen_delay = absl::Seconds(2);
 };
 
 class Controller {
@@ -61,7 +76,8 @@ class Controller {
   // Stops the workers (a running reconcile finishes its current stage call) and drift streams.
   void Stop();
 
-  // Reconcile `app` soon. `trigger`: "refresh", "webhook", "drift", "spec", "interval".
+  // Reconcile `app` soon. `trigger`: "refresh", "webhook", "drift", "spec", "interval"; "spec"
+  // (created, updated, resumed) also reads the app to follow its repository and destination.
   void Enqueue(const std::string& app, const std::string& trigger, bool bypass_ref_cache = false);
 
   // Queues a sync of `app`: stores the operation (phase QUEUED) and returns it.
@@ -87,7 +103,12 @@ class Controller {
   std::vector<std::string> RefreshMatching(const std::string& repo_url, const std::string& ref);
 
   size_t QueueDepth() const { return queue_.Size(); }
+  // Passes running (both pools).
   size_t Busy() const { return queue_.InFlight(); }
+  // When the next pass of `app` is due; nullopt when none is queued.
+  std::optional<absl::Time> NextPassAt(const std::string& app) const {
+    return queue_.QueuedFor(app);
+  }
 
  private:
   struct Pending {
@@ -98,15 +119,20 @@ class Controller {
   struct AppState {
     int failures = 0;
     int sync_retries = 0;
-    uint64_t started = 0;    // reconciles started
-    uint64_t finished = 0;   // reconciles finished
+    uint64_t started = 0;    // passes started
+    uint64_t finished = 0;   // `started` when the last pass that was not handed on finished
+    bool spread = false;     // its interval's phase was drawn at random (after a start or create)
     std::shared_ptr<std::atomic<bool>> cancel;  // set while a reconcile runs
   };
 
-  void Work();
-  void Process(const std::string& app);
+  void Work(int lane);
+  void Process(const std::string& app, int lane);
   absl::Duration IntervalOf(const v1::Application& app) const;
   absl::Duration Jittered(absl::Duration d);
+  double UnitRandomLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Follows `app`'s repository and destination (its groups in the queue, the drift streams).
+  void Track(const v1::Application& app);
+  void Untrack(const std::string& app);
   void DriftLoop();
 
   const std::shared_ptr<ApplicationStore> store_;
@@ -124,10 +150,20 @@ class Controller {
 
   std::vector<std::thread> workers_;
   std::thread drift_thread_;
-  // Drift streams by destination (serialized todoke.types.v1.Destination).
-  std::map<std::string, std::unique_ptr<ApplyStage::DriftStream>> drift_streams_
-      ABSL_GUARDED_BY(mu_);
-  std::map<std::string, absl::Time> drift_retry_at_ ABSL_GUARDED_BY(mu_);
+  // Drift streams by destination (serialized todoke.types.v1.Destination). `id` tells the
+  // current stream's end from that of one the loop closed.
+  struct DriftSlot {
+    uint64_t id = 0;
+    std::unique_ptr<ApplyStage::DriftStream> stream;
+    absl::Time reopen_at = absl::InfiniteFuture();  // set when the stream ended
+  };
+  std::map<std::string, DriftSlot> drift_streams_ ABSL_GUARDED_BY(mu_);
+  uint64_t drift_stream_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  // Serialized destination of each app that wants a drift stream, and apps per destination.
+  std::map<std::string, std::string> drift_key_of_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int> drift_apps_ ABSL_GUARDED_BY(mu_);
+  // The wanted set changed, or a stream ended: DriftLoop looks again.
+  bool drift_dirty_ ABSL_GUARDED_BY(mu_) = true;
 };
 
 // Every Application in `store`, ordered by name.

@@ -506,6 +506,198 @@ TEST_F(ControllerTest, InterruptionShowsEvenWhenTheKillCameBeforeTheStatusWrite)
   EXPECT_EQ(app->status().operation().revision(), "c1");
 }
 
+// A sync that takes long (a slow cluster, a health wait) holds a sync worker, never a refresh
+// worker: with every sync worker busy, another app is still refreshed at once, and an automated
+// app that needs a sync meanwhile already shows OutOfSync while it waits for a sync worker.
+TEST_F(ControllerTest, ASyncInProgressDoesNotBlockARefreshOfAnotherApp) {
+  options_.workers = 1;
+  options_.sync_workers = 1;
+  Create(MakeApp("slow", kRepo, "main", /*automated=*/true));
+  Create(MakeApp("other"));
+  absl::Notification applying, release;
+  fakes_.apply->OnApply([&](const applier::v1::ApplyRequest& request) {
+    if (request.app_name() != "slow") return;
+    if (!applying.HasBeenNotified()) applying.Notify();
+    release.WaitForNotificationWithTimeout(absl::Seconds(30));
+  });
+  StartController();
+  ASSERT_TRUE(applying.WaitForNotificationWithTimeout(absl::Seconds(10)));
+
+  absl::Time asked = absl::Now();
+  absl::Status refreshed = controller_->RefreshAndWait("other", asked + absl::Seconds(5));
+  EXPECT_TRUE(refreshed.ok()) << "a running sync held up the refresh of another app: "
+                              << refreshed;
+  auto other = store_->Get("other");
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(other->status().sync(), types::v1::SYNC_STATUS_OUT_OF_SYNC);
+
+  // A second automated app out of sync: compared by the refresh worker, queued for the sync one.
+  Create(MakeApp("waiting", kRepo, "main", /*automated=*/true));
+  controller_->Enqueue("waiting", "spec");
+  EXPECT_TRUE(WaitUntil([&] {
+    auto app = store_->Get("waiting");
+    return app.ok() && app->status().sync() == types::v1::SYNC_STATUS_OUT_OF_SYNC;
+  })) << "the app waiting for a sync worker was not compared";
+  EXPECT_EQ(fakes_.apply->apply_calls(), 1) << "applied while the only sync worker was busy";
+
+  release.Notify();
+  for (const char* name : {"slow", "waiting"}) {
+    EXPECT_TRUE(WaitUntil([&] {
+      auto app = store_->Get(name);
+      return app.ok() && app->status().sync() == types::v1::SYNC_STATUS_SYNCED;
+    })) << name << " never synced";
+  }
+  ASSERT_TRUE(Idle());
+  EXPECT_EQ(fakes_.apply->apply_calls(), 2) << "one sync per automated app";
+}
+
+// Passes of one repository (or one destination) are capped in each pool: the most seen running
+// at once is the cap, while apps of another repository run beside them; and when every pass
+// of one repository hangs, another repository's app is still refreshed at once.
+class CapTest : public ControllerTest {
+ protected:
+  // `group_of(i)` names app i's repository or destination; `hang` blocks the passes of group
+  // "slow" until released.
+  void RunCapped(bool by_destination) {
+    options_.workers = 6;
+    (by_destination ? options_.max_per_destination : options_.max_per_repo) = 2;
+    (by_destination ? options_.max_per_repo : options_.max_per_destination) = 100;
+    std::map<std::string, std::string> group;
+    for (int i = 0; i < 9; ++i) {
+      std::string name = absl::StrCat("app", i);
+      std::string g = i < 6 ? "slow" : "fast";
+      v1::Application app =
+          MakeApp(name, by_destination ? kRepo : absl::StrCat("https://git.example.com/", g));
+      if (by_destination) {
+        app.mutable_spec()->mutable_destination()->mutable_kubernetes()->set_context(g);
+      }
+      Create(app);
+      group[name] = g;
+    }
+    absl::Mutex mu;
+    std::map<std::string, int> running, max_running;
+    int total = 0, max_total = 0;
+    bool hang = false;
+    fakes_.apply->OnReadLive([&](const std::string& app) {
+      const std::string& g = group[app];
+      {
+        absl::MutexLock lock(&mu);
+        max_running[g] = std::max(max_running[g], ++running[g]);
+        max_total = std::max(max_total, ++total);
+      }
+      absl::SleepFor(absl::Milliseconds(4));
+      absl::MutexLock lock(&mu);
+      auto released = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return !hang || g != "slow"; };
+      mu.AwaitWithTimeout(absl::Condition(&released), absl::Seconds(30));
+      --running[g];
+      --total;
+    });
+    StartController();
+    absl::Time end = absl::Now() + absl::Milliseconds(400);
+    for (int i = 0; absl::Now() < end; ++i) {
+      controller_->Enqueue(absl::StrCat("app", i % 9), "refresh");
+      absl::SleepFor(absl::Microseconds(300));
+    }
+    ASSERT_TRUE(Idle());
+    {
+      absl::MutexLock lock(&mu);
+      EXPECT_EQ(max_running["slow"], 2) << "the cap did not hold (or was never reached)";
+      EXPECT_LE(max_running["fast"], 2);
+      EXPECT_GE(max_total, 3) << "the other group did not run beside the capped one";
+      hang = true;
+    }
+    // Every pass of "slow" hangs: its apps wait, "fast" apps are refreshed at once.
+    for (int i = 0; i < 6; ++i) controller_->Enqueue(absl::StrCat("app", i), "refresh");
+    ASSERT_TRUE(WaitUntil([&] {
+      absl::MutexLock lock(&mu);
+      return running["slow"] == 2;
+    }));
+    absl::Time asked = absl::Now();
+    absl::Status refreshed = controller_->RefreshAndWait("app7", asked + absl::Seconds(5));
+    EXPECT_TRUE(refreshed.ok()) << "hung passes of one group held up another: " << refreshed;
+    {
+      absl::MutexLock lock(&mu);
+      EXPECT_EQ(running["slow"], 2);
+      hang = false;
+    }
+    ASSERT_TRUE(Idle());
+  }
+};
+
+TEST_F(CapTest, PassesOfOneRepositoryAreCapped) { RunCapped(/*by_destination=*/false); }
+
+TEST_F(CapTest, PassesOfOneDestinationAreCapped) { RunCapped(/*by_destination=*/true); }
+
+// 1,000 apps created in one go all get their first pass at once (status is useful at once); the
+// pass after it must not come for all of them together again (±10% jitter kept them in one
+// burst forever): each app's next pass is drawn over a whole interval, as after a start.
+TEST_F(ControllerTest, BulkCreatedAppsSpreadTheirNextPassOverTheInterval) {
+  options_.jitter = 0.1;
+  const absl::Duration interval = absl::Hours(1);
+  options_.default_interval = interval;
+  StartController();
+  constexpr int kApps = 200;
+  for (int i = 0; i < kApps; ++i) {
+    std::string name = absl::StrCat("bulk", i);
+    Create(MakeApp(name));
+    controller_->Enqueue(name, "spec");
+  }
+  ASSERT_TRUE(WaitUntil([&] { return fakes_.apply->read_live_calls() == kApps; }));
+  ASSERT_TRUE(Idle());
+  absl::Time now = absl::Now();
+  std::vector<int> buckets(10, 0);  // tenths of the interval, from half an interval on
+  for (int i = 0; i < kApps; ++i) {
+    std::optional<absl::Time> next = controller_->NextPassAt(absl::StrCat("bulk", i));
+    ASSERT_TRUE(next.has_value()) << "bulk" << i << " has no next pass";
+    double phase = absl::FDivDuration(*next - now, interval);
+    ASSERT_GE(phase, 0.45) << "bulk" << i << " next pass in " << (*next - now);
+    ASSERT_LT(phase, 1.5) << "bulk" << i;
+    buckets[std::clamp(static_cast<int>((phase - 0.5) * 10), 0, 9)]++;
+  }
+  std::string histogram = absl::StrJoin(buckets, " ");
+  EXPECT_EQ(std::count(buckets.begin(), buckets.end(), 0), 0)
+      << "the next passes bunch together: " << histogram;
+  EXPECT_LE(*std::max_element(buckets.begin(), buckets.end()), kApps / 10 * 2) << histogram;
+}
+
+// One item coming due wakes one idle worker, not all of them (each wakeup is CPU, and with
+// 1,000 apps a minute a wake-all queue woke every worker ~17 times a second).
+TEST(WorkQueueWakeTest, OneDueItemWakesOneWorker) {
+  WorkQueue queue;
+  absl::Mutex mu;
+  std::vector<std::string> got;
+  std::vector<std::thread> workers;
+  for (int i = 0; i < 8; ++i) {
+    workers.emplace_back([&] {
+      while (std::optional<std::string> key = queue.Get()) {
+        {
+          absl::MutexLock lock(&mu);
+          got.push_back(*key);
+        }
+        queue.Done(*key);
+      }
+    });
+  }
+  auto taken = [&] {
+    absl::MutexLock lock(&mu);
+    return got.size();
+  };
+  absl::SleepFor(absl::Milliseconds(100));  // every worker now waits
+  uint64_t before = queue.Wakeups();
+  queue.Add("ready", WorkPriority::kHigh);
+  ASSERT_TRUE(WaitUntil([&] { return taken() == 1; }));
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_LE(queue.Wakeups() - before, 1u) << "a ready item woke more than one worker";
+
+  before = queue.Wakeups();
+  queue.Add("delayed", WorkPriority::kLow, absl::Now() + absl::Milliseconds(30));
+  ASSERT_TRUE(WaitUntil([&] { return taken() == 2; }));
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_LE(queue.Wakeups() - before, 1u) << "a delayed item coming due woke more than one worker";
+  queue.ShutDown();
+  for (std::thread& worker : workers) worker.join();
+}
+
 // The queue under the drift and after-sync triggers: an item added with a delay shorter than
 // what a waiting worker sleeps for (up to a second) must wake it at its time.
 TEST(WorkQueueWakeTest, AnEarlierDelayedAddWakesAWaitingWorker) {
