@@ -5,7 +5,12 @@
 #
 #   scripts/build-image.sh [TAG]        # default tag: todoke:dev
 #
-# Used by docker-compose.yaml; tests/deploy/compose_test.sh brings the compose file up with it.
+# Also builds TAG-git (default todoke:dev-git) on top of it: the same image plus git, git-daemon and
+# a POSIX shell (dash), for docker-compose.yaml's Git server (deploy/compose/git-server.sh). The
+# services' image stays without a shell.
+#
+# Used by docker-compose.yaml; tests/deploy/compose_test.sh and compose_loop_test.sh bring the
+# compose file up with it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tag="${1:-todoke:dev}"
@@ -65,3 +70,28 @@ DOCKER_BUILDKIT=0 docker build -q -t "$tag" "$context" >"$log" 2>&1 || {
   exit 1
 }
 echo "build-image: built $tag ($(docker image inspect -f '{{.Size}}' "$tag" | awk '{ printf "%.0f MB", $1 / 1e6 }'))"
+
+# TAG-git: git (upload-pack and receive-pack are built into it), git-daemon, /bin/sh, their
+# libraries, and /srv/git owned by the unprivileged user (the named volume mounted there takes it).
+rm -rf "$root" "$writable"
+mkdir -p "$root/bin" "$writable/srv/git"
+for binary in /usr/bin/git /usr/lib/git-core/git-daemon /bin/dash; do
+  [[ -x "$binary" ]] || { echo "build-image: $binary is missing (apt-get install git dash)" >&2; exit 1; }
+  copy_with_path "$binary"
+  while read -r library; do
+    [[ -n "$library" ]] && copy_with_path "$library"
+  done < <(ldd "$binary" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }')
+done
+mv "$root/bin/dash" "$root/bin/sh"
+cat > "$context/Dockerfile" <<EOF
+FROM $tag
+COPY rootfs/ /
+COPY --chown=65534:65534 writable/ /
+ENV PATH=/usr/local/bin:/usr/bin:/bin
+EOF
+DOCKER_BUILDKIT=0 docker build -q -t "$tag-git" "$context" >"$log" 2>&1 || {
+  cat "$log" >&2
+  echo "build-image: docker build of $tag-git failed" >&2
+  exit 1
+}
+echo "build-image: built $tag-git (the compose Git server: $tag with git, git-daemon and sh)"

@@ -16,11 +16,11 @@ command -v docker >/dev/null && command -v docker-compose >/dev/null && docker i
 
 BUILD_DIR=${TODOKE_BUILD_DIR:-build}
 project="todoke-test-$$"
-export TODOKE_IMAGE="todoke:test-$$" TODOKE_ORCHESTRATOR_PORT=""
+export TODOKE_IMAGE="todoke:test-$$" TODOKE_ORCHESTRATOR_PORT="" TODOKE_GIT_PORT="" TODOKE_WEBHOOK_PORT=""
 compose() { docker-compose -p "$project" "$@"; }
 cleanup() {
   compose down -v --remove-orphans >/dev/null 2>&1 || true
-  docker rmi "$TODOKE_IMAGE" >/dev/null 2>&1 || true
+  docker rmi "$TODOKE_IMAGE-git" "$TODOKE_IMAGE" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 fail() { echo "compose_test: FAIL: $*" >&2; compose ps >&2 || true; compose logs --tail=20 >&2 || true; exit 1; }
