@@ -512,6 +512,10 @@ class CurlKubeClient final : public KubeClient {
     add("resourceVersionMatch", options.resource_version_match);
     if (options.limit > 0) add("limit", absl::StrCat(options.limit));
     add("continue", options.continue_token);
+    if (options.metadata_only) {
+      request.accept = "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,"
+                       "application/json";
+    }
     ASSIGN_OR_RETURN(Json list, JsonCall(request, deadline));
     ListPage page;
     if (auto md = list.find("metadata"); md != list.end()) {

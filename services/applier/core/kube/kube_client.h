@@ -135,6 +135,9 @@ struct ListOptions {
   std::string resource_version_match;  // "", "NotOlderThan", "Exact"
   int64_t limit = 0;                   // 0: no paging
   std::string continue_token;
+  // Ask for metadata only (PartialObjectMetadataList; a server that cannot answer so sends full
+  // objects): items then hold apiVersion, kind and metadata.
+  bool metadata_only = false;
 };
 
 struct ListPage {

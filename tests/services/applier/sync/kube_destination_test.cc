@@ -415,6 +415,26 @@ metadata: {name: c, namespace: EXTRA}
   EXPECT_THAT(blocked->results[0].message, HasSubstr("stranger"));
 
   ASSERT_TRUE(RunKubectl(cluster_, {"delete", "configmap", "stranger", "-n", app_ns}).ok());
+  // Every namespaced kind is looked at, not only the kinds the app has: a Lease (a leader
+  // election of something else) keeps the Namespace too.
+  const std::string lease_file = absl::StrCat(::testing::TempDir(), "/", app_ns, "-lease.yaml");
+  {
+    FILE* f = std::fopen(lease_file.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs(
+        "apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata: {name: stranger-lease}\n"
+        "spec: {holderIdentity: someone}\n",
+        f);
+    std::fclose(f);
+  }
+  ASSERT_TRUE(RunKubectl(cluster_, {"apply", "-n", app_ns, "-f", lease_file}).ok());
+  absl::StatusOr<PruneOutcome> leased =
+      destination_->Prune(request, absl::Now() + absl::Minutes(1));
+  ASSERT_TRUE(leased.ok()) << leased.status();
+  EXPECT_EQ(leased->results[0].action, ApplyAction::kSkipped);
+  EXPECT_THAT(leased->results[0].message, HasSubstr("stranger-lease"));
+  ASSERT_TRUE(RunKubectl(cluster_, {"delete", "lease", "stranger-lease", "-n", app_ns}).ok());
+
   request.keys = {Key("", "ConfigMap", app_ns, "c"), Key("", "Namespace", "", app_ns)};
   absl::StatusOr<PruneOutcome> pruned =
       destination_->Prune(request, absl::Now() + absl::Minutes(1));
@@ -852,6 +872,19 @@ spec:
     if (available != "False") absl::SleepFor(absl::Milliseconds(200));
   }
   ASSERT_EQ(available, "False") << "the APIService never became unavailable";
+  // Discovery lists the group as stale once the aggregator has tried it: wait for that, as an
+  // applier whose discovery meets the dead group sees it.
+  absl::Status group_status;
+  const absl::Time discovered_by = absl::Now() + absl::Seconds(60);
+  while (absl::Now() < discovered_by) {
+    (void)destination_->client().Refresh(absl::Now() + absl::Seconds(10));
+    group_status = destination_->client()
+                       .ResourceFor(group, "v1", "Widget", absl::Now() + absl::Seconds(10))
+                       .status();
+    if (group_status.code() == absl::StatusCode::kUnavailable) break;
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  ASSERT_EQ(group_status.code(), absl::StatusCode::kUnavailable) << group_status;
 
   Applied applied = Apply(Objects(absl::StrReplaceAll(R"(
 apiVersion: v1
@@ -880,6 +913,7 @@ metadata: {name: w, namespace: NS}
   EXPECT_EQ(applied.by_name["Deployment/alive"].action, ApplyAction::kCreated);
   EXPECT_EQ(applied.by_name["Widget/w"].action, ApplyAction::kFailed);
   EXPECT_THAT(applied.by_name["Widget/w"].message, HasSubstr(group));
+  EXPECT_THAT(applied.by_name["Widget/w"].message, HasSubstr("cannot reach"));
   EXPECT_TRUE(Exists({"configmap", "alive"}));
   EXPECT_TRUE(Exists({"deployment", "alive"}));
 
