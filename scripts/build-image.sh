@@ -7,7 +7,7 @@
 #
 # Also builds TAG-git (default todoke:dev-git) on top of it: the same image plus git, git-daemon and
 # a POSIX shell (dash), for docker-compose.yaml's Git server (deploy/compose/git-server.sh). The
-# services' image stays without a shell.
+# services' image stays without a shell; it holds ssh-keygen for the applier's commit signing.
 #
 # Used by docker-compose.yaml; tests/deploy/compose_test.sh and compose_loop_test.sh bring the
 # compose file up with it.
@@ -43,6 +43,12 @@ for binary in "${binaries[@]}"; do
     [[ -n "$library" && ! -e "$root$library" ]] && copy_with_path "$library"
   done < <(ldd "$BUILD_DIR/bin/$binary" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }')
 done
+# ssh-keygen signs hydration commits (todoke-applier --git-signing-key, SSH format).
+[[ -x /usr/bin/ssh-keygen ]] || { echo "build-image: /usr/bin/ssh-keygen is missing (apt-get install openssh-client)" >&2; exit 1; }
+copy_with_path /usr/bin/ssh-keygen
+while read -r library; do
+  [[ -n "$library" && ! -e "$root$library" ]] && copy_with_path "$library"
+done < <(ldd /usr/bin/ssh-keygen | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }')
 # glibc loads these at run time (name resolution), not through NEEDED entries.
 for library in /lib/x86_64-linux-gnu/libnss_dns.so.2 /lib/x86_64-linux-gnu/libnss_files.so.2 \
                /lib/x86_64-linux-gnu/libresolv.so.2; do
