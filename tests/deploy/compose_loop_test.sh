@@ -8,16 +8,21 @@
 #       renders, counted from each replica's /metrics (the orchestrator reaches them through
 #       dns:///renderer:7200 with round_robin; servers end connections after 30 s, so it spreads
 #       onto the new replicas; a round is a commit to the apps' source synced by all of them,
-#       repeated, at most 5 rounds, until every replica has served);
-#   (c) the differ, then the applier, killed in the middle of syncs of a new commit: apps report
-#       the stage in a StageUnavailable condition (`todoke app get`), the restart policy brings
-#       the stage back, and every app converges on the commit with no condition left;
-#   (d) `down` then `up`: every app, its spec and every history entry are still there, and the
-#       hydrated commits too (volumes).
+#       repeated, at most 5 rounds, until every replica has served; round 1 goes to the first
+#       replica alone, the connection being younger than 30 s);
+#   (c) the differ, then the applier, killed in the middle of syncs of a new commit (a signed
+#       webhook, as a Git host sends, starts them): apps report the stage in a StageUnavailable
+#       event and condition (`todoke app get`), the restart policy brings the stage back, and
+#       every app converges on the commit with no condition left;
+#   (d) `down` then `up`: every app, its spec and generation, every history entry and the
+#       hydrated branches are still there (volumes).
 # A crash is a SIGKILL of the stage's process, sent from the host while the container runs (it
-# needs root): Docker restarts such a container by its restart policy. `docker kill` counts as
-# a manual stop, after which Docker restarts nothing; without root the test uses it and starts
+# needs root): Docker restarts such a container by its restart policy. A restart within ~1.5 s
+# goes unseen (the stage clients retry), so the process is killed again after each restart until
+# an app shows the condition (2-3 kills in practice, at most 8). `docker kill` counts as a
+# manual stop, after which Docker restarts nothing; without root the test uses it once and starts
 # the stage again with `docker-compose start`.
+# Typical run on 2 busy cores: 160-190 s, of which the image build takes ~10 s.
 # Leaves nothing behind: its own project (-p), image tags and volumes (down -v on exit).
 # Exit 77 (skipped) when docker, docker-compose, git, curl or python3 is missing.
 set -euo pipefail
