@@ -1,6 +1,8 @@
 #include "services/orchestrator/core/work_queue.h"
 
 #include <atomic>
+#include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -114,6 +116,62 @@ TEST(WorkQueueTest, ShutDownWakesWaitingWorkers) {
   absl::SleepFor(absl::Milliseconds(20));
   queue.ShutDown();
   worker.join();
+}
+
+// Lanes: a worker of one pool takes only its lane's items; adding a queued item for a higher lane
+// moves it there (one entry per key across lanes), and a held item's follow-up keeps the lane.
+TEST(WorkQueueTest, LanesHandOutTheirOwnItemsAndAnItemMovesUpNotDown) {
+  WorkQueueOptions options;
+  options.lanes = 2;
+  WorkQueue queue(options);
+  queue.Add("refresh", WorkPriority::kLow, absl::InfinitePast(), 0);
+  queue.Add("sync", WorkPriority::kLow, absl::InfinitePast(), 1);
+  queue.Add("moved", WorkPriority::kLow, absl::InfinitePast(), 0);
+  queue.Add("moved", WorkPriority::kLow, absl::InfinitePast(), 1);
+  queue.Add("moved", WorkPriority::kHigh, absl::InfinitePast(), 0);  // stays in lane 1
+  EXPECT_EQ(queue.Size(), 3u);
+  EXPECT_EQ(queue.Get(1), "moved");
+  EXPECT_EQ(queue.Get(1), "sync");
+  EXPECT_EQ(queue.Get(0), "refresh");
+  EXPECT_EQ(queue.Size(), 0u);
+  queue.Add("moved", WorkPriority::kLow, absl::InfinitePast(), 0);  // held: a follow-up
+  queue.Done("moved");
+  EXPECT_EQ(queue.Get(0), "moved");
+  queue.ShutDown();
+}
+
+// Group limits: with one slot per repository, the second item of a repository waits (parked)
+// while an item of another repository is handed out, and it comes once the first is Done; the
+// limit is per lane.
+TEST(WorkQueueTest, AnItemOverItsGroupLimitWaitsWhileOthersGo) {
+  WorkQueueOptions options;
+  options.lanes = 2;
+  options.group_limits = {{1}, {1}};
+  WorkQueue queue(options);
+  queue.SetGroups("a1", {"repo-a"});
+  queue.SetGroups("a2", {"repo-a"});
+  queue.SetGroups("a3", {"repo-a"});
+  queue.SetGroups("b1", {"repo-b"});
+  queue.Add("a1", WorkPriority::kHigh);
+  queue.Add("a2", WorkPriority::kHigh);
+  queue.Add("b1", WorkPriority::kLow);
+  queue.Add("a3", WorkPriority::kHigh, absl::InfinitePast(), 1);
+  EXPECT_EQ(queue.Get(0), "a1");
+  EXPECT_EQ(queue.Get(0), "b1") << "a2 is over repo-a's limit: b1 goes first";
+  EXPECT_EQ(queue.Get(1), "a3") << "the other lane has a slot of its own";
+  EXPECT_EQ(queue.Size(), 1u);
+  std::optional<std::string> got;
+  std::thread worker([&] { got = queue.Get(0); });
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_FALSE(got.has_value());
+  queue.Done("a1");
+  worker.join();
+  EXPECT_EQ(got, "a2");
+  // Leaving the group frees the item too.
+  queue.Add("a1", WorkPriority::kHigh);
+  queue.SetGroups("a1", {"repo-c"});
+  EXPECT_EQ(queue.Get(0), "a1");
+  queue.ShutDown();
 }
 
 }  // namespace
