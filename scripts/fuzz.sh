@@ -87,10 +87,13 @@ rm -f "$log"
 echo "fuzz: build took $(( $(date +%s) - configure_start )) s"
 [ $build_only -eq 1 ] && exit 0
 
-# Extra seeds from the Kustomize corpora when present (not committed: regenerated each run).
+# Extra seeds from the Kustomize corpora when present (not committed: made again when a corpus
+# changes).
 shared_seeds="$BUILD_DIR/seeds-shared"
-if [ -d ../shared/corpus ]; then
+if [ -d ../shared/corpus ] && { [ ! -f "$shared_seeds/.stamp" ] ||
+     [ -n "$(find ../shared/corpus -maxdepth 2 -name cases.tsv -newer "$shared_seeds/.stamp")" ]; }; then
   bash tests/fuzz/make_seeds.sh --shared ../shared/corpus "$shared_seeds" >/dev/null
+  touch "$shared_seeds/.stamp"
 fi
 
 failed=()
