@@ -168,7 +168,9 @@ scale_synced_at() {  # how many scale apps are Synced at COMMIT
   py 'print(sum(1 for a in apps if a["metadata"]["name"].startswith("scale-") and a["status"].get("sync") == "Synced" and a["status"].get("syncedRevision") == sys.argv[1]))' "$1"
 }
 
-# (b) Three renderers while 200 apps sync.
+# (b) Three renderers while 200 apps sync. The orchestrator is pointed at their DNS name.
+docker inspect -f '{{join .Config.Cmd " "}}' "$(compose ps -q orchestrator)" | grep -q -- '--renderer=dns:///renderer:7200' ||
+  fail "the orchestrator does not reach the renderers through dns:///renderer:7200"
 compose up -d --scale renderer=3 >/dev/null 2>&1 || fail "scale renderer=3"
 renderers=($(compose ps -q renderer))
 [ "${#renderers[@]}" = 3 ] || fail "renderer did not scale to 3: ${renderers[*]}"
