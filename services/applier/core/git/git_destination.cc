@@ -1051,24 +1051,61 @@ absl::StatusOr<PruneOutcome> GitDestination::Prune(const PruneRequest& request,
 
 namespace {
 
-using git_internal::FolderCache;
 using git_internal::FolderSnapshot;
 using git_internal::RepositoryPool;
+using git_internal::TreeIndex;
+
+// The entries of tree `id`, from the process-wide tree cache or indexed now.
+absl::StatusOr<std::shared_ptr<const TreeIndex>> IndexTree(git_repository* repo, const git_oid& id,
+                                                           absl::string_view path) {
+  std::shared_ptr<const TreeIndex> cached = git_internal::DefaultTreeCache().Find(id);
+  if (cached != nullptr) return cached;
+  git_tree* raw = nullptr;
+  if (git_tree_lookup(&raw, repo, &id) < 0) {
+    return GitError(absl::StatusCode::kDataLoss,
+                    absl::StrCat("reading ", path.empty() ? "/" : path));
+  }
+  GitTree tree(raw);
+  auto index = std::make_shared<TreeIndex>();
+  size_t count = git_tree_entrycount(tree.get());
+  index->entries.reserve(count);
+  constexpr size_t kPerEntryOverhead = 64;  // the map slot, the name's allocation
+  for (size_t i = 0; i < count; ++i) {
+    const git_tree_entry* entry = git_tree_entry_byindex(tree.get(), i);
+    std::string name = git_tree_entry_name(entry);
+    index->bytes += kPerEntryOverhead + name.size();
+    index->entries.emplace(std::move(name),
+                           TreeIndex::Entry{*git_tree_entry_id(entry),
+                                            git_tree_entry_type(entry) == GIT_OBJECT_TREE});
+  }
+  git_internal::DefaultTreeCache().Put(id, index);
+  return std::shared_ptr<const TreeIndex>(std::move(index));
+}
 
 // The tree id of `folder` in commit `tip` (the commit's tree for the root), or nullopt when the
-// commit has no such folder (missing, or a file).
+// commit has no such folder (missing, or a file). Each tree on the way is looked up through the
+// tree cache, so a new tip's top-level tree is indexed once for all the apps of the branch.
 absl::StatusOr<std::optional<git_oid>> FolderTreeId(git_repository* repo, const git_oid& tip,
                                                     const std::string& folder,
                                                     absl::string_view where) {
-  ASSIGN_OR_RETURN(Tip read, TipFromCommit(repo, tip, where));
-  if (folder.empty()) return std::optional<git_oid>(*git_tree_id(read.tree.get()));
-  git_tree_entry* raw = nullptr;
-  int rc = git_tree_entry_bypath(&raw, read.tree.get(), folder.c_str());
-  if (rc == GIT_ENOTFOUND) return std::optional<git_oid>();
-  if (rc < 0) return GitError(absl::StatusCode::kDataLoss, absl::StrCat("reading ", folder));
-  GitTreeEntry entry(raw);
-  if (git_tree_entry_type(entry.get()) != GIT_OBJECT_TREE) return std::optional<git_oid>();
-  return std::optional<git_oid>(*git_tree_entry_id(entry.get()));
+  git_commit* raw = nullptr;
+  if (git_commit_lookup(&raw, repo, &tip) < 0) {
+    return GitError(absl::StatusCode::kFailedPrecondition,
+                    absl::StrCat(where, ": the branch does not point at a readable commit"));
+  }
+  GitCommit commit(raw);
+  git_oid current = *git_commit_tree_id(commit.get());
+  size_t start = 0;
+  while (start < folder.size()) {
+    size_t end = std::min(folder.find('/', start), folder.size());
+    ASSIGN_OR_RETURN(std::shared_ptr<const TreeIndex> index,
+                     IndexTree(repo, current, absl::string_view(folder).substr(0, start)));
+    auto found = index->entries.find(absl::string_view(folder).substr(start, end - start));
+    if (found == index->entries.end() || !found->second.is_tree) return std::optional<git_oid>();
+    current = found->second.id;
+    start = end + 1;
+  }
+  return std::optional<git_oid>(current);
 }
 
 // Every object file of the folder tree `tree_id` (the app folder `folder`, named in errors and
@@ -1164,13 +1201,13 @@ absl::StatusOr<LiveSet> GitDestination::ReadLive(const ReadLiveQuery& query, abs
     }
   }
   if (folder_id.has_value()) {
-    folder = FolderCache::Default().Find(*folder_id);
+    folder = git_internal::DefaultFolderCache().Find(*folder_id);
     if (folder == nullptr) {
       absl::StatusOr<std::shared_ptr<const FolderSnapshot>> parsed =
           ParseFolder(repo.get(), *folder_id, path_);
       if (!parsed.ok()) return failed(parsed.status());
       folder = *std::move(parsed);
-      FolderCache::Default().Put(*folder_id, folder);
+      git_internal::DefaultFolderCache().Put(*folder_id, folder);
     }
   }
   const FolderSnapshot& files = folder != nullptr ? *folder : *kEmpty;

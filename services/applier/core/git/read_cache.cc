@@ -57,38 +57,14 @@ size_t RepositoryPool::IdleCount(const std::string& dir) {
 
 // ---------------------------------------------------------------------------------------------
 
-FolderCache& FolderCache::Default() {
-  static FolderCache* cache = new FolderCache(kDefaultMaxBytes);
+FolderCache& DefaultFolderCache() {
+  static FolderCache* cache = new FolderCache(kFolderCacheBytes);
   return *cache;
 }
 
-std::shared_ptr<const FolderSnapshot> FolderCache::Find(const git_oid& tree) {
-  Key key(reinterpret_cast<const char*>(tree.id), GIT_OID_RAWSZ);
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = index_.find(key);
-  if (it == index_.end()) return nullptr;
-  lru_.splice(lru_.begin(), lru_, it->second);
-  return it->second->second;
-}
-
-void FolderCache::Put(const git_oid& tree, std::shared_ptr<const FolderSnapshot> folder) {
-  if (folder == nullptr || folder->bytes > max_bytes_ / 4) return;
-  Key key(reinterpret_cast<const char*>(tree.id), GIT_OID_RAWSZ);
-  std::lock_guard<std::mutex> lock(mu_);
-  if (index_.contains(key)) return;  // another caller parsed it too: the same content
-  bytes_ += folder->bytes;
-  lru_.emplace_front(key, std::move(folder));
-  index_.emplace(std::move(key), lru_.begin());
-  while (bytes_ > max_bytes_ && !lru_.empty()) {
-    bytes_ -= lru_.back().second->bytes;
-    index_.erase(lru_.back().first);
-    lru_.pop_back();
-  }
-}
-
-size_t FolderCache::bytes() {
-  std::lock_guard<std::mutex> lock(mu_);
-  return bytes_;
+TreeCache& DefaultTreeCache() {
+  static TreeCache* cache = new TreeCache(kTreeCacheBytes);
+  return *cache;
 }
 
 }  // namespace todoke::applier::git_internal

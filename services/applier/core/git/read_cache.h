@@ -97,32 +97,80 @@ struct FolderSnapshot {
   size_t bytes = 0;  // an estimate of the memory held, for the cache's bound
 };
 
-// Parsed folders by tree id, least recently used first out: at most `max_bytes` (estimated:
-// strings and a fixed overhead per file) held in all; a folder larger than a quarter of the bound
-// is not kept. Default(): 64 MiB (a 4-object app of bench/e2e/noop_bench is ~3 KiB, so ~20,000
-// such folders).
-class FolderCache {
+// The entries of one tree by name: what looking a folder up needs from each tree on its path
+// (the top-level tree of a branch with 1,000 app folders has 1,000 entries).
+struct TreeIndex {
+  struct Entry {
+    git_oid id;
+    bool is_tree = false;
+  };
+  absl::flat_hash_map<std::string, Entry> entries;
+  size_t bytes = 0;  // an estimate of the memory held, for the cache's bound
+};
+
+// Values by the id of the Git object they were made from (so never stale), least recently used
+// out first: at most `max_bytes` (Value::bytes, an estimate) held in all; a value larger than a
+// quarter of the bound is not kept. Thread-safe; values are shared read-only.
+template <typename Value>
+class ContentCache {
  public:
-  static constexpr size_t kDefaultMaxBytes = 64 << 20;
-  static FolderCache& Default();
-  explicit FolderCache(size_t max_bytes) : max_bytes_(max_bytes) {}
+  explicit ContentCache(size_t max_bytes) : max_bytes_(max_bytes) {}
 
-  // The folder of tree `tree`, or null when not cached.
-  std::shared_ptr<const FolderSnapshot> Find(const git_oid& tree);
-  // Keeps `folder` as the parse of `tree` (evicting the least recently used to fit).
-  void Put(const git_oid& tree, std::shared_ptr<const FolderSnapshot> folder);
+  // The value made from object `id`, or null when not cached.
+  std::shared_ptr<const Value> Find(const git_oid& id) {
+    Key key(reinterpret_cast<const char*>(id.id), GIT_OID_RAWSZ);
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = index_.find(key);
+    if (it == index_.end()) return nullptr;
+    lru_.splice(lru_.begin(), lru_, it->second);
+    return it->second->second;
+  }
 
-  size_t bytes();  // held now (tests)
+  // Keeps `value` as made from object `id` (evicting the least recently used to fit).
+  void Put(const git_oid& id, std::shared_ptr<const Value> value) {
+    if (value == nullptr || value->bytes > max_bytes_ / 4) return;
+    Key key(reinterpret_cast<const char*>(id.id), GIT_OID_RAWSZ);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (index_.contains(key)) return;  // another caller made it too: the same content
+    bytes_ += value->bytes;
+    lru_.emplace_front(key, std::move(value));
+    index_.emplace(std::move(key), lru_.begin());
+    while (bytes_ > max_bytes_ && !lru_.empty()) {
+      bytes_ -= lru_.back().second->bytes;
+      index_.erase(lru_.back().first);
+      lru_.pop_back();
+    }
+  }
+
+  // Held now (tests).
+  size_t bytes() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return bytes_;
+  }
 
  private:
-  using Key = std::string;  // the 20 raw bytes of the tree id
-  using Lru = std::list<std::pair<Key, std::shared_ptr<const FolderSnapshot>>>;
+  using Key = std::string;  // the 20 raw bytes of the object id
+  using Lru = std::list<std::pair<Key, std::shared_ptr<const Value>>>;
   const size_t max_bytes_;
   std::mutex mu_;
   Lru lru_;  // most recently used first
-  absl::flat_hash_map<Key, Lru::iterator> index_;
+  absl::flat_hash_map<Key, typename Lru::iterator> index_;
   size_t bytes_ = 0;
 };
+
+// Parsed app folders by tree id: 64 MiB in the process (a 4-object app of bench/e2e/noop_bench
+// is ~3 KiB, so ~20,000 such folders).
+using FolderCache = ContentCache<FolderSnapshot>;
+inline constexpr size_t kFolderCacheBytes = 64 << 20;
+FolderCache& DefaultFolderCache();
+
+// The trees on the way to app folders by tree id: 16 MiB in the process (the top-level tree of
+// 1,000 app folders is ~100 KiB indexed, so the last ~160 tips of such a branch). When the tip
+// moves, the first reader indexes the new top-level tree and every other app's lookup is a hash
+// lookup per path component.
+using TreeCache = ContentCache<TreeIndex>;
+inline constexpr size_t kTreeCacheBytes = 16 << 20;
+TreeCache& DefaultTreeCache();
 
 }  // namespace todoke::applier::git_internal
 
