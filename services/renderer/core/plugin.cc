@@ -172,7 +172,8 @@ absl::StatusOr<std::vector<Json>> PluginRunner::Run(const FileSource& files,
   const PluginDefinition& plugin = found->second;
   if (!request.args.empty() && !plugin.allow_args) {
     return absl::FailedPreconditionError(
-        absl::StrCat("plugin \"", plugin.name, "\" does not accept arguments"));
+        absl::StrCat("plugin \"", plugin.name,
+                     "\" does not accept arguments (its configuration does not set allowArgs: true)"));
   }
   for (const auto& [name, value] : request.env) {
     if (std::find(plugin.allowed_env.begin(), plugin.allowed_env.end(), name) ==

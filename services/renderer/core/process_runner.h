@@ -41,11 +41,13 @@ class ProcessRunner {
   // Runs `spec` to completion. A non-zero exit is not an error: see `exit_code`. Errors:
   // NOT_FOUND (the executable), DEADLINE_EXCEEDED (timeout: the process group is killed; the
   // message ends with the stderr tail), RESOURCE_EXHAUSTED (stdout over the limit; killed),
-  // INTERNAL (pipe/fork failures). Thread-safe.
+  // INTERNAL (pipe/spawn failures, e.g. a working_dir that cannot be entered). Thread-safe.
   virtual absl::StatusOr<ProcessResult> Run(const ProcessSpec& spec) const = 0;
 };
 
-// fork/exec in a new process group, stdin from /dev/null.
+// posix_spawn (never fork: the callers are multi-threaded servers) in a new process group led
+// by the child, in spec.working_dir, stdin from /dev/null, empty signal mask and default signal
+// dispositions. (The name predates posix_spawn.)
 class ForkExecProcessRunner : public ProcessRunner {
  public:
   absl::StatusOr<ProcessResult> Run(const ProcessSpec& spec) const override;

@@ -1,8 +1,13 @@
 #include "services/renderer/core/plugin.h"
 
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -55,6 +60,7 @@ plugins:
     command: [helm, template, .]
     allowedEnv: [HELM_NAMESPACE]
     env: {FIXED: "1"}
+    allowArgs: true
     timeout: 5s
   - name: noargs
     command: [/bin/true]
@@ -75,7 +81,22 @@ TEST(PluginConfigTest, Parses) {
   EXPECT_THAT(helm.allowed_env, ElementsAre("HELM_NAMESPACE"));
   EXPECT_EQ(helm.env.at("FIXED"), "1");
   EXPECT_EQ(helm.timeout, absl::Seconds(5));
+  EXPECT_TRUE(helm.allow_args);
   EXPECT_FALSE(config.plugins.at("noargs").allow_args);
+}
+
+// Arguments are opt-in: an argument from the Application (e.g. --values=/etc/passwd) could make
+// a plugin read outside the app's folder, so a plugin that does not say allowArgs takes none.
+TEST(PluginConfigTest, ArgumentsAreRefusedUnlessAllowed) {
+  PluginConfig config = Config("plugins:\n  - name: plain\n    command: [/bin/true]\n");
+  EXPECT_FALSE(config.plugins.at("plain").allow_args);
+  auto runner = std::make_shared<FakeProcessRunner>(ProcessResult{});
+  PluginRunner plugins(config, runner);
+  MemoryFileSource files = AppFiles();
+  absl::StatusOr<std::vector<Json>> result =
+      plugins.Run(files, "charts/web", {"plain", {"--values=/etc/passwd"}, {}});
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("plain"));
 }
 
 TEST(PluginConfigTest, Errors) {
@@ -180,6 +201,61 @@ TEST(ForkExecPluginTest, OutputThatIsNotObjects) {
   MemoryFileSource files = AppFiles();
   EXPECT_EQ(plugins.Run(files, "charts/web", {"sh", {}, {}}).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// Mask of the signals named `field` ("SigIgn", "SigBlk") in a /proc/<pid>/status text.
+uint64_t SignalMask(const std::string& status, const std::string& field) {
+  const size_t at = status.find(field + ":\t");
+  if (at == std::string::npos) return ~uint64_t{0};
+  return std::stoull(status.substr(at + field.size() + 2, 16), nullptr, 16);
+}
+
+// A plugin is started with posix_spawn (the renderer is multi-threaded): it leads its own
+// process group, runs in the working directory, and does not inherit the server's ignored or
+// blocked signals. Shown failing with the old fork/exec runner: a server that ignores SIGPIPE
+// (as gRPC servers do) handed SIG_IGN on to every plugin, so a plugin writing to a closed pipe
+// ran on instead of dying.
+TEST(ForkExecProcessRunnerTest, ChildStartsCleanInItsOwnGroupAndFolder) {
+  struct sigaction ignore = {}, old_pipe = {};
+  ignore.sa_handler = SIG_IGN;
+  sigaction(SIGPIPE, &ignore, &old_pipe);
+  sigset_t block, old_mask;
+  sigemptyset(&block);
+  sigaddset(&block, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &block, &old_mask);
+
+  ForkExecProcessRunner runner;
+  ProcessSpec spec;
+  spec.argv = {"/bin/sh", "-c", "cat /proc/$$/status; echo cwd=$(pwd); echo stat=$(cat /proc/$$/stat)"};
+  spec.working_dir = "/usr";
+  absl::StatusOr<ProcessResult> result = runner.Run(spec);
+  sigaction(SIGPIPE, &old_pipe, nullptr);
+  pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->exit_code, 0) << result->stderr_tail;
+  const std::string& out = result->stdout_data;
+  EXPECT_EQ(SignalMask(out, "SigIgn") & (uint64_t{1} << (SIGPIPE - 1)), 0u) << out;
+  EXPECT_EQ(SignalMask(out, "SigBlk"), 0u) << out;
+  EXPECT_THAT(out, HasSubstr("cwd=/usr\n"));
+  // The sh's /proc/<pid>/stat, "pid (sh) S ppid pgrp ...": it leads a group of its own.
+  const size_t stat_at = out.find("stat=");
+  ASSERT_NE(stat_at, std::string::npos) << out;
+  const std::string pid = out.substr(stat_at + 5, out.find(' ', stat_at) - stat_at - 5);
+  std::vector<std::string> after_name =
+      absl::StrSplit(out.substr(out.find(") ", stat_at) + 2), ' ');
+  ASSERT_GE(after_name.size(), 3u) << out;
+  EXPECT_EQ(after_name[2], pid) << out;
+  EXPECT_NE(after_name[2], std::to_string(getpgrp()));
+}
+
+TEST(ForkExecProcessRunnerTest, MissingWorkingDirectoryIsAnError) {
+  ForkExecProcessRunner runner;
+  ProcessSpec spec;
+  spec.argv = {"/bin/true"};
+  spec.working_dir = "/nonexistent/todoke-plugin-dir";
+  absl::StatusOr<ProcessResult> result = runner.Run(spec);
+  EXPECT_FALSE(result.ok());
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("/nonexistent/todoke-plugin-dir"));
 }
 
 TEST(ForkExecProcessRunnerTest, MissingExecutable) {
