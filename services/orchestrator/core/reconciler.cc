@@ -345,7 +345,13 @@ absl::StatusOr<source_fetcher::v1::ResolveResponse> Reconciler::ResolveShared(
   };
   const absl::Time arrived = absl::Now();
   const bool waited = in_flight();
-  absl::Time wait_until = arrived + std::min(options_.resolve_wait, options_.resolve_timeout);
+  // Bounded from when the request in flight was sent: once it has waited resolve_wait, every app
+  // after it gives up at once, instead of each holding a worker for resolve_wait again. (At most
+  // until that request's own deadline has passed, with a moment for its answer to arrive.)
+  absl::Time wait_until =
+      waited ? resolves_[key].started + std::min(options_.resolve_wait,
+                                                 options_.resolve_timeout + absl::Seconds(1))
+             : arrived;
   while (in_flight() && absl::Now() < wait_until) {
     resolve_cv_.WaitWithDeadline(&resolve_mu_, wait_until);
   }

@@ -45,11 +45,12 @@ struct ReconcilerOptions {
   absl::Duration apply_timeout = absl::Minutes(10);
   // How long a Resolve answer is shared by the apps of one repository and ref.
   absl::Duration resolve_ttl = absl::Seconds(5);
-  // How long an app waits (holding a worker) for another app's Resolve of the same repository
-  // and ref. A Git server that hangs holds the first app's worker for resolve_timeout; the apps
-  // behind it give up after this bound (UNAVAILABLE naming the repository, retried with backoff),
-  // so that they do not take every worker from the apps of other repositories.
-  absl::Duration resolve_wait = absl::Seconds(10);
+  // How long apps wait (holding a worker) for another app's Resolve of the same repository and
+  // ref, counted from when that Resolve was sent. A Git server that hangs holds the first app's
+  // worker for resolve_timeout; the apps behind it give up when this bound has passed
+  // (UNAVAILABLE naming the repository, retried with backoff), so that they do not take the
+  // workers (and the per-destination slots) of the apps of other repositories.
+  absl::Duration resolve_wait = absl::Seconds(5);
   // History entries kept per app.
   int history_limit = 10;
   // A cached render older than this is rendered again even if nothing changed (a cache hit in
