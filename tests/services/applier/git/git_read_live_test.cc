@@ -65,9 +65,9 @@ class GitReadLiveTest : public ::testing::Test {
   std::string Repo() const { return tmp_.path() + "/hydrated.git"; }
   std::string Clone() const { return tmp_.path() + "/other"; }
 
-  std::unique_ptr<GitDestination> Make(const std::string& path) {
+  std::unique_ptr<GitDestination> Make(const std::string& path, const std::string& url = "") {
     GitDestinationTarget target;
-    target.repo_url = Repo();
+    target.repo_url = url.empty() ? Repo() : url;
     target.branch = "hydrated";
     target.path = path;
     GitDestinationOptions options;
@@ -107,14 +107,15 @@ class GitReadLiveTest : public ::testing::Test {
   }
 
   // The blob id of `path` on the branch, by the git command line.
-  std::string BlobOf(const std::string& path) {
-    return Trim(Sh(absl::StrCat("git --git-dir='", Repo(), "' rev-parse hydrated:", path)));
+  std::string BlobOf(const std::string& path, const std::string& repo = "") {
+    return Trim(Sh(absl::StrCat("git --git-dir='", repo.empty() ? Repo() : repo,
+                                "' rev-parse hydrated:", path)));
   }
 
   // Another writer: a clone of the branch, `change` run in it, committed and pushed.
-  void OtherWriterCommits(const std::string& change) {
-    Sh(absl::StrCat("rm -rf '", Clone(), "' && git clone -q -b hydrated '", Repo(), "' '",
-                    Clone(), "'"));
+  void OtherWriterCommits(const std::string& change, const std::string& repo = "") {
+    Sh(absl::StrCat("rm -rf '", Clone(), "' && git clone -q -b hydrated '",
+                    repo.empty() ? Repo() : repo, "' '", Clone(), "'"));
     Sh(absl::StrCat(change, " && git add -A && ", kGit,
                     " commit -qm 'by hand' && git push -q origin hydrated"),
        Clone());
@@ -276,6 +277,39 @@ TEST_F(GitReadLiveTest, ManyThreadsReadConsistentAnswersWhileTheBranchMoves) {
     EXPECT_EQ(last.values["c"], absl::StrCat(kRounds));
     EXPECT_EQ(last.versions["c"], BlobOf(absl::StrCat("apps/app-", i, "/ns/core.configmap.c.yaml")));
   }
+}
+
+// A remote repository (git daemon): each ReadLive fetches the tip into the clone it keeps open,
+// so another writer's pushes show at once.
+TEST_F(GitReadLiveTest, ARemoteBranchIsFetchedOnEveryRead) {
+  std::string served = tmp_.path() + "/served";
+  std::string seed = tmp_.path() + "/seed";
+  Sh(absl::StrCat("mkdir -p '", served, "' && git init -q --bare -b main '", served,
+                  "/site.git' && git init -q -b hydrated '", seed, "' && mkdir -p '", seed,
+                  "/apps/a/x' && printf '%s' '", ConfigMapYaml("x", "c", "1"), "' > '", seed,
+                  "/apps/a/x/core.configmap.c.yaml'"));
+  Sh(absl::StrCat("git add -A && ", kGit, " commit -qm seed && git push -q '", served,
+                  "/site.git' hydrated"),
+     seed);
+  source_fetcher::testing::GitDaemon daemon;
+  ASSERT_TRUE(daemon.Start(served, tmp_.path() + "/daemon.log").ok());
+  std::string bare = served + "/site.git";
+  std::unique_ptr<GitDestination> a = Make("apps/a", daemon.Url("site.git"));
+  Read first = MustRead(*a, "a", {Key("x", "c")});
+  EXPECT_EQ(first.values["c"], "1");
+  EXPECT_EQ(MustRead(*a, "a", {Key("x", "c")}).versions, first.versions);
+
+  OtherWriterCommits(absl::StrCat("printf '%s' '", ConfigMapYaml("x", "c", "2"),
+                                  "' > apps/a/x/core.configmap.c.yaml"),
+                     bare);
+  Read changed = MustRead(*a, "a", {Key("x", "c")});
+  EXPECT_EQ(changed.values["c"], "2");
+  EXPECT_EQ(changed.versions["c"], BlobOf("apps/a/x/core.configmap.c.yaml", bare));
+
+  OtherWriterCommits("git rm -rq apps/a && echo note > notes.txt", bare);
+  Read gone = MustRead(*a, "a", {Key("x", "c")});
+  EXPECT_THAT(gone.values, IsEmpty());
+  EXPECT_THAT(gone.absent, ElementsAre("c"));
 }
 
 }  // namespace
