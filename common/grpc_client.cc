@@ -1,4 +1,3 @@
-#include "absl/strings/string_view.h"
 #include "common/grpc_client.h"
 
 #include <arpa/inet.h>
@@ -57,6 +56,13 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(absl::string_view tar
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(options.max_message_bytes);
   args.SetMaxSendMessageSize(options.max_message_bytes);
+  // A stage that restarts comes back within seconds, often at a new address (a new pod or
+  // container). gRPC's defaults suit the open internet: reconnect backoff grows to 120 s and DNS
+  // is re-resolved at most every 30 s, so a caller kept failing for up to 2 minutes after the
+  // stage was back (seen with docker-compose). Inside one installation a 5 s ceiling costs
+  // little and a re-resolution a second is cheap.
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, options.max_reconnect_backoff_ms);
+  args.SetInt(GRPC_ARG_DNS_MIN_TIME_BETWEEN_RESOLUTIONS_MS, 1000);
   // gRPC requires maxAttempts > 1 in a retry policy: with 1 there is no policy at all.
   if (options.max_attempts > 1) {
     args.SetServiceConfigJSON(absl::StrCat(

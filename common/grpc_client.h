@@ -18,6 +18,8 @@ struct ChannelOptions {
   int max_message_bytes = 64 << 20;
   // Transparent retries of UNAVAILABLE (every stage is idempotent, so this is safe); 1: none.
   int max_attempts = 3;
+  // Ceiling of the wait between reconnection attempts to an address that failed.
+  int max_reconnect_backoff_ms = 5000;
 };
 
 // A channel to `target`, balanced with round_robin over every address it resolves to:

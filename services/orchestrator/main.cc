@@ -37,11 +37,11 @@ ABSL_FLAG(int, workers, 8,
 ABSL_FLAG(int, sync_workers, 4,
           "sync passes (the ones that apply, and wait for it) running at once");
 ABSL_FLAG(int, max_per_repo, 0,
-          "passes of one source repository running at once in each pool (refresh, sync); 0: half "
-          "of the pool, rounded up");
+          "passes of one source repository running at once in each pool (refresh, sync); 0: the "
+          "pool less one, so other repositories always keep a worker");
 ABSL_FLAG(int, max_per_destination, 0,
           "passes of one destination (cluster context, Git branch) running at once in each pool; "
-          "0: half of the pool, rounded up");
+          "0: the pool less one, so other destinations always keep a worker");
 ABSL_FLAG(int, stage_max_in_flight, 32, "calls in flight to each stage at once");
 ABSL_FLAG(absl::Duration, default_interval, absl::Minutes(3),
           "reconcile interval of apps whose spec sets none");

@@ -35,7 +35,10 @@ std::string DestinationGroup(const v1::ApplicationSpec& spec) {
 }
 
 WorkQueueOptions QueueOptionsFor(const ControllerOptions& options) {
-  auto cap = [](int set, int pool) { return set > 0 ? set : std::max(1, (pool + 1) / 2); };
+  // The default leaves one worker of each pool to other groups: a hung repository or cluster can
+  // slow the rest but never stop them, and an installation with one cluster (or one repository)
+  // loses only that one worker's worth of concurrency.
+  auto cap = [](int set, int pool) { return set > 0 ? set : std::max(1, pool - 1); };
   int refresh = std::max(1, options.workers);
   int sync = std::max(1, options.sync_workers);
   WorkQueueOptions queue;

@@ -42,8 +42,8 @@ struct ControllerOptions {
   int workers = 8;
   // Sync passes (the ones that apply) running at once.
   int sync_workers = 4;
-  // In each pool, passes of one source repository / one destination running at once; 0: half of
-  // the pool, rounded up.
+  // In each pool, passes of one source repository / one destination running at once; 0: the pool
+  // less one (at least 1), so other groups always keep a worker.
   int max_per_repo = 0;
   int max_per_destination = 0;
   // Interval of an app whose spec sets none.
