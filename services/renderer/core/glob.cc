@@ -1,46 +1,14 @@
 #include "services/renderer/core/glob.h"
 
+#include <algorithm>
+#include <bitset>
+#include <utility>
+#include <vector>
+
 #include "absl/strings/ascii.h"
 
 namespace todoke::renderer {
 namespace {
-
-// Expands the first top-level {a,b} group of `pattern` into alternatives, recursively.
-void ExpandBraces(absl::string_view pattern, std::vector<std::string>& out) {
-  size_t open = absl::string_view::npos;
-  int depth = 0;
-  std::vector<size_t> commas;
-  for (size_t i = 0; i < pattern.size(); ++i) {
-    const char c = pattern[i];
-    if (c == '\\') {
-      ++i;
-      continue;
-    }
-    if (c == '{') {
-      if (depth == 0) open = i;
-      ++depth;
-    } else if (c == '}' && depth > 0) {
-      --depth;
-      if (depth == 0) {
-        absl::string_view prefix = pattern.substr(0, open);
-        absl::string_view suffix = pattern.substr(i + 1);
-        size_t start = open + 1;
-        commas.push_back(i);
-        for (size_t end : commas) {
-          std::string alternative(prefix);
-          alternative.append(std::string(pattern.substr(start, end - start)));
-          alternative.append(std::string(suffix));
-          ExpandBraces(alternative, out);
-          start = end + 1;
-        }
-        return;
-      }
-    } else if (c == ',' && depth == 1) {
-      commas.push_back(i);
-    }
-  }
-  out.emplace_back(pattern);
-}
 
 bool MatchClass(absl::string_view pattern, size_t& p, char c) {
   // pattern[p] == '['
@@ -69,61 +37,164 @@ bool MatchClass(absl::string_view pattern, size_t& p, char c) {
   return matched != negate;
 }
 
-bool MatchSimple(absl::string_view pattern, absl::string_view text) {
-  size_t p = 0, t = 0;
-  size_t star_p = absl::string_view::npos, star_t = 0;
-  while (t < text.size()) {
-    if (p < pattern.size()) {
-      const char c = pattern[p];
-      if (c == '*') {
-        while (p < pattern.size() && pattern[p] == '*') ++p;
-        star_p = p;
-        star_t = t;
-        continue;
+// A pattern compiled to a small NFA, matched by simulating every state at once: time
+// O(pattern x path) and memory O(pattern), whatever the braces. (Expanding {a,b} groups into
+// alternatives first was exponential: 22 groups made 4 million patterns, 7 s and 265 MB per
+// path.)
+class GlobProgram {
+ public:
+  explicit GlobProgram(absl::string_view pattern) : pattern_(pattern) {
+    PairBraces();
+    Compile(0, pattern_.size());
+    Emit({Op::kMatch});
+  }
+
+  bool Matches(absl::string_view text) const {
+    std::vector<int> current, next;
+    std::vector<size_t> seen(program_.size(), 0);
+    size_t generation = 1;
+    AddState(0, current, seen, generation);
+    for (const char raw : text) {
+      const unsigned char c = static_cast<unsigned char>(raw);
+      next.clear();
+      ++generation;
+      for (int state : current) {
+        const Instruction& in = program_[state];
+        switch (in.op) {
+          case Op::kSet:
+            if (in.set[c]) AddState(state + 1, next, seen, generation);
+            break;
+          case Op::kStar:
+            AddState(state, next, seen, generation);
+            break;
+          default:
+            break;
+        }
       }
-      if (c == '?') {
-        ++p;
-        ++t;
-        continue;
-      }
-      if (c == '[') {
-        size_t next = p;
-        if (MatchClass(pattern, next, text[t])) {
-          p = next;
-          ++t;
-          continue;
-        }
-      } else {
-        char literal = c;
-        size_t next = p + 1;
-        if (c == '\\' && p + 1 < pattern.size()) {
-          literal = pattern[p + 1];
-          next = p + 2;
-        }
-        if (literal == text[t]) {
-          p = next;
-          ++t;
-          continue;
-        }
+      current.swap(next);
+      if (current.empty()) return false;
+    }
+    for (int state : current) {
+      if (program_[state].op == Op::kMatch) return true;
+    }
+    return false;
+  }
+
+ private:
+  enum class Op { kSet, kStar, kSplit, kJump, kMatch };
+  struct Instruction {
+    Op op;
+    std::bitset<256> set = {};     // kSet: the bytes it consumes
+    std::vector<int> targets = {};  // kSplit: alternatives; kJump: one target
+  };
+
+  int Emit(Instruction instruction) {
+    program_.push_back(std::move(instruction));
+    return static_cast<int>(program_.size()) - 1;
+  }
+
+  // closing_[i] is the index of the '}' that closes the '{' at i, or npos (a literal '{').
+  void PairBraces() {
+    closing_.assign(pattern_.size(), absl::string_view::npos);
+    std::vector<size_t> open;
+    for (size_t i = 0; i < pattern_.size(); ++i) {
+      if (pattern_[i] == '\\') {
+        ++i;
+      } else if (pattern_[i] == '{') {
+        open.push_back(i);
+      } else if (pattern_[i] == '}' && !open.empty()) {
+        closing_[open.back()] = i;
+        open.pop_back();
       }
     }
-    if (star_p == absl::string_view::npos) return false;
-    p = star_p;
-    t = ++star_t;
   }
-  while (p < pattern.size() && pattern[p] == '*') ++p;
-  return p == pattern.size();
-}
+
+  void EmitByte(unsigned char c) {
+    Instruction in{Op::kSet};
+    in.set.set(c);
+    Emit(std::move(in));
+  }
+
+  void Compile(size_t begin, size_t end) {
+    size_t i = begin;
+    while (i < end) {
+      const char c = pattern_[i];
+      if (c == '\\' && i + 1 < end) {
+        EmitByte(static_cast<unsigned char>(pattern_[i + 1]));
+        i += 2;
+      } else if (c == '*') {
+        while (i < end && pattern_[i] == '*') ++i;
+        Emit({Op::kStar});
+      } else if (c == '?') {
+        Instruction in{Op::kSet};
+        in.set.set();
+        Emit(std::move(in));
+        ++i;
+      } else if (c == '[') {
+        const absl::string_view piece = pattern_.substr(i, end - i);
+        Instruction in{Op::kSet};
+        size_t after = 0;
+        for (int byte = 0; byte < 256; ++byte) {
+          size_t p = 0;
+          if (MatchClass(piece, p, static_cast<char>(byte))) in.set.set(byte);
+          after = p;
+        }
+        Emit(std::move(in));
+        i += std::max<size_t>(after, 1);
+      } else if (c == '{' && closing_[i] != absl::string_view::npos && closing_[i] < end) {
+        const size_t close = closing_[i];
+        const int split = Emit({Op::kSplit});
+        std::vector<int> jumps;
+        size_t start = i + 1;
+        for (size_t j = i + 1; j <= close; ++j) {
+          if (j < close && pattern_[j] == '\\') {
+            ++j;
+            continue;
+          }
+          if (j < close && pattern_[j] == '{' && closing_[j] != absl::string_view::npos) {
+            j = closing_[j];
+            continue;
+          }
+          if (j == close || pattern_[j] == ',') {
+            program_[split].targets.push_back(static_cast<int>(program_.size()));
+            Compile(start, j);
+            jumps.push_back(Emit({Op::kJump}));
+            start = j + 1;
+          }
+        }
+        const int after = static_cast<int>(program_.size());
+        for (int jump : jumps) program_[jump].targets = {after};
+        i = close + 1;
+      } else {
+        EmitByte(static_cast<unsigned char>(c));
+        ++i;
+      }
+    }
+  }
+
+  // Adds `state` and every state reachable from it without consuming a byte.
+  void AddState(int state, std::vector<int>& states, std::vector<size_t>& seen,
+                size_t generation) const {
+    if (seen[state] == generation) return;
+    seen[state] = generation;
+    const Instruction& in = program_[state];
+    if (in.op == Op::kSplit || in.op == Op::kJump) {
+      for (int target : in.targets) AddState(target, states, seen, generation);
+      return;
+    }
+    states.push_back(state);
+    if (in.op == Op::kStar) AddState(state + 1, states, seen, generation);
+  }
+
+  absl::string_view pattern_;
+  std::vector<size_t> closing_;
+  std::vector<Instruction> program_;
+};
 
 }  // namespace
 
 bool GlobMatch(absl::string_view pattern, absl::string_view path) {
-  std::vector<std::string> alternatives;
-  ExpandBraces(pattern, alternatives);
-  for (const std::string& alternative : alternatives) {
-    if (MatchSimple(alternative, path)) return true;
-  }
-  return false;
+  return GlobProgram(pattern).Matches(path);
 }
 
 std::vector<std::string> SplitGlobList(absl::string_view patterns) {
