@@ -776,7 +776,9 @@ void AppendScalarString(const std::string& s, int indent, bool is_key, std::stri
       // Clip keeps one final line break only after content: text that is all line breaks
       // needs keep ("+"), as go-yaml writes it.
       if (trailing != 1 || s.size() == 1) out->push_back(trailing == 0 ? '-' : '+');
-      const std::string pad(indent, ' ');
+      // A document that is one string has no parent to indent under: its lines go 2 in, as
+      // go-yaml writes them (at column 0 they would end the scalar).
+      const std::string pad(std::max(indent, 2), ' ');
       size_t start = 0;
       // The line break that ends the node (written by whoever writes next) is the value's last
       // newline, so the body stops before it; "|+" keeps the blank lines before that.

@@ -28,13 +28,22 @@ absl::Status CheckPath(absl::string_view url, absl::string_view path) {
   return absl::OkStatus();
 }
 
-// Checks a host name or bracketed IPv6 literal: letters, digits, '.', '-', '_' (and '[', ']',
-// ':' for IPv6), so that the canonical URL built from it reads back as the same host.
+// Checks a host: a name (letters, digits, '.', '-', '_') or a bracketed IPv6 literal (hex
+// digits, ':' and '.'), so that the canonical URL built from it reads back as the same host.
 absl::Status CheckHost(absl::string_view url, absl::string_view host) {
   if (host.empty()) return Invalid(url, "empty host");
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') return Invalid(url, "malformed IPv6 host");
+    for (char c : host.substr(1, host.size() - 2)) {
+      if (!(absl::ascii_isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.')) {
+        return Invalid(url, "malformed IPv6 host");
+      }
+    }
+    return absl::OkStatus();
+  }
   for (char c : host) {
     if (!(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' ||
-          c == '_' || c == '[' || c == ']' || c == ':')) {
+          c == '_')) {
       return Invalid(url, "malformed host");
     }
   }

@@ -45,10 +45,30 @@ ResId PatchId(const Json& patch) {
   return holder.CurrentId();
 }
 
+// A patched object must still be one: a mapping whose metadata, when present, is a mapping
+// (later transformers write metadata.name and friends into it). INVALID_ARGUMENT naming the
+// patch and the object otherwise.
+absl::Status CheckPatchedObject(const Resource& resource, const ResId& id,
+                                absl::string_view source) {
+  if (!resource.object.is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ": patching ", id.ToString(), " leaves a ", resource.object.type_name(),
+        " instead of an object"));
+  }
+  auto metadata = resource.object.find("metadata");
+  if (metadata != resource.object.end() && !metadata->is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": patching ", id.ToString(),
+                                                   " makes metadata a ", metadata->type_name(),
+                                                   " instead of a mapping"));
+  }
+  return absl::OkStatus();
+}
+
 // Applies one strategic merge patch to resources[index]; erases it when deleted.
 absl::Status ApplySmPatchTo(std::vector<Resource>& resources, size_t& index, const Json& patch,
                             const PatchEntry* options, absl::string_view source) {
   Resource& resource = resources[index];
+  const ResId before = resource.CurrentId();
   std::string name = resource.Name();
   std::string ns = resource.Namespace();
   std::string kind = resource.Kind();
@@ -66,6 +86,7 @@ absl::Status ApplySmPatchTo(std::vector<Resource>& resources, size_t& index, con
     --index;
     return absl::OkStatus();
   }
+  RETURN_IF_ERROR(CheckPatchedObject(resource, before, source));
   if (!allow_kind) resource.object["kind"] = kind;
   if (!allow_name) resource.SetName(name);
   resource.SetNamespace(ns);
@@ -102,12 +123,13 @@ absl::Status ApplyJsonPatchToSelected(std::vector<Resource>& resources, const Se
   for (size_t index : selected) {
     Resource& resource = resources[index];
     resource.StorePreviousId();
+    const ResId before = resource.CurrentId();
     absl::Status status = ApplyJsonPatch(resource.object, operations);
     if (!status.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(source, ": applying JSON patch to ",
-                                                     resource.CurrentId().ToString(), ": ",
-                                                     status.message()));
+                                                     before.ToString(), ": ", status.message()));
     }
+    RETURN_IF_ERROR(CheckPatchedObject(resource, before, source));
   }
   return absl::OkStatus();
 }
