@@ -221,7 +221,8 @@ class EventParser {
         // Expansion is bounded by the configured limit and by the input's size: a document of
         // N bytes has at most about N/2 nodes unless aliases multiply them.
         max_nodes_(std::min<int64_t>(limits.max_nodes,
-                                     100'000 + 8 * static_cast<int64_t>(text.size()))) {
+                                     100'000 + 8 * static_cast<int64_t>(text.size()))),
+        budget_(limits.budget != nullptr ? limits.budget : CurrentBudget()) {
     yaml_parser_initialize(&parser_);
     yaml_parser_set_encoding(&parser_, YAML_UTF8_ENCODING);
     yaml_parser_set_input_string(&parser_, reinterpret_cast<const unsigned char*>(text.data()),
@@ -249,6 +250,7 @@ class EventParser {
             absl::StrCat(Where(event.get().start_mark), ": expected a document"));
       }
       anchors_.clear();
+      if (budget_ != nullptr) RETURN_IF_ERROR(budget_->Check(Where(event.get().start_mark)));
       Event root;
       RETURN_IF_ERROR(Next(root));
       YamlDocument document;
@@ -301,7 +303,12 @@ class EventParser {
     return absl::OkStatus();
   }
 
-  absl::Status CountNodes(int64_t count, const yaml_mark_t& mark) {
+  // Counts `count` nodes (and `copied_bytes` of text an alias copies) against this parse's
+  // limit and the render's budget.
+  absl::Status CountNodes(int64_t count, const yaml_mark_t& mark, int64_t copied_bytes = 0) {
+    if (budget_ != nullptr) {
+      RETURN_IF_ERROR(budget_->Charge(count, copied_bytes, [&] { return Where(mark); }));
+    }
     nodes_ += count;
     if (nodes_ > max_nodes_) {
       return absl::ResourceExhaustedError(absl::StrCat(
@@ -324,8 +331,9 @@ class EventParser {
         return absl::InvalidArgumentError(absl::StrCat(
             Where(e.start_mark), ": unknown anchor '", Anchor(e.data.alias.anchor), "' referenced"));
       }
-      RETURN_IF_ERROR(CountNodes(it->second.second, e.start_mark));
-      return it->second.first;
+      RETURN_IF_ERROR(CountNodes(it->second.nodes, e.start_mark, it->second.bytes));
+      text_bytes_ += it->second.bytes;
+      return it->second.value;
     }
     RETURN_IF_ERROR(CountNodes(1, e.start_mark));
     if (depth > limits_.max_depth) {
@@ -333,11 +341,13 @@ class EventParser {
           absl::StrCat(Where(e.start_mark), ": nesting deeper than ", limits_.max_depth));
     }
     const int64_t nodes_before = nodes_ - 1;
+    const int64_t bytes_before = text_bytes_;
     std::string anchor;
     Json value;
     switch (e.type) {
       case YAML_SCALAR_EVENT: {
         anchor = Anchor(e.data.scalar.anchor);
+        text_bytes_ += static_cast<int64_t>(e.data.scalar.length);
         NoteLocation(e);
         ASSIGN_OR_RETURN(value, ConvertScalar(e));
         break;
@@ -366,7 +376,9 @@ class EventParser {
       default:
         return absl::InvalidArgumentError(absl::StrCat(Where(e.start_mark), ": unexpected event"));
     }
-    if (!anchor.empty()) anchors_[anchor] = {value, nodes_ - nodes_before};
+    if (!anchor.empty()) {
+      anchors_[anchor] = Anchored{value, nodes_ - nodes_before, text_bytes_ - bytes_before};
+    }
     return value;
   }
 
@@ -510,9 +522,18 @@ class EventParser {
   absl::string_view source_;
   const YamlLimits& limits_;
   const int64_t max_nodes_;
+  Budget* const budget_;
   int64_t nodes_ = 0;
-  // Anchor name -> converted value and the nodes it holds (for the expansion budget).
-  std::unordered_map<std::string, std::pair<Json, int64_t>> anchors_;
+  // Bytes of scalar text (keys included) in the values built so far, aliases expanded.
+  int64_t text_bytes_ = 0;
+  // An anchor's converted value, and the nodes and scalar bytes it holds (what an alias
+  // copies, for the expansion limits).
+  struct Anchored {
+    Json value;
+    int64_t nodes = 0;
+    int64_t bytes = 0;
+  };
+  std::unordered_map<std::string, Anchored> anchors_;
   // Locate mode (see LocateOffset).
   size_t locate_ = std::string::npos;
   std::vector<std::string> path_;
@@ -565,7 +586,11 @@ absl::Status InvalidUtf8Error(absl::string_view text, absl::string_view source,
       i += length;
     }
   }
-  EventParser locator(sanitized, source, limits);
+  // The copy is parsed only to name a place: it charges no render budget.
+  Budget unlimited({std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::max()});
+  YamlLimits locate_limits = limits;
+  locate_limits.budget = &unlimited;
+  EventParser locator(sanitized, source, locate_limits);
   locator.LocateOffset(offset);
   absl::StatusOr<std::vector<YamlDocument>> documents = locator.ParseStream();
   if (documents.ok() && locator.located_document() >= 0 &&
@@ -776,9 +801,7 @@ void AppendScalarString(const std::string& s, int indent, bool is_key, std::stri
       // Clip keeps one final line break only after content: text that is all line breaks
       // needs keep ("+"), as go-yaml writes it.
       if (trailing != 1 || s.size() == 1) out->push_back(trailing == 0 ? '-' : '+');
-      // A document that is one string has no parent to indent under: its lines go 2 in, as
-      // go-yaml writes them (at column 0 they would end the scalar).
-      const std::string pad(std::max(indent, 2), ' ');
+      const std::string pad(indent, ' ');
       size_t start = 0;
       // The line break that ends the node (written by whoever writes next) is the value's last
       // newline, so the body stops before it; "|+" keeps the blank lines before that.

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/budget.h"
 #include "nlohmann/json.hpp"
 
 namespace todoke {
@@ -35,6 +36,10 @@ struct YamlLimits {
   // Duplicate mapping keys are an error unless this is set; then a later key replaces an
   // earlier one, as sigs.k8s.io/yaml reads a kustomization file.
   bool allow_duplicate_keys = false;
+  // The render's budget (common/budget.h), charged with every node and every byte an alias
+  // copies, and checked for cancellation per document; null: the thread's CurrentBudget(), if
+  // any. The per-parse limits above still apply.
+  Budget* budget = nullptr;
 };
 
 struct YamlDocument {
@@ -44,7 +49,8 @@ struct YamlDocument {
 
 // Parses a multi-document YAML stream. `source_name` (a file path) prefixes every error:
 // "path:line:column: message" with 1-based line and column. INVALID_ARGUMENT on syntax errors,
-// duplicate keys and non-scalar keys; RESOURCE_EXHAUSTED when a limit is hit.
+// duplicate keys and non-scalar keys; RESOURCE_EXHAUSTED when a limit (or the budget) is hit;
+// CANCELLED or DEADLINE_EXCEEDED when the budget's render is stopped.
 absl::StatusOr<std::vector<YamlDocument>> ParseYamlStream(absl::string_view text,
                                                           absl::string_view source_name = "",
                                                           const YamlLimits& limits = {});

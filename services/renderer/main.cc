@@ -17,6 +17,10 @@ ABSL_FLAG(uint64_t, max_output_bytes, 64 << 20, "stdout a plugin may print");
 ABSL_FLAG(std::string, plugin_temp_dir, "/tmp", "where app folders are copied for plugins");
 ABSL_FLAG(absl::Duration, render_timeout, absl::Minutes(2),
           "budget of a Render whose caller set no deadline (and the cap otherwise)");
+ABSL_FLAG(int64_t, render_max_nodes, todoke::BudgetLimits{}.max_nodes,
+          "parsed YAML/JSON nodes one render may hold, over all its files");
+ABSL_FLAG(int64_t, render_max_bytes, todoke::BudgetLimits{}.max_bytes,
+          "bytes one render may read (files, plus text copied by YAML aliases)");
 
 int main(int argc, char** argv) {
   todoke::InitService(argc, argv, "renderer",
@@ -31,6 +35,8 @@ int main(int argc, char** argv) {
   config.max_output_bytes = absl::GetFlag(FLAGS_max_output_bytes);
   config.plugin_temp_dir = absl::GetFlag(FLAGS_plugin_temp_dir);
   config.render_timeout = absl::GetFlag(FLAGS_render_timeout);
+  config.budget.max_nodes = absl::GetFlag(FLAGS_render_max_nodes);
+  config.budget.max_bytes = absl::GetFlag(FLAGS_render_max_bytes);
   auto channel = todoke::MakeChannel(absl::GetFlag(FLAGS_source_fetcher));
   if (!channel.ok()) {
     todoke::LogError("bad --source-fetcher", {{"error", channel.status().message()}});

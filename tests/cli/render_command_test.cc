@@ -228,5 +228,48 @@ TEST_F(RenderCommandTest, SetIsRepeatableAndTakesOneValueEach) {
   EXPECT_THAT(out.str(), HasSubstr("region: eu-1"));
 }
 
+// Issue 15: hostile input under a 1 GiB address-space limit (`ulimit -v`, as a container's
+// memory limit would be): the real `todoke render` refuses it with a clear error naming a file,
+// exit code 1, and is not killed. Before one budget per render, 400 small files each within the
+// per-file alias limit (36M nodes in all) took the CLI past 1 GiB, and a JSON file of millions
+// of empty objects was built whole.
+TEST_F(RenderCommandTest, HostileInputUnderOneGibIsAClearErrorNotACrash) {
+  const fs::path many = root_ / "many";
+  for (int i = 0; i < 400; ++i) {
+    // ~90,000 nodes each after alias expansion, from 400 bytes.
+    WriteFile(many / ("f-" + std::to_string(1000 + i) + ".yaml"),
+              "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-" + std::to_string(i) +
+                  "\na: &a [xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx, x, x, x, x, x, x, x, x, x]\n"
+                  "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+                  "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+                  "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+                  "e: [*d, *d, *d, *d, *d, *d, *d]\n");
+  }
+  const fs::path flat = root_ / "flat";
+  {
+    // A 31 MiB JSON object holding one flat sequence of empty objects (under the 32 MiB file cap).
+    fs::create_directories(flat);
+    std::ofstream out(flat / "list.json");
+    out << R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"},"x":[{})";
+    for (int i = 0; i < (31 << 20) / 3; ++i) out << ",{}";
+    out << "]}";
+  }
+  struct Case {
+    fs::path dir;
+    std::string expected;
+  };
+  for (const Case& c : {Case{many, "parsed YAML/JSON nodes"}, Case{flat, "list.json"}}) {
+    SCOPED_TRACE(c.dir.string());
+    const CommandResult result = RunShell(
+        "{ ulimit -v 1048576; " + TodokeBinary() + " render " + c.dir.string() +
+            " 2>&1 >/dev/null; }",
+        true);
+    EXPECT_EQ(result.exit_code, 1) << result.output;
+    EXPECT_THAT(result.output, HasSubstr("todoke render " + c.dir.string() + ": "));
+    EXPECT_THAT(result.output, HasSubstr(c.expected));
+    EXPECT_THAT(result.output, HasSubstr("more than"));
+  }
+}
+
 }  // namespace
 }  // namespace todoke::cli

@@ -1,6 +1,8 @@
 #include "absl/strings/string_view.h"
 #include "common/yaml.h"
 
+#include "common/budget.h"
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -348,6 +350,99 @@ TEST(YamlTest, ParseYamlRejectsSeveralDocuments) {
   absl::StatusOr<json> v = ParseYaml("a: 1\n---\nb: 2\n", "two.yaml");
   ASSERT_FALSE(v.ok());
   EXPECT_THAT(std::string(v.status().message()), HasSubstr("two.yaml: expected one YAML document, found 2"));
+}
+
+// A small document whose aliases expand it to about 11,000 nodes: well within the per-parse
+// limit (100,000 + 8 per byte), which is all the old parser checked.
+std::string ExpandingDocument() {
+  return "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+         "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+         "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+         "d: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n";
+}
+
+TEST(YamlBudgetTest, OneBudgetCountsEveryParseOfARender) {
+  Budget budget(BudgetLimits{100'000, int64_t{1} << 30});
+  YamlLimits limits;
+  limits.budget = &budget;
+  absl::StatusOr<json> one = ParseYaml(ExpandingDocument(), "file-0.yaml", limits);
+  ASSERT_TRUE(one.ok()) << one.status();
+  const int64_t per_file = budget.nodes();
+  EXPECT_GT(per_file, 11'000);
+  EXPECT_LT(per_file, 13'000);
+  // Files each within their own limit add up: the tenth is refused, naming it, and what the
+  // render holds stays within the budget plus one file's expansion.
+  absl::Status refused;
+  int parsed = 1;
+  for (int i = 1; i < 100 && refused.ok(); ++i) {
+    absl::StatusOr<json> next =
+        ParseYaml(ExpandingDocument(), absl::StrCat("file-", i, ".yaml"), limits);
+    if (next.ok()) {
+      ++parsed;
+    } else {
+      refused = next.status();
+    }
+  }
+  EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(refused.message()),
+              HasSubstr(absl::StrCat("file-", parsed, ".yaml:")));
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("more than 100000 parsed YAML/JSON nodes"));
+  EXPECT_EQ(parsed, 100'000 / per_file);
+  EXPECT_LE(budget.nodes(), 100'000 + per_file);
+  EXPECT_EQ(budget.failure().code(), absl::StatusCode::kResourceExhausted);
+}
+
+TEST(YamlBudgetTest, ScopedBudgetIsChargedByParsesOnItsThread) {
+  Budget budget;
+  {
+    ScopedBudget scope(&budget);
+    ASSERT_TRUE(ParseYaml("a: [1, 2, 3]\n").ok());
+  }
+  EXPECT_EQ(budget.nodes(), 6);  // the mapping, its key, the sequence, three items
+  ASSERT_TRUE(ParseYaml("a: [1, 2, 3]\n").ok());
+  EXPECT_EQ(budget.nodes(), 6);  // no scope: not charged
+}
+
+TEST(YamlBudgetTest, AliasesChargeTheBytesTheyCopy) {
+  Budget budget(BudgetLimits{1'000'000, 10'000});
+  YamlLimits limits;
+  limits.budget = &budget;
+  const std::string text(1000, 'x');
+  // One anchored 1000-byte string copied by 9 aliases: 9000 bytes.
+  std::string nine = absl::StrCat("a: &a ", text, "\nb: [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n");
+  ASSERT_TRUE(ParseYaml(nine, "nine.yaml", limits).ok());
+  EXPECT_EQ(budget.bytes(), 9000);
+  absl::StatusOr<json> more = ParseYaml(nine, "more.yaml", limits);
+  EXPECT_EQ(more.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(more.status().message()), HasSubstr("more.yaml:2:"));
+}
+
+TEST(YamlBudgetTest, CancelledOrPastDeadlineStopsTheParse) {
+  Budget cancelled;
+  cancelled.Cancel();
+  YamlLimits limits;
+  limits.budget = &cancelled;
+  absl::StatusOr<json> stopped = ParseYaml("a: 1\n", "a.yaml", limits);
+  EXPECT_EQ(stopped.status().code(), absl::StatusCode::kCancelled);
+  EXPECT_THAT(std::string(stopped.status().message()), HasSubstr("a.yaml"));
+  EXPECT_TRUE(cancelled.stopped());
+
+  Budget late;
+  late.SetDeadline(absl::Now() - absl::Seconds(1));
+  limits.budget = &late;
+  EXPECT_EQ(ParseYaml("a: 1\n", "a.yaml", limits).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+
+  // A hook is polled as the parse goes: a long document stops part-way.
+  Budget hooked;
+  int polls = 0;
+  hooked.SetCancelHook([&polls] { return ++polls > 2; });
+  limits.budget = &hooked;
+  std::string big = "[";
+  for (int i = 0; i < 100'000; ++i) absl::StrAppend(&big, i, ", ");
+  big += "0]\n";
+  EXPECT_EQ(ParseYaml(big, "big.yaml", limits).status().code(), absl::StatusCode::kCancelled);
+  EXPECT_LT(hooked.nodes(), 100'000);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/budget.h"
 #include "common/status.h"
 #include "common/yaml.h"
 
@@ -40,8 +41,35 @@ std::pair<int, int> LineColumn(absl::string_view text, size_t offset) {
   return {line, column};
 }
 
+// An upper bound on the values a JSON text holds: one more than its commas and opening
+// brackets outside strings.
+int64_t JsonValueBound(absl::string_view text) {
+  int64_t values = 1;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == ',' || c == '[' || c == '{') {
+      ++values;
+    }
+  }
+  return values;
+}
+
 absl::StatusOr<std::vector<Json>> ParseJsonValue(absl::string_view text,
                                                  absl::string_view source_name) {
+  // The render's budget is charged before parsing (nlohmann builds the whole value at once), so
+  // a file of millions of tiny values is refused before it is built.
+  if (Budget* budget = CurrentBudget(); budget != nullptr) {
+    RETURN_IF_ERROR(budget->Charge(JsonValueBound(text), 0, source_name));
+  }
   try {
     std::vector<Json> values;
     values.push_back(Json::parse(text));

@@ -1,5 +1,7 @@
 #include "services/renderer/core/render.h"
 
+#include <atomic>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status.h"
@@ -80,8 +82,10 @@ absl::StatusOr<std::string> FindKustomization(const FileSource& files, const std
   return kustomize::FindKustomizationFile(files, dir);
 }
 absl::StatusOr<std::vector<Json>> BuildKustomization(const FileSource& files,
-                                                     const std::string& dir) {
-  return kustomize::Build(files, dir);
+                                                     const std::string& dir, Budget* budget) {
+  kustomize::BuildOptions options;
+  options.budget = budget;
+  return kustomize::Build(files, dir, options);
 }
 #else
 // Until the native Kustomize library is part of the build.
@@ -98,12 +102,47 @@ absl::StatusOr<std::string> FindKustomization(const FileSource& files, const std
   }
   return found[0];
 }
-absl::StatusOr<std::vector<Json>> BuildKustomization(const FileSource&, const std::string&) {
+absl::StatusOr<std::vector<Json>> BuildKustomization(const FileSource&, const std::string&,
+                                                     Budget*) {
   return absl::UnimplementedError("this build of the renderer has no Kustomize support");
 }
 #endif
 
+// Charges every file read to the render's budget, and checks it for cancellation per file.
+class BudgetedFileSource : public FileSource {
+ public:
+  BudgetedFileSource(const FileSource& inner, Budget& budget) : inner_(inner), budget_(budget) {}
+
+  absl::StatusOr<std::string> ReadFile(absl::string_view path) const override {
+    ASSIGN_OR_RETURN(FileContent file, ReadFileWithId(path));
+    return std::move(file.content);
+  }
+  absl::StatusOr<FileContent> ReadFileWithId(absl::string_view path) const override {
+    RETURN_IF_ERROR(budget_.Check(path));
+    absl::StatusOr<FileContent> file = inner_.ReadFileWithId(path);
+    if (file.ok()) {
+      RETURN_IF_ERROR(budget_.Charge(0, static_cast<int64_t>(file->content.size()), path));
+    }
+    return file;
+  }
+  bool IsDirectory(absl::string_view path) const override { return inner_.IsDirectory(path); }
+  bool IsFile(absl::string_view path) const override { return inner_.IsFile(path); }
+  absl::StatusOr<std::vector<std::string>> ListDirectory(absl::string_view path) const override {
+    RETURN_IF_ERROR(budget_.Check(path));
+    return inner_.ListDirectory(path);
+  }
+  absl::Status SourceStatus() const override { return inner_.SourceStatus(); }
+
+ private:
+  const FileSource& inner_;
+  Budget& budget_;
+};
+
+std::atomic<uint64_t> renders_stopped{0};
+
 }  // namespace
+
+uint64_t RendersStopped() { return renders_stopped.load(); }
 
 Renderer::Renderer(std::shared_ptr<const PluginRunner> plugins) : plugins_(std::move(plugins)) {}
 
@@ -123,7 +162,7 @@ absl::StatusOr<std::vector<Json>> Renderer::Build(const FileSource& files, const
   }
   switch (mode) {
     case RenderMode::kKustomize:
-      return BuildKustomization(files, path);
+      return BuildKustomization(files, path, options.budget);
     case RenderMode::kDirectory:
       return RenderDirectory(files, path, options.directory);
     case RenderMode::kPlugin:
@@ -141,11 +180,23 @@ absl::StatusOr<std::vector<Json>> Renderer::Build(const FileSource& files, const
 absl::StatusOr<RenderResult> Renderer::Render(const FileSource& files, absl::string_view path,
                                               const RenderOptions& options) const {
   ASSIGN_OR_RETURN(std::string app_path, ResolveRepoPath("", path));
+  Budget own_budget;
+  Budget* budget = options.budget != nullptr ? options.budget : &own_budget;
+  RenderOptions budgeted_options = options;
+  budgeted_options.budget = budget;
+  ScopedBudget scope(budget);  // every YAML/JSON parse of this render charges it
   RecordingFileSource recorder(files);
+  BudgetedFileSource budgeted(recorder, *budget);
   RenderResult result;
-  absl::StatusOr<std::vector<Json>> objects = Build(recorder, app_path, options, result.mode);
+  absl::StatusOr<std::vector<Json>> objects =
+      Build(budgeted, app_path, budgeted_options, result.mode);
   // A failing source (e.g. the fetcher unreachable) explains any error better than the render.
   RETURN_IF_ERROR(files.SourceStatus());
+  // So does the budget, whatever the code that met it made of its error.
+  if (absl::Status failure = budget->failure(); !failure.ok()) {
+    if (budget->stopped()) renders_stopped.fetch_add(1);
+    return failure;
+  }
   if (!objects.ok()) return objects.status();
   result.objects = *std::move(objects);
   if (!options.substitutions.empty()) {
@@ -161,6 +212,12 @@ absl::StatusOr<RenderResult> Renderer::Render(const FileSource& files, absl::str
     }
     result.keys.push_back(*std::move(key));
     result.canonical_json.push_back(CanonicalJson(object));
+    if (result.keys.size() % 1024 == 0) {
+      if (absl::Status stop = budget->Check("the render's output"); !stop.ok()) {
+        renders_stopped.fetch_add(1);
+        return stop;
+      }
+    }
   }
   result.digest = ComputeDigest(result.canonical_json);
   for (auto& [file, blob] : recorder.FilesRead()) result.inputs.push_back({file, blob});

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/budget.h"
 #include "common/object.h"
 #include "services/renderer/core/directory.h"
 #include "services/renderer/core/file_source.h"
@@ -39,6 +40,11 @@ struct RenderOptions {
   PluginRequest plugin;        // kPlugin
   // Values for ${VAR} substitution after build; empty: no substitution.
   Variables substitutions;
+  // The render's budget (common/budget.h): memory over all the files it reads and parses, and
+  // its deadline and cancellation, checked per file, per YAML document and per object and step
+  // of a Kustomize build. Null: a budget of default limits, no deadline. Not part of the
+  // fingerprint. The caller's budget must outlive the render.
+  Budget* budget = nullptr;
 };
 
 // A stable text naming every option and the engine version, for cache keys.
@@ -80,7 +86,9 @@ class Renderer {
   // (and line/column for YAML) or the object: INVALID_ARGUMENT for bad input (including an
   // object without apiVersion, kind or metadata.name), NOT_FOUND for a missing path or
   // resource, FAILED_PRECONDITION for a refused feature, DEADLINE_EXCEEDED for a plugin timeout;
-  // if `files.SourceStatus()` is not OK after the render, that status. Thread-safe.
+  // if `files.SourceStatus()` is not OK after the render, that status; if the budget failed
+  // (RESOURCE_EXHAUSTED naming the file, or the render stopped: DEADLINE_EXCEEDED, CANCELLED),
+  // that failure. Thread-safe.
   absl::StatusOr<RenderResult> Render(const FileSource& files, absl::string_view path,
                                       const RenderOptions& options = {}) const;
 
@@ -90,6 +98,10 @@ class Renderer {
 
   std::shared_ptr<const PluginRunner> plugins_;
 };
+
+// How many renders in this process stopped because their budget's deadline passed or their
+// caller cancelled (the build saw it and gave up), for metrics and tests.
+uint64_t RendersStopped();
 
 // Renders without plugins (as `todoke render` does).
 absl::StatusOr<RenderResult> Render(const FileSource& files, absl::string_view path,

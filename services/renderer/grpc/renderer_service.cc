@@ -100,6 +100,13 @@ absl::Status RendererService::DoRender(grpc::ServerContext& context,
     return Annotate(fetched, "reading the app folder from the source-fetcher");
   }
 
+  // One budget for the whole render: memory over all its files, and the caller's deadline and
+  // cancellation, which the build checks as it goes.
+  Budget budget(config_.budget);
+  budget.SetDeadline(source_options.deadline);
+  grpc::ServerContext* server_context = &context;
+  budget.SetCancelHook([server_context] { return server_context->IsCancelled(); });
+  options.budget = &budget;
   ASSIGN_OR_RETURN(CachingRenderer::Output output,
                    renderer_->Render(request.repo_url(), files, path, options));
   const RenderResult& result = *output.result;

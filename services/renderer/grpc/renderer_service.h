@@ -34,6 +34,9 @@ struct RendererConfig {
   // --render-timeout: the budget of a Render whose caller set no deadline (and the cap when it
   // set a longer one).
   absl::Duration render_timeout = absl::Minutes(2);
+  // --render-max-nodes / --render-max-bytes: the memory budget of one render, over all the
+  // files it reads (common/budget.h).
+  BudgetLimits budget;
   // --read-tree-max-files / --read-tree-max-bytes: limits asked of the source-fetcher per
   // ReadTree (0: the fetcher's defaults).
   uint32_t read_tree_max_files = 0;
@@ -57,9 +60,11 @@ class RendererService final : public todoke::renderer::v1::Renderer::Service {
   RendererService(const RendererConfig& config, std::shared_ptr<FetcherStub> fetcher,
                   std::shared_ptr<CachingRenderer> renderer);
 
-  // Renders request->path of request->repo_url at request->commit. Every ReadTree is bounded by
-  // the incoming deadline (capped by config.render_timeout). Errors: INVALID_ARGUMENT for a
-  // missing repo_url/commit, a path outside the repository or bad input; the codes of
+  // Renders request->path of request->repo_url at request->commit. Every ReadTree and the build
+  // itself are bounded by the incoming deadline (capped by config.render_timeout); the build
+  // stops when the caller cancels (CANCELLED) or the deadline passes (DEADLINE_EXCEEDED), and
+  // a render past its memory budget is RESOURCE_EXHAUSTED naming the file. Errors:
+  // INVALID_ARGUMENT for a missing repo_url/commit, a path outside the repository or bad input; the codes of
   // Renderer::Render otherwise; a fetcher failure other than NOT_FOUND is returned as the
   // fetcher reported it (e.g. UNAVAILABLE).
   grpc::Status Render(grpc::ServerContext* context,

@@ -1,5 +1,9 @@
 #include "services/renderer/core/render.h"
 
+#include <atomic>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -135,6 +139,140 @@ TEST(OptionsFingerprintTest, DistinguishesOptions) {
   EXPECT_EQ(OptionsFingerprint(a), OptionsFingerprint(RenderOptions{}));
   // The engine version is part of every key: a new engine never reuses an old render.
   EXPECT_NE(OptionsFingerprint(a).find(kRenderEngineVersion), std::string::npos);
+}
+
+// An object whose aliases expand it to about 12,000 nodes: within the per-file YAML limit
+// (100,000 + 8 per byte), the only one the renderer had.
+std::string ExpandingObject(int i) {
+  return absl::StrCat(Config(absl::StrCat("cm-", i)),
+                      "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+                      "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+                      "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+                      "d: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n");
+}
+
+std::vector<TreeFileEntry> ExpandingFiles(int count, bool kustomize) {
+  std::vector<TreeFileEntry> files;
+  std::string kustomization = "resources:\n";
+  for (int i = 0; i < count; ++i) {
+    const std::string name = absl::StrFormat("f-%03d.yaml", i);
+    files.push_back({absl::StrCat("app/", name), ExpandingObject(i)});
+    absl::StrAppend(&kustomization, "- ", name, "\n");
+  }
+  if (kustomize) files.push_back({"app/kustomization.yaml", kustomization});
+  return files;
+}
+
+// Issue 15: per-file limits let many small files add up to gigabytes. One budget per render
+// refuses the file that takes the render past it, and what the render parsed stays within the
+// budget plus one file.
+TEST(RenderBudgetTest, ManySmallExpandingFilesExhaustTheBudgetOfTheRender) {
+  for (bool kustomize : {false, true}) {
+    SCOPED_TRACE(kustomize ? "kustomize" : "directory");
+    MemoryFileSource files(ExpandingFiles(40, kustomize));
+    Budget budget(BudgetLimits{100'000, int64_t{1} << 30});
+    RenderOptions options;
+    options.budget = &budget;
+    absl::StatusOr<RenderResult> result = Render(files, "app", options);
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.status().code(), absl::StatusCode::kResourceExhausted) << result.status();
+    EXPECT_THAT(std::string(result.status().message()), HasSubstr("app/f-008.yaml:"));
+    EXPECT_THAT(std::string(result.status().message()),
+                HasSubstr("more than 100000 parsed YAML/JSON nodes"));
+    EXPECT_LE(budget.nodes(), 100'000 + 13'000);
+    EXPECT_FALSE(budget.stopped());
+  }
+  // The same files fit a budget sized for them.
+  MemoryFileSource files(ExpandingFiles(40, false));
+  Budget budget(BudgetLimits{40 * 13'000, int64_t{1} << 30});
+  RenderOptions options;
+  options.budget = &budget;
+  absl::StatusOr<RenderResult> result = Render(files, "app", options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->objects.size(), 40u);
+}
+
+TEST(RenderBudgetTest, FilesReadCountAgainstTheByteBudget) {
+  std::vector<TreeFileEntry> entries;
+  for (int i = 0; i < 20; ++i) {
+    entries.push_back({absl::StrFormat("app/f-%02d.yaml", i),
+                       absl::StrCat(Config(absl::StrCat("cm-", i)), "data:\n  v: ",
+                                    std::string(1000, 'x'), "\n")});
+  }
+  MemoryFileSource files(entries);
+  Budget budget(BudgetLimits{1'000'000, 10'000});
+  RenderOptions options;
+  options.budget = &budget;
+  absl::StatusOr<RenderResult> result = Render(files, "app", options);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("app/f-09.yaml: the render reads more than 10000 bytes"));
+}
+
+TEST(RenderBudgetTest, JsonFileIsChargedBeforeItIsBuilt) {
+  std::string items;
+  for (int i = 0; i < 5000; ++i) absl::StrAppend(&items, i == 0 ? "" : ",", "{}");
+  MemoryFileSource files(std::vector<TreeFileEntry>{
+      {"app/list.json", absl::StrCat(R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"},"x":[)", items, "]}")}});
+  Budget budget(BudgetLimits{1000, int64_t{1} << 30});
+  RenderOptions options;
+  options.budget = &budget;
+  absl::StatusOr<RenderResult> result = Render(files, "app", options);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("app/list.json"));
+}
+
+std::vector<TreeFileEntry> ManyObjects(int count) {
+  std::vector<TreeFileEntry> files;
+  std::string kustomization = "namePrefix: p-\nresources:\n";
+  for (int f = 0; f < count / 100; ++f) {
+    std::string text;
+    for (int i = 0; i < 100; ++i) {
+      absl::StrAppend(&text, "---\n", Config(absl::StrCat("cm-", f, "-", i)));
+    }
+    const std::string name = absl::StrFormat("f-%03d.yaml", f);
+    files.push_back({absl::StrCat("app/", name), text});
+    absl::StrAppend(&kustomization, "- ", name, "\n");
+  }
+  files.push_back({"app/kustomization.yaml", kustomization});
+  return files;
+}
+
+// Issue 15: a render is stopped inside the Kustomize build when its caller cancels: the build
+// polls the budget (per file, object and step) and gives up with CANCELLED.
+TEST(RenderBudgetTest, CancellationStopsTheKustomizeBuild) {
+  MemoryFileSource files(ManyObjects(2000));
+  Budget budget;
+  std::atomic<int> polls{0};
+  // Cancelled at the 30th poll: part-way through reading the resource files.
+  budget.SetCancelHook([&polls] { return ++polls >= 30; });
+  RenderOptions options;
+  options.budget = &budget;
+  const uint64_t stopped_before = RendersStopped();
+  absl::StatusOr<RenderResult> result = Render(files, "app", options);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kCancelled) << result.status();
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("render cancelled (at app/"));
+  EXPECT_TRUE(budget.stopped());
+  EXPECT_EQ(polls.load(), 30);  // not polled again: the build stopped at once
+  EXPECT_EQ(RendersStopped(), stopped_before + 1);
+
+  // Without the cancellation the same render completes.
+  Budget whole;
+  options.budget = &whole;
+  absl::StatusOr<RenderResult> done = Render(files, "app", options);
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->objects.size(), 2000u);
+  EXPECT_FALSE(whole.stopped());
+}
+
+TEST(RenderBudgetTest, PastDeadlineIsDeadlineExceeded) {
+  MemoryFileSource files(ManyObjects(200));
+  Budget budget;
+  budget.SetDeadline(absl::Now() - absl::Seconds(1));
+  RenderOptions options;
+  options.budget = &budget;
+  absl::StatusOr<RenderResult> result = Render(files, "app", options);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kDeadlineExceeded) << result.status();
+  EXPECT_TRUE(budget.stopped());
 }
 
 }  // namespace

@@ -8,8 +8,11 @@
 #include <atomic>
 #include <fstream>
 #include <map>
+#include <thread>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "services/renderer/core/render.h"
 #include "common/grpc_client.h"
 #include "common/grpc_server.h"
 #include "gmock/gmock.h"
@@ -37,6 +40,11 @@ class FakeSourceFetcher final : public fetcher_v1::SourceFetcher::Service {
     ++calls;
     if (context->deadline() == std::chrono::system_clock::time_point::max()) ++calls_without_deadline;
     std::map<std::string, std::string> files;
+    if (request->path() == HoldPath()) {
+      // Hold this read until the test releases it (bounded): the render is then mid-build.
+      held.Notify();
+      release.WaitForNotificationWithTimeout(absl::Seconds(60));
+    }
     {
       absl::MutexLock lock(&mu_);
       auto commit = commits_.find(request->commit());
@@ -69,8 +77,19 @@ class FakeSourceFetcher final : public fetcher_v1::SourceFetcher::Service {
     if (response.files_size() > 0) writer->Write(response);
     return grpc::Status::OK;
   }
+  void SetHoldPath(const std::string& path) {
+    absl::MutexLock lock(&mu_);
+    hold_path_ = path;
+  }
+  std::string HoldPath() {
+    absl::MutexLock lock(&mu_);
+    return hold_path_;
+  }
   std::atomic<int> calls{0};
   std::atomic<int> calls_without_deadline{0};
+  // ReadTree of the hold path notifies `held`, then waits for `release`.
+  absl::Notification held;
+  absl::Notification release;
   // Set before the first call: send files larger than this in pieces (0: whole), and leave out
   // the last piece of each (a broken server).
   size_t piece_bytes = 0;
@@ -79,6 +98,7 @@ class FakeSourceFetcher final : public fetcher_v1::SourceFetcher::Service {
  private:
   absl::Mutex mu_;
   std::map<std::string, std::map<std::string, std::string>> commits_ ABSL_GUARDED_BY(mu_);
+  std::string hold_path_ ABSL_GUARDED_BY(mu_) = "\x01none";
 };
 
 std::string Config(const std::string& name) {
@@ -253,6 +273,52 @@ TEST_F(RendererServiceTest, PluginFromConfigFile) {
   ASSERT_TRUE(status.ok()) << status.error_message();
   ASSERT_EQ(response.objects_size(), 1);
   EXPECT_EQ(response.objects(0).key().name(), "from-plugin");
+}
+
+// Issue 15: a cancelled Render stops its build. The app's kustomization reaches a folder
+// outside the app, read lazily (a second ReadTree); that read is held until the caller has
+// cancelled, so the build is under way when the cancellation comes. The caller gets CANCELLED at once, the build sees
+// the cancellation through its budget and gives up (RendersStopped counts it), and the server
+// answers the next request.
+TEST_F(RendererServiceTest, CancelledRenderStopsTheBuildAndTheServerGoesOn) {
+  std::map<std::string, std::string> files = {
+      {"app/kustomization.yaml", "resources:\n- a.yaml\n- ../held\n- b.yaml\n"},
+      {"app/a.yaml", Config("a")},
+      {"app/b.yaml", Config("b")},
+      {"held/kustomization.yaml", "resources: [c.yaml]\n"},
+      {"held/c.yaml", Config("c")}};
+  fetcher_.AddCommit("c1", files);
+  // "../held" is first looked up as a file, which fetches its folder: the repository root.
+  fetcher_.SetHoldPath("");
+  const uint64_t stopped_before = RendersStopped();
+
+  renderer_v1::RenderRequest request;
+  request.set_repo_url("https://git.example.com/apps.git");
+  request.set_commit("c1");
+  request.set_path("app");
+  std::unique_ptr<grpc::ClientContext> context = ContextWithTimeout(absl::Seconds(60));
+  renderer_v1::RenderResponse response;
+  grpc::Status status;
+  std::thread caller([&] { status = client_->Render(context.get(), request, &response); });
+  ASSERT_TRUE(fetcher_.held.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  context->TryCancel();
+  caller.join();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED) << status.error_message();
+
+  // Let the held read finish: the build goes on only to its next check.
+  fetcher_.SetHoldPath("\x01none");
+  fetcher_.release.Notify();
+  for (int i = 0; i < 600 && RendersStopped() == stopped_before; ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_EQ(RendersStopped(), stopped_before + 1);
+
+  // The server answers the next request, and the cancelled render left nothing in the cache.
+  renderer_v1::RenderResponse next;
+  grpc::Status answered = Render("c1", "app", &next);
+  ASSERT_TRUE(answered.ok()) << answered.error_message();
+  EXPECT_EQ(next.objects_size(), 3);
+  EXPECT_FALSE(next.cache_hit());
 }
 
 TEST(RendererServiceCreateTest, BadPluginFileIsAnError) {

@@ -154,6 +154,11 @@ class Builder {
   Builder(const FileSource& files, const BuildOptions& options)
       : files_(files), options_(options) {}
 
+  // OK while the build may go on (see BuildOptions::budget).
+  absl::Status CheckBudget(absl::string_view where) const {
+    return options_.budget != nullptr ? options_.budget->Check(where) : absl::OkStatus();
+  }
+
   // Loads the kustomization in `dir` and accumulates it into `acc` (a fresh accumulator for
   // resources, the parent's for components).
   absl::Status AccumulateDirectory(absl::string_view dir, Accumulator& acc, bool as_component,
@@ -298,6 +303,7 @@ class Builder {
 
   absl::Status AccumulateResource(const Kustomization& k, const std::string& path,
                                   Accumulator& acc) {
+    RETURN_IF_ERROR(CheckBudget(k.file));
     if (LooksRemote(path)) {
       return absl::UnimplementedError(absl::StrCat(
           k.file, ": remote resource \"", path,
@@ -317,6 +323,7 @@ class Builder {
       ASSIGN_OR_RETURN(std::string text, files_.ReadFile(*resolved));
       ASSIGN_OR_RETURN(std::vector<Resource> resources, ParseResources(text, *resolved));
       for (Resource& resource : resources) {
+        RETURN_IF_ERROR(CheckBudget(*resolved));
         if (track_origin_) SetFileOrigin(resource.object, JoinClean(origin_path_, path));
         RETURN_IF_ERROR(AppendResource(acc, std::move(resource)));
       }
@@ -332,6 +339,7 @@ class Builder {
         return Annotate(status, absl::StrCat(k.file, ": accumulating resources from '", path, "'"));
       }
       for (Resource& resource : sub.resources) {
+        RETURN_IF_ERROR(CheckBudget(k.file));
         absl::Status append = AppendResource(acc, std::move(resource));
         if (!append.ok()) return Annotate(append, k.file);
       }
@@ -386,23 +394,27 @@ class Builder {
     std::vector<Resource>& resources = acc.resources;
     // After each builtin transformer kustomize configures, the transformations annotation
     // records it (buildMetadata), once per configured instance.
-    auto ran = [&](absl::string_view kind, size_t instances) {
-      if (!track_origin_) return;
-      Origin origin = BuiltinOrigin(KustomizationOriginPath(k), kind);
-      for (size_t i = 0; i < instances; ++i) AddTransformation(resources, origin);
+    // Each step also checks the budget: a cancelled build stops between steps.
+    auto ran = [&](absl::string_view kind, size_t instances) -> absl::Status {
+      if (track_origin_) {
+        Origin origin = BuiltinOrigin(KustomizationOriginPath(k), kind);
+        for (size_t i = 0; i < instances; ++i) AddTransformation(resources, origin);
+      }
+      return CheckBudget(absl::StrCat(k.file, " (", kind, ")"));
     };
     RETURN_IF_ERROR(ApplyPatchesStrategicMerge(files_, k, resources));
-    ran("PatchStrategicMergeTransformer", k.patches_strategic_merge.empty() ? 0 : 1);
+    RETURN_IF_ERROR(
+        ran("PatchStrategicMergeTransformer", k.patches_strategic_merge.empty() ? 0 : 1));
     RETURN_IF_ERROR(ApplyPatches(files_, k, resources));
-    ran("PatchTransformer", k.patches.size());
+    RETURN_IF_ERROR(ran("PatchTransformer", k.patches.size()));
     RETURN_IF_ERROR(Annotate(ApplyNamespace(resources, k.namespace_, config->namespace_), k.file));
-    ran("NamespaceTransformer", k.namespace_.empty() ? 0 : 1);
+    RETURN_IF_ERROR(ran("NamespaceTransformer", k.namespace_.empty() ? 0 : 1));
     RETURN_IF_ERROR(ApplyNamePrefixSuffix(resources, k.name_prefix, "", config->name_prefix,
                                           config->name_suffix));
-    ran("PrefixTransformer", k.name_prefix.empty() ? 0 : 1);
+    RETURN_IF_ERROR(ran("PrefixTransformer", k.name_prefix.empty() ? 0 : 1));
     RETURN_IF_ERROR(ApplyNamePrefixSuffix(resources, "", k.name_suffix, config->name_prefix,
                                           config->name_suffix));
-    ran("SuffixTransformer", k.name_suffix.empty() ? 0 : 1);
+    RETURN_IF_ERROR(ran("SuffixTransformer", k.name_suffix.empty() ? 0 : 1));
     for (const LabelEntry& label : k.labels) {
       std::vector<FieldSpec> specs = MergeFieldSpecs(label.fields, config->labels);
       if (label.include_selectors) {
@@ -418,19 +430,19 @@ class Builder {
       RETURN_IF_ERROR(ApplyStringMapEntries(resources, label.pairs, specs));
     }
     RETURN_IF_ERROR(ApplyStringMapEntries(resources, k.common_labels, config->common_labels));
-    ran("LabelTransformer",
-        k.labels.empty() && k.common_labels.empty() ? 0 : k.labels.size() + 1);
+    RETURN_IF_ERROR(ran("LabelTransformer",
+        k.labels.empty() && k.common_labels.empty() ? 0 : k.labels.size() + 1));
     RETURN_IF_ERROR(
         ApplyStringMapEntries(resources, k.common_annotations, config->common_annotations));
-    ran("AnnotationsTransformer", k.common_annotations.empty() ? 0 : 1);
+    RETURN_IF_ERROR(ran("AnnotationsTransformer", k.common_annotations.empty() ? 0 : 1));
     RETURN_IF_ERROR(ApplyPatchesJson6902(files_, k, resources));
-    ran("PatchJson6902Transformer", k.patches_json6902.size());
+    RETURN_IF_ERROR(ran("PatchJson6902Transformer", k.patches_json6902.size()));
     RETURN_IF_ERROR(Annotate(ApplyReplicas(resources, k.replicas, config->replicas), k.file));
-    ran("ReplicaCountTransformer", k.replicas.size());
+    RETURN_IF_ERROR(ran("ReplicaCountTransformer", k.replicas.size()));
     RETURN_IF_ERROR(ApplyImages(resources, k.images, config->images));
-    ran("ImageTagTransformer", k.images.size());
+    RETURN_IF_ERROR(ran("ImageTagTransformer", k.images.size()));
     RETURN_IF_ERROR(ApplyReplacements(files_, k, resources));
-    ran("ReplacementTransformer", k.replacements.empty() ? 0 : 1);
+    RETURN_IF_ERROR(ran("ReplacementTransformer", k.replacements.empty() ? 0 : 1));
     if (!k.transformer_plugins.empty()) {
       ASSIGN_OR_RETURN(std::vector<Resource> configs,
                        LoadPluginConfigs(k, k.transformer_plugins));
@@ -494,6 +506,7 @@ class Builder {
       if (!resource.needs_hash) continue;
       std::string hash = KustomizeContentHash(resource.object);
       resource.StorePreviousId();
+      RETURN_IF_ERROR(CheckBudget(top.file));
       resource.SetName(absl::StrCat(resource.Name(), "-", hash));
     }
     std::shared_ptr<const TransformerConfig> held =
@@ -502,8 +515,11 @@ class Builder {
     RETURN_IF_ERROR(FixNameReferences(acc.resources, config->name_reference));
     RETURN_IF_ERROR(ResolveVars(acc.resources, acc.vars, config->var_reference));
     std::vector<Resource> kept;
+    RETURN_IF_ERROR(CheckBudget(top.file));
     kept.reserve(acc.resources.size());
+    RETURN_IF_ERROR(CheckBudget(top.file));
     for (Resource& resource : acc.resources) {
+    RETURN_IF_ERROR(CheckBudget(top.file));
       auto annotations = resource.Annotations();
       auto local = annotations.find("config.kubernetes.io/local-config");
       if (local != annotations.end() && local->second == "true") continue;
@@ -514,6 +530,7 @@ class Builder {
     std::vector<Json> out;
     out.reserve(kept.size());
     for (Resource& resource : kept) {
+    RETURN_IF_ERROR(CheckBudget(top.file));
       NormalizeAnnotations(resource.object);
       out.push_back(std::move(resource.object));
     }

@@ -19,6 +19,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/budget.h"
 #include "common/object.h"
 #include "services/renderer/core/file_source.h"
 
@@ -29,6 +30,10 @@ struct BuildOptions {
   int max_depth = 64;
   // Most objects a build may produce.
   size_t max_objects = 100000;
+  // The render's budget: checked for cancellation per resource file, per object accumulated
+  // and between steps (the build then fails with its DEADLINE_EXCEEDED or CANCELLED); its
+  // memory is charged by the YAML parser (see common/budget.h). Null: never stopped.
+  todoke::Budget* budget = nullptr;
 };
 
 // Builds the kustomization in `dir` (relative to the repository root of `files`; "" is the
