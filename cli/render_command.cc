@@ -239,6 +239,8 @@ int RunRender(const RenderFlags& flags, bool json, std::ostream& out, std::ostre
     }
     options.substitutions[assignment.substr(0, eq)] = assignment.substr(eq + 1);
   }
+  // Print what kustomize prints, objects without apiVersion (a custom kind) included.
+  options.allow_keyless_objects = true;
   const std::string folder = flags.folder.empty() ? "." : flags.folder;
 
   absl::StatusOr<LocalAppLocation> location = LocateLocalApp(folder, flags.repo_root);

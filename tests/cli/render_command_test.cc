@@ -233,6 +233,24 @@ TEST_F(RenderCommandTest, SetIsRepeatableAndTakesOneValueEach) {
 // exit code 1, and is not killed. Before one budget per render, 400 small files each within the
 // per-file alias limit (36M nodes in all) took the CLI past 1 GiB, and a JSON file of millions
 // of empty objects was built whole.
+// kustomize builds and prints objects without apiVersion (a custom kind, as in its own tests
+// transformersimage_TestTransfomersImage{Custom,Default}Config); `todoke render` prints them too
+// instead of refusing the output. Expected bytes: `kubectl kustomize` (v5.5) of this folder.
+TEST_F(RenderCommandTest, PrintsObjectsWithoutApiVersionAsKustomizeDoes) {
+  const fs::path app = root_ / "no-api-version";
+  WriteFile(app / "kustomization.yaml",
+            "resources:\n- custom.yaml\nnamePrefix: p-\nimages:\n- name: nginx\n  newTag: "
+            "\"1.25\"\n");
+  WriteFile(app / "custom.yaml",
+            "kind: customKind\nmetadata:\n  name: custom\nspec:\n  containers:\n  - name: web\n"
+            "    image: nginx\n");
+  const CommandResult actual = RunShell(TodokeBinary() + " render " + app.string(), true);
+  EXPECT_EQ(actual.exit_code, 0) << actual.output;
+  EXPECT_EQ(actual.output,
+            "kind: customKind\nmetadata:\n  name: p-custom\nspec:\n  containers:\n  - image: "
+            "nginx:1.25\n    name: web\n");
+}
+
 TEST_F(RenderCommandTest, HostileInputUnderOneGibIsAClearErrorNotACrash) {
   const fs::path many = root_ / "many";
   for (int i = 0; i < 400; ++i) {

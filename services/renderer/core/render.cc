@@ -206,6 +206,7 @@ absl::StatusOr<RenderResult> Renderer::Render(const FileSource& files, absl::str
   result.canonical_json.reserve(result.objects.size());
   for (const Json& object : result.objects) {
     absl::StatusOr<ObjectKey> key = KeyOf(object);
+    if (!key.ok() && options.allow_keyless_objects) key = ObjectKey{};
     if (!key.ok()) {
       return Annotate(key.status(),
                       absl::StrCat("object ", result.keys.size() + 1, " of the output is invalid"));

@@ -32,7 +32,7 @@ absl::string_view RenderModeName(RenderMode mode);
 // The rendering engine: bumped whenever the same inputs and options may render differently
 // (the kustomize version it follows is part of it). Part of every render cache key and of
 // RenderResponse.engine_version.
-inline constexpr char kRenderEngineVersion[] = "todoke-renderer/2 kustomize/v5.5.0";
+inline constexpr char kRenderEngineVersion[] = "todoke-renderer/3 kustomize/v5.5.0";
 
 struct RenderOptions {
   RenderMode mode = RenderMode::kAuto;
@@ -45,6 +45,11 @@ struct RenderOptions {
   // of a Kustomize build. Null: a budget of default limits, no deadline. Not part of the
   // fingerprint. The caller's budget must outlive the render.
   Budget* budget = nullptr;
+  // Keep output objects that have no apiVersion, kind or name (kustomize prints them; such an
+  // object's key in RenderResult::keys is then empty) instead of failing the render. For
+  // `todoke render`, which only prints; a sync needs every object's key. Not part of the
+  // fingerprint: a render that would fail without it is never cached.
+  bool allow_keyless_objects = false;
 };
 
 // A stable text naming every option and the engine version, for cache keys.
@@ -59,7 +64,8 @@ struct InputFile {
 struct RenderResult {
   // Kustomize's output order for Kustomize, walk order for directories, stdout order for plugins.
   std::vector<Json> objects;
-  std::vector<ObjectKey> keys;             // keys[i] is KeyOf(objects[i])
+  // keys[i] is KeyOf(objects[i]) (empty for an object without one, if allow_keyless_objects).
+  std::vector<ObjectKey> keys;
   std::vector<std::string> canonical_json;  // CanonicalJson(objects[i])
   // "sha256:" + hex SHA-256 over each canonical JSON followed by '\n', in order.
   std::string digest;
