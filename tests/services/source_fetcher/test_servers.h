@@ -76,6 +76,8 @@ class HttpGitServer {
                      const std::string& bearer_token);
   std::string Url(const std::string& area, const std::string& relative) const;
   int port() const { return port_; }
+  // lighttpd's pid (e.g. to SIGSTOP it: a server that accepts and never answers).
+  pid_t pid() const { return process_.pid(); }
 
  private:
   ChildProcess process_;
