@@ -4,11 +4,28 @@
 
 #include <grpcpp/support/status.h>
 
+#include <cstddef>
+#include <string>
+
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace todoke {
 
-// Same code, same message. The codes of both libraries are numerically identical.
+// The most a status message may take in the grpc-message header once percent-encoded. gRPC
+// clients refuse response metadata over 8 KiB (grpc.max_metadata_size) and then report an
+// unrelated error instead of the server's, so an error echoing a long input (a 40 KB path)
+// must be cut before it is sent.
+inline constexpr size_t kMaxStatusMessageEncodedBytes = 4096;
+
+// `message` unchanged if it fits kMaxStatusMessageEncodedBytes once encoded; otherwise its start
+// and end (each about half of that, cut on UTF-8 character boundaries) around
+// " [... N bytes cut ...] ".
+std::string CapStatusMessage(absl::string_view message);
+
+// Same code; the message capped by CapStatusMessage. The codes of both libraries are
+// numerically identical. Every service answers through this, so this is the one place where
+// echoed input is bounded.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 absl::Status FromGrpcStatus(const grpc::Status& status);
 

@@ -34,6 +34,56 @@ TEST(GrpcStatusTest, RoundTripKeepsCodeAndMessage) {
             absl::StatusCode::kUnavailable);
 }
 
+// A differ whose every answer is the error it was given.
+class FailingDiffer final : public dv1::Differ::Service {
+ public:
+  explicit FailingDiffer(absl::Status error) : error_(std::move(error)) {}
+  grpc::Status Diff(grpc::ServerContext*, const dv1::DiffRequest*, dv1::DiffResponse*) override {
+    return ToGrpcStatus(error_);
+  }
+
+ private:
+  absl::Status error_;
+};
+
+TEST(GrpcStatusTest, LongMessagesKeepTheirStartAndEnd) {
+  const std::string path(40000, 'p');
+  const std::string capped = CapStatusMessage("file \"" + path + "\": not found");
+  EXPECT_LT(capped.size(), kMaxStatusMessageEncodedBytes + 1);
+  EXPECT_THAT(capped, testing::StartsWith("file \"ppp"));
+  EXPECT_THAT(capped, testing::EndsWith("ppp\": not found"));
+  EXPECT_THAT(capped, testing::HasSubstr(" bytes cut ...] "));
+  // Non-ASCII bytes take three bytes each in the header, and no character is split.
+  const std::string accents = CapStatusMessage(std::string(20000, 'a') + "\xc3\xa9" +
+                                               [] { std::string s; for (int i = 0; i < 5000; ++i) s += "\xc3\xa9"; return s; }());
+  size_t encoded = 0;
+  for (unsigned char c : accents) encoded += (c < 0x20 || c > 0x7e || c == '%') ? 3 : 1;
+  EXPECT_LE(encoded, kMaxStatusMessageEncodedBytes);
+  EXPECT_THAT(accents, testing::EndsWith("\xc3\xa9"));
+  EXPECT_NE(static_cast<unsigned char>(accents[accents.find(" [...") + 7]) & 0xC0, 0x80u);
+  EXPECT_EQ(CapStatusMessage("short"), "short");
+}
+
+// An error echoing a 40 KB path reaches the client with its own code and a readable message.
+// Shown failing without the cap: the client refused the oversized grpc-message header and
+// reported RESOURCE_EXHAUSTED "received initial metadata size exceeds limit" instead.
+TEST(GrpcStatusTest, ErrorEchoingAHugeInputReachesTheClient) {
+  const std::string path = "apps/" + std::string(40000, 'x') + "/kustomization.yaml";
+  FailingDiffer differ(absl::NotFoundError("file \"" + path + "\" not found"));
+  auto server = GrpcServer::Start({}, {&differ});
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto channel = MakeChannel((*server)->BoundAddress());
+  ASSERT_TRUE(channel.ok());
+  auto stub = dv1::Differ::NewStub(*channel);
+  dv1::DiffRequest request;
+  dv1::DiffResponse response;
+  auto context = ContextWithTimeout(absl::Seconds(10));
+  grpc::Status status = stub->Diff(context.get(), request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND) << status.error_message();
+  EXPECT_THAT(status.error_message(), testing::StartsWith("file \"apps/xxx"));
+  EXPECT_THAT(status.error_message(), testing::EndsWith("/kustomization.yaml\" not found"));
+}
+
 TEST(GrpcServerTest, PortZeroBindsAndServesHealth) {
   CountingDiffer differ;
   absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start({}, {&differ});
