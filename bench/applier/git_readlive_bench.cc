@@ -9,7 +9,9 @@
 //     (getrusage of the process);
 //   - "moved": one more app commits (the tip moves, every other app's folder is unchanged), then
 //     one round: the first read of each app on a new tip;
-//   - "concurrent": --threads callers splitting one round (the destinations share one repository).
+//   - "concurrent": --threads callers splitting one round (the destinations share one repository);
+//   - "churn": --churn times, one app commits and every app reads once (a busy branch: each
+//     round starts on a new tip); then the process's RSS (the caches' bounds at work).
 // Every answer is checked (4 objects, none absent, blob ids as resource versions); a wrong one
 // exits 1. Never fails on timings.
 //
@@ -24,6 +26,7 @@
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -42,6 +45,7 @@
 ABSL_FLAG(int, apps, 1000, "app folders in the branch");
 ABSL_FLAG(int, rounds, 3, "steady rounds of ReadLive over every app");
 ABSL_FLAG(int, threads, 4, "callers of the concurrent round");
+ABSL_FLAG(int, churn, 50, "rounds that each follow a commit by one app");
 
 namespace todoke::applier {
 namespace {
@@ -209,6 +213,23 @@ int Main() {
   Round concurrent = RunRound(apps, threads);
   wrong += concurrent.wrong;
   Print(absl::StrFormat("%d threads", threads).c_str(), {concurrent});
+  std::vector<Round> churn;
+  for (int c = 0; c < absl::GetFlag(FLAGS_churn); ++c) {
+    ApplyPlan change;
+    change.app = extra.destination->app_path();
+    change.objects = AppObjects(n);
+    change.objects[0]["metadata"]["labels"]["round"] = absl::StrFormat("r%d", c);
+    if (!extra.destination->Apply(change, nullptr, absl::Now() + absl::Minutes(1), nullptr).ok()) {
+      return 1;
+    }
+    churn.push_back(RunRound(apps, 1));
+    wrong += churn.back().wrong;
+  }
+  if (!churn.empty()) Print("churn", churn);
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmRSS:", 0) == 0 || line.rfind("VmHWM:", 0) == 0) std::printf("%s\n", line.c_str());
+  }
   double load[3] = {0, 0, 0};
   getloadavg(load, 3);
   std::printf("load average %.2f %.2f %.2f on %u cpus\n", load[0], load[1], load[2],

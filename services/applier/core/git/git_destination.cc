@@ -1069,15 +1069,17 @@ absl::StatusOr<std::shared_ptr<const TreeIndex>> IndexTree(git_repository* repo,
   auto index = std::make_shared<TreeIndex>();
   size_t count = git_tree_entrycount(tree.get());
   index->entries.reserve(count);
-  constexpr size_t kPerEntryOverhead = 64;  // the map slot, the name's allocation
   for (size_t i = 0; i < count; ++i) {
     const git_tree_entry* entry = git_tree_entry_byindex(tree.get(), i);
     std::string name = git_tree_entry_name(entry);
-    index->bytes += kPerEntryOverhead + name.size();
+    if (name.size() >= sizeof(std::string)) index->bytes += name.size() + 1;  // not inline
     index->entries.emplace(std::move(name),
                            TreeIndex::Entry{*git_tree_entry_id(entry),
                                             git_tree_entry_type(entry) == GIT_OBJECT_TREE});
   }
+  // The map's slots (key, value and a control byte each), whatever their occupancy.
+  index->bytes += sizeof(TreeIndex) + index->entries.capacity() *
+                                          (sizeof(std::pair<const std::string, TreeIndex::Entry>) + 1);
   git_internal::DefaultTreeCache().Put(id, index);
   return std::shared_ptr<const TreeIndex>(std::move(index));
 }

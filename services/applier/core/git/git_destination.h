@@ -46,7 +46,7 @@
 //           absent. Repeated reads of an unchanged app cost a ref lookup (a fetch for a remote)
 //           and two hash lookups: repository handles stay open (read_cache.h RepositoryPool),
 //           each destination remembers its folder's tree id for the last tip it read, the trees
-//           on the way to folders are indexed once per tree id (16 MiB in all, so a moved tip's
+//           on the way to folders are indexed once per tree id (4 MiB in all, so a moved tip's
 //           top-level tree is read once for all apps), and the parsed files of a folder are kept
 //           by tree id (64 MiB in all). All are keyed by content ids, so an answer is never
 //           older than the branch tip just read.

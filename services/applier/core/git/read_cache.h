@@ -164,12 +164,13 @@ using FolderCache = ContentCache<FolderSnapshot>;
 inline constexpr size_t kFolderCacheBytes = 64 << 20;
 FolderCache& DefaultFolderCache();
 
-// The trees on the way to app folders by tree id: 16 MiB in the process (the top-level tree of
-// 1,000 app folders is ~100 KiB indexed, so the last ~160 tips of such a branch). When the tip
-// moves, the first reader indexes the new top-level tree and every other app's lookup is a hash
-// lookup per path component.
+// The trees on the way to app folders by tree id: 4 MiB in the process (the top-level tree of
+// 1,000 app folders is ~115 KiB indexed, so the last ~35 tips of such a branch; only the current
+// tip's trees are asked for again, older ones just age out). When the tip moves, the first
+// reader indexes the new top-level tree and every other app's lookup is a hash lookup per path
+// component. A tree over 1 MiB indexed (~18,000 entries) is not kept.
 using TreeCache = ContentCache<TreeIndex>;
-inline constexpr size_t kTreeCacheBytes = 16 << 20;
+inline constexpr size_t kTreeCacheBytes = 4 << 20;
 TreeCache& DefaultTreeCache();
 
 }  // namespace todoke::applier::git_internal
