@@ -159,7 +159,9 @@ std::string MaskQueryValues(std::string text) {
 
 }  // namespace
 
-std::string MaskCredentials(absl::string_view text) {
+namespace {
+
+std::string MaskCredentialsOnce(absl::string_view text) {
   std::string out = MaskQueryValues(MaskScpUserinfo(MaskSchemeUserinfo(text)));
   // Header values that may reach an error message (Authorization, Proxy-Authorization).
   size_t pos = 0;
@@ -173,6 +175,21 @@ std::string MaskCredentials(absl::string_view text) {
     if (value_end == std::string::npos) value_end = out.size();
     out.replace(value_begin, value_end - value_begin, "***");
     pos = value_begin + 3;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string MaskCredentials(absl::string_view text) {
+  // One pass can uncover what the next one masks: in "https://ghp_x:?@host" the scp-like pass
+  // masks "?" and leaves "https://ghp_x:***@host", whose userinfo only the scheme pass hides.
+  // Each pass only replaces text with "***", so a few reach the fixed point.
+  std::string out = MaskCredentialsOnce(text);
+  for (int pass = 0; pass < 8; ++pass) {
+    std::string next = MaskCredentialsOnce(out);
+    if (next == out) break;
+    out = std::move(next);
   }
   return out;
 }
