@@ -5,6 +5,11 @@
 #
 #   tests/cluster/start.sh DIR
 #
+# TODOKE_KCM_FLAGS (optional): extra kube-controller-manager flags, split on spaces, e.g. the
+# tuned control plane of bench/e2e/scale.sh: "--kube-api-qps=1000 --kube-api-burst=2000
+# --concurrent-deployment-syncs=25 --concurrent-replicaset-syncs=25" (default: none, the
+# controller manager's own defaults: 20 QPS, burst 30, 5 syncs of each).
+#
 # Writes, under DIR:
 #   env         KEY=value lines: KUBECONFIG, TODOKE_K8S_SERVER, TODOKE_K8S_TOKEN,
 #               TODOKE_K8S_CA, TODOKE_K8S_KUBECTL, TODOKE_K8S_BIN, TODOKE_K8S_NODE,
@@ -176,13 +181,14 @@ launch kube-apiserver "$bin/kube-apiserver" \
 wait_for "kube-apiserver /readyz" kube-apiserver curl_api /readyz
 
 # --flex-volume-plugin-dir: else it creates /usr/libexec/kubernetes/... on the host.
+read -r -a kcm_extra <<<"${TODOKE_KCM_FLAGS:-}"
 launch kube-controller-manager "$bin/kube-controller-manager" \
   --kubeconfig="$kubeconfig" --authentication-kubeconfig="$kubeconfig" --authorization-kubeconfig="$kubeconfig" \
   --bind-address=127.0.0.1 --secure-port="$kcm_port" --cert-dir="$run/kcm" \
   --service-account-private-key-file="$pki/sa.key" --root-ca-file="$pki/ca.crt" \
   --cluster-signing-cert-file="$pki/ca.crt" --cluster-signing-key-file="$pki/ca.key" \
   --flex-volume-plugin-dir="$run/flexvolume" \
-  --leader-elect=false --profiling=false
+  --leader-elect=false --profiling=false ${kcm_extra[@]+"${kcm_extra[@]}"}
 launch kube-scheduler "$bin/kube-scheduler" \
   --kubeconfig="$kubeconfig" --authentication-kubeconfig="$kubeconfig" --authorization-kubeconfig="$kubeconfig" \
   --bind-address=127.0.0.1 --secure-port="$sched_port" --cert-dir="$run/scheduler" \
