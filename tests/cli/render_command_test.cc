@@ -287,6 +287,7 @@ TEST_F(RenderCommandTest, HostileInputUnderOneGibIsAClearErrorNotACrash) {
     EXPECT_THAT(result.output, HasSubstr(c.expected));
     EXPECT_THAT(result.output, HasSubstr("more than"));
   }
+  fs::remove_all(flat);  // 31 MiB
 }
 
 }  // namespace
