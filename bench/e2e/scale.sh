@@ -34,6 +34,7 @@
 # (TODOKE_BIN_DIR, else build/bin; copied at the start, so a rebuild meanwhile does not matter).
 # Exit 0 when every run converged; timings never fail it.
 set -euo pipefail
+{  # the whole script is read before it runs: editing the file meanwhile cannot change a run
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 
@@ -46,6 +47,7 @@ ORCH_FLAGS=()
 APPLIER_FLAGS=()
 TIMEOUT=${SCALE_TIMEOUT:-1800}
 while [ $# -gt 0 ]; do
+  case "$1" in --*=*) set -- "${1%%=*}" "${1#*=}" "${@:2}" ;; esac  # --flag=value as --flag value
   case "$1" in
     --apps) APPS=$2; shift 2 ;;
     --control-plane) MODE=$2; shift 2 ;;
@@ -420,3 +422,5 @@ echo "  on 2 cores and this control plane, tuned: 1,000 apps 103 s install, 114 
 echo
 echo "README row:"
 echo "| $APPS | $MODE | ${took[floor-install]:--} / ${took[floor-upgrade]:--} s | ${took[install]} s ($(ratio "${took[install]}" "${took[floor-install]:-0}")) | ${took[upgrade]} s ($(ratio "${took[upgrade]}" "${took[floor-upgrade]:-0}")) | $orch_rss MiB | ${loads[install]} |"
+exit 0
+}
