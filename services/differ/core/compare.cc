@@ -412,7 +412,7 @@ class Walker {
     for (const PathStep& step : path_) {
       switch (step.kind) {
         case PathStep::Kind::kField:
-          AppendPointerToken(text, step.field);
+          AppendPointerToken(text, absl::string_view(step.field.data(), step.field.size()));
           break;
         case PathStep::Kind::kIndex:
           absl::StrAppend(&text, "/", step.index);

@@ -8,47 +8,6 @@
 
 namespace todoke::differ {
 
-absl::StatusOr<std::vector<std::string>> ParseJsonPointer(std::string_view pointer) {
-  std::vector<std::string> tokens;
-  if (pointer.empty()) return tokens;
-  if (pointer.front() != '/') {
-    return absl::InvalidArgumentError(
-        absl::StrCat("invalid JSON pointer \"", std::string(pointer), "\": must be empty or start with '/'"));
-  }
-  std::string token;
-  for (size_t i = 1; i <= pointer.size(); ++i) {
-    if (i == pointer.size() || pointer[i] == '/') {
-      tokens.push_back(std::move(token));
-      token.clear();
-      continue;
-    }
-    if (pointer[i] == '~') {
-      if (i + 1 < pointer.size() && (pointer[i + 1] == '0' || pointer[i + 1] == '1')) {
-        token.push_back(pointer[i + 1] == '0' ? '~' : '/');
-        ++i;
-        continue;
-      }
-      return absl::InvalidArgumentError(absl::StrCat(
-          "invalid JSON pointer \"", std::string(pointer), "\": '~' must be followed by '0' or '1'"));
-    }
-    token.push_back(pointer[i]);
-  }
-  return tokens;
-}
-
-void AppendPointerToken(std::string& pointer, std::string_view token) {
-  pointer.push_back('/');
-  for (char c : token) {
-    if (c == '~') {
-      pointer.append("~0");
-    } else if (c == '/') {
-      pointer.append("~1");
-    } else {
-      pointer.push_back(c);
-    }
-  }
-}
-
 void PointerTrie::Add(const std::vector<std::string>& tokens) {
   Node* node = &root_;
   for (const std::string& token : tokens) node = &node->children[token];

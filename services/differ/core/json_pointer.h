@@ -1,4 +1,4 @@
-// RFC 6901 JSON pointers: parsing, escaping, and a trie of pointers the differ skips while it
+// RFC 6901 JSON pointers (tokens from common/json_pointer.h): a trie of pointers the differ skips while it
 // walks two objects.
 #ifndef TODOKE_SERVICES_DIFFER_CORE_JSON_POINTER_H_
 #define TODOKE_SERVICES_DIFFER_CORE_JSON_POINTER_H_
@@ -11,17 +11,12 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/json_pointer.h"
 #include "common/object.h"
 
 namespace todoke::differ {
 
-// Splits `pointer` into unescaped reference tokens ("/a~1b/0" -> {"a/b", "0"}; "" -> {}).
-// INVALID_ARGUMENT if it is neither empty nor starts with '/', or holds a '~' not followed by
-// '0' or '1'.
-absl::StatusOr<std::vector<std::string>> ParseJsonPointer(std::string_view pointer);
-
-// Appends "/" + `token` escaped per RFC 6901 ('~' -> "~0", '/' -> "~1") to `pointer`.
-void AppendPointerToken(std::string& pointer, std::string_view token);
+// ParseJsonPointer and AppendPointerToken are todoke:: (common/json_pointer.h).
 
 // A set of pointers, stored as a trie of tokens. A node is `terminal` when a pointer ends there:
 // the whole subtree is ignored.

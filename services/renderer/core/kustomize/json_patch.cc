@@ -5,33 +5,16 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/json_pointer.h"
 #include "common/status.h"
 
 namespace todoke::renderer::kustomize {
 namespace {
 
+// Patch paths are read as kustomize's Go json-patch reads them: a '~' not followed by '0' or
+// '1' stays a literal '~'.
 absl::StatusOr<std::vector<std::string>> ParsePointer(absl::string_view pointer) {
-  std::vector<std::string> tokens;
-  if (pointer.empty()) return tokens;
-  if (pointer.front() != '/') {
-    return absl::InvalidArgumentError(
-        absl::StrCat("JSON pointer \"", pointer, "\" must start with '/'"));
-  }
-  std::string current;
-  for (size_t i = 1; i <= pointer.size(); ++i) {
-    if (i == pointer.size() || pointer[i] == '/') {
-      tokens.push_back(std::move(current));
-      current.clear();
-      continue;
-    }
-    if (pointer[i] == '~' && i + 1 < pointer.size() && (pointer[i + 1] == '0' || pointer[i + 1] == '1')) {
-      current.push_back(pointer[i + 1] == '0' ? '~' : '/');
-      ++i;
-      continue;
-    }
-    current.push_back(pointer[i]);
-  }
-  return tokens;
+  return ParseJsonPointer(pointer, JsonPointerEscapes::kLenient);
 }
 
 absl::StatusOr<size_t> ArrayIndex(const std::string& token, size_t size, bool allow_end) {
