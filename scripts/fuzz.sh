@@ -74,7 +74,7 @@ configure_start=$(date +%s)
 if [ ! -f "$BUILD_DIR/build.ninja" ]; then
   cmake -S . -B "$BUILD_DIR" -G Ninja -DTODOKE_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_CXX_COMPILER=clang++-14 \
-    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g -fno-omit-frame-pointer" \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only -fno-omit-frame-pointer" \
     -DCMAKE_CXX_FLAGS="$SANITIZE" -DTODOKE_STATIC_BINARIES=OFF >/dev/null
 fi
 log=$(mktemp)
