@@ -33,7 +33,8 @@ int ReplayAll(const std::string& kind) {
     if (!fs::is_directory(dir)) continue;
     std::vector<fs::path> paths;
     for (const auto& file : fs::directory_iterator(dir)) {
-      if (file.is_regular_file() && file.path().filename() != "README.md") paths.push_back(file.path());
+      if (file.is_regular_file() && file.path().filename() != "README.md")
+        paths.push_back(file.path());
     }
     std::sort(paths.begin(), paths.end());
     for (const fs::path& path : paths) {

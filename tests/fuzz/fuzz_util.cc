@@ -47,7 +47,8 @@ std::string Describe(absl::string_view data) {
 }
 
 absl::Status Broken(absl::string_view target, absl::string_view what, absl::string_view input) {
-  return absl::InternalError(absl::StrCat(target, ": ", what, "\ninput: \"", Describe(input), "\""));
+  return absl::InternalError(
+      absl::StrCat(target, ": ", what, "\ninput: \"", Describe(input), "\""));
 }
 
 namespace {
@@ -70,7 +71,8 @@ FuzzTree ParseFuzzTree(absl::string_view data) {
   FuzzTree tree;
   if (absl::StartsWith(data, "@ ")) {
     const size_t end = data.find('\n');
-    const absl::string_view dir = LineText(data.substr(2, end == absl::string_view::npos ? end : end - 2));
+    const absl::string_view dir =
+        LineText(data.substr(2, end == absl::string_view::npos ? end : end - 2));
     if (IsRepoPath(dir)) tree.render_dir = std::string(dir);
     data = end == absl::string_view::npos ? absl::string_view() : data.substr(end + 1);
   }

@@ -19,11 +19,11 @@ absl::Status FuzzJson(absl::string_view data) {
   JsonNodeParser parser;
   absl::StatusOr<const JsonNode*> borrowed = parser.ParseBorrowing(text, arena);
   if (value.ok() != node.ok() || value.ok() != borrowed.ok()) {
-    return Broken("json",
-                  absl::StrCat("readers disagree: ParseJson ", value.status().ToString(),
-                               ", ParseJsonNode ", node.status().ToString(), ", ParseBorrowing ",
-                               borrowed.status().ToString()),
-                  data);
+    return Broken(
+        "json",
+        absl::StrCat("readers disagree: ParseJson ", value.status().ToString(), ", ParseJsonNode ",
+                     node.status().ToString(), ", ParseBorrowing ", borrowed.status().ToString()),
+        data);
   }
   if (!value.ok()) return absl::OkStatus();
   if (!SameValue(*value, ToJson(**node)) || !SameValue(*value, ToJson(**borrowed))) {
@@ -32,7 +32,8 @@ absl::Status FuzzJson(absl::string_view data) {
                                Describe(ToJson(**node)), " vs ", Describe(ToJson(**borrowed))),
                   data);
   }
-  if (!(**node == **borrowed)) return Broken("json", "JsonNode equality fails on equal trees", data);
+  if (!(**node == **borrowed))
+    return Broken("json", "JsonNode equality fails on equal trees", data);
   std::string canonical;
   AppendCanonicalJson(canonical, **node);
   if (canonical != CanonicalJson(*value)) {
@@ -42,12 +43,13 @@ absl::Status FuzzJson(absl::string_view data) {
                   data);
   }
   Json reference = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (reference.is_discarded()) return Broken("json", "nlohmann refuses a text ParseJson accepts", data);
+  if (reference.is_discarded())
+    return Broken("json", "nlohmann refuses a text ParseJson accepts", data);
   if (!SameValue(reference, *value)) {
-    return Broken("json",
-                  absl::StrCat("nlohmann reads ", Describe(reference), ", ParseJson ",
-                               Describe(*value)),
-                  data);
+    return Broken(
+        "json",
+        absl::StrCat("nlohmann reads ", Describe(reference), ", ParseJson ", Describe(*value)),
+        data);
   }
   return absl::OkStatus();
 }

@@ -18,7 +18,8 @@ absl::Status FuzzKustomization(absl::string_view data) {
   if (!parsed.ok()) {
     if (!absl::StrContains(parsed.status().message(), "app/kustomization.yaml")) {
       return Broken("kustomization",
-                    absl::StrCat("error does not name the file: ", parsed.status().ToString()), data);
+                    absl::StrCat("error does not name the file: ", parsed.status().ToString()),
+                    data);
     }
     return absl::OkStatus();
   }

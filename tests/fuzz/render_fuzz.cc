@@ -32,7 +32,8 @@ absl::Status FuzzRender(absl::string_view data) {
   }
   // Rendering is a function of the tree: the same tree renders to the same digest.
   const MemoryFileSource again_files(entries);
-  absl::StatusOr<renderer::RenderResult> again = renderer::Render(again_files, tree.render_dir, options);
+  absl::StatusOr<renderer::RenderResult> again =
+      renderer::Render(again_files, tree.render_dir, options);
   if (!again.ok() || again->digest != result->digest) {
     return Broken("render",
                   absl::StrCat("a second render differs: ",

@@ -33,9 +33,9 @@ absl::Status FuzzRepoUrl(absl::string_view data) {
                   data);
   }
   const std::string origin = HttpOrigin(data);
-  if (!origin.empty() && (absl::StrContains(origin, "@") ||
-                          !(absl::StartsWith(origin, "http://") ||
-                            absl::StartsWith(origin, "https://")))) {
+  if (!origin.empty() &&
+      (absl::StrContains(origin, "@") ||
+       !(absl::StartsWith(origin, "http://") || absl::StartsWith(origin, "https://")))) {
     return Broken("repo_url", absl::StrCat("HttpOrigin gave \"", origin, "\""), data);
   }
   absl::StatusOr<RepoUrl> local = ParseRepoUrl(data, /*allow_local=*/true);

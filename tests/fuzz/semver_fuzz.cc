@@ -20,8 +20,8 @@ int Sign(int value) { return (value > 0) - (value < 0); }
 
 absl::Status FuzzSemver(absl::string_view data) {
   using source_fetcher::ParseSemVersion;
-  using source_fetcher::SemVersion;
   using source_fetcher::SemverConstraint;
+  using source_fetcher::SemVersion;
   std::vector<absl::string_view> lines = absl::StrSplit(data, '\n');
   const absl::string_view constraint_text = lines.front();
   (void)SemverConstraint::LooksLikeConstraint(constraint_text);

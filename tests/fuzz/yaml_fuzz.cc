@@ -35,11 +35,11 @@ absl::Status FuzzYaml(absl::string_view data) {
                     data);
     }
     if (!SameValue(doc.value, *again)) {
-      return Broken("yaml",
-                    absl::StrCat("emitted text reads back differently: ", Describe(doc.value),
-                                 " became ", Describe(*again),
-                                 "\nemitted: ", Describe(absl::string_view(emitted))),
-                    data);
+      return Broken(
+          "yaml",
+          absl::StrCat("emitted text reads back differently: ", Describe(doc.value), " became ",
+                       Describe(*again), "\nemitted: ", Describe(absl::string_view(emitted))),
+          data);
     }
   }
   return absl::OkStatus();

@@ -42,8 +42,7 @@ absl::Status CheckHost(absl::string_view url, absl::string_view host) {
     return absl::OkStatus();
   }
   for (char c : host) {
-    if (!(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' ||
-          c == '_')) {
+    if (!(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_')) {
       return Invalid(url, "malformed host");
     }
   }
