@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -111,66 +113,91 @@ bool IsYamlFloatSyntax(absl::string_view s) {
   return i == s.size();
 }
 
-bool ReadDigits(absl::string_view s, size_t* i, size_t min, size_t max, int* value) {
-  size_t n = 0;
-  *value = 0;
-  while (*i < s.size() && n < max && absl::ascii_isdigit(s[*i])) {
+// Go's time.Parse getnum: one digit, or two when the second is a digit.
+bool GoGetNum(absl::string_view s, size_t* i, int* value) {
+  if (*i >= s.size() || !absl::ascii_isdigit(s[*i])) return false;
+  *value = s[*i] - '0';
+  ++*i;
+  if (*i < s.size() && absl::ascii_isdigit(s[*i])) {
     *value = *value * 10 + (s[*i] - '0');
     ++*i;
-    ++n;
   }
-  return n >= min;
+  return true;
 }
 
-// A YAML timestamp ("2001-12-14", "2001-12-14t21:59:43.10-05:00", "2001-12-14 21:59:43.10")
-// rewritten the way kustomize prints it after its JSON round trip: RFC 3339 with nanoseconds
-// trimmed, "Z" for UTC. Returns false if `s` is not a timestamp.
+int DaysIn(int month, int year) {
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (month == 2 && year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)) return 29;
+  return kDays[month - 1];
+}
+
+// A YAML timestamp as go-yaml (v3, and yaml.v2 alike) reads one: text starting "YYYY-" that
+// Go's time.Parse accepts in one of the layouts "2006-1-2T15:4:5.999999999Z07:00" (also with a
+// lower-case "t"), "2006-1-2 15:4:5.999999999" (no zone) or "2006-1-2", with time.Parse's range
+// checks (a real day of the month, hour < 24, ...). Anything else ("2001-12-14 21:59:43.10 -5",
+// "2001-12-14T21:59:43" without a zone, "1999-02-30") is a string. `out` gets the value as
+// kustomize prints it after its JSON round trip: Go's RFC 3339 with nanoseconds, trailing zeros
+// of the fraction trimmed, "Z" for a zero offset. Returns false if `s` is not a timestamp.
 bool NormalizeTimestamp(absl::string_view s, std::string* out) {
-  size_t i = 0;
-  int year, month, day;
-  if (!ReadDigits(s, &i, 4, 4, &year) || i >= s.size() || s[i++] != '-') return false;
-  if (!ReadDigits(s, &i, 1, 2, &month) || i >= s.size() || s[i++] != '-') return false;
-  if (!ReadDigits(s, &i, 1, 2, &day)) return false;
-  if (month < 1 || month > 12 || day < 1 || day > 31) return false;
-  std::string date = absl::StrFormat("%04d-%02d-%02d", year, month, day);
+  if (s.size() < 5) return false;
+  for (size_t k = 0; k < 4; ++k) {
+    if (!absl::ascii_isdigit(s[k])) return false;
+  }
+  if (s[4] != '-') return false;
+  const int year = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+  size_t i = 5;
+  int month, day;
+  if (!GoGetNum(s, &i, &month) || month < 1 || month > 12) return false;
+  if (i >= s.size() || s[i++] != '-') return false;
+  if (!GoGetNum(s, &i, &day)) return false;
+  if (day < 1 || day > DaysIn(month, year)) return false;
+  const std::string date = absl::StrFormat("%04d-%02d-%02d", year, month, day);
   if (i == s.size()) {
     *out = absl::StrCat(date, "T00:00:00Z");
     return true;
   }
-  if (s[i] != 'T' && s[i] != 't' && s[i] != ' ') return false;
-  ++i;
-  int hour, minute, second;
-  if (!ReadDigits(s, &i, 1, 2, &hour) || i >= s.size() || s[i++] != ':') return false;
-  if (!ReadDigits(s, &i, 2, 2, &minute) || i >= s.size() || s[i++] != ':') return false;
-  if (!ReadDigits(s, &i, 2, 2, &second)) return false;
-  if (hour > 23 || minute > 59 || second > 60) return false;
-  std::string fraction;
-  if (i < s.size() && s[i] == '.') {
+  // "T" or "t" (a zone follows), or spaces (no zone follows).
+  const bool with_zone = s[i] == 'T' || s[i] == 't';
+  if (with_zone) {
     ++i;
-    while (i < s.size() && absl::ascii_isdigit(s[i])) fraction.push_back(s[i++]);
-    if (fraction.empty()) return false;
-    if (fraction.size() > 9) fraction.resize(9);
+  } else if (s[i] == ' ') {
+    while (i < s.size() && s[i] == ' ') ++i;
+  } else {
+    return false;
+  }
+  int hour, minute, second;
+  if (!GoGetNum(s, &i, &hour) || hour > 23) return false;
+  if (i >= s.size() || s[i++] != ':') return false;
+  if (!GoGetNum(s, &i, &minute) || minute > 59) return false;
+  if (i >= s.size() || s[i++] != ':') return false;
+  if (!GoGetNum(s, &i, &second) || second > 59) return false;
+  std::string fraction;
+  // Any number of digits after "." or ","; the first nine count.
+  if (i + 1 < s.size() && (s[i] == '.' || s[i] == ',') && absl::ascii_isdigit(s[i + 1])) {
+    ++i;
+    while (i < s.size() && absl::ascii_isdigit(s[i])) {
+      if (fraction.size() < 9) fraction.push_back(s[i]);
+      ++i;
+    }
     while (!fraction.empty() && fraction.back() == '0') fraction.pop_back();
   }
-  while (i < s.size() && s[i] == ' ') ++i;
   std::string zone = "Z";
-  if (i < s.size()) {
-    if (s[i] == 'Z' && i + 1 == s.size()) {
-      zone = "Z";
-    } else if (s[i] == '+' || s[i] == '-') {
-      const char sign = s[i++];
-      int zh, zm = 0;
-      if (!ReadDigits(s, &i, 1, 2, &zh)) return false;
-      if (i < s.size() && s[i] == ':') {
-        ++i;
-        if (!ReadDigits(s, &i, 2, 2, &zm)) return false;
-      }
-      if (i != s.size()) return false;
-      zone = (zh == 0 && zm == 0) ? "Z" : absl::StrFormat("%c%02d:%02d", sign, zh, zm);
+  if (with_zone) {
+    if (i < s.size() && s[i] == 'Z') {
+      ++i;
     } else {
-      return false;
+      if (s.size() - i < 6 || s[i + 3] != ':' || (s[i] != '+' && s[i] != '-')) return false;
+      for (size_t k : {i + 1, i + 2, i + 4, i + 5}) {
+        if (!absl::ascii_isdigit(s[k])) return false;
+      }
+      const int zh = (s[i + 1] - '0') * 10 + (s[i + 2] - '0');
+      const int zm = (s[i + 4] - '0') * 10 + (s[i + 5] - '0');
+      if (zh > 24 || zm > 60) return false;
+      if (zh != 0 || zm != 0) zone = absl::StrFormat("%c%02d:%02d", s[i], zh, zm);
+      i += 6;
     }
   }
+  if (i != s.size()) return false;
   *out = absl::StrFormat("%sT%02d:%02d:%02d%s%s%s", date, hour, minute, second,
                          fraction.empty() ? "" : ".", fraction, zone);
   return true;
@@ -203,11 +230,17 @@ Json ResolvePlainScalar(const std::string& s) {
   return s;
 }
 
+// True if go-yaml's emitter may write `s` as a plain scalar (block context); defined with the
+// emitter below.
+bool GoYamlCanWritePlain(absl::string_view s);
+
 constexpr char kStrTag[] = "tag:yaml.org,2002:str";
 constexpr char kIntTag[] = "tag:yaml.org,2002:int";
 constexpr char kFloatTag[] = "tag:yaml.org,2002:float";
 constexpr char kBoolTag[] = "tag:yaml.org,2002:bool";
 constexpr char kNullTag[] = "tag:yaml.org,2002:null";
+constexpr char kBinaryTag[] = "tag:yaml.org,2002:binary";
+constexpr char kTimestampTag[] = "tag:yaml.org,2002:timestamp";
 
 // Builds JSON values from libyaml's events (libyaml is the C parser go-yaml was ported from,
 // so it accepts and refuses what kustomize's YAML reader does, and it scans ~10x faster than
@@ -216,7 +249,8 @@ constexpr char kNullTag[] = "tag:yaml.org,2002:null";
 class EventParser {
  public:
   EventParser(absl::string_view text, absl::string_view source, const YamlLimits& limits)
-      : source_(source),
+      : text_(text),
+        source_(source),
         limits_(limits),
         // Expansion is bounded by the configured limit and by the input's size: a document of
         // N bytes has at most about N/2 nodes unless aliases multiply them.
@@ -355,6 +389,8 @@ class EventParser {
       case YAML_SEQUENCE_START_EVENT: {
         anchor = Anchor(e.data.sequence_start.anchor);
         value = Json::array();
+        const bool flow = e.data.sequence_start.style == YAML_FLOW_SEQUENCE_STYLE;
+        flow_level_ += flow ? 1 : 0;
         Event item;
         while (true) {
           RETURN_IF_ERROR(Next(item));
@@ -365,12 +401,16 @@ class EventParser {
           if (!element.ok()) return element.status();
           value.push_back(*std::move(element));
         }
+        flow_level_ -= flow ? 1 : 0;
         break;
       }
       case YAML_MAPPING_START_EVENT: {
         anchor = Anchor(e.data.mapping_start.anchor);
         yaml_mark_t mark = e.start_mark;
+        const bool flow = e.data.mapping_start.style == YAML_FLOW_MAPPING_STYLE;
+        flow_level_ += flow ? 1 : 0;
         ASSIGN_OR_RETURN(value, ParseMapping(depth, mark));
+        flow_level_ -= flow ? 1 : 0;
         break;
       }
       default:
@@ -415,6 +455,17 @@ class EventParser {
         return absl::InvalidArgumentError(
             absl::StrCat(Where(key_mark), ": mapping keys must be scalars"));
       }
+      if (limits_.nested_keys_must_be_strings && depth > 0 &&
+          (!key_value.is_string() || last_scalar_was_timestamp_ ||
+           last_scalar_non_string_tag_)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            Where(key_mark), ": mapping key ", KeyText(key_value), " is not a string (",
+            !key_value.is_string()       ? key_value.type_name()
+            : last_scalar_was_timestamp_ ? "a timestamp"
+                                         : "a tag other than !!str",
+            "): kustomize cannot print a nested mapping with non-string keys (json: unsupported "
+            "type: map[interface {}]interface {}); quote the key"));
+      }
       std::string key_text = KeyText(key_value);
       path_.push_back(key_text);
       const bool seen_ok = seen.insert(key_text).second || limits_.allow_duplicate_keys;
@@ -458,15 +509,70 @@ class EventParser {
   }
 
   absl::StatusOr<Json> ConvertScalar(const yaml_event_t& e) {
+    last_scalar_was_timestamp_ = false;
+    last_scalar_non_string_tag_ = false;
     std::string text(reinterpret_cast<const char*>(e.data.scalar.value), e.data.scalar.length);
-    if (e.data.scalar.tag == nullptr) {
-      // Untagged: plain scalars are resolved, quoted and block scalars are strings.
-      if (e.data.scalar.style == YAML_PLAIN_SCALAR_STYLE) return ResolvePlainScalar(text);
-      return Json(std::move(text));
+    const bool plain = e.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+    if (e.data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE) {
+      RETURN_IF_ERROR(CheckGoYamlEscapes(e));
     }
-    const absl::string_view tag(reinterpret_cast<const char*>(e.data.scalar.tag));
-    if (tag == "!" || tag == kStrTag || tag == "!!str") return Json(std::move(text));
+    const absl::string_view tag =
+        e.data.scalar.tag == nullptr ? ""
+                                     : reinterpret_cast<const char*>(e.data.scalar.tag);
+    if (plain) RETURN_IF_ERROR(CheckGoYamlFlowPlain(e, text));
+    if (key_context_ && limits_.annotation_values_as_text && AtAnnotationsMapping()) {
+      return AnnotationKey(e, std::move(text));
+    }
+    // A key with a tag other than !!str (custom, !!binary, ...) is not a string for go-yaml.
+    last_scalar_non_string_tag_ = !tag.empty() && tag != "!" && tag != kStrTag && tag != "!!str";
+    // "!" (the non-specific tag) is no tag for go-yaml: plain scalars are still resolved.
+    if (tag.empty() || tag == "!") {
+      // Untagged: plain scalars are resolved, quoted and block scalars are strings.
+      if (!plain) return Json(std::move(text));
+      if (limits_.annotation_values_as_text && AtAnnotationValue()) return Json(std::move(text));
+      Json value = ResolvePlainScalar(text);
+      std::string timestamp;
+      const bool is_timestamp = value.is_string() && NormalizeTimestamp(text, &timestamp);
+      // kustomize prints through a go-yaml re-encoding of its nodes that keeps their flow style:
+      // a non-string plain scalar that go-yaml may not write plain inside a flow collection
+      // (empty, or holding ':' like a timestamp) is written quoted there, and so comes back
+      // as the string of its text ("{k: }" gives k: "").
+      if (flow_level_ > 0 && (!value.is_string() || is_timestamp) &&
+          (text.empty() || text.find_first_of(",?[]{}:") != std::string::npos)) {
+        return Json(std::move(text));
+      }
+      last_scalar_was_timestamp_ = is_timestamp;
+      return value;
+    }
+    if (tag == kStrTag || tag == "!!str") return Json(std::move(text));
+    if (limits_.annotation_values_as_text && AtAnnotationValue()) return Json(std::move(text));
     if (tag == kNullTag) return Json(nullptr);
+    if (tag == kBinaryTag) {
+      // go-yaml decodes !!binary into the bytes it holds (base64, whitespace ignored).
+      std::string compact;
+      for (char c : text) {
+        if (!absl::ascii_isspace(static_cast<unsigned char>(c))) compact.push_back(c);
+      }
+      std::string bytes;
+      if (!absl::Base64Unescape(compact, &bytes)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            Where(e.start_mark), ": !!binary value contains invalid base64 data"));
+      }
+      if (!IsValidUtf8(bytes)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            Where(e.start_mark), ": !!binary value is not UTF-8 text (not supported)"));
+      }
+      return Json(std::move(bytes));
+    }
+    if (tag == kTimestampTag) {
+      std::string timestamp;
+      if (!NormalizeTimestamp(text, &timestamp)) {
+        return absl::InvalidArgumentError(absl::StrCat(Where(e.start_mark), ": cannot decode \"",
+                                                       text, "\" as ", tag));
+      }
+      last_scalar_was_timestamp_ = true;
+      return Json(std::move(timestamp));
+    }
     if (tag == kBoolTag || tag == kIntTag || tag == kFloatTag) {
       Json value = ResolvePlainScalar(text);
       const bool ok = (tag == kBoolTag && value.is_boolean()) ||
@@ -481,6 +587,79 @@ class EventParser {
     }
     // Other tags (timestamps, custom tags) keep their text, as kustomize does.
     return Json(std::move(text));
+  }
+
+  // go-yaml knows the escapes of YAML 1.1 only: "\\/" (YAML 1.2, which libyaml reads) is
+  // refused as kustomize refuses it.
+  absl::Status CheckGoYamlEscapes(const yaml_event_t& e) const {
+    if (e.end_mark.index > text_.size() || e.start_mark.index >= e.end_mark.index) {
+      return absl::OkStatus();
+    }
+    const absl::string_view raw =
+        text_.substr(e.start_mark.index, e.end_mark.index - e.start_mark.index);
+    if (raw.find("\\/") == absl::string_view::npos) return absl::OkStatus();
+    for (size_t i = 0; i + 1 < raw.size(); ++i) {
+      if (raw[i] != '\\') continue;
+      if (raw[i + 1] == '/') {
+        return absl::InvalidArgumentError(absl::StrCat(
+            Where(e.start_mark),
+            ": while parsing a quoted scalar: found unknown escape character '/' (go-yaml, as "
+            "kustomize reads YAML, has no \"\\/\" escape; write \"/\")"));
+      }
+      ++i;  // skip the escaped character
+    }
+    return absl::OkStatus();
+  }
+
+  // The node being converted is the value of an object's annotation: path metadata/annotations/K
+  // in the document or in an item of a List.
+  bool AtAnnotationsMapping() const {
+    const size_t n = path_.size();
+    if (n != 2 && !(n == 4 && path_[0] == "items")) return false;
+    return path_[n - 2] == "metadata" && path_[n - 1] == "annotations";
+  }
+
+  // An annotation key as kustomize treats it: it rewrites every object's annotations from their
+  // text (RemoveBuildAnnotations), as new untagged keys that go-yaml resolves again, so a key
+  // whose text reads as a number, bool, null or timestamp ('1.0' quoted or not) is no longer a
+  // string and kustomize refuses the object; an empty key makes it panic.
+  absl::StatusOr<Json> AnnotationKey(const yaml_event_t& e, std::string text) {
+    if (text.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          Where(e.start_mark), ": an empty annotation key (kustomize v5.5 fails on it)"));
+    }
+    if (GoYamlCanWritePlain(text)) {
+      const Json resolved = ResolvePlainScalar(text);
+      std::string timestamp;
+      if (!resolved.is_string() || NormalizeTimestamp(text, &timestamp)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            Where(e.start_mark), ": annotation key \"", text,
+            "\" is not a string once kustomize rewrites the annotations (it reads as ",
+            resolved.is_string() ? "a timestamp" : resolved.type_name(),
+            "; json: unsupported type: map[interface {}]interface {})"));
+      }
+    }
+    return Json(std::move(text));
+  }
+
+  bool AtAnnotationValue() const {
+    if (key_context_) return false;
+    const size_t n = path_.size();
+    if (n != 3 && !(n == 5 && path_[0] == "items")) return false;
+    return path_[n - 3] == "metadata" && path_[n - 2] == "annotations";
+  }
+
+  // go-yaml ends a plain scalar inside a flow collection at '?' (libyaml reads on): the '?'
+  // then starts a key where go-yaml expects ',' or the collection's end, and kustomize refuses
+  // the file ("[a, b?c]", "{k: https://x/?q}").
+  absl::Status CheckGoYamlFlowPlain(const yaml_event_t& e, absl::string_view text) const {
+    if (flow_level_ == 0 || text.size() < 2 || text.find('?', 1) == absl::string_view::npos) {
+      return absl::OkStatus();
+    }
+    return absl::InvalidArgumentError(absl::StrCat(
+        Where(e.start_mark), ": did not find expected ',' or the end of the flow collection: ",
+        "go-yaml (kustomize) ends the plain scalar \"", text,
+        "\" at '?' inside [...] or {...}; quote it"));
   }
 
   static std::string KeyText(const Json& key) {
@@ -519,6 +698,13 @@ class EventParser {
   }
 
   yaml_parser_t parser_;
+  absl::string_view text_;
+  // Flow collections ([...] or {...}) the current node is inside.
+  int flow_level_ = 0;
+  // The scalar last converted was a timestamp (kept as its text, a string).
+  bool last_scalar_was_timestamp_ = false;
+  // The scalar last converted had a tag other than !!str (kept as its text).
+  bool last_scalar_non_string_tag_ = false;
   absl::string_view source_;
   const YamlLimits& limits_;
   const int64_t max_nodes_;
@@ -613,86 +799,173 @@ bool IsYaml11Special(absl::string_view s) {
   return words.contains(s);
 }
 
+// yaml.v2's isBase60Float, the YAML 1.1 sexagesimal numbers it quotes ("1:20", "190:20:30.15"):
+// ^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$
+bool IsBase60Float(absl::string_view s) {
+  size_t i = 0;
+  if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
+  if (i >= s.size() || !absl::ascii_isdigit(s[i])) return false;
+  ++i;
+  while (i < s.size() && (absl::ascii_isdigit(s[i]) || s[i] == '_')) ++i;
+  int groups = 0;
+  while (i < s.size() && s[i] == ':') {
+    ++i;
+    // [0-5]?[0-9]: one digit, or two with the first 0-5.
+    if (i >= s.size() || !absl::ascii_isdigit(s[i])) return false;
+    if (i + 1 < s.size() && absl::ascii_isdigit(s[i + 1]) && s[i] <= '5') {
+      i += 2;
+    } else {
+      i += 1;
+    }
+    ++groups;
+  }
+  if (groups == 0) return false;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    while (i < s.size() && (absl::ascii_isdigit(s[i]) || s[i] == '_')) ++i;
+  }
+  return i == s.size();
+}
+
 // True if a plain scalar with this text would not read back as the same string.
 bool IsAmbiguousAsPlain(const std::string& s) {
   if (IsYaml11Special(s)) return true;
+  // yaml.v2 resolves "<<" to its merge tag, so it quotes it.
+  if (s == "<<") return true;
   const Json resolved = ResolvePlainScalar(s);
   if (!resolved.is_string() || resolved.get_ref<const std::string&>() != s) return true;
   // A timestamp reads back as a string, but a typed parser would see a time: quote it.
   std::string timestamp;
   if (NormalizeTimestamp(s, &timestamp)) return true;
-  // YAML 1.1 base-60 numbers ("1:20") that older parsers read as numbers.
-  bool base60 = !s.empty() && absl::ascii_isdigit(s[0]) && s.find(':') != std::string::npos;
-  if (base60) {
-    for (char c : s) {
-      if (!absl::ascii_isdigit(c) && c != ':' && c != '.' && c != '_') {
-        base60 = false;
-        break;
-      }
-    }
-  }
-  return base60;
+  return IsBase60Float(s);
 }
 
-bool IsPrintable(unsigned char c) { return c >= 0x20 && c != 0x7f; }
+// The code point at s[i] and its length in bytes (s is valid UTF-8).
+char32_t RuneAt(absl::string_view s, size_t i, int* width) {
+  const unsigned char c = s[i];
+  int n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 1;
+  if (i + n > s.size()) n = 1;
+  char32_t rune = n == 1 ? c : c & (0xFF >> (n + 1));
+  for (int k = 1; k < n; ++k) rune = (rune << 6) | (s[i + k] & 0x3F);
+  *width = n;
+  return rune;
+}
+
+// go-yaml's is_printable (yaml.v2, which `kubectl kustomize` prints with): '\n', ASCII 0x20-0x7E,
+// U+00A0-U+D7FF and U+E000-U+FFFD but U+FEFF. Tabs, other controls, U+0080-U+009F and every
+// code point beyond U+FFFF (emoji) are not printable: a string holding one is double-quoted
+// with escapes.
+bool IsGoYamlPrintable(char32_t r) {
+  return r == '\n' || (r >= 0x20 && r <= 0x7E) || (r >= 0xA0 && r <= 0xD7FF) ||
+         (r >= 0xE000 && r <= 0xFFFD && r != 0xFEFF);
+}
+bool IsGoYamlBreak(char32_t r) {
+  return r == '\n' || r == '\r' || r == 0x85 || r == 0x2028 || r == 0x2029;
+}
 
 enum class ScalarStyle { kPlain, kSingleQuoted, kDoubleQuoted, kLiteral };
 
-ScalarStyle ChooseStyle(const std::string& s, bool is_key) {
-  if (s.empty()) return ScalarStyle::kDoubleQuoted;
-  bool special = false;
-  bool line_break = false;
-  for (unsigned char c : s) {
-    if (c == '\n') {
-      line_break = true;
-    } else if (c == '\t') {
-      // allowed in quoted/literal styles
-    } else if (!IsPrintable(c) && c < 0x80) {
-      special = true;
-    }
+// What go-yaml's emitter (yaml_emitter_analyze_scalar) allows for a string in block context.
+struct ScalarAnalysis {
+  bool block_plain_allowed = true;
+  bool single_quoted_allowed = true;
+  bool block_allowed = true;
+};
+
+ScalarAnalysis AnalyzeScalar(absl::string_view s) {
+  ScalarAnalysis a;
+  if (s.empty()) {
+    a.block_allowed = false;
+    return a;
   }
-  if (special) return ScalarStyle::kDoubleQuoted;
-  if (IsAmbiguousAsPlain(s)) return ScalarStyle::kDoubleQuoted;
-  if (line_break) {
-    if (is_key) return ScalarStyle::kDoubleQuoted;
-    // As go-yaml (kustomize): no block for text with tabs or with a line ending in a space.
-    // A leading space or line break is fine: the block then gets an indentation indicator.
-    bool block_ok = s.find('\t') == std::string::npos;
-    size_t start = 0;
-    while (block_ok && start <= s.size()) {
-      size_t end = s.find('\n', start);
-      if (end == std::string::npos) end = s.size();
-      if (end > start && (s[end - 1] == ' ' || s[end - 1] == '\t')) block_ok = false;
-      start = end + 1;
-    }
-    return block_ok ? ScalarStyle::kLiteral : ScalarStyle::kDoubleQuoted;
-  }
-  bool plain = true;
-  if (s.front() == ' ' || s.back() == ' ' || s.front() == '\t' || s.back() == '\t') plain = false;
-  if (s.rfind("---", 0) == 0 || s.rfind("...", 0) == 0) plain = false;
-  for (size_t i = 0; plain && i < s.size(); ++i) {
-    const char c = s[i];
-    const bool next_space = i + 1 == s.size() || s[i + 1] == ' ' || s[i + 1] == '\t';
-    const bool prev_space = i > 0 && (s[i - 1] == ' ' || s[i - 1] == '\t');
+  bool block_indicators = false, special = false, line_breaks = false;
+  bool leading_space = false, leading_break = false, trailing_space = false,
+       trailing_break = false, break_space = false, space_break = false;
+  bool previous_space = false, previous_break = false;
+  if (absl::StartsWith(s, "---") || absl::StartsWith(s, "...")) block_indicators = true;
+  bool preceded_by_whitespace = true;
+  for (size_t i = 0; i < s.size();) {
+    int w;
+    const char32_t r = RuneAt(s, i, &w);
+    const bool followed_by_whitespace =
+        i + w >= s.size() || s[i + w] == ' ' || s[i + w] == '\t';
     if (i == 0) {
-      switch (c) {
+      switch (r) {
         case '#': case ',': case '[': case ']': case '{': case '}': case '&': case '*':
         case '!': case '|': case '>': case '\'': case '"': case '%': case '@': case '`':
-          plain = false;
+          block_indicators = true;
           break;
         case '?': case ':': case '-':
-          if (next_space) plain = false;
+          if (followed_by_whitespace) block_indicators = true;
           break;
         default:
           break;
       }
     } else {
-      if (c == ':' && next_space) plain = false;
-      if (c == '#' && prev_space) plain = false;
+      if (r == ':' && followed_by_whitespace) block_indicators = true;
+      if (r == '#' && preceded_by_whitespace) block_indicators = true;
     }
+    if (!IsGoYamlPrintable(r)) special = true;
+    const bool last = i + w == s.size();
+    if (r == ' ') {
+      if (i == 0) leading_space = true;
+      if (last) trailing_space = true;
+      if (previous_break) break_space = true;
+      previous_space = true;
+      previous_break = false;
+    } else if (IsGoYamlBreak(r)) {
+      line_breaks = true;
+      if (i == 0) leading_break = true;
+      if (last) trailing_break = true;
+      if (previous_space) space_break = true;
+      previous_space = false;
+      previous_break = true;
+    } else {
+      previous_space = false;
+      previous_break = false;
+    }
+    preceded_by_whitespace = r == ' ' || r == '\t' || IsGoYamlBreak(r);
+    i += w;
   }
-  if (plain) return ScalarStyle::kPlain;
-  return ScalarStyle::kSingleQuoted;
+  if (leading_space || leading_break || trailing_space || trailing_break) {
+    a.block_plain_allowed = false;
+  }
+  if (trailing_space) a.block_allowed = false;
+  if (break_space) {
+    a.block_plain_allowed = false;
+    a.single_quoted_allowed = false;
+  }
+  if (space_break || special) {
+    a.block_plain_allowed = false;
+    a.single_quoted_allowed = false;
+    a.block_allowed = false;
+  }
+  if (line_breaks || block_indicators) a.block_plain_allowed = false;
+  return a;
+}
+
+bool GoYamlCanWritePlain(absl::string_view s) {
+  return !s.empty() && AnalyzeScalar(s).block_plain_allowed;
+}
+
+// The style yaml.v2 prints a string in (block context): a literal block if it holds "\n",
+// plain if a plain scalar reads back as the same string, else double-quoted; then downgraded
+// as its emitter does: plain to single-quoted, single-quoted to double-quoted and a literal
+// (or any key that needs one) to double-quoted where the text does not allow them.
+ScalarStyle ChooseStyle(const std::string& s, bool is_key) {
+  if (s.empty()) return ScalarStyle::kDoubleQuoted;
+  ScalarStyle style = s.find('\n') != std::string::npos ? ScalarStyle::kLiteral
+                      : IsAmbiguousAsPlain(s)           ? ScalarStyle::kDoubleQuoted
+                                                        : ScalarStyle::kPlain;
+  const ScalarAnalysis a = AnalyzeScalar(s);
+  if (style == ScalarStyle::kPlain && !a.block_plain_allowed) style = ScalarStyle::kSingleQuoted;
+  if (style == ScalarStyle::kSingleQuoted && !a.single_quoted_allowed) {
+    style = ScalarStyle::kDoubleQuoted;
+  }
+  if (style == ScalarStyle::kLiteral && (!a.block_allowed || is_key)) {
+    style = ScalarStyle::kDoubleQuoted;
+  }
+  return style;
 }
 
 // kustomize's emitter (go-yaml v3) folds long flow scalars: once a line is past this column,
@@ -763,21 +1036,49 @@ void AppendFlowScalar(const std::string& s, ScalarStyle style, int indent, bool 
     spaces = !double_quoted && c == '\t';
     if (!double_quoted) {
       if (quote != 0 && c == quote) w.Put(quote);
-      w.Put(static_cast<char>(c));
+      int width;
+      const char32_t rune = RuneAt(s, i, &width);
+      w.Put(absl::string_view(s).substr(i, width));
+      i += width - 1;
+      if (rune != '\n' && IsGoYamlBreak(rune) && i + 1 < s.size()) {
+        // go-yaml writes a break other than "\n" as it is, then indents the text after it.
+        w.out->append(w.indent, ' ');
+        w.column = w.indent;
+      }
       continue;
     }
-    switch (c) {
+    int width;
+    const char32_t rune = RuneAt(s, i, &width);
+    if (IsGoYamlPrintable(rune) && !IsGoYamlBreak(rune) && rune != '"' && rune != '\\') {
+      w.Put(absl::string_view(s).substr(i, width));
+      i += width - 1;
+      continue;
+    }
+    i += width - 1;
+    switch (rune) {
+      case 0x00: w.Put("\\0"); break;
+      case 0x07: w.Put("\\a"); break;
+      case 0x08: w.Put("\\b"); break;
+      case 0x09: w.Put("\\t"); break;
+      case 0x0A: w.Put("\\n"); break;
+      case 0x0B: w.Put("\\v"); break;
+      case 0x0C: w.Put("\\f"); break;
+      case 0x0D: w.Put("\\r"); break;
+      case 0x1B: w.Put("\\e"); break;
       case '"': w.Put("\\\""); break;
       case '\\': w.Put("\\\\"); break;
-      case '\n': w.Put("\\n"); break;
-      case '\t': w.Put("\\t"); break;
-      case '\r': w.Put("\\r"); break;
-      case '\0': w.Put("\\0"); break;
+      case 0x85: w.Put("\\N"); break;
+      case 0xA0: w.Put("\\_"); break;
+      case 0x2028: w.Put("\\L"); break;
+      case 0x2029: w.Put("\\P"); break;
       default:
-        if (c < 0x20 || c == 0x7f) {
-          w.Put(absl::StrCat("\\x", absl::Hex(c, absl::kZeroPad2)));
+        // Upper-case hex, as go-yaml writes it.
+        if (rune <= 0xFF) {
+          w.Put(absl::StrFormat("\\x%02X", static_cast<unsigned>(rune)));
+        } else if (rune <= 0xFFFF) {
+          w.Put(absl::StrFormat("\\u%04X", static_cast<unsigned>(rune)));
         } else {
-          w.Put(static_cast<char>(c));
+          w.Put(absl::StrFormat("\\U%08X", static_cast<unsigned>(rune)));
         }
     }
   }
@@ -801,7 +1102,9 @@ void AppendScalarString(const std::string& s, int indent, bool is_key, std::stri
       // Clip keeps one final line break only after content: text that is all line breaks
       // needs keep ("+"), as go-yaml writes it.
       if (trailing != 1 || s.size() == 1) out->push_back(trailing == 0 ? '-' : '+');
-      const std::string pad(indent, ' ');
+      // A document that is one string has no parent to indent under: its lines go 2 in, as
+      // go-yaml writes them (at column 0 they would end the scalar).
+      const std::string pad(std::max(indent, 2), ' ');
       size_t start = 0;
       // The line break that ends the node (written by whoever writes next) is the value's last
       // newline, so the body stops before it; "|+" keeps the blank lines before that.
@@ -820,6 +1123,43 @@ void AppendScalarString(const std::string& s, int indent, bool is_key, std::stri
       return;
     }
   }
+}
+
+// Go's strconv.FormatFloat(d, 'f', -1, 64) for a finite `d`: the shortest decimal digits that
+// read back as `d`, written without an exponent.
+std::string GoShortestFixed(double d) {
+  char buffer[64];
+  auto scientific =
+      std::to_chars(buffer, buffer + sizeof(buffer), d, std::chars_format::scientific);
+  const absl::string_view text(buffer, scientific.ptr - buffer);
+  std::string out;
+  size_t i = 0;
+  if (i < text.size() && text[i] == '-') {
+    out.push_back('-');
+    ++i;
+  }
+  std::string digits;
+  int exponent = 0;
+  const size_t e = text.find('e');
+  for (size_t k = i; k < (e == absl::string_view::npos ? text.size() : e); ++k) {
+    if (absl::ascii_isdigit(text[k])) digits.push_back(text[k]);
+  }
+  if (e != absl::string_view::npos) (void)absl::SimpleAtoi(text.substr(e + 1), &exponent);
+  // digits = d1 d2 ... dn, value = d1.d2...dn x 10^exponent.
+  const int n = static_cast<int>(digits.size());
+  if (exponent >= n - 1) {
+    out += digits;
+    out.append(exponent - (n - 1), '0');
+  } else if (exponent >= 0) {
+    out += digits.substr(0, exponent + 1);
+    out.push_back('.');
+    out += digits.substr(exponent + 1);
+  } else {
+    out += "0.";
+    out.append(-exponent - 1, '0');
+    out += digits;
+  }
+  return out;
 }
 
 void AppendNumber(const Json& value, std::string* out) {
@@ -844,8 +1184,10 @@ void AppendNumber(const Json& value, std::string* out) {
     char buffer[64];
     const double magnitude = std::fabs(d);
     if (magnitude == 0 || (magnitude >= 1e-6 && magnitude < 1e21)) {
-      auto fixed = std::to_chars(buffer, buffer + sizeof(buffer), d, std::chars_format::fixed);
-      const absl::string_view text(buffer, fixed.ptr - buffer);
+      // Go's strconv.FormatFloat(d, 'f', -1, 64): the shortest digits that read back as `d`,
+      // padded with zeros ("12345678901234567000", not the exact "...7168").
+      const std::string go_fixed = GoShortestFixed(d);
+      const absl::string_view text(go_fixed);
       int64_t as_int;
       uint64_t as_uint;
       if (text.find('.') == absl::string_view::npos &&
@@ -863,8 +1205,7 @@ void AppendNumber(const Json& value, std::string* out) {
     if (exponent < -4 || exponent >= 6) {
       out->append(text.data(), text.size());
     } else {
-      auto fixed = std::to_chars(buffer, buffer + sizeof(buffer), d, std::chars_format::fixed);
-      out->append(buffer, fixed.ptr - buffer);
+      out->append(GoShortestFixed(d));
     }
     return;
   }
@@ -1075,6 +1416,137 @@ absl::StatusOr<nlohmann::json> ParseYaml(absl::string_view text, absl::string_vi
                      docs->size()));
   }
   return std::move((*docs)[0].value);
+}
+
+namespace {
+
+// A JSON pointer token ("~" and "/" escaped).
+std::string PointerToken(absl::string_view token) {
+  return absl::StrReplaceAll(token, {{"~", "~0"}, {"/", "~1"}});
+}
+
+// The first code point of `s` go-yaml's reader refuses, or 0.
+char32_t UnreadableRune(absl::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    int width;
+    const char32_t r = RuneAt(s, i, &width);
+    if (r == 0x7F || (r >= 0x80 && r <= 0x9F && r != 0x85) || r == 0xFFFE || r == 0xFFFF) {
+      return r;
+    }
+    i += width;
+  }
+  return 0;
+}
+
+absl::Status CheckPrintableAt(const Json& value, std::string* pointer) {
+  auto check_string = [&](absl::string_view s, absl::string_view what) -> absl::Status {
+    if (const char32_t r = UnreadableRune(s); r != 0) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s at %s holds U+%04X: kustomize refuses it when it prints the object (yaml: "
+          "control characters are not allowed)",
+          what, pointer->empty() ? "/" : *pointer, static_cast<unsigned>(r)));
+    }
+    return absl::OkStatus();
+  };
+  if (value.is_number_float()) {
+    const double d = value.get<double>();
+    if (!std::isfinite(d)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the value at ", pointer->empty() ? "/" : *pointer, " is ",
+          std::isnan(d) ? "NaN" : (d > 0 ? "+Inf" : "-Inf"),
+          ": kustomize refuses it when it prints the object (json: unsupported value); quote "
+          "it to keep it as a string"));
+    }
+  } else if (value.is_string()) {
+    return check_string(value.get_ref<const std::string&>(), "the string");
+  } else if (value.is_object()) {
+    for (auto it = value.begin(); it != value.end(); ++it) {
+      const size_t size = pointer->size();
+      absl::StrAppend(pointer, "/", PointerToken(it.key()));
+      absl::Status status = check_string(it.key(), "the key");
+      // In a key, a raw NEL breaks the JSON text go-yaml reads ("did not find expected ',' or
+      // '}'").
+      if (status.ok() && absl::StrContains(it.key(), "\xC2\x85")) {
+        status = absl::InvalidArgumentError(absl::StrCat(
+            "the key at ", *pointer, " holds U+0085: kustomize refuses it when it prints the "
+            "object (yaml: did not find expected ',' or '}')"));
+      }
+      if (status.ok()) status = CheckPrintableAt(it.value(), pointer);
+      pointer->resize(size);
+      if (!status.ok()) return status;
+    }
+  } else if (value.is_array()) {
+    for (size_t i = 0; i < value.size(); ++i) {
+      const size_t size = pointer->size();
+      absl::StrAppend(pointer, "/", i);
+      absl::Status status = CheckPrintableAt(value[i], pointer);
+      pointer->resize(size);
+      if (!status.ok()) return status;
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+namespace {
+
+// What kustomize's JSON round trip makes of a string holding U+0085 (NEL): Go's JSON encoder
+// writes NEL raw, and go-yaml reads the JSON text as YAML 1.1, where NEL is a line break inside
+// a double-quoted scalar: a run of spaces and breaks holding n NELs folds to one space (n = 1)
+// or n - 1 line feeds, as YAML folds lines.
+bool FoldNel(std::string* s) {
+  if (s->find("\xC2\x85") == std::string::npos) return false;
+  std::string out;
+  size_t i = 0;
+  while (i < s->size()) {
+    if ((*s)[i] != ' ' && !((*s)[i] == '\xC2' && i + 1 < s->size() && (*s)[i + 1] == '\x85')) {
+      out.push_back((*s)[i++]);
+      continue;
+    }
+    size_t j = i, breaks = 0;
+    while (j < s->size()) {
+      if ((*s)[j] == ' ') {
+        ++j;
+      } else if ((*s)[j] == '\xC2' && j + 1 < s->size() && (*s)[j + 1] == '\x85') {
+        ++breaks;
+        j += 2;
+      } else {
+        break;
+      }
+    }
+    if (breaks == 0) {
+      out.append(*s, i, j - i);
+    } else if (breaks == 1) {
+      out.push_back(' ');
+    } else {
+      out.append(breaks - 1, '\n');
+    }
+    i = j;
+  }
+  *s = std::move(out);
+  return true;
+}
+
+void FoldNelIn(Json& value) {
+  if (value.is_string()) {
+    FoldNel(value.get_ptr<std::string*>());
+  } else if (value.is_array()) {
+    for (Json& item : value) FoldNelIn(item);
+  } else if (value.is_object()) {
+    for (auto it = value.begin(); it != value.end(); ++it) {
+      FoldNelIn(it.value());
+    }
+  }
+}
+
+}  // namespace
+
+void ApplyKustomizePrintRoundTrip(nlohmann::json& value) { FoldNelIn(value); }
+
+absl::Status CheckKustomizePrintable(const nlohmann::json& value) {
+  std::string pointer;
+  return CheckPrintableAt(value, &pointer);
 }
 
 std::string EmitYaml(const nlohmann::json& value) {

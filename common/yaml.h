@@ -36,6 +36,14 @@ struct YamlLimits {
   // Duplicate mapping keys are an error unless this is set; then a later key replaces an
   // earlier one, as sigs.k8s.io/yaml reads a kustomization file.
   bool allow_duplicate_keys = false;
+  // Refuse a mapping key that is not a string (an int, bool, float, null or timestamp) in any
+  // mapping but a document's top one, as kustomize refuses such a resource when it prints it
+  // (go-yaml decodes the mapping as map[interface{}]interface{}, which JSON cannot encode).
+  bool nested_keys_must_be_strings = false;
+  // Read the values of an object's metadata.annotations (of the document, or of a List's
+  // items) as their source text when they are not strings ("017", "1e3", "~", "" for nothing),
+  // as kustomize reads them (kyaml's GetAnnotations takes each node's text).
+  bool annotation_values_as_text = false;
   // The render's budget (common/budget.h), charged with every node and every byte an alias
   // copies, and checked for cancellation per document; null: the thread's CurrentBudget(), if
   // any. The per-parse limits above still apply.
@@ -64,6 +72,17 @@ std::string EmitYaml(const nlohmann::json& value);
 
 // Emits values as a stream separated by "---\n", as `kubectl kustomize` prints.
 std::string EmitYamlStream(const std::vector<nlohmann::json>& values);
+
+// Checks that `kubectl kustomize` could print `value`, which it encodes as JSON and reads back
+// with go-yaml: no NaN or infinite number (Go's JSON encoder refuses them: "json: unsupported
+// value: +Inf") and no string or key holding a code point go-yaml's reader refuses (U+007F,
+// U+0080-U+009F but U+0085, U+FFFE, U+FFFF: "control characters are not allowed").
+// INVALID_ARGUMENT naming the JSON pointer of the first such value and the cause.
+absl::Status CheckKustomizePrintable(const nlohmann::json& value);
+
+// Rewrites `value` as kustomize's printing round trip (JSON, then go-yaml) changes it: U+0085
+// (NEL) in strings folds as a YAML line break (see yaml.cc).
+void ApplyKustomizePrintRoundTrip(nlohmann::json& value);
 
 }  // namespace todoke
 

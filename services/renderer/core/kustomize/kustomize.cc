@@ -354,7 +354,11 @@ class Builder {
   // The objects of one resource file: documents, with `*List` kinds expanded.
   absl::StatusOr<std::vector<Resource>> ParseResources(absl::string_view text,
                                                        const std::string& path) {
-    ASSIGN_OR_RETURN(std::vector<YamlDocument> documents, ParseYamlStream(text, path));
+    // As kustomize, refuse non-string keys in an object's nested mappings (it cannot print them).
+    YamlLimits limits;
+    limits.nested_keys_must_be_strings = true;
+    limits.annotation_values_as_text = true;
+    ASSIGN_OR_RETURN(std::vector<YamlDocument> documents, ParseYamlStream(text, path, limits));
     std::vector<Resource> out;
     auto add = [&](Json object, int line) -> absl::Status {
       if (!object.is_object()) {
@@ -630,7 +634,17 @@ absl::StatusOr<std::vector<Json>> Build(const FileSource& files, absl::string_vi
   Kustomization top;
   RETURN_IF_ERROR(builder.AccumulateDirectory(dir, acc, /*as_component=*/false,
                                               /*top_level=*/true, &top));
-  return builder.Finish(acc, top);
+  ASSIGN_OR_RETURN(std::vector<Json> objects, builder.Finish(acc, top));
+  // kustomize prints each object through JSON and go-yaml, which refuse some values.
+  for (Json& object : objects) {
+    ApplyKustomizePrintRoundTrip(object);
+    if (absl::Status printable = CheckKustomizePrintable(object); !printable.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          GetString(object, "kind"), " ", GetString(object.value("metadata", Json::object()), "name"), ": ",
+          printable.message()));
+    }
+  }
+  return objects;
 }
 
 }  // namespace todoke::renderer::kustomize

@@ -30,7 +30,11 @@ absl::StatusOr<PatchText> LoadPatchText(const FileSource& files,
 
 // The documents of a patch text (nulls dropped).
 absl::StatusOr<std::vector<Json>> ParsePatchDocuments(const PatchText& patch) {
-  ASSIGN_OR_RETURN(std::vector<YamlDocument> documents, ParseYamlStream(patch.text, patch.source));
+  // Annotation values are read as kustomize reads them (their source text), as in resources.
+  YamlLimits limits;
+  limits.annotation_values_as_text = true;
+  ASSIGN_OR_RETURN(std::vector<YamlDocument> documents,
+                   ParseYamlStream(patch.text, patch.source, limits));
   std::vector<Json> out;
   for (YamlDocument& document : documents) {
     if (document.value.is_null()) continue;
@@ -51,9 +55,9 @@ ResId PatchId(const Json& patch) {
 absl::Status CheckPatchedObject(const Resource& resource, const ResId& id,
                                 absl::string_view source) {
   if (!resource.object.is_object()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        source, ": patching ", id.ToString(), " leaves a ", resource.object.type_name(),
-        " instead of an object"));
+    return absl::InvalidArgumentError(absl::StrCat(source, ": patching ", id.ToString(),
+                                                   " leaves a ", resource.object.type_name(),
+                                                   " instead of an object"));
   }
   auto metadata = resource.object.find("metadata");
   if (metadata != resource.object.end() && !metadata->is_object()) {
