@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "common/grpc_server.h"
 
 namespace todoke {
 namespace {
@@ -85,10 +86,7 @@ std::unique_ptr<grpc::ClientContext> ContextWithTimeout(absl::Duration timeout) 
 std::unique_ptr<grpc::ClientContext> ContextWithinDeadline(const grpc::ServerContext& parent,
                                                            absl::Duration timeout) {
   auto context = std::make_unique<grpc::ClientContext>();
-  absl::Time deadline = absl::Now() + timeout;
-  const absl::Time parent_deadline = absl::FromChrono(parent.deadline());
-  if (parent_deadline < deadline) deadline = parent_deadline;
-  context->set_deadline(absl::ToChronoTime(deadline));
+  context->set_deadline(absl::ToChronoTime(DeadlineOf(parent, timeout)));
   return context;
 }
 

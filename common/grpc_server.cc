@@ -8,6 +8,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 
+#include <algorithm>
+#include <chrono>
 #include <climits>
 
 namespace todoke {
@@ -84,6 +86,17 @@ int WaitForShutdownSignal() {
   while (sigwait(&set, &signal_number) != 0) {
   }
   return signal_number;
+}
+
+absl::Time DeadlineOf(const grpc::ServerContext& context, absl::Duration budget) {
+  const absl::Time now = absl::Now();
+  absl::Time client = absl::InfiniteFuture();
+  const std::chrono::system_clock::time_point raw = context.deadline();
+  if (raw != std::chrono::system_clock::time_point::max()) {
+    client = absl::FromChrono(raw);
+    if (client > now + absl::Hours(24 * 365)) client = absl::InfiniteFuture();
+  }
+  return std::min(client, now + budget);
 }
 
 }  // namespace todoke

@@ -69,6 +69,13 @@ void BlockShutdownSignals();
 // Waits for SIGTERM or SIGINT (blocked by BlockShutdownSignals) and returns its number.
 int WaitForShutdownSignal();
 
+// The deadline a service works to for the call in `context`: the earlier of the client's
+// deadline and now + `budget` (the service's own bound for this kind of call). A client that set
+// no deadline (or one more than a year away) leaves only the budget; with neither the result is
+// absl::InfiniteFuture(). Every adapter derives the deadline it hands its core from this.
+absl::Time DeadlineOf(const grpc::ServerContext& context,
+                      absl::Duration budget = absl::InfiniteDuration());
+
 }  // namespace todoke
 
 #endif  // TODOKE_COMMON_GRPC_SERVER_H_

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/grpc_server.h"
 #include "common/grpc_status.h"
 #include "common/json_parse.h"
 #include "common/metrics.h"
@@ -138,13 +139,6 @@ std::string DefaultNamespaceOf(const types::v1::Destination& destination) {
 ApplierService::ApplierService(std::shared_ptr<DestinationRegistry> registry,
                                ApplierServiceOptions options)
     : registry_(std::move(registry)), options_(options) {}
-
-absl::Time ApplierService::DeadlineOf(const grpc::ServerContext& context,
-                                      absl::Duration budget) const {
-  absl::Time own = absl::Now() + budget;
-  absl::Time client = absl::FromChrono(context.deadline());
-  return std::min(own, client);
-}
 
 grpc::Status ApplierService::ReadLive(grpc::ServerContext* context,
                                       const v1::ReadLiveRequest* request,

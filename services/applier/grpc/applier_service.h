@@ -41,8 +41,6 @@ class ApplierService final : public v1::Applier::Service {
                           grpc::ServerWriter<v1::DriftEvent>* writer) override;
 
  private:
-  absl::Time DeadlineOf(const grpc::ServerContext& context, absl::Duration budget) const;
-
   std::shared_ptr<DestinationRegistry> registry_;
   const ApplierServiceOptions options_;
 };

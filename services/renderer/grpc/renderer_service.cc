@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/grpc_server.h"
 #include "common/grpc_status.h"
 #include "common/metrics.h"
 #include "common/status.h"
@@ -87,8 +88,7 @@ absl::Status RendererService::DoRender(grpc::ServerContext& context,
   ASSIGN_OR_RETURN(RenderOptions options, RenderOptionsFromProto(request.options()));
 
   FetcherFileSourceOptions source_options;
-  source_options.deadline = std::min(absl::FromChrono(context.deadline()),
-                                     absl::Now() + config_.render_timeout);
+  source_options.deadline = DeadlineOf(context, config_.render_timeout);
   source_options.max_files = config_.read_tree_max_files;
   source_options.max_total_bytes = config_.read_tree_max_bytes;
   FetcherFileSource files(fetcher_, request.repo_url(), request.commit(), source_options);
@@ -107,8 +107,20 @@ absl::Status RendererService::DoRender(grpc::ServerContext& context,
   grpc::ServerContext* server_context = &context;
   budget.SetCancelHook([server_context] { return server_context->IsCancelled(); });
   options.budget = &budget;
-  ASSIGN_OR_RETURN(CachingRenderer::Output output,
-                   renderer_->Render(request.repo_url(), files, path, options));
+  absl::StatusOr<CachingRenderer::Output> rendered =
+      renderer_->Render(request.repo_url(), files, path, options);
+  if (!rendered.ok()) {
+    static prometheus::Counter& stopped = MetricCounter(
+        "todoke_renderer_renders_stopped_total",
+        "renders whose build stopped because the caller cancelled or the deadline passed");
+    static prometheus::Counter& exhausted = MetricCounter(
+        "todoke_renderer_renders_over_budget_total",
+        "renders refused for holding more than --render-max-nodes or --render-max-bytes");
+    if (budget.stopped()) stopped.Increment();
+    if (absl::IsResourceExhausted(budget.failure())) exhausted.Increment();
+    return rendered.status();
+  }
+  CachingRenderer::Output output = *std::move(rendered);
   const RenderResult& result = *output.result;
   response.mutable_objects()->Reserve(static_cast<int>(result.objects.size()));
   for (size_t i = 0; i < result.objects.size(); ++i) {

@@ -5,20 +5,12 @@
 #include <utility>
 
 #include "absl/time/time.h"
+#include "common/grpc_server.h"
 #include "common/grpc_status.h"
 #include "common/metrics.h"
 
 namespace todoke::source_fetcher {
 namespace {
-
-// The call's deadline; InfiniteFuture() when the client set none.
-absl::Time DeadlineOf(const grpc::ServerContext* context) {
-  std::chrono::system_clock::time_point deadline = context->deadline();
-  if (deadline == std::chrono::system_clock::time_point::max()) return absl::InfiniteFuture();
-  absl::Time t = absl::FromChrono(deadline);
-  if (t > absl::Now() + absl::Hours(24 * 365)) return absl::InfiniteFuture();
-  return t;
-}
 
 void ToProto(const Revision& in, v1::Revision* out) {
   out->set_commit(in.commit);
@@ -52,7 +44,7 @@ grpc::Status SourceFetcherService::Resolve(grpc::ServerContext* context,
   core.repo_url = request->repo_url();
   core.ref = request->ref();
   core.bypass_ref_cache = request->bypass_ref_cache();
-  core.deadline = DeadlineOf(context);
+  core.deadline = DeadlineOf(*context);
   absl::StatusOr<ResolveResult> result = fetcher_->Resolve(core);
   if (!result.ok()) return ToGrpcStatus(result.status());
   ToProto(result->revision, response->mutable_revision());
@@ -77,7 +69,7 @@ grpc::Status SourceFetcherService::ReadTree(grpc::ServerContext* context,
   core.path = request->path();
   core.max_files = request->max_files();
   core.max_total_bytes = request->max_total_bytes();
-  core.deadline = DeadlineOf(context);
+  core.deadline = DeadlineOf(*context);
   // Responses of up to about piece_bytes_: TreeFiles (whole small files, or pieces) are added
   // until the next one would not fit, then the response is sent.
   v1::ReadTreeResponse batch;
@@ -138,7 +130,7 @@ grpc::Status SourceFetcherService::GetRevision(grpc::ServerContext* context,
   GetRevisionRequest core;
   core.repo_url = request->repo_url();
   core.commit = request->commit();
-  core.deadline = DeadlineOf(context);
+  core.deadline = DeadlineOf(*context);
   absl::StatusOr<Revision> revision = fetcher_->GetRevision(core);
   if (!revision.ok()) return ToGrpcStatus(revision.status());
   ToProto(*revision, response);
