@@ -1,6 +1,7 @@
 #include "services/orchestrator/core/reconciler.h"
 
 #include <algorithm>
+#include <set>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -153,60 +154,93 @@ J* ItemWithKey(J& items, const Json& key) {
   return nullptr;
 }
 
-// Copies into `wanted` the live value (from `have`) of every field the fieldsV1 tree `owned`
-// names where both objects hold one: "f:" fields by name, "k:" list items by their key fields,
-// "i:" items by position; a leaf ({}) is a whole value. Set items ("v:") are the same value on
-// both sides. Returns whether anything changed.
-bool CopyOwnedFields(const Json& owned, Json& wanted, const Json& have) {
+// Removes from `wanted` (the object todoke applies) what the fieldsV1 tree `owned` says another
+// field manager owns, so that todoke's server-side apply no longer claims it: the other manager
+// keeps owning it, the live value stays, and that manager's next apply without force meets no
+// conflict (had todoke applied the live value instead, it would co-own the field). The rule:
+//  - "f:" fields: a leaf ({}) owned field is removed whole; a field with owned children is
+//    descended into, and a map or list that this leaves empty is removed too (applying an empty
+//    map or list would claim the field itself). Names in `keep` (apiVersion and kind at the top,
+//    metadata's name and namespace, the key fields of a list item) are never removed.
+//  - "k:" items of an associative list are found by their key fields, wherever they sit, and
+//    descended into: only the owned fields inside are removed, never the key fields nor the item
+//    itself, since Git lists the item (todoke applying an item reduced to its keys co-owns its
+//    keys and membership only, which never conflicts: both sides hold the same key values). An
+//    item the manager owns as a leaf ({}: the whole item is its value) is removed.
+//  - "v:" items of a set list are leaves: one owned by the manager is removed from Git's list
+//    (todoke would otherwise co-own that member).
+//  - "i:" items are descended into by position but never removed (that would shift the others).
+// Returns whether anything was removed.
+bool OmitOwnedFields(const Json& owned, Json& wanted, const std::set<std::string>& keep) {
   if (!owned.is_object()) return false;
+  static const std::set<std::string>* const kNone = new std::set<std::string>();
+  static const std::set<std::string>* const kMetadata =
+      new std::set<std::string>{"name", "namespace"};
   bool changed = false;
   for (auto it = owned.begin(); it != owned.end(); ++it) {
     const std::string& element = it.key();
     const Json& child = it.value();
     if (!child.is_object() || element.size() < 2 || element[1] != ':') continue;
-    const absl::string_view name = absl::string_view(element).substr(2);
-    Json* to = nullptr;
-    const Json* from = nullptr;
-    if (element[0] == 'f' && wanted.is_object() && have.is_object()) {
-      auto w = wanted.find(std::string(name));
-      auto h = have.find(std::string(name));
-      if (w != wanted.end() && h != have.end()) {
-        to = &*w;
-        from = &*h;
-      }
-    } else if (element[0] == 'k' && wanted.is_array() && have.is_array()) {
-      absl::StatusOr<Json> key = ParseJson(name);
-      if (key.ok() && key->is_object()) {
-        to = ItemWithKey(wanted, *key);
-        from = ItemWithKey(have, *key);
-      }
-    } else if (element[0] == 'i' && wanted.is_array() && have.is_array()) {
-      size_t index = 0;
-      if (absl::SimpleAtoi(name, &index) && index < wanted.size() && index < have.size()) {
-        to = &wanted[index];
-        from = &have[index];
-      }
-    }
-    if (to == nullptr || from == nullptr) continue;
-    if (child.empty()) {  // the manager owns the whole value
-      if (*to != *from) {
-        *to = *from;
+    const std::string name = element.substr(2);
+    if (element[0] == 'f' && wanted.is_object()) {
+      if (keep.count(name) > 0) continue;
+      auto field = wanted.find(name);
+      if (field == wanted.end()) continue;
+      if (child.empty()) {
+        wanted.erase(field);
         changed = true;
+        continue;
       }
-    } else {
-      changed |= CopyOwnedFields(child, *to, *from);
+      const bool was_empty = (field->is_object() || field->is_array()) && field->empty();
+      // Under the top level (which keeps apiVersion), metadata keeps name and namespace.
+      const bool top = keep.count("apiVersion") > 0;
+      if (OmitOwnedFields(child, *field, top && name == "metadata" ? *kMetadata : *kNone)) {
+        changed = true;
+        if (!was_empty && (field->is_object() || field->is_array()) && field->empty()) {
+          wanted.erase(field);
+        }
+      }
+    } else if (element[0] == 'k' && wanted.is_array()) {
+      absl::StatusOr<Json> key = ParseJson(name);
+      if (!key.ok() || !key->is_object()) continue;
+      Json* item = ItemWithKey(wanted, *key);
+      if (item == nullptr) continue;
+      if (child.empty()) {
+        wanted.erase(static_cast<size_t>(item - &wanted[0]));
+        changed = true;
+        continue;
+      }
+      std::set<std::string> key_fields;
+      for (auto k = key->begin(); k != key->end(); ++k) key_fields.insert(k.key());
+      changed |= OmitOwnedFields(child, *item, key_fields);
+    } else if (element[0] == 'v' && wanted.is_array() && child.empty()) {
+      absl::StatusOr<Json> value = ParseJson(name);
+      if (!value.ok()) continue;
+      auto member = std::find(wanted.begin(), wanted.end(), *value);
+      if (member == wanted.end()) continue;
+      wanted.erase(member);
+      changed = true;
+    } else if (element[0] == 'i' && wanted.is_array() && !child.empty()) {
+      size_t index = 0;
+      if (absl::SimpleAtoi(name, &index) && index < wanted.size()) {
+        changed |= OmitOwnedFields(child, wanted[index], *kNone);
+      }
     }
   }
   return changed;
 }
 
-// Argo CD's RespectIgnoreDifferences: where an ignoreDifferences rule matching `desired` names a
-// field (by json pointer, or as owned by one of its managedFieldsManagers in the live object's
-// metadata.managedFields) that holds a value in both the desired and the `live` object, the
-// applied object carries the live value, so a sync (self-heal of another field, a new commit)
-// never takes back a field the rules leave to someone else (`kubectl scale`, an autoscaler, a
-// controller applying with its own field manager); with an automated sync's force it would
-// otherwise take the field over. A field only Git sets is applied as in Git.
+// Argo CD's RespectIgnoreDifferences, for server-side apply. Where an ignoreDifferences rule
+// matching `desired` names a field by json pointer and both the desired and the `live` object
+// hold a value there, the applied object carries the live value (nobody else is known to own it,
+// so leaving it out could reset it). Where the rule names managedFieldsManagers, every field one
+// of them owns in the live object's metadata.managedFields (the status subresource aside: it is
+// never applied) is left out of the applied object (see OmitOwnedFields): todoke gives the field
+// up, the other manager keeps it and its value, and its next apply without force does not
+// conflict with todoke. Either way a sync (self-heal of another field, a new commit) never takes
+// back a field the rules leave to someone else (`kubectl scale`, an autoscaler, a controller
+// applying with its own field manager), as an automated sync's force otherwise would. A field
+// only Git sets is applied as in Git.
 types::v1::KubeObject WithIgnoredLiveValues(
     const types::v1::KubeObject& desired, const types::v1::KubeObject* live,
     const google::protobuf::RepeatedPtrField<types::v1::IgnoreRule>& rules, absl::string_view ns) {
@@ -254,7 +288,7 @@ types::v1::KubeObject WithIgnoredLiveValues(
             subresource->get<std::string>() == "status") {
           continue;
         }
-        changed |= CopyOwnedFields(*fields, *wanted, *have);
+        changed |= OmitOwnedFields(*fields, *wanted, {"apiVersion", "kind"});
       }
     }
   }

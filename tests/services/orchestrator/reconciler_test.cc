@@ -851,7 +851,10 @@ constexpr char kLiveDeployment[] =
     R"({"fieldsV1":{"f:spec":{"f:replicas":{}}},"manager":"hpa","operation":"Update",)"
     R"("subresource":"scale"},)"
     R"({"fieldsV1":{"f:spec":{"f:template":{"f:spec":{"f:containers":{)"
-    R"("k:{\"name\":\"web\"}":{"f:image":{}}}}}}},"manager":"kubectl-edit","operation":"Update"}],)"
+    R"("k:{\"name\":\"web\"}":{"f:image":{}}}}}}},"manager":"kubectl-edit","operation":"Update"},)"
+    R"({"fieldsV1":{"f:metadata":{"f:name":{}},"f:spec":{"f:template":{"f:spec":{"f:containers":{)"
+    R"("k:{\"name\":\"proxy\"}":{".":{},"f:image":{},"f:name":{}}}}}}},)"
+    R"("manager":"injector","operation":"Apply"}],)"
     R"("name":"web","namespace":"prod"},)"
     R"("spec":{"replicas":7,"template":{"spec":{"containers":[{"image":"envoy:1","name":"proxy"},)"
     R"({"image":"nginx:edited","name":"web"}]}}}})";
@@ -883,28 +886,63 @@ TEST_F(ReconcilerTest, FieldsOfIgnoredManagersKeepTheirLiveValuesWhenApplied) {
     }
     return Json();
   };
-  // A sync (here a user's, forced as an automated one is) carries the autoscaler's replicas; the
-  // image, which the rules do not leave to anyone, is Git's.
+  // A sync (here a user's, forced as an automated one is) leaves the autoscaler's replicas out,
+  // so that server-side apply keeps them the autoscaler's alone (applying its value would make
+  // todoke a co-owner, and the autoscaler's next apply without force would conflict); the image,
+  // which the rules do not leave to anyone, is Git's.
   SyncOrder order;
   order.force = true;
   ASSERT_TRUE(Sync("web", order).status.ok());
   Json applied = applied_deployment();
-  EXPECT_EQ(applied["spec"]["replicas"], 7) << applied.dump();
+  EXPECT_FALSE(applied["spec"].contains("replicas")) << applied.dump();
   EXPECT_EQ(applied["spec"]["template"]["spec"]["containers"][0]["image"], "nginx:1");
   EXPECT_EQ(applied["spec"]["template"]["spec"]["containers"][1]["image"], "envoy:1");
 
-  // A rule naming the editor too keeps its image: the list item is found by its key (name),
-  // not by position (live lists them in another order); the other container stays Git's.
+  // A rule naming the editor too leaves its image out: the list item is found by its key (name),
+  // not by position (live lists them in another order), and stays with its key; the other
+  // container stays Git's.
   EditSpec("web", [](v1::ApplicationSpec& spec) {
     spec.mutable_ignore_differences(0)->add_managed_fields_managers("kubectl-edit");
   });
   fakes_.apply->SetLive(live);
   ASSERT_TRUE(Sync("web", order).status.ok());
   applied = applied_deployment();
+  EXPECT_FALSE(applied["spec"].contains("replicas")) << applied.dump();
+  const Json& containers = applied["spec"]["template"]["spec"]["containers"];
+  ASSERT_EQ(containers.size(), 2u) << applied.dump();
+  EXPECT_EQ(containers[0], Json::parse(R"({"name":"web"})")) << applied.dump();
+  EXPECT_EQ(containers[1]["image"], "envoy:1");
+
+  // A manager owning a whole item (".", its key and its other fields) and the object's name: the
+  // item stays, reduced to its key (the item is Git's; its key has the same value on both
+  // sides, so co-owning it never conflicts), and the object keeps its name and namespace.
+  EditSpec("web", [](v1::ApplicationSpec& spec) {
+    spec.mutable_ignore_differences(0)->clear_managed_fields_managers();
+    spec.mutable_ignore_differences(0)->add_managed_fields_managers("injector");
+  });
+  fakes_.apply->SetLive(live);
+  ASSERT_TRUE(Sync("web", order).status.ok());
+  applied = applied_deployment();
+  EXPECT_EQ(applied["spec"]["replicas"], 2) << applied.dump();
+  EXPECT_EQ(applied["metadata"]["name"], "web");
+  EXPECT_EQ(applied["metadata"]["namespace"], "prod");
+  EXPECT_EQ(applied["spec"]["template"]["spec"]["containers"][0]["image"], "nginx:1");
+  EXPECT_EQ(applied["spec"]["template"]["spec"]["containers"][1], Json::parse(R"({"name":"proxy"})"))
+      << applied.dump();
+
+  // A json pointer still carries the live value (no other owner is known for it).
+  EditSpec("web", [](v1::ApplicationSpec& spec) {
+    spec.mutable_ignore_differences(0)->clear_managed_fields_managers();
+    spec.mutable_ignore_differences(0)->add_json_pointers("/spec/replicas");
+  });
+  fakes_.apply->SetLive(live);
+  ASSERT_TRUE(Sync("web", order).status.ok());
+  applied = applied_deployment();
   EXPECT_EQ(applied["spec"]["replicas"], 7) << applied.dump();
-  EXPECT_EQ(applied["spec"]["template"]["spec"]["containers"][0]["name"], "web");
-  EXPECT_EQ(applied["spec"]["template"]["spec"]["containers"][0]["image"], "nginx:edited");
-  EXPECT_EQ(applied["spec"]["template"]["spec"]["containers"][1]["image"], "envoy:1");
+  EditSpec("web", [](v1::ApplicationSpec& spec) {
+    spec.mutable_ignore_differences(0)->clear_json_pointers();
+    spec.mutable_ignore_differences(0)->add_managed_fields_managers("hpa");
+  });
 
   // A rule for another kind changes nothing.
   EditSpec("web", [](v1::ApplicationSpec& spec) {

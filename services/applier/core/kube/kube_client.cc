@@ -478,7 +478,19 @@ class CurlKubeClient final : public KubeClient {
                                           absl::string_view kind, absl::Time deadline) override {
     ASSIGN_OR_RETURN(std::shared_ptr<const DiscoverySnapshot> snap, Snapshot(deadline));
     absl::StatusOr<ApiResource> found = Lookup(*snap, group, version, kind);
-    if (found.ok() || found.status().code() != absl::StatusCode::kNotFound) return found;
+    if (found.ok()) return found;
+    if (found.status().code() == absl::StatusCode::kUnavailable) {
+      // The group's discovery failed or was stale when the snapshot was taken (a dead
+      // APIService): look again, at most once per failed_group_refresh_interval (callers that
+      // retry do not hammer the server, a group that stays dead costs one refresh per interval),
+      // so that a group that has recovered is seen by the next lookup. A refresh that fails
+      // (the server is unreachable) leaves the snapshot, and this answer, as they were.
+      const absl::Time fresh_after = absl::Now() - options_.failed_group_refresh_interval;
+      if (!RefreshDiscovery(deadline, fresh_after).ok()) return found;
+      ASSIGN_OR_RETURN(snap, Snapshot(deadline));
+      return Lookup(*snap, group, version, kind);
+    }
+    if (found.status().code() != absl::StatusCode::kNotFound) return found;
     // Unknown: refresh once (unless the cache is fresh), then answer.
     const absl::Time fresh_after = absl::Now() - options_.unknown_kind_refresh_interval;
     RETURN_IF_ERROR(RefreshDiscovery(deadline, fresh_after));

@@ -72,6 +72,10 @@ struct KubeClientOptions {
   // ResourceFor() refreshes discovery for an unknown kind only when the cache is older than this
   // (a typo in many objects does not hammer the server); Refresh() always refreshes.
   absl::Duration unknown_kind_refresh_interval = absl::Milliseconds(500);
+  // ResourceFor() refreshes discovery for a kind of a group whose discovery failed or was stale
+  // (a dead APIService) only when the cache is older than this: a recovered group is seen within
+  // it, a dead one costs one discovery refresh per interval however often it is asked for.
+  absl::Duration failed_group_refresh_interval = absl::Seconds(1);
 };
 
 struct GroupVersionKind {
@@ -240,7 +244,8 @@ class KubeClient {
   // The resource serving `kind` in `group`/`version` (`version` empty: the group's preferred
   // version, else any version serving the kind). Uses the cache (fetching it on first use);
   // refreshes once when the kind is unknown (see unknown_kind_refresh_interval), then NOT_FOUND
-  // naming the kind. UNAVAILABLE when the group's discovery failed.
+  // naming the kind. UNAVAILABLE when the group's discovery failed, after refreshing it once
+  // (see failed_group_refresh_interval) in case the group has recovered.
   virtual absl::StatusOr<ApiResource> ResourceFor(absl::string_view group,
                                                   absl::string_view version, absl::string_view kind,
                                                   absl::Time deadline) = 0;

@@ -1065,7 +1065,11 @@ absl::StatusOr<LiveSet> KubernetesDestination::ReadLive(const ReadLiveQuery& que
       if (resource.ok() && resource->namespaced) wanted[i].key.ns = default_namespace_;
     }
   }
-  RETURN_IF_ERROR(cache_->WaitSynced(cache_->WatchedKinds(), wait_until));
+  // A cache that lost the server (its relist failed) answers at once, naming the cluster and the
+  // last error, instead of holding the caller (and its retries) until wait_until.
+  if (absl::Status synced = cache_->WaitSynced(cache_->WatchedKinds(), wait_until); !synced.ok()) {
+    return Annotate(synced, absl::StrCat("cluster ", client_->config().server));
+  }
 
   LiveSet live;
   std::vector<std::optional<LiveObject>> found(wanted.size());

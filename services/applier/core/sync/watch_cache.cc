@@ -119,15 +119,24 @@ bool WatchCache::IsSynced(const GroupKind& kind) const {
 
 absl::Status WatchCache::WaitSynced(const std::vector<GroupKind>& kinds,
                                     absl::Time deadline) const {
-  auto all_synced = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  bool disconnected = false;
+  auto synced_or_disconnected = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    bool all = true;
     for (const GroupKind& kind : kinds) {
       auto it = kinds_.find(kind);
-      if (it == kinds_.end() || !it->second->synced) return false;
+      if (it == kinds_.end()) {
+        all = false;
+      } else if (!it->second->synced) {
+        all = false;
+        if (it->second->list_failed) disconnected = true;
+      }
     }
-    return true;
+    return all || disconnected;
   };
   absl::MutexLock lock(&mu_);
-  if (mu_.AwaitWithDeadline(absl::Condition(&all_synced), deadline)) return absl::OkStatus();
+  if (mu_.AwaitWithDeadline(absl::Condition(&synced_or_disconnected), deadline) && !disconnected) {
+    return absl::OkStatus();
+  }
   std::vector<std::string> missing;
   for (const GroupKind& kind : kinds) {
     auto it = kinds_.find(kind);
@@ -140,7 +149,8 @@ absl::Status WatchCache::WaitSynced(const std::vector<GroupKind>& kinds,
     }
   }
   return absl::UnavailableError(
-      absl::StrCat("watch cache not synced for ", absl::StrJoin(missing, ", ")));
+      absl::StrCat("watch cache not synced for ", absl::StrJoin(missing, ", "),
+                   disconnected ? " (disconnected: its LIST failed; not waited for)" : ""));
 }
 
 std::optional<CachedObject> WatchCache::Get(const ObjectKey& key) const {
@@ -261,6 +271,7 @@ void WatchCache::ReplaceAll(KindState* state, std::vector<Json>& items) {
     state->objects = std::move(fresh);
     state->listed_once = true;
     state->synced = true;
+    state->list_failed = false;
     state->last_error.clear();
   }
   Publish(events);
@@ -323,6 +334,7 @@ void WatchCache::Run(KindState* state) {
     {
       absl::MutexLock lock(&mu_);
       state->synced = false;
+      if (what == "list") state->list_failed = true;
       state->last_error = absl::StrCat(what, ": ", status.message());
     }
     LogWarning("watch cache: relisting",

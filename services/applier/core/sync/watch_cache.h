@@ -82,8 +82,12 @@ class WatchCache {
   bool IsWatched(const GroupKind& kind) const;
   bool IsSynced(const GroupKind& kind) const;
 
-  // Waits until every kind of `kinds` is synced: OK, or UNAVAILABLE at `deadline` naming the
-  // kinds that are not (with the last error of each). A kind not watched counts as not synced.
+  // Waits until every kind of `kinds` is synced: OK, or UNAVAILABLE naming the kinds that are
+  // not (with the last error of each). A kind not watched counts as not synced. Answers at once,
+  // without waiting for `deadline`, when a kind of `kinds` is disconnected: its last LIST failed
+  // (the server is unreachable, or refuses it) and it has not listed successfully since, so
+  // waiting would only hold the caller until the next retry of that LIST, after its backoff.
+  // A relist still under way (after a broken watch or 410 Gone) is waited for.
   absl::Status WaitSynced(const std::vector<GroupKind>& kinds, absl::Time deadline) const;
 
   // The cached object with `key` (version ignored); nullopt when not cached.
@@ -112,6 +116,8 @@ class WatchCache {
     kube::GroupVersionKind gvk;
     bool synced = false;
     bool listed_once = false;
+    // The last LIST failed (reset by a successful one): the cache is disconnected for the kind.
+    bool list_failed = false;
     std::string last_error;
     absl::flat_hash_map<ObjectKey, CachedObject> objects;
     std::thread thread;

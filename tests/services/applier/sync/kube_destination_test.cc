@@ -924,6 +924,52 @@ metadata: {name: w, namespace: NS}
   absl::StatusOr<LiveSet> live = destination_->ReadLive(query, absl::Now() + absl::Seconds(30));
   ASSERT_TRUE(live.ok()) << live.status();
   ASSERT_FALSE(live->objects.empty());
+
+  // The group recovers (here: the dead APIService goes and a CRD serves the group from the API
+  // server itself). Nothing refreshes the destination's discovery in between (no CRD is applied
+  // through it, no Refresh call): the next Apply, whose lookup of the group is retried, refreshes
+  // it and sees the group served (before, the retries looked at the stale snapshot only).
+  ASSERT_TRUE(RunKubectl(cluster_, {"delete", "apiservice", api_service, "--wait=true"}).ok());
+  cleanup_.push_back({"delete", "crd", "widgets." + group, "--ignore-not-found", "--wait=false"});
+  ASSERT_TRUE(KubectlFile({"apply"}, absl::StrReplaceAll(R"(
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.GROUP}
+spec:
+  group: GROUP
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget, listKind: WidgetList}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+)",
+                                                         {{"GROUP", group}}))
+                  .ok());
+  ASSERT_TRUE(RunKubectl(cluster_, {"wait", "--for=condition=Established", "--timeout=60s",
+                                    "crd/widgets." + group})
+                  .ok());
+  bool served = false;
+  const absl::Time served_by = absl::Now() + absl::Seconds(60);
+  while (!served && absl::Now() < served_by) {
+    absl::StatusOr<std::string> out =
+        RunKubectl(cluster_, {"get", "--raw", absl::StrCat("/apis/", group, "/v1")});
+    served = out.ok() && absl::StrContains(*out, "\"widgets\"");
+    if (!served) absl::SleepFor(absl::Milliseconds(200));
+  }
+  ASSERT_TRUE(served) << "the CRD's group was never served";
+  Applied recovered = Apply(Objects(absl::StrReplaceAll(R"(
+apiVersion: GROUP/v1
+kind: Widget
+metadata: {name: w, namespace: NS}
+)",
+                                                        {{"GROUP", group}})));
+  ASSERT_TRUE(recovered.status.ok()) << recovered.status;
+  EXPECT_TRUE(recovered.outcome.succeeded) << recovered.by_name["Widget/w"].message;
+  EXPECT_EQ(recovered.by_name["Widget/w"].action, ApplyAction::kCreated)
+      << recovered.by_name["Widget/w"].message;
+  EXPECT_TRUE(Exists({"widgets." + group, "w"}));
 }
 
 TEST_F(KubeDestinationTest, AnInvalidObjectFailsAloneAndLaterWavesDoNotRun) {
