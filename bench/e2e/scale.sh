@@ -297,7 +297,7 @@ fi
 # --- the five services -------------------------------------------------------------------------
 "$kubectl" create namespace bench >/dev/null
 (umask 077 && openssl rand -hex 32 >"$RUN/webhook-secret")
-declare -A addr
+declare -A addr maddr
 wait_line() {  # FILE PATTERN: the text after PATTERN on its first line (30 s)
   for _ in $(seq 300); do
     if grep -q "$2" "$1" 2>/dev/null; then sed -n "s/.*$2 //p" "$1" | head -1; return 0; fi
@@ -308,11 +308,12 @@ wait_line() {  # FILE PATTERN: the text after PATTERN on its first line (30 s)
 }
 start() {  # SERVICE FLAGS...
   local svc=$1; shift
-  "$BIN/todoke-$svc" --listen=127.0.0.1:0 --log-level=warning "$@" \
+  "$BIN/todoke-$svc" --listen=127.0.0.1:0 --metrics-listen=127.0.0.1:0 --log-level=warning "$@" \
     >"$RUN/logs/$svc.out" 2>"$RUN/logs/$svc.log" </dev/null &
   pids+=($!)
   watched[$svc]=$!
   addr[$svc]=$(wait_line "$RUN/logs/$svc.out" "listening on")
+  maddr[$svc]=$(wait_line "$RUN/logs/$svc.out" "metrics at" | sed 's|^http://||; s|/metrics$||')
 }
 start source-fetcher --cache-dir="$RUN/data/fetcher-cache" --allow-local-repos
 start renderer --source-fetcher="${addr[source-fetcher]}"
@@ -327,6 +328,48 @@ start orchestrator --data-dir="$RUN/data/orchestrator" \
 webhook=$(wait_line "$RUN/logs/orchestrator.out" "webhook receiver at")
 export TODOKE_SERVER=${addr[orchestrator]}
 echo "todoke: five services on 127.0.0.1 (applier ${APPLIER_FLAGS[*]:-default flags}; orchestrator ${ORCH_FLAGS[*]:-default flags})"
+
+
+# --- where a run's time goes (the services' own metrics) ---------------------------------------
+# scrape_all FILE: every service's /metrics, each line prefixed with the service's name.
+scrape_all() {
+  local svc
+  for svc in source-fetcher renderer differ applier orchestrator; do
+    curl -sf --max-time 10 "http://${maddr[$svc]}/metrics" | sed "s/^/$svc /"
+  done >"$1"
+}
+# The orchestrator's pools and queue every 2 s while a run lasts (a scrape costs it ~ms).
+sampler_pid=
+sampler_start() {
+  ( while :; do
+      curl -sf --max-time 5 "http://${maddr[orchestrator]}/metrics" |
+        awk -v t="$(date +%s.%N)" '/^todoke_orchestrator_(workers_busy|queue_depth)( |\{)/ { print t, $1, $2 }'
+      sleep 2
+    done ) >"$RUN/logs/pools-$1.log" 2>/dev/null &
+  sampler_pid=$!
+}
+declare -A stages
+stages_report() {  # RUN: calls and mean latency per stage method, pool use over the run
+  kill "$sampler_pid" 2>/dev/null || true; wait "$sampler_pid" 2>/dev/null || true
+  scrape_all "$RUN/logs/metrics-$1-after.txt"
+  stages[$1]=$(awk '
+    FNR == 1 { file++ }
+    $2 ~ /^todoke_grpc_server_handling_seconds_(sum|count)\{/ {
+      split($2, parts, "{"); kind = parts[1]; sub(/.*_/, "", kind)
+      m = $2; sub(/.*method="/, "", m); sub(/".*/, "", m); sub(/.*\//, "", m)
+      key = $1 " " m; v[file, kind, key] += $3; keys[key] = 1
+    }
+    END {
+      for (key in keys) {
+        n = v[2, "count", key] - v[1, "count", key]
+        if (n > 0) printf "  %-34s %7d calls, mean %7.1f ms\n", key, n, 1000 * (v[2, "sum", key] - v[1, "sum", key]) / n
+      }
+    }' "$RUN/logs/metrics-$1-before.txt" "$RUN/logs/metrics-$1-after.txt" | sort)
+  stages[$1]+=$'\n'$(awk '
+    { split($2, a, "{"); series = $2; n[series]++; sum[series] += $3; if ($3 > max[series]) max[series] = $3 }
+    END { for (s in n) printf "  %-60s mean %6.1f max %4d (%d samples)\n", s, sum[s] / n[s], max[s], n[s] }' \
+    "$RUN/logs/pools-$1.log" | sort)
+}
 
 # The N Applications.
 for ((i = 0; i < APPS; i++)); do
@@ -369,6 +412,8 @@ todoke_agrees() {
 
 sleep_quiet
 watch_start bench 1
+scrape_all "$RUN/logs/metrics-install-before.txt"
+sampler_start install
 begin_run
 loads[install]=$(load)
 t0=$(now)
@@ -378,6 +423,7 @@ applied=$(awk -v t0="$t0" -v t="$(now)" 'BEGIN { printf "%.1f", t - t0 }')
 watch_wait "$t0"
 took[install]=$WAITED
 end_run install "${took[install]}"
+stages_report install
 orch_rss=$(awk '{ printf "%.0f", $1 / 1024 }' <<<"$(kib "${watched[orchestrator]}" VmRSS)")
 todoke_agrees "$t0" install
 echo "install: all $((4 * APPS)) objects current after ${took[install]} s (todoke app apply returned after $applied s; todoke app list: all Synced after ${agreed[install]}; load ${loads[install]})"
@@ -385,6 +431,8 @@ echo "install: all $((4 * APPS)) objects current after ${took[install]} s (todok
 # The upgrade: one commit, announced by the webhook (what a Git server would send).
 sleep_quiet
 watch_start bench 2
+scrape_all "$RUN/logs/metrics-upgrade-before.txt"
+sampler_start upgrade
 begin_run
 loads[upgrade]=$(load)
 t0=$(now)
@@ -398,6 +446,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -H 'Content-Type: ap
 watch_wait "$t0"
 took[upgrade]=$WAITED
 end_run upgrade "${took[upgrade]}"
+stages_report upgrade
 todoke_agrees "$t0" upgrade
 echo "upgrade: all $((4 * APPS)) objects current after ${took[upgrade]} s (todoke app list: all Synced after ${agreed[upgrade]}; load ${loads[upgrade]})"
 
@@ -411,6 +460,12 @@ for run in floor-install floor-upgrade install upgrade; do
   echo
   echo "-- $run: ${took[$run]} s until the watch saw all current${agreed[$run]:+ (todoke app list: all Synced after ${agreed[$run]})} (load at start ${loads[$run]})"
   echo "${report[$run]}"
+  if [ -n "${stages[$run]:-}" ]; then
+    echo "gRPC calls each service handled, mean latency (todoke_grpc_server_handling_seconds):"
+    echo "${stages[$run]}" | grep -v '^  todoke_orchestrator' || true
+    echo "orchestrator pools (busy workers) and queue (items waiting), sampled every 2 s:"
+    echo "${stages[$run]}" | grep '^  todoke_orchestrator' || true
+  fi
 done
 echo
 echo "orchestrator RSS after installing $APPS apps: $orch_rss MiB"
