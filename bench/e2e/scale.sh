@@ -29,6 +29,11 @@
 #   --kube-api-burst=2000 --concurrent-deployment-syncs=25 --concurrent-replicaset-syncs=25
 #   (TODOKE_KCM_FLAGS of tests/cluster/start.sh); default: the controller manager's defaults.
 #   etcd runs with --unsafe-no-fsync either way (tests/cluster).
+# todoke's services run with their defaults plus the --orchestrator-flag/--applier-flag given.
+# The README's figures: --orchestrator-flag=--sync-workers=64 --applier-flag=--kube-qps=1000
+# --applier-flag=--kube-burst=2000 (with the default --sync-workers=4 every sync waits for its
+# Deployment 3 at a time: 100 apps 31 s against 5.5 s). The report ends with, per run, the gRPC
+# calls each service handled and their mean latency, and the orchestrator's busy workers.
 # The cluster is started in DIR (default /tmp/k8s-scale) and stopped at the end unless --keep.
 # Needs the control plane built (tests/cluster/build.sh) and the services and the CLI built
 # (TODOKE_BIN_DIR, else build/bin; copied at the start, so a rebuild meanwhile does not matter).
