@@ -107,8 +107,20 @@ absl::Status RendererService::DoRender(grpc::ServerContext& context,
   grpc::ServerContext* server_context = &context;
   budget.SetCancelHook([server_context] { return server_context->IsCancelled(); });
   options.budget = &budget;
-  ASSIGN_OR_RETURN(CachingRenderer::Output output,
-                   renderer_->Render(request.repo_url(), files, path, options));
+  absl::StatusOr<CachingRenderer::Output> rendered =
+      renderer_->Render(request.repo_url(), files, path, options);
+  if (!rendered.ok()) {
+    static prometheus::Counter& stopped = MetricCounter(
+        "todoke_renderer_renders_stopped_total",
+        "renders whose build stopped because the caller cancelled or the deadline passed");
+    static prometheus::Counter& exhausted = MetricCounter(
+        "todoke_renderer_renders_over_budget_total",
+        "renders refused for holding more than --render-max-nodes or --render-max-bytes");
+    if (budget.stopped()) stopped.Increment();
+    if (absl::IsResourceExhausted(budget.failure())) exhausted.Increment();
+    return rendered.status();
+  }
+  CachingRenderer::Output output = *std::move(rendered);
   const RenderResult& result = *output.result;
   response.mutable_objects()->Reserve(static_cast<int>(result.objects.size()));
   for (size_t i = 0; i < result.objects.size(); ++i) {
