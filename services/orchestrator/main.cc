@@ -58,26 +58,18 @@ ABSL_FLAG(std::string, stage_token_file, "", "bearer token sent to the stages, f
 
 namespace {
 
-std::string ReadSecretFile(const std::string& path, const char* flag, bool* ok) {
-  *ok = true;
-  if (path.empty()) return "";
-  FILE* file = std::fopen(path.c_str(), "rb");
-  if (file == nullptr) {
-    *ok = false;
-    todoke::LogError("cannot read secret file", {{"flag", flag}, {"file", path}});
-    return "";
+// The secret in the file `path` names (LoadSecretFile), or "" without one; false after printing
+// why a file given was refused.
+bool ReadSecretFlag(const std::string& path, const char* flag, std::string* secret) {
+  secret->clear();
+  if (path.empty()) return true;
+  absl::StatusOr<std::string> read = todoke::orchestrator::LoadSecretFile(path, flag);
+  if (!read.ok()) {
+    std::fprintf(stderr, "todoke-orchestrator: %s\n", std::string(read.status().message()).c_str());
+    return false;
   }
-  std::string text;
-  char buffer[4096];
-  size_t n;
-  while ((n = std::fread(buffer, 1, sizeof buffer, file)) > 0 && text.size() < (1 << 16)) {
-    text.append(buffer, n);
-  }
-  std::fclose(file);
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) {
-    text.pop_back();
-  }
-  return text;
+  *secret = *std::move(read);
+  return true;
 }
 
 bool IsLoopback(const std::string& listen) {
@@ -115,14 +107,17 @@ int main(int argc, char** argv) {
                  absl::GetFlag(FLAGS_listen).c_str());
     return 2;
   }
-  bool ok = true;
-  std::string webhook_secret =
-      ReadSecretFile(absl::GetFlag(FLAGS_webhook_secret_file), "--webhook-secret-file", &ok);
-  if (!ok) return 2;
+  std::string webhook_secret;
+  if (!ReadSecretFlag(absl::GetFlag(FLAGS_webhook_secret_file), "--webhook-secret-file",
+                      &webhook_secret)) {
+    return 2;
+  }
   StageClientOptions stage_options;
   stage_options.max_in_flight = absl::GetFlag(FLAGS_stage_max_in_flight);
-  stage_options.token = ReadSecretFile(absl::GetFlag(FLAGS_stage_token_file), "--stage-token-file", &ok);
-  if (!ok) return 2;
+  if (!ReadSecretFlag(absl::GetFlag(FLAGS_stage_token_file), "--stage-token-file",
+                      &stage_options.token)) {
+    return 2;
+  }
   absl::StatusOr<Stages> stages =
       ConnectStages(absl::GetFlag(FLAGS_source_fetcher), absl::GetFlag(FLAGS_renderer),
                     absl::GetFlag(FLAGS_differ), absl::GetFlag(FLAGS_applier), stage_options);

@@ -215,18 +215,25 @@ TEST_F(DeployManifestsTest, EveryContainerCommandLineStartsItsService) {
       auto it = std::find_if(argv.begin(), argv.end(), [](const std::string& arg) {
         return absl::StartsWith(arg, "--tokens-file=");
       });
-      if (it != argv.end()) {
-        // The shipped tokens are a placeholder the orchestrator refuses (exit 2) until replaced.
+      // The shipped tokens and webhook secret are placeholders the orchestrator refuses (exit
+      // 2), each in turn, until replaced as README "Deploying" says.
+      const std::vector<std::pair<std::string, std::string>> replacements = {
+          {"--tokens-file=", "# replaced as README \"Deploying\" says\ndeploy-test-token admin\n"},
+          {"--webhook-secret-file=", "# replaced\ndeploy-test-webhook-secret-0123456789\n"}};
+      for (const auto& [flag, content] : replacements) {
+        auto file = std::find_if(argv.begin(), argv.end(), [&flag](const std::string& arg) {
+          return absl::StartsWith(arg, flag);
+        });
+        if (file == argv.end()) continue;
         absl::StatusOr<ChildProcess> refused = ChildProcess::Start(argv);
         ASSERT_TRUE(refused.ok()) << refused.status();
         EXPECT_FALSE(refused->WaitForLine("listening on ", absl::Seconds(20)).ok())
-            << "the orchestrator served with the placeholder tokens";
+            << "the orchestrator served with the placeholder of " << flag;
         absl::StatusOr<int> exit = refused->Stop(SIGKILL, absl::Seconds(15));
         ASSERT_TRUE(exit.ok()) << exit.status();
-        EXPECT_TRUE(WIFEXITED(*exit) && WEXITSTATUS(*exit) == 2) << "exit status " << *exit;
-        ASSERT_TRUE(
-            WriteFile(it->substr(it->find('=') + 1),
-                      "# replaced as README \"Deploying\" says\ndeploy-test-token admin\n"));
+        EXPECT_TRUE(WIFEXITED(*exit) && WEXITSTATUS(*exit) == 2)
+            << flag << " placeholder: exit status " << *exit;
+        ASSERT_TRUE(WriteFile(file->substr(flag.size()), content));
       }
 
       absl::StatusOr<ChildProcess> child = ChildProcess::Start(argv);

@@ -76,6 +76,9 @@ v1::Operation AwaitStart(ApplicationStore& store, const std::string& name,
 
 }  // namespace
 
+// What the files shipped in deploy/ hold until replaced.
+constexpr absl::string_view kPlaceholderMarker = "REPLACE-WITH";
+
 absl::StatusOr<std::map<std::string, Role>> LoadTokensFile(const std::string& path) {
   std::ifstream in(path);
   if (!in) return absl::InvalidArgumentError(absl::StrCat("tokens file ", path, ": cannot read"));
@@ -88,6 +91,12 @@ absl::StatusOr<std::map<std::string, Role>> LoadTokensFile(const std::string& pa
     if (text.empty() || text[0] == '#') continue;
     std::vector<absl::string_view> fields = absl::StrSplit(text, absl::ByAnyChar(" \t"),
                                                            absl::SkipEmpty());
+    if (absl::StrContains(text, kPlaceholderMarker)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "tokens file ", path, " line ", number,
+          ": a placeholder, not a token: replace the file with tokens of your own (README, "
+          "\"Deploying\")"));
+    }
     if (fields.size() != 2 || (fields[1] != "read" && fields[1] != "admin")) {
       return absl::InvalidArgumentError(absl::StrCat(
           "tokens file ", path, " line ", number, ": want `<token> read|admin`"));
@@ -98,6 +107,42 @@ absl::StatusOr<std::map<std::string, Role>> LoadTokensFile(const std::string& pa
     return absl::InvalidArgumentError(absl::StrCat("tokens file ", path, ": no token"));
   }
   return tokens;
+}
+
+absl::StatusOr<std::string> LoadSecretFile(const std::string& path, absl::string_view what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat(what, " file ", path, ": cannot read"));
+  std::string secret;
+  std::string line;
+  int lines = 0;
+  size_t total = 0;
+  while (std::getline(in, line)) {
+    total += line.size() + 1;
+    if (total > (64 << 10)) {
+      return absl::InvalidArgumentError(absl::StrCat(what, " file ", path, ": over 64 KiB"));
+    }
+    absl::string_view text = absl::StripTrailingAsciiWhitespace(line);
+    const absl::string_view stripped = absl::StripLeadingAsciiWhitespace(text);
+    if (stripped.empty() || stripped[0] == '#') continue;
+    if (++lines > 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, " file ", path, ": more than one line (one secret per file; `#` "
+                       "starts a comment line)"));
+    }
+    secret = std::string(text);
+  }
+  if (lines == 0) return absl::InvalidArgumentError(absl::StrCat(what, " file ", path, ": empty"));
+  if (absl::StrContains(secret, kPlaceholderMarker)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, " file ", path, ": a placeholder, not a secret: replace the file with one of your "
+        "own, e.g. `openssl rand -hex 32` (README, \"Deploying\")"));
+  }
+  if (secret.size() < kMinSecretBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " file ", path, ": the secret is ",
+                                                   secret.size(), " bytes, under the minimum of ",
+                                                   kMinSecretBytes));
+  }
+  return secret;
 }
 
 OrchestratorService::OrchestratorService(std::shared_ptr<ApplicationStore> store,

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "services/orchestrator/core/controller.h"
 #include "services/orchestrator/core/event_bus.h"
@@ -23,7 +24,19 @@ enum class Role { kRead = 1, kAdmin = 2 };
 
 // Reads a tokens file: one `<token> <role>` per line (role `read` or `admin`), `#` comments and
 // blank lines ignored. INVALID_ARGUMENT naming the file and line (never the token).
+// A placeholder shipped in deploy/ is refused too: a token containing "REPLACE-WITH".
 absl::StatusOr<std::map<std::string, Role>> LoadTokensFile(const std::string& path);
+
+// The shortest secret LoadSecretFile accepts.
+inline constexpr size_t kMinSecretBytes = 16;
+
+// Reads a file holding one secret (the webhook secret, the stage token): lines whose first
+// non-blank character is `#` and blank lines are ignored, the one line left (trailing blanks
+// removed) is the secret. INVALID_ARGUMENT naming `what` and the file (never the secret) when it
+// cannot be read, holds no secret or more than one line, is a placeholder (contains
+// "REPLACE-WITH", as the files in deploy/kubernetes do until replaced) or is shorter than
+// kMinSecretBytes.
+absl::StatusOr<std::string> LoadSecretFile(const std::string& path, absl::string_view what);
 
 struct OrchestratorServiceOptions {
   // Empty: no authentication (the server then listens on loopback only unless told otherwise).
