@@ -830,8 +830,6 @@ bool IsBase60Float(absl::string_view s) {
 // True if a plain scalar with this text would not read back as the same string.
 bool IsAmbiguousAsPlain(const std::string& s) {
   if (IsYaml11Special(s)) return true;
-  // yaml.v2 resolves "<<" to its merge tag, so it quotes it.
-  if (s == "<<") return true;
   const Json resolved = ResolvePlainScalar(s);
   if (!resolved.is_string() || resolved.get_ref<const std::string&>() != s) return true;
   // A timestamp reads back as a string, but a typed parser would see a time: quote it.
@@ -954,6 +952,8 @@ bool GoYamlCanWritePlain(absl::string_view s) {
 // (or any key that needs one) to double-quoted where the text does not allow them.
 ScalarStyle ChooseStyle(const std::string& s, bool is_key) {
   if (s.empty()) return ScalarStyle::kDoubleQuoted;
+  // A plain "<<" key would read back as a merge key (as a value it stays plain, as in kubectl).
+  if (is_key && s == "<<") return ScalarStyle::kDoubleQuoted;
   ScalarStyle style = s.find('\n') != std::string::npos ? ScalarStyle::kLiteral
                       : IsAmbiguousAsPlain(s)           ? ScalarStyle::kDoubleQuoted
                                                         : ScalarStyle::kPlain;
@@ -1339,7 +1339,22 @@ void AppendMapping(const Json& object, int indent, std::string* out) {
 
 // Appends "key: value" (a nested mapping or sequence on the following lines).
 void AppendMappingEntry(const std::string& key, const Json& v, int indent, std::string* out) {
-  AppendScalarString(key, indent, true, out);
+  // go-yaml writes a key that cannot be a simple key (a line break in it, or longer than 128
+  // bytes) as a complex key: "? key" then ": value" on the next line.
+  bool simple = key.size() <= 128;
+  for (size_t i = 0; simple && i < key.size();) {
+    int width;
+    if (IsGoYamlBreak(RuneAt(key, i, &width))) simple = false;
+    i += width;
+  }
+  if (simple) {
+    AppendScalarString(key, indent, true, out);
+  } else {
+    out->append("? ");
+    AppendScalarString(key, indent + 2, false, out);
+    out->push_back('\n');
+    out->append(indent, ' ');
+  }
   out->push_back(':');
   if (v.is_object() && !v.empty()) {
     out->push_back('\n');
