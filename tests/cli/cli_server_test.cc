@@ -23,11 +23,15 @@
 #include "common/json_parse.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/common/test_files.h"
 #include "tests/integration/todoke_suite.h"
 #include "tests/services/source_fetcher/test_servers.h"
 
 namespace todoke::testing {
 namespace {
+
+using ::todoke::test_files::ReadFile;
+using ::todoke::test_files::WriteFile;
 
 namespace v1 = orchestrator::v1;
 using source_fetcher::testing::Sh;
@@ -38,18 +42,6 @@ using ::testing::IsEmpty;
 using ::testing::Not;
 
 constexpr absl::Duration kConverge = absl::Seconds(60);
-
-void WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
 
 struct CliResult {
   int exit_code = -1;

@@ -16,9 +16,12 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/common/test_files.h"
 
 namespace todoke::cli {
 namespace {
+
+using ::todoke::test_files::ReadFile;
 
 using ::testing::HasSubstr;
 namespace fs = std::filesystem;
@@ -51,13 +54,6 @@ std::string TodokeBinary() {
   return std::string(dir != nullptr ? dir : "build/bin") + "/todoke";
 }
 
-std::string ReadText(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
 // testdata/checkout: a base, an overlay that patches, prefixes and generates a ConfigMap (whose
 // hashed name is rewritten into the Deployment), and a plain-manifests folder. Each test works
 // on its own copy, marked as a Git checkout. testdata/expected_*.yaml are what
@@ -79,7 +75,7 @@ class RenderCommandTest : public ::testing::Test {
 };
 
 TEST_F(RenderCommandTest, OverlayOutputIsByteIdenticalToKubectlKustomize) {
-  const std::string expected = ReadText(fs::path(kTestdata) / "expected_overlay_prod.yaml");
+  const std::string expected = ReadFile(fs::path(kTestdata) / "expected_overlay_prod.yaml");
   ASSERT_THAT(expected, HasSubstr("prod-web-config-"));
   const CommandResult actual =
       RunShell(TodokeBinary() + " render " + (root_ / "overlays/prod").string());
@@ -88,7 +84,7 @@ TEST_F(RenderCommandTest, OverlayOutputIsByteIdenticalToKubectlKustomize) {
 }
 
 TEST_F(RenderCommandTest, RendersTheCurrentFolderByDefault) {
-  const std::string expected = ReadText(fs::path(kTestdata) / "expected_base.yaml");
+  const std::string expected = ReadFile(fs::path(kTestdata) / "expected_base.yaml");
   ASSERT_THAT(expected, HasSubstr("kind: Deployment"));
   const CommandResult actual = RunShell("cd " + (root_ / "base").string() + " && " +
                                         fs::absolute(TodokeBinary()).string() + " render");
@@ -164,7 +160,7 @@ TEST_F(RenderCommandTest, InvalidUtf8IsOneClearErrorNotAnAbort) {
     EXPECT_THAT(result.output, ::testing::Not(HasSubstr("terminate called"))) << format;
   }
   // A key, in a kustomization, in-process.
-  WriteFile(root_ / "base/kustomization.yaml", ReadText(root_ / "base/kustomization.yaml") +
+  WriteFile(root_ / "base/kustomization.yaml", ReadFile(root_ / "base/kustomization.yaml") +
                                                    "commonLabels:\n  \"te\xFF"
                                                    "am\": web\n");
   std::ostringstream out, err;

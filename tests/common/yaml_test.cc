@@ -1,4 +1,3 @@
-#include "absl/strings/string_view.h"
 #include "common/yaml.h"
 
 #include "common/budget.h"
@@ -11,9 +10,12 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/common/test_files.h"
 
 namespace todoke {
 namespace {
+
+using ::todoke::test_files::ReadFile;
 
 using ::nlohmann::json;
 using ::testing::HasSubstr;
@@ -21,13 +23,6 @@ using ::testing::HasSubstr;
 std::string CorpusDir() {
   const char* env = std::getenv("TODOKE_CORPUS_DIR");
   return env != nullptr ? env : "../shared/corpus/kustomize";
-}
-
-std::string ReadFile(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
 }
 
 json ParseOne(absl::string_view text) {

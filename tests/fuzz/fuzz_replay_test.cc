@@ -9,19 +9,15 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/common/test_files.h"
 #include "tests/fuzz/fuzz_targets.h"
 
 namespace todoke::fuzz {
 namespace {
 
-namespace fs = std::filesystem;
+using ::todoke::test_files::ReadFile;
 
-std::string ReadBytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
+namespace fs = std::filesystem;
 
 // Runs every file under tests/fuzz/<kind>/<target>/ through the target's entry; returns how
 // many files ran.
@@ -39,7 +35,7 @@ int ReplayAll(const std::string& kind) {
     std::sort(paths.begin(), paths.end());
     for (const fs::path& path : paths) {
       SCOPED_TRACE(path.string());
-      const absl::Status status = entry(ReadBytes(path));
+      const absl::Status status = entry(ReadFile(path));
       EXPECT_TRUE(status.ok()) << status.message();
       ++files;
     }

@@ -18,11 +18,14 @@
 #include "gtest/gtest.h"
 #include "services/renderer/core/file_source.h"
 #include "services/renderer/grpc/fetcher_file_source.h"
+#include "tests/common/test_files.h"
 #include "tests/integration/process.h"
 #include "tests/services/source_fetcher/test_servers.h"
 
 namespace todoke::testing {
 namespace {
+
+using ::todoke::test_files::ReadFile;
 
 namespace fs = std::filesystem;
 
@@ -30,13 +33,6 @@ constexpr int kMaxMessageBytes = 4 << 20;
 constexpr size_t kPieceBytes = size_t{1} << 20;  // what the server derives from 4 MiB
 
 using ::todoke::source_fetcher::testing::Sh;
-
-std::string ReadLocalFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
 
 class ReadTreeLargeFilesTest : public ::testing::Test {
  protected:
@@ -91,7 +87,7 @@ TEST_F(ReadTreeLargeFilesTest, FilesLargerThanAMessageArriveWholeThroughTheRealS
     SCOPED_TRACE(path);
     absl::StatusOr<renderer::FileContent> file = source.ReadFileWithId(path);
     ASSERT_TRUE(file.ok()) << file.status();
-    const std::string expected = ReadLocalFile(work_tree + "/" + path);
+    const std::string expected = ReadFile(work_tree + "/" + path);
     EXPECT_EQ(file->content.size(), expected.size());
     EXPECT_TRUE(file->content == expected);  // byte for byte
     const absl::StatusOr<std::string> rev_parse = Sh("git rev-parse HEAD:" + path, work_tree);

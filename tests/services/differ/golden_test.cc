@@ -23,21 +23,17 @@
 #include "gtest/gtest.h"
 #include "services/differ/core/differ.h"
 #include "services/differ/core/health.h"
+#include "tests/common/test_files.h"
 
 namespace todoke::differ {
 namespace {
+
+using ::todoke::test_files::ReadFile;
 
 using ::testing::HasSubstr;
 using ::testing::Not;
 
 constexpr char kTestdata[] = "tests/services/differ/testdata";
-
-std::string ReadFile(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
 
 std::vector<Json> ReadObjects(const std::filesystem::path& path) {
   std::vector<Json> objects;

@@ -15,10 +15,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "services/source_fetcher/grpc/read_tree_client.h"
+#include "tests/common/test_files.h"
 #include "tests/services/source_fetcher/test_servers.h"
 
 namespace todoke::source_fetcher {
 namespace {
+
+using ::todoke::test_files::ReadFile;
 
 namespace fs = std::filesystem;
 using testing::GitDaemon;
@@ -216,14 +219,6 @@ TEST_F(SourceFetcherServiceTest, ReadTreeStreamsInChunks) {
   EXPECT_EQ(bad->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
-// The whole content of a file on disk.
-std::string ReadLocalFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
-
 // A server and a client that both keep gRPC's usual 4 MiB message limit, reading a repository
 // with a 12 MiB file: only pieces get it across.
 TEST_F(SourceFetcherServiceTest, ReadTreeSendsFilesLargerThanAMessageInPieces) {
@@ -305,7 +300,7 @@ TEST_F(SourceFetcherServiceTest, ReadTreeSendsFilesLargerThanAMessageInPieces) {
   uint64_t total_bytes = 0;
   for (const std::string& path : paths) {
     SCOPED_TRACE(path);
-    const std::string expected = ReadLocalFile(work_tree + "/" + path);
+    const std::string expected = ReadFile(work_tree + "/" + path);
     total_bytes += expected.size();
     const v1::TreeFile& file = files[path];
     EXPECT_EQ(file.content().size(), expected.size());

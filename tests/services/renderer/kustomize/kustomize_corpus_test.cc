@@ -27,9 +27,12 @@
 #include "re2/re2.h"
 #include "services/renderer/core/file_source.h"
 #include "services/renderer/core/kustomize/kustomize.h"
+#include "tests/common/test_files.h"
 
 namespace todoke::renderer::kustomize {
 namespace {
+
+using ::todoke::test_files::ReadFile;
 
 constexpr const char* kCorpora[] = {"kustomize", "kustomize-projects", "kustomize-krusty"};
 
@@ -42,15 +45,6 @@ std::string CorpusRoot() {
 bool RequireAll() {
   const char* env = std::getenv("TODOKE_REQUIRE_ALL");
   return env != nullptr && std::string(env) == "1";
-}
-
-bool ReadText(const std::string& path, std::string& out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  out = buffer.str();
-  return true;
 }
 
 struct CorpusCase {
@@ -66,7 +60,7 @@ std::vector<CorpusCase> LoadCases() {
   std::vector<CorpusCase> cases;
   for (const char* corpus : kCorpora) {
     std::string table;
-    if (!ReadText(CorpusRoot() + "/" + corpus + "/cases.tsv", table)) {
+    if (!ReadFile(CorpusRoot() + "/" + corpus + "/cases.tsv", table)) {
       cases.push_back({"", corpus, "", ""});
       continue;
     }
@@ -244,7 +238,7 @@ TEST_P(KustomizeCorpusTest, MatchesKubectlKustomize) {
   bool passed = false;
   if (c.outcome == "error") {
     std::string err_text;
-    ReadText(dir + "/expected/" + c.id + ".err", err_text);
+    ReadFile(dir + "/expected/" + c.id + ".err", err_text);
     const std::string want = KustomizeMessage(err_text);
     if (built.ok()) {
       ADD_FAILURE() << "expected an error like kustomize's: " << want << "got " << built->size()
@@ -272,7 +266,7 @@ TEST_P(KustomizeCorpusTest, MatchesKubectlKustomize) {
     ADD_FAILURE() << built.status();
   } else {
     std::string expected_text;
-    ASSERT_TRUE(ReadText(dir + "/expected/" + c.id + ".yaml", expected_text));
+    ASSERT_TRUE(ReadFile(dir + "/expected/" + c.id + ".yaml", expected_text));
     std::vector<Json> expected = ParseExpected(expected_text, c.id);
     if (*built == expected) {
       passed = true;

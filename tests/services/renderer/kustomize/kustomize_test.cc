@@ -19,20 +19,14 @@
 #include "services/renderer/core/kustomize/kustomize.h"
 #include "services/renderer/core/kustomize/resource.h"
 #include "services/renderer/core/kustomize/strategic_merge.h"
+#include "tests/common/test_files.h"
 
 namespace todoke::renderer::kustomize {
 namespace {
 
-constexpr char kTestdata[] = "tests/services/renderer/kustomize/testdata";
+using ::todoke::test_files::ReadFile;
 
-bool ReadText(const std::string& path, std::string& out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  out = buffer.str();
-  return true;
-}
+constexpr char kTestdata[] = "tests/services/renderer/kustomize/testdata";
 
 std::vector<std::string> CaseNames() {
   std::vector<std::string> names;
@@ -55,13 +49,13 @@ TEST_P(KustomizeCaseTest, MatchesKubectlKustomize) {
   const std::string case_dir = std::string(kTestdata) + "/" + name;
   std::string build_path = name;
   std::string text;
-  if (ReadText(case_dir + "/build_path", text)) {
+  if (ReadFile(case_dir + "/build_path", text)) {
     build_path = name + "/" + std::string(absl::StripAsciiWhitespace(text));
   }
   DiskFileSource files(kTestdata);
   absl::StatusOr<std::vector<Json>> built = Build(files, build_path);
   std::string expected_error;
-  if (ReadText(case_dir + "/expected_error.txt", expected_error)) {
+  if (ReadFile(case_dir + "/expected_error.txt", expected_error)) {
     ASSERT_FALSE(built.ok()) << "expected an error containing: " << expected_error;
     EXPECT_NE(built.status().message().find(absl::StripAsciiWhitespace(expected_error)),
               std::string::npos)
@@ -69,17 +63,17 @@ TEST_P(KustomizeCaseTest, MatchesKubectlKustomize) {
     return;
   }
   ASSERT_TRUE(built.ok()) << built.status();
-  ASSERT_TRUE(ReadText(case_dir + "/expected.yaml", text)) << "missing expected.yaml";
+  ASSERT_TRUE(ReadFile(case_dir + "/expected.yaml", text)) << "missing expected.yaml";
   absl::StatusOr<std::vector<YamlDocument>> docs = ParseYamlStream(text, "expected.yaml");
   ASSERT_TRUE(docs.ok()) << docs.status();
   std::vector<Json> expected;
   for (YamlDocument& doc : *docs) {
     if (!doc.value.is_null()) expected.push_back(std::move(doc.value));
   }
-  if (ReadText(case_dir + "/compare_bytes", text)) {
+  if (ReadFile(case_dir + "/compare_bytes", text)) {
     // Output details: the printed text must be kubectl kustomize's, byte for byte.
     std::string expected_text;
-    ReadText(case_dir + "/expected.yaml", expected_text);
+    ReadFile(case_dir + "/expected.yaml", expected_text);
     EXPECT_EQ(EmitYamlStream(*built), expected_text);
   }
   ASSERT_EQ(built->size(), expected.size()) << EmitYamlStream(*built);
