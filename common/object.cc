@@ -1,4 +1,3 @@
-#include "absl/strings/string_view.h"
 #include "common/object.h"
 
 #include "absl/container/flat_hash_set.h"

@@ -1,4 +1,3 @@
-#include "absl/strings/string_view.h"
 #include "common/service_main.h"
 
 #include <cstdio>

@@ -1,4 +1,3 @@
-#include "absl/strings/string_view.h"
 #include "common/status.h"
 
 #include "absl/strings/str_cat.h"

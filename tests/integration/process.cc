@@ -1,4 +1,3 @@
-#include "absl/strings/string_view.h"
 #include "tests/integration/process.h"
 
 #include <fcntl.h>
