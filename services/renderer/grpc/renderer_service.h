@@ -16,7 +16,8 @@
 
 namespace todoke::renderer {
 
-// Everything main.cc reads from flags for the renderer.
+// The renderer's settings. main.cc sets every field named with a --flag from that flag; the
+// read_tree_* limits have no flag and stay 0 in the service.
 struct RendererConfig {
   // --plugins-config: path of the plugin allow-list (YAML, see core/plugin.h); empty: no
   // plugins, and plugin mode is refused.
@@ -37,8 +38,8 @@ struct RendererConfig {
   // --render-max-nodes / --render-max-bytes: the memory budget of one render, over all the
   // files it reads (common/budget.h).
   BudgetLimits budget;
-  // --read-tree-max-files / --read-tree-max-bytes: limits asked of the source-fetcher per
-  // ReadTree (0: the fetcher's defaults).
+  // Limits asked of the source-fetcher per ReadTree (0: the fetcher's own --max-files and
+  // --max-total-bytes). Not flags: no --read-tree-max-files or --read-tree-max-bytes exists.
   uint32_t read_tree_max_files = 0;
   uint64_t read_tree_max_bytes = 0;
 };
