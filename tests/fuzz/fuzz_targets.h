@@ -49,8 +49,8 @@ absl::Status FuzzJsonPatch(absl::string_view data);
 absl::Status FuzzSemver(absl::string_view data);
 
 // Repository URLs: ParseRepoUrl (local allowed or not), MaskCredentials (idempotent on texts
-// up to 64 bytes), HttpOrigin; an
-// accepted URL's canonical form carries no user information and parses again.
+// up to 64 bytes), HttpOrigin; an accepted URL's canonical form carries no user information
+// and parses again.
 absl::Status FuzzRepoUrl(absl::string_view data);
 
 // A repository tree written as one text, for the render target and its seeds: an optional
