@@ -4,6 +4,9 @@
 
 #include <fstream>
 
+#include <grpcpp/create_channel.h>
+#include <grpcpp/support/client_interceptor.h>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/numbers.h"
 #include "common/grpc_client.h"
@@ -15,11 +18,47 @@ namespace todoke::testing {
 using source_fetcher::testing::PickFreePort;
 using source_fetcher::testing::Sh;
 
+namespace {
+
+// Adds `authorization: Bearer <token>` to every call of the suite's API stub.
+class BearerInterceptor final : public grpc::experimental::Interceptor {
+ public:
+  explicit BearerInterceptor(std::string value) : value_(std::move(value)) {}
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
+      methods->GetSendInitialMetadata()->insert({"authorization", value_});
+    }
+    methods->Proceed();
+  }
+
+ private:
+  std::string value_;
+};
+
+class BearerInterceptorFactory final
+    : public grpc::experimental::ClientInterceptorFactoryInterface {
+ public:
+  explicit BearerInterceptorFactory(const std::string& token) : value_("Bearer " + token) {}
+  grpc::experimental::Interceptor* CreateClientInterceptor(
+      grpc::experimental::ClientRpcInfo*) override {
+    return new BearerInterceptor(value_);
+  }
+
+ private:
+  std::string value_;
+};
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<TodokeSuite>> TodokeSuite::Start(const std::string& work_dir,
                                                                  Options options) {
   std::unique_ptr<TodokeSuite> suite(new TodokeSuite());
   suite->work_dir_ = work_dir;
   suite->options_ = std::move(options);
+  if (!suite->options_.webhook_secret.empty()) {
+    suite->webhook_secret_ = suite->options_.webhook_secret;
+  }
   {
     std::ofstream secret(work_dir + "/webhook-secret");
     secret << suite->webhook_secret_ << "\n";
@@ -47,6 +86,14 @@ absl::StatusOr<std::unique_ptr<TodokeSuite>> TodokeSuite::Start(const std::strin
   }
   auto channel = MakeChannel(suite->addresses_["orchestrator"]);
   if (!channel.ok()) return channel.status();
+  if (!suite->options_.api_token.empty()) {
+    std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> bearer;
+    bearer.push_back(std::make_unique<BearerInterceptorFactory>(suite->options_.api_token));
+    grpc::ChannelArguments arguments;
+    *channel = grpc::experimental::CreateCustomChannelWithInterceptors(
+        suite->addresses_["orchestrator"], grpc::InsecureChannelCredentials(), arguments,
+        std::move(bearer));
+  }
   suite->api_ = orchestrator::v1::Orchestrator::NewStub(*channel);
   return suite;
 }
@@ -63,6 +110,7 @@ std::vector<std::string> TodokeSuite::FlagsOf(const std::string& stage) {
   if (stage == "source-fetcher") {
     flags.push_back("--cache-dir=" + work_dir_ + "/fetcher-cache");
     flags.push_back("--allow-local-repos");
+    for (const std::string& flag : options_.source_fetcher_flags) flags.push_back(flag);
   } else if (stage == "renderer") {
     flags.push_back("--source-fetcher=" + addresses_["source-fetcher"]);
   } else if (stage == "applier") {
@@ -79,11 +127,17 @@ std::vector<std::string> TodokeSuite::FlagsOf(const std::string& stage) {
     flags.push_back("--webhook-secret-file=" + work_dir_ + "/webhook-secret");
     for (const std::string& flag : options_.orchestrator_flags) flags.push_back(flag);
   }
+  for (const std::string& flag : options_.all_stage_flags) flags.push_back(flag);
   return flags;
 }
 
 absl::Status TodokeSuite::StartStage(const std::string& stage) {
   std::vector<std::string> argv = {BinaryPath("todoke-" + stage)};
+  if (!options_.log_dir.empty()) {  // the shell execs the stage: same pid, stderr to the file
+    argv = {"/bin/sh", "-c", absl::StrCat("exec \"$0\" \"$@\" 2>>'", options_.log_dir, "/", stage,
+                                          ".log'"),
+            BinaryPath("todoke-" + stage)};
+  }
   for (std::string& flag : FlagsOf(stage)) argv.push_back(std::move(flag));
   absl::StatusOr<ChildProcess> child = ChildProcess::Start(argv);
   if (!child.ok()) return child.status();

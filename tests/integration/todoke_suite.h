@@ -25,6 +25,15 @@ class TodokeSuite {
     // Extra applier flags, e.g. {"--kubeconfig=...", "--installation-id=..."} for a Kubernetes
     // destination.
     std::vector<std::string> applier_flags;
+    std::vector<std::string> source_fetcher_flags;  // e.g. {"--credentials=..."}
+    // Appended to every stage's flags (last wins), e.g. {"--log-level=debug"}.
+    std::vector<std::string> all_stage_flags;
+    // Non-empty: each stage's stderr (its log) is appended to <log_dir>/<stage>.log.
+    std::string log_dir;
+    // Non-empty: the webhook secret instead of the suite's default.
+    std::string webhook_secret;
+    // Non-empty: api() sends `authorization: Bearer <api_token>` on every call.
+    std::string api_token;
   };
 
   // Starts the five services with their data under `work_dir` (which must exist).
