@@ -230,7 +230,7 @@ class KubernetesDestination::ApplyRun {
   // Fills the namespace of `body` and `key` from the resource's scope.
   void Scope(const ApiResource& resource, Json& body, ObjectKey& key) {
     if (resource.namespaced) {
-      if (key.ns.empty()) key.ns = d_->default_namespace_;
+      if (key.ns.empty()) key.ns = d_->NamespaceFor(plan_.default_namespace);
       body["metadata"]["namespace"] = key.ns;
     } else {
       key.ns.clear();
@@ -299,7 +299,8 @@ class KubernetesDestination::ApplyRun {
     ObjectKey record;
     record.version = "v1";
     record.kind = "ConfigMap";
-    record.ns = resource.namespaced && !key.ns.empty() ? key.ns : d_->default_namespace_;
+    record.ns = resource.namespaced && !key.ns.empty() ? key.ns
+                                                       : d_->NamespaceFor(plan_.default_namespace);
     record.name = HookRecordName(d_->options_.installation, plan_.app);
     return record;
   }
@@ -780,7 +781,8 @@ absl::StatusOr<ApplyOutcome> KubernetesDestination::ApplyRun::Run() {
   absl::StatusOr<std::vector<ApiResource>> resources = client_.ServerResources(deadline_);
   if (!resources.ok() && IsFatal(resources.status())) return resources.status();
 
-  SyncOrder order = OrderForSync(plan_.objects, {.default_namespace = d_->default_namespace_});
+  SyncOrder order =
+      OrderForSync(plan_.objects, {.default_namespace = d_->NamespaceFor(plan_.default_namespace)});
   for (const SyncStep& step : order.steps) {
     for (const PlannedObject& planned : step.objects) {
       if (planned.error.empty() && IsCrdKey(planned.key)) {
@@ -846,8 +848,8 @@ absl::StatusOr<ApplyOutcome> KubernetesDestination::ApplyRun::Run() {
         prune.push_back(key);
       }
     }
-    PruneRun run{plan_.app, plan_.options.dry_run, plan_.options.allow_cluster_critical,
-                 plan_.options.propagation};
+    PruneRun run{plan_.app, plan_.default_namespace, plan_.options.dry_run,
+                 plan_.options.allow_cluster_critical, plan_.options.propagation};
     d_->PruneKeys(run, prune, deadline_, [&](ObjectResult result) { Report(std::move(result)); });
   }
 
@@ -948,7 +950,7 @@ void KubernetesDestination::PruneKeys(const PruneRun& run, const std::vector<Obj
     if (key.ns.empty()) {
       absl::StatusOr<ApiResource> resource =
           client_->ResourceFor(key.group, key.version, key.kind, deadline);
-      if (resource.ok() && resource->namespaced) key.ns = default_namespace_;
+      if (resource.ok() && resource->namespaced) key.ns = NamespaceFor(run.default_namespace);
     }
     absl::StatusOr<Json> live = client_->Get(key, deadline);
     if (!live.ok()) {
@@ -1017,7 +1019,8 @@ absl::StatusOr<PruneOutcome> KubernetesDestination::Prune(const PruneRequest& re
   absl::StatusOr<std::vector<ApiResource>> resources = client_->ServerResources(deadline);
   if (!resources.ok() && IsFatal(resources.status())) return resources.status();
   PruneOutcome outcome;
-  PruneRun run{request.app, request.dry_run, request.allow_cluster_critical, request.propagation};
+  PruneRun run{request.app, request.default_namespace, request.dry_run,
+               request.allow_cluster_critical, request.propagation};
   PruneKeys(run, request.keys, deadline,
             [&](ObjectResult result) { outcome.results.push_back(std::move(result)); });
   return outcome;
@@ -1062,7 +1065,9 @@ absl::StatusOr<LiveSet> KubernetesDestination::ReadLive(const ReadLiveQuery& que
     if (wanted[i].served && key.ns.empty()) {
       absl::StatusOr<ApiResource> resource =
           client_->ResourceFor(key.group, key.version, key.kind, deadline);
-      if (resource.ok() && resource->namespaced) wanted[i].key.ns = default_namespace_;
+      if (resource.ok() && resource->namespaced) {
+        wanted[i].key.ns = NamespaceFor(query.default_namespace);
+      }
     }
   }
   // A cache that lost the server (its relist failed) answers at once, naming the cluster and the

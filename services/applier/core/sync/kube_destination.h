@@ -130,6 +130,8 @@ class KubernetesDestination : public Destination {
 
   struct PruneRun {
     std::string app;
+    // For keys of namespaced kinds that name no namespace.
+    std::string default_namespace;
     bool dry_run = false;
     bool allow_cluster_critical = false;
     PropagationPolicy propagation = PropagationPolicy::kForeground;
@@ -141,8 +143,12 @@ class KubernetesDestination : public Destination {
   std::string NamespaceBlocker(const std::string& name, const std::string& app,
                                absl::Time deadline);
 
-  // The namespace for an object of a namespaced kind that names none.
-  const std::string& default_namespace() const { return default_namespace_; }
+  // The namespace for an object of a namespaced kind that names none: the request's (the
+  // Application's destination namespace) when it gives one, else this destination's own
+  // (options, then the kubeconfig context's, then "default").
+  const std::string& NamespaceFor(const std::string& requested) const {
+    return requested.empty() ? default_namespace_ : requested;
+  }
 
   // This process's memory of hooks that ran to the end for (app, operation id), in front of
   // the hook records on the cluster.

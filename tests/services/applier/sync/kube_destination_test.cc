@@ -1129,6 +1129,58 @@ metadata: {name: b, namespace: NS}
   EXPECT_EQ(destination_->client().stats().requests, before);
 }
 
+// An object that names no namespace goes to the Application's destination namespace (the
+// request's default_namespace), as in Argo CD, not to the destination's own default (the
+// kubeconfig context's): ReadLive and Prune look for it there too. Before, the applier always
+// used its own default, so such an app stayed OutOfSync for good (Missing in the destination
+// namespace, the applied copy elsewhere).
+TEST_F(KubeDestinationTest, ObjectsWithoutANamespaceGoToTheRequestsNamespace) {
+  absl::StatusOr<TestNamespace> other = TestNamespace::Create(cluster_, "sync-dest");
+  ASSERT_TRUE(other.ok()) << other.status();
+  ApplyPlan plan;
+  plan.app = app();
+  plan.default_namespace = other->name();
+  plan.objects = Objects(R"(
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: unscoped}
+data: {x: "1"}
+)");
+  plan.operation_id = "op-ns";
+  absl::StatusOr<ApplyOutcome> outcome =
+      destination_->Apply(plan, nullptr, absl::Now() + absl::Minutes(1), nullptr);
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  ASSERT_TRUE(outcome->succeeded) << outcome->message;
+  ASSERT_EQ(outcome->results.size(), 1u);
+  EXPECT_EQ(outcome->results[0].key.ns, other->name());
+  absl::StatusOr<std::string> there = RunKubectl(
+      cluster_, {"get", "configmap", "unscoped", "-n", other->name(), "--ignore-not-found",
+                 "-o", "name"});
+  ASSERT_TRUE(there.ok()) << there.status();
+  EXPECT_THAT(*there, HasSubstr("configmap/unscoped"));
+  EXPECT_FALSE(Exists({"configmap", "unscoped"})) << "applied in the destination's own namespace";
+
+  ReadLiveQuery query;
+  query.app = app();
+  query.default_namespace = other->name();
+  query.keys = {Key("", "ConfigMap", "", "unscoped")};
+  absl::StatusOr<LiveSet> live = destination_->ReadLive(query, absl::Now() + absl::Seconds(30));
+  ASSERT_TRUE(live.ok()) << live.status();
+  EXPECT_TRUE(live->absent.empty()) << "ReadLive looked in the destination's own namespace";
+  ASSERT_EQ(live->objects.size(), 1u);
+  EXPECT_EQ(live->objects[0].key.ns, other->name());
+
+  PruneRequest prune;
+  prune.app = app();
+  prune.default_namespace = other->name();
+  prune.keys = {Key("", "ConfigMap", "", "unscoped")};
+  absl::StatusOr<PruneOutcome> pruned =
+      destination_->Prune(prune, absl::Now() + absl::Minutes(1));
+  ASSERT_TRUE(pruned.ok()) << pruned.status();
+  ASSERT_EQ(pruned->results.size(), 1u);
+  EXPECT_EQ(pruned->results[0].action, ApplyAction::kPruned) << pruned->results[0].message;
+}
+
 TEST_F(KubeDestinationTest, KubectlEditReachesWatchDriftWithinASecond) {
   Applied applied = Apply(Objects(R"(
 apiVersion: v1
