@@ -1,9 +1,11 @@
 #include "services/source_fetcher/core/mirror_cache.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <git2.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -64,10 +66,21 @@ absl::StatusOr<std::unique_ptr<MirrorCache>> MirrorCache::Open(const std::string
   }
   std::string lock_path = (root / ".lock").string();
   int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0 || ::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    if (fd >= 0) ::close(fd);
+  if (fd < 0) {  // e.g. permissions: not another process
     return absl::FailedPreconditionError(
-        absl::StrCat("cache directory ", cache_dir, " is in use by another process"));
+        absl::StrCat("cache directory ", cache_dir, ": cannot open ", lock_path, ": ",
+                     strerror(errno)));
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int lock_errno = errno;
+    ::close(fd);
+    if (lock_errno == EWOULDBLOCK) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("cache directory ", cache_dir, " is in use by another process (",
+                       lock_path, " is locked)"));
+    }
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cache directory ", cache_dir, ": cannot lock ", lock_path, ": ", strerror(lock_errno)));
   }
   std::unique_ptr<MirrorCache> cache(new MirrorCache(root.string(), max_bytes, fd));
   fs::remove_all(root / "tmp", ec);

@@ -270,6 +270,28 @@ TEST_F(SourceFetcherTest, SkipsTheFetchWhenTheMirrorHasTheCommit) {
   EXPECT_EQ(f->stats().clones, 1u);
 }
 
+// A cache directory another fetcher holds is "in use"; one whose lock file cannot be opened
+// (permissions, here a directory in its place, as root ignores permissions) says why instead.
+// Shown failing on the old message: both were "in use by another process".
+TEST_F(SourceFetcherTest, CacheDirectoryErrorsSayWhatIsWrong) {
+  TempDir dir;
+  SourceFetcherOptions options;
+  options.cache_dir = dir.path() + "/held";
+  auto first = SourceFetcher::Create(options);
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto second = SourceFetcher::Create(options);
+  ASSERT_FALSE(second.ok());
+  EXPECT_THAT(std::string(second.status().message()), HasSubstr("in use by another process"));
+
+  ASSERT_TRUE(Sh("mkdir -p broken/mirrors broken/.lock", dir.path()).ok());
+  options.cache_dir = dir.path() + "/broken";
+  auto broken = SourceFetcher::Create(options);
+  ASSERT_FALSE(broken.ok());
+  EXPECT_EQ(broken.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(broken.status().message()), HasSubstr(".lock"));
+  EXPECT_THAT(std::string(broken.status().message()), Not(HasSubstr("in use")));
+}
+
 TEST_F(SourceFetcherTest, RefCacheTtlReusesTheListing) {
   SourceFetcherOptions options;
   options.cache_dir = cache_dir_;
