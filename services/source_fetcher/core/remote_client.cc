@@ -248,6 +248,11 @@ absl::Status ToStatus(int rc, absl::string_view action, const RepoUrl& url,
   }
   const git_error* last = git_error_last();
   int klass = last != nullptr ? last->klass : GIT_ERROR_NONE;
+  if (klass == GIT_ERROR_REPOSITORY && absl::StrContains(message, "could not find repository")) {
+    // libgit2 opening the remote itself (a local path): the URL is wrong, the mirror is fine.
+    return absl::NotFoundError(absl::StrCat(where, url.fetch_url,
+                                            " is not a Git repository (", message, ")"));
+  }
   if (klass == GIT_ERROR_ODB || klass == GIT_ERROR_OBJECT || klass == GIT_ERROR_ZLIB ||
       klass == GIT_ERROR_REFERENCE || klass == GIT_ERROR_REPOSITORY ||
       klass == GIT_ERROR_INDEXER) {

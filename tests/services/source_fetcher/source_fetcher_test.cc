@@ -292,6 +292,24 @@ TEST_F(SourceFetcherTest, CacheDirectoryErrorsSayWhatIsWrong) {
   EXPECT_THAT(std::string(broken.status().message()), Not(HasSubstr("in use")));
 }
 
+// A local path that is not a Git repository is the caller's mistake, not a damaged mirror: NOT_FOUND
+// naming the path. Shown failing on the old mapping: DATA_LOSS "local mirror is damaged".
+TEST_F(SourceFetcherTest, APathThatIsNotARepositoryIsNotFound) {
+  TempDir plain;
+  ASSERT_TRUE(Sh("mkdir -p folder && echo x > folder/file", plain.path()).ok());
+  SourceFetcherOptions options;
+  options.cache_dir = cache_dir_;
+  options.allow_local = true;
+  auto f = SourceFetcher::Create(options);
+  ASSERT_TRUE(f.ok()) << f.status();
+  auto result = Resolve(**f, plain.path() + "/folder", "main");
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kNotFound) << result.status();
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("not a Git repository"));
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr(plain.path() + "/folder"))
+      << result.status();
+}
+
 TEST_F(SourceFetcherTest, RefCacheTtlReusesTheListing) {
   SourceFetcherOptions options;
   options.cache_dir = cache_dir_;
