@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <string>
 
+#include <grpc/support/log.h>
+
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -27,6 +29,20 @@ ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "on SIGTERM, how long in-flight calls get to finish");
 
 namespace todoke {
+namespace {
+
+// gRPC's own log lines (gpr_log) go through the logger, so --log-format=json output is all JSON.
+void RouteGprLog(gpr_log_func_args* args) {
+  LogLevel level = LogLevel::kInfo;
+  if (args->severity == GPR_LOG_SEVERITY_DEBUG) level = LogLevel::kDebug;
+  if (args->severity == GPR_LOG_SEVERITY_ERROR) level = LogLevel::kError;
+  Log(level, args->message != nullptr ? args->message : "",
+      {{"source", "grpc"},
+       {"file", args->file != nullptr ? args->file : ""},
+       {"line", args->line}});
+}
+
+}  // namespace
 
 std::vector<char*> InitService(int argc, char** argv, absl::string_view component,
                                absl::string_view usage) {
@@ -76,6 +92,7 @@ std::vector<char*> InitService(int argc, char** argv, absl::string_view componen
     std::exit(2);
   }
   InitLogging(log_options);
+  gpr_set_log_function(RouteGprLog);
   return positional;
 }
 

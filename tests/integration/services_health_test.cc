@@ -4,6 +4,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <string>
+
 #include "common/grpc_client.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -57,6 +60,34 @@ TEST_P(ServiceBinaryTest, PrintsVersion) {
   auto line = child->WaitForLine(GetParam(), absl::Seconds(10));
   ASSERT_TRUE(line.ok()) << line.status();
   EXPECT_THAT(*line, ::testing::MatchesRegex(GetParam() + " [0-9]+\\.[0-9]+\\.[0-9]+"));
+}
+
+// With --log-format=json every stderr line is a JSON object, gRPC's own lines included (routed
+// through the logger with "source":"grpc"). Shown failing before gpr_set_log_function: with
+// GRPC_VERBOSITY=debug, gRPC printed "I1130 ... ev_epoll1_linux.cc] grpc epoll fd: 3" lines.
+TEST_P(ServiceBinaryTest, JsonLogsAreAllJsonIncludingGrpcLines) {
+  const std::string log = ::testing::TempDir() + "/json-log-" + std::to_string(getpid()) + "-" +
+                          GetParam() + ".txt";
+  std::vector<std::string> argv = {"/bin/sh", "-c",
+                                   "GRPC_VERBOSITY=debug exec \"$0\" \"$@\" 2>'" + log + "'",
+                                   BinaryPath(GetParam()), "--listen=127.0.0.1:0",
+                                   "--log-format=json"};
+  for (const std::string& flag : SandboxFlags()) argv.push_back(flag);
+  auto child = ChildProcess::Start(argv);
+  ASSERT_TRUE(child.ok()) << child.status();
+  ASSERT_TRUE(child->WaitForLine("listening on", absl::Seconds(30)).ok());
+  ASSERT_TRUE(child->Stop(SIGTERM, absl::Seconds(15)).ok());
+  std::ifstream in(log);
+  std::string line;
+  int lines = 0, grpc_lines = 0;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    ++lines;
+    EXPECT_TRUE(line.front() == '{' && line.back() == '}') << "not JSON: " << line;
+    if (line.find("\"source\":\"grpc\"") != std::string::npos) ++grpc_lines;
+  }
+  EXPECT_GT(lines, 0);
+  EXPECT_GT(grpc_lines, 0) << "gRPC logged nothing at GRPC_VERBOSITY=debug";
 }
 
 TEST_P(ServiceBinaryTest, RefusesUnknownFlag) {
