@@ -106,5 +106,19 @@ TEST_F(DiskFileSourceTest, ConfinesToRoot) {
   EXPECT_EQ(files.ReadFile("missing.yaml").status().code(), absl::StatusCode::kNotFound);
 }
 
+// The repository root at "/" (e.g. `todoke render /some/app` run from /): every folder is inside
+// it. Shown failing before: "/tmp/..." was refused, as no path has a '/' after the root "/".
+TEST_F(DiskFileSourceTest, RootAtSlashHoldsEveryFolder) {
+  DiskFileSource files("/");
+  const std::string relative = root_.substr(1) + "/repo/app";
+  EXPECT_TRUE(files.IsDirectory(relative));
+  EXPECT_TRUE(files.IsFile(relative + "/a.yaml"));
+  absl::StatusOr<std::string> text = files.ReadFile(relative + "/a.yaml");
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_EQ(*text, "a");
+  EXPECT_THAT(*files.ListDirectory(relative), ElementsAre("a.yaml", "escape.yaml", "inside.yaml"));
+  EXPECT_FALSE(files.IsDirectory(relative + "/.git"));
+}
+
 }  // namespace
 }  // namespace todoke::renderer
