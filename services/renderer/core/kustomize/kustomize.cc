@@ -507,23 +507,23 @@ class Builder {
   // config removal, ordering.
   absl::StatusOr<std::vector<Json>> Finish(Accumulator& acc, const Kustomization& top) {
     for (Resource& resource : acc.resources) {
+      RETURN_IF_ERROR(CheckBudget(top.file));
       if (!resource.needs_hash) continue;
       std::string hash = KustomizeContentHash(resource.object);
       resource.StorePreviousId();
-      RETURN_IF_ERROR(CheckBudget(top.file));
       resource.SetName(absl::StrCat(resource.Name(), "-", hash));
     }
     std::shared_ptr<const TransformerConfig> held =
         acc.config != nullptr ? acc.config : DefaultConfigPtr();
     const TransformerConfig* config = held.get();
+    RETURN_IF_ERROR(CheckBudget(top.file));
     RETURN_IF_ERROR(FixNameReferences(acc.resources, config->name_reference));
+    RETURN_IF_ERROR(CheckBudget(top.file));
     RETURN_IF_ERROR(ResolveVars(acc.resources, acc.vars, config->var_reference));
+    RETURN_IF_ERROR(CheckBudget(top.file));
     std::vector<Resource> kept;
-    RETURN_IF_ERROR(CheckBudget(top.file));
     kept.reserve(acc.resources.size());
-    RETURN_IF_ERROR(CheckBudget(top.file));
     for (Resource& resource : acc.resources) {
-    RETURN_IF_ERROR(CheckBudget(top.file));
       auto annotations = resource.Annotations();
       auto local = annotations.find("config.kubernetes.io/local-config");
       if (local != annotations.end() && local->second == "true") continue;
@@ -531,10 +531,10 @@ class Builder {
     }
     FinishBuildMetadata(kept, top.build_metadata);
     RETURN_IF_ERROR(SortResources(kept, top.sort_options, top.file));
+    RETURN_IF_ERROR(CheckBudget(top.file));
     std::vector<Json> out;
     out.reserve(kept.size());
     for (Resource& resource : kept) {
-    RETURN_IF_ERROR(CheckBudget(top.file));
       NormalizeAnnotations(resource.object);
       out.push_back(std::move(resource.object));
     }
