@@ -27,8 +27,7 @@ absl::Status Budget::failure() const {
   return failure_;
 }
 
-absl::Status Budget::Charge(int64_t nodes, int64_t bytes,
-                            absl::FunctionRef<std::string()> where) {
+absl::Status Budget::Charge(int64_t nodes, int64_t bytes, absl::FunctionRef<std::string()> where) {
   const int64_t total_nodes = nodes_.fetch_add(nodes, std::memory_order_relaxed) + nodes;
   const int64_t total_bytes = bytes_.fetch_add(bytes, std::memory_order_relaxed) + bytes;
   if (total_nodes > limits_.max_nodes) {
@@ -63,8 +62,7 @@ absl::Status Budget::Check(absl::string_view where) {
   if (cancelled) {
     status = absl::CancelledError(absl::StrCat("render cancelled (at ", where, ")"));
   } else if (deadline_ != absl::InfiniteFuture() && absl::Now() >= deadline_) {
-    status = absl::DeadlineExceededError(
-        absl::StrCat("render deadline exceeded (at ", where, ")"));
+    status = absl::DeadlineExceededError(absl::StrCat("render deadline exceeded (at ", where, ")"));
   } else {
     return absl::OkStatus();
   }
@@ -73,9 +71,7 @@ absl::Status Budget::Check(absl::string_view where) {
   return status;
 }
 
-ScopedBudget::ScopedBudget(Budget* budget) : previous_(current_budget) {
-  current_budget = budget;
-}
+ScopedBudget::ScopedBudget(Budget* budget) : previous_(current_budget) { current_budget = budget; }
 
 ScopedBudget::~ScopedBudget() { current_budget = previous_; }
 

@@ -34,7 +34,7 @@ bool IsIpv6HostPort(absl::string_view address) {
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(absl::string_view target,
-                                                          const ChannelOptions& options) {
+                                                           const ChannelOptions& options) {
   std::string resolved(target);
   if (target.empty()) return absl::InvalidArgumentError("empty gRPC target");
   if (absl::StrContains(target, ',')) {

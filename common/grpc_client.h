@@ -2,7 +2,6 @@
 #ifndef TODOKE_COMMON_GRPC_CLIENT_H_
 #define TODOKE_COMMON_GRPC_CLIENT_H_
 
-#include "absl/strings/string_view.h"
 #include <grpcpp/grpcpp.h>
 
 #include <memory>
@@ -10,6 +9,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace todoke {
@@ -28,7 +28,7 @@ struct ChannelOptions {
 //   "dns:///stage.ns.svc:7000"        every A/AAAA record of a name (replicas behind a Service)
 // INVALID_ARGUMENT for an empty target or a list mixing names and IP addresses.
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(absl::string_view target,
-                                                          const ChannelOptions& options = {});
+                                                           const ChannelOptions& options = {});
 
 // A client context whose deadline is now + `timeout`. Every RPC todoke makes uses one.
 std::unique_ptr<grpc::ClientContext> ContextWithTimeout(absl::Duration timeout);

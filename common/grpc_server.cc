@@ -4,13 +4,13 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <signal.h>
 
-#include "absl/strings/str_cat.h"
-#include "absl/strings/string_view.h"
-#include "absl/time/clock.h"
-
 #include <algorithm>
 #include <chrono>
 #include <climits>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
 
 namespace todoke {
 
@@ -28,8 +28,9 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
   // Clients move to new replicas after scaling: a connection is closed for new calls after this
   // age (GOAWAY); streams already open on it (drift and event watches) run on undisturbed.
   if (options.max_connection_age > absl::ZeroDuration()) {
-    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
-                               static_cast<int>(absl::ToInt64Milliseconds(options.max_connection_age)));
+    builder.AddChannelArgument(
+        GRPC_ARG_MAX_CONNECTION_AGE_MS,
+        static_cast<int>(absl::ToInt64Milliseconds(options.max_connection_age)));
     builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, INT_MAX);
   }
   if (options.interceptor_factories) {

@@ -4,13 +4,12 @@
 #define TODOKE_COMMON_GRPC_SERVER_H_
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/support/server_interceptor.h>
 
+#include <functional>
 #include <memory>
 #include <string>
-#include <functional>
 #include <vector>
-
-#include <grpcpp/support/server_interceptor.h>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -26,7 +25,8 @@ struct ServerOptions {
   // Connections older than this take no new calls, so clients spread onto new replicas (0: off).
   absl::Duration max_connection_age = absl::Minutes(5);
   // Interceptors for every call (service_main adds the metrics interceptor); may be empty.
-  std::function<std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>()>
+  std::function<
+      std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>()>
       interceptor_factories;
 };
 
@@ -34,8 +34,8 @@ class GrpcServer {
  public:
   // Builds and starts a server with `services` (not owned; they must outlive the server).
   // UNAVAILABLE naming the address if it cannot bind.
-  static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(const ServerOptions& options,
-                                                           const std::vector<grpc::Service*>& services);
+  static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(
+      const ServerOptions& options, const std::vector<grpc::Service*>& services);
 
   ~GrpcServer();
 

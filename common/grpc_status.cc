@@ -13,8 +13,7 @@ size_t EncodedSize(unsigned char c) { return (c < 0x20 || c > 0x7e || c == '%') 
 
 // Moves `at` back to the start of a UTF-8 sequence (never splits a character).
 size_t CharBoundary(absl::string_view text, size_t at) {
-  while (at > 0 && at < text.size() &&
-         (static_cast<unsigned char>(text[at]) & 0xC0) == 0x80) {
+  while (at > 0 && at < text.size() && (static_cast<unsigned char>(text[at]) & 0xC0) == 0x80) {
     --at;
   }
   return at;
@@ -53,8 +52,7 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
 
 absl::Status FromGrpcStatus(const grpc::Status& status) {
   if (status.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      status.error_message());
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
 }
 
 }  // namespace todoke

@@ -11,8 +11,8 @@ absl::StatusOr<std::vector<std::string>> ParseJsonPointer(absl::string_view poin
   std::vector<std::string> tokens;
   if (pointer.empty()) return tokens;
   if (pointer.front() != '/') {
-    return absl::InvalidArgumentError(absl::StrCat("invalid JSON pointer \"", pointer,
-                                                   "\": must be empty or start with '/'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid JSON pointer \"", pointer, "\": must be empty or start with '/'"));
   }
   std::string token;
   for (size_t i = 1; i <= pointer.size(); ++i) {
@@ -28,8 +28,8 @@ absl::StatusOr<std::vector<std::string>> ParseJsonPointer(absl::string_view poin
         continue;
       }
       if (escapes == JsonPointerEscapes::kStrict) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "invalid JSON pointer \"", pointer, "\": '~' must be followed by '0' or '1'"));
+        return absl::InvalidArgumentError(absl::StrCat("invalid JSON pointer \"", pointer,
+                                                       "\": '~' must be followed by '0' or '1'"));
       }
     }
     token.push_back(pointer[i]);

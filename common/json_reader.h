@@ -241,11 +241,11 @@ class JsonReader {
   // a string: '"', '\\', a control character or a non-ASCII byte.
   static size_t OrdinaryPrefix16(const char* p) {
     const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    const __m128i special = _mm_or_si128(
-        _mm_or_si128(_mm_cmpeq_epi8(bytes, _mm_set1_epi8('"')),
-                     _mm_cmpeq_epi8(bytes, _mm_set1_epi8('\\'))),
-        // A signed compare: below 0x20, and 0x80 and above (negative as signed bytes).
-        _mm_cmplt_epi8(bytes, _mm_set1_epi8(0x20)));
+    const __m128i special =
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(bytes, _mm_set1_epi8('"')),
+                                  _mm_cmpeq_epi8(bytes, _mm_set1_epi8('\\'))),
+                     // A signed compare: below 0x20, and 0x80 and above (negative as signed bytes).
+                     _mm_cmplt_epi8(bytes, _mm_set1_epi8(0x20)));
     const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(special));
     return mask == 0 ? 16 : static_cast<size_t>(__builtin_ctz(mask));
   }
@@ -303,14 +303,30 @@ class JsonReader {
       if (++pos_ >= text_.size()) return Fail("unterminated escape");
       const char escape = text_[pos_++];
       switch (escape) {
-        case '"': scratch_.push_back('"'); break;
-        case '\\': scratch_.push_back('\\'); break;
-        case '/': scratch_.push_back('/'); break;
-        case 'b': scratch_.push_back('\b'); break;
-        case 'f': scratch_.push_back('\f'); break;
-        case 'n': scratch_.push_back('\n'); break;
-        case 'r': scratch_.push_back('\r'); break;
-        case 't': scratch_.push_back('\t'); break;
+        case '"':
+          scratch_.push_back('"');
+          break;
+        case '\\':
+          scratch_.push_back('\\');
+          break;
+        case '/':
+          scratch_.push_back('/');
+          break;
+        case 'b':
+          scratch_.push_back('\b');
+          break;
+        case 'f':
+          scratch_.push_back('\f');
+          break;
+        case 'n':
+          scratch_.push_back('\n');
+          break;
+        case 'r':
+          scratch_.push_back('\r');
+          break;
+        case 't':
+          scratch_.push_back('\t');
+          break;
         case 'u': {
           uint32_t code;
           if (!Hex4(code)) return false;

@@ -368,8 +368,8 @@ JsonNode CopyValue(const Json& value, JsonArena& arena) {
       return JsonNode::Double(value.get<double>());
     case Json::value_t::string: {
       const std::string& text = value.get_ref<const std::string&>();
-      const std::string_view copy = arena.CopyString(
-          std::string_view(text).substr(0, ClampedSize(text.size())));
+      const std::string_view copy =
+          arena.CopyString(std::string_view(text).substr(0, ClampedSize(text.size())));
       return JsonNode::String(copy.data(), static_cast<uint32_t>(copy.size()));
     }
     case Json::value_t::array: {
@@ -453,13 +453,27 @@ void AppendJsonString(std::string& out, std::string_view text) {
   for (const char c : text) {
     const unsigned char u = static_cast<unsigned char>(c);
     switch (c) {
-      case '"': out.append("\\\""); break;
-      case '\\': out.append("\\\\"); break;
-      case '\b': out.append("\\b"); break;
-      case '\f': out.append("\\f"); break;
-      case '\n': out.append("\\n"); break;
-      case '\r': out.append("\\r"); break;
-      case '\t': out.append("\\t"); break;
+      case '"':
+        out.append("\\\"");
+        break;
+      case '\\':
+        out.append("\\\\");
+        break;
+      case '\b':
+        out.append("\\b");
+        break;
+      case '\f':
+        out.append("\\f");
+        break;
+      case '\n':
+        out.append("\\n");
+        break;
+      case '\r':
+        out.append("\\r");
+        break;
+      case '\t':
+        out.append("\\t");
+        break;
       default:
         if (u < 0x20) {
           out.append("\\u00");

@@ -19,10 +19,14 @@ LogOptions& Options() {
 
 absl::string_view LevelName(LogLevel level) {
   switch (level) {
-    case LogLevel::kDebug: return "debug";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kWarning: return "warning";
-    case LogLevel::kError: return "error";
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarning:
+      return "warning";
+    case LogLevel::kError:
+      return "error";
   }
   return "info";
 }
@@ -95,11 +99,10 @@ std::string MaskCredentials(absl::string_view url) {
   const size_t path_start = url.find('/', host_start);
   const absl::string_view authority =
       url.substr(host_start, path_start == absl::string_view::npos ? absl::string_view::npos
-                                                                  : path_start - host_start);
+                                                                   : path_start - host_start);
   const size_t at = authority.rfind('@');
   if (at == absl::string_view::npos) return std::string(url);
-  return absl::StrCat(url.substr(0, host_start), "***@",
-                      url.substr(host_start + at + 1));
+  return absl::StrCat(url.substr(0, host_start), "***@", url.substr(host_start + at + 1));
 }
 
 }  // namespace todoke

@@ -3,13 +3,13 @@
 #ifndef TODOKE_COMMON_LOG_H_
 #define TODOKE_COMMON_LOG_H_
 
-#include "absl/strings/string_view.h"
 #include <initializer_list>
 #include <string>
 #include <string_view>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace todoke {
 

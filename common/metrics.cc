@@ -74,12 +74,23 @@ class MetricsInterceptor : public grpc::experimental::Interceptor {
 
  private:
   static std::string CodeName(grpc::StatusCode code) {
-    static const char* const kNames[] = {
-        "OK",        "CANCELLED",          "UNKNOWN",           "INVALID_ARGUMENT",
-        "DEADLINE_EXCEEDED", "NOT_FOUND",  "ALREADY_EXISTS",    "PERMISSION_DENIED",
-        "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-        "UNIMPLEMENTED", "INTERNAL",       "UNAVAILABLE",       "DATA_LOSS",
-        "UNAUTHENTICATED"};
+    static const char* const kNames[] = {"OK",
+                                         "CANCELLED",
+                                         "UNKNOWN",
+                                         "INVALID_ARGUMENT",
+                                         "DEADLINE_EXCEEDED",
+                                         "NOT_FOUND",
+                                         "ALREADY_EXISTS",
+                                         "PERMISSION_DENIED",
+                                         "RESOURCE_EXHAUSTED",
+                                         "FAILED_PRECONDITION",
+                                         "ABORTED",
+                                         "OUT_OF_RANGE",
+                                         "UNIMPLEMENTED",
+                                         "INTERNAL",
+                                         "UNAVAILABLE",
+                                         "DATA_LOSS",
+                                         "UNAUTHENTICATED"};
     int i = static_cast<int>(code);
     return i >= 0 && i < 17 ? kNames[i] : "UNKNOWN";
   }
@@ -157,11 +168,13 @@ absl::StatusOr<std::string> StartMetricsServer(const std::string& listen) {
     // prometheus-cpp (civetweb) reports a failed bind by throwing; it never leaves this function.
     state.exposer = std::make_unique<prometheus::Exposer>(listen, /*num_threads=*/1);
   } catch (const std::exception& e) {
-    return absl::UnavailableError(absl::StrCat("metrics: cannot listen on ", listen, ": ", e.what()));
+    return absl::UnavailableError(
+        absl::StrCat("metrics: cannot listen on ", listen, ": ", e.what()));
   }
   state.exposer->RegisterCollectable(*collectable, "/metrics");
   std::vector<int> ports = state.exposer->GetListeningPorts();
-  if (ports.empty()) return absl::UnavailableError(absl::StrCat("metrics: not listening on ", listen));
+  if (ports.empty())
+    return absl::UnavailableError(absl::StrCat("metrics: not listening on ", listen));
   return absl::StrCat(listen.substr(0, colon), ":", ports.front());
 }
 

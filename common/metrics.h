@@ -8,17 +8,17 @@
 #ifndef TODOKE_COMMON_METRICS_H_
 #define TODOKE_COMMON_METRICS_H_
 
-#include <functional>
-#include <map>
-#include <memory>
-#include <string>
-#include <vector>
-
 #include <grpcpp/support/server_interceptor.h>
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -50,7 +50,8 @@ absl::StatusOr<std::string> StartMetricsServer(const std::string& listen);
 // Counts every call of a gRPC server: todoke_grpc_server_handled_total{method,code} and
 // todoke_grpc_server_handling_seconds{method}. Add it with
 // ServerBuilder::experimental().SetInterceptorCreators.
-std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> MakeMetricsInterceptorFactory();
+std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
+MakeMetricsInterceptorFactory();
 
 }  // namespace todoke
 

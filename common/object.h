@@ -3,12 +3,12 @@
 #ifndef TODOKE_COMMON_OBJECT_H_
 #define TODOKE_COMMON_OBJECT_H_
 
-#include "absl/strings/string_view.h"
 #include <string>
 #include <string_view>
 #include <tuple>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "nlohmann/json.hpp"
 
 namespace todoke {
@@ -27,7 +27,8 @@ struct ObjectKey {
   // "group/version" or "version" for the core group.
   std::string ApiVersion() const;
   // Human form used in every message: "apps/Deployment/guestbook/frontend" style:
-  // "<group>/<kind>/<namespace>/<name>" with empty parts dropped, e.g. "Deployment.apps web -n prod".
+  // "<group>/<kind>/<namespace>/<name>" with empty parts dropped, e.g. "Deployment.apps web -n
+  // prod".
   std::string ToString() const;
 
   // Identity for pairing desired and live objects ignores the version: the same object is

@@ -1,8 +1,7 @@
 #include "common/proto_convert.h"
 
-#include "common/json_parse.h"
-
 #include "absl/strings/str_cat.h"
+#include "common/json_parse.h"
 
 namespace todoke {
 
@@ -32,9 +31,9 @@ absl::StatusOr<types::v1::KubeObject> ToKubeObject(const Json& object) {
 absl::StatusOr<Json> ParseKubeObject(const types::v1::KubeObject& object) {
   absl::StatusOr<Json> parsed = ParseJson(object.json());
   if (!parsed.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(FromProto(object.key()).ToString(),
-                                                   ": object is not valid JSON: ",
-                                                   parsed.status().message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(FromProto(object.key()).ToString(),
+                     ": object is not valid JSON: ", parsed.status().message()));
   }
   return parsed;
 }

@@ -1,11 +1,11 @@
 #include "common/service_main.h"
 
+#include <grpc/support/log.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
-#include <algorithm>
 #include <string>
-
-#include <grpc/support/log.h>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"

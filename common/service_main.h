@@ -4,16 +4,15 @@
 #ifndef TODOKE_COMMON_SERVICE_MAIN_H_
 #define TODOKE_COMMON_SERVICE_MAIN_H_
 
-#include "absl/strings/string_view.h"
+#include <grpcpp/grpcpp.h>
+
 #include <string_view>
 #include <vector>
 
-#include <grpcpp/grpcpp.h>
-
+#include "absl/strings/string_view.h"
 #include "common/version.h"
 
 namespace todoke {
-
 
 // Blocks shutdown signals, parses flags (exits on --help, --version or a bad flag) and sets up
 // logging with `component` (e.g. "differ"). Returns the positional arguments.

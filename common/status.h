@@ -13,10 +13,10 @@
 #define TODOKE_STATUS_CONCAT_(a, b) TODOKE_STATUS_CONCAT_INNER_(a, b)
 
 // Returns from the enclosing function if `expr` (an absl::Status) is not OK.
-#define RETURN_IF_ERROR(expr)                          \
-  do {                                                 \
-    ::absl::Status todoke_status_ = (expr);            \
-    if (!todoke_status_.ok()) return todoke_status_;   \
+#define RETURN_IF_ERROR(expr)                        \
+  do {                                               \
+    ::absl::Status todoke_status_ = (expr);          \
+    if (!todoke_status_.ok()) return todoke_status_; \
   } while (0)
 
 // `ASSIGN_OR_RETURN(auto x, StatusOrExpr());` declares/assigns x or returns the error.

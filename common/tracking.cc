@@ -4,7 +4,8 @@
 
 namespace todoke {
 
-std::string TrackingId(absl::string_view installation, absl::string_view app, const ObjectKey& key) {
+std::string TrackingId(absl::string_view installation, absl::string_view app,
+                       const ObjectKey& key) {
   return absl::StrCat(installation, "/", app, ":", key.group, "/", key.kind, ":", key.ns, "/",
                       key.name);
 }
@@ -24,7 +25,8 @@ std::optional<ParsedTrackingId> ParseTrackingId(absl::string_view id) {
   absl::string_view ns_name = rest.substr(second_colon + 1);
   size_t gk_slash = group_kind.rfind('/');
   size_t nn_slash = ns_name.find('/');
-  if (gk_slash == absl::string_view::npos || nn_slash == absl::string_view::npos) return std::nullopt;
+  if (gk_slash == absl::string_view::npos || nn_slash == absl::string_view::npos)
+    return std::nullopt;
   ParsedTrackingId parsed;
   parsed.installation = std::string(owner.substr(0, owner_slash));
   parsed.app = std::string(owner.substr(owner_slash + 1));

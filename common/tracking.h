@@ -13,8 +13,8 @@
 
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 
+#include "absl/strings/string_view.h"
 #include "common/object.h"
 
 namespace todoke {

@@ -1,15 +1,16 @@
-#include "absl/strings/string_view.h"
 #include "common/yaml.h"
 
+#include <yaml.h>  // libyaml
+
 #include <algorithm>
-#include <cmath>
 #include <charconv>
-#include <cstring>
-#include <unordered_map>
+#include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -19,9 +20,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/string_view.h"
 #include "common/status.h"
 #include "common/utf8.h"
-#include <yaml.h>  // libyaml
 
 namespace todoke {
 namespace {
@@ -254,8 +255,8 @@ class EventParser {
         limits_(limits),
         // Expansion is bounded by the configured limit and by the input's size: a document of
         // N bytes has at most about N/2 nodes unless aliases multiply them.
-        max_nodes_(std::min<int64_t>(limits.max_nodes,
-                                     100'000 + 8 * static_cast<int64_t>(text.size()))),
+        max_nodes_(
+            std::min<int64_t>(limits.max_nodes, 100'000 + 8 * static_cast<int64_t>(text.size()))),
         budget_(limits.budget != nullptr ? limits.budget : CurrentBudget()) {
     yaml_parser_initialize(&parser_);
     yaml_parser_set_encoding(&parser_, YAML_UTF8_ENCODING);
@@ -345,9 +346,9 @@ class EventParser {
     }
     nodes_ += count;
     if (nodes_ > max_nodes_) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          Where(mark), ": document expands to more than ", max_nodes_,
-          " nodes (alias expansion limit; is this a \"billion laughs\" document?)"));
+      return absl::ResourceExhaustedError(
+          absl::StrCat(Where(mark), ": document expands to more than ", max_nodes_,
+                       " nodes (alias expansion limit; is this a \"billion laughs\" document?)"));
     }
     return absl::OkStatus();
   }
@@ -362,8 +363,9 @@ class EventParser {
     if (e.type == YAML_ALIAS_EVENT) {
       auto it = anchors_.find(Anchor(e.data.alias.anchor));
       if (it == anchors_.end()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            Where(e.start_mark), ": unknown anchor '", Anchor(e.data.alias.anchor), "' referenced"));
+        return absl::InvalidArgumentError(absl::StrCat(Where(e.start_mark), ": unknown anchor '",
+                                                       Anchor(e.data.alias.anchor),
+                                                       "' referenced"));
       }
       RETURN_IF_ERROR(CountNodes(it->second.nodes, e.start_mark, it->second.bytes));
       text_bytes_ += it->second.bytes;
@@ -456,8 +458,7 @@ class EventParser {
             absl::StrCat(Where(key_mark), ": mapping keys must be scalars"));
       }
       if (limits_.nested_keys_must_be_strings && depth > 0 &&
-          (!key_value.is_string() || last_scalar_was_timestamp_ ||
-           last_scalar_non_string_tag_)) {
+          (!key_value.is_string() || last_scalar_was_timestamp_ || last_scalar_non_string_tag_)) {
         return absl::InvalidArgumentError(absl::StrCat(
             Where(key_mark), ": mapping key ", KeyText(key_value), " is not a string (",
             !key_value.is_string()       ? key_value.type_name()
@@ -471,8 +472,8 @@ class EventParser {
       const bool seen_ok = seen.insert(key_text).second || limits_.allow_duplicate_keys;
       if (!seen_ok) {
         path_.pop_back();
-        return absl::InvalidArgumentError(absl::StrCat(
-            Where(key_mark), ": mapping key \"", key_text, "\" already defined"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(Where(key_mark), ": mapping key \"", key_text, "\" already defined"));
       }
       Event value_event;
       absl::Status next = Next(value_event);
@@ -497,15 +498,15 @@ class EventParser {
       }
       return absl::OkStatus();
     }
-    const bool all_maps = source.is_array() &&
-                          std::all_of(source.begin(), source.end(),
-                                      [](const Json& n) { return n.is_object(); });
+    const bool all_maps =
+        source.is_array() &&
+        std::all_of(source.begin(), source.end(), [](const Json& n) { return n.is_object(); });
     if (all_maps) {
       for (const Json& item : source) RETURN_IF_ERROR(MergeInto(object, item, mark));
       return absl::OkStatus();
     }
-    return absl::InvalidArgumentError(absl::StrCat(
-        Where(mark), ": map merge requires map or sequence of maps as the value"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(Where(mark), ": map merge requires map or sequence of maps as the value"));
   }
 
   absl::StatusOr<Json> ConvertScalar(const yaml_event_t& e) {
@@ -517,8 +518,7 @@ class EventParser {
       RETURN_IF_ERROR(CheckGoYamlEscapes(e));
     }
     const absl::string_view tag =
-        e.data.scalar.tag == nullptr ? ""
-                                     : reinterpret_cast<const char*>(e.data.scalar.tag);
+        e.data.scalar.tag == nullptr ? "" : reinterpret_cast<const char*>(e.data.scalar.tag);
     if (plain) RETURN_IF_ERROR(CheckGoYamlFlowPlain(e, text));
     if (key_context_ && limits_.annotation_values_as_text && AtAnnotationsMapping()) {
       return AnnotationKey(e, std::move(text));
@@ -555,8 +555,8 @@ class EventParser {
       }
       std::string bytes;
       if (!absl::Base64Unescape(compact, &bytes)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            Where(e.start_mark), ": !!binary value contains invalid base64 data"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(Where(e.start_mark), ": !!binary value contains invalid base64 data"));
       }
       if (!IsValidUtf8(bytes)) {
         return absl::InvalidArgumentError(absl::StrCat(
@@ -567,8 +567,8 @@ class EventParser {
     if (tag == kTimestampTag) {
       std::string timestamp;
       if (!NormalizeTimestamp(text, &timestamp)) {
-        return absl::InvalidArgumentError(absl::StrCat(Where(e.start_mark), ": cannot decode \"",
-                                                       text, "\" as ", tag));
+        return absl::InvalidArgumentError(
+            absl::StrCat(Where(e.start_mark), ": cannot decode \"", text, "\" as ", tag));
       }
       last_scalar_was_timestamp_ = true;
       return Json(std::move(timestamp));
@@ -579,8 +579,8 @@ class EventParser {
                       (tag == kIntTag && value.is_number_integer()) ||
                       (tag == kFloatTag && value.is_number());
       if (!ok) {
-        return absl::InvalidArgumentError(absl::StrCat(Where(e.start_mark), ": cannot decode \"",
-                                                       text, "\" as ", tag));
+        return absl::InvalidArgumentError(
+            absl::StrCat(Where(e.start_mark), ": cannot decode \"", text, "\" as ", tag));
       }
       if (tag == kFloatTag) return Json(value.get<double>());
       return value;
@@ -632,11 +632,11 @@ class EventParser {
       const Json resolved = ResolvePlainScalar(text);
       std::string timestamp;
       if (!resolved.is_string() || NormalizeTimestamp(text, &timestamp)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            Where(e.start_mark), ": annotation key \"", text,
-            "\" is not a string once kustomize rewrites the annotations (it reads as ",
-            resolved.is_string() ? "a timestamp" : resolved.type_name(),
-            "; json: unsupported type: map[interface {}]interface {})"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(Where(e.start_mark), ": annotation key \"", text,
+                         "\" is not a string once kustomize rewrites the annotations (it reads as ",
+                         resolved.is_string() ? "a timestamp" : resolved.type_name(),
+                         "; json: unsupported type: map[interface {}]interface {})"));
       }
     }
     return Json(std::move(text));
@@ -690,8 +690,7 @@ class EventParser {
     };
     for (const std::string& token : path_) append(token);
     if (key_context_) {
-      append(std::string(reinterpret_cast<const char*>(e.data.scalar.value),
-                         e.data.scalar.length));
+      append(std::string(reinterpret_cast<const char*>(e.data.scalar.value), e.data.scalar.length));
     }
     located_pointer_ = pointer.empty() ? "/" : pointer;
     located_document_ = document_index_;
@@ -793,9 +792,9 @@ absl::Status InvalidUtf8Error(absl::string_view text, absl::string_view source,
 
 bool IsYaml11Special(absl::string_view s) {
   static const std::set<absl::string_view> words = {
-      "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO",
-      "on", "On", "ON", "off", "Off", "OFF", "true", "True", "TRUE", "false", "False", "FALSE",
-      "null", "Null", "NULL", "~"};
+      "y",    "Y",     "yes",   "Yes",   "YES",  "n",    "N",    "no",   "No",
+      "NO",   "on",    "On",    "ON",    "off",  "Off",  "OFF",  "true", "True",
+      "TRUE", "false", "False", "FALSE", "null", "Null", "NULL", "~"};
   return words.contains(s);
 }
 
@@ -877,23 +876,38 @@ ScalarAnalysis AnalyzeScalar(absl::string_view s) {
     return a;
   }
   bool block_indicators = false, special = false, line_breaks = false;
-  bool leading_space = false, leading_break = false, trailing_space = false,
-       trailing_break = false, break_space = false, space_break = false;
+  bool leading_space = false, leading_break = false, trailing_space = false, trailing_break = false,
+       break_space = false, space_break = false;
   bool previous_space = false, previous_break = false;
   if (absl::StartsWith(s, "---") || absl::StartsWith(s, "...")) block_indicators = true;
   bool preceded_by_whitespace = true;
   for (size_t i = 0; i < s.size();) {
     int w;
     const char32_t r = RuneAt(s, i, &w);
-    const bool followed_by_whitespace =
-        i + w >= s.size() || s[i + w] == ' ' || s[i + w] == '\t';
+    const bool followed_by_whitespace = i + w >= s.size() || s[i + w] == ' ' || s[i + w] == '\t';
     if (i == 0) {
       switch (r) {
-        case '#': case ',': case '[': case ']': case '{': case '}': case '&': case '*':
-        case '!': case '|': case '>': case '\'': case '"': case '%': case '@': case '`':
+        case '#':
+        case ',':
+        case '[':
+        case ']':
+        case '{':
+        case '}':
+        case '&':
+        case '*':
+        case '!':
+        case '|':
+        case '>':
+        case '\'':
+        case '"':
+        case '%':
+        case '@':
+        case '`':
           block_indicators = true;
           break;
-        case '?': case ':': case '-':
+        case '?':
+        case ':':
+        case '-':
           if (followed_by_whitespace) block_indicators = true;
           break;
         default:
@@ -1056,21 +1070,51 @@ void AppendFlowScalar(const std::string& s, ScalarStyle style, int indent, bool 
     }
     i += width - 1;
     switch (rune) {
-      case 0x00: w.Put("\\0"); break;
-      case 0x07: w.Put("\\a"); break;
-      case 0x08: w.Put("\\b"); break;
-      case 0x09: w.Put("\\t"); break;
-      case 0x0A: w.Put("\\n"); break;
-      case 0x0B: w.Put("\\v"); break;
-      case 0x0C: w.Put("\\f"); break;
-      case 0x0D: w.Put("\\r"); break;
-      case 0x1B: w.Put("\\e"); break;
-      case '"': w.Put("\\\""); break;
-      case '\\': w.Put("\\\\"); break;
-      case 0x85: w.Put("\\N"); break;
-      case 0xA0: w.Put("\\_"); break;
-      case 0x2028: w.Put("\\L"); break;
-      case 0x2029: w.Put("\\P"); break;
+      case 0x00:
+        w.Put("\\0");
+        break;
+      case 0x07:
+        w.Put("\\a");
+        break;
+      case 0x08:
+        w.Put("\\b");
+        break;
+      case 0x09:
+        w.Put("\\t");
+        break;
+      case 0x0A:
+        w.Put("\\n");
+        break;
+      case 0x0B:
+        w.Put("\\v");
+        break;
+      case 0x0C:
+        w.Put("\\f");
+        break;
+      case 0x0D:
+        w.Put("\\r");
+        break;
+      case 0x1B:
+        w.Put("\\e");
+        break;
+      case '"':
+        w.Put("\\\"");
+        break;
+      case '\\':
+        w.Put("\\\\");
+        break;
+      case 0x85:
+        w.Put("\\N");
+        break;
+      case 0xA0:
+        w.Put("\\_");
+        break;
+      case 0x2028:
+        w.Put("\\L");
+        break;
+      case 0x2029:
+        w.Put("\\P");
+        break;
       default:
         // Upper-case hex, as go-yaml writes it.
         if (rune <= 0xFF) {
@@ -1251,7 +1295,11 @@ void DecodeRunes(absl::string_view text, std::vector<char32_t>* runes) {
   runes->clear();
   for (size_t i = 0; i < text.size();) {
     unsigned char c = static_cast<unsigned char>(text[i]);
-    int length = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 1;
+    int length = c < 0x80           ? 1
+                 : (c >> 5) == 0x6  ? 2
+                 : (c >> 4) == 0xE  ? 3
+                 : (c >> 3) == 0x1E ? 4
+                                    : 1;
     if (i + length > text.size()) length = 1;
     char32_t rune = length == 1 ? c : c & (0xFF >> (length + 1));
     for (int k = 1; k < length; ++k) rune = (rune << 6) | (text[i + k] & 0x3F);
@@ -1409,9 +1457,8 @@ absl::StatusOr<std::vector<YamlDocument>> ParseYamlStream(absl::string_view text
                                                           const YamlLimits& limits) {
   const std::string where = source_name.empty() ? "<input>" : std::string(source_name);
   if (text.size() > limits.max_document_bytes) {
-    return absl::ResourceExhaustedError(absl::StrCat(where, ": ", text.size(),
-                                                     " bytes exceeds the limit of ",
-                                                     limits.max_document_bytes));
+    return absl::ResourceExhaustedError(absl::StrCat(
+        where, ": ", text.size(), " bytes exceeds the limit of ", limits.max_document_bytes));
   }
   if (!IsValidUtf8(std::string_view(text.data(), text.size()))) {
     return InvalidUtf8Error(text, source_name, limits);
@@ -1427,8 +1474,8 @@ absl::StatusOr<nlohmann::json> ParseYaml(absl::string_view text, absl::string_vi
   if (docs->empty()) return nlohmann::json(nullptr);
   if (docs->size() > 1) {
     return absl::InvalidArgumentError(
-        absl::StrCat(source_name.empty() ? "<input>" : std::string(source_name), ": expected one YAML document, found ",
-                     docs->size()));
+        absl::StrCat(source_name.empty() ? "<input>" : std::string(source_name),
+                     ": expected one YAML document, found ", docs->size()));
   }
   return std::move((*docs)[0].value);
 }
@@ -1482,9 +1529,10 @@ absl::Status CheckPrintableAt(const Json& value, std::string* pointer) {
       // In a key, a raw NEL breaks the JSON text go-yaml reads ("did not find expected ',' or
       // '}'").
       if (status.ok() && absl::StrContains(it.key(), "\xC2\x85")) {
-        status = absl::InvalidArgumentError(absl::StrCat(
-            "the key at ", *pointer, " holds U+0085: kustomize refuses it when it prints the "
-            "object (yaml: did not find expected ',' or '}')"));
+        status = absl::InvalidArgumentError(
+            absl::StrCat("the key at ", *pointer,
+                         " holds U+0085: kustomize refuses it when it prints the "
+                         "object (yaml: did not find expected ',' or '}')"));
       }
       if (status.ok()) status = CheckPrintableAt(it.value(), pointer);
       pointer->resize(size);

@@ -14,13 +14,13 @@
 #ifndef TODOKE_COMMON_YAML_H_
 #define TODOKE_COMMON_YAML_H_
 
-#include "absl/strings/string_view.h"
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "common/budget.h"
 #include "nlohmann/json.hpp"
 

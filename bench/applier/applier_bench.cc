@@ -78,19 +78,19 @@ namespace v1 = ::todoke::applier::v1;
 
 struct Options {
   std::string cluster_env;
-  int apps = 100;                  // x 10 objects
-  int concurrent_applies = 100;    // Apply calls in flight at once (client side)
-  double kube_qps = 2000;          // the applier's flags
+  int apps = 100;                // x 10 objects
+  int concurrent_applies = 100;  // Apply calls in flight at once (client side)
+  double kube_qps = 2000;        // the applier's flags
   int kube_burst = 4000;
   int kube_max_in_flight = 64;
   int apply_concurrency = 16;
-  int cache_apps = 1000;           // x 10 ConfigMaps for the cache phase
+  int cache_apps = 1000;  // x 10 ConfigMaps for the cache phase
   int cache_namespaces = 10;
-  int readlive_rounds = 3;         // ReadLive of every cache app, this many times
-  int readlive_callers = 8;        // the concurrent ReadLive row
-  bool kubectl_first = false;      // order of the two tools in phases 1 and 2
-  bool keep = false;               // leave the namespaces (default: deleted at the end)
-  bool cache_phase = true;         // --no-cache-phase: only the apply phases (for profiling)
+  int readlive_rounds = 3;     // ReadLive of every cache app, this many times
+  int readlive_callers = 8;    // the concurrent ReadLive row
+  bool kubectl_first = false;  // order of the two tools in phases 1 and 2
+  bool keep = false;           // leave the namespaces (default: deleted at the end)
+  bool cache_phase = true;     // --no-cache-phase: only the apply phases (for profiling)
 };
 
 double Since(std::chrono::steady_clock::time_point start) {
@@ -120,7 +120,8 @@ long StatusKib(pid_t pid, const std::string& field) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
   std::string line;
   while (std::getline(status, line)) {
-    if (line.rfind(field + ":", 0) == 0) return std::strtol(line.c_str() + field.size() + 1, nullptr, 10);
+    if (line.rfind(field + ":", 0) == 0)
+      return std::strtol(line.c_str() + field.size() + 1, nullptr, 10);
   }
   return -1;
 }
@@ -171,7 +172,7 @@ struct CpuSplit {
   double client = 0;  // kubectl (rusage of the process) or the applier
   double apiserver = 0;
   double etcd = 0;
-  double other = 0;  // controller manager, scheduler, kwok
+  double other = 0;         // controller manager, scheduler, kwok
   double machine_idle = 0;  // share of the machine's CPU time left idle (0..1)
   double Total() const { return client + apiserver + etcd + other; }
 };
@@ -192,9 +193,13 @@ std::pair<unsigned long long, unsigned long long> MachineTicks() {
 class CpuMeter {
  public:
   CpuMeter(const ControlPlane& plane, pid_t applier)
-      : plane_(plane), applier_(applier), apiserver_(plane.Cpu("kube-apiserver")),
-        etcd_(plane.Cpu("etcd")), total_(plane.TotalCpu()),
-        applier_cpu_(applier > 0 ? ProcessCpuSeconds(applier) : 0), ticks_(MachineTicks()) {}
+      : plane_(plane),
+        applier_(applier),
+        apiserver_(plane.Cpu("kube-apiserver")),
+        etcd_(plane.Cpu("etcd")),
+        total_(plane.TotalCpu()),
+        applier_cpu_(applier > 0 ? ProcessCpuSeconds(applier) : 0),
+        ticks_(MachineTicks()) {}
   CpuSplit Stop(double client_cpu = -1) const {
     CpuSplit split;
     const auto ticks = MachineTicks();
@@ -309,7 +314,8 @@ absl::StatusOr<std::map<std::string, double>> RequestCounts(const Kubectl& kubec
     const size_t space = line.rfind(' ');
     if (verb == std::string::npos || space == std::string::npos) continue;
     const size_t end = line.find('"', verb + 6);
-    by_verb[line.substr(verb + 6, end - verb - 6)] += std::strtod(line.c_str() + space + 1, nullptr);
+    by_verb[line.substr(verb + 6, end - verb - 6)] +=
+        std::strtod(line.c_str() + space + 1, nullptr);
   }
   return by_verb;
 }
@@ -366,8 +372,7 @@ absl::StatusOr<double> WaitDeploymentsSettled(const Kubectl& kubectl) {
 // ---- objects ---------------------------------------------------------------------------------
 
 std::string Base64(const std::string& in) {
-  static const char* kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
   int value = 0, bits = -6;
   for (unsigned char c : in) {
@@ -384,9 +389,10 @@ std::string Base64(const std::string& in) {
 }
 
 Json Metadata(const std::string& name, const std::string& ns, const std::string& app) {
-  return Json{{"name", name},
-              {"namespace", ns},
-              {"labels", {{"app.kubernetes.io/name", app}, {"app.kubernetes.io/part-of", "bench"}}}};
+  return Json{
+      {"name", name},
+      {"namespace", ns},
+      {"labels", {{"app.kubernetes.io/name", app}, {"app.kubernetes.io/part-of", "bench"}}}};
 }
 
 Json Deployment(const std::string& name, const std::string& ns, const std::string& app) {
@@ -399,42 +405,41 @@ Json Deployment(const std::string& name, const std::string& ns, const std::strin
        {{"requests", {{"cpu", "100m"}, {"memory", "128Mi"}}}, {"limits", {{"memory", "256Mi"}}}}},
       {"readinessProbe", {{"httpGet", {{"path", "/healthz"}, {"port", "http"}}}}}};
   Json labels = {{"app.kubernetes.io/name", app}, {"app.kubernetes.io/component", name}};
-  return Json{{"apiVersion", "apps/v1"},
-              {"kind", "Deployment"},
-              {"metadata", Metadata(name, ns, app)},
-              {"spec",
-               {{"replicas", 0},
-                {"selector", {{"matchLabels", labels}}},
-                {"template",
-                 {{"metadata", {{"labels", labels}}},
-                  {"spec",
-                   {{"serviceAccountName", app},
-                    {"containers", Json::array({container})}}}}}}}};
+  return Json{
+      {"apiVersion", "apps/v1"},
+      {"kind", "Deployment"},
+      {"metadata", Metadata(name, ns, app)},
+      {"spec",
+       {{"replicas", 0},
+        {"selector", {{"matchLabels", labels}}},
+        {"template",
+         {{"metadata", {{"labels", labels}}},
+          {"spec", {{"serviceAccountName", app}, {"containers", Json::array({container})}}}}}}}};
 }
 
 // The 10 objects of app `app` in namespace `ns`, in a fixed order.
 std::vector<Json> AppObjects(const std::string& app, const std::string& ns) {
   std::vector<Json> objects;
   for (int i = 0; i < 4; ++i) {
-    Json data = {{"LOG_LEVEL", "info"},
-                 {"LISTEN", ":8080"},
-                 {"FEATURE_FLAGS", "search,checkout,recommendations"},
-                 {"settings.yaml", "cache:\n  ttl: 300s\n  size: 1024\nupstream: http://backend:80\n"}};
+    Json data = {
+        {"LOG_LEVEL", "info"},
+        {"LISTEN", ":8080"},
+        {"FEATURE_FLAGS", "search,checkout,recommendations"},
+        {"settings.yaml", "cache:\n  ttl: 300s\n  size: 1024\nupstream: http://backend:80\n"}};
     objects.push_back({{"apiVersion", "v1"},
                        {"kind", "ConfigMap"},
                        {"metadata", Metadata(app + "-config-" + std::to_string(i), ns, app)},
                        {"data", data}});
   }
-  objects.push_back({{"apiVersion", "v1"},
-                     {"kind", "Secret"},
-                     {"metadata", Metadata(app + "-credentials", ns, app)},
-                     {"type", "Opaque"},
-                     {"data",
-                      {{"username", Base64("bench")},
-                       {"password", Base64("not-a-real-password-" + app)}}}});
-  objects.push_back({{"apiVersion", "v1"},
-                     {"kind", "ServiceAccount"},
-                     {"metadata", Metadata(app, ns, app)}});
+  objects.push_back(
+      {{"apiVersion", "v1"},
+       {"kind", "Secret"},
+       {"metadata", Metadata(app + "-credentials", ns, app)},
+       {"type", "Opaque"},
+       {"data",
+        {{"username", Base64("bench")}, {"password", Base64("not-a-real-password-" + app)}}}});
+  objects.push_back(
+      {{"apiVersion", "v1"}, {"kind", "ServiceAccount"}, {"metadata", Metadata(app, ns, app)}});
   Json selector = {{"app.kubernetes.io/name", app}};
   objects.push_back(
       {{"apiVersion", "v1"},
@@ -488,7 +493,7 @@ struct ApplyTotals {
   uint64_t created = 0, configured = 0, unchanged = 0, failed = 0, skipped = 0;
   std::vector<std::string> errors;
   std::vector<std::string> configured_keys;  // the first few objects reported configured
-  std::vector<double> per_call;  // seconds of each Apply call
+  std::vector<double> per_call;              // seconds of each Apply call
 };
 
 // Applies every app as one Apply call, `concurrency` calls at once; wall time of the whole.
@@ -530,8 +535,8 @@ ApplyTotals ApplyAll(v1::Applier::Stub& stub, const std::vector<App>& apps, int 
         if (totals.configured_keys.size() < 5) totals.configured_keys.push_back(std::move(key));
       }
       if (!status.ok() || !summary) {
-        totals.errors.push_back(absl::StrCat(requests[i].app_name(), ": ",
-                                             status.error_message(), summary ? "" : " (no summary)"));
+        totals.errors.push_back(absl::StrCat(requests[i].app_name(), ": ", status.error_message(),
+                                             summary ? "" : " (no summary)"));
         continue;
       }
       totals.created += summary->created();
@@ -572,15 +577,15 @@ absl::StatusOr<double> ReadLiveOnce(v1::Applier::Stub& stub, const v1::ReadLiveR
   const grpc::Status status = stub.ReadLive(context.get(), request, &response);
   const double seconds = Since(start);
   if (!status.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                        absl::StrCat("ReadLive ", request.app_name(), ": ", status.error_message()));
+    return absl::Status(
+        static_cast<absl::StatusCode>(status.error_code()),
+        absl::StrCat("ReadLive ", request.app_name(), ": ", status.error_message()));
   }
   if (response.objects_size() != request.keys_size() || response.absent_size() != 0 ||
       response.resource_versions_size() != request.keys_size()) {
-    return absl::InternalError(absl::StrCat("ReadLive ", request.app_name(), ": ",
-                                            response.objects_size(), " objects and ",
-                                            response.absent_size(), " absent for ",
-                                            request.keys_size(), " keys"));
+    return absl::InternalError(absl::StrCat(
+        "ReadLive ", request.app_name(), ": ", response.objects_size(), " objects and ",
+        response.absent_size(), " absent for ", request.keys_size(), " keys"));
   }
   if (response_bytes != nullptr) *response_bytes = response.ByteSizeLong();
   return seconds;
@@ -605,19 +610,21 @@ struct Row {
 };
 
 void PrintRows(const std::vector<Row>& rows) {
-  std::printf("\n%-42s %7s %7s %9s %6s %6s %6s %6s  %s\n", "phase", "wall s", "client",
-              "apiserver", "etcd", "other", "cores", "idle", "note");
+  std::printf("\n%-42s %7s %7s %9s %6s %6s %6s %6s  %s\n", "phase", "wall s", "client", "apiserver",
+              "etcd", "other", "cores", "idle", "note");
   for (const Row& row : rows) {
     std::printf("%-42s %7.2f %7.2f %9.2f %6.2f %6.2f %6.2f %5.0f%%  %s\n", row.what.c_str(),
                 row.wall, row.cpu.client, row.cpu.apiserver, row.cpu.etcd, row.cpu.other,
                 row.cpu.Total() / row.wall, row.cpu.machine_idle * 100, row.note.c_str());
   }
-  std::printf("(CPU seconds used during the phase: client = kubectl or todoke-applier; other = "
-              "controller manager, scheduler, kwok; cores = their sum / wall; idle = the machine's "
-              "idle CPU share meanwhile: near 0%% means the phase was bound by CPU, shared with "
-              "whatever else runs on the machine)\n");
-  std::printf("\nrequests the API server served during each phase, by verb (every client, the "
-              "controllers included):\n");
+  std::printf(
+      "(CPU seconds used during the phase: client = kubectl or todoke-applier; other = "
+      "controller manager, scheduler, kwok; cores = their sum / wall; idle = the machine's "
+      "idle CPU share meanwhile: near 0%% means the phase was bound by CPU, shared with "
+      "whatever else runs on the machine)\n");
+  std::printf(
+      "\nrequests the API server served during each phase, by verb (every client, the "
+      "controllers included):\n");
   for (const Row& row : rows) {
     if (!row.requests.empty()) std::printf("  %-44s %s\n", row.what.c_str(), row.requests.c_str());
   }
@@ -665,8 +672,9 @@ int RunBench(const Options& options) {
   if (!cluster.ok()) return Fail(cluster.status());
   const ControlPlane plane = LoadControlPlane(options.cluster_env);
   if (plane.processes.empty()) {
-    return Fail(absl::FailedPreconditionError("no pids file next to the env file: start the cluster "
-                                              "with tests/cluster/start.sh"));
+    return Fail(
+        absl::FailedPreconditionError("no pids file next to the env file: start the cluster "
+                                      "with tests/cluster/start.sh"));
   }
   char scratch_template[] = "/tmp/applier-bench-XXXXXX";
   if (mkdtemp(scratch_template) == nullptr) return Fail(absl::InternalError("mkdtemp failed"));
@@ -683,8 +691,9 @@ int RunBench(const Options& options) {
   const std::string prefix = absl::StrCat("ab-", run_id);
   std::printf("applier_bench run %s: %d apps x 10 objects, cache phase %d apps x 10 ConfigMaps\n",
               run_id.c_str(), options.apps, options.cache_apps);
-  std::printf("NOTE: the test etcd runs with --unsafe-no-fsync (no disk flush per write): absolute "
-              "times are lower than on a real cluster, for both tools alike.\n");
+  std::printf(
+      "NOTE: the test etcd runs with --unsafe-no-fsync (no disk flush per write): absolute "
+      "times are lower than on a real cluster, for both tools alike.\n");
   std::printf("machine: %ld CPUs, load average at start: %s", sysconf(_SC_NPROCESSORS_ONLN),
               ReadFile("/proc/loadavg").c_str());
 
@@ -728,25 +737,26 @@ int RunBench(const Options& options) {
       return Fail(s);
     }
   }
-  if (absl::Status s = WriteFile(warm_dir + "/warm.yaml",
-                                 EmitYamlStream(AppObjects("warm", warm_k)));
+  if (absl::Status s =
+          WriteFile(warm_dir + "/warm.yaml", EmitYamlStream(AppObjects("warm", warm_k)));
       !s.ok()) {
     return Fail(s);
   }
   std::vector<Json> namespace_objects;
   for (const std::string& ns : namespaces) {
-    namespace_objects.push_back({{"apiVersion", "v1"},
-                                 {"kind", "Namespace"},
-                                 {"metadata", {{"name", ns}, {"labels", {{"todoke-bench", run_id}}}}}});
+    namespace_objects.push_back(
+        {{"apiVersion", "v1"},
+         {"kind", "Namespace"},
+         {"metadata", {{"name", ns}, {"labels", {{"todoke-bench", run_id}}}}}});
   }
   if (absl::Status s = WriteFile(scratch + "/namespaces.yaml", EmitYamlStream(namespace_objects));
       !s.ok()) {
     return Fail(s);
   }
-  std::printf("objects: %zu for each tool (%zu YAML files, %.0f KB), in %zu namespaces made "
-              "beforehand (not timed)\n",
-              todoke_apps.size() * 10, kubectl_apps.size(), file_bytes / 1024.0,
-              namespaces.size());
+  std::printf(
+      "objects: %zu for each tool (%zu YAML files, %.0f KB), in %zu namespaces made "
+      "beforehand (not timed)\n",
+      todoke_apps.size() * 10, kubectl_apps.size(), file_bytes / 1024.0, namespaces.size());
 
   // The applier, with raised client-side limits (the defaults, 50 QPS / burst 100, are for a
   // shared production API server).
@@ -757,8 +767,8 @@ int RunBench(const Options& options) {
       absl::StrCat("--kube-max-in-flight=", options.kube_max_in_flight),
       absl::StrCat("--apply-concurrency=", options.apply_concurrency),
       "--log-level=warning"};
-  std::printf("todoke-applier %s; %d Apply calls at once\n", absl::StrJoin(applier_flags, " ").c_str(),
-              options.concurrent_applies);
+  std::printf("todoke-applier %s; %d Apply calls at once\n",
+              absl::StrJoin(applier_flags, " ").c_str(), options.concurrent_applies);
   auto started = testing::StartService("todoke-applier", applier_flags);
   if (!started.ok()) return Fail(started.status());
   testing::ChildProcess applier = std::move(started->first);
@@ -789,7 +799,8 @@ int RunBench(const Options& options) {
   // Namespaces (not timed), then each tool applies a warm-up app once: discovery, the OpenAPI
   // schema (kubectl), TLS and HTTP/2 connections and watches (todoke) are warm, as they are in a
   // long-running applier and in a kubectl with a warm cache directory.
-  if (absl::StatusOr<Run> made = kubectl({"apply", "-f", scratch + "/namespaces.yaml"}); !made.ok()) {
+  if (absl::StatusOr<Run> made = kubectl({"apply", "-f", scratch + "/namespaces.yaml"});
+      !made.ok()) {
     return Fail(made.status());
   }
   // Whatever happens from here, the namespaces go (their objects with them), so that the next
@@ -849,8 +860,8 @@ int RunBench(const Options& options) {
             absl::StrFormat("created %d configured %d unchanged %d failed %d", totals.created,
                             totals.configured, totals.unchanged, totals.failed)};
     const size_t want = todoke_apps.size() * 10;
-    const bool right = totals.errors.empty() && (again ? totals.unchanged == want
-                                                       : totals.created == want);
+    const bool right =
+        totals.errors.empty() && (again ? totals.unchanged == want : totals.created == want);
     if (!check(right, row.what + ": " + row.note)) report_errors(totals);
     (again ? todoke_noop : todoke_cold) = totals.wall;
     if (!again) apply_calls = totals.per_call;
@@ -992,40 +1003,45 @@ int RunBench(const Options& options) {
   (void)applier.Stop(SIGTERM, absl::Seconds(15));
 
   PrintRows(rows);
-  std::printf("(between phases: %.0f s waiting for the controllers and the control plane to "
-              "settle, not timed)\n",
-              settle_seconds);
-  std::printf("\nApply of one app (10 objects) during the 1,000-object apply: p50 %.0f ms, p99 "
-              "%.0f ms; the applier had %d threads at the end\n",
-              Percentile(apply_calls, 0.5) * 1e3, Percentile(apply_calls, 0.99) * 1e3, threads);
+  std::printf(
+      "(between phases: %.0f s waiting for the controllers and the control plane to "
+      "settle, not timed)\n",
+      settle_seconds);
+  std::printf(
+      "\nApply of one app (10 objects) during the 1,000-object apply: p50 %.0f ms, p99 "
+      "%.0f ms; the applier had %d threads at the end\n",
+      Percentile(apply_calls, 0.5) * 1e3, Percentile(apply_calls, 0.99) * 1e3, threads);
   const double p50 = Percentile(cache.latencies, 0.50), p99 = Percentile(cache.latencies, 0.99);
-  const double per_10k = cache.objects == 0 ? 0
-                             : (cache.rss_after - cache.rss_before) / 1024.0 * 10000.0 /
-                                   cache.objects;
+  const double per_10k =
+      cache.objects == 0 ? 0
+                         : (cache.rss_after - cache.rss_before) / 1024.0 * 10000.0 / cache.objects;
   if (options.cache_phase) {
     const size_t cached_total = cache.objects + todoke_apps.size() * 10 + 10;
-    std::printf("ReadLive over gRPC, one app (10 keys, %.1f KB answer), %zu calls from the warm "
-                "cache: p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  max %.3f ms  (target p50 < 1 ms)\n",
-                cache.response_bytes / 1024.0, cache.latencies.size(), p50 * 1e3,
-                Percentile(cache.latencies, 0.9) * 1e3, p99 * 1e3,
-                Percentile(cache.latencies, 1.0) * 1e3);
-    std::printf("applier RSS: idle %.1f MiB; before the %zu ConfigMaps %.1f MiB, after the cache "
-                "holds them %.1f MiB: +%.1f MiB per 10,000 objects (peak RSS %.1f MiB)\n",
-                rss_idle / 1024.0, cache.objects, cache.rss_before / 1024.0,
-                cache.rss_after / 1024.0, per_10k, cache.hwm / 1024.0);
-    std::printf("a restarted applier whose cache holds all %zu objects (listed at start): %.1f MiB "
-                "RSS, %.1f MiB over idle\n",
-                cached_total, cache.rss_fresh / 1024.0, (cache.rss_fresh - rss_idle) / 1024.0);
+    std::printf(
+        "ReadLive over gRPC, one app (10 keys, %.1f KB answer), %zu calls from the warm "
+        "cache: p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  max %.3f ms  (target p50 < 1 ms)\n",
+        cache.response_bytes / 1024.0, cache.latencies.size(), p50 * 1e3,
+        Percentile(cache.latencies, 0.9) * 1e3, p99 * 1e3, Percentile(cache.latencies, 1.0) * 1e3);
+    std::printf(
+        "applier RSS: idle %.1f MiB; before the %zu ConfigMaps %.1f MiB, after the cache "
+        "holds them %.1f MiB: +%.1f MiB per 10,000 objects (peak RSS %.1f MiB)\n",
+        rss_idle / 1024.0, cache.objects, cache.rss_before / 1024.0, cache.rss_after / 1024.0,
+        per_10k, cache.hwm / 1024.0);
+    std::printf(
+        "a restarted applier whose cache holds all %zu objects (listed at start): %.1f MiB "
+        "RSS, %.1f MiB over idle\n",
+        cached_total, cache.rss_fresh / 1024.0, (cache.rss_fresh - rss_idle) / 1024.0);
   }
   std::printf("\n%-34s %10s %10s %8s\n", "", "kubectl s", "todoke s", "ratio");
   std::printf("%-34s %10.2f %10.2f %7.1fx  (target >= 3x)\n", "apply 1,000 objects (create)",
               kubectl_cold, todoke_cold, kubectl_cold / todoke_cold);
   std::printf("%-34s %10.2f %10.2f %7.1fx\n", "re-apply, nothing changes", kubectl_noop,
               todoke_noop, kubectl_noop / todoke_noop);
-  std::printf("\nREADME row: | %.2f s vs %.2f s (%.1fx) | %.2f s vs %.2f s (%.1fx) | %.2f / %.2f ms "
-              "| %.1f MiB |\n",
-              todoke_cold, kubectl_cold, kubectl_cold / todoke_cold, todoke_noop, kubectl_noop,
-              kubectl_noop / todoke_noop, p50 * 1e3, p99 * 1e3, per_10k);
+  std::printf(
+      "\nREADME row: | %.2f s vs %.2f s (%.1fx) | %.2f s vs %.2f s (%.1fx) | %.2f / %.2f ms "
+      "| %.1f MiB |\n",
+      todoke_cold, kubectl_cold, kubectl_cold / todoke_cold, todoke_noop, kubectl_noop,
+      kubectl_noop / todoke_noop, p50 * 1e3, p99 * 1e3, per_10k);
   return exit_code;
 }
 
@@ -1069,8 +1085,9 @@ int main(int argc, char** argv) {
     }
   }
   if (options.cluster_env.empty()) {
-    std::fprintf(stderr, "applier_bench: needs --cluster-env=DIR/env (tests/cluster/start.sh DIR) "
-                         "or TODOKE_K8S_ENV\n");
+    std::fprintf(stderr,
+                 "applier_bench: needs --cluster-env=DIR/env (tests/cluster/start.sh DIR) "
+                 "or TODOKE_K8S_ENV\n");
     return 2;
   }
   if (options.apps < 1 || options.cache_apps < 1 || options.cache_namespaces < 1 ||

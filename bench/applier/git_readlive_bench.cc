@@ -149,10 +149,11 @@ void Print(const char* label, std::vector<Round> rounds) {
   double sum = 0;
   for (double v : all) sum += v;
   auto pct = [&](double p) { return all[std::min(all.size() - 1, size_t(p * all.size()))]; };
-  std::printf("%-11s %6zu calls  wall/call mean %7.1f us  p50 %7.1f us  p99 %7.1f us  "
-              "cpu/call %7.1f us  (%.2f s cpu in %.2f s)\n",
-              label, all.size(), sum / all.size(), pct(0.50), pct(0.99),
-              cpu * 1e6 / all.size(), cpu, elapsed);
+  std::printf(
+      "%-11s %6zu calls  wall/call mean %7.1f us  p50 %7.1f us  p99 %7.1f us  "
+      "cpu/call %7.1f us  (%.2f s cpu in %.2f s)\n",
+      label, all.size(), sum / all.size(), pct(0.50), pct(0.99), cpu * 1e6 / all.size(), cpu,
+      elapsed);
 }
 
 int Main() {
@@ -183,8 +184,8 @@ int Main() {
     absl::StatusOr<ApplyOutcome> outcome =
         apps[i].destination->Apply(plan, nullptr, absl::Now() + absl::Minutes(1), nullptr);
     if (!outcome.ok() || !outcome->succeeded) {
-      std::fprintf(stderr, "setup: %s\n", outcome.ok() ? outcome->message.c_str()
-                                                       : outcome.status().ToString().c_str());
+      std::fprintf(stderr, "setup: %s\n",
+                   outcome.ok() ? outcome->message.c_str() : outcome.status().ToString().c_str());
       return 1;
     }
   }
@@ -228,7 +229,8 @@ int Main() {
   if (!churn.empty()) Print("churn", churn);
   std::ifstream status("/proc/self/status");
   for (std::string line; std::getline(status, line);) {
-    if (line.rfind("VmRSS:", 0) == 0 || line.rfind("VmHWM:", 0) == 0) std::printf("%s\n", line.c_str());
+    if (line.rfind("VmRSS:", 0) == 0 || line.rfind("VmHWM:", 0) == 0)
+      std::printf("%s\n", line.c_str());
   }
   double load[3] = {0, 0, 0};
   getloadavg(load, 3);

@@ -1,8 +1,8 @@
-// A typical Deployment as rendered from Git (kDesiredDeploymentJson), and as a Kubernetes API server
-// returns it after a server-side apply by "todoke" and a rollout (kLiveDeploymentJson): defaults,
-// managedFields, status. The live text is the exact response body of kube-apiserver v1.34.4
-// (tests/cluster, kwok node) to GET .../deployments/web, recorded on 2026-11-27: compact, keys in
-// the server's struct order, not sorted.
+// A typical Deployment as rendered from Git (kDesiredDeploymentJson), and as a Kubernetes API
+// server returns it after a server-side apply by "todoke" and a rollout (kLiveDeploymentJson):
+// defaults, managedFields, status. The live text is the exact response body of kube-apiserver
+// v1.34.4 (tests/cluster, kwok node) to GET .../deployments/web, recorded on 2026-11-27: compact,
+// keys in the server's struct order, not sorted.
 #ifndef TODOKE_BENCH_DIFFER_BENCH_OBJECTS_H_
 #define TODOKE_BENCH_DIFFER_BENCH_OBJECTS_H_
 

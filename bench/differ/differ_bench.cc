@@ -8,16 +8,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <csignal>
-
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <optional>
 #include <iterator>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -44,12 +43,12 @@ struct Clock {
     return time_point(ts.tv_sec + ts.tv_nsec * 1e-9);
   }
 };
+using differ::Diff;
+using differ::DiffJsonText;
+using differ::DiffNodes;
 using differ::DiffOptions;
 using differ::DiffResult;
 using differ::SyncStatus;
-using differ::DiffNodes;
-using differ::DiffJsonText;
-using differ::Diff;
 
 double Seconds(Clock::time_point start) { return (Clock::now() - start).count(); }
 
@@ -112,10 +111,11 @@ void GrpcRow(double seconds, const std::vector<std::string>& desired,
   } while (wall < seconds);
   const double server_cpu = pid > 0 ? ProcessCpuSeconds(pid) - cpu_start : 0;
   const double comparisons = static_cast<double>(calls * desired.size());
-  std::printf("gRPC Diff, 100 pairs per call, real server: %9.0f comparisons/s wall, %.0f per "
-              "server CPU second (%.0f KB request)\n",
-              comparisons / wall, server_cpu > 0 ? comparisons / server_cpu : 0.0,
-              request.ByteSizeLong() / 1024.0);
+  std::printf(
+      "gRPC Diff, 100 pairs per call, real server: %9.0f comparisons/s wall, %.0f per "
+      "server CPU second (%.0f KB request)\n",
+      comparisons / wall, server_cpu > 0 ? comparisons / server_cpu : 0.0,
+      request.ByteSizeLong() / 1024.0);
   if (server) (void)server->Stop(SIGTERM, absl::Seconds(10));
 }
 
@@ -219,9 +219,10 @@ int Run(size_t pairs, double seconds, bool synced_only, bool single_only,
         const std::string& grpc_address) {
   const Json desired = Json::parse(kDesiredDeploymentJson);
   const Json live = Json::parse(kLiveDeploymentJson);
-  std::printf("objects: desired Deployment %zu bytes (canonical JSON), live %zu bytes (as the API "
-              "server sent it)\n",
-              CanonicalJson(desired).size(), std::strlen(kLiveDeploymentJson));
+  std::printf(
+      "objects: desired Deployment %zu bytes (canonical JSON), live %zu bytes (as the API "
+      "server sent it)\n",
+      CanonicalJson(desired).size(), std::strlen(kLiveDeploymentJson));
   const DiffOptions options;
   auto expect_synced = [](const DiffResult& result, size_t count) {
     if (result.summary.synced != count) std::abort();
@@ -235,8 +236,8 @@ int Run(size_t pairs, double seconds, bool synced_only, bool single_only,
   const std::vector<const JsonNode*> one_live = Trees(one_live_text, arena);
   if (single_only) {  // for profiling the per-call path
     const double single = PairsPerSecond(seconds, 1, [&] {
-      expect_synced(DiffNodes(one_desired, one_live, options), 1);
-    }).median;
+                            expect_synced(DiffNodes(one_desired, one_live, options), 1);
+                          }).median;
     std::printf("synced, 1 pair per call:                   %10.0f comparisons/s\n", single);
     return 0;
   }
@@ -251,24 +252,25 @@ int Run(size_t pairs, double seconds, bool synced_only, bool single_only,
   const Rate synced = PairsPerSecond(seconds, desired_trees.size(), [&] {
     expect_synced(DiffNodes(desired_trees, live_trees, options), desired_trees.size());
   });
-  std::printf("synced, 100 pairs per call, parsed trees:  %10.0f comparisons/s  (target 50000; "
-              "best round %.0f)\n",
-              synced.median, synced.best);
+  std::printf(
+      "synced, 100 pairs per call, parsed trees:  %10.0f comparisons/s  (target 50000; "
+      "best round %.0f)\n",
+      synced.median, synced.best);
   if (synced_only) return 0;  // for profiling the hot path
 
-  const Rate single = PairsPerSecond(seconds, 1, [&] {
-    expect_synced(DiffNodes(one_desired, one_live, options), 1);
-  });
-  std::printf("synced, 1 pair per call, parsed trees:     %10.0f comparisons/s  (best round %.0f)\n",
-              single.median, single.best);
+  const Rate single = PairsPerSecond(
+      seconds, 1, [&] { expect_synced(DiffNodes(one_desired, one_live, options), 1); });
+  std::printf(
+      "synced, 1 pair per call, parsed trees:     %10.0f comparisons/s  (best round %.0f)\n",
+      single.median, single.best);
   const std::vector<const JsonNode*> desired_twenty(desired_trees.begin(),
                                                     desired_trees.begin() + 20);
   const std::vector<const JsonNode*> live_twenty(live_trees.begin(), live_trees.begin() + 20);
-  const Rate twenty = PairsPerSecond(seconds, 20, [&] {
-    expect_synced(DiffNodes(desired_twenty, live_twenty, options), 20);
-  });
-  std::printf("synced, 20 pairs per call, parsed trees:   %10.0f comparisons/s  (best round %.0f)\n",
-              twenty.median, twenty.best);
+  const Rate twenty = PairsPerSecond(
+      seconds, 20, [&] { expect_synced(DiffNodes(desired_twenty, live_twenty, options), 20); });
+  std::printf(
+      "synced, 20 pairs per call, parsed trees:   %10.0f comparisons/s  (best round %.0f)\n",
+      twenty.median, twenty.best);
 
   // 2. From JSON text, as the gRPC service receives objects: parse + compare.
   const std::vector<std::string_view> desired_views = Views(desired_texts);
@@ -277,29 +279,35 @@ int Run(size_t pairs, double seconds, bool synced_only, bool single_only,
   const Rate from_text = PairsPerSecond(seconds, desired_views.size(), [&] {
     expect_synced(DiffJsonText(desired_views, live_views, options), desired_views.size());
   });
-  std::printf("synced, 100 pairs from JSON text:          %10.0f comparisons/s  (target 50000; "
-              "best round %.0f)\n",
-              from_text.median, from_text.best);
+  std::printf(
+      "synced, 100 pairs from JSON text:          %10.0f comparisons/s  (target 50000; "
+      "best round %.0f)\n",
+      from_text.median, from_text.best);
   const Rate from_sorted = PairsPerSecond(seconds, desired_views.size(), [&] {
     expect_synced(DiffJsonText(desired_views, live_views_sorted, options), desired_views.size());
   });
-  std::printf("  same, live keys sorted (canonical JSON): %10.0f comparisons/s  (best round %.0f)\n",
-              from_sorted.median, from_sorted.best);
+  std::printf(
+      "  same, live keys sorted (canonical JSON): %10.0f comparisons/s  (best round %.0f)\n",
+      from_sorted.median, from_sorted.best);
   JsonArena parse_arena;
   JsonNodeParser parser;
   const double parse_only = PairsPerSecond(seconds, desired_views.size(), [&] {
-    parse_arena.Reset();
-    for (size_t i = 0; i < desired_views.size(); ++i) {
-      if (!parser.ParseBorrowing(desired_views[i], parse_arena).ok()) std::abort();
-      if (!parser.ParseBorrowing(live_views[i], parse_arena).ok()) std::abort();
-    }
-  }).median;
+                              parse_arena.Reset();
+                              for (size_t i = 0; i < desired_views.size(); ++i) {
+                                if (!parser.ParseBorrowing(desired_views[i], parse_arena).ok())
+                                  std::abort();
+                                if (!parser.ParseBorrowing(live_views[i], parse_arena).ok())
+                                  std::abort();
+                              }
+                            }).median;
   std::printf("  of which parsing a pair alone:           %10.0f pairs/s\n", parse_only);
-  const double from_json = PairsPerSecond(seconds, desired_batch.size(), [&] {
-    expect_synced(Diff(desired_batch, live_batch, options), desired_batch.size());
-  }).median;
-  std::printf("synced, 100 pairs of nlohmann::json:       %10.0f comparisons/s  (copied to trees)\n",
-              from_json);
+  const double from_json =
+      PairsPerSecond(seconds, desired_batch.size(), [&] {
+        expect_synced(Diff(desired_batch, live_batch, options), desired_batch.size());
+      }).median;
+  std::printf(
+      "synced, 100 pairs of nlohmann::json:       %10.0f comparisons/s  (copied to trees)\n",
+      from_json);
 
   GrpcRow(seconds, desired_texts, live_texts, grpc_address);
 
@@ -312,24 +320,27 @@ int Run(size_t pairs, double seconds, bool synced_only, bool single_only,
   const std::vector<const JsonNode*> changed_trees = Trees(changed_texts, arena);
   Check(DiffNodes(changed_trees, live_trees, options), SyncStatus::kOutOfSync, "out of sync");
   const double drifted = PairsPerSecond(seconds, changed_trees.size(), [&] {
-    DiffResult result = DiffNodes(changed_trees, live_trees, options);
-    if (result.summary.out_of_sync != changed_trees.size()) std::abort();
-  }).median;
+                           DiffResult result = DiffNodes(changed_trees, live_trees, options);
+                           if (result.summary.out_of_sync != changed_trees.size()) std::abort();
+                         }).median;
   std::printf("out of sync (patch + unified YAML diff):   %10.0f comparisons/s\n", drifted);
   DiffOptions no_text = options;
   no_text.compute_unified_diff = false;
   const double drifted_patch_only = PairsPerSecond(seconds, changed_trees.size(), [&] {
-    DiffResult result = DiffNodes(changed_trees, live_trees, no_text);
-    if (result.summary.out_of_sync != changed_trees.size()) std::abort();
-  }).median;
+                                      DiffResult result =
+                                          DiffNodes(changed_trees, live_trees, no_text);
+                                      if (result.summary.out_of_sync != changed_trees.size())
+                                        std::abort();
+                                    }).median;
   std::printf("out of sync (patch only):                  %10.0f comparisons/s\n",
               drifted_patch_only);
 
   // 4. Health of the live objects.
   const double health = PairsPerSecond(seconds, live_batch.size(), [&] {
-    health::HealthReport report = health::AssessHealthAll(live_batch, {});
-    if (report.aggregate.status != health::HealthStatus::kHealthy) std::abort();
-  }).median;
+                          health::HealthReport report = health::AssessHealthAll(live_batch, {});
+                          if (report.aggregate.status != health::HealthStatus::kHealthy)
+                            std::abort();
+                        }).median;
   std::printf("health assessments:                        %10.0f objects/s\n", health);
 
   // 5. Memory for `pairs` pairs held in memory and compared in one call, as the differ holds
@@ -353,13 +364,12 @@ int Run(size_t pairs, double seconds, bool synced_only, bool single_only,
   const size_t heap_after = HeapInUseBytes();
   const long rss_after = ResidentKilobytes();
   Check(result, SyncStatus::kSynced, "memory run");
-  std::printf("%zu pairs (JSON text %.0f bytes per pair): trees %.1f MiB (%.0f bytes per pair), "
-              "Diff result %.2f MiB, RSS +%.1f MiB, one call %.3f s CPU\n",
-              pairs, static_cast<double>(text_bytes) / pairs,
-              (heap_trees - heap_before) / 1048576.0,
-              static_cast<double>(heap_trees - heap_before) / pairs,
-              (heap_after - heap_trees) / 1048576.0, (rss_after - rss_before) / 1024.0,
-              diff_seconds);
+  std::printf(
+      "%zu pairs (JSON text %.0f bytes per pair): trees %.1f MiB (%.0f bytes per pair), "
+      "Diff result %.2f MiB, RSS +%.1f MiB, one call %.3f s CPU\n",
+      pairs, static_cast<double>(text_bytes) / pairs, (heap_trees - heap_before) / 1048576.0,
+      static_cast<double>(heap_trees - heap_before) / pairs, (heap_after - heap_trees) / 1048576.0,
+      (rss_after - rss_before) / 1024.0, diff_seconds);
   result = DiffResult();
   const size_t heap_before_json = HeapInUseBytes();
   {

@@ -112,8 +112,8 @@ std::string ReadFile(const std::string& path) {
 // ---- processes ------------------------------------------------------------------------------
 
 struct ProcSample {
-  double cpu_seconds = 0;        // utime + stime
-  double children_seconds = 0;   // cutime + cstime (waited-for children, e.g. a git subprocess)
+  double cpu_seconds = 0;       // utime + stime
+  double children_seconds = 0;  // cutime + cstime (waited-for children, e.g. a git subprocess)
   int threads = 0;
   double rss_mib = 0;
   double hwm_mib = 0;
@@ -138,8 +138,8 @@ ProcSample SampleProcess(pid_t pid) {
   }
   sample.cpu_seconds = (utime + stime) / tick;
   sample.children_seconds = (cutime + cstime) / tick;
-  for (absl::string_view line : absl::StrSplit(ReadFile(absl::StrCat("/proc/", pid, "/status")),
-                                               '\n')) {
+  for (absl::string_view line :
+       absl::StrSplit(ReadFile(absl::StrCat("/proc/", pid, "/status")), '\n')) {
     double kib = 0;
     auto value = [&](absl::string_view prefix) {
       if (!absl::ConsumePrefix(&line, prefix)) return false;
@@ -221,9 +221,9 @@ std::string LabelValue(absl::string_view labels, absl::string_view name) {
 }
 
 struct Scrape {
-  std::map<std::string, double> handled;        // gRPC method -> calls (every code)
-  std::map<std::string, double> failed;         // gRPC method -> calls with a code other than OK
-  std::map<std::string, double> samples;        // "name{labels}" -> value, for everything else
+  std::map<std::string, double> handled;  // gRPC method -> calls (every code)
+  std::map<std::string, double> failed;   // gRPC method -> calls with a code other than OK
+  std::map<std::string, double> samples;  // "name{labels}" -> value, for everything else
 };
 
 Scrape ParseScrape(const std::string& text) {
@@ -246,8 +246,8 @@ Scrape ParseScrape(const std::string& text) {
   return scrape;
 }
 
-double Delta(const std::map<std::string, double>& before, const std::map<std::string, double>& after,
-             const std::string& key) {
+double Delta(const std::map<std::string, double>& before,
+             const std::map<std::string, double>& after, const std::string& key) {
   auto a = after.find(key);
   auto b = before.find(key);
   return (a == after.end() ? 0 : a->second) - (b == before.end() ? 0 : b->second);
@@ -372,11 +372,13 @@ absl::StatusOr<std::map<std::string, Scrape>> ScrapeAll(TodokeSuite& suite) {
 }
 
 // Calls `stage` handled for every method whose name ends with `/<method>`.
-double Calls(const std::map<std::string, Scrape>& before, const std::map<std::string, Scrape>& after,
-             const std::string& stage, const std::string& method) {
+double Calls(const std::map<std::string, Scrape>& before,
+             const std::map<std::string, Scrape>& after, const std::string& stage,
+             const std::string& method) {
   double calls = 0;
   for (const auto& [name, value] : after.at(stage).handled) {
-    if (absl::EndsWith(name, "/" + method)) calls += Delta(before.at(stage).handled, after.at(stage).handled, name);
+    if (absl::EndsWith(name, "/" + method))
+      calls += Delta(before.at(stage).handled, after.at(stage).handled, name);
   }
   return calls;
 }
@@ -491,11 +493,10 @@ int Run() {
     if (counted.ok()) census = *counted;
     if (census.synced == apps) break;
     if (absl::Now() > converge_deadline) {
-      std::fprintf(stderr, "noop_bench: only %d of %d apps Synced after %s (%d with conditions%s%s)\n",
-                   census.synced, apps,
-                   absl::FormatDuration(absl::GetFlag(FLAGS_converge_timeout)).c_str(),
-                   census.failing, census.failing > 0 ? ", e.g. " : "",
-                   census.example_condition.c_str());
+      std::fprintf(
+          stderr, "noop_bench: only %d of %d apps Synced after %s (%d with conditions%s%s)\n",
+          census.synced, apps, absl::FormatDuration(absl::GetFlag(FLAGS_converge_timeout)).c_str(),
+          census.failing, census.failing > 0 ? ", e.g. " : "", census.example_condition.c_str());
       return 1;
     }
     // Every app failing, and still so a minute later: a broken setup, not a slow machine.
@@ -612,15 +613,15 @@ int Run() {
   const long cores = sysconf(_SC_NPROCESSORS_ONLN);
   std::printf("\n== no-op window: %d apps, interval %s, %.1f s measured ==\n", apps,
               absl::FormatDuration(interval).c_str(), seconds);
-  std::printf("%-15s %9s %12s %12s %10s %8s %9s %9s\n", "service", "cpu s", "% one core",
-              "idle %", "s/1k recs", "threads", "RSS MiB", "peak MiB");
+  std::printf("%-15s %9s %12s %12s %10s %8s %9s %9s\n", "service", "cpu s", "% one core", "idle %",
+              "s/1k recs", "threads", "RSS MiB", "peak MiB");
   double total_cpu = 0;
   double children_cpu = 0;
   double reconciles = 0;
   for (const char* result : {"ok", "synced", "sync_failed", "error"}) {
-    reconciles += Delta(before->at("orchestrator").samples, after->at("orchestrator").samples,
-                        absl::StrCat("todoke_orchestrator_reconciles_total{result=\"", result,
-                                     "\"}"));
+    reconciles +=
+        Delta(before->at("orchestrator").samples, after->at("orchestrator").samples,
+              absl::StrCat("todoke_orchestrator_reconciles_total{result=\"", result, "\"}"));
   }
   std::map<std::string, double> cpu_of;
   for (const char* stage : kStages) {
@@ -641,11 +642,11 @@ int Run() {
               100 * total_cpu / seconds,
               baseline_seconds > 0 ? 100 * baseline_total / baseline_seconds : 0.0,
               reconciles > 0 ? 1000 * total_cpu / reconciles : 0.0);
-  std::printf("(idle %%: the same services with no app registered, measured first; s/1k recs: "
-              "CPU seconds per 1,000 reconciles)\n");
+  std::printf(
+      "(idle %%: the same services with no app registered, measured first; s/1k recs: "
+      "CPU seconds per 1,000 reconciles)\n");
   if (children_cpu > 0) {
-    std::printf("(plus %.2f s in child processes the services ran and waited for)\n",
-                children_cpu);
+    std::printf("(plus %.2f s in child processes the services ran and waited for)\n", children_cpu);
   }
   if (apps == 1000 && interval == absl::Minutes(1)) {
     std::printf("goal (issue 12): under 2%% of one core at 1,000 apps and 1m: %s\n",
@@ -653,8 +654,10 @@ int Run() {
   } else if (reconciles > 0) {
     // The goal's load is 1,000 passes a minute: this run's cost per pass, at that rate.
     double scaled = 100 * (total_cpu / reconciles) * (1000.0 / 60.0);
-    std::printf("at this run's CPU per pass, 1,000 passes a minute would cost %.2f%% of one core "
-                "(goal under 2%%)\n", scaled);
+    std::printf(
+        "at this run's CPU per pass, 1,000 passes a minute would cost %.2f%% of one core "
+        "(goal under 2%%)\n",
+        scaled);
   }
 
   std::printf("\ncalls handled during the window (todoke_grpc_server_handled_total):\n");
@@ -679,62 +682,68 @@ int Run() {
   for (const char* result : {"ok", "synced", "sync_failed", "error"}) {
     std::printf(" %s %s", result,
                 Grouped(Delta(before->at("orchestrator").samples, after->at("orchestrator").samples,
-                              absl::StrCat("todoke_orchestrator_reconciles_total{result=\"",
-                                           result, "\"}")))
+                              absl::StrCat("todoke_orchestrator_reconciles_total{result=\"", result,
+                                           "\"}")))
                     .c_str());
   }
   const double rounds = reconciles / apps;
   const double reconcile_seconds =
       Delta(before->at("orchestrator").samples, after->at("orchestrator").samples,
             "todoke_orchestrator_reconcile_seconds_sum");
-  std::printf(" = %.2f rounds of %d apps (%.2f expected from the interval); mean pass %.2f ms wall\n",
-              rounds, apps, seconds / absl::ToDoubleSeconds(interval),
-              reconciles > 0 ? 1000 * reconcile_seconds / reconciles : 0.0);
-  std::printf("per minute: %s Resolve, %s ReadLive, %s Render, %s Diff, %s Apply; per round of "
-              "%d apps: %.1f Resolve (one repository), %.0f ReadLive\n",
-              Grouped(resolves / minutes).c_str(), Grouped(read_lives / minutes).c_str(),
-              Grouped(renders / minutes).c_str(), Grouped(diffs / minutes).c_str(),
-              Grouped(applies / minutes).c_str(), apps, rounds > 0 ? resolves / rounds : 0.0,
-              rounds > 0 ? read_lives / rounds : 0.0);
+  std::printf(
+      " = %.2f rounds of %d apps (%.2f expected from the interval); mean pass %.2f ms wall\n",
+      rounds, apps, seconds / absl::ToDoubleSeconds(interval),
+      reconciles > 0 ? 1000 * reconcile_seconds / reconciles : 0.0);
+  std::printf(
+      "per minute: %s Resolve, %s ReadLive, %s Render, %s Diff, %s Apply; per round of "
+      "%d apps: %.1f Resolve (one repository), %.0f ReadLive\n",
+      Grouped(resolves / minutes).c_str(), Grouped(read_lives / minutes).c_str(),
+      Grouped(renders / minutes).c_str(), Grouped(diffs / minutes).c_str(),
+      Grouped(applies / minutes).c_str(), apps, rounds > 0 ? resolves / rounds : 0.0,
+      rounds > 0 ? read_lives / rounds : 0.0);
   if (!per_slice.empty()) {
     std::vector<double> sorted = per_slice;
     std::sort(sorted.begin(), sorted.end());
     int idle_slices = static_cast<int>(std::count(sorted.begin(), sorted.end(), 0.0));
-    std::printf("spread: passes per 10 s min %s, median %s, max %s (even spread: %s); %d of %zu "
-                "slices without a pass\n",
-                Grouped(sorted.front()).c_str(), Grouped(sorted[sorted.size() / 2]).c_str(),
-                Grouped(sorted.back()).c_str(),
-                Grouped(apps * 10 / absl::ToDoubleSeconds(interval)).c_str(), idle_slices,
-                sorted.size());
+    std::printf(
+        "spread: passes per 10 s min %s, median %s, max %s (even spread: %s); %d of %zu "
+        "slices without a pass\n",
+        Grouped(sorted.front()).c_str(), Grouped(sorted[sorted.size() / 2]).c_str(),
+        Grouped(sorted.back()).c_str(),
+        Grouped(apps * 10 / absl::ToDoubleSeconds(interval)).c_str(), idle_slices, sorted.size());
   }
   std::printf("CPU per no-op reconcile, all five services: %.3f ms\n",
               reconciles > 0 ? 1000 * total_cpu / reconciles : 0.0);
   std::printf("hydration commits during the window: %d\n", commits_after - commits_before);
   const double machine_busy = (machine_after.busy_seconds - machine_before.busy_seconds) / seconds;
-  std::printf("machine: %ld cores, %.2f of them busy during the window (everyone's work); load "
-              "average (1 5 15 min) at each minute: %s\n",
-              cores, machine_busy, absl::StrJoin(loads, " | ").c_str());
-  std::printf("before the window: registration %.1f s, all Synced after %.1f s; CPU during "
-              "convergence: %.1f s (all five)\n",
-              absl::ToDoubleSeconds(registration), absl::ToDoubleSeconds(converged), [&] {
-                double s = 0;
-                for (const char* stage : kStages) {
-                  s += cpu_at_converged[stage].cpu_seconds - cpu_at_start[stage].cpu_seconds;
-                }
-                return s;
-              }());
-  std::printf("\nREADME row:\n| apps | interval | window | CPU, %% of one core (all five) | "
-              "orchestrator | applier | source-fetcher | Resolve/min | ReadLive/min | "
-              "Render | Diff | orchestrator RSS | converge | load avg |\n");
-  std::printf("| %s | %s | %s | %.2f%% | %.2f%% | %.2f%% | %.2f%% | %s | %s | %s | %s | %.0f MiB "
-              "| %.0f s | %s |\n",
-              Grouped(apps).c_str(), absl::FormatDuration(interval).c_str(),
-              absl::FormatDuration(window).c_str(), 100 * total_cpu / seconds,
-              100 * cpu_of["orchestrator"] / seconds, 100 * cpu_of["applier"] / seconds,
-              100 * cpu_of["source-fetcher"] / seconds, Grouped(resolves / minutes).c_str(),
-              Grouped(read_lives / minutes).c_str(), Grouped(renders).c_str(),
-              Grouped(diffs).c_str(), cpu_after["orchestrator"].rss_mib,
-              absl::ToDoubleSeconds(converged), machine_before.loadavg.c_str());
+  std::printf(
+      "machine: %ld cores, %.2f of them busy during the window (everyone's work); load "
+      "average (1 5 15 min) at each minute: %s\n",
+      cores, machine_busy, absl::StrJoin(loads, " | ").c_str());
+  std::printf(
+      "before the window: registration %.1f s, all Synced after %.1f s; CPU during "
+      "convergence: %.1f s (all five)\n",
+      absl::ToDoubleSeconds(registration), absl::ToDoubleSeconds(converged), [&] {
+        double s = 0;
+        for (const char* stage : kStages) {
+          s += cpu_at_converged[stage].cpu_seconds - cpu_at_start[stage].cpu_seconds;
+        }
+        return s;
+      }());
+  std::printf(
+      "\nREADME row:\n| apps | interval | window | CPU, %% of one core (all five) | "
+      "orchestrator | applier | source-fetcher | Resolve/min | ReadLive/min | "
+      "Render | Diff | orchestrator RSS | converge | load avg |\n");
+  std::printf(
+      "| %s | %s | %s | %.2f%% | %.2f%% | %.2f%% | %.2f%% | %s | %s | %s | %s | %.0f MiB "
+      "| %.0f s | %s |\n",
+      Grouped(apps).c_str(), absl::FormatDuration(interval).c_str(),
+      absl::FormatDuration(window).c_str(), 100 * total_cpu / seconds,
+      100 * cpu_of["orchestrator"] / seconds, 100 * cpu_of["applier"] / seconds,
+      100 * cpu_of["source-fetcher"] / seconds, Grouped(resolves / minutes).c_str(),
+      Grouped(read_lives / minutes).c_str(), Grouped(renders).c_str(), Grouped(diffs).c_str(),
+      cpu_after["orchestrator"].rss_mib, absl::ToDoubleSeconds(converged),
+      machine_before.loadavg.c_str());
   std::fflush(stdout);
 
   // 6. What a no-op must not do.
@@ -750,8 +759,10 @@ int Run() {
     exit_code = 1;
   }
   if (renders > 0 || applies > 0) {
-    std::fprintf(stderr, "noop_bench: WRONG: %.0f Render and %.0f Apply calls during a no-op "
-                 "window\n", renders, applies);
+    std::fprintf(stderr,
+                 "noop_bench: WRONG: %.0f Render and %.0f Apply calls during a no-op "
+                 "window\n",
+                 renders, applies);
     exit_code = 1;
   }
   if (absl::GetFlag(FLAGS_hold) > absl::ZeroDuration()) {

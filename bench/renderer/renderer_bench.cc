@@ -34,9 +34,7 @@ using todoke::renderer::DiskFileSource;
 using Clock = std::chrono::steady_clock;
 namespace fetcher_v1 = todoke::source_fetcher::v1;
 
-double Micros(Clock::duration d) {
-  return std::chrono::duration<double, std::micro>(d).count();
-}
+double Micros(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
 
 double Median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
@@ -132,8 +130,8 @@ int Service(const std::string& root, const std::string& path, int iterations) {
   }
   auto channel = todoke::MakeChannel((*fetcher_server)->BoundAddress());
   if (!channel.ok()) return 1;
-  auto service = todoke::renderer::RendererService::Create(
-      {}, fetcher_v1::SourceFetcher::NewStub(*channel));
+  auto service =
+      todoke::renderer::RendererService::Create({}, fetcher_v1::SourceFetcher::NewStub(*channel));
   if (!service.ok()) {
     std::cerr << service.status() << "\n";
     return 1;

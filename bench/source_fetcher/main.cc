@@ -1,7 +1,8 @@
 // source_fetcher_bench: the source-fetcher core against git on a generated repository served by
 // `git daemon` on loopback. Prints timings and ratios against git measured in the same run.
 //
-//   source_fetcher_bench [--files=2000] [--commits=1000] [--repos=200] [--threads=16]   (--repos=0 skips part 4)
+//   source_fetcher_bench [--files=2000] [--commits=1000] [--repos=200] [--threads=16]   (--repos=0
+//   skips part 4)
 //
 // Measures: cold mirror (Resolve on an empty cache) vs `git clone --mirror`; warm Resolve of a
 // branch when nothing changed (ls-remote only) vs `git ls-remote`; ReadTree of 1,000 files from a
@@ -56,7 +57,8 @@ double RawAdvertisementMs(const std::string& url) {
   if (!absl::ConsumePrefix(&rest, "git://127.0.0.1:")) return -1;
   const size_t slash = rest.find('/');
   int port = 0;
-  if (slash == absl::string_view::npos || !absl::SimpleAtoi(rest.substr(0, slash), &port)) return -1;
+  if (slash == absl::string_view::npos || !absl::SimpleAtoi(rest.substr(0, slash), &port))
+    return -1;
   const std::string request_body =
       absl::StrCat("git-upload-pack ", rest.substr(slash), std::string(1, '\0'), "host=127.0.0.1",
                    std::string(1, '\0'));
@@ -104,14 +106,16 @@ void WriteFastImport(const std::string& path, int files, int commits) {
         << "mark :" << (c + 1) << "\n"
         << "author Bench <bench@example.com> " << (t + c) << " +0000\n"
         << "committer Bench <bench@example.com> " << (t + c) << " +0000\n"
-        << "data " << message.size() << "\n" << message;
+        << "data " << message.size() << "\n"
+        << message;
     if (c > 0) out << "from :" << c << "\n";
     auto write_file = [&](int i) {
-      std::string content = absl::StrCat("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-", i,
-                                         "\ndata:\n  revision: \"", c, "\"\n  filler: \"",
+      std::string content = absl::StrCat("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-",
+                                         i, "\ndata:\n  revision: \"", c, "\"\n  filler: \"",
                                          std::string(200 + (i * 37) % 400, 'x'), "\"\n");
       out << "M 100644 inline " << file_name(i, files) << "\n"
-          << "data " << content.size() << "\n" << content << "\n";
+          << "data " << content.size() << "\n"
+          << content << "\n";
     };
     if (c == 0) {
       for (int i = 0; i < files; ++i) write_file(i);
@@ -136,10 +140,14 @@ Flags ParseFlags(int argc, char** argv) {
   Flags f;
   for (int i = 1; i < argc; ++i) {
     absl::string_view a = argv[i];
-    if (absl::ConsumePrefix(&a, "--files=")) (void)absl::SimpleAtoi(a, &f.files);
-    else if (absl::ConsumePrefix(&a, "--commits=")) (void)absl::SimpleAtoi(a, &f.commits);
-    else if (absl::ConsumePrefix(&a, "--repos=")) (void)absl::SimpleAtoi(a, &f.repos);
-    else if (absl::ConsumePrefix(&a, "--threads=")) (void)absl::SimpleAtoi(a, &f.threads);
+    if (absl::ConsumePrefix(&a, "--files="))
+      (void)absl::SimpleAtoi(a, &f.files);
+    else if (absl::ConsumePrefix(&a, "--commits="))
+      (void)absl::SimpleAtoi(a, &f.commits);
+    else if (absl::ConsumePrefix(&a, "--repos="))
+      (void)absl::SimpleAtoi(a, &f.repos);
+    else if (absl::ConsumePrefix(&a, "--threads="))
+      (void)absl::SimpleAtoi(a, &f.threads);
   }
   return f;
 }
@@ -188,9 +196,10 @@ int main(int argc, char** argv) {
 
   double t0 = NowMs();
   WriteFastImport(dir.path() + "/stream", flags.files, flags.commits);
-  Must(sf::testing::Sh("git init -q --bare bench.git && git -C bench.git fast-import --quiet < ../stream"
-                       " && git -C bench.git gc -q",
-                       repos)
+  Must(sf::testing::Sh(
+           "git init -q --bare bench.git && git -C bench.git fast-import --quiet < ../stream"
+           " && git -C bench.git gc -q",
+           repos)
            .status(),
        "generate");
   std::printf("generated repository in %.0f ms\n", NowMs() - t0);
@@ -205,7 +214,8 @@ int main(int argc, char** argv) {
   for (int i = 0; i < 3; ++i) {
     std::string dst = absl::StrCat(dir.path(), "/gitclone", i);
     double s = NowMs();
-    Must(sf::testing::Sh(absl::StrCat("git clone -q --mirror ", url, " ", dst)).status(), "git clone");
+    Must(sf::testing::Sh(absl::StrCat("git clone -q --mirror ", url, " ", dst)).status(),
+         "git clone");
     git_clone = std::min(git_clone, NowMs() - s);
     fs::remove_all(dst);
   }
@@ -257,7 +267,8 @@ int main(int argc, char** argv) {
   std::vector<double> ls_remote;
   for (int i = 0; i < 20; ++i) {
     double s = NowMs();
-    Must(sf::testing::Sh(absl::StrCat("git ls-remote ", url, " main > /dev/null")).status(), "ls-remote");
+    Must(sf::testing::Sh(absl::StrCat("git ls-remote ", url, " main > /dev/null")).status(),
+         "ls-remote");
     ls_remote.push_back(NowMs() - s);
   }
 
@@ -271,17 +282,22 @@ int main(int argc, char** argv) {
     r.path = "a";
     files_read = bytes_read = 0;
     double s = NowMs();
-    Must(f->ReadTree(r, [&](sf::TreeFile&& file) {
-      ++files_read;
-      bytes_read += file.content.size();
-      return absl::OkStatus();
-    }), "read tree");
+    Must(f->ReadTree(r,
+                     [&](sf::TreeFile&& file) {
+                       ++files_read;
+                       bytes_read += file.content.size();
+                       return absl::OkStatus();
+                     }),
+         "read tree");
     read_tree.push_back(NowMs() - s);
   }
   std::vector<double> git_archive;
   for (int i = 0; i < 10; ++i) {
     double s = NowMs();
-    Must(sf::testing::Sh(absl::StrCat("git -C ", repos, "/bench.git archive ", head, " a > /dev/null")).status(), "archive");
+    Must(sf::testing::Sh(
+             absl::StrCat("git -C ", repos, "/bench.git archive ", head, " a > /dev/null"))
+             .status(),
+         "archive");
     git_archive.push_back(NowMs() - s);
   }
 
@@ -289,43 +305,47 @@ int main(int argc, char** argv) {
   double many_cold = 0, many_warm = 0, git_many = 0;
   std::unique_ptr<sf::SourceFetcher> many;
   if (flags.repos > 0) {
-  Must(sf::testing::Sh("git init -q -b main small && cd small && echo x > f && git add f && "
-                       "git -c user.name=n -c user.email=e commit -q -m one",
-                       dir.path())
-           .status(),
-       "small");
-  for (int i = 0; i < flags.repos; ++i) {
-    Must(sf::testing::Sh(absl::StrCat("git clone -q --bare small ", repos, "/r", i, ".git"), dir.path()).status(), "clone small");
-  }
-  many = NewFetcher(dir.path() + "/many", 16);
-  auto resolve_all = [&](int threads) {
-    std::atomic<int> next{0}, failures{0};
-    std::vector<std::thread> pool;
-    double s = NowMs();
-    for (int t = 0; t < threads; ++t) {
-      pool.emplace_back([&] {
-        for (int i = next++; i < flags.repos; i = next++) {
-          auto r = Resolve(*many, daemon.Url(absl::StrCat("r", i, ".git")), "main");
-          if (!r.ok() && failures++ < 3) {
-            std::fprintf(stderr, "resolve r%d: %s\n", i, r.status().ToString().c_str());
-          }
-        }
-      });
+    Must(sf::testing::Sh("git init -q -b main small && cd small && echo x > f && git add f && "
+                         "git -c user.name=n -c user.email=e commit -q -m one",
+                         dir.path())
+             .status(),
+         "small");
+    for (int i = 0; i < flags.repos; ++i) {
+      Must(sf::testing::Sh(absl::StrCat("git clone -q --bare small ", repos, "/r", i, ".git"),
+                           dir.path())
+               .status(),
+           "clone small");
     }
-    for (auto& th : pool) th.join();
-    if (failures > 0) std::fprintf(stderr, "%d failures\n", failures.load());
-    return NowMs() - s;
-  };
-  many_cold = resolve_all(flags.threads);
-  many_warm = resolve_all(flags.threads);
-  double many_warm_serial = resolve_all(1);
-  std::printf("(%d repos warm, one thread: %.0f ms)\n", flags.repos, many_warm_serial);
-  double s = NowMs();
-  Must(sf::testing::Sh(absl::StrCat("seq 0 ", flags.repos - 1, " | xargs -P 16 -I{} git clone -q --mirror ",
-                                    daemon.Url("r{}.git"), " ", dir.path(), "/gm/r{}.git"))
-           .status(),
-       "parallel git clone");
-  git_many = NowMs() - s;
+    many = NewFetcher(dir.path() + "/many", 16);
+    auto resolve_all = [&](int threads) {
+      std::atomic<int> next{0}, failures{0};
+      std::vector<std::thread> pool;
+      double s = NowMs();
+      for (int t = 0; t < threads; ++t) {
+        pool.emplace_back([&] {
+          for (int i = next++; i < flags.repos; i = next++) {
+            auto r = Resolve(*many, daemon.Url(absl::StrCat("r", i, ".git")), "main");
+            if (!r.ok() && failures++ < 3) {
+              std::fprintf(stderr, "resolve r%d: %s\n", i, r.status().ToString().c_str());
+            }
+          }
+        });
+      }
+      for (auto& th : pool) th.join();
+      if (failures > 0) std::fprintf(stderr, "%d failures\n", failures.load());
+      return NowMs() - s;
+    };
+    many_cold = resolve_all(flags.threads);
+    many_warm = resolve_all(flags.threads);
+    double many_warm_serial = resolve_all(1);
+    std::printf("(%d repos warm, one thread: %.0f ms)\n", flags.repos, many_warm_serial);
+    double s = NowMs();
+    Must(sf::testing::Sh(absl::StrCat("seq 0 ", flags.repos - 1,
+                                      " | xargs -P 16 -I{} git clone -q --mirror ",
+                                      daemon.Url("r{}.git"), " ", dir.path(), "/gm/r{}.git"))
+             .status(),
+         "parallel git clone");
+    git_many = NowMs() - s;
   }
 
   std::printf("\n%-52s %12s %12s %8s\n", "measure", "todoke", "git", "ratio");
@@ -337,14 +357,17 @@ int main(int argc, char** argv) {
     }
   };
   row("cold mirror (Resolve main) vs git clone --mirror", fetcher_cold, git_clone);
-  row("warm Resolve branch p50 vs git ls-remote p50", Percentile(warm, 0.5), Percentile(ls_remote, 0.5));
+  row("warm Resolve branch p50 vs git ls-remote p50", Percentile(warm, 0.5),
+      Percentile(ls_remote, 0.5));
   row("warm Resolve branch p50 vs raw daemon advertisement", Percentile(warm, 0.5),
       Percentile(raw_advertisement, 0.5));
   row("warm Resolve branch p90", Percentile(warm, 0.9), 0);
   row("warm Resolve branch p50, --ref-cache-ttl=5s", Percentile(warm_ttl, 0.5), 0);
   row("warm Resolve semver ^1 p50", Percentile(warm_semver, 0.5), 0);
   row("warm Resolve full commit id p50 (no network)", Percentile(warm_commit, 0.5), 0);
-  row(absl::StrFormat("ReadTree %zu files / %zu KiB p50 vs git archive", files_read, bytes_read / 1024).c_str(),
+  row(absl::StrFormat("ReadTree %zu files / %zu KiB p50 vs git archive", files_read,
+                      bytes_read / 1024)
+          .c_str(),
       Percentile(read_tree, 0.5), Percentile(git_archive, 0.5));
   if (many != nullptr) {
     row(absl::StrFormat("%d repos cold, concurrent vs git clone -P16", flags.repos).c_str(),

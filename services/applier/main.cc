@@ -99,10 +99,12 @@ int main(int argc, char** argv) {
   kube_options.concurrency = absl::GetFlag(FLAGS_apply_concurrency);
   DestinationRegistry::KubernetesFactory kube_factory;
   if (!kubeconfig.empty() || in_cluster) {
-    kube_factory = [kubeconfig, kube_options](const KubernetesTarget& target)
-        -> absl::StatusOr<std::shared_ptr<Destination>> {
+    kube_factory =
+        [kubeconfig, kube_options](
+            const KubernetesTarget& target) -> absl::StatusOr<std::shared_ptr<Destination>> {
       absl::StatusOr<kube::KubeConfig> config =
-          kubeconfig.empty() ? kube::InClusterConfig() : kube::LoadKubeconfig(kubeconfig, target.context);
+          kubeconfig.empty() ? kube::InClusterConfig()
+                             : kube::LoadKubeconfig(kubeconfig, target.context);
       if (!config.ok()) return config.status();
       auto destination = sync::KubernetesDestination::Create(*std::move(config), kube_options);
       if (!destination.ok()) return destination.status();

@@ -12,11 +12,11 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/metrics.h"
-#include "services/orchestrator/core/spec/application_spec.h"
 #include "common/service_main.h"
 #include "services/orchestrator/core/controller.h"
 #include "services/orchestrator/core/event_bus.h"
 #include "services/orchestrator/core/reconciler.h"
+#include "services/orchestrator/core/spec/application_spec.h"
 #include "services/orchestrator/core/store/sqlite_application_store.h"
 #include "services/orchestrator/core/webhook.h"
 #include "services/orchestrator/grpc/orchestrator_service.h"
@@ -50,10 +50,10 @@ ABSL_FLAG(std::string, webhook_listen, "",
           "host:port of the Git webhook receiver (POST /webhook); empty: none");
 ABSL_FLAG(std::string, webhook_secret_file, "",
           "file holding the webhook secret (HMAC key for GitHub and generic, token for GitLab)");
-ABSL_FLAG(std::string, tokens_file, "",
-          "API tokens, one `<token> read|admin` per line; empty: no authentication (loopback only)");
-ABSL_FLAG(bool, insecure_listen_any, false,
-          "allow a non-loopback --listen without --tokens-file");
+ABSL_FLAG(
+    std::string, tokens_file, "",
+    "API tokens, one `<token> read|admin` per line; empty: no authentication (loopback only)");
+ABSL_FLAG(bool, insecure_listen_any, false, "allow a non-loopback --listen without --tokens-file");
 ABSL_FLAG(std::string, stage_token_file, "", "bearer token sent to the stages, from this file");
 
 namespace {
@@ -88,19 +88,22 @@ int main(int argc, char** argv) {
   using namespace todoke::orchestrator;
   const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
   if (data_dir.empty()) {
-    std::fprintf(stderr, "todoke-orchestrator: --data-dir is required (where Applications are "
-                         "stored)\n");
+    std::fprintf(stderr,
+                 "todoke-orchestrator: --data-dir is required (where Applications are "
+                 "stored)\n");
     return 2;
   }
   OrchestratorServiceOptions service_options;
   if (!absl::GetFlag(FLAGS_tokens_file).empty()) {
     auto tokens = LoadTokensFile(absl::GetFlag(FLAGS_tokens_file));
     if (!tokens.ok()) {
-      std::fprintf(stderr, "todoke-orchestrator: %s\n", std::string(tokens.status().message()).c_str());
+      std::fprintf(stderr, "todoke-orchestrator: %s\n",
+                   std::string(tokens.status().message()).c_str());
       return 2;
     }
     service_options.tokens = *std::move(tokens);
-  } else if (!IsLoopback(absl::GetFlag(FLAGS_listen)) && !absl::GetFlag(FLAGS_insecure_listen_any)) {
+  } else if (!IsLoopback(absl::GetFlag(FLAGS_listen)) &&
+             !absl::GetFlag(FLAGS_insecure_listen_any)) {
     std::fprintf(stderr,
                  "todoke-orchestrator: --listen=%s is not a loopback address: give --tokens-file "
                  "(or --insecure-listen-any to serve without authentication)\n",
@@ -122,7 +125,8 @@ int main(int argc, char** argv) {
       ConnectStages(absl::GetFlag(FLAGS_source_fetcher), absl::GetFlag(FLAGS_renderer),
                     absl::GetFlag(FLAGS_differ), absl::GetFlag(FLAGS_applier), stage_options);
   if (!stages.ok()) {
-    std::fprintf(stderr, "todoke-orchestrator: %s\n", std::string(stages.status().message()).c_str());
+    std::fprintf(stderr, "todoke-orchestrator: %s\n",
+                 std::string(stages.status().message()).c_str());
     return 2;
   }
   SqliteStoreOptions store_options;
@@ -161,16 +165,16 @@ int main(int argc, char** argv) {
   todoke::OnMetricsScrape([&controller, store] {
     static prometheus::Gauge& depth = todoke::MetricGauge(
         "todoke_orchestrator_queue_depth", "apps waiting in the work queue (ready or delayed)");
-    static prometheus::Gauge& busy =
-        todoke::MetricGauge("todoke_orchestrator_workers_busy",
-                            "reconcile passes running now (both pools)");
+    static prometheus::Gauge& busy = todoke::MetricGauge(
+        "todoke_orchestrator_workers_busy", "reconcile passes running now (both pools)");
     depth.Set(static_cast<double>(controller.QueueDepth()));
     busy.Set(static_cast<double>(controller.Busy()));
     absl::StatusOr<std::vector<todoke::orchestrator::v1::Application>> apps =
         ListAllApplications(*store);
     if (!apps.ok()) return;
     std::map<std::string, int> by_sync, by_health;
-    for (const auto& name : {"Synced", "OutOfSync", "Unknown", "Missing", "Extraneous", "Unspecified"}) {
+    for (const auto& name :
+         {"Synced", "OutOfSync", "Unknown", "Missing", "Extraneous", "Unspecified"}) {
       by_sync[name] = 0;
     }
     for (const auto& name :
@@ -192,10 +196,10 @@ int main(int argc, char** argv) {
           .Set(count);
     }
   });
-  WebhookHandler webhook_handler(webhook_secret, [&controller](const std::string& repo,
-                                                               const std::string& ref) {
-    return controller.RefreshMatching(repo, ref);
-  });
+  WebhookHandler webhook_handler(webhook_secret,
+                                 [&controller](const std::string& repo, const std::string& ref) {
+                                   return controller.RefreshMatching(repo, ref);
+                                 });
   std::unique_ptr<WebhookServer> webhook_server;
   if (!absl::GetFlag(FLAGS_webhook_listen).empty()) {
     if (webhook_secret.empty()) {

@@ -122,12 +122,11 @@ class CliServerTest : public ::testing::Test {
   void SetUp() override {
     src_ = temp_.path() + "/src";
     hydrated_ = temp_.path() + "/hydrated.git";
-    ASSERT_TRUE(Sh("git init -q -b main src && git init -q --bare -b main hydrated.git",
-                   temp_.path())
-                    .ok());
-    ASSERT_TRUE(Sh("mkdir -p guestbook && git config user.email t@t && git config user.name t",
-                   src_)
-                    .ok());
+    ASSERT_TRUE(
+        Sh("git init -q -b main src && git init -q --bare -b main hydrated.git", temp_.path())
+            .ok());
+    ASSERT_TRUE(
+        Sh("mkdir -p guestbook && git config user.email t@t && git config user.name t", src_).ok());
     WriteFile(src_ + "/guestbook/kustomization.yaml",
               "namespace: guestbook\nresources: [configmap.yaml, deployment.yaml]\n");
     WriteConfigMap("blue");
@@ -150,9 +149,8 @@ class CliServerTest : public ::testing::Test {
   }
 
   std::string Commit(const std::string& message) {
-    auto head = Sh(absl::StrCat("git add -A && git commit -q -m '", message,
-                                "' && git rev-parse HEAD"),
-                   src_);
+    auto head = Sh(
+        absl::StrCat("git add -A && git commit -q -m '", message, "' && git rev-parse HEAD"), src_);
     EXPECT_TRUE(head.ok()) << head.status();
     return head.ok() ? std::string(absl::StripAsciiWhitespace(*head)) : "";
   }
@@ -162,13 +160,13 @@ class CliServerTest : public ::testing::Test {
     const std::string path = temp_.path() + "/apps.yaml";
     std::string text;
     for (const char* name : {"guestbook", "second"}) {
-      absl::StrAppend(&text, text.empty() ? "" : "---\n",
-                      "apiVersion: todoke.dev/v1alpha1\nkind: Application\nmetadata:\n  name: ",
-                      name, "\n  labels: {team: ", std::string(name) == "guestbook" ? "web" : "db",
-                      "}\nspec:\n  source: {repoURL: ", src_,
-                      ", targetRevision: main, path: guestbook}\n  destination:\n    git: {repoURL: ",
-                      hydrated_, ", branch: rendered, path: ", name,
-                      "}\n  syncPolicy:\n    interval: 1h\n");
+      absl::StrAppend(
+          &text, text.empty() ? "" : "---\n",
+          "apiVersion: todoke.dev/v1alpha1\nkind: Application\nmetadata:\n  name: ", name,
+          "\n  labels: {team: ", std::string(name) == "guestbook" ? "web" : "db",
+          "}\nspec:\n  source: {repoURL: ", src_,
+          ", targetRevision: main, path: guestbook}\n  destination:\n    git: {repoURL: ",
+          hydrated_, ", branch: rendered, path: ", name, "}\n  syncPolicy:\n    interval: 1h\n");
     }
     WriteFile(path, text);
     return path;
@@ -214,13 +212,13 @@ TEST_F(CliServerTest, EveryAppCommandAgainstTheRealOrchestrator) {
   EXPECT_EQ(again.exit_code, 0) << again;
   EXPECT_THAT(again.out, HasSubstr("application \"guestbook\" applied (generation 1)")) << again;
   for (const char* name : {"guestbook", "second"}) {
-    ASSERT_TRUE(suite_
-                    ->WaitFor(name,
-                              [&](const v1::Application& a) {
-                                return a.status().revision() == first_commit_;
-                              },
-                              kConverge)
-                    .ok())
+    ASSERT_TRUE(
+        suite_
+            ->WaitFor(
+                name,
+                [&](const v1::Application& a) { return a.status().revision() == first_commit_; },
+                kConverge)
+            .ok())
         << name;
   }
 
@@ -229,7 +227,8 @@ TEST_F(CliServerTest, EveryAppCommandAgainstTheRealOrchestrator) {
   ASSERT_EQ(list.exit_code, 0) << list;
   std::vector<std::string> lines = absl::StrSplit(list.out, '\n', absl::SkipEmpty());
   ASSERT_EQ(lines.size(), 3u) << list;
-  EXPECT_EQ(Words(lines[0]), (std::vector<std::string>{"NAME", "SYNC", "HEALTH", "REVISION", "AGE"}));
+  EXPECT_EQ(Words(lines[0]),
+            (std::vector<std::string>{"NAME", "SYNC", "HEALTH", "REVISION", "AGE"}));
   std::vector<std::string> row = Words(LinesWith(list.out, "guestbook").at(0));
   ASSERT_EQ(row.size(), 5u) << list;
   EXPECT_EQ(row[1], "OutOfSync") << "never synced: the branch lacks the objects";
@@ -269,11 +268,12 @@ TEST_F(CliServerTest, EveryAppCommandAgainstTheRealOrchestrator) {
 
   // diff in sync: exit 0, nothing printed.
   ASSERT_TRUE(suite_
-                  ->WaitFor("guestbook",
-                            [&](const v1::Application& a) {
-                              return a.status().sync() == types::v1::SYNC_STATUS_SYNCED;
-                            },
-                            kConverge)
+                  ->WaitFor(
+                      "guestbook",
+                      [&](const v1::Application& a) {
+                        return a.status().sync() == types::v1::SYNC_STATUS_SYNCED;
+                      },
+                      kConverge)
                   .ok());
   CliResult same = Todoke({"app", "diff", "guestbook"});
   EXPECT_EQ(same.exit_code, 0) << same;
@@ -296,8 +296,8 @@ TEST_F(CliServerTest, EveryAppCommandAgainstTheRealOrchestrator) {
                                      ", branch rendered, path guestbook\n"))
       << get;
   EXPECT_THAT(get.out, ContainsRegex("Sync policy: +manual, every 1h\n")) << get;
-  EXPECT_THAT(get.out, ContainsRegex("Sync status: +Synced at " + short_first +
-                                     " \\(guestbook blue\\)\n"))
+  EXPECT_THAT(get.out,
+              ContainsRegex("Sync status: +Synced at " + short_first + " \\(guestbook blue\\)\n"))
       << get;
   EXPECT_THAT(get.out, ContainsRegex("Last synced: +" + short_first + "\n")) << get;
   EXPECT_THAT(get.out, ContainsRegex("Health: +Healthy\n")) << get;
@@ -339,8 +339,9 @@ TEST_F(CliServerTest, EveryAppCommandAgainstTheRealOrchestrator) {
   const std::string second_commit = Commit("guestbook red");
   CliResult refreshed = Todoke({"app", "refresh", "guestbook"});
   ASSERT_EQ(refreshed.exit_code, 0) << refreshed;
-  EXPECT_THAT(refreshed.out, HasSubstr("application \"guestbook\" refreshed: OutOfSync, Healthy, at " +
-                                       second_commit.substr(0, 7)))
+  EXPECT_THAT(refreshed.out,
+              HasSubstr("application \"guestbook\" refreshed: OutOfSync, Healthy, at " +
+                        second_commit.substr(0, 7)))
       << refreshed;
   CliResult changed = Todoke({"app", "diff", "guestbook"});
   EXPECT_EQ(changed.exit_code, 1) << changed;

@@ -274,10 +274,9 @@ TEST_F(RenderCommandTest, HostileInputUnderOneGibIsAClearErrorNotACrash) {
   };
   for (const Case& c : {Case{many, "parsed YAML/JSON nodes"}, Case{flat, "list.json"}}) {
     SCOPED_TRACE(c.dir.string());
-    const CommandResult result = RunShell(
-        "{ ulimit -v 1048576; " + TodokeBinary() + " render " + c.dir.string() +
-            " 2>&1 >/dev/null; }",
-        true);
+    const CommandResult result = RunShell("{ ulimit -v 1048576; " + TodokeBinary() + " render " +
+                                              c.dir.string() + " 2>&1 >/dev/null; }",
+                                          true);
     EXPECT_EQ(result.exit_code, 1) << result.output;
     EXPECT_THAT(result.output, HasSubstr("todoke render " + c.dir.string() + ": "));
     EXPECT_THAT(result.output, HasSubstr(c.expected));

@@ -144,8 +144,7 @@ absl::StatusOr<ClusterInfo> LoadClusterFromFile(const std::string& env_file) {
     absl::string_view l = absl::StripAsciiWhitespace(line);
     if (l.empty() || l.front() == '#') continue;
     absl::ConsumePrefix(&l, "export ");
-    std::pair<absl::string_view, absl::string_view> kv =
-        absl::StrSplit(l, absl::MaxSplits('=', 1));
+    std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(l, absl::MaxSplits('=', 1));
     vars[std::string(absl::StripAsciiWhitespace(kv.first))] = Unquote(kv.second);
   }
   ClusterInfo info;

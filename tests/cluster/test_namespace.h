@@ -25,9 +25,9 @@ struct ClusterInfo {
   std::string token;       // TODOKE_K8S_TOKEN, bearer token of a system:masters user
   std::string ca_file;     // TODOKE_K8S_CA, PEM file of the CA that signed the server cert
   std::string kubeconfig;  // KUBECONFIG, admin kubeconfig for the same user
-  std::string kubectl;     // TODOKE_K8S_KUBECTL, kubectl of the cluster's release ("kubectl" if unset)
-  std::string cache_dir;   // KUBECACHEDIR, kubectl's discovery cache (optional)
-  std::string env_file;    // the file these were read from
+  std::string kubectl;  // TODOKE_K8S_KUBECTL, kubectl of the cluster's release ("kubectl" if unset)
+  std::string cache_dir;  // KUBECACHEDIR, kubectl's discovery cache (optional)
+  std::string env_file;   // the file these were read from
 };
 
 // Reads the env file named by $TODOKE_K8S_ENV. FailedPreconditionError when the

@@ -1,10 +1,11 @@
 // Checks the C++ helpers against the running test cluster (CTest fixture "k8s").
 // Plain main, no test framework: prints PASS/FAIL lines and a summary line.
+#include "test_namespace.h"
+
 #include <cstdio>
 #include <string>
 
 #include "absl/strings/match.h"
-#include "test_namespace.h"
 
 namespace {
 
@@ -31,7 +32,8 @@ int main() {
   absl::StatusOr<ClusterInfo> cluster = todoke::testing::LoadClusterFromEnv();
   Check(cluster.ok(), "LoadClusterFromEnv: " + cluster.status().ToString());
   if (cluster.ok()) {
-    Check(absl::StartsWith(cluster->server, "https://127.0.0.1:"), "server is loopback: " + cluster->server);
+    Check(absl::StartsWith(cluster->server, "https://127.0.0.1:"),
+          "server is loopback: " + cluster->server);
     Check(!cluster->token.empty() && !cluster->ca_file.empty() && !cluster->kubeconfig.empty(),
           "token, CA and kubeconfig set");
 
@@ -53,9 +55,11 @@ int main() {
     if (!name.empty()) {
       // The destructor asked for deletion: the namespace is Terminating or gone.
       absl::StatusOr<std::string> phase = RunKubectl(
-          *cluster, {"get", "namespace", name, "--ignore-not-found", "-o", "jsonpath={.status.phase}"});
+          *cluster,
+          {"get", "namespace", name, "--ignore-not-found", "-o", "jsonpath={.status.phase}"});
       Check(phase.ok() && (phase->empty() || *phase == "Terminating"),
-            "destructor deletes the namespace: phase '" + (phase.ok() ? *phase : phase.status().ToString()) + "'");
+            "destructor deletes the namespace: phase '" +
+                (phase.ok() ? *phase : phase.status().ToString()) + "'");
     }
 
     absl::StatusOr<TestNamespace> bad = TestNamespace::Create(*cluster, "Bad_Prefix");
@@ -63,7 +67,8 @@ int main() {
           "invalid prefix rejected");
   }
   absl::StatusOr<ClusterInfo> missing = todoke::testing::LoadClusterFromFile("/nonexistent/env");
-  Check(!missing.ok() && missing.status().code() == absl::StatusCode::kNotFound, "missing env file -> NotFound");
+  Check(!missing.ok() && missing.status().code() == absl::StatusCode::kNotFound,
+        "missing env file -> NotFound");
 
   std::printf("k8s_cluster_cxx_helper: %d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;

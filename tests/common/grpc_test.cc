@@ -54,8 +54,11 @@ TEST(GrpcStatusTest, LongMessagesKeepTheirStartAndEnd) {
   EXPECT_THAT(capped, testing::EndsWith("ppp\": not found"));
   EXPECT_THAT(capped, testing::HasSubstr(" bytes cut ...] "));
   // Non-ASCII bytes take three bytes each in the header, and no character is split.
-  const std::string accents = CapStatusMessage(std::string(20000, 'a') + "\xc3\xa9" +
-                                               [] { std::string s; for (int i = 0; i < 5000; ++i) s += "\xc3\xa9"; return s; }());
+  const std::string accents = CapStatusMessage(std::string(20000, 'a') + "\xc3\xa9" + [] {
+    std::string s;
+    for (int i = 0; i < 5000; ++i) s += "\xc3\xa9";
+    return s;
+  }());
   size_t encoded = 0;
   for (unsigned char c : accents) encoded += (c < 0x20 || c > 0x7e || c == '%') ? 3 : 1;
   EXPECT_LE(encoded, kMaxStatusMessageEncodedBytes);
@@ -122,8 +125,7 @@ TEST(GrpcClientTest, AddressListIsBalancedRoundRobin) {
   auto server_a = GrpcServer::Start({}, {&a});
   auto server_b = GrpcServer::Start({}, {&b});
   ASSERT_TRUE(server_a.ok() && server_b.ok());
-  auto channel =
-      MakeChannel((*server_a)->BoundAddress() + "," + (*server_b)->BoundAddress());
+  auto channel = MakeChannel((*server_a)->BoundAddress() + "," + (*server_b)->BoundAddress());
   ASSERT_TRUE(channel.ok()) << channel.status();
   auto stub = dv1::Differ::NewStub(*channel);
   for (int i = 0; i < 20; ++i) {

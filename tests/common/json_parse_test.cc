@@ -30,16 +30,67 @@ void ExpectSameAsNlohmann(const std::string& text) {
 
 TEST(JsonParseTest, AgreesWithNlohmannOnEdgeCases) {
   for (const char* text : {
-           "{}", "[]", "0", "-0", "1", "-1", "18446744073709551615", "18446744073709551616",
-           "-9223372036854775808", "-9223372036854775809", "1.0", "1e2", "1E-2", "-1.5e+3",
-           "0.1", "true", "false", "null", "\"\"", "\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\"",
-           "\"\\u00e9\\u65e5\\ud83d\\ude00\"", "\"é日本😀\"", " { \"b\" : 1 , \"a\" : [ 1 , 2 ] } ",
-           "{\"a\":1,\"a\":2}", "\xEF\xBB\xBF{\"bom\":1}", "1e-400", "5e-324", "{\"b\":1,\"a\":2,\"c\":{\"z\":[],\"y\":{}}}",
+           "{}",
+           "[]",
+           "0",
+           "-0",
+           "1",
+           "-1",
+           "18446744073709551615",
+           "18446744073709551616",
+           "-9223372036854775808",
+           "-9223372036854775809",
+           "1.0",
+           "1e2",
+           "1E-2",
+           "-1.5e+3",
+           "0.1",
+           "true",
+           "false",
+           "null",
+           "\"\"",
+           "\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\"",
+           "\"\\u00e9\\u65e5\\ud83d\\ude00\"",
+           "\"é日本😀\"",
+           " { \"b\" : 1 , \"a\" : [ 1 , 2 ] } ",
+           "{\"a\":1,\"a\":2}",
+           "\xEF\xBB\xBF{\"bom\":1}",
+           "1e-400",
+           "5e-324",
+           "{\"b\":1,\"a\":2,\"c\":{\"z\":[],\"y\":{}}}",
            // refused
-           "", " ", "{", "}", "[1,]", "{\"a\":1,}", "01", "1.", ".5", "-", "1e", "+1", "tru",
-           "nul", "\"abc", "\"\\x\"", "\"\\u12\"", "\"\\ud800\"", "\"\\udc00\"", "\"a\x01\"",
-           "\"\xff\"", "\"\xc0\xaf\"", "\"\xed\xa0\x80\"", "{1:2}", "[1 2]", "{} {}", "nan",
-           "1e400", "\xEF\xBB{}", "{} \xEF\xBB\xBF", "[\"a\" \"b\"]", "{\"a\" 1}",
+           "",
+           " ",
+           "{",
+           "}",
+           "[1,]",
+           "{\"a\":1,}",
+           "01",
+           "1.",
+           ".5",
+           "-",
+           "1e",
+           "+1",
+           "tru",
+           "nul",
+           "\"abc",
+           "\"\\x\"",
+           "\"\\u12\"",
+           "\"\\ud800\"",
+           "\"\\udc00\"",
+           "\"a\x01\"",
+           "\"\xff\"",
+           "\"\xc0\xaf\"",
+           "\"\xed\xa0\x80\"",
+           "{1:2}",
+           "[1 2]",
+           "{} {}",
+           "nan",
+           "1e400",
+           "\xEF\xBB{}",
+           "{} \xEF\xBB\xBF",
+           "[\"a\" \"b\"]",
+           "{\"a\" 1}",
        }) {
     ExpectSameAsNlohmann(text);
   }
@@ -49,8 +100,8 @@ TEST(JsonParseTest, AgreesWithNlohmannOnRandomDocumentsAndCorruptions) {
   testing::RandomJson random(1);
   for (int round = 0; round < 2000; ++round) {
     const Json value = random.Value();
-    const std::string text = round % 3 == 0 ? random.ShuffledText(value)
-                                            : value.dump(round % 3 == 1 ? -1 : 2);
+    const std::string text =
+        round % 3 == 0 ? random.ShuffledText(value) : value.dump(round % 3 == 1 ? -1 : 2);
     ExpectSameAsNlohmann(text);
     ExpectSameAsNlohmann(random.Corrupt(text));
   }

@@ -1,4 +1,5 @@
-// The RFC 6901 tokenizer shared by the differ's ignoreDifferences and kustomize's JSON 6902 patches.
+// The RFC 6901 tokenizer shared by the differ's ignoreDifferences and kustomize's JSON 6902
+// patches.
 #include "common/json_pointer.h"
 
 #include <string>

@@ -42,15 +42,52 @@ const JsonNode* ExpectSameAsNlohmann(const std::string& text, JsonArena& arena) 
 TEST(JsonTreeTest, AgreesWithNlohmannOnEdgeCases) {
   JsonArena arena;
   for (const char* text : {
-           "{}", "[]", "0", "-0", "1", "-1", "18446744073709551615", "18446744073709551616",
-           "-9223372036854775808", "-9223372036854775809", "1.0", "1e2", "-1.5e+3", "0.1",
-           "true", "false", "null", "\"\"", "\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\\u0001\"",
-           "\"\\u00e9\\u65e5\\ud83d\\ude00\"", "\"é日本😀\"", " { \"b\" : 1 , \"a\" : [ 1 , 2 ] } ",
-           "{\"a\":1,\"a\":2}", "\xEF\xBB\xBF[1]", "1e-400", "{\"b\":1,\"a\":2,\"b\":3,\"c\":{\"z\":[],\"y\":{}}}",
+           "{}",
+           "[]",
+           "0",
+           "-0",
+           "1",
+           "-1",
+           "18446744073709551615",
+           "18446744073709551616",
+           "-9223372036854775808",
+           "-9223372036854775809",
+           "1.0",
+           "1e2",
+           "-1.5e+3",
+           "0.1",
+           "true",
+           "false",
+           "null",
+           "\"\"",
+           "\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\\u0001\"",
+           "\"\\u00e9\\u65e5\\ud83d\\ude00\"",
+           "\"é日本😀\"",
+           " { \"b\" : 1 , \"a\" : [ 1 , 2 ] } ",
+           "{\"a\":1,\"a\":2}",
+           "\xEF\xBB\xBF[1]",
+           "1e-400",
+           "{\"b\":1,\"a\":2,\"b\":3,\"c\":{\"z\":[],\"y\":{}}}",
            // refused
-           "", " ", "{", "[1,]", "{\"a\":1,}", "01", "1.", "-", "tru", "\"abc", "\"\\x\"",
-           "\"\\ud800\"", "\"a\x01\"", "\"\xff\"", "\"\xed\xa0\x80\"", "{1:2}", "[1 2]",
-           "{} {}", "1e400",
+           "",
+           " ",
+           "{",
+           "[1,]",
+           "{\"a\":1,}",
+           "01",
+           "1.",
+           "-",
+           "tru",
+           "\"abc",
+           "\"\\x\"",
+           "\"\\ud800\"",
+           "\"a\x01\"",
+           "\"\xff\"",
+           "\"\xed\xa0\x80\"",
+           "{1:2}",
+           "[1 2]",
+           "{} {}",
+           "1e400",
        }) {
     ExpectSameAsNlohmann(text, arena);
   }
@@ -101,10 +138,32 @@ TEST(JsonTreeTest, CanonicalTextOfInvalidUtf8IsNlohmannsReplacement) {
 
 // Equality follows nlohmann's operator==, mixed number types included.
 TEST(JsonTreeTest, EqualityAgreesWithNlohmann) {
-  const std::vector<std::string> values = {
-      "null", "true", "false", "0", "1", "-1", "1.0", "0.0", "-0.0", "1.5", "18446744073709551615",
-      "-9223372036854775808", "\"1\"", "\"\"", "[]", "{}", "[1]", "[1.0]", "{\"a\":1}",
-      "{\"a\":1.0}", "{\"b\":1}", "{\"a\":1,\"b\":2}", "[1,2]", "[2,1]", "\"a\"", "\"b\""};
+  const std::vector<std::string> values = {"null",
+                                           "true",
+                                           "false",
+                                           "0",
+                                           "1",
+                                           "-1",
+                                           "1.0",
+                                           "0.0",
+                                           "-0.0",
+                                           "1.5",
+                                           "18446744073709551615",
+                                           "-9223372036854775808",
+                                           "\"1\"",
+                                           "\"\"",
+                                           "[]",
+                                           "{}",
+                                           "[1]",
+                                           "[1.0]",
+                                           "{\"a\":1}",
+                                           "{\"a\":1.0}",
+                                           "{\"b\":1}",
+                                           "{\"a\":1,\"b\":2}",
+                                           "[1,2]",
+                                           "[2,1]",
+                                           "\"a\"",
+                                           "\"b\""};
   JsonArena arena;
   for (const std::string& a : values) {
     for (const std::string& b : values) {
@@ -140,14 +199,15 @@ TEST(JsonTreeTest, MembersAreSortedUniqueAndFound) {
 
 TEST(JsonTreeTest, KeyOfAgreesWithTheJsonForm) {
   JsonArena arena;
-  for (const char* text : {
-           R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web","namespace":"prod"}})",
-           R"({"apiVersion":"v1","kind":"Pod","metadata":{"generateName":"job-"}})",
-           R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"prod"}})",
-           R"({"kind":"Pod","metadata":{"name":"a"}})",
-           R"({"apiVersion":"v1","metadata":{"name":"a"}})",
-           R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":7}})",
-           R"({"apiVersion":1,"kind":"Pod","metadata":{"name":"a"}})", R"([])"}) {
+  for (
+      const char* text :
+      {R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web","namespace":"prod"}})",
+       R"({"apiVersion":"v1","kind":"Pod","metadata":{"generateName":"job-"}})",
+       R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"prod"}})",
+       R"({"kind":"Pod","metadata":{"name":"a"}})",
+       R"({"apiVersion":"v1","metadata":{"name":"a"}})",
+       R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":7}})",
+       R"({"apiVersion":1,"kind":"Pod","metadata":{"name":"a"}})", R"([])"}) {
     absl::StatusOr<ObjectKey> want = KeyOf(Json::parse(text));
     absl::StatusOr<ObjectKey> got = KeyOf(**ParseJsonNode(text, arena));
     ASSERT_EQ(got.ok(), want.ok()) << text;

@@ -32,11 +32,16 @@ TEST(ObjectKeyTest, CoreGroupHasEmptyGroup) {
 }
 
 TEST(ObjectKeyTest, MissingPartsAreNamed) {
-  EXPECT_THAT(std::string(KeyOf(Json::parse(R"({"kind":"X","metadata":{"name":"a"}})")).status().message()),
-              HasSubstr("no apiVersion"));
-  EXPECT_THAT(std::string(KeyOf(Json::parse(R"({"apiVersion":"v1","metadata":{"name":"a"}})")).status().message()),
-              HasSubstr("no kind"));
-  EXPECT_THAT(std::string(KeyOf(Json::parse(R"({"apiVersion":"v1","kind":"Pod","metadata":{}})")).status().message()),
+  EXPECT_THAT(
+      std::string(KeyOf(Json::parse(R"({"kind":"X","metadata":{"name":"a"}})")).status().message()),
+      HasSubstr("no apiVersion"));
+  EXPECT_THAT(
+      std::string(
+          KeyOf(Json::parse(R"({"apiVersion":"v1","metadata":{"name":"a"}})")).status().message()),
+      HasSubstr("no kind"));
+  EXPECT_THAT(std::string(KeyOf(Json::parse(R"({"apiVersion":"v1","kind":"Pod","metadata":{}})"))
+                              .status()
+                              .message()),
               HasSubstr("Pod object has no metadata.name"));
   EXPECT_FALSE(KeyOf(Json::array()).ok());
 }

@@ -27,11 +27,13 @@ class RandomJson {
   // A random value nested at most a few levels deep.
   Json Value(int depth = 0) {
     static const std::vector<std::string> kStrings = {
-        "", "a", "name", "é", "日本", "q\"uote", "back\\slash", "tab\there", "line\nbreak",
-        "\x7f", "😀", "ctl\x01"};
+        "",          "a",           "name", "é", "日本",   "q\"uote", "back\\slash",
+        "tab\there", "line\nbreak", "\x7f", "😀", "ctl\x01"};
     switch (Next() % (depth > 4 ? 6 : 8)) {
-      case 0: return nullptr;
-      case 1: return Next() % 2 == 0;
+      case 0:
+        return nullptr;
+      case 1:
+        return Next() % 2 == 0;
       case 2: {  // small, and near the ends of the 64-bit ranges
         const int64_t small = static_cast<int64_t>(Next()) - (1LL << 30);
         if (Next() % 4 != 0) return small;
@@ -48,7 +50,8 @@ class RandomJson {
         if (Next() % 2 == 0) return static_cast<uint64_t>(Next() % 3);
         return std::numeric_limits<uint64_t>::max() - static_cast<uint64_t>(Next() % 1000);
       }
-      case 5: return kStrings[Next() % kStrings.size()];
+      case 5:
+        return kStrings[Next() % kStrings.size()];
       case 6: {
         Json array = Json::array();
         for (size_t i = Next() % 5; i > 0; --i) array.push_back(Value(depth + 1));
@@ -114,9 +117,15 @@ class RandomJson {
   std::string Corrupt(std::string text) {
     const size_t at = Next() % (text.size() + 1);
     switch (Next() % 3) {
-      case 0: text.insert(at, 1, "{}[],:\"\\ 0e-.x\xc3"[Next() % 15]); break;
-      case 1: if (at < text.size()) text.erase(at, 1); break;
-      default: text = text.substr(0, at); break;
+      case 0:
+        text.insert(at, 1, "{}[],:\"\\ 0e-.x\xc3"[Next() % 15]);
+        break;
+      case 1:
+        if (at < text.size()) text.erase(at, 1);
+        break;
+      default:
+        text = text.substr(0, at);
+        break;
     }
     return text;
   }

@@ -16,16 +16,16 @@ TEST(Utf8Test, AcceptsWellFormedSequences) {
 
 TEST(Utf8Test, RefusesOverlongSurrogateOutOfRangeAndTruncated) {
   for (const char* bad : {
-           "\xC0\xAF",          // overlong '/'
-           "\xC1\xBF",          // overlong
-           "\xE0\x80\xAF",      // overlong 3-byte
-           "\xF0\x80\x80\xAF",  // overlong 4-byte
-           "\xED\xA0\x80",      // U+D800, a surrogate
-           "\xED\xBF\xBF",      // U+DFFF
-           "\xF4\x90\x80\x80",  // U+110000
+           "\xC0\xAF",                          // overlong '/'
+           "\xC1\xBF",                          // overlong
+           "\xE0\x80\xAF",                      // overlong 3-byte
+           "\xF0\x80\x80\xAF",                  // overlong 4-byte
+           "\xED\xA0\x80",                      // U+D800, a surrogate
+           "\xED\xBF\xBF",                      // U+DFFF
+           "\xF4\x90\x80\x80",                  // U+110000
            "\xF5\x80\x80\x80", "\xFF", "\x80",  // impossible lead, stray continuation
-           "\xE6\x97",          // truncated
-           "\xE6\x41\xA5",      // bad continuation
+           "\xE6\x97",                          // truncated
+           "\xE6\x41\xA5",                      // bad continuation
        }) {
     EXPECT_FALSE(IsValidUtf8(bad)) << testing::PrintToString(std::string(bad));
   }

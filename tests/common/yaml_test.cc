@@ -1,13 +1,12 @@
 #include "common/yaml.h"
 
-#include "common/budget.h"
-
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/budget.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/common/test_files.h"
@@ -39,7 +38,8 @@ TEST(YamlTest, EveryCorpusOutputRoundTrips) {
     if (entry.path().extension() != ".yaml") continue;
     ++files;
     const std::string name = entry.path().filename().string();
-    absl::StatusOr<std::vector<YamlDocument>> parsed = ParseYamlStream(ReadFile(entry.path()), name);
+    absl::StatusOr<std::vector<YamlDocument>> parsed =
+        ParseYamlStream(ReadFile(entry.path()), name);
     ASSERT_TRUE(parsed.ok()) << parsed.status();
     std::vector<json> values;
     for (const YamlDocument& doc : *parsed) {
@@ -107,14 +107,16 @@ TEST(YamlTest, FoldsLongScalarsAsKustomizeDoes) {
   // Expected text as `kubectl kustomize` printed it for the same ConfigMap data.
   json quoted = {{"data",
                   {{"k", "line one \n" + words + "  two spaces"},
-                   {"s", "'alpha' beta gamma delta epsilon zeta eta theta iota kappa lambda mu "
-                         "nu xi omicron pi rho: x"}}}};
-  EXPECT_EQ(EmitYaml(quoted),
-            "data:\n"
-            "  k: \"line one \\nalpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu\n"
-            "    nu xi omicron pi rho  two spaces\"\n"
-            "  s: '''alpha'' beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi\n"
-            "    omicron pi rho: x'\n");
+                   {"s",
+                    "'alpha' beta gamma delta epsilon zeta eta theta iota kappa lambda mu "
+                    "nu xi omicron pi rho: x"}}}};
+  EXPECT_EQ(
+      EmitYaml(quoted),
+      "data:\n"
+      "  k: \"line one \\nalpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu\n"
+      "    nu xi omicron pi rho  two spaces\"\n"
+      "  s: '''alpha'' beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi\n"
+      "    omicron pi rho: x'\n");
   json escaped_space = {{"k", "a \n" + std::string(76, 'x') + "  y"}};
   EXPECT_EQ(EmitYaml(escaped_space), "k: \"a \\n" + std::string(76, 'x') + "\n  \\ y\"\n");
   json key = {{words, 1}};
@@ -127,8 +129,8 @@ TEST(YamlTest, FoldsLongScalarsAsKustomizeDoes) {
 // line breaks, tabs, YAML indicators and multi-byte characters.
 TEST(YamlTest, EmittedTextAlwaysParsesBackToTheSameValue) {
   const std::vector<std::string> pieces = {
-      " ",  "  ", "   ", "a",  "word", "longerword", "'",  "\"", "\\", "\n", "\n\n", "\t",
-      ": ", " #", "- ", "é",  "日本", "x:",   "{",          "}",  "0",  "1.5", "true", "null"};
+      " ",  "  ", "   ", "a", "word", "longerword", "'", "\"", "\\", "\n",  "\n\n", "\t",
+      ": ", " #", "- ",  "é", "日本", "x:",         "{", "}",  "0",  "1.5", "true", "null"};
   uint64_t seed = 42;
   auto next = [&seed]() {
     seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
@@ -213,9 +215,10 @@ port_string: "8080"
 }
 
 TEST(YamlTest, EmitQuotesStringsThatWouldChangeType) {
-  json v = {{"a", "true"}, {"b", "8080"}, {"c", "yes"}, {"d", "plain text"}, {"e", ""},
-            {"f", "> 1.0"}, {"g", "a: b"}, {"h", "line\nnext\n"}, {"i", 3}, {"j", nullptr},
-            {"k", json::array()}, {"l", json::object()}, {"m", "1.5"}, {"n", "-"}};
+  json v = {{"a", "true"}, {"b", "8080"},  {"c", "yes"},         {"d", "plain text"},
+            {"e", ""},     {"f", "> 1.0"}, {"g", "a: b"},        {"h", "line\nnext\n"},
+            {"i", 3},      {"j", nullptr}, {"k", json::array()}, {"l", json::object()},
+            {"m", "1.5"},  {"n", "-"}};
   EXPECT_EQ(EmitYaml(v),
             "a: \"true\"\n"
             "b: \"8080\"\n"
@@ -284,7 +287,8 @@ TEST(YamlTest, SyntaxErrorNamesFileLineAndColumn) {
   absl::StatusOr<json> v = ParseYaml("a: 1\nb: [1, 2\nc: 3\n", "apps/web/deploy.yaml");
   ASSERT_FALSE(v.ok());
   EXPECT_EQ(v.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(v.status().message()), testing::MatchesRegex("apps/web/deploy.yaml:[0-9]+:[0-9]+: .*"));
+  EXPECT_THAT(std::string(v.status().message()),
+              testing::MatchesRegex("apps/web/deploy.yaml:[0-9]+:[0-9]+: .*"));
 }
 
 TEST(YamlTest, BadIndentationIsAnError) {
@@ -344,7 +348,8 @@ TEST(YamlTest, NonScalarKeyIsAnError) {
 TEST(YamlTest, ParseYamlRejectsSeveralDocuments) {
   absl::StatusOr<json> v = ParseYaml("a: 1\n---\nb: 2\n", "two.yaml");
   ASSERT_FALSE(v.ok());
-  EXPECT_THAT(std::string(v.status().message()), HasSubstr("two.yaml: expected one YAML document, found 2"));
+  EXPECT_THAT(std::string(v.status().message()),
+              HasSubstr("two.yaml: expected one YAML document, found 2"));
 }
 
 // A small document whose aliases expand it to about 11,000 nodes: well within the per-parse
@@ -379,8 +384,7 @@ TEST(YamlBudgetTest, OneBudgetCountsEveryParseOfARender) {
     }
   }
   EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_THAT(std::string(refused.message()),
-              HasSubstr(absl::StrCat("file-", parsed, ".yaml:")));
+  EXPECT_THAT(std::string(refused.message()), HasSubstr(absl::StrCat("file-", parsed, ".yaml:")));
   EXPECT_THAT(std::string(refused.message()), HasSubstr("more than 100000 parsed YAML/JSON nodes"));
   EXPECT_EQ(parsed, 100'000 / per_file);
   EXPECT_LE(budget.nodes(), 100'000 + per_file);

@@ -24,9 +24,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
-#include "tests/deploy/json_field.h"
 #include "services/renderer/core/file_source.h"
 #include "services/renderer/core/render.h"
+#include "tests/deploy/json_field.h"
 
 namespace todoke {
 namespace {

@@ -66,13 +66,17 @@ class CanaryTest : public ::testing::Test {
     const std::string root = temp_.path();
     ASSERT_TRUE(Sh("mkdir -p repos http logs app-src && git init -q --bare -b main repos/src.git "
                    "&& git init -q --bare -b main hydrated.git",
-                   root).ok());
+                   root)
+                    .ok());
     src_ = root + "/app-src";
     ASSERT_TRUE(Sh("git init -q -b main . && git config user.email t@t && git config user.name t "
                    "&& mkdir app",
-                   src_).ok());
-    ASSERT_TRUE(http_.Start(root + "/repos", root + "/http", "deployer", kGitPassword,
-                            "unused-bearer-token-123").ok());
+                   src_)
+                    .ok());
+    ASSERT_TRUE(http_
+                    .Start(root + "/repos", root + "/http", "deployer", kGitPassword,
+                           "unused-bearer-token-123")
+                    .ok());
     repo_url_ = http_.Url("private", "src.git");
     WriteFile(root + "/git-password", std::string(kGitPassword) + "\n");
     WriteFile(root + "/credentials",
@@ -169,9 +173,8 @@ TEST_F(CanaryTest, NoCredentialOrSecretValueAppearsInAnyOutput) {
     grpc::Status status = suite_->api().CreateApplication(context.get(), request, &created);
     ASSERT_TRUE(status.ok()) << status.error_message();
   }
-  auto synced = suite_->WaitFor("vault", [&](const v1::Application& a) {
-    return SyncedAt(a, first);
-  }, absl::Seconds(90));
+  auto synced = suite_->WaitFor(
+      "vault", [&](const v1::Application& a) { return SyncedAt(a, first); }, absl::Seconds(90));
   ASSERT_TRUE(synced.ok()) << synced.status();
 
   // A second commit changes both Secret values; the diff is asked for before the webhook.
@@ -182,9 +185,8 @@ TEST_F(CanaryTest, NoCredentialOrSecretValueAppearsInAnyOutput) {
   auto accepted = suite_->PostWebhook(repo_url_, "refs/heads/main");
   ASSERT_TRUE(accepted.ok()) << accepted.status();
   EXPECT_EQ(*accepted, 202);
-  synced = suite_->WaitFor("vault", [&](const v1::Application& a) {
-    return SyncedAt(a, second);
-  }, absl::Seconds(90));
+  synced = suite_->WaitFor(
+      "vault", [&](const v1::Application& a) { return SyncedAt(a, second); }, absl::Seconds(90));
   ASSERT_TRUE(synced.ok()) << synced.status();
 
   outputs.push_back("Application: " + synced->DebugString());
@@ -230,9 +232,8 @@ TEST_F(CanaryTest, NoCredentialOrSecretValueAppearsInAnyOutput) {
   EXPECT_TRUE(absl::StrContains(*secret_text, kStringData2) ||
               absl::StrContains(*secret_text, absl::Base64Escape(kStringData2)))
       << "the canary was not planted: " << *secret_text;
-  auto commits = Sh("git log -p --all --format='commit %H%n%B' -- . ':(exclude)" + secret_file +
-                        "'",
-                    hydrated_);
+  auto commits = Sh(
+      "git log -p --all --format='commit %H%n%B' -- . ':(exclude)" + secret_file + "'", hydrated_);
   ASSERT_TRUE(commits.ok()) << commits.status();
   outputs.push_back("hydration commits: " + *commits);
   auto messages = Sh("git log --all --format=%B", hydrated_);

@@ -24,9 +24,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "tests/deploy/json_field.h"
 #include "services/renderer/core/file_source.h"
 #include "services/renderer/core/render.h"
+#include "tests/deploy/json_field.h"
 #include "tests/integration/process.h"
 
 namespace todoke::testing {

@@ -79,13 +79,13 @@ class GitHangTest : public ::testing::Test {
       repo->work = absl::StrCat(temp_.path(), "/", repo->name, "-work");
       std::string root = absl::StrCat(temp_.path(), "/", repo->name, "-served");
       repo->bare = root + "/repo.git";
-      ASSERT_TRUE(Sh(absl::StrCat("mkdir -p '", root, "' && git init -q --bare -b main '",
-                                  repo->bare, "' && git init -q -b main '", repo->work,
-                                  "' && cd '", repo->work,
-                                  "' && git config user.email t@t && git config user.name t && "
-                                  "git remote add origin '",
-                                  repo->bare, "'"))
-                      .ok());
+      ASSERT_TRUE(
+          Sh(absl::StrCat("mkdir -p '", root, "' && git init -q --bare -b main '", repo->bare,
+                          "' && git init -q -b main '", repo->work, "' && cd '", repo->work,
+                          "' && git config user.email t@t && git config user.name t && "
+                          "git remote add origin '",
+                          repo->bare, "'"))
+              .ok());
       WriteRound(*repo, 0);
       repo->commit = Push(*repo, "round 0");
       std::string server_dir = absl::StrCat(temp_.path(), "/", repo->name, "-lighttpd");
@@ -113,9 +113,8 @@ class GitHangTest : public ::testing::Test {
       std::string dir = absl::StrCat(repo.work, "/", AppName(repo, i));
       mkdir(dir.c_str(), 0755);
       WriteFile(dir + "/configmap.yaml",
-                absl::StrCat("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ",
-                             AppName(repo, i), ", namespace: demo}\ndata: {round: \"", round,
-                             "\"}\n"));
+                absl::StrCat("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ", AppName(repo, i),
+                             ", namespace: demo}\ndata: {round: \"", round, "\"}\n"));
     }
   }
 
@@ -185,9 +184,9 @@ class GitHangTest : public ::testing::Test {
       if (absl::Now() >= deadline) break;
       absl::SleepFor(absl::Milliseconds(200));
     }
-    return absl::DeadlineExceededError(absl::StrCat(
-        "the ", repo.name, " apps did not ", what, " in ", absl::FormatDuration(timeout),
-        "; the apps:\n  ", absl::StrJoin(all, "\n  ")));
+    return absl::DeadlineExceededError(absl::StrCat("the ", repo.name, " apps did not ", what,
+                                                    " in ", absl::FormatDuration(timeout),
+                                                    "; the apps:\n  ", absl::StrJoin(all, "\n  ")));
   }
 
   static bool SyncedAt(const v1::Application& app, const std::string& commit) {
@@ -264,8 +263,7 @@ TEST_F(GitHangTest, OnlyTheAppsOnTheHungServerReportItTheOthersKeepConverging) {
       ASSERT_GT(app.status().conditions_size(), 0) << Describe(app);
       const std::string& message = app.status().conditions(0).message();
       EXPECT_TRUE(absl::StrContains(message, "source-fetcher")) << Describe(app);
-      EXPECT_TRUE(absl::StrContains(message, server) ||
-                  absl::StrContains(message, hung_.url))
+      EXPECT_TRUE(absl::StrContains(message, server) || absl::StrContains(message, hung_.url))
           << "the condition does not name the server " << server << ": " << Describe(app);
     } else {
       EXPECT_EQ(app.status().conditions_size(), 0)
@@ -278,7 +276,8 @@ TEST_F(GitHangTest, OnlyTheAppsOnTheHungServerReportItTheOthersKeepConverging) {
   std::string files = HydratedFiles();
   for (int i = 0; i < kAppsPerRepo; ++i) {
     EXPECT_TRUE(absl::StrContains(files, AppName(hung_, i) + "/"))
-        << AppName(hung_, i) << " lost its files; the branch holds:\n" << files;
+        << AppName(hung_, i) << " lost its files; the branch holds:\n"
+        << files;
   }
 
   // The server answers again: the hung apps converge to the commit pushed before it froze.

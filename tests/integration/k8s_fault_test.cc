@@ -74,9 +74,10 @@ void PrintFigure(const std::string& what, absl::Duration took) {
 
 // One line per app for failure messages: sync, health, revision, operation, conditions.
 std::string Describe(const v1::Application& app) {
-  std::string line = absl::StrCat(app.name(), ": sync=", types::v1::SyncStatus_Name(app.status().sync()),
-                                  " health=", types::v1::HealthStatus_Name(app.status().health()),
-                                  " revision=", app.status().revision().substr(0, 10));
+  std::string line =
+      absl::StrCat(app.name(), ": sync=", types::v1::SyncStatus_Name(app.status().sync()),
+                   " health=", types::v1::HealthStatus_Name(app.status().health()),
+                   " revision=", app.status().revision().substr(0, 10));
   if (app.status().has_operation()) {
     absl::StrAppend(&line, " operation=", v1::OperationPhase_Name(app.status().operation().phase()),
                     " (", app.status().operation().message(), ")");
@@ -350,8 +351,7 @@ TEST_F(K8sFaultTest, EachServiceKilledInTurnWhileHundredAppsSyncLosesNothing) {
   size_t deletions = ExpectNoNewDeletions(0, "first sync");
 
   int round = 0;
-  for (const char* stage :
-       {"source-fetcher", "renderer", "differ", "applier", "orchestrator"}) {
+  for (const char* stage : {"source-fetcher", "renderer", "differ", "applier", "orchestrator"}) {
     SCOPED_TRACE(stage);
     ++round;
     Push(round);

@@ -627,8 +627,8 @@ TEST_F(K8sLoopTest, FieldsOfAnIgnoredFieldManagerAreNotRevertedBySyncs) {
                                 "  namespace: ",
                                 ns_, "\nspec:\n  replicas: 4\n"));
   applied = Kubectl({"apply", "--server-side", "--field-manager=e2e-autoscaler", "-f", scale});
-  ASSERT_TRUE(applied.ok()) << applied.status() << "\nmanagedFields: "
-                            << (*owners)["metadata"]["managedFields"].dump();
+  ASSERT_TRUE(applied.ok()) << applied.status()
+                            << "\nmanagedFields: " << (*owners)["metadata"]["managedFields"].dump();
   EXPECT_EQ(SettledHistorySize(absl::Seconds(3)), 3u);
   EXPECT_EQ(Field(*GetObject("deployment", "web"), "/spec/replicas"), "4");
 }

@@ -46,8 +46,8 @@ std::string ReadFile(const std::string& path) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<DeleteWitness>> DeleteWitness::Start(const ClusterInfo& cluster,
-                                                                     const std::string& collection,
-                                                                     const std::string& work_dir) {
+                                                                    const std::string& collection,
+                                                                    const std::string& work_dir) {
   std::unique_ptr<DeleteWitness> witness(new DeleteWitness());
   witness->cluster_ = cluster;
   witness->collection_ = collection;
@@ -216,9 +216,8 @@ bool DeleteWitness::CatchUp(absl::Duration timeout) {
     auto listed = List();
     if (listed.ok()) {
       absl::MutexLock lock(&mu_);
-      auto caught_up = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return tracked_ == listed->first;
-      };
+      auto caught_up = [&]()
+                           ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return tracked_ == listed->first; };
       // Objects changing meanwhile: list again.
       if (mu_.AwaitWithDeadline(absl::Condition(&caught_up),
                                 std::min(deadline, absl::Now() + absl::Seconds(2)))) {
@@ -236,14 +235,15 @@ absl::StatusOr<std::vector<std::string>> StopApiServer(const std::string& cluste
     std::vector<std::string> parts = absl::StrSplit(line, ' ');
     if (parts.size() != 2 || parts[0] != "kube-apiserver") continue;
     pid_t pid = std::atoi(parts[1].c_str());
-    std::vector<std::string> argv = absl::StrSplit(
-        ReadFile(absl::StrCat("/proc/", pid, "/cmdline")), '\0', absl::SkipEmpty());
+    std::vector<std::string> argv =
+        absl::StrSplit(ReadFile(absl::StrCat("/proc/", pid, "/cmdline")), '\0', absl::SkipEmpty());
     if (argv.empty()) continue;  // an earlier instance, gone
     kill(pid, SIGTERM);
     for (int i = 0; i < 50 && kill(pid, 0) == 0; ++i) absl::SleepFor(absl::Milliseconds(100));
     if (kill(pid, 0) == 0) kill(pid, SIGKILL);
     for (int i = 0; i < 100 && kill(pid, 0) == 0; ++i) absl::SleepFor(absl::Milliseconds(100));
-    if (kill(pid, 0) == 0) return absl::InternalError(absl::StrCat("kube-apiserver ", pid, " lives on"));
+    if (kill(pid, 0) == 0)
+      return absl::InternalError(absl::StrCat("kube-apiserver ", pid, " lives on"));
     return argv;
   }
   return absl::NotFoundError("no running kube-apiserver in " + cluster_dir + "/pids");
@@ -261,9 +261,9 @@ absl::Status StartApiServer(const std::string& cluster_dir, const std::vector<st
   absl::Time deadline = absl::Now() + timeout;
   while (!RunKubectl(cluster, {"get", "--raw", "/readyz"}).ok()) {
     if (absl::Now() > deadline) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "kube-apiserver did not come back in ", absl::FormatDuration(timeout), "; see ",
-          cluster_dir, "/logs/kube-apiserver-restarted.log"));
+      return absl::DeadlineExceededError(
+          absl::StrCat("kube-apiserver did not come back in ", absl::FormatDuration(timeout),
+                       "; see ", cluster_dir, "/logs/kube-apiserver-restarted.log"));
     }
     absl::SleepFor(absl::Milliseconds(200));
   }

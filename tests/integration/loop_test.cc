@@ -10,8 +10,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/strings/str_split.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/grpc_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -39,10 +39,11 @@ class LoopTest : public ::testing::Test {
   void SetUp() override {
     src_ = temp_.path() + "/src";
     hydrated_ = temp_.path() + "/hydrated.git";
-    ASSERT_TRUE(Sh("git init -q -b main src && git init -q --bare -b main hydrated.git",
-                   temp_.path()).ok());
-    ASSERT_TRUE(Sh("mkdir -p guestbook && git config user.email t@t && git config user.name t",
-                   src_).ok());
+    ASSERT_TRUE(
+        Sh("git init -q -b main src && git init -q --bare -b main hydrated.git", temp_.path())
+            .ok());
+    ASSERT_TRUE(
+        Sh("mkdir -p guestbook && git config user.email t@t && git config user.name t", src_).ok());
     WriteFile(src_ + "/guestbook/kustomization.yaml",
               "namespace: guestbook\nresources: [configmap.yaml, deployment.yaml]\n");
     WriteFile(src_ + "/guestbook/configmap.yaml",
@@ -60,9 +61,8 @@ class LoopTest : public ::testing::Test {
   }
 
   std::string Commit(const std::string& message) {
-    auto head = Sh(absl::StrCat("git add -A && git commit -q -m '", message,
-                                "' && git rev-parse HEAD"),
-                   src_);
+    auto head = Sh(
+        absl::StrCat("git add -A && git commit -q -m '", message, "' && git rev-parse HEAD"), src_);
     EXPECT_TRUE(head.ok()) << head.status();
     return head.ok() ? std::string(absl::StripAsciiWhitespace(*head)) : "";
   }
@@ -123,9 +123,8 @@ class LoopTest : public ::testing::Test {
 
 TEST_F(LoopTest, RegisteredAppConvergesIntoTheBranch) {
   ASSERT_TRUE(Create(GuestbookApp(/*automated=*/true)).ok());
-  auto app = suite_->WaitFor("guestbook", [&](const v1::Application& a) {
-    return SyncedAt(a, first_commit_);
-  }, kConverge);
+  auto app = suite_->WaitFor(
+      "guestbook", [&](const v1::Application& a) { return SyncedAt(a, first_commit_); }, kConverge);
   ASSERT_TRUE(app.ok()) << app.status();
   EXPECT_EQ(app->status().synced_revision(), first_commit_);
   EXPECT_EQ(app->status().health(), types::v1::HEALTH_STATUS_HEALTHY);
@@ -165,9 +164,12 @@ TEST_F(LoopTest, RegisteredAppConvergesIntoTheBranch) {
 
 TEST_F(LoopTest, PushedCommitConvergesThroughTheWebhookAndRemovedObjectsArePruned) {
   ASSERT_TRUE(Create(GuestbookApp(true)).ok());
-  ASSERT_TRUE(suite_->WaitFor("guestbook", [&](const v1::Application& a) {
-    return SyncedAt(a, first_commit_);
-  }, kConverge).ok());
+  ASSERT_TRUE(suite_
+                  ->WaitFor(
+                      "guestbook",
+                      [&](const v1::Application& a) { return SyncedAt(a, first_commit_); },
+                      kConverge)
+                  .ok());
 
   // A bad signature is refused and triggers nothing.
   WriteFile(src_ + "/guestbook/configmap.yaml",
@@ -181,9 +183,11 @@ TEST_F(LoopTest, PushedCommitConvergesThroughTheWebhookAndRemovedObjectsArePrune
   auto accepted = suite_->PostWebhook(src_, "refs/heads/main");
   ASSERT_TRUE(accepted.ok()) << accepted.status();
   EXPECT_EQ(*accepted, 202);
-  ASSERT_TRUE(suite_->WaitFor("guestbook", [&](const v1::Application& a) {
-    return SyncedAt(a, second);
-  }, kConverge).ok());
+  ASSERT_TRUE(
+      suite_
+          ->WaitFor(
+              "guestbook", [&](const v1::Application& a) { return SyncedAt(a, second); }, kConverge)
+          .ok());
   std::string files = HydratedFiles();
   std::string configmap_path;
   for (absl::string_view line : absl::StrSplit(files, '\n')) {
@@ -198,9 +202,8 @@ TEST_F(LoopTest, PushedCommitConvergesThroughTheWebhookAndRemovedObjectsArePrune
             "namespace: guestbook\nresources: [configmap.yaml]\n");
   std::string third = Commit("no deployment");
   ASSERT_EQ(*suite_->PostWebhook(src_, "refs/heads/main"), 202);
-  auto app = suite_->WaitFor("guestbook", [&](const v1::Application& a) {
-    return SyncedAt(a, third);
-  }, kConverge);
+  auto app = suite_->WaitFor(
+      "guestbook", [&](const v1::Application& a) { return SyncedAt(a, third); }, kConverge);
   ASSERT_TRUE(app.ok()) << app.status();
   EXPECT_THAT(HydratedFiles(), Not(HasSubstr("web")));
   EXPECT_EQ(app->status().inventory_size(), 1);
@@ -208,20 +211,26 @@ TEST_F(LoopTest, PushedCommitConvergesThroughTheWebhookAndRemovedObjectsArePrune
 
 TEST_F(LoopTest, BrokenCommitReportsRenderFailedAndChangesNothing) {
   ASSERT_TRUE(Create(GuestbookApp(true)).ok());
-  ASSERT_TRUE(suite_->WaitFor("guestbook", [&](const v1::Application& a) {
-    return SyncedAt(a, first_commit_);
-  }, kConverge).ok());
+  ASSERT_TRUE(suite_
+                  ->WaitFor(
+                      "guestbook",
+                      [&](const v1::Application& a) { return SyncedAt(a, first_commit_); },
+                      kConverge)
+                  .ok());
   std::string files_before = HydratedFiles();
   int commits_before = HydratedCommits();
   WriteFile(src_ + "/guestbook/kustomization.yaml", "resources: [configmap.yaml\n");
   Commit("broken");
   ASSERT_EQ(*suite_->PostWebhook(src_, "refs/heads/main"), 202);
-  auto app = suite_->WaitFor("guestbook", [&](const v1::Application& a) {
-    for (const auto& condition : a.status().conditions()) {
-      if (condition.type() == "RenderFailed") return true;
-    }
-    return false;
-  }, kConverge);
+  auto app = suite_->WaitFor(
+      "guestbook",
+      [&](const v1::Application& a) {
+        for (const auto& condition : a.status().conditions()) {
+          if (condition.type() == "RenderFailed") return true;
+        }
+        return false;
+      },
+      kConverge);
   ASSERT_TRUE(app.ok()) << app.status();
   bool named_file = false;
   for (const auto& condition : app->status().conditions()) {
@@ -239,16 +248,21 @@ TEST_F(LoopTest, BrokenCommitReportsRenderFailedAndChangesNothing) {
 
 TEST_F(LoopTest, RollbackSyncsTheRecordedRevisionAndTurnsAutomationOff) {
   ASSERT_TRUE(Create(GuestbookApp(true)).ok());
-  ASSERT_TRUE(suite_->WaitFor("guestbook", [&](const v1::Application& a) {
-    return SyncedAt(a, first_commit_);
-  }, kConverge).ok());
+  ASSERT_TRUE(suite_
+                  ->WaitFor(
+                      "guestbook",
+                      [&](const v1::Application& a) { return SyncedAt(a, first_commit_); },
+                      kConverge)
+                  .ok());
   WriteFile(src_ + "/guestbook/configmap.yaml",
             "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {color: red}\n");
   std::string second = Commit("red");
   ASSERT_EQ(*suite_->PostWebhook(src_, "refs/heads/main"), 202);
-  ASSERT_TRUE(suite_->WaitFor("guestbook", [&](const v1::Application& a) {
-    return SyncedAt(a, second);
-  }, kConverge).ok());
+  ASSERT_TRUE(
+      suite_
+          ->WaitFor(
+              "guestbook", [&](const v1::Application& a) { return SyncedAt(a, second); }, kConverge)
+          .ok());
 
   v1::HistoryRequest history_request;
   history_request.set_name("guestbook");
@@ -267,11 +281,14 @@ TEST_F(LoopTest, RollbackSyncsTheRecordedRevisionAndTurnsAutomationOff) {
   grpc::Status status = suite_->api().Rollback(rollback_context.get(), rollback, &operation);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_THAT(operation.message(), HasSubstr("automated sync turned off"));
-  auto app = suite_->WaitFor("guestbook", [&](const v1::Application& a) {
-    return a.status().synced_revision() == first_commit_ &&
-           a.status().operation().initiated_by() == "rollback" &&
-           a.status().operation().phase() == v1::OPERATION_PHASE_SUCCEEDED;
-  }, kConverge);
+  auto app = suite_->WaitFor(
+      "guestbook",
+      [&](const v1::Application& a) {
+        return a.status().synced_revision() == first_commit_ &&
+               a.status().operation().initiated_by() == "rollback" &&
+               a.status().operation().phase() == v1::OPERATION_PHASE_SUCCEEDED;
+      },
+      kConverge);
   ASSERT_TRUE(app.ok()) << app.status();
   EXPECT_FALSE(app->spec().sync_policy().automated());
   std::string files = HydratedFiles();
@@ -281,17 +298,23 @@ TEST_F(LoopTest, RollbackSyncsTheRecordedRevisionAndTurnsAutomationOff) {
     }
   }
   // The branch tip is newer than the rollback, but automation is off: it stays OutOfSync.
-  auto refreshed = suite_->WaitFor("guestbook", [&](const v1::Application& a) {
-    return a.status().sync() == types::v1::SYNC_STATUS_OUT_OF_SYNC;
-  }, kConverge);
+  auto refreshed = suite_->WaitFor(
+      "guestbook",
+      [&](const v1::Application& a) {
+        return a.status().sync() == types::v1::SYNC_STATUS_OUT_OF_SYNC;
+      },
+      kConverge);
   EXPECT_TRUE(refreshed.ok()) << refreshed.status();
 }
 
 TEST_F(LoopTest, SuspendedAppIsNotReconciled) {
   ASSERT_TRUE(Create(GuestbookApp(true)).ok());
-  ASSERT_TRUE(suite_->WaitFor("guestbook", [&](const v1::Application& a) {
-    return SyncedAt(a, first_commit_);
-  }, kConverge).ok());
+  ASSERT_TRUE(suite_
+                  ->WaitFor(
+                      "guestbook",
+                      [&](const v1::Application& a) { return SyncedAt(a, first_commit_); },
+                      kConverge)
+                  .ok());
   v1::SuspendRequest suspend;
   suspend.set_name("guestbook");
   v1::Application suspended;
@@ -311,9 +334,8 @@ TEST_F(LoopTest, SuspendedAppIsNotReconciled) {
   v1::Application resumed;
   auto resume_context = ContextWithTimeout(absl::Seconds(5));
   ASSERT_TRUE(suite_->api().Resume(resume_context.get(), resume, &resumed).ok());
-  auto app = suite_->WaitFor("guestbook", [&](const v1::Application& a) {
-    return SyncedAt(a, second);
-  }, kConverge);
+  auto app = suite_->WaitFor(
+      "guestbook", [&](const v1::Application& a) { return SyncedAt(a, second); }, kConverge);
   EXPECT_TRUE(app.ok()) << app.status();
 }
 
@@ -324,9 +346,11 @@ TEST_F(LoopTest, DeleteWithCascadePrunesAndWithoutLeavesObjects) {
   ASSERT_TRUE(Create(GuestbookApp(true)).ok());
   ASSERT_TRUE(Create(other).ok());
   for (const char* name : {"guestbook", "other"}) {
-    ASSERT_TRUE(suite_->WaitFor(name, [&](const v1::Application& a) {
-      return SyncedAt(a, first_commit_);
-    }, kConverge).ok());
+    ASSERT_TRUE(suite_
+                    ->WaitFor(
+                        name, [&](const v1::Application& a) { return SyncedAt(a, first_commit_); },
+                        kConverge)
+                    .ok());
   }
   v1::DeleteApplicationRequest keep;
   keep.set_name("other");
@@ -352,41 +376,52 @@ TEST_F(LoopTest, DeleteWithCascadePrunesAndWithoutLeavesObjects) {
 
 TEST_F(LoopTest, StageKilledAndRestartedAppsConvergeByThemselves) {
   ASSERT_TRUE(Create(GuestbookApp(true)).ok());
-  ASSERT_TRUE(suite_->WaitFor("guestbook", [&](const v1::Application& a) {
-    return SyncedAt(a, first_commit_);
-  }, kConverge).ok());
+  ASSERT_TRUE(suite_
+                  ->WaitFor(
+                      "guestbook",
+                      [&](const v1::Application& a) { return SyncedAt(a, first_commit_); },
+                      kConverge)
+                  .ok());
   ASSERT_TRUE(suite_->StopStage("renderer", SIGKILL).ok());
   WriteFile(src_ + "/guestbook/configmap.yaml",
             "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {color: teal}\n");
   std::string second = Commit("teal");
   ASSERT_EQ(*suite_->PostWebhook(src_, "refs/heads/main"), 202);
-  auto down = suite_->WaitFor("guestbook", [&](const v1::Application& a) {
-    for (const auto& condition : a.status().conditions()) {
-      if (condition.type() == "StageUnavailable" &&
-          absl::StartsWith(condition.message(), "renderer")) {
-        return true;
-      }
-    }
-    return false;
-  }, kConverge);
+  auto down = suite_->WaitFor(
+      "guestbook",
+      [&](const v1::Application& a) {
+        for (const auto& condition : a.status().conditions()) {
+          if (condition.type() == "StageUnavailable" &&
+              absl::StartsWith(condition.message(), "renderer")) {
+            return true;
+          }
+        }
+        return false;
+      },
+      kConverge);
   ASSERT_TRUE(down.ok()) << down.status();
   ASSERT_TRUE(suite_->StartStage("renderer").ok());
-  auto app = suite_->WaitFor("guestbook", [&](const v1::Application& a) {
-    return SyncedAt(a, second) && a.status().conditions_size() == 0;
-  }, kConverge);
+  auto app = suite_->WaitFor(
+      "guestbook",
+      [&](const v1::Application& a) {
+        return SyncedAt(a, second) && a.status().conditions_size() == 0;
+      },
+      kConverge);
   EXPECT_TRUE(app.ok()) << app.status();
 }
 
 TEST_F(LoopTest, OrchestratorKilledKeepsAppsAndHistory) {
   ASSERT_TRUE(Create(GuestbookApp(true)).ok());
-  ASSERT_TRUE(suite_->WaitFor("guestbook", [&](const v1::Application& a) {
-    return SyncedAt(a, first_commit_);
-  }, kConverge).ok());
+  ASSERT_TRUE(suite_
+                  ->WaitFor(
+                      "guestbook",
+                      [&](const v1::Application& a) { return SyncedAt(a, first_commit_); },
+                      kConverge)
+                  .ok());
   ASSERT_TRUE(suite_->StopStage("orchestrator", SIGKILL).ok());
   ASSERT_TRUE(suite_->StartStage("orchestrator").ok());
-  auto app = suite_->WaitFor("guestbook", [&](const v1::Application& a) {
-    return SyncedAt(a, first_commit_);
-  }, kConverge);
+  auto app = suite_->WaitFor(
+      "guestbook", [&](const v1::Application& a) { return SyncedAt(a, first_commit_); }, kConverge);
   ASSERT_TRUE(app.ok()) << app.status();
   v1::HistoryRequest history_request;
   history_request.set_name("guestbook");
@@ -398,9 +433,12 @@ TEST_F(LoopTest, OrchestratorKilledKeepsAppsAndHistory) {
 
 TEST_F(LoopTest, ManualAppSyncsOnlyWhenAskedAndSyncAnswersTheStartedOperation) {
   ASSERT_TRUE(Create(GuestbookApp(/*automated=*/false)).ok());
-  auto compared = suite_->WaitFor("guestbook", [&](const v1::Application& a) {
-    return a.status().sync() == types::v1::SYNC_STATUS_OUT_OF_SYNC;
-  }, kConverge);
+  auto compared = suite_->WaitFor(
+      "guestbook",
+      [&](const v1::Application& a) {
+        return a.status().sync() == types::v1::SYNC_STATUS_OUT_OF_SYNC;
+      },
+      kConverge);
   ASSERT_TRUE(compared.ok()) << compared.status();
   EXPECT_EQ(HydratedCommits(), 0);  // a manual app never applies by itself
 
@@ -414,10 +452,13 @@ TEST_F(LoopTest, ManualAppSyncsOnlyWhenAskedAndSyncAnswersTheStartedOperation) {
   EXPECT_GT(operation.id(), 0);
   EXPECT_EQ(operation.initiated_by(), "user");
   EXPECT_NE(operation.phase(), v1::OPERATION_PHASE_QUEUED);
-  auto app = suite_->WaitFor("guestbook", [&](const v1::Application& a) {
-    return SyncedAt(a, first_commit_) && a.status().operation().id() == operation.id() &&
-           a.status().operation().phase() == v1::OPERATION_PHASE_SUCCEEDED;
-  }, kConverge);
+  auto app = suite_->WaitFor(
+      "guestbook",
+      [&](const v1::Application& a) {
+        return SyncedAt(a, first_commit_) && a.status().operation().id() == operation.id() &&
+               a.status().operation().phase() == v1::OPERATION_PHASE_SUCCEEDED;
+      },
+      kConverge);
   EXPECT_TRUE(app.ok()) << app.status();
   EXPECT_EQ(HydratedCommits(), 1);
 }

@@ -3,9 +3,9 @@
 #include <set>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/strings/numbers.h"
 #include "common/grpc_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -75,9 +75,12 @@ class MetricsTest : public ::testing::Test {
       ASSERT_TRUE(suite_->api().CreateApplication(context.get(), request, &created).ok());
     }
     for (int i = from; i < to; ++i) {
-      auto app = suite_->WaitFor(absl::StrCat("app-", i), [](const v1::Application& a) {
-        return a.status().sync() == types::v1::SYNC_STATUS_SYNCED;
-      }, absl::Seconds(90));
+      auto app = suite_->WaitFor(
+          absl::StrCat("app-", i),
+          [](const v1::Application& a) {
+            return a.status().sync() == types::v1::SYNC_STATUS_SYNCED;
+          },
+          absl::Seconds(90));
       ASSERT_TRUE(app.ok()) << app.status();
     }
   }
@@ -101,8 +104,8 @@ TEST_F(MetricsTest, EveryServiceCountsItsWorkAndSeriesDoNotGrowWithApps) {
   EXPECT_GT(Sample(first["renderer"], "todoke_renderer_objects_total"), 0);
   EXPECT_GT(Sample(first["differ"], "todoke_differ_objects_total{status=\"Synced\"}"), 0);
   EXPECT_EQ(Sample(first["applier"], "todoke_applier_objects_total{action=\"created\"}"), 10);
-  EXPECT_GE(Sample(first["orchestrator"], "todoke_orchestrator_reconciles_total{result=\"synced\"}"),
-            10);
+  EXPECT_GE(
+      Sample(first["orchestrator"], "todoke_orchestrator_reconciles_total{result=\"synced\"}"), 10);
   EXPECT_EQ(Sample(first["orchestrator"], "todoke_orchestrator_apps_by_sync{sync=\"Synced\"}"), 10);
   EXPECT_EQ(Sample(first["renderer"],
                    "todoke_grpc_server_handled_total{code=\"OK\",method=\"/todoke.renderer.v1."

@@ -101,8 +101,8 @@ absl::StatusOr<std::pair<ChildProcess, std::string>> StartService(
   absl::StatusOr<ChildProcess> child = ChildProcess::Start(argv);
   if (!child.ok()) return child.status();
   absl::StatusOr<std::string> line = child->WaitForLine("listening on ", absl::Seconds(20));
-  if (!line.ok()) return absl::Status(line.status().code(),
-                                      absl::StrCat(binary, ": ", line.status().message()));
+  if (!line.ok())
+    return absl::Status(line.status().code(), absl::StrCat(binary, ": ", line.status().message()));
   std::string address = line->substr(line->rfind(' ') + 1);
   return std::make_pair(std::move(*child), address);
 }

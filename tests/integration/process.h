@@ -2,13 +2,13 @@
 #ifndef TODOKE_TESTS_INTEGRATION_PROCESS_H_
 #define TODOKE_TESTS_INTEGRATION_PROCESS_H_
 
-#include "absl/strings/string_view.h"
 #include <sys/types.h>
 
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace todoke::testing {

@@ -66,11 +66,13 @@ TEST_P(ServiceBinaryTest, PrintsVersion) {
 // through the logger with "source":"grpc"). Shown failing before gpr_set_log_function: with
 // GRPC_VERBOSITY=debug, gRPC printed "I1130 ... ev_epoll1_linux.cc] grpc epoll fd: 3" lines.
 TEST_P(ServiceBinaryTest, JsonLogsAreAllJsonIncludingGrpcLines) {
-  const std::string log = ::testing::TempDir() + "/json-log-" + std::to_string(getpid()) + "-" +
-                          GetParam() + ".txt";
-  std::vector<std::string> argv = {"/bin/sh", "-c",
+  const std::string log =
+      ::testing::TempDir() + "/json-log-" + std::to_string(getpid()) + "-" + GetParam() + ".txt";
+  std::vector<std::string> argv = {"/bin/sh",
+                                   "-c",
                                    "GRPC_VERBOSITY=debug exec \"$0\" \"$@\" 2>'" + log + "'",
-                                   BinaryPath(GetParam()), "--listen=127.0.0.1:0",
+                                   BinaryPath(GetParam()),
+                                   "--listen=127.0.0.1:0",
                                    "--log-format=json"};
   for (const std::string& flag : SandboxFlags()) argv.push_back(flag);
   auto child = ChildProcess::Start(argv);

@@ -49,24 +49,27 @@ class ReadTreeLargeFilesTest : public ::testing::Test {
 TEST_F(ReadTreeLargeFilesTest, FilesLargerThanAMessageArriveWholeThroughTheRealService) {
   const size_t huge_bytes = (size_t{12} << 20) + 12345;
   ASSERT_TRUE(Sh(absl::StrCat("git init -q -b main work && cd work && mkdir -p app/crds && "
-                               "head -c ", huge_bytes, " /dev/urandom > app/crds/bundle.yaml && "
-                               "head -c ", kPieceBytes, " /dev/urandom > app/exact.bin && "
-                               ": > app/empty.yaml && "
-                               "printf 'kind: ConfigMap\\n' > app/small.yaml && "
-                               "ln -s crds/bundle.yaml app/link.yaml && "
-                               "git add -A && git -c user.name=n -c user.email=e commit -q -m big "
-                               "&& cd .. && git clone -q --bare work repo.git"),
-                  root_)
+                              "head -c ",
+                              huge_bytes,
+                              " /dev/urandom > app/crds/bundle.yaml && "
+                              "head -c ",
+                              kPieceBytes,
+                              " /dev/urandom > app/exact.bin && "
+                              ": > app/empty.yaml && "
+                              "printf 'kind: ConfigMap\\n' > app/small.yaml && "
+                              "ln -s crds/bundle.yaml app/link.yaml && "
+                              "git add -A && git -c user.name=n -c user.email=e commit -q -m big "
+                              "&& cd .. && git clone -q --bare work repo.git"),
+                 root_)
                   .ok());
   const std::string work_tree = root_ + "/work";
   const absl::StatusOr<std::string> head = Sh("git rev-parse HEAD", work_tree);
   ASSERT_TRUE(head.ok()) << head.status();
   const std::string commit(absl::StripTrailingAsciiWhitespace(*head));
 
-  auto started = StartService(
-      "todoke-source-fetcher",
-      {"--cache-dir=" + root_ + "/cache", "--allow-local-repos",
-       absl::StrCat("--max-message-bytes=", kMaxMessageBytes)});
+  auto started = StartService("todoke-source-fetcher",
+                              {"--cache-dir=" + root_ + "/cache", "--allow-local-repos",
+                               absl::StrCat("--max-message-bytes=", kMaxMessageBytes)});
   ASSERT_TRUE(started.ok()) << started.status();
   auto& [process, address] = *started;
   ChannelOptions channel_options;

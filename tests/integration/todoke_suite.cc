@@ -1,14 +1,13 @@
 #include "tests/integration/todoke_suite.h"
 
+#include <grpcpp/create_channel.h>
+#include <grpcpp/support/client_interceptor.h>
 #include <signal.h>
 
 #include <fstream>
 
-#include <grpcpp/create_channel.h>
-#include <grpcpp/support/client_interceptor.h>
-
-#include "absl/strings/str_cat.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "common/grpc_client.h"
 #include "services/orchestrator/core/webhook.h"
 #include "tests/services/source_fetcher/test_servers.h"
@@ -52,7 +51,7 @@ class BearerInterceptorFactory final
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<TodokeSuite>> TodokeSuite::Start(const std::string& work_dir,
-                                                                 Options options) {
+                                                                Options options) {
   std::unique_ptr<TodokeSuite> suite(new TodokeSuite());
   suite->work_dir_ = work_dir;
   suite->options_ = std::move(options);
@@ -134,16 +133,17 @@ std::vector<std::string> TodokeSuite::FlagsOf(const std::string& stage) {
 absl::Status TodokeSuite::StartStage(const std::string& stage) {
   std::vector<std::string> argv = {BinaryPath("todoke-" + stage)};
   if (!options_.log_dir.empty()) {  // the shell execs the stage: same pid, stderr to the file
-    argv = {"/bin/sh", "-c", absl::StrCat("exec \"$0\" \"$@\" 2>>'", options_.log_dir, "/", stage,
-                                          ".log'"),
+    argv = {"/bin/sh", "-c",
+            absl::StrCat("exec \"$0\" \"$@\" 2>>'", options_.log_dir, "/", stage, ".log'"),
             BinaryPath("todoke-" + stage)};
   }
   for (std::string& flag : FlagsOf(stage)) argv.push_back(std::move(flag));
   absl::StatusOr<ChildProcess> child = ChildProcess::Start(argv);
   if (!child.ok()) return child.status();
   absl::StatusOr<std::string> line = child->WaitForLine("listening on", absl::Seconds(30));
-  if (!line.ok()) return absl::InternalError(absl::StrCat("todoke-", stage, " did not start: ",
-                                                          line.status().message()));
+  if (!line.ok())
+    return absl::InternalError(
+        absl::StrCat("todoke-", stage, " did not start: ", line.status().message()));
   processes_[stage].emplace(*std::move(child));
   return absl::OkStatus();
 }
@@ -172,10 +172,9 @@ absl::StatusOr<orchestrator::v1::Application> TodokeSuite::WaitFor(
     if (last_status.ok() && done(last)) return last;
     absl::SleepFor(absl::Milliseconds(100));
   }
-  return absl::DeadlineExceededError(
-      absl::StrCat("application ", name, " did not reach the expected state in ",
-                   absl::FormatDuration(timeout), "; last seen: ",
-                   last_status.ok() ? last.DebugString() : last_status.error_message()));
+  return absl::DeadlineExceededError(absl::StrCat(
+      "application ", name, " did not reach the expected state in ", absl::FormatDuration(timeout),
+      "; last seen: ", last_status.ok() ? last.DebugString() : last_status.error_message()));
 }
 
 absl::StatusOr<int> TodokeSuite::PostWebhook(const std::string& repo_url, const std::string& ref,

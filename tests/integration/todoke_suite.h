@@ -56,7 +56,8 @@ class TodokeSuite {
 
   // Polls GetApplication until `done(app)` or `timeout`; returns the last Application seen.
   absl::StatusOr<orchestrator::v1::Application> WaitFor(
-      const std::string& name, const std::function<bool(const orchestrator::v1::Application&)>& done,
+      const std::string& name,
+      const std::function<bool(const orchestrator::v1::Application&)>& done,
       absl::Duration timeout);
 
   // POSTs a generic webhook (signed with the suite's secret) for `repo_url` and `ref`; returns

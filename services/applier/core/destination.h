@@ -153,8 +153,8 @@ class Destination {
   // means the request could not be carried out at all (INVALID_ARGUMENT for a bad plan,
   // UNAVAILABLE, UNAUTHENTICATED, DEADLINE_EXCEEDED).
   virtual absl::StatusOr<ApplyOutcome> Apply(const ApplyPlan& plan,
-                                             const ProgressCallback& progress,
-                                             absl::Time deadline, const CancelFlag* cancel) = 0;
+                                             const ProgressCallback& progress, absl::Time deadline,
+                                             const CancelFlag* cancel) = 0;
 
   // Deletes the objects of `request.keys` whose tracking id names `request.app`.
   virtual absl::StatusOr<PruneOutcome> Prune(const PruneRequest& request, absl::Time deadline) = 0;

@@ -9,13 +9,12 @@ std::string TargetKey(const DestinationTarget& target) {
     return absl::StrCat("kubernetes:", kube->context);
   }
   const auto& git = std::get<GitTarget>(target);
-  return absl::StrCat("git:", git.repo_url, "#", git.branch, ":", git.path,
-                      git.push ? ":push" : "", git.write_secrets ? ":secrets" : "");
+  return absl::StrCat("git:", git.repo_url, "#", git.branch, ":", git.path, git.push ? ":push" : "",
+                      git.write_secrets ? ":secrets" : "");
 }
 
 DestinationRegistry::DestinationRegistry(KubernetesFactory kubernetes,
-                                         std::string kubernetes_unavailable_reason,
-                                         GitFactory git)
+                                         std::string kubernetes_unavailable_reason, GitFactory git)
     : kubernetes_(std::move(kubernetes)),
       kubernetes_unavailable_reason_(std::move(kubernetes_unavailable_reason)),
       git_(std::move(git)) {}
@@ -33,8 +32,9 @@ absl::StatusOr<std::shared_ptr<Destination>> DestinationRegistry::Get(
   absl::StatusOr<std::shared_ptr<Destination>> created;
   if (const auto* kube = std::get_if<KubernetesTarget>(&target)) {
     if (!kubernetes_) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "cannot reach Kubernetes context \"", kube->context, "\": ", kubernetes_unavailable_reason_));
+      return absl::FailedPreconditionError(absl::StrCat("cannot reach Kubernetes context \"",
+                                                        kube->context,
+                                                        "\": ", kubernetes_unavailable_reason_));
     }
     created = kubernetes_(*kube);
   } else {

@@ -45,8 +45,7 @@ class DestinationRegistry {
  public:
   using KubernetesFactory =
       std::function<absl::StatusOr<std::shared_ptr<Destination>>(const KubernetesTarget&)>;
-  using GitFactory =
-      std::function<absl::StatusOr<std::shared_ptr<Destination>>(const GitTarget&)>;
+  using GitFactory = std::function<absl::StatusOr<std::shared_ptr<Destination>>(const GitTarget&)>;
 
   // A null factory makes that kind of destination FAILED_PRECONDITION ("this applier has no
   // kubeconfig" and the like, given as `*_unavailable_reason`).

@@ -7,13 +7,13 @@
 #include <thread>
 #include <vector>
 
+#include "absl/base/call_once.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/grpc_server.h"
 #include "common/grpc_status.h"
 #include "common/json_parse.h"
 #include "common/metrics.h"
-#include "absl/base/call_once.h"
 #include "common/proto_convert.h"
 #include "common/status.h"
 #include "services/renderer/core/hashing.h"
@@ -77,9 +77,9 @@ void CountObject(ApplyAction action) {
     const char* names[7] = {"unspecified", "created", "configured", "unchanged",
                             "pruned",      "failed",  "skipped"};
     for (int i = 0; i < 7; ++i) {
-      counters[i] = &MetricCounter("todoke_applier_objects_total",
-                                   "objects applied or pruned, by what was done",
-                                   {{"action", names[i]}});
+      counters[i] =
+          &MetricCounter("todoke_applier_objects_total",
+                         "objects applied or pruned, by what was done", {{"action", names[i]}});
     }
   });
   int i = static_cast<int>(action);
@@ -124,7 +124,8 @@ absl::StatusOr<DestinationTarget> TargetFromProto(const types::v1::Destination& 
       if (git.repo_url().empty()) {
         return absl::InvalidArgumentError("destination.git.repo_url: required");
       }
-      if (git.branch().empty()) return absl::InvalidArgumentError("destination.git.branch: required");
+      if (git.branch().empty())
+        return absl::InvalidArgumentError("destination.git.branch: required");
       return GitTarget{git.repo_url(), git.branch(), git.path(), git.push(), git.write_secrets()};
     }
     default:
@@ -187,8 +188,8 @@ grpc::Status ApplierService::Apply(grpc::ServerContext* context, const v1::Apply
     absl::StatusOr<Json> parsed = ParseJson(object.json());
     if (!parsed.ok()) {
       return ToGrpcStatus(absl::InvalidArgumentError(
-          absl::StrCat("app ", request->app_name(), ": object ",
-                       FromProto(object.key()).ToString(), ": ", parsed.status().message())));
+          absl::StrCat("app ", request->app_name(), ": object ", FromProto(object.key()).ToString(),
+                       ": ", parsed.status().message())));
     }
     plan.objects.push_back(*std::move(parsed));
   }

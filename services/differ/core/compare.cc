@@ -78,8 +78,8 @@ class ObjectCursor {
   const bool stepping_;
 };
 
-// The merge keys of a list's items as fieldsV1 path elements ("k:" + AppendMergeKeyText), kept back to
-// back in one buffer: one allocation per list rather than one per item.
+// The merge keys of a list's items as fieldsV1 path elements ("k:" + AppendMergeKeyText), kept back
+// to back in one buffer: one allocation per list rather than one per item.
 class ItemKeys {
  public:
   // False when an item lacks a key field or two items share a key: the list is then compared by

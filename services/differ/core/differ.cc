@@ -215,7 +215,8 @@ ObjectDiff ComparePair(const ObjectKey& key, const JsonNode& desired, const Json
                        const DiffOptions& options, const std::vector<std::string>& applier,
                        PreparedRules& rules) {
   RulesForObject object_rules = RulesFor(rules, key);
-  if (!object_rules.status.ok()) return UnknownDiff(key, std::string(object_rules.status.message()));
+  if (!object_rules.status.ok())
+    return UnknownDiff(key, std::string(object_rules.status.message()));
 
   const FieldSet applier_owned = FieldSet::OwnedBy(live, applier);
   const FieldSet ignored_fields = FieldSet::OwnedBy(live, object_rules.ignored_managers);
@@ -273,8 +274,8 @@ struct KeyedObject {
 };
 
 std::vector<KeyedObject> KeyAll(const std::vector<const JsonNode*>& objects,
-                                const std::vector<std::string>* parse_errors,
-                                std::string_view side, const std::string& default_namespace) {
+                                const std::vector<std::string>* parse_errors, std::string_view side,
+                                const std::string& default_namespace) {
   std::vector<KeyedObject> keyed(objects.size());
   for (size_t i = 0; i < objects.size(); ++i) {
     keyed[i].object = objects[i];
@@ -301,12 +302,13 @@ std::vector<KeyedObject> KeyAll(const std::vector<const JsonNode*>& objects,
 }
 
 std::string JoinIndices(const std::vector<size_t>& indices) {
-  return absl::StrJoin(indices, ", ", [](std::string* out, size_t i) { absl::StrAppend(out, "#", i); });
+  return absl::StrJoin(indices, ", ",
+                       [](std::string* out, size_t i) { absl::StrAppend(out, "#", i); });
 }
 
 DiffResult DiffImpl(const std::vector<const JsonNode*>& desired,
-                    const std::vector<const JsonNode*>& live,
-                    const DiffOptions& options, const std::vector<std::string>* desired_errors,
+                    const std::vector<const JsonNode*>& live, const DiffOptions& options,
+                    const std::vector<std::string>* desired_errors,
                     const std::vector<std::string>* live_errors) {
   DiffResult result;
   result.objects.reserve(desired.size() + 1);
@@ -314,8 +316,8 @@ DiffResult DiffImpl(const std::vector<const JsonNode*>& desired,
   const std::vector<std::string> applier = {options.field_manager.empty() ? std::string("todoke")
                                                                           : options.field_manager};
 
-  std::vector<KeyedObject> desired_keyed = KeyAll(desired, desired_errors, "desired",
-                                                  options.default_namespace);
+  std::vector<KeyedObject> desired_keyed =
+      KeyAll(desired, desired_errors, "desired", options.default_namespace);
   std::vector<KeyedObject> live_keyed = KeyAll(live, live_errors, "live", "");
 
   absl::flat_hash_map<ObjectKey, std::vector<size_t>> live_by_key;
@@ -363,9 +365,9 @@ DiffResult DiffImpl(const std::vector<const JsonNode*>& desired,
     }
     const std::vector<size_t>& same_key = desired_by_key[key];
     if (same_key.size() > 1) {
-      result.objects.push_back(UnknownDiff(
-          key, absl::StrCat("duplicate desired object ", key.ToString(), " (desired objects ",
-                            JoinIndices(same_key), ")")));
+      result.objects.push_back(
+          UnknownDiff(key, absl::StrCat("duplicate desired object ", key.ToString(),
+                                        " (desired objects ", JoinIndices(same_key), ")")));
       continue;
     }
     if (live_matches == nullptr) {
@@ -373,13 +375,13 @@ DiffResult DiffImpl(const std::vector<const JsonNode*>& desired,
       continue;
     }
     if (live_matches->size() > 1) {
-      result.objects.push_back(UnknownDiff(
-          key, absl::StrCat("duplicate live object ", key.ToString(), " (live objects ",
-                            JoinIndices(*live_matches), ")")));
+      result.objects.push_back(
+          UnknownDiff(key, absl::StrCat("duplicate live object ", key.ToString(), " (live objects ",
+                                        JoinIndices(*live_matches), ")")));
       continue;
     }
-    result.objects.push_back(ComparePair(key, *entry.object, *live[live_matches->front()],
-                                         options, applier, rules));
+    result.objects.push_back(
+        ComparePair(key, *entry.object, *live[live_matches->front()], options, applier, rules));
   }
   for (size_t l = 0; l < live_keyed.size(); ++l) {
     if (live_paired[l]) continue;
@@ -473,8 +475,7 @@ DiffResult DiffJsonText(const std::vector<std::string_view>& desired,
     objects.resize(texts.size());
     errors.resize(texts.size());
     for (size_t i = 0; i < texts.size(); ++i) {
-      absl::StatusOr<const JsonNode*> parsed =
-          parser.ParseBorrowing(texts[i], arena);
+      absl::StatusOr<const JsonNode*> parsed = parser.ParseBorrowing(texts[i], arena);
       if (parsed.ok()) {
         objects[i] = *parsed;
       } else {

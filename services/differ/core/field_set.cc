@@ -1,8 +1,7 @@
 #include "services/differ/core/field_set.h"
 
-#include <utility>
-
 #include <algorithm>
+#include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -19,23 +18,26 @@ absl::Status Validate(const JsonNode& node) {
   for (const JsonMember& member : node.members()) {
     const std::string_view element = member.key();
     if (element == ".") continue;
-    const bool known = element.size() >= 2 && element[1] == ':' &&
-                       (element[0] == 'f' || element[0] == 'k' || element[0] == 'v' ||
-                        element[0] == 'i');
+    const bool known =
+        element.size() >= 2 && element[1] == ':' &&
+        (element[0] == 'f' || element[0] == 'k' || element[0] == 'v' || element[0] == 'i');
     if (!known) {
-      return absl::InvalidArgumentError(absl::StrCat("unknown fieldsV1 path element \"", std::string(element), "\""));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown fieldsV1 path element \"", std::string(element), "\""));
     }
     if (element[0] == 'k' || element[0] == 'v') {
       JsonArena arena;
       absl::StatusOr<const JsonNode*> value = ParseJsonNode(element.substr(2), arena);
       if (!value.ok() || (element[0] == 'k' && !(*value)->is_object())) {
-        return absl::InvalidArgumentError(absl::StrCat("unparsable fieldsV1 key \"", std::string(element), "\""));
+        return absl::InvalidArgumentError(
+            absl::StrCat("unparsable fieldsV1 key \"", std::string(element), "\""));
       }
     }
     if (element[0] == 'i') {
       int index = 0;
       if (!absl::SimpleAtoi(absl::string_view(element.data() + 2, element.size() - 2), &index)) {
-        return absl::InvalidArgumentError(absl::StrCat("bad fieldsV1 index \"", std::string(element), "\""));
+        return absl::InvalidArgumentError(
+            absl::StrCat("bad fieldsV1 index \"", std::string(element), "\""));
       }
     }
     absl::Status child = Validate(member.value);
@@ -152,9 +154,8 @@ FieldSet FieldSet::Value(const JsonNode& value) const {
   return Element(element);
 }
 
-void FieldSet::ForEachChild(const std::function<void(ElementKind, std::string_view,
-                                                     const JsonNode&, int, const FieldSet&)>& visit)
-    const {
+void FieldSet::ForEachChild(const std::function<void(ElementKind, std::string_view, const JsonNode&,
+                                                     int, const FieldSet&)>& visit) const {
   static constexpr JsonNode kNull;
   for (const JsonNode* node : nodes_) {
     for (const JsonMember& member : node->members()) {

@@ -92,9 +92,9 @@ class FieldSet {
   // Calls `visit` for each child element (union over trees; a child present in several trees is
   // visited once per tree). `value` is the parsed key object or set value (null for fields and
   // indices); `index` is set for kIndex.
-  void ForEachChild(const std::function<void(ElementKind kind, std::string_view name,
-                                             const JsonNode& value, int index,
-                                             const FieldSet& child)>& visit) const;
+  void ForEachChild(
+      const std::function<void(ElementKind kind, std::string_view name, const JsonNode& value,
+                               int index, const FieldSet& child)>& visit) const;
 
  private:
   // The first member whose key is not below "f:" (where the "f:" elements start).

@@ -38,7 +38,9 @@ struct Verdict {
 };
 
 Verdict Healthy(std::string message = "") { return {HealthStatus::kHealthy, std::move(message)}; }
-Verdict Progressing(std::string message) { return {HealthStatus::kProgressing, std::move(message)}; }
+Verdict Progressing(std::string message) {
+  return {HealthStatus::kProgressing, std::move(message)};
+}
 Verdict Degraded(std::string message) { return {HealthStatus::kDegraded, std::move(message)}; }
 Verdict Suspended(std::string message) { return {HealthStatus::kSuspended, std::move(message)}; }
 Verdict Unknown(std::string message) { return {HealthStatus::kUnknown, std::move(message)}; }
@@ -182,12 +184,13 @@ Verdict DaemonSetHealth(const Json& object) {
   const int64_t available = IntOr(object, {"status", "numberAvailable"}, 0);
   const std::string name = String(object, {"metadata", "name"});
   if (String(object, {"spec", "updateStrategy", "type"}) == "OnDelete") {
-    return Healthy(absl::StrCat("daemon set ", updated, " out of ", desired,
-                                " new pods have been updated"));
+    return Healthy(
+        absl::StrCat("daemon set ", updated, " out of ", desired, " new pods have been updated"));
   }
   if (updated < desired) {
-    return Progressing(absl::StrCat("Waiting for daemon set \"", name, "\" rollout to finish: ",
-                                    updated, " out of ", desired, " new pods have been updated..."));
+    return Progressing(absl::StrCat("Waiting for daemon set \"", name,
+                                    "\" rollout to finish: ", updated, " out of ", desired,
+                                    " new pods have been updated..."));
   }
   if (available < desired) {
     return Progressing(absl::StrCat("Waiting for daemon set \"", name, "\" rollout to finish: ",
@@ -417,8 +420,8 @@ Verdict GenericHealth(const Json& object) {
   const int64_t generation = Generation(object);
   const std::optional<int64_t> observed = Int(object, {"status", "observedGeneration"});
   if (observed.has_value() && generation > *observed) {
-    return Progressing(absl::StrCat("Waiting for the controller to observe generation ",
-                                    generation, " (observed ", *observed, ")"));
+    return Progressing(absl::StrCat("Waiting for the controller to observe generation ", generation,
+                                    " (observed ", *observed, ")"));
   }
   auto stale = [&](const Json& condition) {
     const std::optional<int64_t> condition_generation = Int(condition, {"observedGeneration"});
@@ -545,7 +548,8 @@ AggregateHealth AggregateObjectHealth(const std::vector<ObjectHealth>& objects) 
   aggregate.message = absl::StrCat(worst_count, " of ", objects.size(), " objects ",
                                    std::string(HealthStatusName(first_worst->status)), ": ",
                                    first_worst->key.ToString());
-  if (!first_worst->message.empty()) absl::StrAppend(&aggregate.message, ": ", first_worst->message);
+  if (!first_worst->message.empty())
+    absl::StrAppend(&aggregate.message, ": ", first_worst->message);
   return aggregate;
 }
 

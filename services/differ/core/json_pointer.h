@@ -1,5 +1,5 @@
-// RFC 6901 JSON pointers (tokens from common/json_pointer.h): a trie of pointers the differ skips while it
-// walks two objects.
+// RFC 6901 JSON pointers (tokens from common/json_pointer.h): a trie of pointers the differ skips
+// while it walks two objects.
 #ifndef TODOKE_SERVICES_DIFFER_CORE_JSON_POINTER_H_
 #define TODOKE_SERVICES_DIFFER_CORE_JSON_POINTER_H_
 

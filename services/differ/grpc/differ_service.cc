@@ -78,8 +78,8 @@ grpc::Status DifferService::Diff(grpc::ServerContext*, const v1::DiffRequest* re
   missing.Increment(result.summary.missing);
   extraneous.Increment(result.summary.extraneous);
   unknown.Increment(result.summary.unknown);
-  static prometheus::Counter& bytes = MetricCounter(
-      "todoke_differ_input_bytes_total", "bytes of desired and live JSON compared");
+  static prometheus::Counter& bytes =
+      MetricCounter("todoke_differ_input_bytes_total", "bytes of desired and live JSON compared");
   bytes.Increment(static_cast<double>(request->ByteSizeLong()));
   return grpc::Status::OK;
 }

@@ -74,10 +74,11 @@ bool IsCommitId(absl::string_view target) {
 // sync ran and succeeded), "sync_failed", "error" (a stage failed), "ok" (compared, nothing to do),
 // "handed_to_sync" (a refresh pass found it must apply and handed the app to a sync worker).
 void RecordReconcile(const ReconcileOutcome& outcome, absl::Duration took) {
-  static prometheus::Counter& ok = MetricCounter(
-      "todoke_orchestrator_reconciles_total", "reconcile passes, by result", {{"result", "ok"}});
-  static prometheus::Counter& synced = MetricCounter(
-      "todoke_orchestrator_reconciles_total", "reconcile passes, by result", {{"result", "synced"}});
+  static prometheus::Counter& ok = MetricCounter("todoke_orchestrator_reconciles_total",
+                                                 "reconcile passes, by result", {{"result", "ok"}});
+  static prometheus::Counter& synced =
+      MetricCounter("todoke_orchestrator_reconciles_total", "reconcile passes, by result",
+                    {{"result", "synced"}});
   static prometheus::Counter& sync_failed =
       MetricCounter("todoke_orchestrator_reconciles_total", "reconcile passes, by result",
                     {{"result", "sync_failed"}});
@@ -86,8 +87,8 @@ void RecordReconcile(const ReconcileOutcome& outcome, absl::Duration took) {
   static prometheus::Counter& deferred =
       MetricCounter("todoke_orchestrator_reconciles_total", "reconcile passes, by result",
                     {{"result", "handed_to_sync"}});
-  static prometheus::Histogram& duration = MetricHistogram(
-      "todoke_orchestrator_reconcile_seconds", "duration of one reconcile pass");
+  static prometheus::Histogram& duration =
+      MetricHistogram("todoke_orchestrator_reconcile_seconds", "duration of one reconcile pass");
   if (outcome.gone) return;
   if (outcome.apply_deferred) {
     deferred.Increment();
@@ -117,8 +118,9 @@ std::string NormalizeRepoUrl(const std::string& url) {
     size_t at = u.find('@');
     size_t colon = u.find(':');
     if (colon != std::string::npos && (at == std::string::npos || at < colon)) {
-      u = absl::StrCat("ssh://", u.substr(at == std::string::npos ? 0 : at + 1,
-                                          colon - (at == std::string::npos ? 0 : at + 1)),
+      u = absl::StrCat("ssh://",
+                       u.substr(at == std::string::npos ? 0 : at + 1,
+                                colon - (at == std::string::npos ? 0 : at + 1)),
                        "/", u.substr(colon + 1));
     }
   }
@@ -446,20 +448,20 @@ void Controller::Process(const std::string& app, int lane) {
       Pending& next = pending_[app];
       if (!next.sync) next.trigger = request.trigger;
     }
-    LogDebug("handed to a sync worker", {{"app", app}, {"trigger", request.trigger},
-                                         {"took", absl::FormatDuration(took)}});
+    LogDebug("handed to a sync worker",
+             {{"app", app}, {"trigger", request.trigger}, {"took", absl::FormatDuration(took)}});
     queue_.Add(app, IsUserTrigger(request.trigger) ? WorkPriority::kHigh : WorkPriority::kNormal,
                absl::InfinitePast(), kSyncLane);  // queued when this worker is Done
     return;
   }
   if (!outcome.status.ok() && !outcome.gone) {
     LogWarning("reconcile failed", {{"app", app},
-                                   {"trigger", request.trigger},
-                                   {"error", outcome.status.message()},
-                                   {"took", absl::FormatDuration(took)}});
+                                    {"trigger", request.trigger},
+                                    {"error", outcome.status.message()},
+                                    {"took", absl::FormatDuration(took)}});
   } else {
-    LogDebug("reconciled", {{"app", app}, {"trigger", request.trigger},
-                            {"took", absl::FormatDuration(took)}});
+    LogDebug("reconciled",
+             {{"app", app}, {"trigger", request.trigger}, {"took", absl::FormatDuration(took)}});
   }
 
   absl::Time next;
@@ -504,9 +506,9 @@ void Controller::Process(const std::string& app, int lane) {
     } else if (!outcome.status.ok()) {
       // A stage down or a bad input: this app backs off on its own, capped, and converges by
       // itself when the stage comes back.
-      absl::Duration wait = std::min(options_.failure_backoff_max,
-                                     options_.failure_backoff_base *
-                                         std::pow(2.0, std::min(state.failures, 20)));
+      absl::Duration wait =
+          std::min(options_.failure_backoff_max,
+                   options_.failure_backoff_base * std::pow(2.0, std::min(state.failures, 20)));
       state.failures++;
       next += std::min(wait, interval);
     } else if (outcome.applied) {
@@ -543,9 +545,8 @@ void Controller::DriftLoop() {
       absl::Time now = absl::Now();
       absl::Duration wait = options_.drift_streams_period;
       for (const auto& [key, slot] : drift_streams_) wait = std::min(wait, slot.reopen_at - now);
-      auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return stopping_ || drift_dirty_;
-      };
+      auto woken = [this]()
+                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || drift_dirty_; };
       if (wait > absl::ZeroDuration()) mu_.AwaitWithTimeout(absl::Condition(&woken), wait);
       if (stopping_) return;
       drift_dirty_ = false;
@@ -588,8 +589,8 @@ void Controller::DriftLoop() {
               return;
             }
             if (event.app_name().empty()) return;
-            if (!event.deleted() && reconciler_->IsOwnWrite(event.app_name(),
-                                                            event.resource_version())) {
+            if (!event.deleted() &&
+                reconciler_->IsOwnWrite(event.app_name(), event.resource_version())) {
               return;  // the echo of todoke's own apply
             }
             Enqueue(event.app_name(), "drift");

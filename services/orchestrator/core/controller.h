@@ -122,9 +122,9 @@ class Controller {
   struct AppState {
     int failures = 0;
     int sync_retries = 0;
-    uint64_t started = 0;    // passes started
-    uint64_t finished = 0;   // `started` when the last pass that was not handed on finished
-    bool spread = false;     // its interval's phase was drawn at random (after a start or create)
+    uint64_t started = 0;   // passes started
+    uint64_t finished = 0;  // `started` when the last pass that was not handed on finished
+    bool spread = false;    // its interval's phase was drawn at random (after a start or create)
     std::shared_ptr<std::atomic<bool>> cancel;  // set while a reconcile runs
   };
 

@@ -20,8 +20,8 @@ void EventBus::Unsubscribe(uint64_t id) {
 
 void EventBus::Publish(v1::Event event) {
   if (!event.has_time()) {
-    *event.mutable_time() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
-        absl::ToUnixNanos(absl::Now()));
+    *event.mutable_time() =
+        google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
   }
   absl::MutexLock lock(&mu_);
   for (auto& [id, subscriber] : subscribers_) {

@@ -267,8 +267,7 @@ types::v1::KubeObject WithIgnoredLiveValues(
         changed = true;
       }
     }
-    managers.insert(rule->managed_fields_managers().begin(),
-                    rule->managed_fields_managers().end());
+    managers.insert(rule->managed_fields_managers().begin(), rule->managed_fields_managers().end());
   }
   if (!managers.empty()) {
     // Every entry of those managers (an autoscaler writes through the scale subresource; the
@@ -355,9 +354,8 @@ absl::StatusOr<differ::v1::DiffResponse> Reconciler::LastDiff(const std::string&
   absl::MutexLock lock(&mu_);
   auto it = caches_.find(app);
   if (it == caches_.end() || !it->second->compared_valid) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("application \"", app, "\" has not been compared yet (todoke app refresh ",
-                     app, ")"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "application \"", app, "\" has not been compared yet (todoke app refresh ", app, ")"));
   }
   return it->second->diff;
 }
@@ -383,8 +381,8 @@ absl::StatusOr<source_fetcher::v1::ResolveResponse> Reconciler::ResolveShared(
   // after it gives up at once, instead of each holding a worker for resolve_wait again. (At most
   // until that request's own deadline has passed, with a moment for its answer to arrive.)
   absl::Time wait_until =
-      waited ? resolves_[key].started + std::min(options_.resolve_wait,
-                                                 options_.resolve_timeout + absl::Seconds(1))
+      waited ? resolves_[key].started +
+                   std::min(options_.resolve_wait, options_.resolve_timeout + absl::Seconds(1))
              : arrived;
   while (in_flight() && absl::Now() < wait_until) {
     resolve_cv_.WaitWithDeadline(&resolve_mu_, wait_until);
@@ -394,8 +392,8 @@ absl::StatusOr<source_fetcher::v1::ResolveResponse> Reconciler::ResolveShared(
     // Still no answer: the Git server is slow or hangs. Give the worker back rather than ask
     // the same server a second time.
     return absl::UnavailableError(absl::StrCat(
-        "source-fetcher: no answer yet from the Git server of ", MaskCredentials(repo), " at ",
-        ref, " (another application's request has been waiting for ",
+        "source-fetcher: no answer yet from the Git server of ", MaskCredentials(repo), " at ", ref,
+        " (another application's request has been waiting for ",
         absl::FormatDuration(absl::Trunc(absl::Now() - it->second.started, absl::Seconds(1))),
         ")"));
   }
@@ -436,8 +434,8 @@ ReconcileOutcome Reconciler::Reconcile(const ReconcileRequest& request,
     return outcome;
   }
   const v1::Application& app = *stored;
-  const v1::ApplicationSpec& spec = request.sync && request.sync->spec ? *request.sync->spec
-                                                                       : app.spec();
+  const v1::ApplicationSpec& spec =
+      request.sync && request.sync->spec ? *request.sync->spec : app.spec();
   if (app.spec().suspend() && !request.sync) return outcome;
 
   std::shared_ptr<AppCache> cache;
@@ -459,7 +457,8 @@ ReconcileOutcome Reconciler::Reconcile(const ReconcileRequest& request,
     before.clear_reconciled_at();
     v1::ApplicationStatus after = status;
     after.clear_reconciled_at();
-    if (DeterministicHash(before) != DeterministicHash(after) || !app.status().has_reconciled_at()) {
+    if (DeterministicHash(before) != DeterministicHash(after) ||
+        !app.status().has_reconciled_at()) {
       absl::StatusOr<bool> written = store_->UpdateStatus(request.app, status);
       if (!written.ok() && result.status.ok()) result.status = written.status();
     }
@@ -473,8 +472,8 @@ ReconcileOutcome Reconciler::Reconcile(const ReconcileRequest& request,
     absl::string_view text = error.message();
     const std::string prefix = absl::StrCat(StageOf(failed_type), ": ");
     while (absl::StartsWith(text, prefix)) text.remove_prefix(prefix.size());
-    std::string message = type == "StageUnavailable" ? absl::StrCat(prefix, text)
-                                                     : std::string(error.message());
+    std::string message =
+        type == "StageUnavailable" ? absl::StrCat(prefix, text) : std::string(error.message());
     conditions.push_back(MakeCondition(type, message));
     if (status.sync() == types::v1::SYNC_STATUS_UNSPECIFIED) {
       status.set_sync(types::v1::SYNC_STATUS_UNKNOWN);
@@ -656,8 +655,10 @@ ReconcileOutcome Reconciler::Reconcile(const ReconcileRequest& request,
     }
     *status.mutable_inventory() = std::move(inventory);
     Emit(request.app, "Normal", "InterruptedSyncLanded",
-         absl::StrCat("operation ", status.operation().id(), " was interrupted, but the live "
-                      "state matches revision ", commit.substr(0, 12), ": synced"),
+         absl::StrCat("operation ", status.operation().id(),
+                      " was interrupted, but the live "
+                      "state matches revision ",
+                      commit.substr(0, 12), ": synced"),
          status.operation().id());
   }
   if (previous_sync != status.sync() || previous_health != status.health()) {
@@ -678,8 +679,8 @@ ReconcileOutcome Reconciler::Reconcile(const ReconcileRequest& request,
   if (!order && policy.automated() && status.sync() == types::v1::SYNC_STATUS_OUT_OF_SYNC) {
     // Once per desired state: the commit, the source spec (Argo CD's commit + parameters) and the
     // spec's generation (automation turned on again syncs again).
-    bool new_commit = cache->auto_synced_commit !=
-                      absl::StrCat(commit, "/", source_hash, "/", app.generation());
+    bool new_commit =
+        cache->auto_synced_commit != absl::StrCat(commit, "/", source_hash, "/", app.generation());
     if (new_commit || policy.self_heal() || request.trigger == "retry") {
       SyncOrder automated;
       automated.prune = policy.prune();
@@ -727,9 +728,8 @@ ReconcileOutcome Reconciler::Reconcile(const ReconcileRequest& request,
                   [&](absl::Time t) { return now - t > options_.drift_loop_window; });
     if (static_cast<int>(cache->self_heal_syncs.size()) >= options_.drift_loop_syncs) {
       conditions.push_back(MakeCondition(
-          "DriftLoop", absl::StrCat(cache->self_heal_syncs.size(),
-                                    " self-heal syncs in ", absl::FormatDuration(
-                                                                options_.drift_loop_window),
+          "DriftLoop", absl::StrCat(cache->self_heal_syncs.size(), " self-heal syncs in ",
+                                    absl::FormatDuration(options_.drift_loop_window),
                                     ": another controller keeps changing these objects; add an "
                                     "ignoreDifferences rule for the fields it owns")));
       synced.status = absl::ResourceExhaustedError("self-heal backing off (DriftLoop)");
@@ -742,8 +742,7 @@ ReconcileOutcome Reconciler::Reconcile(const ReconcileRequest& request,
 ReconcileOutcome Reconciler::RunSync(
     const v1::Application& app, const v1::ApplicationSpec& spec, const SyncOrder& order,
     AppCache& cache, const google::protobuf::RepeatedPtrField<types::v1::KubeObject>& live,
-    v1::ApplicationStatus& status,
-                                     const std::atomic<bool>* cancel) {
+    v1::ApplicationStatus& status, const std::atomic<bool>* cancel) {
   ReconcileOutcome outcome;
   const std::string& name = app.name();
   v1::Operation operation = OperationFor(name, order, v1::OPERATION_PHASE_RUNNING);
@@ -794,7 +793,8 @@ ReconcileOutcome Reconciler::RunSync(
   // Fields ignoreDifferences leaves to someone else keep their live values.
   std::map<std::string, const types::v1::KubeObject*> live_by_key;
   if (spec.ignore_differences_size() > 0) {
-    for (const types::v1::KubeObject& object : live) live_by_key[KeyIdentity(object.key())] = &object;
+    for (const types::v1::KubeObject& object : live)
+      live_by_key[KeyIdentity(object.key())] = &object;
   }
   const std::string& default_namespace = spec.destination().kubernetes().namespace_();
   for (const types::v1::KubeObject& object : cache.desired) {
@@ -868,10 +868,10 @@ ReconcileOutcome Reconciler::RunSync(
                                       " configured, ", summary->unchanged(), " unchanged, ",
                                       summary->pruned(), " pruned, ", summary->failed(), " failed");
     if (summary->skipped() > 0) absl::StrAppend(&counts, ", ", summary->skipped(), " skipped");
-    operation.set_message(summary->message().empty() ? counts
-                                                     : absl::StrCat(summary->message(), " (",
-                                                                    counts, ")"));
-    if (!prune_note.empty()) operation.set_message(absl::StrCat(operation.message(), "; ", prune_note));
+    operation.set_message(
+        summary->message().empty() ? counts : absl::StrCat(summary->message(), " (", counts, ")"));
+    if (!prune_note.empty())
+      operation.set_message(absl::StrCat(operation.message(), "; ", prune_note));
     if (!summary->succeeded()) {
       operation.set_phase(v1::OPERATION_PHASE_FAILED);
       outcome.status = absl::AbortedError(operation.message());
@@ -951,8 +951,7 @@ absl::Status Reconciler::PruneAll(const v1::Application& app) {
   for (const applier::v1::ObjectResult& result : pruned->results()) {
     if (result.action() == applier::v1::APPLY_ACTION_FAILED) {
       return absl::AbortedError(absl::StrCat("app ", app.name(), ": could not prune ",
-                                             KeyText(result.key()), ": ",
-                                             result.message()));
+                                             KeyText(result.key()), ": ", result.message()));
     }
   }
   Emit(app.name(), "Normal", "Pruned", absl::StrCat(pruned->results_size(), " object(s) pruned"));

@@ -66,7 +66,7 @@ struct ReconcilerOptions {
 
 // An explicit sync (user, rollback) or an automated one decided by the pass itself.
 struct SyncOrder {
-  std::string revision;      // empty: the spec's target revision
+  std::string revision;  // empty: the spec's target revision
   bool prune = false;
   bool dry_run = false;
   bool force = false;
@@ -124,12 +124,12 @@ class Reconciler {
  private:
   struct AppCache {
     std::string commit;
-    std::string source_hash;   // deterministic hash of spec.source
+    std::string source_hash;  // deterministic hash of spec.source
     std::string renderer_engine;
     absl::Time rendered_at = absl::InfinitePast();
     uint64_t engine_epoch = 0;
     std::string revision_message;
-    std::vector<types::v1::KubeObject> desired;  // everything rendered (hooks included)
+    std::vector<types::v1::KubeObject> desired;   // everything rendered (hooks included)
     std::vector<types::v1::KubeObject> compared;  // without hooks: what is diffed
     std::string render_digest;
     bool compared_valid = false;
@@ -143,15 +143,15 @@ class Reconciler {
     std::vector<absl::Time> self_heal_syncs;
   };
   struct ResolveEntry {
-    absl::Time at;               // when the last answer came
-    absl::Time started;          // when the request in flight (or the last one) was sent
+    absl::Time at;       // when the last answer came
+    absl::Time started;  // when the request in flight (or the last one) was sent
     bool in_flight = false;
     absl::StatusOr<source_fetcher::v1::ResolveResponse> result;
   };
 
   absl::StatusOr<source_fetcher::v1::ResolveResponse> ResolveShared(const std::string& repo,
-                                                                  const std::string& ref,
-                                                                  bool bypass);
+                                                                    const std::string& ref,
+                                                                    bool bypass);
   // Applies and records; fills `status`. `live` is what ReadLive answered this pass (fields
   // ignoreDifferences names keep their live values in the applied objects).
   ReconcileOutcome RunSync(const v1::Application& app, const v1::ApplicationSpec& spec,
@@ -178,7 +178,8 @@ class Reconciler {
 
   absl::Mutex resolve_mu_;
   absl::CondVar resolve_cv_;
-  std::map<std::pair<std::string, std::string>, ResolveEntry> resolves_ ABSL_GUARDED_BY(resolve_mu_);
+  std::map<std::pair<std::string, std::string>, ResolveEntry> resolves_
+      ABSL_GUARDED_BY(resolve_mu_);
 };
 
 // The operation `order` describes for `app` (revision as ordered; id and times unset).

@@ -53,7 +53,9 @@ bool ConstantTimeEquals(const std::string& a, const std::string& b) {
 }
 
 WebhookHandler::WebhookHandler(std::string secret, RefreshFn refresh, size_t remembered_deliveries)
-    : secret_(std::move(secret)), refresh_(std::move(refresh)), remembered_(remembered_deliveries) {}
+    : secret_(std::move(secret)),
+      refresh_(std::move(refresh)),
+      remembered_(remembered_deliveries) {}
 
 bool WebhookHandler::SeenBefore(const std::string& delivery_id) {
   if (delivery_id.empty()) return false;
@@ -81,8 +83,9 @@ WebhookResult WebhookHandler::Handle(const std::map<std::string, std::string>& h
   if (const std::string* event = Header(headers, "x-github-event")) {
     kind = "github";
     const std::string* signature = Header(headers, "x-hub-signature-256");
-    authentic = signature != nullptr &&
-                ConstantTimeEquals(*signature, absl::StrCat("sha256=", HmacSha256Hex(secret_, body)));
+    authentic =
+        signature != nullptr &&
+        ConstantTimeEquals(*signature, absl::StrCat("sha256=", HmacSha256Hex(secret_, body)));
     if (const std::string* id = Header(headers, "x-github-delivery")) delivery = "github:" + *id;
     if (authentic && *event == "ping") {
       result.http_status = 200;
@@ -107,8 +110,9 @@ WebhookResult WebhookHandler::Handle(const std::map<std::string, std::string>& h
   } else {
     kind = "generic";
     const std::string* signature = Header(headers, "x-todoke-signature-256");
-    authentic = signature != nullptr &&
-                ConstantTimeEquals(*signature, absl::StrCat("sha256=", HmacSha256Hex(secret_, body)));
+    authentic =
+        signature != nullptr &&
+        ConstantTimeEquals(*signature, absl::StrCat("sha256=", HmacSha256Hex(secret_, body)));
     if (const std::string* id = Header(headers, "x-todoke-delivery")) delivery = "generic:" + *id;
   }
   if (!authentic) {
@@ -154,8 +158,9 @@ WebhookResult WebhookHandler::Handle(const std::map<std::string, std::string>& h
   }
   result.apps.assign(apps.begin(), apps.end());
   result.http_status = 202;
-  result.message = result.apps.empty() ? "no application follows this repository and ref"
-                                       : absl::StrCat("refreshing ", absl::StrJoin(result.apps, ", "));
+  result.message = result.apps.empty()
+                       ? "no application follows this repository and ref"
+                       : absl::StrCat("refreshing ", absl::StrJoin(result.apps, ", "));
   return result;
 }
 

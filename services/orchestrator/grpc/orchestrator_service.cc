@@ -13,9 +13,9 @@
 #include "services/orchestrator/core/spec/application_spec.h"
 
 // Returns the absl::Status `expr` as a grpc::Status from the enclosing RPC when it is not OK.
-#define RETURN_IF_ERROR_GRPC(expr)                                   \
-  do {                                                               \
-    ::absl::Status todoke_rpc_status_ = (expr);                      \
+#define RETURN_IF_ERROR_GRPC(expr)                                         \
+  do {                                                                     \
+    ::absl::Status todoke_rpc_status_ = (expr);                            \
     if (!todoke_rpc_status_.ok()) return ToGrpcStatus(todoke_rpc_status_); \
   } while (0)
 
@@ -47,7 +47,8 @@ absl::Time TimeOf(const google::protobuf::Timestamp& t) {
 // starting one (a stage failed first), then answers FAILED with the app's conditions. `queued` is
 // answered when neither happened in time (the sync is still waiting for a worker).
 v1::Operation AwaitStart(ApplicationStore& store, const std::string& name,
-                         const v1::Operation& queued, absl::Time requested_at, absl::Time deadline) {
+                         const v1::Operation& queued, absl::Time requested_at,
+                         absl::Time deadline) {
   while (absl::Now() < deadline) {
     absl::StatusOr<v1::Application> app = store.Get(name);
     if (!app.ok()) break;
@@ -89,8 +90,8 @@ absl::StatusOr<std::map<std::string, Role>> LoadTokensFile(const std::string& pa
     ++number;
     absl::string_view text = absl::StripAsciiWhitespace(line);
     if (text.empty() || text[0] == '#') continue;
-    std::vector<absl::string_view> fields = absl::StrSplit(text, absl::ByAnyChar(" \t"),
-                                                           absl::SkipEmpty());
+    std::vector<absl::string_view> fields =
+        absl::StrSplit(text, absl::ByAnyChar(" \t"), absl::SkipEmpty());
     if (absl::StrContains(text, kPlaceholderMarker)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "tokens file ", path, " line ", number,
@@ -98,8 +99,8 @@ absl::StatusOr<std::map<std::string, Role>> LoadTokensFile(const std::string& pa
           "\"Deploying\")"));
     }
     if (fields.size() != 2 || (fields[1] != "read" && fields[1] != "admin")) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "tokens file ", path, " line ", number, ": want `<token> read|admin`"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("tokens file ", path, " line ", number, ": want `<token> read|admin`"));
     }
     tokens[std::string(fields[0])] = fields[1] == "admin" ? Role::kAdmin : Role::kRead;
   }
@@ -126,16 +127,18 @@ absl::StatusOr<std::string> LoadSecretFile(const std::string& path, absl::string
     if (stripped.empty() || stripped[0] == '#') continue;
     if (++lines > 1) {
       return absl::InvalidArgumentError(
-          absl::StrCat(what, " file ", path, ": more than one line (one secret per file; `#` "
+          absl::StrCat(what, " file ", path,
+                       ": more than one line (one secret per file; `#` "
                        "starts a comment line)"));
     }
     secret = std::string(text);
   }
   if (lines == 0) return absl::InvalidArgumentError(absl::StrCat(what, " file ", path, ": empty"));
   if (absl::StrContains(secret, kPlaceholderMarker)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        what, " file ", path, ": a placeholder, not a secret: replace the file with one of your "
-        "own, e.g. `openssl rand -hex 32` (README, \"Deploying\")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " file ", path,
+                     ": a placeholder, not a secret: replace the file with one of your "
+                     "own, e.g. `openssl rand -hex 32` (README, \"Deploying\")"));
   }
   if (secret.size() < kMinSecretBytes) {
     return absl::InvalidArgumentError(absl::StrCat(what, " file ", path, ": the secret is ",
@@ -155,8 +158,7 @@ OrchestratorService::OrchestratorService(std::shared_ptr<ApplicationStore> store
       events_(events),
       options_(std::move(options)) {}
 
-absl::Status OrchestratorService::Authorize(const grpc::ServerContext& context,
-                                            Role needed) const {
+absl::Status OrchestratorService::Authorize(const grpc::ServerContext& context, Role needed) const {
   if (options_.tokens.empty()) return absl::OkStatus();
   auto header = context.client_metadata().find("authorization");
   if (header == context.client_metadata().end()) {
@@ -189,9 +191,10 @@ grpc::Status OrchestratorService::CreateApplication(grpc::ServerContext* context
   absl::StatusOr<v1::Application> stored;
   if (existing.ok()) {
     if (!request->upsert()) {
-      return ToGrpcStatus(absl::AlreadyExistsError(
-          absl::StrCat("application \"", app.name(), "\" already exists (todoke app apply to "
-                                                     "update it)")));
+      return ToGrpcStatus(
+          absl::AlreadyExistsError(absl::StrCat("application \"", app.name(),
+                                                "\" already exists (todoke app apply to "
+                                                "update it)")));
     }
     stored = store_->Update(app, /*expected_generation=*/0);
   } else if (absl::IsNotFound(existing.status())) {
@@ -269,8 +272,8 @@ grpc::Status OrchestratorService::DeleteApplication(grpc::ServerContext* context
   return grpc::Status::OK;
 }
 
-grpc::Status OrchestratorService::Sync(grpc::ServerContext* context,
-                                       const v1::SyncRequest* request, v1::Operation* response) {
+grpc::Status OrchestratorService::Sync(grpc::ServerContext* context, const v1::SyncRequest* request,
+                                       v1::Operation* response) {
   RETURN_IF_ERROR_GRPC(Authorize(*context, Role::kAdmin));
   RETURN_IF_ERROR_GRPC(RequireName(request->name()));
   absl::StatusOr<v1::Application> app = store_->Get(request->name());
@@ -295,8 +298,8 @@ grpc::Status OrchestratorService::Refresh(grpc::ServerContext* context,
   RETURN_IF_ERROR_GRPC(Authorize(*context, Role::kRead));
   absl::StatusOr<v1::Application> app = store_->Get(request->name());
   if (!app.ok()) return ToGrpcStatus(app.status());
-  absl::Status refreshed = controller_->RefreshAndWait(
-      request->name(), DeadlineOf(*context, options_.refresh_timeout));
+  absl::Status refreshed =
+      controller_->RefreshAndWait(request->name(), DeadlineOf(*context, options_.refresh_timeout));
   if (!refreshed.ok()) return ToGrpcStatus(refreshed);
   app = store_->Get(request->name());
   if (!app.ok()) return ToGrpcStatus(app.status());
@@ -304,8 +307,7 @@ grpc::Status OrchestratorService::Refresh(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status OrchestratorService::Diff(grpc::ServerContext* context,
-                                       const v1::DiffRequest* request,
+grpc::Status OrchestratorService::Diff(grpc::ServerContext* context, const v1::DiffRequest* request,
                                        differ::v1::DiffResponse* response) {
   RETURN_IF_ERROR_GRPC(Authorize(*context, Role::kRead));
   absl::StatusOr<v1::Application> app = store_->Get(request->name());

@@ -54,7 +54,8 @@ class OrchestratorService final : public v1::Orchestrator::Service {
   grpc::Status CreateApplication(grpc::ServerContext* context,
                                  const v1::CreateApplicationRequest* request,
                                  v1::Application* response) override;
-  grpc::Status GetApplication(grpc::ServerContext* context, const v1::GetApplicationRequest* request,
+  grpc::Status GetApplication(grpc::ServerContext* context,
+                              const v1::GetApplicationRequest* request,
                               v1::Application* response) override;
   grpc::Status ListApplications(grpc::ServerContext* context,
                                 const v1::ListApplicationsRequest* request,

@@ -46,7 +46,8 @@ absl::StatusOr<Response> CallStage(const char* stage, InFlightLimit& limit,
     status = call(context.get(), &response);
     if (RetryableCode(status.error_code())) retryable = status;
     if (status.ok() || !RetryableCode(status.error_code()) || attempt >= options.max_retries) break;
-    absl::Duration jittered = backoff * (0.5 + std::uniform_real_distribution<double>(0, 1)(random));
+    absl::Duration jittered =
+        backoff * (0.5 + std::uniform_real_distribution<double>(0, 1)(random));
     if (absl::Now() + jittered >= deadline) break;
     absl::SleepFor(jittered);
     backoff = std::min(backoff * 2, options.max_backoff);
@@ -55,7 +56,8 @@ absl::StatusOr<Response> CallStage(const char* stage, InFlightLimit& limit,
   if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED && !retryable.ok()) {
     // Retried until the deadline: "Deadline Exceeded" alone would hide why (an applier whose
     // cluster is down answers UNAVAILABLE naming it, until the last attempt runs out of time).
-    return Annotate(FromGrpcStatus(retryable), absl::StrCat(stage, " (retried until the deadline)"));
+    return Annotate(FromGrpcStatus(retryable),
+                    absl::StrCat(stage, " (retried until the deadline)"));
   }
   if (!status.ok()) return Annotate(FromGrpcStatus(status), stage);
   return response;
@@ -103,8 +105,7 @@ class GrpcRenderStage final : public RenderStage {
 
 class GrpcDiffStage final : public DiffStage {
  public:
-  GrpcDiffStage(std::shared_ptr<differ::v1::Differ::StubInterface> stub,
-                StageClientOptions options)
+  GrpcDiffStage(std::shared_ptr<differ::v1::Differ::StubInterface> stub, StageClientOptions options)
       : stub_(std::move(stub)), options_(options), limit_(options.max_in_flight) {}
   absl::StatusOr<differ::v1::DiffResponse> Diff(const differ::v1::DiffRequest& request,
                                                 absl::Time deadline) override {
@@ -159,8 +160,9 @@ class GrpcDriftStream final : public ApplyStage::DriftStream {
 class GrpcApplyStage final : public ApplyStage {
  public:
   // `stub_for` picks the replica serving a destination (ApplierRouter).
-  using StubFor = std::function<absl::StatusOr<std::shared_ptr<applier::v1::Applier::StubInterface>>(
-      const types::v1::Destination&)>;
+  using StubFor =
+      std::function<absl::StatusOr<std::shared_ptr<applier::v1::Applier::StubInterface>>(
+          const types::v1::Destination&)>;
   GrpcApplyStage(StubFor stub_for, StageClientOptions options)
       : stub_for_(std::move(stub_for)), options_(options), limit_(options.max_in_flight) {}
 
@@ -306,8 +308,9 @@ absl::StatusOr<Stages> ConnectStages(const std::string& source_fetcher, const st
   if (!differ_channel.ok()) return Annotate(differ_channel.status(), "--differ");
   // The applier: one replica per destination (ApplierRouter), each replica its own channel.
   absl::StatusOr<std::unique_ptr<ApplierRouter>> router = ApplierRouter::Create(
-      applier, [channel_options](const std::string& address)
-                   -> absl::StatusOr<std::shared_ptr<ApplierRouter::Stub>> {
+      applier,
+      [channel_options](
+          const std::string& address) -> absl::StatusOr<std::shared_ptr<ApplierRouter::Stub>> {
         auto channel = MakeChannel(address, channel_options);
         if (!channel.ok()) return channel.status();
         return std::shared_ptr<ApplierRouter::Stub>(applier::v1::Applier::NewStub(*channel));

@@ -40,12 +40,13 @@ absl::StatusOr<std::unique_ptr<WebhookServer>> WebhookServer::Start(const std::s
   };
   http.Post("/webhook", handle);
   http.Post(R"(/webhook/.*)", handle);
-  int bound_port = port == 0 ? http.bind_to_any_port(host) : (http.bind_to_port(host, port) ? port : -1);
+  int bound_port =
+      port == 0 ? http.bind_to_any_port(host) : (http.bind_to_port(host, port) ? port : -1);
   if (bound_port <= 0) {
     return absl::UnavailableError(absl::StrCat("webhook receiver: cannot listen on ", listen));
   }
-  server->bound_ = absl::StrCat(host.find(':') != std::string::npos ? "[" + host + "]" : host, ":",
-                                bound_port);
+  server->bound_ =
+      absl::StrCat(host.find(':') != std::string::npos ? "[" + host + "]" : host, ":", bound_port);
   server->thread_ = std::thread([&http] { http.listen_after_bind(); });
   return server;
 }

@@ -24,13 +24,13 @@ struct Walk {
     // filepath.Walk order: by name, where a folder sorts under its bare name.
     auto bare = [](const std::string& name) {
       return name.ends_with("/") ? absl::string_view(name).substr(0, name.size() - 1)
-                                       : absl::string_view(name);
+                                 : absl::string_view(name);
     };
     std::stable_sort(entries.begin(), entries.end(),
                      [&](const std::string& a, const std::string& b) { return bare(a) < bare(b); });
     for (const std::string& entry : entries) {
-      std::string path = dir.empty() ? std::string(bare(entry))
-                                     : absl::StrCat(dir, "/", bare(entry));
+      std::string path =
+          dir.empty() ? std::string(bare(entry)) : absl::StrCat(dir, "/", bare(entry));
       if (entry.ends_with("/")) {
         if (options.recurse) RETURN_IF_ERROR(Visit(path));
         continue;
@@ -66,8 +66,12 @@ absl::StatusOr<std::vector<Json>> RenderDirectory(const FileSource& files, absl:
     return absl::NotFoundError(
         absl::StrCat("app path \"", dir.empty() ? "." : dir, "\" is not a directory"));
   }
-  Walk walk{files, options, SplitGlobList(options.include), SplitGlobList(options.exclude),
-            std::string(dir), {}};
+  Walk walk{files,
+            options,
+            SplitGlobList(options.include),
+            SplitGlobList(options.exclude),
+            std::string(dir),
+            {}};
   RETURN_IF_ERROR(walk.Visit(std::string(dir)));
   return std::move(walk.objects);
 }

@@ -32,8 +32,8 @@ std::string GitBlobId(absl::string_view content) {
 
 absl::StatusOr<std::string> ResolveRepoPath(absl::string_view base, absl::string_view relative) {
   if (!relative.empty() && relative.front() == '/') {
-    return absl::InvalidArgumentError(
-        absl::StrCat("absolute path \"", relative, "\" is not allowed: paths are relative to the repository"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "absolute path \"", relative, "\" is not allowed: paths are relative to the repository"));
   }
   std::vector<absl::string_view> parts;
   bool escaped = false;
@@ -54,9 +54,9 @@ absl::StatusOr<std::string> ResolveRepoPath(absl::string_view base, absl::string
   add(base);
   if (!escaped) add(relative);
   if (escaped) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("path \"", relative, "\" from \"", base.empty() ? "." : base,
-                     "\" is outside the repository root"));
+    return absl::InvalidArgumentError(absl::StrCat("path \"", relative, "\" from \"",
+                                                   base.empty() ? "." : base,
+                                                   "\" is outside the repository root"));
   }
   return absl::StrJoin(parts, "/");
 }

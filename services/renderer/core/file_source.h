@@ -4,7 +4,6 @@
 #ifndef TODOKE_SERVICES_RENDERER_CORE_FILE_SOURCE_H_
 #define TODOKE_SERVICES_RENDERER_CORE_FILE_SOURCE_H_
 
-#include "absl/strings/string_view.h"
 #include <map>
 #include <memory>
 #include <string>
@@ -12,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 
 namespace todoke::renderer {

@@ -84,7 +84,7 @@ class GlobProgram {
   enum class Op { kSet, kStar, kSplit, kJump, kMatch };
   struct Instruction {
     Op op;
-    std::bitset<256> set = {};     // kSet: the bytes it consumes
+    std::bitset<256> set = {};      // kSet: the bytes it consumes
     std::vector<int> targets = {};  // kSplit: alternatives; kJump: one target
   };
 

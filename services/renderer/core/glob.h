@@ -3,9 +3,9 @@
 #define TODOKE_SERVICES_RENDERER_CORE_GLOB_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
-#include <vector>
 
 namespace todoke::renderer {
 

@@ -100,9 +100,9 @@ absl::Status AppendExpandingLists(Json object, absl::string_view source_name,
   if (items.is_null()) return absl::OkStatus();
   for (Json& item : items) {
     if (!LooksLikeKubernetesObject(item) && !(item.is_object() && IsListKind(item))) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          source_name, ": an item of ", object["kind"].get<std::string>(),
-          " is not a Kubernetes object (it needs apiVersion, kind and metadata)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(source_name, ": an item of ", object["kind"].get<std::string>(),
+                       " is not a Kubernetes object (it needs apiVersion, kind and metadata)"));
     }
     RETURN_IF_ERROR(AppendExpandingLists(std::move(item), source_name, out));
   }

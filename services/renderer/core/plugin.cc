@@ -55,8 +55,8 @@ class TempDir {
   std::string path_;
 };
 
-absl::Status Materialize(const FileSource& files, const std::string& dir,
-                         const std::string& target, size_t& budget) {
+absl::Status Materialize(const FileSource& files, const std::string& dir, const std::string& target,
+                         size_t& budget) {
   ASSIGN_OR_RETURN(std::vector<std::string> entries, files.ListDirectory(dir));
   for (const std::string& entry : entries) {
     const bool is_dir = entry.ends_with("/");
@@ -122,7 +122,8 @@ absl::StatusOr<PluginConfig> ParsePluginConfig(absl::string_view text,
     plugin.allowed_env = *std::move(allowed);
     const Json env = field("env");
     if (!env.is_null()) {
-      if (!env.is_object()) return absl::InvalidArgumentError(absl::StrCat(context, ": env must be a mapping"));
+      if (!env.is_object())
+        return absl::InvalidArgumentError(absl::StrCat(context, ": env must be a mapping"));
       for (const auto& [key, value] : env.items()) {
         plugin.env[key] = value.is_string() ? value.get<std::string>() : value.dump();
       }
@@ -171,9 +172,9 @@ absl::StatusOr<std::vector<Json>> PluginRunner::Run(const FileSource& files,
   }
   const PluginDefinition& plugin = found->second;
   if (!request.args.empty() && !plugin.allow_args) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("plugin \"", plugin.name,
-                     "\" does not accept arguments (its configuration does not set allowArgs: true)"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "plugin \"", plugin.name,
+        "\" does not accept arguments (its configuration does not set allowArgs: true)"));
   }
   for (const auto& [name, value] : request.env) {
     if (std::find(plugin.allowed_env.begin(), plugin.allowed_env.end(), name) ==

@@ -32,7 +32,7 @@ struct PluginDefinition {
   std::vector<std::string> command;
   std::vector<std::string> allowed_env;
   std::map<std::string, std::string> env;
-  bool allow_args = false;  // opt-in: see allowArgs above
+  bool allow_args = false;                        // opt-in: see allowArgs above
   absl::Duration timeout = absl::ZeroDuration();  // zero: the runner's default
 };
 

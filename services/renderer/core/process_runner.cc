@@ -91,11 +91,11 @@ absl::StatusOr<ProcessResult> ForkExecProcessRunner::Run(const ProcessSpec& spec
   posix_spawnattr_setsigmask(&attributes, &empty_mask);
   posix_spawnattr_setsigdefault(&attributes, &default_signals);
   posix_spawnattr_setpgroup(&attributes, 0);  // a new group led by the child
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                            POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setflags(&attributes,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   pid_t pid = -1;
-  const int spawn_error = posix_spawn(&pid, executable.c_str(), &actions, &attributes,
-                                      argv.data(), envp.data());
+  const int spawn_error =
+      posix_spawn(&pid, executable.c_str(), &actions, &attributes, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attributes);
   if (spawn_error != 0) {

@@ -18,10 +18,10 @@ namespace todoke::renderer {
 // One fact a render learned from its FileSource.
 struct Observation {
   enum class Kind : char {
-    kFile = 'f',       // value: blob id of the file, "" if it could not be read (absent)
-    kIsFile = 'F',     // value: "1" or "0"
+    kFile = 'f',         // value: blob id of the file, "" if it could not be read (absent)
+    kIsFile = 'F',       // value: "1" or "0"
     kIsDirectory = 'D',  // value: "1" or "0"
-    kListing = 'L',    // value: the entries joined by '\n', or "\x01" if not a directory
+    kListing = 'L',      // value: the entries joined by '\n', or "\x01" if not a directory
   };
   Kind kind;
   std::string path;

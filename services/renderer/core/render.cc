@@ -29,7 +29,9 @@ absl::string_view RenderModeName(RenderMode mode) {
 std::string OptionsFingerprint(const RenderOptions& options) {
   // Length-prefixed pieces, so no two option sets give the same text.
   std::string out;
-  auto add = [&out](absl::string_view piece) { absl::StrAppend(&out, piece.size(), ":", piece, ";"); };
+  auto add = [&out](absl::string_view piece) {
+    absl::StrAppend(&out, piece.size(), ":", piece, ";");
+  };
   // A new engine may render the same inputs differently: its results never share a key.
   add(kRenderEngineVersion);
   add(RenderModeName(options.mode));

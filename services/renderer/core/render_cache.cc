@@ -121,8 +121,8 @@ absl::StatusOr<CachingRenderer::Output> CachingRenderer::Render(absl::string_vie
                                                                 const RenderOptions& options) {
   ASSIGN_OR_RETURN(std::string app_path, ResolveRepoPath("", path));
   const std::string fingerprint = OptionsFingerprint(options);
-  const std::string app_key = absl::StrCat(repo.size(), ":", repo, app_path.size(), ":", app_path,
-                                           fingerprint);
+  const std::string app_key =
+      absl::StrCat(repo.size(), ":", repo, app_path.size(), ":", app_path, fingerprint);
   if (std::shared_ptr<const RenderResult> cached = cache_.Lookup(app_key, files)) {
     return Output{std::move(cached), true};
   }

@@ -65,8 +65,7 @@ absl::Status Expand(absl::string_view text, const Variables& variables,
     absl::string_view name = body.substr(0, name_end);
     absl::string_view rest = body.substr(name_end);
     if (!IsValidName(name)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("bad variable reference \"${", body, "}\""));
+      return absl::InvalidArgumentError(absl::StrCat("bad variable reference \"${", body, "}\""));
     }
     auto found = variables.find(name);
     const bool set = found != variables.end();
@@ -127,8 +126,9 @@ absl::Status SubstituteInObjects(std::vector<Json>& objects, const Variables& va
                                  const SubstitutionOptions& options) {
   for (const auto& [name, value] : variables) {
     if (!IsValidName(name)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "substitution variable name \"", name, "\" is invalid: it must match [_a-zA-Z][_a-zA-Z0-9]*"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("substitution variable name \"", name,
+                       "\" is invalid: it must match [_a-zA-Z][_a-zA-Z0-9]*"));
     }
   }
   for (Json& object : objects) {

@@ -14,8 +14,8 @@ constexpr uint32_t kSymlinkMode = 0120000;
 
 bool IsUnder(absl::string_view path, absl::string_view prefix) {
   if (prefix.empty()) return true;
-  return path == prefix ||
-         (path.size() > prefix.size() && absl::StartsWith(path, prefix) && path[prefix.size()] == '/');
+  return path == prefix || (path.size() > prefix.size() && absl::StartsWith(path, prefix) &&
+                            path[prefix.size()] == '/');
 }
 
 }  // namespace
@@ -68,8 +68,8 @@ absl::Status FetcherFileSource::EnsureLocked(const std::string& dir) const {
       &context, reader.get(), [&](todoke::source_fetcher::v1::TreeFile&& file) {
         absl::StatusOr<std::string> path = ResolveRepoPath("", file.path());
         if (!path.ok() || path->empty()) return absl::OkStatus();
-        received[*path] = File{std::move(*file.mutable_content()), file.blob_id(),
-                               file.mode() == kSymlinkMode};
+        received[*path] =
+            File{std::move(*file.mutable_content()), file.blob_id(), file.mode() == kSymlinkMode};
         return absl::OkStatus();
       });
   if (!status.ok()) {

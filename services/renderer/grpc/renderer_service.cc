@@ -63,18 +63,16 @@ absl::StatusOr<std::unique_ptr<RendererService>> RendererService::Create(
   RenderCacheOptions cache;
   cache.max_entries = config.cache_max_entries;
   cache.max_bytes = config.cache_max_bytes;
-  auto renderer = std::make_shared<CachingRenderer>(
-      std::make_shared<const Renderer>(std::move(runner)), cache);
+  auto renderer =
+      std::make_shared<CachingRenderer>(std::make_shared<const Renderer>(std::move(runner)), cache);
   return std::make_unique<RendererService>(config, std::move(fetcher), std::move(renderer));
 }
 
-RendererService::RendererService(const RendererConfig& config,
-                                 std::shared_ptr<FetcherStub> fetcher,
+RendererService::RendererService(const RendererConfig& config, std::shared_ptr<FetcherStub> fetcher,
                                  std::shared_ptr<CachingRenderer> renderer)
     : config_(config), fetcher_(std::move(fetcher)), renderer_(std::move(renderer)) {}
 
-grpc::Status RendererService::Render(grpc::ServerContext* context,
-                                     const v1::RenderRequest* request,
+grpc::Status RendererService::Render(grpc::ServerContext* context, const v1::RenderRequest* request,
                                      v1::RenderResponse* response) {
   return ToGrpcStatus(DoRender(*context, *request, *response));
 }
@@ -94,8 +92,9 @@ absl::Status RendererService::DoRender(grpc::ServerContext& context,
   FetcherFileSource files(fetcher_, request.repo_url(), request.commit(), source_options);
   if (absl::Status fetched = files.Prefetch(path); !fetched.ok()) {
     if (absl::IsNotFound(fetched)) {
-      return absl::NotFoundError(absl::StrCat("path \"", path.empty() ? "." : path, "\" not found in ",
-                                              request.repo_url(), " at ", request.commit()));
+      return absl::NotFoundError(absl::StrCat("path \"", path.empty() ? "." : path,
+                                              "\" not found in ", request.repo_url(), " at ",
+                                              request.commit()));
     }
     return Annotate(fetched, "reading the app folder from the source-fetcher");
   }

@@ -45,7 +45,8 @@ struct RendererConfig {
 };
 
 // Converts the proto options to the core's. INVALID_ARGUMENT for an unknown mode.
-absl::StatusOr<RenderOptions> RenderOptionsFromProto(const todoke::renderer::v1::RenderOptions& proto);
+absl::StatusOr<RenderOptions> RenderOptionsFromProto(
+    const todoke::renderer::v1::RenderOptions& proto);
 
 class RendererService final : public todoke::renderer::v1::Renderer::Service {
  public:
@@ -65,8 +66,8 @@ class RendererService final : public todoke::renderer::v1::Renderer::Service {
   // itself are bounded by the incoming deadline (capped by config.render_timeout); the build
   // stops when the caller cancels (CANCELLED) or the deadline passes (DEADLINE_EXCEEDED), and
   // a render past its memory budget is RESOURCE_EXHAUSTED naming the file. Errors:
-  // INVALID_ARGUMENT for a missing repo_url/commit, a path outside the repository or bad input; the codes of
-  // Renderer::Render otherwise; a fetcher failure other than NOT_FOUND is returned as the
+  // INVALID_ARGUMENT for a missing repo_url/commit, a path outside the repository or bad input; the
+  // codes of Renderer::Render otherwise; a fetcher failure other than NOT_FOUND is returned as the
   // fetcher reported it (e.g. UNAVAILABLE).
   grpc::Status Render(grpc::ServerContext* context,
                       const todoke::renderer::v1::RenderRequest* request,

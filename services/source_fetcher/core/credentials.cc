@@ -108,8 +108,7 @@ absl::StatusOr<CredentialStore> CredentialStore::Load(const std::string& path) {
   }
   for (const std::string& file : files) {
     ASSIGN_OR_RETURN(std::string text, ReadSmallFile(file));
-    ASSIGN_OR_RETURN(CredentialStore one,
-                     Parse(text, file, fs::path(file).parent_path().string()));
+    ASSIGN_OR_RETURN(CredentialStore one, Parse(text, file, fs::path(file).parent_path().string()));
     for (Credential& c : one.entries_) store.entries_.push_back(std::move(c));
   }
   return store;

@@ -18,10 +18,10 @@
 #define TODOKE_SERVICES_SOURCE_FETCHER_CORE_CREDENTIALS_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "services/source_fetcher/core/repo_url.h"
 
 namespace todoke::source_fetcher {
@@ -49,7 +49,8 @@ class CredentialStore {
   static absl::StatusOr<CredentialStore> Load(const std::string& path);
 
   // Parses the text of one credentials file; `base_dir` resolves relative paths.
-  static absl::StatusOr<CredentialStore> Parse(absl::string_view text, absl::string_view source_name,
+  static absl::StatusOr<CredentialStore> Parse(absl::string_view text,
+                                               absl::string_view source_name,
                                                const std::string& base_dir);
 
   // The entry with the longest prefix matching `url`, or nullptr.

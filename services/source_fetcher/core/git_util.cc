@@ -10,7 +10,8 @@ namespace todoke::source_fetcher {
 
 absl::Status EnsureLibgit2() {
   static absl::Status* status = [] {
-    if (git_libgit2_init() < 0) return new absl::Status(absl::InternalError("git_libgit2_init failed"));
+    if (git_libgit2_init() < 0)
+      return new absl::Status(absl::InternalError("git_libgit2_init failed"));
     // Mirrors are private to this process: skip fsync-on-every-object for speed, keep strict
     // hash verification so corruption is detected when objects are read.
     git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 1);

@@ -7,11 +7,11 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <vector>
 #include <string>
-#include "absl/strings/string_view.h"
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace todoke::source_fetcher {
 
@@ -22,15 +22,18 @@ struct GitDeleter {
   }
 };
 
-using GitRepository = std::unique_ptr<git_repository, GitDeleter<git_repository, git_repository_free>>;
+using GitRepository =
+    std::unique_ptr<git_repository, GitDeleter<git_repository, git_repository_free>>;
 using GitRemote = std::unique_ptr<git_remote, GitDeleter<git_remote, git_remote_free>>;
 using GitCommit = std::unique_ptr<git_commit, GitDeleter<git_commit, git_commit_free>>;
 using GitTree = std::unique_ptr<git_tree, GitDeleter<git_tree, git_tree_free>>;
-using GitTreeEntry = std::unique_ptr<git_tree_entry, GitDeleter<git_tree_entry, git_tree_entry_free>>;
+using GitTreeEntry =
+    std::unique_ptr<git_tree_entry, GitDeleter<git_tree_entry, git_tree_entry_free>>;
 using GitBlob = std::unique_ptr<git_blob, GitDeleter<git_blob, git_blob_free>>;
 using GitObject = std::unique_ptr<git_object, GitDeleter<git_object, git_object_free>>;
 using GitOdb = std::unique_ptr<git_odb, GitDeleter<git_odb, git_odb_free>>;
-using GitOdbObject = std::unique_ptr<git_odb_object, GitDeleter<git_odb_object, git_odb_object_free>>;
+using GitOdbObject =
+    std::unique_ptr<git_odb_object, GitDeleter<git_odb_object, git_odb_object_free>>;
 
 // Open repositories of one mirror, reused across requests (opening a repository and mapping its
 // packs costs more than a warm lookup). Thread-safe. Each borrowed handle is used by one thread

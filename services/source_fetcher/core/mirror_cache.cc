@@ -3,9 +3,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <git2.h>
+#include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <string.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "services/source_fetcher/core/git_util.h"
 
 namespace todoke::source_fetcher {
@@ -31,7 +31,8 @@ std::string MirrorKey(const std::string& canonical_url) {
   if (absl::EndsWith(name, ".git")) name.resize(name.size() - 4);
   std::string clean;
   for (char c : name) {
-    clean.push_back(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ? c : '_');
+    clean.push_back(
+        absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ? c : '_');
     if (clean.size() >= 40) break;
   }
   if (clean.empty()) clean = "repo";
@@ -67,17 +68,16 @@ absl::StatusOr<std::unique_ptr<MirrorCache>> MirrorCache::Open(const std::string
   std::string lock_path = (root / ".lock").string();
   int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {  // e.g. permissions: not another process
-    return absl::FailedPreconditionError(
-        absl::StrCat("cache directory ", cache_dir, ": cannot open ", lock_path, ": ",
-                     strerror(errno)));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cache directory ", cache_dir, ": cannot open ", lock_path, ": ", strerror(errno)));
   }
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     const int lock_errno = errno;
     ::close(fd);
     if (lock_errno == EWOULDBLOCK) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("cache directory ", cache_dir, " is in use by another process (",
-                       lock_path, " is locked)"));
+      return absl::FailedPreconditionError(absl::StrCat("cache directory ", cache_dir,
+                                                        " is in use by another process (",
+                                                        lock_path, " is locked)"));
     }
     return absl::FailedPreconditionError(absl::StrCat(
         "cache directory ", cache_dir, ": cannot lock ", lock_path, ": ", strerror(lock_errno)));
@@ -146,8 +146,8 @@ void MirrorCache::UpdateSize(MirrorEntry& entry) { entry.size_bytes = DirectoryS
 
 void MirrorCache::RemoveDir(const std::string& dir) {
   std::error_code ec;
-  std::string trash = absl::StrCat(dir_, "/tmp/trash.", ::getpid(), ".",
-                                   temp_counter_.fetch_add(1));
+  std::string trash =
+      absl::StrCat(dir_, "/tmp/trash.", ::getpid(), ".", temp_counter_.fetch_add(1));
   fs::rename(dir, trash, ec);
   fs::remove_all(ec ? fs::path(dir) : fs::path(trash), ec);
 }
@@ -173,9 +173,8 @@ int MirrorCache::EvictIfNeeded(const MirrorEntry* keep) {
       if (entry.get() != keep) candidates.push_back(entry);
     }
   }
-  std::sort(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) {
-    return a->last_used_ns < b->last_used_ns;
-  });
+  std::sort(candidates.begin(), candidates.end(),
+            [](const auto& a, const auto& b) { return a->last_used_ns < b->last_used_ns; });
   int evicted = 0;
   for (const auto& entry : candidates) {
     if (total <= max_bytes_) break;

@@ -47,7 +47,7 @@ class MirrorCache {
   // process holds it), deletes tmp/ and mirrors without a marker (half-written), and registers the
   // complete mirrors with their size and last use (the marker's mtime).
   static absl::StatusOr<std::unique_ptr<MirrorCache>> Open(const std::string& cache_dir,
-                                                          uint64_t max_bytes);
+                                                           uint64_t max_bytes);
   ~MirrorCache();
 
   // The entry for a canonical repository URL (created on first use; the mirror may be absent).

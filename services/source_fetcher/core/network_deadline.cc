@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <git2.h>
-
 #include <git2/sys/stream.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -104,9 +103,9 @@ int RemainingMillis(absl::Time deadline) {
 int TimedOut(DeadlineSocket* st, const char* what) {
   st->timed_out = true;
   if (st->scope != nullptr && st->scope == current_scope) st->scope->MarkExpired();
-  git_error_set_str(GIT_ERROR_NET,
-                    absl::StrCat("deadline exceeded while ", what, " ", st->host, ":", st->port)
-                        .c_str());
+  git_error_set_str(
+      GIT_ERROR_NET,
+      absl::StrCat("deadline exceeded while ", what, " ", st->host, ":", st->port).c_str());
   return -1;
 }
 
@@ -190,9 +189,9 @@ int Connect(git_stream* stream) {
     ::close(fd);
     st->s = -1;
   }
-  git_error_set_str(GIT_ERROR_NET, absl::StrCat("failed to connect to ", st->host, ":", st->port,
-                                                ": ", last_error)
-                                       .c_str());
+  git_error_set_str(
+      GIT_ERROR_NET,
+      absl::StrCat("failed to connect to ", st->host, ":", st->port, ": ", last_error).c_str());
   return -1;
 }
 
@@ -221,9 +220,9 @@ ssize_t Read(git_stream* stream, void* data, size_t len) {
       return n;
     }
     if (errno == EINTR || errno == EAGAIN) continue;
-    git_error_set_str(GIT_ERROR_NET, absl::StrCat("error receiving data from ", st->host, ": ",
-                                                  strerror(errno))
-                                         .c_str());
+    git_error_set_str(
+        GIT_ERROR_NET,
+        absl::StrCat("error receiving data from ", st->host, ": ", strerror(errno)).c_str());
     return -1;
   }
 }
@@ -238,9 +237,9 @@ ssize_t Write(git_stream* stream, const char* data, size_t len, int flags) {
     ssize_t n = ::send(st->s, data + written, len - written, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR || errno == EAGAIN) continue;
-      git_error_set_str(GIT_ERROR_NET, absl::StrCat("error sending data to ", st->host, ": ",
-                                                    strerror(errno))
-                                           .c_str());
+      git_error_set_str(
+          GIT_ERROR_NET,
+          absl::StrCat("error sending data to ", st->host, ": ", strerror(errno)).c_str());
       return -1;
     }
     written += static_cast<size_t>(n);
@@ -281,8 +280,8 @@ int Init(git_stream** out, const char* host, const char* port) {
   st->port = ::strdup(port != nullptr ? port : "0");
   st->s = -1;
   st->scope = current_scope;
-  st->deadline = current_scope != nullptr ? current_scope->deadline()
-                                          : absl::Now() + absl::Minutes(10);
+  st->deadline =
+      current_scope != nullptr ? current_scope->deadline() : absl::Now() + absl::Minutes(10);
   st->timed_out = false;
   *out = &st->parent;
   return 0;

@@ -77,7 +77,7 @@ class ScopedNetworkDeadline {
   std::string allowed_port_;
   std::string refused_origin_;
   uint64_t bytes_read_ = 0;
-  uint64_t read_limit_ = 0;     // 0: none
+  uint64_t read_limit_ = 0;       // 0: none
   uint64_t read_budget_end_ = 0;  // bytes_read_ at which the limit is reached
   bool read_limit_exceeded_ = false;
 };

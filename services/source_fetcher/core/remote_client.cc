@@ -41,9 +41,8 @@ bool IsHttp(const RepoUrl& url) {
 void RestrictToCredentialOrigin(ScopedNetworkDeadline& scope, const RepoUrl& url,
                                 const Credential* credential) {
   if (credential == nullptr || !IsHttp(url)) return;
-  scope.RestrictToOrigin(url.host, url.port != 0 ? url.port
-                                                 : (url.transport == RepoTransport::kHttps ? 443
-                                                                                           : 80));
+  scope.RestrictToOrigin(
+      url.host, url.port != 0 ? url.port : (url.transport == RepoTransport::kHttps ? 443 : 80));
 }
 
 int CredentialsCallback(git_credential** out, const char* url, const char* username_from_url,
@@ -80,10 +79,13 @@ int CredentialsCallback(git_credential** out, const char* url, const char* usern
   std::string user = username_from_url != nullptr && *username_from_url != '\0'
                          ? username_from_url
                          : (c != nullptr && !c->username.empty() ? c->username : "git");
-  if (c != nullptr && (allowed_types & GIT_CREDENTIAL_SSH_KEY) && !c->ssh_private_key_path.empty()) {
+  if (c != nullptr && (allowed_types & GIT_CREDENTIAL_SSH_KEY) &&
+      !c->ssh_private_key_path.empty()) {
     return git_credential_ssh_key_new(
-        out, user.c_str(), c->ssh_public_key_path.empty() ? nullptr : c->ssh_public_key_path.c_str(),
-        c->ssh_private_key_path.c_str(), c->ssh_passphrase.empty() ? nullptr : c->ssh_passphrase.c_str());
+        out, user.c_str(),
+        c->ssh_public_key_path.empty() ? nullptr : c->ssh_public_key_path.c_str(),
+        c->ssh_private_key_path.c_str(),
+        c->ssh_passphrase.empty() ? nullptr : c->ssh_passphrase.c_str());
   }
   if (c != nullptr && (allowed_types & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && !c->password.empty()) {
     return git_credential_userpass_plaintext_new(out, user.c_str(), c->password.c_str());
@@ -139,7 +141,8 @@ bool HostKeyKnown(const git_cert_hostkey* cert, const std::string& known_hosts_p
     struct libssh2_knownhost* found = nullptr;
     int check = libssh2_knownhost_checkp(
         hosts, host.c_str(), port == 0 ? 22 : port, cert->hostkey, cert->hostkey_len,
-        LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW | KnownHostsKeyMask(cert->raw_type),
+        LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW |
+            KnownHostsKeyMask(cert->raw_type),
         &found);
     known = check == LIBSSH2_KNOWNHOST_CHECK_MATCH;
     if (check == LIBSSH2_KNOWNHOST_CHECK_MISMATCH) {
@@ -231,9 +234,9 @@ absl::Status ToStatus(int rc, absl::string_view action, const RepoUrl& url,
   std::string refused = state.refused_origin;
   if (refused.empty() && scope != nullptr) refused = scope->refused_origin();
   if (scope != nullptr && scope->read_limit_exceeded()) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        where, "the remote's ref advertisement is larger than the limit of ",
-        scope->read_limit(), " bytes (--max-ref-listing-bytes)"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat(where, "the remote's ref advertisement is larger than the limit of ",
+                     scope->read_limit(), " bytes (--max-ref-listing-bytes)"));
   }
   if (!refused.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -250,12 +253,11 @@ absl::Status ToStatus(int rc, absl::string_view action, const RepoUrl& url,
   int klass = last != nullptr ? last->klass : GIT_ERROR_NONE;
   if (klass == GIT_ERROR_REPOSITORY && absl::StrContains(message, "could not find repository")) {
     // libgit2 opening the remote itself (a local path): the URL is wrong, the mirror is fine.
-    return absl::NotFoundError(absl::StrCat(where, url.fetch_url,
-                                            " is not a Git repository (", message, ")"));
+    return absl::NotFoundError(
+        absl::StrCat(where, url.fetch_url, " is not a Git repository (", message, ")"));
   }
   if (klass == GIT_ERROR_ODB || klass == GIT_ERROR_OBJECT || klass == GIT_ERROR_ZLIB ||
-      klass == GIT_ERROR_REFERENCE || klass == GIT_ERROR_REPOSITORY ||
-      klass == GIT_ERROR_INDEXER) {
+      klass == GIT_ERROR_REFERENCE || klass == GIT_ERROR_REPOSITORY || klass == GIT_ERROR_INDEXER) {
     // The local repository, not the remote, is at fault.
     return absl::DataLossError(absl::StrCat(where, "local mirror is damaged (", message, ")"));
   }
@@ -267,7 +269,8 @@ absl::Status ToStatus(int rc, absl::string_view action, const RepoUrl& url,
         absl::StrCat(where, "the server requires credentials and none are configured"));
   }
   if (state.credentials_rejected || rc == GIT_EAUTH) {
-    return absl::UnauthenticatedError(absl::StrCat(where, "credentials were rejected (", message, ")"));
+    return absl::UnauthenticatedError(
+        absl::StrCat(where, "credentials were rejected (", message, ")"));
   }
   std::string lower = absl::AsciiStrToLower(message);
   if (absl::StrContains(lower, "status code: 401")) {
@@ -301,7 +304,9 @@ class Libgit2RemoteClient : public RemoteClient {
     git_remote* raw = nullptr;
     int rc = git_remote_create_detached(&raw, url.fetch_url.c_str());
     GitRemote remote(raw);
-    if (rc < 0) return absl::InvalidArgumentError(absl::StrCat("invalid repository URL ", MaskCredentials(url.fetch_url), ": ", LastGitErrorMessage()));
+    if (rc < 0)
+      return absl::InvalidArgumentError(absl::StrCat(
+          "invalid repository URL ", MaskCredentials(url.fetch_url), ": ", LastGitErrorMessage()));
     git_remote_callbacks callbacks = MakeCallbacks(&state);
     CustomHeaders headers(credential, url);
     rc = git_remote_connect(remote.get(), GIT_DIRECTION_FETCH, &callbacks, nullptr,
@@ -332,12 +337,14 @@ class Libgit2RemoteClient : public RemoteClient {
     CallbackState state{&url, credential, deadline};
     git_repository* raw_repo = nullptr;
     if (git_repository_open_bare(&raw_repo, git_dir.c_str()) < 0) {
-      return absl::InternalError(absl::StrCat("cannot open mirror ", git_dir, ": ", LastGitErrorMessage()));
+      return absl::InternalError(
+          absl::StrCat("cannot open mirror ", git_dir, ": ", LastGitErrorMessage()));
     }
     GitRepository repo(raw_repo);
     git_remote* raw_remote = nullptr;
     if (git_remote_create_anonymous(&raw_remote, repo.get(), url.fetch_url.c_str()) < 0) {
-      return absl::InvalidArgumentError(absl::StrCat("invalid repository URL ", MaskCredentials(url.fetch_url), ": ", LastGitErrorMessage()));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "invalid repository URL ", MaskCredentials(url.fetch_url), ": ", LastGitErrorMessage()));
     }
     GitRemote remote(raw_remote);
     git_fetch_options options = GIT_FETCH_OPTIONS_INIT;
@@ -371,8 +378,8 @@ class Libgit2RemoteClient : public RemoteClient {
       // Process-wide in libgit2: the last client created with a CA file wins.
       if (git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, tls_ca_file_.c_str(), nullptr) < 0) {
         ca_set_ = false;
-        return absl::InvalidArgumentError(absl::StrCat("cannot load TLS CA file ", tls_ca_file_,
-                                                       ": ", LastGitErrorMessage()));
+        return absl::InvalidArgumentError(
+            absl::StrCat("cannot load TLS CA file ", tls_ca_file_, ": ", LastGitErrorMessage()));
       }
     }
     return absl::OkStatus();

@@ -278,7 +278,8 @@ absl::StatusOr<RepoUrl> ParseRepoUrl(absl::string_view url, bool allow_local) {
   absl::string_view rest = url.substr(scheme_end + 3);
   if (scheme == "file") {
     if (!allow_local) return Invalid(url, "local repositories are not allowed");
-    if (rest.empty() || rest.front() != '/') return Invalid(url, "file:// URL needs an absolute path");
+    if (rest.empty() || rest.front() != '/')
+      return Invalid(url, "file:// URL needs an absolute path");
     absl::Status path_ok = CheckPath(url, TrimTrailingSlashes(std::string(rest)));
     if (!path_ok.ok()) return path_ok;
     out.transport = RepoTransport::kLocal;

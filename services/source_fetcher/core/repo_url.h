@@ -3,9 +3,9 @@
 #define TODOKE_SERVICES_SOURCE_FETCHER_CORE_REPO_URL_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace todoke::source_fetcher {
 

@@ -158,8 +158,7 @@ absl::StatusOr<SemverConstraint> SemverConstraint::Parse(absl::string_view text)
     std::vector<std::string> joined;
     for (size_t k = 0; k < tokens.size(); ++k) {
       const std::string& t = tokens[k];
-      bool only_op = !t.empty() && t.find_first_not_of("<>=~^!") == std::string::npos &&
-                     t != "-";
+      bool only_op = !t.empty() && t.find_first_not_of("<>=~^!") == std::string::npos && t != "-";
       if (only_op && k + 1 < tokens.size()) {
         joined.push_back(t + tokens[k + 1]);
         ++k;
@@ -190,8 +189,8 @@ absl::StatusOr<SemverConstraint> SemverConstraint::Parse(absl::string_view text)
       }
       absl::string_view tok = joined[k];
       size_t op_len = 0;
-      while (op_len < tok.size() && absl::string_view("<>=~^!").find(tok[op_len]) !=
-                                        absl::string_view::npos) {
+      while (op_len < tok.size() &&
+             absl::string_view("<>=~^!").find(tok[op_len]) != absl::string_view::npos) {
         ++op_len;
       }
       std::string op(tok.substr(0, op_len));
@@ -300,7 +299,8 @@ bool SemverConstraint::Matches(const SemVersion& version) const {
 
 std::optional<SemVersion> SemverConstraint::VersionOfTag(absl::string_view tag_name) const {
   if (!absl::ConsumePrefix(&tag_name, prefix_)) return std::nullopt;
-  if (!prefix_.empty() && !tag_name.empty() && (tag_name.front() == 'v' || tag_name.front() == 'V')) {
+  if (!prefix_.empty() && !tag_name.empty() &&
+      (tag_name.front() == 'v' || tag_name.front() == 'V')) {
     return std::nullopt;
   }
   return ParseSemVersion(tag_name);

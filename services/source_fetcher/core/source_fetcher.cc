@@ -50,7 +50,6 @@ Revision RevisionOf(const git_commit* commit) {
 
 bool IsCorrupt(const absl::Status& s) { return s.code() == absl::StatusCode::kDataLoss; }
 
-
 }  // namespace
 
 struct SourceFetcher::Target {
@@ -76,8 +75,8 @@ absl::StatusOr<std::unique_ptr<SourceFetcher>> SourceFetcher::Create(
     remote_options.max_ref_listing_bytes = options.max_ref_listing_bytes;
     remote = NewLibgit2RemoteClient(remote_options);
   }
-  return std::unique_ptr<SourceFetcher>(new SourceFetcher(
-      options, std::move(remote), std::move(cache), std::move(credentials)));
+  return std::unique_ptr<SourceFetcher>(
+      new SourceFetcher(options, std::move(remote), std::move(cache), std::move(credentials)));
 }
 
 SourceFetcher::SourceFetcher(SourceFetcherOptions options, std::unique_ptr<RemoteClient> remote,
@@ -112,14 +111,15 @@ absl::StatusOr<SourceFetcher::Target> SourceFetcher::MakeTarget(const std::strin
                         ? absl::Now() + options_.default_network_timeout
                         : deadline;
   if (absl::Now() >= target.deadline) {
-    return absl::DeadlineExceededError(absl::StrCat("deadline exceeded before ", target.masked_url,
-                                                    " was contacted"));
+    return absl::DeadlineExceededError(
+        absl::StrCat("deadline exceeded before ", target.masked_url, " was contacted"));
   }
   return target;
 }
 
 absl::Status SourceFetcher::AcquireFetchSlot(absl::Time deadline) {
-  auto has_slot = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(slots_mu_) { return free_fetch_slots_ > 0; };
+  auto has_slot = [this]()
+                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(slots_mu_) { return free_fetch_slots_ > 0; };
   if (!slots_mu_.LockWhenWithDeadline(absl::Condition(&has_slot), deadline)) {
     slots_mu_.Unlock();
     return absl::DeadlineExceededError("deadline exceeded waiting for a free fetch slot");
@@ -137,7 +137,8 @@ void SourceFetcher::ReleaseFetchSlot() {
 // Returns the commit `spec` names in the mirror, nullopt if the mirror lacks it, DATA_LOSS if the
 // mirror is broken.
 static absl::StatusOr<std::optional<Revision>> FindCommitIn(MirrorCache& cache, MirrorEntry& entry,
-                                                      const std::string& spec, absl::Time deadline) {
+                                                            const std::string& spec,
+                                                            absl::Time deadline) {
   std::shared_lock<std::shared_timed_mutex> life(entry.life, std::defer_lock);
   if (!life.try_lock_until(SteadyDeadline(deadline))) {
     return absl::DeadlineExceededError("deadline exceeded waiting for the mirror");
@@ -171,14 +172,16 @@ static absl::StatusOr<std::optional<Revision>> FindCommitIn(MirrorCache& cache, 
   if (rc == GIT_EAMBIGUOUS) {
     return absl::InvalidArgumentError(absl::StrCat("short commit id \"", spec, "\" is ambiguous"));
   }
-  if (rc < 0) return absl::DataLossError(absl::StrCat("cannot read ", spec, ": ", LastGitErrorMessage()));
+  if (rc < 0)
+    return absl::DataLossError(absl::StrCat("cannot read ", spec, ": ", LastGitErrorMessage()));
   git_object* raw_peeled = nullptr;
   rc = git_object_peel(&raw_peeled, object.get(), GIT_OBJECT_COMMIT);
   GitObject peeled(raw_peeled);
   if (rc == GIT_EINVALIDSPEC || rc == GIT_EPEEL) {
     return absl::FailedPreconditionError(absl::StrCat(spec, " does not point at a commit"));
   }
-  if (rc < 0) return absl::DataLossError(absl::StrCat("cannot read ", spec, ": ", LastGitErrorMessage()));
+  if (rc < 0)
+    return absl::DataLossError(absl::StrCat("cannot read ", spec, ": ", LastGitErrorMessage()));
   cache.Touch(entry);
   return std::optional<Revision>(RevisionOf(reinterpret_cast<git_commit*>(peeled.get())));
 }
@@ -206,8 +209,7 @@ absl::Status SourceFetcher::FetchLocked(Target& target) {
 
   if (entry.present) {
     ++fetches_;
-    absl::Status status =
-        remote_->Fetch(entry.dir, target.url, target.credential, target.deadline);
+    absl::Status status = remote_->Fetch(entry.dir, target.url, target.credential, target.deadline);
     if (status.code() != absl::StatusCode::kInternal &&
         status.code() != absl::StatusCode::kDataLoss) {
       entry.repositories.Invalidate();
@@ -224,7 +226,8 @@ absl::Status SourceFetcher::FetchLocked(Target& target) {
   ++clones_;
   std::string tmp = cache_->NewTempDir(entry);
   git_repository_init_options init = GIT_REPOSITORY_INIT_OPTIONS_INIT;
-  init.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH | GIT_REPOSITORY_INIT_NO_REINIT;
+  init.flags =
+      GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH | GIT_REPOSITORY_INIT_NO_REINIT;
   git_repository* raw_repo = nullptr;
   if (git_repository_init_ext(&raw_repo, tmp.c_str(), &init) < 0) {
     return absl::InternalError(absl::StrCat("cannot create mirror: ", LastGitErrorMessage()));
@@ -372,7 +375,8 @@ absl::StatusOr<ResolveResult> SourceFetcher::ResolveUnmasked(const ResolveReques
     ASSIGN_OR_RETURN(std::optional<Revision> revision,
                      FindCommitIn(*cache_, *target.entry, spec, target.deadline));
     if (!revision.has_value()) {
-      return absl::NotFoundError(absl::StrCat("commit ", spec, " not found in ", target.masked_url));
+      return absl::NotFoundError(
+          absl::StrCat("commit ", spec, " not found in ", target.masked_url));
     }
     result.revision = std::move(*revision);
     return result;
@@ -430,8 +434,7 @@ absl::StatusOr<ResolveResult> SourceFetcher::ResolveUnmasked(const ResolveReques
     return finish(absl::AsciiStrToLower(ref));
   }
   if (commit.empty()) {
-    return absl::NotFoundError(
-        absl::StrCat("ref \"", ref, "\" not found in ", target.masked_url));
+    return absl::NotFoundError(absl::StrCat("ref \"", ref, "\" not found in ", target.masked_url));
   }
   return finish(commit);
 }
@@ -461,9 +464,8 @@ absl::Status SourceFetcher::ReadTreeUnmasked(
   }
   ASSIGN_OR_RETURN(std::string path, NormalizeTreePath(request.path));
   // A request may lower the server's limits, never raise them.
-  const uint32_t max_files = request.max_files != 0
-                                 ? std::min(request.max_files, options_.max_files)
-                                 : options_.max_files;
+  const uint32_t max_files =
+      request.max_files != 0 ? std::min(request.max_files, options_.max_files) : options_.max_files;
   const uint64_t max_bytes = request.max_total_bytes != 0
                                  ? std::min(request.max_total_bytes, options_.max_total_bytes)
                                  : options_.max_total_bytes;

@@ -81,7 +81,7 @@ class SourceFetcher {
   // The remote's refs, from the ref cache when fresh enough (see ref_cache_ttl) unless
   // `bypass_cache`; a listing from the remote refreshes the cache either way.
   absl::StatusOr<std::shared_ptr<const std::vector<RemoteRef>>> ListRefs(Target& target,
-                                                                        bool bypass_cache);
+                                                                         bool bypass_cache);
   absl::Status AcquireFetchSlot(absl::Time deadline);
   void ReleaseFetchSlot();
 

@@ -31,7 +31,8 @@ absl::Status CollectTree(git_repository* repo, const git_tree* tree, const std::
     if (mode == GIT_FILEMODE_TREE) {
       git_tree* raw = nullptr;
       if (git_tree_lookup(&raw, repo, git_tree_entry_id(e)) < 0) {
-        return absl::DataLossError(absl::StrCat("cannot read tree ", path, ": ", LastGitErrorMessage()));
+        return absl::DataLossError(
+            absl::StrCat("cannot read tree ", path, ": ", LastGitErrorMessage()));
       }
       GitTree sub(raw);
       RETURN_IF_ERROR(CollectTree(repo, sub.get(), path, max_files, out));
@@ -104,8 +105,8 @@ absl::Status ReadCommitTree(git_repository* repo, const std::string& commit_id,
     return absl::FailedPreconditionError(absl::StrCat(commit_id, " is not a commit"));
   }
   if (peel_rc < 0) {
-    return absl::DataLossError(absl::StrCat("cannot read the tree of ", commit_id, ": ",
-                                            LastGitErrorMessage()));
+    return absl::DataLossError(
+        absl::StrCat("cannot read the tree of ", commit_id, ": ", LastGitErrorMessage()));
   }
   GitTree root(reinterpret_cast<git_tree*>(raw_tree));
   std::vector<TreeItem> items;
@@ -131,7 +132,8 @@ absl::Status ReadCommitTree(git_repository* repo, const std::string& commit_id,
     } else if (mode == GIT_FILEMODE_COMMIT) {
       return absl::NotFoundError(absl::StrCat("path \"", path, "\" is a submodule"));
     } else {
-      items.push_back(TreeItem{path, static_cast<uint32_t>(mode), *git_tree_entry_id(tree_entry.get())});
+      items.push_back(
+          TreeItem{path, static_cast<uint32_t>(mode), *git_tree_entry_id(tree_entry.get())});
     }
   }
   if (items.size() > limits.max_files) {
@@ -148,7 +150,8 @@ absl::Status ReadCommitTree(git_repository* repo, const std::string& commit_id,
     size_t size = 0;
     git_object_t type;
     if (git_odb_read_header(&size, &type, odb.get(), &item.oid) < 0) {
-      return absl::DataLossError(absl::StrCat("cannot read ", item.path, ": ", LastGitErrorMessage()));
+      return absl::DataLossError(
+          absl::StrCat("cannot read ", item.path, ": ", LastGitErrorMessage()));
     }
     total += size;
     if (total > limits.max_bytes) {
@@ -169,10 +172,10 @@ absl::Status ReadCommitTree(git_repository* repo, const std::string& commit_id,
     if (item.mode != GIT_FILEMODE_LINK) continue;
     ASSIGN_OR_RETURN(GitBlob blob, read_blob(item));
     absl::string_view target_path(static_cast<const char*>(git_blob_rawcontent(blob.get())),
-                                 static_cast<size_t>(git_blob_rawsize(blob.get())));
+                                  static_cast<size_t>(git_blob_rawsize(blob.get())));
     if (!SymlinkStaysInside(item.path, target_path)) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "symlink ", item.path, " -> ", target_path, " points outside the repository"));
+      return absl::FailedPreconditionError(absl::StrCat("symlink ", item.path, " -> ", target_path,
+                                                        " points outside the repository"));
     }
   }
   for (TreeItem& item : items) {

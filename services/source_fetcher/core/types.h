@@ -49,7 +49,7 @@ struct ReadTreeRequest {
 };
 
 struct TreeFile {
-  std::string path;  // relative to the repository root, '/'-separated.
+  std::string path;   // relative to the repository root, '/'-separated.
   uint32_t mode = 0;  // 0100644, 0100755 or 0120000.
   std::string blob_id;
   std::string content;
@@ -63,11 +63,11 @@ struct GetRevisionRequest {
 
 // Counters for observability and tests (e.g. proving a Resolve did not fetch).
 struct FetcherStats {
-  uint64_t ls_remotes = 0;   // remote ref listings.
-  uint64_t fetches = 0;      // fetches into an existing mirror.
-  uint64_t clones = 0;       // mirrors created from scratch (includes rebuilds).
-  uint64_t rebuilds = 0;     // corrupt mirrors detected and thrown away.
-  uint64_t evictions = 0;    // mirrors evicted by the size limit.
+  uint64_t ls_remotes = 0;  // remote ref listings.
+  uint64_t fetches = 0;     // fetches into an existing mirror.
+  uint64_t clones = 0;      // mirrors created from scratch (includes rebuilds).
+  uint64_t rebuilds = 0;    // corrupt mirrors detected and thrown away.
+  uint64_t evictions = 0;   // mirrors evicted by the size limit.
 };
 
 }  // namespace todoke::source_fetcher

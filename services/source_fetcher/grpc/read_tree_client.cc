@@ -34,8 +34,8 @@ absl::StatusOr<std::optional<v1::TreeFile>> TreeFileAssembler::Add(v1::TreeFile&
     if (piece.size() == 0) {
       // A whole file: empty, or from a server that predates pieces.
       if (piece.offset() != 0) {
-        broken_ = Broken(piece.path(), absl::StrCat("has a piece at offset ", piece.offset(),
-                                                    " but no size"));
+        broken_ = Broken(piece.path(),
+                         absl::StrCat("has a piece at offset ", piece.offset(), " but no size"));
         return broken_;
       }
       return Whole(std::move(piece));
@@ -73,9 +73,10 @@ absl::StatusOr<std::optional<v1::TreeFile>> TreeFileAssembler::Add(v1::TreeFile&
     return broken_;
   }
   if (piece.offset() != received) {
-    broken_ = Broken(path, absl::StrCat("has a piece at offset ", piece.offset(), " after ",
-                                        received, " bytes (a piece is missing, repeated or out "
-                                        "of order)"));
+    broken_ =
+        Broken(path, absl::StrCat("has a piece at offset ", piece.offset(), " after ", received,
+                                  " bytes (a piece is missing, repeated or out "
+                                  "of order)"));
     return broken_;
   }
   if (piece_bytes > size - received) {
@@ -93,9 +94,9 @@ absl::StatusOr<std::optional<v1::TreeFile>> TreeFileAssembler::Add(v1::TreeFile&
 absl::Status TreeFileAssembler::Finish() const {
   if (!broken_.ok()) return broken_;
   if (!pending_.has_value()) return absl::OkStatus();
-  return Broken(pending_->path(), absl::StrCat("is incomplete: the stream ended after ",
-                                               pending_->content().size(), " of its ",
-                                               pending_->size(), " bytes"));
+  return Broken(pending_->path(),
+                absl::StrCat("is incomplete: the stream ended after ", pending_->content().size(),
+                             " of its ", pending_->size(), " bytes"));
 }
 
 absl::string_view TreeFileAssembler::pending_path() const {

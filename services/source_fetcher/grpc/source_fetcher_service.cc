@@ -50,12 +50,12 @@ grpc::Status SourceFetcherService::Resolve(grpc::ServerContext* context,
   ToProto(result->revision, response->mutable_revision());
   response->set_resolved_ref(result->resolved_ref);
   response->set_fetched(result->fetched);
-  static prometheus::Counter& fetched = MetricCounter(
-      "todoke_source_fetcher_resolves_total", "refs resolved, by whether the remote was fetched",
-      {{"fetched", "true"}});
-  static prometheus::Counter& cached = MetricCounter(
-      "todoke_source_fetcher_resolves_total", "refs resolved, by whether the remote was fetched",
-      {{"fetched", "false"}});
+  static prometheus::Counter& fetched =
+      MetricCounter("todoke_source_fetcher_resolves_total",
+                    "refs resolved, by whether the remote was fetched", {{"fetched", "true"}});
+  static prometheus::Counter& cached =
+      MetricCounter("todoke_source_fetcher_resolves_total",
+                    "refs resolved, by whether the remote was fetched", {{"fetched", "false"}});
   (result->fetched ? fetched : cached).Increment();
   return grpc::Status::OK;
 }

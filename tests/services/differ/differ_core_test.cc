@@ -2,13 +2,13 @@
 #include <string>
 #include <vector>
 
+#include "common/key_order.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/differ/core/compare.h"
 #include "services/differ/core/differ.h"
 #include "services/differ/core/field_set.h"
 #include "services/differ/core/json_pointer.h"
-#include "common/key_order.h"
 #include "services/differ/core/line_diff.h"
 #include "services/differ/core/normalize.h"
 #include "services/differ/core/quantity.h"
@@ -75,10 +75,12 @@ TEST(JsonPointerTest, ParsesAndUnescapes) {
 TEST(JsonPointerTest, RejectsInvalid) {
   auto missing_slash = ParseJsonPointer("spec/replicas");
   ASSERT_FALSE(missing_slash.ok());
-  EXPECT_THAT(std::string(missing_slash.status().message()), HasSubstr("must be empty or start with '/'"));
+  EXPECT_THAT(std::string(missing_slash.status().message()),
+              HasSubstr("must be empty or start with '/'"));
   auto bad_escape = ParseJsonPointer("/a~2b");
   ASSERT_FALSE(bad_escape.ok());
-  EXPECT_THAT(std::string(bad_escape.status().message()), HasSubstr("'~' must be followed by '0' or '1'"));
+  EXPECT_THAT(std::string(bad_escape.status().message()),
+              HasSubstr("'~' must be followed by '0' or '1'"));
 }
 
 TEST(JsonPointerTest, EscapesTokens) {
@@ -119,7 +121,8 @@ TEST(FieldSetTest, ParsesFieldsV1) {
   EXPECT_FALSE(labels.IsLeaf());
   EXPECT_TRUE(labels.Field("app").IsLeaf());
   EXPECT_TRUE(labels.Field("tier").empty());
-  const FieldSet containers = set->Field("spec").Field("template").Field("spec").Field("containers");
+  const FieldSet containers =
+      set->Field("spec").Field("template").Field("spec").Field("containers");
   ASSERT_FALSE(containers.empty());
   const FieldSet web = containers.Element(R"(k:{"name":"web"})");
   ASSERT_FALSE(web.empty());
@@ -204,7 +207,8 @@ TEST(CompareTest, FieldsDesiredDoesNotSetAreNotDrift) {
 }
 
 TEST(CompareTest, ChangedScalarIsReplace) {
-  CompareResult result = Compare(J(R"({"spec": {"replicas": 3}})"), J(R"({"spec": {"replicas": 2}})"));
+  CompareResult result =
+      Compare(J(R"({"spec": {"replicas": 3}})"), J(R"({"spec": {"replicas": 2}})"));
   EXPECT_FALSE(result.equal);
   EXPECT_EQ(result.patch, J(R"([{"op":"replace","path":"/spec/replicas","value":3}])"));
 }
@@ -225,7 +229,8 @@ TEST(CompareTest, NormalisedMetadataIsIgnored) {
 }
 
 TEST(CompareTest, ZeroValuesMatchAbsentFields) {
-  Json desired = J(R"({"spec": {"hostNetwork": false, "value": "", "labels": {}, "list": [], "n": null}})");
+  Json desired =
+      J(R"({"spec": {"hostNetwork": false, "value": "", "labels": {}, "list": [], "n": null}})");
   Json live = J(R"({"spec": {}})");
   EXPECT_TRUE(Compare(desired, live).equal);
   EXPECT_FALSE(Compare(J(R"({"spec": {"hostNetwork": true}})"), live).equal);
@@ -244,8 +249,10 @@ TEST(CompareTest, AssociativeListsPairByKey) {
 }
 
 TEST(CompareTest, AssociativeListPatchUsesLivePositions) {
-  Json desired = J(R"({"containers": [{"name": "b", "image": "b:2"}, {"name": "c", "image": "c:1"}]})");
-  Json live = J(R"({"containers": [{"name": "a", "image": "a:1"}, {"name": "b", "image": "b:1"}]})");
+  Json desired =
+      J(R"({"containers": [{"name": "b", "image": "b:2"}, {"name": "c", "image": "c:1"}]})");
+  Json live =
+      J(R"({"containers": [{"name": "a", "image": "a:1"}, {"name": "b", "image": "b:1"}]})");
   CompareResult result = Compare(desired, live);
   EXPECT_EQ(result.patch, J(R"([
     {"op":"replace","path":"/containers/1/image","value":"b:2"},
@@ -265,12 +272,15 @@ TEST(CompareTest, AtomicListsCompareByPosition) {
   EXPECT_FALSE(Compare(J(R"({"args": ["a"]})"), J(R"({"args": ["a", "b"]})")).equal);
   // Items of atomic lists get server defaults too: desired is a subset.
   EXPECT_TRUE(Compare(J(R"({"tolerations": [{"key": "k", "operator": "Exists"}]})"),
-                      J(R"({"tolerations": [{"key": "k", "operator": "Exists", "effect": ""}]})")).equal);
+                      J(R"({"tolerations": [{"key": "k", "operator": "Exists", "effect": ""}]})"))
+                  .equal);
 }
 
 TEST(CompareTest, ResourceQuantitiesCompareByValue) {
-  Json desired = J(R"({"resources": {"limits": {"cpu": 1, "memory": "1Gi"}, "requests": {"cpu": "0.5"}}})");
-  Json live = J(R"({"resources": {"limits": {"cpu": "1", "memory": "1024Mi"}, "requests": {"cpu": "500m"}}})");
+  Json desired =
+      J(R"({"resources": {"limits": {"cpu": 1, "memory": "1Gi"}, "requests": {"cpu": "0.5"}}})");
+  Json live = J(
+      R"({"resources": {"limits": {"cpu": "1", "memory": "1024Mi"}, "requests": {"cpu": "500m"}}})");
   EXPECT_TRUE(Compare(desired, live).equal);
   Json different = J(R"({"resources": {"limits": {"memory": "1G"}}})");
   EXPECT_FALSE(Compare(different, live).equal);
@@ -286,7 +296,8 @@ TEST(CompareTest, FieldsOwnedByApplierAndDroppedAreDrift) {
   ASSERT_TRUE(owned.ok());
   Json desired = J(R"({"metadata": {"labels": {"app": "web"}},
     "spec": {"containers": [{"name": "web", "env": [{"name": "NEW", "value": "1"}]}]}})");
-  Json live = J(R"({"metadata": {"labels": {"app": "web", "tier": "front", "added-by-kubectl": "x"}},
+  Json live =
+      J(R"({"metadata": {"labels": {"app": "web", "tier": "front", "added-by-kubectl": "x"}},
     "spec": {"containers": [{"name": "web", "env": [{"name": "OLD", "value": "0"}, {"name": "NEW", "value": "1"},
       {"name": "INJECTED", "value": "by-webhook"}]}]}})");
   CompareResult result = Compare(desired, live, &*owned);
@@ -299,17 +310,20 @@ TEST(CompareTest, FieldsOwnedByApplierAndDroppedAreDrift) {
 }
 
 TEST(CompareTest, OwnedFieldWholeSubtreeDroppedIsDrift) {
-  const Json owned_json = J(R"({"f:spec": {"f:strategy": {"f:rollingUpdate": {"f:maxSurge": {}}}}})");
+  const Json owned_json =
+      J(R"({"f:spec": {"f:strategy": {"f:rollingUpdate": {"f:maxSurge": {}}}}})");
   auto owned = FieldSet::Parse(N(owned_json));
   ASSERT_TRUE(owned.ok());
   Json desired = J(R"({"spec": {}})");
-  Json live = J(R"({"spec": {"strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 2, "maxUnavailable": "25%"}}}})");
+  Json live = J(
+      R"({"spec": {"strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 2, "maxUnavailable": "25%"}}}})");
   CompareResult result = Compare(desired, live, &*owned);
   EXPECT_EQ(result.patch, J(R"([{"op":"remove","path":"/spec/strategy/rollingUpdate/maxSurge"}])"));
 }
 
 TEST(CompareTest, FinalizersAreASet) {
-  const Json owned_json = J(R"({"f:metadata": {"f:finalizers": {".": {}, "v:\"a\"": {}, "v:\"b\"": {}}}})");
+  const Json owned_json =
+      J(R"({"f:metadata": {"f:finalizers": {".": {}, "v:\"a\"": {}, "v:\"b\"": {}}}})");
   auto owned = FieldSet::Parse(N(owned_json));
   ASSERT_TRUE(owned.ok());
   Json live = J(R"({"metadata": {"finalizers": ["controller/x", "b", "a"]}})");
@@ -325,8 +339,12 @@ TEST(CompareTest, IgnoredFieldsOfOtherManagersAreSkipped) {
   ASSERT_TRUE(hpa_fields.ok());
   CompareInputs inputs;
   inputs.ignored_fields = &*hpa_fields;
-  EXPECT_TRUE(CompareObjects(N(J(R"({"spec": {"replicas": 2}})")), N(J(R"({"spec": {"replicas": 7}})")), inputs).equal);
-  EXPECT_FALSE(CompareObjects(N(J(R"({"spec": {"paused": true}})")), N(J(R"({"spec": {"replicas": 7}})")), inputs).equal);
+  EXPECT_TRUE(CompareObjects(N(J(R"({"spec": {"replicas": 2}})")),
+                             N(J(R"({"spec": {"replicas": 7}})")), inputs)
+                  .equal);
+  EXPECT_FALSE(CompareObjects(N(J(R"({"spec": {"paused": true}})")),
+                              N(J(R"({"spec": {"replicas": 7}})")), inputs)
+                   .equal);
 }
 
 // Map fields are found by stepping through the sorted live keys when live has few keys beyond
@@ -352,10 +370,22 @@ TEST(CompareTest, SteppingAndSearchingKeysAgree) {
 }
 
 TEST(KeyOrderTest, SameOrderAsStringCompare) {
-  const std::vector<std::string> keys = {"", "a", "ab", "b", "app.kubernetes.io/name",
-                                         "app.kubernetes.io/name2", "app.kubernetes.io/part-of",
-                                         "app.kubernetes.io/nam", "f:a", "\xff", "\x7f", "A",
-                                         "abcdefgh", "abcdefghi", "abcdefgg", "abcdefgz1"};
+  const std::vector<std::string> keys = {"",
+                                         "a",
+                                         "ab",
+                                         "b",
+                                         "app.kubernetes.io/name",
+                                         "app.kubernetes.io/name2",
+                                         "app.kubernetes.io/part-of",
+                                         "app.kubernetes.io/nam",
+                                         "f:a",
+                                         "\xff",
+                                         "\x7f",
+                                         "A",
+                                         "abcdefgh",
+                                         "abcdefghi",
+                                         "abcdefgg",
+                                         "abcdefgz1"};
   auto sign = [](int value) { return (value > 0) - (value < 0); };
   for (const std::string& a : keys) {
     for (const std::string& b : keys) {
@@ -398,9 +428,11 @@ TEST(CompareTest, DuplicateMergeKeysFallBackToPositions) {
 // Secrets
 
 TEST(NormalizeTest, StringDataBecomesBase64Data) {
-  Json secret = J(R"({"apiVersion": "v1", "kind": "Secret", "data": {"a": "eA=="}, "stringData": {"b": "hello", "a": "y"}})");
+  Json secret = J(
+      R"({"apiVersion": "v1", "kind": "Secret", "data": {"a": "eA=="}, "stringData": {"b": "hello", "a": "y"}})");
   NormalizeSecretStringData(secret);
-  EXPECT_EQ(secret, J(R"({"apiVersion": "v1", "kind": "Secret", "data": {"a": "eQ==", "b": "aGVsbG8="}})"));
+  EXPECT_EQ(secret,
+            J(R"({"apiVersion": "v1", "kind": "Secret", "data": {"a": "eQ==", "b": "aGVsbG8="}})"));
 }
 
 TEST(NormalizeTest, MasksAreStableAndDistinct) {
@@ -426,7 +458,8 @@ Json Deployment(const std::string& name, int replicas, const std::string& ns = "
 }
 
 TEST(DiffTest, StatusesAndSummary) {
-  std::vector<Json> desired = {Deployment("same", 1), Deployment("changed", 3), Deployment("new", 1)};
+  std::vector<Json> desired = {Deployment("same", 1), Deployment("changed", 3),
+                               Deployment("new", 1)};
   std::vector<Json> live = {Deployment("changed", 2), Deployment("same", 1), Deployment("old", 1)};
   DiffResult result = Diff(desired, live);
   ASSERT_EQ(result.objects.size(), 4u);
@@ -435,9 +468,11 @@ TEST(DiffTest, StatusesAndSummary) {
   EXPECT_EQ(result.objects[0].json_patch, "[]");
   EXPECT_EQ(result.objects[0].unified_diff, "");
   EXPECT_EQ(result.objects[1].status, SyncStatus::kOutOfSync);
-  EXPECT_EQ(result.objects[1].json_patch, R"([{"op":"replace","path":"/spec/replicas","value":3}])");
+  EXPECT_EQ(result.objects[1].json_patch,
+            R"([{"op":"replace","path":"/spec/replicas","value":3}])");
   EXPECT_THAT(result.objects[1].unified_diff, HasSubstr("-  replicas: 2\n+  replicas: 3\n"));
-  EXPECT_THAT(result.objects[1].unified_diff, HasSubstr("--- live/apps.v1.Deployment.prod.changed\n"));
+  EXPECT_THAT(result.objects[1].unified_diff,
+              HasSubstr("--- live/apps.v1.Deployment.prod.changed\n"));
   EXPECT_EQ(result.objects[2].status, SyncStatus::kMissing);
   EXPECT_THAT(result.objects[2].json_patch, HasSubstr(R"("op":"add","path":"")"));
   EXPECT_THAT(result.objects[2].unified_diff, HasSubstr("+  replicas: 1\n"));
@@ -479,8 +514,9 @@ TEST(DiffTest, BadInputGivesPerObjectErrors) {
   Json no_kind = J(R"({"apiVersion": "v1", "metadata": {"name": "x"}})");
   Json no_name = J(R"({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}})");
   Json no_api_version = J(R"({"kind": "ConfigMap", "metadata": {"name": "y"}})");
-  std::vector<Json> desired = {no_kind, Deployment("dup", 1), Deployment("ok", 1), Deployment("dup", 2),
-                               no_name, no_api_version, Json("not an object")};
+  std::vector<Json> desired = {
+      no_kind, Deployment("dup", 1), Deployment("ok", 1),  Deployment("dup", 2),
+      no_name, no_api_version,       Json("not an object")};
   std::vector<Json> live = {Deployment("dup", 1), Deployment("ok", 2)};
   DiffResult result = Diff(desired, live);
   ASSERT_EQ(result.objects.size(), 7u);
@@ -488,7 +524,9 @@ TEST(DiffTest, BadInputGivesPerObjectErrors) {
   EXPECT_THAT(result.objects[0].error, HasSubstr("desired object #0"));
   EXPECT_THAT(result.objects[0].error, HasSubstr("has no kind"));
   EXPECT_EQ(result.objects[1].status, SyncStatus::kUnknown);
-  EXPECT_THAT(result.objects[1].error, HasSubstr("duplicate desired object Deployment.apps dup -n prod (desired objects #1, #3)"));
+  EXPECT_THAT(
+      result.objects[1].error,
+      HasSubstr("duplicate desired object Deployment.apps dup -n prod (desired objects #1, #3)"));
   EXPECT_EQ(result.objects[2].status, SyncStatus::kOutOfSync);  // the rest is still compared
   EXPECT_EQ(result.objects[3].status, SyncStatus::kUnknown);
   EXPECT_THAT(result.objects[4].error, HasSubstr("has no metadata.name"));
@@ -497,7 +535,8 @@ TEST(DiffTest, BadInputGivesPerObjectErrors) {
   EXPECT_THAT(result.objects[6].error, HasSubstr("not a mapping"));
   EXPECT_EQ(result.summary.unknown, 6u);
   EXPECT_EQ(result.summary.out_of_sync, 1u);
-  EXPECT_EQ(result.summary.extraneous, 0u);  // the duplicated key's live object is not a prune candidate
+  EXPECT_EQ(result.summary.extraneous,
+            0u);  // the duplicated key's live object is not a prune candidate
   EXPECT_EQ(result.summary.status, SyncStatus::kOutOfSync);
 }
 
@@ -510,8 +549,9 @@ TEST(DiffTest, DuplicateLiveObjects) {
 }
 
 TEST(DiffTest, InvalidJsonText) {
-  DiffResult result = DiffJsonText({R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}})", "{broken"},
-                                   {R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}})"});
+  DiffResult result =
+      DiffJsonText({R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}})", "{broken"},
+                   {R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}})"});
   ASSERT_EQ(result.objects.size(), 2u);
   EXPECT_EQ(result.objects[0].status, SyncStatus::kSynced);
   EXPECT_EQ(result.objects[1].status, SyncStatus::kUnknown);
@@ -520,20 +560,23 @@ TEST(DiffTest, InvalidJsonText) {
 
 TEST(DiffTest, InvalidIgnoreRuleFailsOnlyMatchingObjects) {
   DiffOptions options;
-  options.ignore_differences.push_back({.kind = "Deployment", .name = "a", .json_pointers = {"spec/replicas"}});
+  options.ignore_differences.push_back(
+      {.kind = "Deployment", .name = "a", .json_pointers = {"spec/replicas"}});
   options.ignore_differences.push_back({.kind = "ConfigMap"});  // ignores nothing
-  DiffResult result = Diff({Deployment("a", 2), Deployment("b", 2)}, {Deployment("a", 1), Deployment("b", 1)}, options);
+  DiffResult result = Diff({Deployment("a", 2), Deployment("b", 2)},
+                           {Deployment("a", 1), Deployment("b", 1)}, options);
   EXPECT_EQ(result.objects[0].status, SyncStatus::kUnknown);
   EXPECT_EQ(result.objects[0].error,
-            "ignoreDifferences[0]: invalid JSON pointer \"spec/replicas\": must be empty or start with '/'");
+            "ignoreDifferences[0]: invalid JSON pointer \"spec/replicas\": must be empty or start "
+            "with '/'");
   EXPECT_EQ(result.objects[1].status, SyncStatus::kOutOfSync);
   EXPECT_FALSE(ValidateIgnoreRule(options.ignore_differences[1]).ok());
 }
 
 TEST(DiffTest, IgnoreRulesByPointerAndScope) {
   DiffOptions options;
-  options.ignore_differences.push_back({.group = "apps", .kind = "Deployment", .ns = "prod",
-                                        .json_pointers = {"/spec/replicas"}});
+  options.ignore_differences.push_back(
+      {.group = "apps", .kind = "Deployment", .ns = "prod", .json_pointers = {"/spec/replicas"}});
   DiffResult result = Diff({Deployment("a", 2), Deployment("b", 2, "dev")},
                            {Deployment("a", 1), Deployment("b", 1, "dev")}, options);
   EXPECT_EQ(result.objects[0].status, SyncStatus::kSynced);
@@ -543,8 +586,10 @@ TEST(DiffTest, IgnoreRulesByPointerAndScope) {
 TEST(DiffTest, DefaultNamespacePairs) {
   DiffOptions options;
   options.default_namespace = "prod";
-  Json cluster_cr = J(R"({"apiVersion": "example.com/v1", "kind": "ClusterThing", "metadata": {"name": "c"}})");
-  DiffResult result = Diff({Deployment("a", 1, ""), cluster_cr}, {Deployment("a", 1), cluster_cr}, options);
+  Json cluster_cr =
+      J(R"({"apiVersion": "example.com/v1", "kind": "ClusterThing", "metadata": {"name": "c"}})");
+  DiffResult result =
+      Diff({Deployment("a", 1, ""), cluster_cr}, {Deployment("a", 1), cluster_cr}, options);
   ASSERT_EQ(result.objects.size(), 2u);
   EXPECT_EQ(result.objects[0].status, SyncStatus::kSynced);
   EXPECT_EQ(result.objects[0].key.ns, "prod");
@@ -552,9 +597,11 @@ TEST(DiffTest, DefaultNamespacePairs) {
 }
 
 TEST(DiffTest, SecretValuesNeverLeak) {
-  Json desired = J(R"({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "prod"},
+  Json desired =
+      J(R"({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "prod"},
     "stringData": {"password": "hunter2-new", "user": "admin"}})");
-  Json live = J(R"({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "prod",
+  Json live =
+      J(R"({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "prod",
     "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{\"stringData\":{\"password\":\"hunter2-old\"}}"}},
     "type": "Opaque", "data": {"password": "aHVudGVyMi1vbGQ=", "user": "YWRtaW4="}})");
   DiffResult result = Diff({desired}, {live});
@@ -635,7 +682,8 @@ TEST(DiffTest, SecretValuesOfEveryShapeNeverLeak) {
 }
 
 TEST(DiffTest, DiffFileNameLikeKubectl) {
-  EXPECT_EQ(DiffFileName({"apps", "v1", "Deployment", "prod", "web"}), "apps.v1.Deployment.prod.web");
+  EXPECT_EQ(DiffFileName({"apps", "v1", "Deployment", "prod", "web"}),
+            "apps.v1.Deployment.prod.web");
   EXPECT_EQ(DiffFileName({"", "v1", "Namespace", "", "prod"}), "v1.Namespace.prod");
 }
 

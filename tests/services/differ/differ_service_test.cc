@@ -3,9 +3,9 @@
 
 #include "common/grpc_client.h"
 #include "common/grpc_server.h"
-#include "services/differ/core/differ.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/differ/core/differ.h"
 
 namespace todoke::differ {
 namespace {
@@ -46,7 +46,8 @@ constexpr char kLiveDrifted[] =
 TEST_F(DifferServiceTest, DiffReportsDriftMissingAndBadObjects) {
   v1::DiffRequest request;
   *request.add_desired() = Object(kDesired);
-  *request.add_desired() = Object(R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"prod"}})");
+  *request.add_desired() = Object(
+      R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"prod"}})");
   *request.add_desired() = Object("{not json");
   *request.add_live() = Object(kLiveDrifted);
   v1::DiffResponse response;

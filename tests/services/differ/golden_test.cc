@@ -83,7 +83,8 @@ DiffOptions ReadOptions(const Json& options_yaml) {
 
 std::vector<std::string> GoldenCases() {
   std::vector<std::string> cases;
-  std::error_code error;  // run from elsewhere than the repository root: no cases, and a failure below
+  std::error_code
+      error;  // run from elsewhere than the repository root: no cases, and a failure below
   for (const auto& entry : std::filesystem::directory_iterator(kTestdata, error)) {
     if (entry.is_directory()) cases.push_back(entry.path().filename().string());
   }
@@ -178,9 +179,9 @@ TEST_P(GoldenTest, MatchesExpected) {
     std::vector<std::string> desired_texts, live_texts;
     for (const Json& object : desired) desired_texts.push_back(ReversedKeysJson(object));
     for (const Json& object : live) live_texts.push_back(ReversedKeysJson(object));
-    const DiffResult from_text = DiffJsonText(
-        std::vector<std::string_view>(desired_texts.begin(), desired_texts.end()),
-        std::vector<std::string_view>(live_texts.begin(), live_texts.end()), options);
+    const DiffResult from_text =
+        DiffJsonText(std::vector<std::string_view>(desired_texts.begin(), desired_texts.end()),
+                     std::vector<std::string_view>(live_texts.begin(), live_texts.end()), options);
     ASSERT_EQ(from_text.objects.size(), result.objects.size());
     for (size_t i = 0; i < result.objects.size(); ++i) {
       SCOPED_TRACE("from text, object #" + std::to_string(i));

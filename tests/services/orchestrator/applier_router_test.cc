@@ -1,8 +1,8 @@
 #include "services/orchestrator/grpc/applier_router.h"
 
-#include <map>
-
 #include <grpcpp/grpcpp.h>
+
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -40,9 +40,8 @@ TEST(ApplierRouterTest, ResolvesAListAndANameAndRoutesThroughOneStubPerReplica) 
       "dns:///applier.example:7500",
       [&](const std::string& address) -> absl::StatusOr<std::shared_ptr<ApplierRouter::Stub>> {
         made[address]++;
-        return std::shared_ptr<ApplierRouter::Stub>(
-            applier::v1::Applier::NewStub(grpc::CreateChannel(address,
-                                                              grpc::InsecureChannelCredentials())));
+        return std::shared_ptr<ApplierRouter::Stub>(applier::v1::Applier::NewStub(
+            grpc::CreateChannel(address, grpc::InsecureChannelCredentials())));
       },
       [](const std::string& name) -> absl::StatusOr<std::vector<std::string>> {
         EXPECT_EQ(name, "applier.example:7500");

@@ -525,8 +525,7 @@ TEST_F(ControllerTest, ASyncInProgressDoesNotBlockARefreshOfAnotherApp) {
 
   absl::Time asked = absl::Now();
   absl::Status refreshed = controller_->RefreshAndWait("other", asked + absl::Seconds(5));
-  EXPECT_TRUE(refreshed.ok()) << "a running sync held up the refresh of another app: "
-                              << refreshed;
+  EXPECT_TRUE(refreshed.ok()) << "a running sync held up the refresh of another app: " << refreshed;
   auto other = store_->Get("other");
   ASSERT_TRUE(other.ok());
   EXPECT_EQ(other->status().sync(), types::v1::SYNC_STATUS_OUT_OF_SYNC);
@@ -545,7 +544,8 @@ TEST_F(ControllerTest, ASyncInProgressDoesNotBlockARefreshOfAnotherApp) {
     EXPECT_TRUE(WaitUntil([&] {
       auto app = store_->Get(name);
       return app.ok() && app->status().sync() == types::v1::SYNC_STATUS_SYNCED;
-    })) << name << " never synced";
+    })) << name
+        << " never synced";
   }
   ASSERT_TRUE(Idle());
   EXPECT_EQ(fakes_.apply->apply_calls(), 2) << "one sync per automated app";

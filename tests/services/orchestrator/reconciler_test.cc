@@ -19,9 +19,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/json_parse.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "common/json_parse.h"
 #include "services/orchestrator/core/store/sqlite_application_store.h"
 #include "tests/services/orchestrator/fake_stages.h"
 
@@ -927,7 +927,8 @@ TEST_F(ReconcilerTest, FieldsOfIgnoredManagersKeepTheirLiveValuesWhenApplied) {
   EXPECT_EQ(applied["metadata"]["name"], "web");
   EXPECT_EQ(applied["metadata"]["namespace"], "prod");
   EXPECT_EQ(applied["spec"]["template"]["spec"]["containers"][0]["image"], "nginx:1");
-  EXPECT_EQ(applied["spec"]["template"]["spec"]["containers"][1], Json::parse(R"({"name":"proxy"})"))
+  EXPECT_EQ(applied["spec"]["template"]["spec"]["containers"][1],
+            Json::parse(R"({"name":"proxy"})"))
       << applied.dump();
 
   // A json pointer still carries the live value (no other owner is known for it).
@@ -1000,7 +1001,8 @@ TEST_F(ReconcilerTest, AppsBehindAHungResolveGiveTheirWorkerBackAndNameTheReposi
     first = Pass("app0");
     first_done = true;
   });
-  for (int i = 0; i < 500 && fakes_.source->calls() == 0; ++i) absl::SleepFor(absl::Milliseconds(10));
+  for (int i = 0; i < 500 && fakes_.source->calls() == 0; ++i)
+    absl::SleepFor(absl::Milliseconds(10));
   ASSERT_EQ(fakes_.source->calls(), 1);
 
   ReconcileOutcome second = Pass("app1");
@@ -1039,7 +1041,8 @@ TEST_F(ReconcilerTest, AFailedSharedResolveIsTheAnswerForTheAppsThatWaitedForIt)
   fakes_.source->Hang();
   ReconcileOutcome first;
   std::thread hung([&] { first = Pass("app0"); });
-  for (int i = 0; i < 500 && fakes_.source->calls() == 0; ++i) absl::SleepFor(absl::Milliseconds(10));
+  for (int i = 0; i < 500 && fakes_.source->calls() == 0; ++i)
+    absl::SleepFor(absl::Milliseconds(10));
   ReconcileOutcome second = Pass("app1");
   hung.join();
   EXPECT_TRUE(absl::IsDeadlineExceeded(first.status)) << first.status;

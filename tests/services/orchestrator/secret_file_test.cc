@@ -25,8 +25,7 @@ std::string RepoPath(const std::string& relative) {
 class SecretFileTest : public ::testing::Test {
  protected:
   std::string Write(const std::string& content) {
-    const std::string path =
-        absl::StrCat(testing::TempDir(), "/secret-", getpid(), "-", ++count_);
+    const std::string path = absl::StrCat(testing::TempDir(), "/secret-", getpid(), "-", ++count_);
     std::ofstream(path) << content;
     return path;
   }

@@ -42,8 +42,8 @@ TEST(DirectoryTest, ReadsManifestFilesInWalkOrder) {
 TEST(DirectoryTest, FolderSortsUnderItsBareName) {
   // filepath.Walk order: by name, a folder under its bare name: "a" < "a-b.yaml" < "a.yaml".
   MemoryFileSource files(std::vector<TreeFileEntry>{{"app/a/x.yaml", Config("in-a")},
-                          {"app/a.yaml", Config("a-file")},
-                          {"app/a-b.yaml", Config("a-b")}});
+                                                    {"app/a.yaml", Config("a-file")},
+                                                    {"app/a-b.yaml", Config("a-b")}});
   DirectoryOptions recurse;
   recurse.recurse = true;
   absl::StatusOr<std::vector<Json>> objects = RenderDirectory(files, "app", recurse);
@@ -81,18 +81,19 @@ TEST(DirectoryTest, SkipsNonKubernetesYaml) {
 }
 
 TEST(DirectoryTest, BrokenManifestIsAnErrorWithPosition) {
-  MemoryFileSource files(std::vector<TreeFileEntry>{{"app/bad.yaml",
-                           "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  labels: [a\n"}});
+  MemoryFileSource files(std::vector<TreeFileEntry>{
+      {"app/bad.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  labels: [a\n"}});
   absl::StatusOr<std::vector<Json>> objects = RenderDirectory(files, "app");
   ASSERT_FALSE(objects.ok());
   EXPECT_EQ(objects.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(objects.status().message()), HasSubstr("app/bad.yaml:"));
-  EXPECT_THAT(std::string(objects.status().message()), ::testing::ContainsRegex("app/bad.yaml:[0-9]+:[0-9]+"));
+  EXPECT_THAT(std::string(objects.status().message()),
+              ::testing::ContainsRegex("app/bad.yaml:[0-9]+:[0-9]+"));
 }
 
 TEST(DirectoryTest, BrokenJsonManifestIsAnErrorWithPosition) {
-  MemoryFileSource files(std::vector<TreeFileEntry>{{"app/bad.json",
-                           "{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\",\n \"metadata\": {]}"}});
+  MemoryFileSource files(std::vector<TreeFileEntry>{
+      {"app/bad.json", "{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\",\n \"metadata\": {]}"}});
   absl::StatusOr<std::vector<Json>> objects = RenderDirectory(files, "app");
   ASSERT_FALSE(objects.ok());
   EXPECT_THAT(std::string(objects.status().message()), HasSubstr("app/bad.json:2:"));
@@ -107,15 +108,17 @@ TEST(DirectoryTest, JsonThatIsNotAManifestIsSkipped) {
 }
 
 TEST(DirectoryTest, MixedObjectsAndNonObjectsIsAnError) {
-  MemoryFileSource files(std::vector<TreeFileEntry>{{"app/mixed.yaml", Config("x") + "---\njust: data\n"}});
+  MemoryFileSource files(
+      std::vector<TreeFileEntry>{{"app/mixed.yaml", Config("x") + "---\njust: data\n"}});
   EXPECT_FALSE(RenderDirectory(files, "app").ok());
 }
 
 TEST(DirectoryTest, IncludeAndExclude) {
-  MemoryFileSource files(std::vector<TreeFileEntry>{{"app/a.yaml", Config("a")},
-                          {"app/b.yaml", Config("b")},
-                          {"app/c.json", R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":"c"}})"},
-                          {"app/sub/d.yaml", Config("d")}});
+  MemoryFileSource files(std::vector<TreeFileEntry>{
+      {"app/a.yaml", Config("a")},
+      {"app/b.yaml", Config("b")},
+      {"app/c.json", R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":"c"}})"},
+      {"app/sub/d.yaml", Config("d")}});
   DirectoryOptions options;
   options.recurse = true;
   options.include = "*.yaml";

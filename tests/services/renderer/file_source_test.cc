@@ -26,8 +26,7 @@ TEST(ResolveRepoPathTest, RefusesEscapesAndAbsolutePaths) {
   absl::StatusOr<std::string> escaped = ResolveRepoPath("apps", "../../etc/passwd");
   EXPECT_EQ(escaped.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(escaped.status().message()), HasSubstr("outside the repository root"));
-  EXPECT_EQ(ResolveRepoPath("", "/etc/passwd").status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ResolveRepoPath("", "/etc/passwd").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(ParentPathTest, Parents) {
@@ -43,8 +42,8 @@ TEST(GitBlobIdTest, MatchesGit) {
 
 TEST(MemoryFileSourceTest, ListsReadsAndRecords) {
   MemoryFileSource files(std::vector<TreeFileEntry>{{"apps/web/a.yaml", "a", "blob-a"},
-                          {"apps/web/sub/b.yaml", "b", ""},
-                          {"README.md", "hi", "blob-r"}});
+                                                    {"apps/web/sub/b.yaml", "b", ""},
+                                                    {"README.md", "hi", "blob-r"}});
   EXPECT_TRUE(files.IsDirectory(""));
   EXPECT_TRUE(files.IsDirectory("apps/web/sub"));
   EXPECT_FALSE(files.IsDirectory("apps/web/a.yaml"));
@@ -55,13 +54,15 @@ TEST(MemoryFileSourceTest, ListsReadsAndRecords) {
   EXPECT_EQ(*files.ReadFile("apps/web/a.yaml"), "a");
   EXPECT_EQ(files.ReadFileWithId("apps/web/sub/b.yaml")->blob_id, GitBlobId("b"));
   EXPECT_EQ(files.ReadFile("apps/web").status().code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(files.FilesRead(),
-              ElementsAre(std::pair<std::string, std::string>("apps/web/a.yaml", "blob-a"),
-                          std::pair<std::string, std::string>("apps/web/sub/b.yaml", GitBlobId("b"))));
+  EXPECT_THAT(
+      files.FilesRead(),
+      ElementsAre(std::pair<std::string, std::string>("apps/web/a.yaml", "blob-a"),
+                  std::pair<std::string, std::string>("apps/web/sub/b.yaml", GitBlobId("b"))));
 }
 
 TEST(RecordingFileSourceTest, ObservationsReplayAgainstAnotherTree) {
-  MemoryFileSource before(std::vector<TreeFileEntry>{{"app/a.yaml", "a", "1"}, {"other/x", "x", "9"}});
+  MemoryFileSource before(
+      std::vector<TreeFileEntry>{{"app/a.yaml", "a", "1"}, {"other/x", "x", "9"}});
   RecordingFileSource recorder(before);
   ASSERT_TRUE(recorder.ReadFile("app/a.yaml").ok());
   EXPECT_FALSE(recorder.IsFile("app/kustomization.yaml"));
@@ -69,7 +70,8 @@ TEST(RecordingFileSourceTest, ObservationsReplayAgainstAnotherTree) {
   std::vector<Observation> observations = recorder.Observations();
   EXPECT_EQ(observations.size(), 3u);
 
-  MemoryFileSource unrelated_change(std::vector<TreeFileEntry>{{"app/a.yaml", "a", "1"}, {"other/x", "y", "10"}});
+  MemoryFileSource unrelated_change(
+      std::vector<TreeFileEntry>{{"app/a.yaml", "a", "1"}, {"other/x", "y", "10"}});
   EXPECT_TRUE(ObservationsHold(unrelated_change, observations));
   MemoryFileSource content_change(std::vector<TreeFileEntry>{{"app/a.yaml", "A", "2"}});
   EXPECT_FALSE(ObservationsHold(content_change, observations));

@@ -29,8 +29,8 @@ TEST(GlobTest, Braces) {
   EXPECT_FALSE(GlobMatch("a{b,c{d,e}}f", "acf"));
   EXPECT_TRUE(GlobMatch("x{}y", "xy"));
   EXPECT_TRUE(GlobMatch("{a,}b", "b"));
-  EXPECT_TRUE(GlobMatch("{a", "{a"));     // an unclosed brace is a literal
-  EXPECT_TRUE(GlobMatch("a}b", "a}b"));   // so is a lone closing one
+  EXPECT_TRUE(GlobMatch("{a", "{a"));    // an unclosed brace is a literal
+  EXPECT_TRUE(GlobMatch("a}b", "a}b"));  // so is a lone closing one
   EXPECT_TRUE(GlobMatch("\\{a,b}", "{a,b}"));
   EXPECT_TRUE(GlobMatch("{*.yaml,[0-9]?}", "42"));
   EXPECT_TRUE(GlobMatch("*{.yaml,.yml}", "deep/x.yml"));

@@ -68,9 +68,10 @@ plugins:
 )";
 
 MemoryFileSource AppFiles() {
-  return MemoryFileSource(std::vector<TreeFileEntry>{{"charts/web/Chart.yaml", "name: web\n"},
-                           {"charts/web/sub/values.yaml", "replicas: 2\n"},
-                           {"charts/other/x.yaml", "x\n"}});
+  return MemoryFileSource(
+      std::vector<TreeFileEntry>{{"charts/web/Chart.yaml", "name: web\n"},
+                                 {"charts/web/sub/values.yaml", "replicas: 2\n"},
+                                 {"charts/other/x.yaml", "x\n"}});
 }
 
 TEST(PluginConfigTest, Parses) {
@@ -102,7 +103,8 @@ TEST(PluginConfigTest, ArgumentsAreRefusedUnlessAllowed) {
 TEST(PluginConfigTest, Errors) {
   EXPECT_FALSE(ParsePluginConfig("plugins: [{name: x}]").ok());
   EXPECT_FALSE(ParsePluginConfig("plugins: [{command: [a]}]").ok());
-  EXPECT_FALSE(ParsePluginConfig("plugins: [{name: x, command: [a]}, {name: x, command: [b]}]").ok());
+  EXPECT_FALSE(
+      ParsePluginConfig("plugins: [{name: x, command: [a]}, {name: x, command: [b]}]").ok());
   EXPECT_FALSE(ParsePluginConfig("plugins: [{name: x, command: [a], timeout: soon}]").ok());
   EXPECT_EQ(LoadPluginConfig("/nonexistent/plugins.yaml").status().code(),
             absl::StatusCode::kNotFound);

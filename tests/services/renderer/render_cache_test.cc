@@ -30,13 +30,15 @@ class RenderCacheTest : public ::testing::Test {
 
 TEST_F(RenderCacheTest, SameInputsAtANewCommitHit) {
   CachingRenderer cache(renderer_);
-  MemoryFileSource commit1(std::vector<TreeFileEntry>{{"app/a.yaml", Config("a"), "blob-a"}, {"other/x.yaml", "x", "x1"}});
+  MemoryFileSource commit1(std::vector<TreeFileEntry>{{"app/a.yaml", Config("a"), "blob-a"},
+                                                      {"other/x.yaml", "x", "x1"}});
   absl::StatusOr<CachingRenderer::Output> first = cache.Render("repo", commit1, "app", {});
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_FALSE(first->cache_hit);
 
   // A commit that changes only another folder.
-  CountingSource commit2(std::vector<TreeFileEntry>{{"app/a.yaml", Config("a"), "blob-a"}, {"other/x.yaml", "y", "x2"}});
+  CountingSource commit2(std::vector<TreeFileEntry>{{"app/a.yaml", Config("a"), "blob-a"},
+                                                    {"other/x.yaml", "y", "x2"}});
   absl::StatusOr<CachingRenderer::Output> second = cache.Render("repo", commit2, "app", {});
   ASSERT_TRUE(second.ok());
   EXPECT_TRUE(second->cache_hit);
@@ -49,7 +51,8 @@ TEST_F(RenderCacheTest, ChangedInputsMiss) {
   CachingRenderer cache(renderer_);
   MemoryFileSource v1(std::vector<TreeFileEntry>{{"app/a.yaml", Config("a"), "1"}});
   MemoryFileSource v2(std::vector<TreeFileEntry>{{"app/a.yaml", Config("b"), "2"}});
-  MemoryFileSource added(std::vector<TreeFileEntry>{{"app/a.yaml", Config("a"), "1"}, {"app/new.yaml", Config("n"), "3"}});
+  MemoryFileSource added(std::vector<TreeFileEntry>{{"app/a.yaml", Config("a"), "1"},
+                                                    {"app/new.yaml", Config("n"), "3"}});
   ASSERT_TRUE(cache.Render("repo", v1, "app", {}).ok());
   absl::StatusOr<CachingRenderer::Output> changed = cache.Render("repo", v2, "app", {});
   ASSERT_TRUE(changed.ok());
@@ -82,8 +85,8 @@ TEST_F(RenderCacheTest, BoundedLru) {
   RenderCacheOptions options;
   options.max_entries = 2;
   CachingRenderer cache(renderer_, options);
-  MemoryFileSource files(std::vector<TreeFileEntry>{{"a/x.yaml", Config("a")}, {"b/x.yaml", Config("b")},
-                          {"c/x.yaml", Config("c")}});
+  MemoryFileSource files(std::vector<TreeFileEntry>{
+      {"a/x.yaml", Config("a")}, {"b/x.yaml", Config("b")}, {"c/x.yaml", Config("c")}});
   ASSERT_TRUE(cache.Render("r", files, "a", {}).ok());
   ASSERT_TRUE(cache.Render("r", files, "b", {}).ok());
   EXPECT_TRUE(cache.Render("r", files, "a", {})->cache_hit);  // a is now most recent
@@ -95,7 +98,8 @@ TEST_F(RenderCacheTest, BoundedLru) {
 
 TEST_F(RenderCacheTest, ErrorsAreNotCached) {
   CachingRenderer cache(renderer_);
-  MemoryFileSource files(std::vector<TreeFileEntry>{{"app/a.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  x: [\n"}});
+  MemoryFileSource files(std::vector<TreeFileEntry>{
+      {"app/a.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  x: [\n"}});
   EXPECT_FALSE(cache.Render("r", files, "app", {}).ok());
   EXPECT_EQ(cache.Stats().entries, 0u);
 }

@@ -18,7 +18,8 @@ std::string Config(const std::string& name) {
 }
 
 TEST(RenderTest, AutoDetectsDirectory) {
-  MemoryFileSource files(std::vector<TreeFileEntry>{{"app/a.yaml", Config("a")}, {"app/b.yaml", Config("b")}});
+  MemoryFileSource files(
+      std::vector<TreeFileEntry>{{"app/a.yaml", Config("a")}, {"app/b.yaml", Config("b")}});
   absl::StatusOr<RenderResult> result = Render(files, "app");
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->mode, RenderMode::kDirectory);
@@ -50,21 +51,22 @@ TEST(RenderTest, AutoDetectsKustomize) {
   EXPECT_EQ(result->keys[0].name, "prod-settings");
   std::vector<std::string> paths;
   for (const InputFile& input : result->inputs) paths.push_back(input.path);
-  EXPECT_THAT(paths, ElementsAre("app/kustomization.yaml", "base/cm.yaml",
-                                 "base/kustomization.yaml"));
+  EXPECT_THAT(paths,
+              ElementsAre("app/kustomization.yaml", "base/cm.yaml", "base/kustomization.yaml"));
 }
 
 TEST(RenderTest, SeveralKustomizationFilesAreAnError) {
   MemoryFileSource files(std::vector<TreeFileEntry>{{"app/kustomization.yaml", "resources: []\n"},
-                          {"app/kustomization.yml", "resources: []\n"}});
+                                                    {"app/kustomization.yml", "resources: []\n"}});
   absl::StatusOr<RenderResult> result = Render(files, "app");
   ASSERT_FALSE(result.ok());
   EXPECT_THAT(std::string(result.status().message()), HasSubstr("kustomization"));
 }
 
 TEST(RenderTest, ForcedDirectoryModeIgnoresKustomization) {
-  MemoryFileSource files(std::vector<TreeFileEntry>{{"app/kustomization.yaml", "resources: [a.yaml]\nnamePrefix: p-\n"},
-                          {"app/a.yaml", Config("a")}});
+  MemoryFileSource files(std::vector<TreeFileEntry>{
+      {"app/kustomization.yaml", "resources: [a.yaml]\nnamePrefix: p-\n"},
+      {"app/a.yaml", Config("a")}});
   RenderOptions options;
   options.mode = RenderMode::kDirectory;
   absl::StatusOr<RenderResult> result = Render(files, "app", options);
@@ -87,16 +89,20 @@ TEST(RenderTest, Substitutes) {
 }
 
 TEST(RenderTest, DigestFollowsContentAndOrder) {
-  MemoryFileSource one(std::vector<TreeFileEntry>{{"app/a.yaml", Config("a")}, {"app/b.yaml", Config("b")}});
-  MemoryFileSource same(std::vector<TreeFileEntry>{{"app/a.yaml", "kind: ConfigMap\napiVersion: v1\nmetadata: {name: a}\n"},
-                         {"app/b.yaml", Config("b")}});
-  MemoryFileSource swapped(std::vector<TreeFileEntry>{{"app/a.yaml", Config("b")}, {"app/b.yaml", Config("a")}});
+  MemoryFileSource one(
+      std::vector<TreeFileEntry>{{"app/a.yaml", Config("a")}, {"app/b.yaml", Config("b")}});
+  MemoryFileSource same(std::vector<TreeFileEntry>{
+      {"app/a.yaml", "kind: ConfigMap\napiVersion: v1\nmetadata: {name: a}\n"},
+      {"app/b.yaml", Config("b")}});
+  MemoryFileSource swapped(
+      std::vector<TreeFileEntry>{{"app/a.yaml", Config("b")}, {"app/b.yaml", Config("a")}});
   EXPECT_EQ(Render(one, "app")->digest, Render(same, "app")->digest);
   EXPECT_NE(Render(one, "app")->digest, Render(swapped, "app")->digest);
 }
 
 TEST(RenderTest, ObjectWithoutNameIsAnError) {
-  MemoryFileSource files(std::vector<TreeFileEntry>{{"app/a.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n"}});
+  MemoryFileSource files(std::vector<TreeFileEntry>{
+      {"app/a.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n"}});
   absl::StatusOr<RenderResult> result = Render(files, "app");
   EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(result.status().message()), HasSubstr("metadata.name"));
@@ -196,8 +202,8 @@ TEST(RenderBudgetTest, FilesReadCountAgainstTheByteBudget) {
   std::vector<TreeFileEntry> entries;
   for (int i = 0; i < 20; ++i) {
     entries.push_back({absl::StrFormat("app/f-%02d.yaml", i),
-                       absl::StrCat(Config(absl::StrCat("cm-", i)), "data:\n  v: ",
-                                    std::string(1000, 'x'), "\n")});
+                       absl::StrCat(Config(absl::StrCat("cm-", i)),
+                                    "data:\n  v: ", std::string(1000, 'x'), "\n")});
   }
   MemoryFileSource files(entries);
   Budget budget(BudgetLimits{1'000'000, 10'000});
@@ -205,14 +211,17 @@ TEST(RenderBudgetTest, FilesReadCountAgainstTheByteBudget) {
   options.budget = &budget;
   absl::StatusOr<RenderResult> result = Render(files, "app", options);
   EXPECT_EQ(result.status().code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_THAT(std::string(result.status().message()), HasSubstr("app/f-09.yaml: the render reads more than 10000 bytes"));
+  EXPECT_THAT(std::string(result.status().message()),
+              HasSubstr("app/f-09.yaml: the render reads more than 10000 bytes"));
 }
 
 TEST(RenderBudgetTest, JsonFileIsChargedBeforeItIsBuilt) {
   std::string items;
   for (int i = 0; i < 5000; ++i) absl::StrAppend(&items, i == 0 ? "" : ",", "{}");
   MemoryFileSource files(std::vector<TreeFileEntry>{
-      {"app/list.json", absl::StrCat(R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"},"x":[)", items, "]}")}});
+      {"app/list.json",
+       absl::StrCat(R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"},"x":[)", items,
+                    "]}")}});
   Budget budget(BudgetLimits{1000, int64_t{1} << 30});
   RenderOptions options;
   options.budget = &budget;

@@ -12,12 +12,12 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
-#include "services/renderer/core/render.h"
 #include "common/grpc_client.h"
 #include "common/grpc_server.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/renderer/core/file_source.h"
+#include "services/renderer/core/render.h"
 #include "todoke/renderer/v1/renderer.grpc.pb.h"
 #include "todoke/source_fetcher/v1/source_fetcher.grpc.pb.h"
 
@@ -38,7 +38,8 @@ class FakeSourceFetcher final : public fetcher_v1::SourceFetcher::Service {
   grpc::Status ReadTree(grpc::ServerContext* context, const fetcher_v1::ReadTreeRequest* request,
                         grpc::ServerWriter<fetcher_v1::ReadTreeResponse>* writer) override {
     ++calls;
-    if (context->deadline() == std::chrono::system_clock::time_point::max()) ++calls_without_deadline;
+    if (context->deadline() == std::chrono::system_clock::time_point::max())
+      ++calls_without_deadline;
     std::map<std::string, std::string> files;
     if (request->path() == HoldPath()) {
       // Hold this read until the test releases it (bounded): the render is then mid-build.
@@ -154,8 +155,9 @@ class RendererServiceTest : public ::testing::Test {
 };
 
 TEST_F(RendererServiceTest, RendersDirectoryWithDigestAndInputs) {
-  fetcher_.AddCommit("c1", {{"app/a.yaml", Config("a")}, {"app/b.yaml", Config("b")},
-                            {"other/x.yaml", Config("x")}});
+  fetcher_.AddCommit(
+      "c1",
+      {{"app/a.yaml", Config("a")}, {"app/b.yaml", Config("b")}, {"other/x.yaml", Config("x")}});
   renderer_v1::RenderResponse response;
   grpc::Status status = Render("c1", "app", &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
@@ -205,7 +207,8 @@ TEST_F(RendererServiceTest, KustomizeReachesOutsideTheAppFolderLazily) {
 }
 
 TEST_F(RendererServiceTest, Errors) {
-  fetcher_.AddCommit("c1", {{"app/bad.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: [\n"}});
+  fetcher_.AddCommit("c1",
+                     {{"app/bad.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: [\n"}});
   renderer_v1::RenderResponse response;
   grpc::Status missing = Render("c1", "nope", &response);
   EXPECT_EQ(missing.error_code(), grpc::StatusCode::NOT_FOUND);
@@ -224,8 +227,8 @@ TEST_F(RendererServiceTest, Errors) {
 
 TEST_F(RendererServiceTest, RendersFilesSentInPieces) {
   fetcher_.piece_bytes = 16;
-  fetcher_.AddCommit("c1", {{"app/a.yaml", Config("a-config-map-with-a-long-name")},
-                            {"app/b.yaml", Config("b")}});
+  fetcher_.AddCommit(
+      "c1", {{"app/a.yaml", Config("a-config-map-with-a-long-name")}, {"app/b.yaml", Config("b")}});
   renderer_v1::RenderResponse response;
   grpc::Status status = Render("c1", "app", &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
@@ -257,9 +260,10 @@ TEST_F(RendererServiceTest, FetcherDownIsUnavailable) {
 
 TEST_F(RendererServiceTest, PluginFromConfigFile) {
   const std::string path = ::testing::TempDir() + "/todoke-renderer-plugins.yaml";
-  std::ofstream(path) << "plugins:\n  - name: echo\n    command: [/bin/sh, -c, "
-                         "'printf \"apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: $N}\\n\"']\n"
-                         "    allowedEnv: [N]\n";
+  std::ofstream(path)
+      << "plugins:\n  - name: echo\n    command: [/bin/sh, -c, "
+         "'printf \"apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: $N}\\n\"']\n"
+         "    allowedEnv: [N]\n";
   RendererConfig config;
   config.plugins_config = path;
   StartWith(config);
@@ -277,9 +281,9 @@ TEST_F(RendererServiceTest, PluginFromConfigFile) {
 
 // Issue 15: a cancelled Render stops its build. The app's kustomization reaches a folder
 // outside the app, read lazily (a second ReadTree); that read is held until the caller has
-// cancelled, so the build is under way when the cancellation comes. The caller gets CANCELLED at once, the build sees
-// the cancellation through its budget and gives up (RendersStopped counts it), and the server
-// answers the next request.
+// cancelled, so the build is under way when the cancellation comes. The caller gets CANCELLED at
+// once, the build sees the cancellation through its budget and gives up (RendersStopped counts it),
+// and the server answers the next request.
 TEST_F(RendererServiceTest, CancelledRenderStopsTheBuildAndTheServerGoesOn) {
   std::map<std::string, std::string> files = {
       {"app/kustomization.yaml", "resources:\n- a.yaml\n- ../held\n- b.yaml\n"},

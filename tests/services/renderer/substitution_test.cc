@@ -26,8 +26,7 @@ TEST(SubstituteVariablesTest, Forms) {
 TEST(SubstituteVariablesTest, Errors) {
   EXPECT_EQ(SubstituteVariables("${UNCLOSED", {}).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(SubstituteVariables("${1BAD}", {}).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(SubstituteVariables("${1BAD}", {}).status().code(), absl::StatusCode::kInvalidArgument);
   SubstitutionOptions strict;
   strict.strict = true;
   absl::StatusOr<std::string> missing = SubstituteVariables("${NOPE}", {}, strict);

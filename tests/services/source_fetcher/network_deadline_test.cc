@@ -1,6 +1,10 @@
 // Unit tests of DNS resolution bounded by the deadline (DeadlineResolver), with fake resolvers:
 // no real DNS.
+#include "services/source_fetcher/core/network_deadline.h"
+
 #include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 
 #include <atomic>
@@ -8,13 +12,9 @@
 #include <string>
 #include <vector>
 
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "services/source_fetcher/core/network_deadline.h"
 
 namespace todoke::source_fetcher {
 namespace {
@@ -48,8 +48,8 @@ struct Gate {
 };
 
 AddressResolverFn GatedResolver(std::shared_ptr<Gate> gate) {
-  return [gate](const std::string&, const std::string&)
-             -> absl::StatusOr<std::vector<ResolvedAddress>> {
+  return [gate](const std::string&,
+                const std::string&) -> absl::StatusOr<std::vector<ResolvedAddress>> {
     gate->calls++;
     absl::MutexLock lock(&gate->mu);
     gate->mu.Await(absl::Condition(&gate->open));
@@ -100,8 +100,8 @@ TEST(DeadlineResolverTest, FastLookupReturnsTheResolverAnswer) {
   EXPECT_EQ(calls.load(), 1);
   EXPECT_EQ(resolver.abandoned(), 0);
 
-  DeadlineResolver failing([](const std::string& host, const std::string&)
-                               -> absl::StatusOr<std::vector<ResolvedAddress>> {
+  DeadlineResolver failing([](const std::string& host,
+                              const std::string&) -> absl::StatusOr<std::vector<ResolvedAddress>> {
     return absl::NotFoundError("failed to resolve address for " + host);
   });
   auto missing = failing.Resolve("nowhere.example.test", "443", absl::Now() + absl::Seconds(5));
@@ -112,8 +112,7 @@ TEST(DeadlineResolverTest, SlowLookupReturnsAtTheDeadlineNamingTheHost) {
   auto gate = std::make_shared<Gate>();
   DeadlineResolver resolver(GatedResolver(gate));
   absl::Time start = absl::Now();
-  auto addresses =
-      resolver.Resolve("slow.example.test", "443", start + absl::Milliseconds(200));
+  auto addresses = resolver.Resolve("slow.example.test", "443", start + absl::Milliseconds(200));
   absl::Duration took = absl::Now() - start;
   EXPECT_TRUE(absl::IsDeadlineExceeded(addresses.status())) << addresses.status();
   EXPECT_THAT(addresses.status().message(), HasSubstr("slow.example.test"));

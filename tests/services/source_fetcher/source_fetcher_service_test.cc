@@ -1,8 +1,8 @@
 // SourceFetcherService over a real port-0 gRPC server, backed by the real core and git daemon.
 #include "services/source_fetcher/grpc/source_fetcher_service.h"
 
-#include <grpcpp/grpcpp.h>
 #include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -35,12 +35,13 @@ class SourceFetcherServiceTest : public ::testing::Test {
     fs::create_directories(repos_);
     ASSERT_TRUE(testing::MakeFixtureRepo(dir_.path(), repos_ + "/fixture.git").ok());
     // A repository with files big enough to need several ReadTree messages.
-    ASSERT_TRUE(Sh("git init -q -b main big && cd big && mkdir data && for i in 0 1 2 3 4 5 6 7 8 9; "
-                   "do head -c 300000 /dev/urandom > data/f$i.bin; done && git add -A && "
-                   "git -c user.name=n -c user.email=e commit -q -m big && cd .. && "
-                   "git clone -q --bare big repos/big.git",
-                   dir_.path())
-                    .ok());
+    ASSERT_TRUE(
+        Sh("git init -q -b main big && cd big && mkdir data && for i in 0 1 2 3 4 5 6 7 8 9; "
+           "do head -c 300000 /dev/urandom > data/f$i.bin; done && git add -A && "
+           "git -c user.name=n -c user.email=e commit -q -m big && cd .. && "
+           "git clone -q --bare big repos/big.git",
+           dir_.path())
+            .ok());
     ASSERT_TRUE(daemon_.Start(repos_, dir_.path() + "/daemon.log").ok());
     SourceFetcherOptions options;
     options.cache_dir = dir_.path() + "/cache";
@@ -56,8 +57,8 @@ class SourceFetcherServiceTest : public ::testing::Test {
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
     ASSERT_GT(port, 0);
-    stub_ = v1::SourceFetcher::NewStub(grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+    stub_ = v1::SourceFetcher::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
   }
 
   void TearDown() override {
@@ -99,8 +100,8 @@ TEST_F(SourceFetcherServiceTest, BypassRefCacheAsksTheRemote) {
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   ASSERT_NE(server, nullptr);
-  auto stub = v1::SourceFetcher::NewStub(grpc::CreateChannel(
-      absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  auto stub = v1::SourceFetcher::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
 
   auto resolve = [&](bool bypass) {
     v1::ResolveRequest request;
@@ -115,7 +116,8 @@ TEST_F(SourceFetcherServiceTest, BypassRefCacheAsksTheRemote) {
   const std::string before = resolve(false);
   EXPECT_EQ(before, Commit("main"));
   TempDir work;
-  ASSERT_TRUE(Sh("git clone -q " + repos_ + "/fixture.git w && cd w && "
+  ASSERT_TRUE(Sh("git clone -q " + repos_ +
+                     "/fixture.git w && cd w && "
                      "git -c user.name=n -c user.email=e commit -q --allow-empty -m pushed && "
                      "git push -q origin main",
                  work.path())
@@ -227,9 +229,14 @@ TEST_F(SourceFetcherServiceTest, ReadTreeSendsFilesLargerThanAMessageInPieces) {
   ASSERT_EQ(piece_bytes, size_t{1} << 20);
   const size_t huge_bytes = (size_t{12} << 20) + 7;  // 13 pieces, the last of 7 bytes
   ASSERT_TRUE(Sh(absl::StrCat("git init -q -b main large && cd large && mkdir -p m && "
-                              "head -c ", huge_bytes, " /dev/urandom > m/huge.bin && "
-                              "head -c ", piece_bytes, " /dev/urandom > m/exact.bin && "
-                              "head -c ", piece_bytes + 1,
+                              "head -c ",
+                              huge_bytes,
+                              " /dev/urandom > m/huge.bin && "
+                              "head -c ",
+                              piece_bytes,
+                              " /dev/urandom > m/exact.bin && "
+                              "head -c ",
+                              piece_bytes + 1,
                               " /dev/urandom > m/exact_plus_one.bin && "
                               ": > m/empty.yaml && printf 'kind: ConfigMap\\n' > m/small.yaml && "
                               "git add -A && git -c user.name=n -c user.email=e commit -q -m large "
@@ -307,8 +314,8 @@ TEST_F(SourceFetcherServiceTest, ReadTreeSendsFilesLargerThanAMessageInPieces) {
     EXPECT_TRUE(file.content() == expected);  // byte for byte (no 12 MiB diff on failure)
     EXPECT_EQ(file.size(), expected.size());
     EXPECT_EQ(file.mode(), 0100644u);
-    EXPECT_EQ(file.blob_id(), absl::StripTrailingAsciiWhitespace(
-                                  *Sh("git rev-parse HEAD:" + path, work_tree)));
+    EXPECT_EQ(file.blob_id(),
+              absl::StripTrailingAsciiWhitespace(*Sh("git rev-parse HEAD:" + path, work_tree)));
   }
   EXPECT_EQ(files["m/huge.bin"].content().size(), huge_bytes);
 
@@ -319,11 +326,11 @@ TEST_F(SourceFetcherServiceTest, ReadTreeSendsFilesLargerThanAMessageInPieces) {
   auto limited_context = Context();
   auto limited = stub->ReadTree(limited_context.get(), request);
   std::map<std::string, std::string> whole;
-  absl::Status read = ReadWholeTreeFiles(limited_context.get(), limited.get(),
-                                         [&](v1::TreeFile&& file) {
-                                           whole[file.path()] = std::move(*file.mutable_content());
-                                           return absl::OkStatus();
-                                         });
+  absl::Status read =
+      ReadWholeTreeFiles(limited_context.get(), limited.get(), [&](v1::TreeFile&& file) {
+        whole[file.path()] = std::move(*file.mutable_content());
+        return absl::OkStatus();
+      });
   ASSERT_TRUE(read.ok()) << read;
   EXPECT_EQ(whole.size(), paths.size());
   EXPECT_TRUE(whole["m/huge.bin"] == files["m/huge.bin"].content());

@@ -29,10 +29,10 @@ namespace todoke::source_fetcher {
 namespace {
 
 namespace fs = std::filesystem;
-using ::testing::HasSubstr;
-using ::testing::Not;
 using testing::GitDaemon;
+using ::testing::HasSubstr;
 using testing::HttpGitServer;
+using ::testing::Not;
 using testing::Sh;
 using testing::SilentServer;
 using testing::SshGitServer;
@@ -68,7 +68,8 @@ class SourceFetcherTest : public ::testing::Test {
     fs::create_directories(world->repos);
     world->bare = world->repos + "/fixture.git";
     ASSERT_TRUE(testing::MakeFixtureRepo(world->dir.path(), world->bare).ok());
-    ASSERT_TRUE(Sh("git clone -q --bare src " + world->repos + "/other.git", world->dir.path()).ok());
+    ASSERT_TRUE(
+        Sh("git clone -q --bare src " + world->repos + "/other.git", world->dir.path()).ok());
     ASSERT_TRUE(world->daemon.Start(world->repos, world->dir.path() + "/daemon.log").ok());
     fs::create_directories(world->dir.path() + "/http");
     absl::Status http = world->http.Start(world->repos, world->dir.path() + "/http", kHttpUser,
@@ -83,11 +84,12 @@ class SourceFetcherTest : public ::testing::Test {
     creds << "# test credentials\n"
           << "http://127.0.0.1:" << world->http.port() << "/private/ username=" << kHttpUser
           << " password=" << kHttpPassword << "\n"
-          << "http://127.0.0.1:" << world->http.port() << "/private/other.git username="
-          << kHttpUser << " password=wrong-password-77\n"
-          << "http://127.0.0.1:" << world->http.port() << "/bearer/fixture.git bearer_token="
-          << kBearer << "\n"
-          << "http://127.0.0.1:" << world->http.port() << "/bearer/other.git bearer_token=bad-token\n"
+          << "http://127.0.0.1:" << world->http.port()
+          << "/private/other.git username=" << kHttpUser << " password=wrong-password-77\n"
+          << "http://127.0.0.1:" << world->http.port()
+          << "/bearer/fixture.git bearer_token=" << kBearer << "\n"
+          << "http://127.0.0.1:" << world->http.port()
+          << "/bearer/other.git bearer_token=bad-token\n"
           << "https://127.0.0.1:" << world->tls.port() << "/private/ username=" << kHttpUser
           << " password=" << kHttpPassword << "\n"
           << "https://127.0.0.1:" << world->tls.port()
@@ -163,10 +165,10 @@ TEST_F(SourceFetcherTest, ResolvesEveryRefFormOverGitDaemon) {
       {"HEAD", "main", "refs/heads/main"},
       {"feature", "feature", "refs/heads/feature"},
       {"refs/heads/feature", "feature", "refs/heads/feature"},
-      {"v1.0.0", "v1.0.0", "refs/tags/v1.0.0"},        // lightweight tag
-      {"v1.2.0", "v1.2.0", "refs/tags/v1.2.0"},        // annotated tag: peeled to its commit
+      {"v1.0.0", "v1.0.0", "refs/tags/v1.0.0"},  // lightweight tag
+      {"v1.2.0", "v1.2.0", "refs/tags/v1.2.0"},  // annotated tag: peeled to its commit
       {"refs/tags/v2.0.0", "v2.0.0", "refs/tags/v2.0.0"},
-      {"^1", "v1.4.3", "refs/tags/v1.4.3"},            // pre-release v1.5.0-rc.1 not chosen
+      {"^1", "v1.4.3", "refs/tags/v1.4.3"},  // pre-release v1.5.0-rc.1 not chosen
       {"~1.2", "v1.2.0", "refs/tags/v1.2.0"},
       {">=1.2.0 <2.0.0", "v1.4.3", "refs/tags/v1.4.3"},
       {"^2", "v2.0.0", "refs/tags/v2.0.0"},
@@ -292,8 +294,8 @@ TEST_F(SourceFetcherTest, CacheDirectoryErrorsSayWhatIsWrong) {
   EXPECT_THAT(std::string(broken.status().message()), Not(HasSubstr("in use")));
 }
 
-// A local path that is not a Git repository is the caller's mistake, not a damaged mirror: NOT_FOUND
-// naming the path. Shown failing on the old mapping: DATA_LOSS "local mirror is damaged".
+// A local path that is not a Git repository is the caller's mistake, not a damaged mirror:
+// NOT_FOUND naming the path. Shown failing on the old mapping: DATA_LOSS "local mirror is damaged".
 TEST_F(SourceFetcherTest, APathThatIsNotARepositoryIsNotFound) {
   TempDir plain;
   ASSERT_TRUE(Sh("mkdir -p folder && echo x > folder/file", plain.path()).ok());
@@ -328,9 +330,9 @@ TEST_F(SourceFetcherTest, RefCacheTtlReusesTheListing) {
 // (and refreshes the cache), where an ordinary one keeps the cached listing until the TTL ends.
 TEST_F(SourceFetcherTest, BypassRefCacheSeesARefThatJustMoved) {
   TempDir work;
-  ASSERT_TRUE(Sh("rm -rf webhook.git && git clone -q --bare " + world->bare + " webhook.git",
-                 world->repos)
-                  .ok());
+  ASSERT_TRUE(
+      Sh("rm -rf webhook.git && git clone -q --bare " + world->bare + " webhook.git", world->repos)
+          .ok());
   SourceFetcherOptions options;
   options.cache_dir = cache_dir_;
   options.ref_cache_ttl = absl::Minutes(10);
@@ -341,13 +343,14 @@ TEST_F(SourceFetcherTest, BypassRefCacheSeesARefThatJustMoved) {
   ASSERT_TRUE(before.ok()) << before.status();
   EXPECT_EQ(before->revision.commit, world->commit("main"));
 
-  ASSERT_TRUE(Sh("git clone -q " + world->repos + "/webhook.git w && cd w && "
+  ASSERT_TRUE(Sh("git clone -q " + world->repos +
+                     "/webhook.git w && cd w && "
                      "git -c user.name=n -c user.email=e commit -q --allow-empty -m pushed && "
                      "git push -q origin main && git rev-parse HEAD",
                  work.path())
                   .ok());
-  const std::string pushed = std::string(absl::StripTrailingAsciiWhitespace(
-      *Sh("git rev-parse main", world->repos + "/webhook.git")));
+  const std::string pushed = std::string(
+      absl::StripTrailingAsciiWhitespace(*Sh("git rev-parse main", world->repos + "/webhook.git")));
   ASSERT_NE(pushed, before->revision.commit);
 
   auto cached = Resolve(**f, url, "main");
@@ -424,7 +427,8 @@ TEST_F(SourceFetcherTest, SmartHttpWithBasicAndBearerAuth) {
   EXPECT_THAT(wrong.status().message(), HasSubstr("/private/other.git"));
 
   // No credentials entry covers this URL (the entries are keyed on /private/).
-  auto none = Resolve(*f, absl::StrCat("http://localhost:", world->http.port(), "/private/fixture.git"), "main");
+  auto none = Resolve(
+      *f, absl::StrCat("http://localhost:", world->http.port(), "/private/fixture.git"), "main");
   EXPECT_EQ(none.status().code(), absl::StatusCode::kUnauthenticated) << none.status();
 
   auto bearer = Resolve(*f, world->http.Url("bearer", "fixture.git"), "main");
@@ -492,8 +496,9 @@ std::unique_ptr<testing::ScriptedHttpServer> RedirectTo(const std::string& targe
 TEST_F(SourceFetcherTest, CredentialsNeverFollowARedirectToAnotherOrigin) {
   testing::ScriptedHttpServer trap(
       [](const std::string&, const testing::ScriptedHttpServer::Sender& send) {
-        send("HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\n"
-             "Content-Length: 0\r\nConnection: close\r\n\r\n");
+        send(
+            "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\n"
+            "Content-Length: 0\r\nConnection: close\r\n\r\n");
       });
   auto redirector = RedirectTo(trap.Origin());
   TempDir dir;
@@ -523,7 +528,8 @@ TEST_F(SourceFetcherTest, CredentialsNeverFollowARedirectToAnotherOrigin) {
   }
   for (const std::string& head : trap.requests()) {
     EXPECT_THAT(head, Not(HasSubstr(kHttpPassword))) << head;
-    EXPECT_THAT(head, Not(HasSubstr("YWxpY2U6b3Blbi1zZXNhbWUtNDI="))) << head;  // alice:open-sesame-42
+    EXPECT_THAT(head, Not(HasSubstr("YWxpY2U6b3Blbi1zZXNhbWUtNDI=")))
+        << head;  // alice:open-sesame-42
     EXPECT_THAT(head, Not(HasSubstr(kBearer))) << head;
     EXPECT_THAT(absl::AsciiStrToLower(head), Not(HasSubstr("authorization:"))) << head;
   }
@@ -551,8 +557,8 @@ TEST_F(SourceFetcherTest, SshWithKeyAndKnownHosts) {
   EXPECT_FALSE(again->fetched);
 
   // Same server reached as "localhost": no credentials entry, so no key and no known_hosts.
-  std::string other = absl::StrCat("ssh://", world->ssh.user(), "@localhost:", world->ssh.port(),
-                                   world->bare);
+  std::string other =
+      absl::StrCat("ssh://", world->ssh.user(), "@localhost:", world->ssh.port(), world->bare);
   auto untrusted = Resolve(*f, other, "main");
   EXPECT_EQ(untrusted.status().code(), absl::StatusCode::kPermissionDenied) << untrusted.status();
   EXPECT_EQ(Resolve(*f, world->ssh.Url("/nonexistent/repo.git"), "main").status().code(),
@@ -562,7 +568,10 @@ TEST_F(SourceFetcherTest, SshWithKeyAndKnownHosts) {
 TEST_F(SourceFetcherTest, SshRejectsAWrongHostKey) {
   ASSERT_TRUE(world->ssh_status.ok()) << world->ssh_status;
   TempDir d;
-  ASSERT_TRUE(Sh("ssh-keygen -q -t ed25519 -N '' -f other_host && ssh-keygen -q -t ed25519 -N '' -f other_user", d.path()).ok());
+  ASSERT_TRUE(Sh("ssh-keygen -q -t ed25519 -N '' -f other_host && ssh-keygen -q -t ed25519 -N '' "
+                 "-f other_user",
+                 d.path())
+                  .ok());
   std::string pub = *Sh("cut -d' ' -f1,2 other_host.pub", d.path());
   {
     std::ofstream kh(d.path() + "/kh");
@@ -606,13 +615,16 @@ TEST_F(SourceFetcherTest, ReadTreeFilesModesAndLimits) {
   ASSERT_EQ(one->size(), 1u);
   EXPECT_EQ((*one)[0].content, "a: 1\n");
 
-  EXPECT_EQ(ReadTree(*f, url, main, "app/../..").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ReadTree(*f, url, main, "app/../..").status().code(),
+            absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ReadTree(*f, url, main, "/etc").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ReadTree(*f, url, main, "nope").status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(ReadTree(*f, url, main, "", 3).status().code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_EQ(ReadTree(*f, url, main, "", 0, 10).status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(ReadTree(*f, url, main, "", 0, 10).status().code(),
+            absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(ReadTree(*f, url, "main", "").status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(ReadTree(*f, url, std::string(40, 'a'), "").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(ReadTree(*f, url, std::string(40, 'a'), "").status().code(),
+            absl::StatusCode::kNotFound);
   auto evil = ReadTree(*f, url, world->commit("evil"), "");
   EXPECT_EQ(evil.status().code(), absl::StatusCode::kFailedPrecondition) << evil.status();
   EXPECT_THAT(evil.status().message(), HasSubstr("escape"));
@@ -660,9 +672,9 @@ uint64_t PeakRssGrowth(const std::function<void()>& body) {
     while (std::getline(status, line)) {
       if (absl::StartsWith(line, "VmRSS:")) {
         uint64_t kib = 0;
-        absl::SimpleAtoi(absl::StripAsciiWhitespace(
-                             absl::StripSuffix(absl::StripPrefix(line, "VmRSS:"), "kB")),
-                         &kib);
+        absl::SimpleAtoi(
+            absl::StripAsciiWhitespace(absl::StripSuffix(absl::StripPrefix(line, "VmRSS:"), "kB")),
+            &kib);
         return kib * 1024;
       }
     }

@@ -3,14 +3,14 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <poll.h>
 
 #include <chrono>
 #include <cstdio>
@@ -48,7 +48,8 @@ absl::StatusOr<std::string> Sh(const std::string& command, const std::string& cw
   size_t n;
   while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) out.append(buf, n);
   int rc = pclose(pipe);
-  if (rc != 0) return absl::InternalError(absl::StrCat("command failed (", rc, "): ", command, "\n", out));
+  if (rc != 0)
+    return absl::InternalError(absl::StrCat("command failed (", rc, "): ", command, "\n", out));
   return out;
 }
 
@@ -83,7 +84,8 @@ bool WaitForPort(int port) {
 
 ChildProcess::~ChildProcess() { Stop(); }
 
-absl::Status ChildProcess::Start(const std::vector<std::string>& argv, const std::string& log_path) {
+absl::Status ChildProcess::Start(const std::vector<std::string>& argv,
+                                 const std::string& log_path) {
   pid_t pid = fork();
   if (pid < 0) return absl::InternalError("fork failed");
   if (pid == 0) {
@@ -124,11 +126,11 @@ void ChildProcess::Stop() {
 
 absl::Status GitDaemon::Start(const std::string& base_path, const std::string& log_path) {
   port_ = PickFreePort();
-  absl::Status s = process_.Start(
-      {"/usr/lib/git-core/git-daemon", "--reuseaddr", "--export-all", "--informative-errors",
-       "--listen=127.0.0.1", absl::StrCat("--port=", port_), absl::StrCat("--base-path=", base_path),
-       "--max-connections=0", base_path},
-      log_path);
+  absl::Status s =
+      process_.Start({"/usr/lib/git-core/git-daemon", "--reuseaddr", "--export-all",
+                      "--informative-errors", "--listen=127.0.0.1", absl::StrCat("--port=", port_),
+                      absl::StrCat("--base-path=", base_path), "--max-connections=0", base_path},
+                     log_path);
   if (!s.ok()) return s;
   if (!WaitForPort(port_)) return absl::UnavailableError("git daemon did not start");
   return absl::OkStatus();
@@ -174,8 +176,8 @@ absl::Status HttpGitServer::Start(const std::string& project_root, const std::st
       << "  }\n"
       << "}\n";
   }
-  absl::Status s = process_.Start({"/usr/sbin/lighttpd", "-D", "-f", conf},
-                                  work_dir + "/lighttpd.log");
+  absl::Status s =
+      process_.Start({"/usr/sbin/lighttpd", "-D", "-f", conf}, work_dir + "/lighttpd.log");
   if (!s.ok()) return s;
   if (!WaitForPort(port_)) return absl::UnavailableError("lighttpd did not start");
   return absl::OkStatus();
@@ -194,9 +196,10 @@ absl::Status SshGitServer::Start(const std::string& work_dir) {
   std::string host_key = work_dir + "/host_ed25519";
   client_key_ = work_dir + "/client_ed25519";
   known_hosts_ = work_dir + "/known_hosts";
-  auto made = Sh(absl::StrCat("ssh-keygen -q -t ed25519 -N '' -f ", host_key, " && ssh-keygen -q -t ed25519 -N '' -f ",
-                              client_key_, " && cp ", client_key_, ".pub ", work_dir,
-                              "/authorized_keys && chmod 600 ", work_dir, "/authorized_keys"));
+  auto made = Sh(absl::StrCat("ssh-keygen -q -t ed25519 -N '' -f ", host_key,
+                              " && ssh-keygen -q -t ed25519 -N '' -f ", client_key_, " && cp ",
+                              client_key_, ".pub ", work_dir, "/authorized_keys && chmod 600 ",
+                              work_dir, "/authorized_keys"));
   if (!made.ok()) return made.status();
   {
     std::ifstream pub(host_key + ".pub");
@@ -214,7 +217,8 @@ absl::Status SshGitServer::Start(const std::string& work_dir) {
       << "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
       << "PidFile " << work_dir << "/sshd.pid\nLogLevel ERROR\n";
   }
-  absl::Status s = process_.Start({"/usr/sbin/sshd", "-D", "-e", "-f", conf}, work_dir + "/sshd.log");
+  absl::Status s =
+      process_.Start({"/usr/sbin/sshd", "-D", "-e", "-f", conf}, work_dir + "/sshd.log");
   if (!s.ok()) return s;
   if (!WaitForPort(port_)) return absl::UnavailableError("sshd did not start");
   return absl::OkStatus();
@@ -236,9 +240,10 @@ absl::Status TlsProxy::Start(int backend_port, const std::string& work_dir) {
   backend_port_ = backend_port;
   cert_ = work_dir + "/tls.crt";
   key_ = work_dir + "/tls.key";
-  auto made = Sh(absl::StrCat("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 "
-                              "-addext subjectAltName=IP:127.0.0.1,DNS:127.0.0.1,DNS:localhost -keyout ", key_, " -out ", cert_,
-                              " 2>&1"));
+  auto made =
+      Sh(absl::StrCat("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 "
+                      "-addext subjectAltName=IP:127.0.0.1,DNS:127.0.0.1,DNS:localhost -keyout ",
+                      key_, " -out ", cert_, " 2>&1"));
   if (!made.ok()) return made.status();
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
   if (ctx == nullptr || SSL_CTX_use_certificate_file(ctx, cert_.c_str(), SSL_FILETYPE_PEM) != 1 ||
@@ -402,21 +407,22 @@ absl::Status MakeFixtureRepo(const std::string& work_dir, const std::string& bar
       "set -e; export GIT_AUTHOR_NAME='Ada Author' GIT_AUTHOR_EMAIL=ada@example.com "
       "GIT_COMMITTER_NAME=Committer GIT_COMMITTER_EMAIL=c@example.com "
       "GIT_AUTHOR_DATE='2024-01-02T03:04:05Z' GIT_COMMITTER_DATE='2024-01-02T03:04:05Z' "
-      "GIT_CONFIG_NOSYSTEM=1 HOME=", work_dir, ";",
-      "git init -q -b main src && cd src;",
+      "GIT_CONFIG_NOSYSTEM=1 HOME=",
+      work_dir, ";", "git init -q -b main src && cd src;",
       "echo hello > README.md; mkdir -p app/deploy; echo 'a: 1' > app/config.yaml;",
       "echo 'kind: A' > app/deploy/a.yaml; git add -A; git commit -q -m 'first commit';",
       "git tag v1.0.0; git tag release-1.4.0;",
-      "git checkout -q -b feature; echo f > feature.txt; git add -A; git commit -q -m 'feature work';",
+      "git checkout -q -b feature; echo f > feature.txt; git add -A; git commit -q -m 'feature "
+      "work';",
       "git checkout -q main;",
-      "echo 'kind: B' > app/deploy/b.yaml; printf '#!/bin/sh\\necho hi\\n' > run.sh; chmod +x run.sh;",
+      "echo 'kind: B' > app/deploy/b.yaml; printf '#!/bin/sh\\necho hi\\n' > run.sh; chmod +x "
+      "run.sh;",
       "ln -s deploy/a.yaml app/link-ok; git add -A; git commit -q -m 'second commit';",
       "git tag -a v1.2.0 -m 'release 1.2.0'; git tag v1.4.3; git tag v1.5.0-rc.1;",
       "echo more >> README.md; git commit -q -am 'third commit\n\nwith a body';",
       "git tag -a v2.0.0 -m 'release 2.0.0';",
       "git checkout -q -b evil; ln -s ../../etc/passwd escape; git add -A; git commit -q -m evil;",
-      "git checkout -q main; cd ..;",
-      "git clone -q --bare src '", bare_dir, "'");
+      "git checkout -q main; cd ..;", "git clone -q --bare src '", bare_dir, "'");
   auto out = Sh(script, work_dir);
   return out.ok() ? absl::OkStatus() : out.status();
 }

@@ -90,9 +90,9 @@ TEST(RepoUrlTest, MaskCredentialsHidesEveryUserinfoAndCredentialQueryValue) {
 }
 
 TEST(RepoUrlTest, ErrorsNeverEchoAUserinfoTokenOrQueryToken) {
-  for (const char* url : {"https://ghp_Secret8@github.com/o/r.git",
-                          "https://github.com/o/r.git?access_token=Secret8",
-                          "http://u:Secret8@h/r.git"}) {
+  for (const char* url :
+       {"https://ghp_Secret8@github.com/o/r.git", "https://github.com/o/r.git?access_token=Secret8",
+        "http://u:Secret8@h/r.git"}) {
     auto parsed = ParseRepoUrl(url, false);
     EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument) << url;
     EXPECT_THAT(parsed.status().message(), Not(HasSubstr("Secret8"))) << parsed.status();

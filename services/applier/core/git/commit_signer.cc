@@ -232,8 +232,7 @@ absl::StatusOr<std::string> SignCommitPayload(const CommitSigning& signing,
   while (!signature.empty() && (signature.back() == '\n' || signature.back() == '\r')) {
     signature.pop_back();
   }
-  const char* begin =
-      ssh ? "-----BEGIN SSH SIGNATURE-----" : "-----BEGIN PGP SIGNATURE-----";
+  const char* begin = ssh ? "-----BEGIN SSH SIGNATURE-----" : "-----BEGIN PGP SIGNATURE-----";
   if (signature.find(begin) != 0) {
     return absl::FailedPreconditionError(
         absl::StrCat(where, ": ", program, " printed no ", ssh ? "SSH" : "PGP", " signature"));

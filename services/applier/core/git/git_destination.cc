@@ -1073,13 +1073,14 @@ absl::StatusOr<std::shared_ptr<const TreeIndex>> IndexTree(git_repository* repo,
     const git_tree_entry* entry = git_tree_entry_byindex(tree.get(), i);
     std::string name = git_tree_entry_name(entry);
     if (name.size() >= sizeof(std::string)) index->bytes += name.size() + 1;  // not inline
-    index->entries.emplace(std::move(name),
-                           TreeIndex::Entry{*git_tree_entry_id(entry),
-                                            git_tree_entry_type(entry) == GIT_OBJECT_TREE});
+    index->entries.emplace(
+        std::move(name),
+        TreeIndex::Entry{*git_tree_entry_id(entry), git_tree_entry_type(entry) == GIT_OBJECT_TREE});
   }
   // The map's slots (key, value and a control byte each), whatever their occupancy.
-  index->bytes += sizeof(TreeIndex) + index->entries.capacity() *
-                                          (sizeof(std::pair<const std::string, TreeIndex::Entry>) + 1);
+  index->bytes +=
+      sizeof(TreeIndex) +
+      index->entries.capacity() * (sizeof(std::pair<const std::string, TreeIndex::Entry>) + 1);
   git_internal::DefaultTreeCache().Put(id, index);
   return std::shared_ptr<const TreeIndex>(std::move(index));
 }
@@ -1135,11 +1136,11 @@ absl::StatusOr<std::shared_ptr<const FolderSnapshot>> ParseFolder(git_repository
       file.key = std::move(parsed->key);
       file.json = CanonicalJson(parsed->object);
     }
-    snapshot->bytes += kPerFileOverhead + 2 * file.relative.size() + file.blob.size() +
-                       file.json.size();
+    snapshot->bytes +=
+        kPerFileOverhead + 2 * file.relative.size() + file.blob.size() + file.json.size();
     if (file.key.has_value()) {
-      snapshot->bytes += file.key->group.size() + file.key->version.size() +
-                         file.key->kind.size() + file.key->ns.size() + file.key->name.size();
+      snapshot->bytes += file.key->group.size() + file.key->version.size() + file.key->kind.size() +
+                         file.key->ns.size() + file.key->name.size();
     }
     snapshot->by_relative.emplace(file.relative, snapshot->files.size());
     snapshot->files.push_back(std::move(file));

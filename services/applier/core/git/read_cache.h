@@ -62,8 +62,9 @@ class RepositoryPool {
 
   // An idle handle of `dir`, else `open()`'s (whose error is returned as is; a null handle is
   // lent as a null Lease and not kept).
-  absl::StatusOr<Lease> Borrow(const std::string& dir,
-                               const std::function<absl::StatusOr<source_fetcher::GitRepository>()>& open);
+  absl::StatusOr<Lease> Borrow(
+      const std::string& dir,
+      const std::function<absl::StatusOr<source_fetcher::GitRepository>()>& open);
 
   // Closes the idle handles of `dir` and keeps none of those lent now: for a repository folder
   // that was removed and made again (a damaged clone).
@@ -87,12 +88,12 @@ class RepositoryPool {
 // The object files of one app folder, parsed: what ReadLive answers from.
 struct FolderSnapshot {
   struct File {
-    std::string relative;                // "<ns|_cluster>/<file>.yaml", relative to the folder
-    std::string blob;                    // the file's blob id (hex): the object's resource_version
-    std::optional<ObjectKey> key;        // nullopt: the file is not one Kubernetes object
-    std::string json;                    // CanonicalJson of the object
+    std::string relative;          // "<ns|_cluster>/<file>.yaml", relative to the folder
+    std::string blob;              // the file's blob id (hex): the object's resource_version
+    std::optional<ObjectKey> key;  // nullopt: the file is not one Kubernetes object
+    std::string json;              // CanonicalJson of the object
   };
-  std::vector<File> files;  // in tree order
+  std::vector<File> files;                               // in tree order
   absl::flat_hash_map<std::string, size_t> by_relative;  // relative -> index in files
   size_t bytes = 0;  // an estimate of the memory held, for the cache's bound
 };

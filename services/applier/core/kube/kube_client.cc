@@ -525,8 +525,9 @@ class CurlKubeClient final : public KubeClient {
     if (options.limit > 0) add("limit", absl::StrCat(options.limit));
     add("continue", options.continue_token);
     if (options.metadata_only) {
-      request.accept = "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,"
-                       "application/json";
+      request.accept =
+          "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,"
+          "application/json";
     }
     ASSIGN_OR_RETURN(Json list, JsonCall(request, deadline));
     ListPage page;

@@ -10,12 +10,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/json_parse.h"
-#include "services/renderer/core/hashing.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "common/tracking.h"
 #include "services/applier/core/sync/apply_rules.h"
 #include "services/differ/core/health.h"
+#include "services/renderer/core/hashing.h"
 
 namespace todoke::applier::sync {
 namespace {
@@ -299,8 +299,8 @@ class KubernetesDestination::ApplyRun {
     ObjectKey record;
     record.version = "v1";
     record.kind = "ConfigMap";
-    record.ns = resource.namespaced && !key.ns.empty() ? key.ns
-                                                       : d_->NamespaceFor(plan_.default_namespace);
+    record.ns =
+        resource.namespaced && !key.ns.empty() ? key.ns : d_->NamespaceFor(plan_.default_namespace);
     record.name = HookRecordName(d_->options_.installation, plan_.app);
     return record;
   }
@@ -324,8 +324,7 @@ class KubernetesDestination::ApplyRun {
         if (value == nullptr) return std::optional<HookRecord>();
         return ParseHookRecord(value->get_ref<const std::string&>());
       }
-      if (attempt >= d_->options_.max_attempts ||
-          !IsRetryableApplyError(live.status(), false) ||
+      if (attempt >= d_->options_.max_attempts || !IsRetryableApplyError(live.status(), false) ||
           !SleepWithin(backoff, deadline_, cancel_)) {
         return live.status();
       }
@@ -601,9 +600,8 @@ ObjectResult KubernetesDestination::ApplyRun::RunHook(const PlannedObject& plann
                     absl::StrCat("hook failed earlier in operation ", plan_.operation_id, " (",
                                  ran_where, "): ", ran->message));
     }
-    return result(ApplyAction::kUnchanged,
-                  absl::StrCat("hook already ran in operation ", plan_.operation_id, " (",
-                               ran_where, ")"));
+    return result(ApplyAction::kUnchanged, absl::StrCat("hook already ran in operation ",
+                                                        plan_.operation_id, " (", ran_where, ")"));
   }
   absl::StatusOr<std::optional<Json>> existing = Live(key);
   if (!existing.ok()) return result(ApplyAction::kFailed, std::string(existing.status().message()));
@@ -911,8 +909,8 @@ std::string KubernetesDestination::NamespaceBlocker(const std::string& name, con
           page.status().code() == absl::StatusCode::kUnimplemented) {
         return;
       }
-      reason = absl::StrCat("cannot check what Namespace ", name,
-                            " holds: ", page.status().message());
+      reason =
+          absl::StrCat("cannot check what Namespace ", name, " holds: ", page.status().message());
     } else {
       for (const Json& item : page->items) {
         if (BlocksNamespacePrune(item, options_.installation, app)) {

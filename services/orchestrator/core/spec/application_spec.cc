@@ -597,8 +597,8 @@ bool IsValidBranchName(absl::string_view name) {
 bool IsValidJsonPointer(absl::string_view pointer) {
   if (pointer.empty() || pointer.front() != '/') return false;
   for (size_t i = 0; i < pointer.size(); ++i) {
-    if (pointer[i] == '~' && (i + 1 == pointer.size() || (pointer[i + 1] != '0' &&
-                                                          pointer[i + 1] != '1'))) {
+    if (pointer[i] == '~' &&
+        (i + 1 == pointer.size() || (pointer[i + 1] != '0' && pointer[i + 1] != '1'))) {
       return false;
     }
   }
@@ -632,13 +632,13 @@ void ValidateSource(const v1::ApplicationSpec& spec, Problems& problems) {
   if (!IsSafeRelativePath(source.path())) problems.Add("spec.source.path", kPathRule);
 
   const renderer::v1::RenderOptions& render = source.render();
-  const bool has_directory_options = render.has_directory() &&
-                                     (render.directory().recurse() ||
-                                      !render.directory().include().empty() ||
-                                      !render.directory().exclude().empty());
-  const bool has_plugin_options = render.has_plugin() && (!render.plugin().name().empty() ||
-                                                          render.plugin().args_size() > 0 ||
-                                                          !render.plugin().env().empty());
+  const bool has_directory_options =
+      render.has_directory() &&
+      (render.directory().recurse() || !render.directory().include().empty() ||
+       !render.directory().exclude().empty());
+  const bool has_plugin_options =
+      render.has_plugin() && (!render.plugin().name().empty() || render.plugin().args_size() > 0 ||
+                              !render.plugin().env().empty());
   switch (render.mode()) {
     case renderer::v1::RENDER_MODE_AUTO:
     case renderer::v1::RENDER_MODE_KUSTOMIZE:
@@ -693,8 +693,7 @@ void ValidateDestination(const v1::ApplicationSpec& spec, Problems& problems) {
     if (git.repo_url().empty()) {
       problems.Add("spec.destination.git.repoURL", "required");
     } else if (HasSpaceOrControl(git.repo_url())) {
-      problems.Add("spec.destination.git.repoURL",
-                   "must not contain spaces or control characters");
+      problems.Add("spec.destination.git.repoURL", "must not contain spaces or control characters");
     }
     if (git.branch().empty()) {
       problems.Add("spec.destination.git.branch", "required");
@@ -796,8 +795,7 @@ absl::StatusOr<Application> ApplicationFromJson(const nlohmann::json& value,
       problems.push_back(absl::StrCat("kind: required (", kApplicationKind, ")"));
     }
   } else if (kind != kApplicationKind) {
-    problems.push_back(
-        absl::StrCat("kind: must be ", kApplicationKind, ", not \"", kind, "\""));
+    problems.push_back(absl::StrCat("kind: must be ", kApplicationKind, ", not \"", kind, "\""));
   }
 
   if (std::optional<MappingReader> metadata = root.Mapping("metadata")) {
@@ -958,9 +956,8 @@ absl::StatusOr<google::protobuf::Duration> ParseSpecDuration(absl::string_view t
   if (!parsed || absl::StrContains(text, "inf") || duration == absl::InfiniteDuration() ||
       duration == -absl::InfiniteDuration() ||
       absl::AbsDuration(duration) > absl::Seconds(kMaxDurationSeconds)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("invalid duration \"", text, "\": use Go-style durations such as 30s, 1m, ",
-                     "1h30m"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "invalid duration \"", text, "\": use Go-style durations such as 30s, 1m, ", "1h30m"));
   }
   return ToProtoDuration(duration);
 }

@@ -132,8 +132,8 @@ struct ApplicationDocument {
 // (common/yaml.h's "file:line:column: message"), or when a document is not an Application of
 // this shape: "apps.yaml: document 2 (line 14): spec.sorce: unknown field" (every problem of
 // that document, joined by "; "). RESOURCE_EXHAUSTED when the YAML hits common/yaml.h's limits.
-absl::StatusOr<std::vector<ApplicationDocument>> ParseApplicationsYaml(
-    absl::string_view text, absl::string_view file_name);
+absl::StatusOr<std::vector<ApplicationDocument>> ParseApplicationsYaml(absl::string_view text,
+                                                                       absl::string_view file_name);
 
 // Reads one Application from its parsed JSON/YAML value. `where` prefixes the errors (may be
 // empty). Same rules and errors as ParseApplicationsYaml.

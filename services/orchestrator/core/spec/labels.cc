@@ -55,8 +55,8 @@ absl::Status ValidateLabelKey(absl::string_view key) {
     }
   }
   if (!IsQualifiedNamePart(name)) {
-    return absl::InvalidArgumentError(absl::StrCat("invalid label key \"", key,
-                                                   "\": the name must be ", kNamePartRule));
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid label key \"", key, "\": the name must be ", kNamePartRule));
   }
   return absl::OkStatus();
 }

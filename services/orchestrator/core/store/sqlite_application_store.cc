@@ -17,9 +17,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/status.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
-#include "common/status.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "services/orchestrator/core/spec/labels.h"
 
@@ -197,13 +197,15 @@ class SqliteApplicationStore::Statement {
   int64_t Int(int column) const { return sqlite3_column_int64(stmt_, column); }
   std::string Text(int column) const {
     const unsigned char* text = sqlite3_column_text(stmt_, column);
-    return text == nullptr ? "" : std::string(reinterpret_cast<const char*>(text),
-                                              sqlite3_column_bytes(stmt_, column));
+    return text == nullptr ? ""
+                           : std::string(reinterpret_cast<const char*>(text),
+                                         sqlite3_column_bytes(stmt_, column));
   }
   std::string Blob(int column) const {
     const void* data = sqlite3_column_blob(stmt_, column);
-    return data == nullptr ? "" : std::string(static_cast<const char*>(data),
-                                              sqlite3_column_bytes(stmt_, column));
+    return data == nullptr
+               ? ""
+               : std::string(static_cast<const char*>(data), sqlite3_column_bytes(stmt_, column));
   }
 
  private:
@@ -285,14 +287,14 @@ absl::StatusOr<std::unique_ptr<SqliteApplicationStore>> SqliteApplicationStore::
   }
 
   sqlite3* db = nullptr;
-  const int code = sqlite3_open_v2(path.c_str(), &db,
-                                   SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                                       SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
-                                   nullptr);
+  const int code = sqlite3_open_v2(
+      path.c_str(), &db,
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
+      nullptr);
   if (code != SQLITE_OK) {
-    absl::Status status(CodeFor(code), absl::StrCat(path, ": opening the database: ",
-                                                    db != nullptr ? sqlite3_errmsg(db)
-                                                                  : sqlite3_errstr(code)));
+    absl::Status status(CodeFor(code),
+                        absl::StrCat(path, ": opening the database: ",
+                                     db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(code)));
     sqlite3_close(db);
     close(lock_fd);
     return status;
@@ -326,9 +328,9 @@ absl::Status SqliteApplicationStore::Configure() {
     if (!row.ok()) return row.status();
     const std::string mode = *row ? absl::AsciiStrToLower(wal->Text(0)) : "";
     if (mode != "wal") {
-      return absl::FailedPreconditionError(absl::StrCat(
-          path_, ": cannot use WAL mode (journal_mode is \"", mode,
-          "\"): put the data directory on a local filesystem"));
+      return absl::FailedPreconditionError(
+          absl::StrCat(path_, ": cannot use WAL mode (journal_mode is \"", mode,
+                       "\"): put the data directory on a local filesystem"));
     }
   }
   if (absl::Status status = Exec("PRAGMA synchronous=FULL"); !status.ok()) return status;
@@ -368,9 +370,8 @@ absl::Status SqliteApplicationStore::Migrate() {
 // Plumbing.
 
 absl::Status SqliteApplicationStore::Error(absl::string_view what, int code) {
-  return absl::Status(CodeFor(code),
-                      absl::StrCat(path_, ": ", what, ": ", sqlite3_errmsg(db_), " (",
-                                   sqlite3_errstr(code), ")"));
+  return absl::Status(CodeFor(code), absl::StrCat(path_, ": ", what, ": ", sqlite3_errmsg(db_),
+                                                  " (", sqlite3_errstr(code), ")"));
 }
 
 absl::Status SqliteApplicationStore::Exec(absl::string_view sql) {
@@ -378,9 +379,9 @@ absl::Status SqliteApplicationStore::Exec(absl::string_view sql) {
   const std::string text(sql);
   const int code = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &message);
   if (code == SQLITE_OK) return absl::OkStatus();
-  absl::Status status(
-      CodeFor(code), absl::StrCat(path_, ": ", absl::StripAsciiWhitespace(sql.substr(0, 60)), ": ",
-                                  message != nullptr ? message : sqlite3_errstr(code)));
+  absl::Status status(CodeFor(code),
+                      absl::StrCat(path_, ": ", absl::StripAsciiWhitespace(sql.substr(0, 60)), ": ",
+                                   message != nullptr ? message : sqlite3_errstr(code)));
   sqlite3_free(message);
   return status;
 }
@@ -410,9 +411,8 @@ int64_t SqliteApplicationStore::TotalChanges() {
 }
 
 absl::StatusOr<std::string> SqliteApplicationStore::ReadPragma(absl::string_view name) {
-  if (name.empty() || !std::all_of(name.begin(), name.end(), [](char c) {
-        return absl::ascii_isalnum(c) || c == '_';
-      })) {
+  if (name.empty() || !std::all_of(name.begin(), name.end(),
+                                   [](char c) { return absl::ascii_isalnum(c) || c == '_'; })) {
     return absl::InvalidArgumentError(absl::StrCat("not a pragma name: \"", name, "\""));
   }
   absl::MutexLock lock(&mu_);
@@ -498,9 +498,10 @@ absl::StatusOr<Application> SqliteApplicationStore::Create(const Application& ap
         "INSERT INTO applications (name, generation, app, status) VALUES (?, 1, ?, ?) "
         "ON CONFLICT (name) DO NOTHING");
     if (!insert.ok()) return insert.status();
-    RETURN_IF_ERROR(
-        insert->BindText(1, app.name()).BindBlob(2, Serialize(stored)).BindBlob(3, status_blob)
-            .Run());
+    RETURN_IF_ERROR(insert->BindText(1, app.name())
+                        .BindBlob(2, Serialize(stored))
+                        .BindBlob(3, status_blob)
+                        .Run());
   }
   if (sqlite3_changes64(db_) == 0) {
     return absl::AlreadyExistsError(
@@ -703,9 +704,8 @@ absl::StatusOr<v1::Operation> SqliteApplicationStore::StartOperation(
     running.Bind(1, app.id);
     ASSIGN_OR_RETURN(const bool row, running.Step());
     if (row) {
-      return absl::FailedPreconditionError(absl::StrCat("application \"", app_name,
-                                                        "\" already runs operation ",
-                                                        running.Int(0)));
+      return absl::FailedPreconditionError(
+          absl::StrCat("application \"", app_name, "\" already runs operation ", running.Int(0)));
     }
   }
   ASSIGN_OR_RETURN(Statement insert,
@@ -737,9 +737,9 @@ absl::StatusOr<v1::HistoryEntry> SqliteApplicationStore::AppendHistoryLocked(
 absl::StatusOr<FinishedOperation> SqliteApplicationStore::FinishOperation(
     int64_t id, const OperationResult& result) {
   if (!IsTerminal(result.phase)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("operation ", id, ": phase ", v1::OperationPhase_Name(result.phase),
-                     " does not end an operation"));
+    return absl::InvalidArgumentError(absl::StrCat("operation ", id, ": phase ",
+                                                   v1::OperationPhase_Name(result.phase),
+                                                   " does not end an operation"));
   }
   absl::MutexLock lock(&mu_);
   Transaction transaction(this);
@@ -747,9 +747,8 @@ absl::StatusOr<FinishedOperation> SqliteApplicationStore::FinishOperation(
   int64_t app_id = 0;
   ASSIGN_OR_RETURN(v1::Operation operation, ReadOperationLocked(id, &app_id));
   if (operation.phase() != v1::OPERATION_PHASE_RUNNING) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("operation ", id, " is not running (",
-                     v1::OperationPhase_Name(operation.phase()), ")"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "operation ", id, " is not running (", v1::OperationPhase_Name(operation.phase()), ")"));
   }
   operation.set_phase(result.phase);
   operation.set_message(result.message);
@@ -821,11 +820,10 @@ absl::StatusOr<std::vector<v1::Operation>> SqliteApplicationStore::MarkInterrupt
     int64_t app_id = 0;
     ASSIGN_OR_RETURN(v1::Operation operation, ReadOperationLocked(id, &app_id));
     operation.set_phase(v1::OPERATION_PHASE_INTERRUPTED);
-    operation.set_message(
-        operation.message().empty()
-            ? "interrupted: the orchestrator stopped while it ran"
-            : absl::StrCat("interrupted: the orchestrator stopped while it ran (",
-                           operation.message(), ")"));
+    operation.set_message(operation.message().empty()
+                              ? "interrupted: the orchestrator stopped while it ran"
+                              : absl::StrCat("interrupted: the orchestrator stopped while it ran (",
+                                             operation.message(), ")"));
     *operation.mutable_finished_at() = now;
     v1::Operation blob = operation;
     blob.clear_id();
@@ -908,8 +906,7 @@ absl::StatusOr<std::vector<v1::HistoryEntry>> SqliteApplicationStore::History(
     v1::HistoryEntry entry;
     if (!entry.ParseFromString(select.Blob(1))) {
       return absl::DataLossError(absl::StrCat(path_, ": the stored history entry ", select.Int(0),
-                                              " of application \"", app_name,
-                                              "\" does not parse"));
+                                              " of application \"", app_name, "\" does not parse"));
     }
     entry.set_id(select.Int(0));
     out.push_back(std::move(entry));
@@ -917,8 +914,8 @@ absl::StatusOr<std::vector<v1::HistoryEntry>> SqliteApplicationStore::History(
   return out;
 }
 
-absl::StatusOr<v1::HistoryEntry> SqliteApplicationStore::GetHistoryEntry(
-    absl::string_view app_name, int64_t id) {
+absl::StatusOr<v1::HistoryEntry> SqliteApplicationStore::GetHistoryEntry(absl::string_view app_name,
+                                                                         int64_t id) {
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(const AppRow app, ReadAppLocked(app_name, /*with_status=*/false));
   ASSIGN_OR_RETURN(Statement select,

@@ -92,8 +92,7 @@ class SqliteApplicationStore : public ApplicationStore {
                                                  const v1::HistoryEntry& entry) override;
   absl::StatusOr<std::vector<v1::HistoryEntry>> History(absl::string_view app_name,
                                                         int limit) override;
-  absl::StatusOr<v1::HistoryEntry> GetHistoryEntry(absl::string_view app_name,
-                                                   int64_t id) override;
+  absl::StatusOr<v1::HistoryEntry> GetHistoryEntry(absl::string_view app_name, int64_t id) override;
 
   // The database file.
   const std::string& path() const { return path_; }

@@ -104,12 +104,28 @@ namespace {
 // others, then the webhook configurations; ties by "group_version_kind" with "~G", "~V", "~K"
 // standing for empty parts.
 int TypeOrder(absl::string_view kind) {
-  static constexpr absl::string_view kFirst[] = {
-      "Namespace", "ResourceQuota", "StorageClass", "CustomResourceDefinition",
-      "ServiceAccount", "PodSecurityPolicy", "Role", "ClusterRole", "RoleBinding",
-      "ClusterRoleBinding", "ConfigMap", "Secret", "Endpoints", "Service", "LimitRange",
-      "PriorityClass", "PersistentVolume", "PersistentVolumeClaim", "Deployment",
-      "StatefulSet", "CronJob", "PodDisruptionBudget"};
+  static constexpr absl::string_view kFirst[] = {"Namespace",
+                                                 "ResourceQuota",
+                                                 "StorageClass",
+                                                 "CustomResourceDefinition",
+                                                 "ServiceAccount",
+                                                 "PodSecurityPolicy",
+                                                 "Role",
+                                                 "ClusterRole",
+                                                 "RoleBinding",
+                                                 "ClusterRoleBinding",
+                                                 "ConfigMap",
+                                                 "Secret",
+                                                 "Endpoints",
+                                                 "Service",
+                                                 "LimitRange",
+                                                 "PriorityClass",
+                                                 "PersistentVolume",
+                                                 "PersistentVolumeClaim",
+                                                 "Deployment",
+                                                 "StatefulSet",
+                                                 "CronJob",
+                                                 "PodDisruptionBudget"};
   constexpr int kFirstCount = sizeof(kFirst) / sizeof(kFirst[0]);
   for (int i = 0; i < kFirstCount; ++i) {
     if (kFirst[i] == kind) return -kFirstCount + i;
@@ -166,8 +182,8 @@ absl::Status MergeAllSpecs(std::vector<FieldSpec>& into, const std::vector<Field
                       (spec.kind.empty() || existing.kind == spec.kind);
       if (!selected || existing.path != spec.path) continue;
       if (existing.create != spec.create) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "conflicting fieldspecs for path \"", spec.path, "\" (create differs)"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("conflicting fieldspecs for path \"", spec.path, "\" (create differs)"));
       }
       present = true;
       break;
@@ -185,15 +201,28 @@ absl::Status TransformerConfig::MergeFrom(const TransformerConfig& other) {
   if (other.is_defaults && includes_defaults) return absl::OkStatus();
   is_defaults = false;  // a copy of the defaults stops being them once anything merges in
   if (other.includes_defaults) includes_defaults = true;
-  std::vector<FieldSpec>* mine[] = {&name_prefix,  &name_suffix,      &common_labels,
-                                    &labels,       &template_labels,  &volume_claim_template_labels,
-                                    &common_annotations, &namespace_, &var_reference,
-                                    &images,       &replicas};
-  const std::vector<FieldSpec>* theirs[] = {
-      &other.name_prefix,     &other.name_suffix,     &other.common_labels,
-      &other.labels,          &other.template_labels, &other.volume_claim_template_labels,
-      &other.common_annotations, &other.namespace_,   &other.var_reference,
-      &other.images,          &other.replicas};
+  std::vector<FieldSpec>* mine[] = {&name_prefix,
+                                    &name_suffix,
+                                    &common_labels,
+                                    &labels,
+                                    &template_labels,
+                                    &volume_claim_template_labels,
+                                    &common_annotations,
+                                    &namespace_,
+                                    &var_reference,
+                                    &images,
+                                    &replicas};
+  const std::vector<FieldSpec>* theirs[] = {&other.name_prefix,
+                                            &other.name_suffix,
+                                            &other.common_labels,
+                                            &other.labels,
+                                            &other.template_labels,
+                                            &other.volume_claim_template_labels,
+                                            &other.common_annotations,
+                                            &other.namespace_,
+                                            &other.var_reference,
+                                            &other.images,
+                                            &other.replicas};
   for (size_t i = 0; i < sizeof(mine) / sizeof(mine[0]); ++i) {
     RETURN_IF_ERROR(MergeAllSpecs(*mine[i], *theirs[i]));
     SortSpecs(*mine[i]);
@@ -277,8 +306,8 @@ void TransformerConfig::Merge(const TransformerConfig& other) {
   }
 }
 
-absl::StatusOr<std::vector<FieldSpec>> ParseFieldSpecs(const Json& value,
-                                                       absl::string_view source, bool strict) {
+absl::StatusOr<std::vector<FieldSpec>> ParseFieldSpecs(const Json& value, absl::string_view source,
+                                                       bool strict) {
   std::vector<FieldSpec> specs;
   if (value.is_null()) return specs;
   if (!value.is_array()) {
@@ -299,11 +328,16 @@ absl::StatusOr<std::vector<FieldSpec>> ParseFieldSpecs(const Json& value,
         continue;
       }
       std::string* slot = nullptr;
-      if (key == "group") slot = &spec.group;
-      else if (key == "version") slot = &spec.version;
-      else if (key == "kind") slot = &spec.kind;
-      else if (key == "path") slot = &spec.path;
-      else if (!strict) continue;
+      if (key == "group")
+        slot = &spec.group;
+      else if (key == "version")
+        slot = &spec.version;
+      else if (key == "kind")
+        slot = &spec.kind;
+      else if (key == "path")
+        slot = &spec.path;
+      else if (!strict)
+        continue;
       else {
         return absl::InvalidArgumentError(
             absl::StrCat(source, ": unknown field \"", key, "\" in field spec"));
@@ -359,7 +393,8 @@ void LoadCrdIntoConfig(TransformerConfig& config, const std::string& kind, const
       NameReferenceSpec reference;
       reference.referral.version = property["x-kubernetes-object-ref-api-version"];
       reference.referral.kind = property["x-kubernetes-object-ref-kind"];
-      reference.referrers.push_back(FieldSpec{"", "", kind, absl::StrCat(joined, "/", name_key), false});
+      reference.referrers.push_back(
+          FieldSpec{"", "", kind, absl::StrCat(joined, "/", name_key), false});
       TransformerConfig one;
       one.name_reference.push_back(std::move(reference));
       config.Merge(one);
@@ -402,16 +437,26 @@ absl::StatusOr<TransformerConfig> ParseTransformerConfig(const Json& value,
   }
   for (auto& [key, field] : value.items()) {
     std::vector<FieldSpec>* slot = nullptr;
-    if (key == "namePrefix") slot = &config.name_prefix;
-    else if (key == "nameSuffix") slot = &config.name_suffix;
-    else if (key == "commonLabels") slot = &config.common_labels;
-    else if (key == "labels") slot = &config.labels;
-    else if (key == "templateLabels") slot = &config.template_labels;
-    else if (key == "commonAnnotations") slot = &config.common_annotations;
-    else if (key == "namespace") slot = &config.namespace_;
-    else if (key == "varReference") slot = &config.var_reference;
-    else if (key == "images") slot = &config.images;
-    else if (key == "replicas") slot = &config.replicas;
+    if (key == "namePrefix")
+      slot = &config.name_prefix;
+    else if (key == "nameSuffix")
+      slot = &config.name_suffix;
+    else if (key == "commonLabels")
+      slot = &config.common_labels;
+    else if (key == "labels")
+      slot = &config.labels;
+    else if (key == "templateLabels")
+      slot = &config.template_labels;
+    else if (key == "commonAnnotations")
+      slot = &config.common_annotations;
+    else if (key == "namespace")
+      slot = &config.namespace_;
+    else if (key == "varReference")
+      slot = &config.var_reference;
+    else if (key == "images")
+      slot = &config.images;
+    else if (key == "replicas")
+      slot = &config.replicas;
     else if (key == "nameReference") {
       if (field.is_null()) continue;
       if (!field.is_array()) {

@@ -9,9 +9,9 @@
 #include <string_view>
 #include <vector>
 
-#include "absl/strings/string_view.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "common/object.h"
 #include "services/renderer/core/kustomize/resource.h"
 

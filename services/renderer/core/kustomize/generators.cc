@@ -73,25 +73,26 @@ absl::Status ParseEnvFile(absl::string_view text, absl::string_view path,
 
 absl::StatusOr<Resource> Generate(const FileSource& files, const Kustomization& kustomization,
                                   const GeneratorArgs& args) {
-  std::string context = absl::StrCat(kustomization.file, ": ",
-                                     args.kind == "Secret" ? "secretGenerator" : "configMapGenerator",
-                                     " \"", args.name, "\"");
+  std::string context = absl::StrCat(
+      kustomization.file, ": ", args.kind == "Secret" ? "secretGenerator" : "configMapGenerator",
+      " \"", args.name, "\"");
   if (args.name.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(context, ": a generator must have a name"));
   }
   std::vector<KeyValue> entries;
   for (const std::string& env : args.envs) {
-    ASSIGN_OR_RETURN(std::string text, ReadFileUnder(files, kustomization.dir, env, "env file",
-                                                     kustomization.file));
+    ASSIGN_OR_RETURN(std::string text,
+                     ReadFileUnder(files, kustomization.dir, env, "env file", kustomization.file));
     RETURN_IF_ERROR(ParseEnvFile(text, env, entries));
   }
   for (const std::string& literal : args.literals) {
     size_t equals = literal.find('=');
     if (equals == std::string::npos || equals == 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          context, ": invalid literal source \"", literal, "\", expected key=value"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(context, ": invalid literal source \"", literal, "\", expected key=value"));
     }
-    entries.push_back({literal.substr(0, equals), Unquote(absl::string_view(literal).substr(equals + 1))});
+    entries.push_back(
+        {literal.substr(0, equals), Unquote(absl::string_view(literal).substr(equals + 1))});
   }
   for (const std::string& file : args.files) {
     std::string key;
@@ -127,8 +128,7 @@ absl::StatusOr<Resource> Generate(const FileSource& files, const Kustomization& 
   for (const auto& [k, v] : args.options.annotations) annotations[k] = v;
   bool disable_hash = args.options.disable_name_suffix_hash.value_or(false) ||
                       global.disable_name_suffix_hash.value_or(false);
-  bool immutable =
-      args.options.immutable.value_or(false) || global.immutable.value_or(false);
+  bool immutable = args.options.immutable.value_or(false) || global.immutable.value_or(false);
   if (!labels.empty()) metadata["labels"] = labels;
   if (!annotations.empty()) metadata["annotations"] = annotations;
   object["metadata"] = std::move(metadata);
@@ -137,8 +137,9 @@ absl::StatusOr<Resource> Generate(const FileSource& files, const Kustomization& 
   Json binary_data = Json::object();
   for (KeyValue& entry : entries) {
     if (data.contains(entry.key) || binary_data.contains(entry.key)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          context, ": cannot add key \"", entry.key, "\", another key by that name already exists"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(context, ": cannot add key \"", entry.key,
+                       "\", another key by that name already exists"));
     }
     if (args.kind == "Secret") {
       data[entry.key] = EncodeBase64Lines(entry.value);
@@ -180,13 +181,13 @@ absl::StatusOr<std::string> ReadFileUnder(const FileSource& files, absl::string_
                                           absl::string_view kustomization_file) {
   absl::StatusOr<std::string> path = ResolveRepoPath(dir, relative);
   if (!path.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(kustomization_file, ": ", what, " \"",
-                                                   relative, "\": ", path.status().message()));
+    return absl::InvalidArgumentError(absl::StrCat(kustomization_file, ": ", what, " \"", relative,
+                                                   "\": ", path.status().message()));
   }
   if (!dir.empty() && !(*path == dir || absl::StartsWith(*path, absl::StrCat(dir, "/")))) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        kustomization_file, ": ", what, " \"", relative, "\": security; file '", *path,
-        "' is not in or below '", dir.empty() ? "." : dir, "'"));
+    return absl::PermissionDeniedError(
+        absl::StrCat(kustomization_file, ": ", what, " \"", relative, "\": security; file '", *path,
+                     "' is not in or below '", dir.empty() ? "." : dir, "'"));
   }
   absl::StatusOr<std::string> content = files.ReadFile(*path);
   if (!content.ok()) {
@@ -218,10 +219,9 @@ absl::Status AbsorbGenerated(std::vector<Resource>& resources, std::vector<Resou
     resource.generator_behavior.clear();
     if (matches.empty()) {
       if (behavior == "merge" || behavior == "replace") {
-        return absl::NotFoundError(absl::StrCat(resource.source, ": generator \"", id.name,
-                                                "\" has behavior ", behavior, " but id ",
-                                                id.ToString(), " does not exist; cannot ",
-                                                behavior));
+        return absl::NotFoundError(
+            absl::StrCat(resource.source, ": generator \"", id.name, "\" has behavior ", behavior,
+                         " but id ", id.ToString(), " does not exist; cannot ", behavior));
       }
       resources.push_back(std::move(resource));
       continue;
@@ -233,9 +233,8 @@ absl::Status AbsorbGenerated(std::vector<Resource>& resources, std::vector<Resou
     }
     Resource& old = resources[matches[0]];
     if (behavior != "merge" && behavior != "replace") {
-      return absl::AlreadyExistsError(
-          absl::StrCat(resource.source, ": id ", id.ToString(),
-                       " exists; behavior must be merge or replace"));
+      return absl::AlreadyExistsError(absl::StrCat(resource.source, ": id ", id.ToString(),
+                                                   " exists; behavior must be merge or replace"));
     }
     // Metadata: labels and annotations merged (the new ones win), name and namespace kept.
     std::map<std::string, std::string> labels = StringMapField(old.object, "labels");
@@ -244,7 +243,8 @@ absl::Status AbsorbGenerated(std::vector<Resource>& resources, std::vector<Resou
     for (const auto& [k, v] : StringMapField(resource.object, "annotations")) annotations[k] = v;
     // With behavior merge the old origin annotation (buildMetadata) stays.
     if (behavior == "merge") {
-      std::map<std::string, std::string> old_annotations = StringMapField(old.object, "annotations");
+      std::map<std::string, std::string> old_annotations =
+          StringMapField(old.object, "annotations");
       auto it = old_annotations.find("config.kubernetes.io/origin");
       if (it != old_annotations.end()) annotations[it->first] = it->second;
     }

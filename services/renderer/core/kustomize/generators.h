@@ -6,8 +6,8 @@
 
 #include <vector>
 
-#include "absl/strings/string_view.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "services/renderer/core/file_source.h"
 #include "services/renderer/core/kustomize/kustomization.h"
 #include "services/renderer/core/kustomize/resource.h"

@@ -16,14 +16,30 @@ void AppendGoString(const std::string& text, std::string& out) {
     unsigned char c = static_cast<unsigned char>(text[i]);
     if (c < 0x80) {
       switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
-        case '<': case '>': case '&':
+        case '"':
+          out += "\\\"";
+          break;
+        case '\\':
+          out += "\\\\";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
+        case '\b':
+          out += "\\b";
+          break;
+        case '\f':
+          out += "\\f";
+          break;
+        case '<':
+        case '>':
+        case '&':
           out += "\\u00";
           out.push_back(kHex[c >> 4]);
           out.push_back(kHex[c & 0xF]);
@@ -99,12 +115,23 @@ std::string EncodeHash(const std::string& hex) {
   std::string encoded = hex.substr(0, 10);
   for (char& c : encoded) {
     switch (c) {
-      case '0': c = 'g'; break;
-      case '1': c = 'h'; break;
-      case '3': c = 'k'; break;
-      case 'a': c = 'm'; break;
-      case 'e': c = 't'; break;
-      default: break;
+      case '0':
+        c = 'g';
+        break;
+      case '1':
+        c = 'h';
+        break;
+      case '3':
+        c = 'k';
+        break;
+      case 'a':
+        c = 'm';
+        break;
+      case 'e':
+        c = 't';
+        break;
+      default:
+        break;
     }
   }
   return encoded;

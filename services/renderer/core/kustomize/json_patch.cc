@@ -119,8 +119,8 @@ absl::Status ApplyOne(Json& target, const Json& operation) {
   if (op == "test") {
     ASSIGN_OR_RETURN(Json * node, Find(target, tokens));
     if (*node != operation["value"]) {
-      return absl::FailedPreconditionError(absl::StrCat("test failed: value at \"", path,
-                                                        "\" is ", node->dump()));
+      return absl::FailedPreconditionError(
+          absl::StrCat("test failed: value at \"", path, "\" is ", node->dump()));
     }
     return absl::OkStatus();
   }
@@ -153,7 +153,8 @@ absl::Status ValidateJsonPatch(const Json& operations) {
     std::string name = op->get<std::string>();
     if (name != "add" && name != "remove" && name != "replace" && name != "move" &&
         name != "copy" && name != "test") {
-      return absl::InvalidArgumentError(absl::StrCat("unknown JSON patch operation \"", name, "\""));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown JSON patch operation \"", name, "\""));
     }
     auto path = operation.find("path");
     if (path == operation.end() || !path->is_string()) {
@@ -180,9 +181,9 @@ absl::Status ApplyJsonPatch(Json& target, const Json& operations) {
   for (const Json& operation : operations) {
     absl::Status status = ApplyOne(target, operation);
     if (!status.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          operation["op"].get<std::string>(), " operation does not apply to path \"",
-          operation["path"].get<std::string>(), "\": ", status.message()));
+      return absl::InvalidArgumentError(
+          absl::StrCat(operation["op"].get<std::string>(), " operation does not apply to path \"",
+                       operation["path"].get<std::string>(), "\": ", status.message()));
     }
   }
   return absl::OkStatus();

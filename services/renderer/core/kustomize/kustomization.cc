@@ -78,8 +78,7 @@ class FieldReader {
   std::string file_;
 };
 
-absl::StatusOr<GeneratorOptions> ParseGeneratorOptions(const FieldReader& reader,
-                                                       const Json& value,
+absl::StatusOr<GeneratorOptions> ParseGeneratorOptions(const FieldReader& reader, const Json& value,
                                                        absl::string_view field) {
   GeneratorOptions options;
   if (value.is_null()) return options;
@@ -193,16 +192,42 @@ absl::StatusOr<PatchEntry> ParsePatch(const FieldReader& reader, const Json& ite
   return entry;
 }
 
-
 // The kustomization fields kustomize knows. Go's encoding/json matches field names without
 // regard to case, so `nameprefix` is `namePrefix`.
-constexpr absl::string_view kKustomizationFields[] = {
-    "apiVersion", "kind", "metadata", "openapi", "crds", "buildMetadata", "resources", "bases",
-    "components", "configurations", "namespace", "namePrefix", "nameSuffix", "commonLabels",
-    "commonAnnotations", "labels", "patches", "patchesJson6902", "patchesStrategicMerge",
-    "images", "imageTags", "replicas", "configMapGenerator", "secretGenerator",
-    "generatorOptions", "replacements", "vars", "sortOptions", "helmCharts", "helmGlobals",
-    "helmChartInflationGenerator", "generators", "transformers", "validators"};
+constexpr absl::string_view kKustomizationFields[] = {"apiVersion",
+                                                      "kind",
+                                                      "metadata",
+                                                      "openapi",
+                                                      "crds",
+                                                      "buildMetadata",
+                                                      "resources",
+                                                      "bases",
+                                                      "components",
+                                                      "configurations",
+                                                      "namespace",
+                                                      "namePrefix",
+                                                      "nameSuffix",
+                                                      "commonLabels",
+                                                      "commonAnnotations",
+                                                      "labels",
+                                                      "patches",
+                                                      "patchesJson6902",
+                                                      "patchesStrategicMerge",
+                                                      "images",
+                                                      "imageTags",
+                                                      "replicas",
+                                                      "configMapGenerator",
+                                                      "secretGenerator",
+                                                      "generatorOptions",
+                                                      "replacements",
+                                                      "vars",
+                                                      "sortOptions",
+                                                      "helmCharts",
+                                                      "helmGlobals",
+                                                      "helmChartInflationGenerator",
+                                                      "generators",
+                                                      "transformers",
+                                                      "validators"};
 
 std::string CanonicalFieldName(const std::string& key) {
   for (absl::string_view name : kKustomizationFields) {
@@ -220,8 +245,8 @@ absl::StatusOr<std::vector<GeneratorArgs>> ParseGeneratorList(const Json& value,
                                                               absl::string_view kind,
                                                               absl::string_view file) {
   FieldReader reader(file);
-  return ParseGenerators(reader, value,
-                         kind == "Secret" ? "secretGenerator" : "configMapGenerator", kind);
+  return ParseGenerators(reader, value, kind == "Secret" ? "secretGenerator" : "configMapGenerator",
+                         kind);
 }
 
 bool IsKustomizationFileName(absl::string_view name) {
@@ -258,8 +283,8 @@ absl::StatusOr<Kustomization> ParseKustomization(absl::string_view text, absl::s
       ASSIGN_OR_RETURN(std::string kind, reader.String(value, key));
       if (kind.empty()) kind = "Kustomization";
       if (kind != "Kustomization" && kind != "Component") {
-        return reader.Error(key, absl::StrCat("has unsupported kind \"", kind,
-                                              "\" (Kustomization or Component)"));
+        return reader.Error(
+            key, absl::StrCat("has unsupported kind \"", kind, "\" (Kustomization or Component)"));
       }
       k.kind = kind;
     } else if (key == "buildMetadata") {
@@ -291,9 +316,8 @@ absl::StatusOr<Kustomization> ParseKustomization(absl::string_view text, absl::s
       if (value.is_null()) continue;
       if (!value.is_array()) return reader.Error(key, "must be a list");
       for (const Json& item : value) {
-        RETURN_IF_ERROR(reader.Mapping(
-            item, key,
-            {"pairs", "includeSelectors", "includeTemplates", "fields"}));
+        RETURN_IF_ERROR(
+            reader.Mapping(item, key, {"pairs", "includeSelectors", "includeTemplates", "fields"}));
         LabelEntry entry;
         if (item.contains("pairs")) {
           ASSIGN_OR_RETURN(entry.pairs, reader.StringMap(item["pairs"], key));
@@ -314,8 +338,9 @@ absl::StatusOr<Kustomization> ParseKustomization(absl::string_view text, absl::s
       if (!value.is_array()) return reader.Error(key, "must be a list");
       for (const Json& item : value) {
         if (!item.is_object()) {
-          return reader.Error(key, "entries must be mappings with \"path\" or \"patch\" (and "
-                                   "optionally \"target\")");
+          return reader.Error(key,
+                              "entries must be mappings with \"path\" or \"patch\" (and "
+                              "optionally \"target\")");
         }
         ASSIGN_OR_RETURN(PatchEntry entry, ParsePatch(reader, item, key, file));
         k.patches.push_back(std::move(entry));
@@ -367,7 +392,8 @@ absl::StatusOr<Kustomization> ParseKustomization(absl::string_view text, absl::s
           ASSIGN_OR_RETURN(replica.name, reader.String(item["name"], key));
         }
         if (item.contains("count")) {
-          if (!item["count"].is_number_integer()) return reader.Error(key, "count must be an integer");
+          if (!item["count"].is_number_integer())
+            return reader.Error(key, "count must be an integer");
           replica.count = item["count"].get<int64_t>();
         }
         k.replicas.push_back(std::move(replica));
@@ -415,9 +441,9 @@ absl::StatusOr<Kustomization> ParseKustomization(absl::string_view text, absl::s
   const char* required = k.kind == "Component" ? "kustomize.config.k8s.io/v1alpha1"
                                                : "kustomize.config.k8s.io/v1beta1";
   if (!api_version.empty() && api_version != required) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        file, ": failed to read kustomization file: apiVersion for ", k.kind, " should be ",
-        required, " (got \"", api_version, "\")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(file, ": failed to read kustomization file: apiVersion for ", k.kind,
+                     " should be ", required, " (got \"", api_version, "\")"));
   }
   return k;
 }

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/string_view.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "common/object.h"
 #include "services/renderer/core/kustomize/fieldspec.h"
 #include "services/renderer/core/kustomize/resource.h"

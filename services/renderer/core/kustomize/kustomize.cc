@@ -109,9 +109,9 @@ absl::Status AppendResource(Accumulator& acc, Resource resource) {
   auto found = acc.index.find(key);
   if (found != acc.index.end()) {
     const Resource& existing = acc.resources[found->second];
-    return absl::InvalidArgumentError(absl::StrCat(
-        "may not add resource with an already registered id: ", id.ToString(), " (from ",
-        resource.source, ", already added from ", existing.source, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("may not add resource with an already registered id: ", id.ToString(),
+                     " (from ", resource.source, ", already added from ", existing.source, ")"));
   }
   acc.index.emplace(std::move(key), acc.resources.size());
   acc.resources.push_back(std::move(resource));
@@ -164,9 +164,9 @@ class Builder {
   absl::Status AccumulateDirectory(absl::string_view dir, Accumulator& acc, bool as_component,
                                    bool top_level, Kustomization* loaded = nullptr) {
     if (static_cast<int>(stack_.size()) >= options_.max_depth) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "kustomizations nested deeper than ", options_.max_depth, " levels at '",
-          DisplayDir(dir), "'"));
+      return absl::InvalidArgumentError(absl::StrCat("kustomizations nested deeper than ",
+                                                     options_.max_depth, " levels at '",
+                                                     DisplayDir(dir), "'"));
     }
     if (std::find(stack_.begin(), stack_.end(), dir) != stack_.end()) {
       std::vector<std::string> cycle(stack_.begin(), stack_.end());
@@ -186,14 +186,14 @@ class Builder {
     RETURN_IF_ERROR(ConfigureSchema(kustomization, top_level));
     if (!top_level) {
       if (as_component && kustomization.kind != "Component") {
-        return absl::InvalidArgumentError(absl::StrCat(
-            *file, ": expected kind 'Component' for path '", DisplayDir(dir), "' but got '",
-            kustomization.kind, "'"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(*file, ": expected kind 'Component' for path '", DisplayDir(dir),
+                         "' but got '", kustomization.kind, "'"));
       }
       if (!as_component && kustomization.kind == "Component") {
-        return absl::InvalidArgumentError(absl::StrCat(
-            *file, ": expected kind != 'Component' for path '", DisplayDir(dir),
-            "' (a Component belongs in `components:`, not `resources:`)"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(*file, ": expected kind != 'Component' for path '", DisplayDir(dir),
+                         "' (a Component belongs in `components:`, not `resources:`)"));
       }
     }
     stack_.push_back(std::string(dir));
@@ -229,8 +229,7 @@ class Builder {
     if (!k.crds.empty()) {
       auto crds = std::make_shared<TransformerConfig>();
       for (const std::string& path : k.crds) {
-        ASSIGN_OR_RETURN(std::string text,
-                         ReadFileUnder(files_, k.dir, path, "crds file", k.file));
+        ASSIGN_OR_RETURN(std::string text, ReadFileUnder(files_, k.dir, path, "crds file", k.file));
         ASSIGN_OR_RETURN(Json value, ParseYaml(text, JoinPath(k.dir, path)));
         RETURN_IF_ERROR(Annotate(crds->MergeFrom(ParseCrdConfig(value)), JoinPath(k.dir, path)));
       }
@@ -268,18 +267,18 @@ class Builder {
     }
     for (const std::string& path : k.components) {
       if (LooksRemote(path)) {
-        return absl::UnimplementedError(absl::StrCat(
-            k.file, ": remote component \"", path, "\" is not supported: todoke builds only "
-            "from the repository"));
+        return absl::UnimplementedError(absl::StrCat(k.file, ": remote component \"", path,
+                                                     "\" is not supported: todoke builds only "
+                                                     "from the repository"));
       }
       absl::StatusOr<std::string> resolved = ResolveRepoPath(k.dir, path);
       if (!resolved.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat(k.file, ": component \"", path, "\": ",
-                                                       resolved.status().message()));
+        return absl::InvalidArgumentError(
+            absl::StrCat(k.file, ": component \"", path, "\": ", resolved.status().message()));
       }
       if (!files_.IsDirectory(*resolved)) {
-        return absl::NotFoundError(absl::StrCat(k.file, ": component \"", path,
-                                                "\": no such directory"));
+        return absl::NotFoundError(
+            absl::StrCat(k.file, ": component \"", path, "\": no such directory"));
       }
       std::string saved_origin = origin_path_;
       origin_path_ = JoinClean(origin_path_, path);
@@ -295,8 +294,8 @@ class Builder {
     RETURN_IF_ERROR(BindVars(acc.resources, vars));
     RETURN_IF_ERROR(AppendVars(acc, vars));
     if (acc.resources.size() > options_.max_objects) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          k.file, ": the build produces more than ", options_.max_objects, " objects"));
+      return absl::ResourceExhaustedError(absl::StrCat(k.file, ": the build produces more than ",
+                                                       options_.max_objects, " objects"));
     }
     return absl::OkStatus();
   }
@@ -311,14 +310,14 @@ class Builder {
     }
     absl::StatusOr<std::string> resolved = ResolveRepoPath(k.dir, path);
     if (!resolved.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(k.file, ": resource \"", path, "\": ",
-                                                     resolved.status().message()));
+      return absl::InvalidArgumentError(
+          absl::StrCat(k.file, ": resource \"", path, "\": ", resolved.status().message()));
     }
     if (files_.IsFile(*resolved)) {
       if (!k.dir.empty() && !absl::StartsWith(*resolved, absl::StrCat(k.dir, "/"))) {
-        return absl::PermissionDeniedError(
-            absl::StrCat(k.file, ": resource \"", path, "\": security; file '", *resolved,
-                         "' is not in or below '", k.dir, "'"));
+        return absl::PermissionDeniedError(absl::StrCat(k.file, ": resource \"", path,
+                                                        "\": security; file '", *resolved,
+                                                        "' is not in or below '", k.dir, "'"));
       }
       ASSIGN_OR_RETURN(std::string text, files_.ReadFile(*resolved));
       ASSIGN_OR_RETURN(std::vector<Resource> resources, ParseResources(text, *resolved));
@@ -435,7 +434,7 @@ class Builder {
     }
     RETURN_IF_ERROR(ApplyStringMapEntries(resources, k.common_labels, config->common_labels));
     RETURN_IF_ERROR(ran("LabelTransformer",
-        k.labels.empty() && k.common_labels.empty() ? 0 : k.labels.size() + 1));
+                        k.labels.empty() && k.common_labels.empty() ? 0 : k.labels.size() + 1));
     RETURN_IF_ERROR(
         ApplyStringMapEntries(resources, k.common_annotations, config->common_annotations));
     RETURN_IF_ERROR(ran("AnnotationsTransformer", k.common_annotations.empty() ? 0 : 1));
@@ -448,11 +447,9 @@ class Builder {
     RETURN_IF_ERROR(ApplyReplacements(files_, k, resources));
     RETURN_IF_ERROR(ran("ReplacementTransformer", k.replacements.empty() ? 0 : 1));
     if (!k.transformer_plugins.empty()) {
-      ASSIGN_OR_RETURN(std::vector<Resource> configs,
-                       LoadPluginConfigs(k, k.transformer_plugins));
+      ASSIGN_OR_RETURN(std::vector<Resource> configs, LoadPluginConfigs(k, k.transformer_plugins));
       for (const Resource& config : configs) {
-        RETURN_IF_ERROR(
-            RunBuiltinTransformer(files_, k, config.object, config.source, resources));
+        RETURN_IF_ERROR(RunBuiltinTransformer(files_, k, config.object, config.source, resources));
         Origin origin;
         if (track_origin_ && PluginOrigin(config.object, origin)) {
           AddTransformation(resources, origin);
@@ -461,7 +458,8 @@ class Builder {
     }
     if (!k.validator_plugins.empty()) {
       return absl::UnimplementedError(absl::StrCat(
-          k.file, ": \"validators\" is not supported: kustomize has no builtin validators, and "
+          k.file,
+          ": \"validators\" is not supported: kustomize has no builtin validators, and "
           "todoke does not run exec, container or Go plugins"));
     }
     return absl::OkStatus();
@@ -568,9 +566,9 @@ class Builder {
       // kustomize v5.5.0 builds in the schema of Kubernetes v1.21.2 only, which the merge
       // table follows.
       if (version->second != "v1.21.2") {
-        return absl::InvalidArgumentError(absl::StrCat(
-            k.file, ": openapi: the specified OpenAPI version is not built in (\"",
-            version->second, "\"; kustomize has v1.21.2)"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(k.file, ": openapi: the specified OpenAPI version is not built in (\"",
+                         version->second, "\"; kustomize has v1.21.2)"));
       }
       schema_set_ = true;
       SetThreadMergeSchema(nullptr);
@@ -640,8 +638,8 @@ absl::StatusOr<std::vector<Json>> Build(const FileSource& files, absl::string_vi
     ApplyKustomizePrintRoundTrip(object);
     if (absl::Status printable = CheckKustomizePrintable(object); !printable.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(
-          GetString(object, "kind"), " ", GetString(object.value("metadata", Json::object()), "name"), ": ",
-          printable.message()));
+          GetString(object, "kind"), " ",
+          GetString(object.value("metadata", Json::object()), "name"), ": ", printable.message()));
     }
   }
   return objects;

@@ -50,8 +50,7 @@ struct CandidateIndex {
     for (const ResId& id : candidate->previous_ids) {
       if (names.insert(id.name).second) by_previous_name[id.name].push_back(candidate);
     }
-    by_original_namespace[ReferenceNamespace(candidate->previous_ids.front())].push_back(
-        candidate);
+    by_original_namespace[ReferenceNamespace(candidate->previous_ids.front())].push_back(candidate);
     any_cluster_scoped = any_cluster_scoped || candidate->cluster_scoped;
     effective_namespaces.insert(candidate->effective_ns);
     namespaces.insert(candidate->current.ns);
@@ -182,9 +181,9 @@ class Fixer {
     if (identical) return list[0];
     std::vector<std::string> ids;
     for (const Candidate* c : list) ids.push_back(c->current.ToString());
-    return absl::InvalidArgumentError(absl::StrCat(
-        "found multiple possible referrals for \"", old_name, "\" in field ", field_.path, " of ",
-        referrer_id_.ToString(), ": ", absl::StrJoin(ids, ", ")));
+    return absl::InvalidArgumentError(
+        absl::StrCat("found multiple possible referrals for \"", old_name, "\" in field ",
+                     field_.path, " of ", referrer_id_.ToString(), ": ", absl::StrJoin(ids, ", ")));
   }
 
   absl::Status SetScalar(Json& value) {
@@ -280,9 +279,9 @@ absl::Status FixNameReferences(std::vector<Resource>& resources,
       if (!subject.is_object() || GetString(subject, "kind") != "ServiceAccount") continue;
       auto ns = subject.find("namespace");
       if (ns != subject.end() && !ns->is_string()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "Invalid Input: namespace is blank for resource \"", id.ToString(), "\" (", resource.source,
-            ": a ServiceAccount subject has an empty namespace)"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("Invalid Input: namespace is blank for resource \"", id.ToString(), "\" (",
+                         resource.source, ": a ServiceAccount subject has an empty namespace)"));
       }
     }
   }
@@ -317,7 +316,8 @@ absl::Status FixNameReferences(std::vector<Resource>& resources,
   };
   std::vector<ResId> referrer_ids(resources.size());
   std::vector<Visibility> visibilities(resources.size());
-  for (size_t r = 0; r < resources.size(); ++r) view(resources[r], referrer_ids[r], visibilities[r]);
+  for (size_t r = 0; r < resources.size(); ++r)
+    view(resources[r], referrer_ids[r], visibilities[r]);
   std::vector<bool> visited(resources.size(), false);
   for (const NameReferenceSpec& spec : specs) {
     CandidateIndex index;

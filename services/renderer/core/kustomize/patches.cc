@@ -16,8 +16,7 @@ struct PatchText {
   std::string source;  // for messages: file path or "<kustomization> inline patch"
 };
 
-absl::StatusOr<PatchText> LoadPatchText(const FileSource& files,
-                                        const Kustomization& kustomization,
+absl::StatusOr<PatchText> LoadPatchText(const FileSource& files, const Kustomization& kustomization,
                                         const PatchEntry& entry) {
   if (entry.has_inline) {
     return PatchText{entry.inline_patch, absl::StrCat(kustomization.file, " (inline patch)")};
@@ -85,7 +84,8 @@ absl::Status ApplySmPatchTo(std::vector<Resource>& resources, size_t& index, con
                                                    resource.CurrentId().ToString(), ": ",
                                                    kept.status().message()));
   }
-  if (!*kept || resource.object.is_null() || (resource.object.is_object() && resource.object.empty())) {
+  if (!*kept || resource.object.is_null() ||
+      (resource.object.is_object() && resource.object.empty())) {
     resources.erase(resources.begin() + static_cast<std::ptrdiff_t>(index));
     --index;
     return absl::OkStatus();
@@ -111,10 +111,10 @@ absl::Status ApplyUntargetedSmPatch(std::vector<Resource>& resources, const Json
     if (resources[i].MatchesAnyId(id)) matches.push_back(i);
   }
   if (matches.size() != 1) {
-    return absl::NotFoundError(absl::StrCat(
-        source, ": no resource matches strategic merge patch \"", id.ToString(), "\": ",
-        matches.empty() ? "no matches" : "multiple matches", " for Id ", id.ToString(),
-        "; failed to find unique target for patch ", id.ToString()));
+    return absl::NotFoundError(
+        absl::StrCat(source, ": no resource matches strategic merge patch \"", id.ToString(),
+                     "\": ", matches.empty() ? "no matches" : "multiple matches", " for Id ",
+                     id.ToString(), "; failed to find unique target for patch ", id.ToString()));
   }
   size_t index = matches[0];
   return ApplySmPatchTo(resources, index, patch, options, source);
@@ -140,8 +140,7 @@ absl::Status ApplyJsonPatchToSelected(std::vector<Resource>& resources, const Se
 
 }  // namespace
 
-absl::Status ApplyPatchesStrategicMerge(const FileSource& files,
-                                        const Kustomization& kustomization,
+absl::Status ApplyPatchesStrategicMerge(const FileSource& files, const Kustomization& kustomization,
                                         std::vector<Resource>& resources) {
   // All patches are loaded first: kustomize refuses a list whose files hold no patch at all.
   std::vector<std::pair<Json, std::string>> loaded;
@@ -160,9 +159,9 @@ absl::Status ApplyPatchesStrategicMerge(const FileSource& files,
     for (Json& patch : patches) loaded.emplace_back(std::move(patch), text.source);
   }
   if (loaded.empty() && !kustomization.patches_strategic_merge.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(kustomization.file, ": patchesStrategicMerge: patch appears to be empty; files=[",
-                     absl::StrJoin(paths, " "), "]"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        kustomization.file, ": patchesStrategicMerge: patch appears to be empty; files=[",
+        absl::StrJoin(paths, " "), "]"));
   }
   for (const auto& [patch, source] : loaded) {
     RETURN_IF_ERROR(ApplyUntargetedSmPatch(resources, patch, nullptr, source));

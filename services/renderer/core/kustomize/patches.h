@@ -14,8 +14,7 @@ namespace todoke::renderer::kustomize {
 
 // Applies `patchesStrategicMerge`. Each patch must match exactly one resource by id
 // (current or previous), otherwise NOT_FOUND/INVALID_ARGUMENT as kustomize reports it.
-absl::Status ApplyPatchesStrategicMerge(const FileSource& files,
-                                        const Kustomization& kustomization,
+absl::Status ApplyPatchesStrategicMerge(const FileSource& files, const Kustomization& kustomization,
                                         std::vector<Resource>& resources);
 
 // Applies `patches`. A target that selects nothing is not an error (as in kustomize); a

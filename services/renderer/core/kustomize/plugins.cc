@@ -23,12 +23,10 @@ namespace {
 constexpr absl::string_view kGenerators[] = {"ConfigMapGenerator", "SecretGenerator",
                                              "IAMPolicyGenerator"};
 constexpr absl::string_view kTransformers[] = {
-    "AnnotationsTransformer",    "ImageTagTransformer",
-    "LabelTransformer",          "NamespaceTransformer",
-    "PatchJson6902Transformer",  "PatchStrategicMergeTransformer",
-    "PatchTransformer",          "PrefixSuffixTransformer",
-    "PrefixTransformer",         "SuffixTransformer",
-    "ReplacementTransformer",    "ReplicaCountTransformer",
+    "AnnotationsTransformer", "ImageTagTransformer",      "LabelTransformer",
+    "NamespaceTransformer",   "PatchJson6902Transformer", "PatchStrategicMergeTransformer",
+    "PatchTransformer",       "PrefixSuffixTransformer",  "PrefixTransformer",
+    "SuffixTransformer",      "ReplacementTransformer",   "ReplicaCountTransformer",
     "ValueAddTransformer"};
 
 bool OneOf(absl::string_view kind, absl::Span<const absl::string_view> kinds) {
@@ -136,8 +134,8 @@ Json* LookupCreate(Json& object, const std::vector<std::string>& fields) {
         continue;
       }
       if (field.size() > 2 && field.front() == '[' && field.back() == ']') {
-        std::vector<std::string> kv = absl::StrSplit(field.substr(1, field.size() - 2),
-                                                     absl::MaxSplits('=', 1));
+        std::vector<std::string> kv =
+            absl::StrSplit(field.substr(1, field.size() - 2), absl::MaxSplits('=', 1));
         if (kv.size() != 2) return nullptr;
         Json* match = nullptr;
         for (Json& element : *node) {
@@ -191,9 +189,9 @@ absl::Status ValueAdd(const FileSource& files, const Kustomization& k, const Jso
     const Json& position_value = Field(target, "filePathPosition");
     if (position_value.is_number_integer()) position = position_value.get<int>();
     if (position < 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          source, ": ValueAddTransformer: value of FilePathPosition (", position,
-          ") cannot be negative"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": ValueAddTransformer: value of FilePathPosition (", position,
+                       ") cannot be negative"));
     }
     std::vector<size_t> selected;
     const Json& selector_value = Field(target, "selector");
@@ -215,9 +213,9 @@ absl::Status ValueAdd(const FileSource& files, const Kustomization& k, const Jso
       }
       Json* node = LookupCreate(resource.object, SplitFieldPath(field_path));
       if (node == nullptr || node->is_object() || node->is_array()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            source, ": ValueAddTransformer: ", field_path, " is not a scalar in ",
-            resource.CurrentId().ToString()));
+        return absl::InvalidArgumentError(
+            absl::StrCat(source, ": ValueAddTransformer: ", field_path, " is not a scalar in ",
+                         resource.CurrentId().ToString()));
       }
       std::string current = node->is_string() ? node->get<std::string>() : "";
       *node = position > 0 ? InsertPathPart(current, position - 1, value) : value;
@@ -250,9 +248,9 @@ absl::Status CheckBuiltinPlugin(const Json& config, bool generator, absl::string
         absl::StrCat(source, ": unable to load builtin ", kind, ".builtin.[noGrp]"));
   }
   if (generator != OneOf(kind, kGenerators)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        source, ": ", kind, " is a builtin ", generator ? "transformer" : "generator",
-        ", listed under `", generator ? "generators" : "transformers", "`"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": ", kind, " is a builtin ", generator ? "transformer" : "generator",
+                     ", listed under `", generator ? "generators" : "transformers", "`"));
   }
   return absl::OkStatus();
 }
@@ -291,8 +289,8 @@ absl::StatusOr<std::vector<Resource>> RunBuiltinGenerator(const FileSource& file
   std::string generated_kind = kind == "SecretGenerator" ? "Secret" : "ConfigMap";
   Json args = Json::object();
   // Read leniently, as the plugin's yaml.Unmarshal reads it: unknown fields are ignored.
-  constexpr absl::string_view kArgs[] = {"name",     "namespace", "behavior", "files",
-                                         "literals", "envs",      "env",      "options", "type"};
+  constexpr absl::string_view kArgs[] = {"name", "namespace", "behavior", "files", "literals",
+                                         "envs", "env",       "options",  "type"};
   for (auto& [key, value] : config.items()) {
     for (absl::string_view known : kArgs) {
       if (!absl::EqualsIgnoreCase(key, known)) continue;
@@ -317,8 +315,10 @@ absl::Status RunBuiltinTransformer(const FileSource& files, const Kustomization&
   RETURN_IF_ERROR(CheckBuiltinPlugin(config, /*generator=*/false, source));
   const std::string kind = StringField(config, "kind");
   const std::string context = absl::StrCat(source, ": ", PluginName(config));
-  auto field_specs = [&]() { return ParseFieldSpecs(Field(config, "fieldSpecs"), context,
-                                                    /*strict=*/false); };
+  auto field_specs = [&]() {
+    return ParseFieldSpecs(Field(config, "fieldSpecs"), context,
+                           /*strict=*/false);
+  };
 
   if (kind == "PrefixSuffixTransformer" || kind == "PrefixTransformer" ||
       kind == "SuffixTransformer") {
@@ -343,8 +343,8 @@ absl::Status RunBuiltinTransformer(const FileSource& files, const Kustomization&
     const Json& unset_only = Field(config, "unsetOnly");
     options.unset_only = unset_only.is_boolean() && unset_only.get<bool>();
     options.role_binding_subjects = StringField(config, "setRoleBindingSubjects");
-    return Annotate(
-        ApplyNamespace(resources, MetadataField(config, "namespace"), specs, options), context);
+    return Annotate(ApplyNamespace(resources, MetadataField(config, "namespace"), specs, options),
+                    context);
   }
   if (kind == "ImageTagTransformer") {
     ASSIGN_OR_RETURN(std::vector<FieldSpec> specs, field_specs());
@@ -399,8 +399,7 @@ absl::Status RunBuiltinTransformer(const FileSource& files, const Kustomization&
       return absl::InvalidArgumentError(absl::StrCat(context, ": must specify a target"));
     }
     if (entry.target->name.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(context, ": must specify the target name"));
+      return absl::InvalidArgumentError(absl::StrCat(context, ": must specify the target name"));
     }
     scope.patches_json6902.push_back(std::move(entry));
     return ApplyPatchesJson6902(files, scope, resources);

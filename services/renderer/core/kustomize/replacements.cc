@@ -4,11 +4,11 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/status.h"
 #include "common/yaml.h"
 #include "services/renderer/core/kustomize/generators.h"
@@ -239,9 +239,8 @@ absl::Status ApplyOneReplacement(const Json& replacement, absl::string_view cont
       for (const ResId& id : AllIds(resource)) {
         if (SelectorMatchesId(selector, id)) {
           if (match != nullptr) {
-            return absl::InvalidArgumentError(
-                absl::StrCat(context, ": multiple matches for replacement source ",
-                             source->dump()));
+            return absl::InvalidArgumentError(absl::StrCat(
+                context, ": multiple matches for replacement source ", source->dump()));
           }
           match = &resource;
           break;
@@ -270,9 +269,9 @@ absl::Status ApplyOneReplacement(const Json& replacement, absl::string_view cont
       }
       std::vector<std::string> parts = absl::StrSplit(value.get<std::string>(), options.delimiter);
       if (options.index < 0 || static_cast<size_t>(options.index) >= parts.size()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            context, ": options.index ", options.index, " is out of bounds for value ",
-            value.get<std::string>()));
+        return absl::InvalidArgumentError(absl::StrCat(context, ": options.index ", options.index,
+                                                       " is out of bounds for value ",
+                                                       value.get<std::string>()));
       }
       value = parts[options.index];
     }
@@ -376,8 +375,7 @@ std::string Expand(const std::string& text, const std::map<std::string, Json>& v
                    const Json** whole) {
   *whole = nullptr;
   if (text.find('$') == std::string::npos) return text;
-  if (absl::StartsWith(text, "$(") && text.back() == ')' &&
-      text.find(')') == text.size() - 1) {
+  if (absl::StartsWith(text, "$(") && text.back() == ')' && text.find(')') == text.size() - 1) {
     auto it = values.find(text.substr(2, text.size() - 3));
     if (it != values.end()) {
       *whole = &it->second;
@@ -459,13 +457,15 @@ absl::StatusOr<std::vector<Var>> ParseVars(const Kustomization& kustomization) {
   std::vector<Var> vars;
   for (const Json& item : kustomization.vars) {
     if (!item.is_object()) {
-      return absl::InvalidArgumentError(absl::StrCat(kustomization.file, ": vars entries must be mappings"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(kustomization.file, ": vars entries must be mappings"));
     }
     Var var;
     var.name = GetString(item, "name");
     var.declared_in = kustomization.file;
     if (var.name.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(kustomization.file, ": a var must have a name"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(kustomization.file, ": a var must have a name"));
     }
     auto objref = item.find("objref");
     if (objref == item.end() || !objref->is_object()) {
@@ -541,9 +541,9 @@ absl::Status ResolveVars(std::vector<Resource>& resources, const std::vector<Var
       }
     }
     if (match == nullptr) {
-      return absl::NotFoundError(absl::StrCat(
-          var.declared_in, ": var '", var.name,
-          "' cannot be mapped to a field in the set of known resources"));
+      return absl::NotFoundError(
+          absl::StrCat(var.declared_in, ": var '", var.name,
+                       "' cannot be mapped to a field in the set of known resources"));
     }
     const Json* value = LookupVarField(match->object, var.field_path);
     if (value == nullptr) {

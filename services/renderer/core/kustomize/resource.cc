@@ -1,7 +1,5 @@
 #include "services/renderer/core/kustomize/resource.h"
 
-#include "re2/re2.h"
-
 #include <algorithm>
 #include <memory>
 #include <set>
@@ -11,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/status.h"
+#include "re2/re2.h"
 
 namespace todoke::renderer::kustomize {
 namespace {
@@ -178,9 +177,7 @@ std::string Resource::Namespace() const {
 
 std::string Resource::Kind() const { return GetString(object, "kind"); }
 
-void Resource::SetName(absl::string_view name) {
-  object["metadata"]["name"] = std::string(name);
-}
+void Resource::SetName(absl::string_view name) { object["metadata"]["name"] = std::string(name); }
 
 void Resource::SetNamespace(absl::string_view ns) {
   if (ns.empty()) {
@@ -218,13 +215,20 @@ absl::StatusOr<Selector> ParseSelector(const Json& value, absl::string_view cont
   Selector selector;
   for (auto& [key, field] : value.items()) {
     std::string* slot = nullptr;
-    if (key == "group") slot = &selector.group;
-    else if (key == "version") slot = &selector.version;
-    else if (key == "kind") slot = &selector.kind;
-    else if (key == "name") slot = &selector.name;
-    else if (key == "namespace") slot = &selector.ns;
-    else if (key == "labelSelector") slot = &selector.label_selector;
-    else if (key == "annotationSelector") slot = &selector.annotation_selector;
+    if (key == "group")
+      slot = &selector.group;
+    else if (key == "version")
+      slot = &selector.version;
+    else if (key == "kind")
+      slot = &selector.kind;
+    else if (key == "name")
+      slot = &selector.name;
+    else if (key == "namespace")
+      slot = &selector.ns;
+    else if (key == "labelSelector")
+      slot = &selector.label_selector;
+    else if (key == "annotationSelector")
+      slot = &selector.annotation_selector;
     else {
       return absl::InvalidArgumentError(
           absl::StrCat(context, ": unknown field \"", key, "\" in target"));
@@ -270,8 +274,8 @@ absl::StatusOr<std::vector<size_t>> SelectResources(const std::vector<Resource>&
       if (!ok) continue;
     }
     if (!selector.annotation_selector.empty()) {
-      ASSIGN_OR_RETURN(bool ok, MatchesLabelSelector(selector.annotation_selector,
-                                                     resource.Annotations()));
+      ASSIGN_OR_RETURN(bool ok,
+                       MatchesLabelSelector(selector.annotation_selector, resource.Annotations()));
       if (!ok) continue;
     }
     selected.push_back(i);

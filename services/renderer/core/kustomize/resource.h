@@ -9,8 +9,8 @@
 #include <string_view>
 #include <vector>
 
-#include "absl/strings/string_view.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "common/object.h"
 
 namespace todoke::renderer::kustomize {

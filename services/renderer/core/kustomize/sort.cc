@@ -62,7 +62,8 @@ absl::StatusOr<std::vector<std::string>> StringList(const Json& value, absl::str
   std::vector<std::string> out;
   if (value.is_null()) return out;
   if (!value.is_array()) {
-    return absl::InvalidArgumentError(absl::StrCat(file, ": sortOptions ", what, " must be a list"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(file, ": sortOptions ", what, " must be a list"));
   }
   for (const Json& item : value) {
     if (!item.is_string()) {
@@ -88,9 +89,10 @@ absl::Status SortResources(std::vector<Resource>& resources, const Json& sort_op
     std::string order = GetString(sort_options, "order");
     if (order == "fifo") {
       if (sort_options.contains("legacySortOptions")) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            kustomization_file, ": the field 'sortOptions.legacySortOptions' is set but the "
-                                "selected sort order is 'fifo', not 'legacy'"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(kustomization_file,
+                         ": the field 'sortOptions.legacySortOptions' is set but the "
+                         "selected sort order is 'fifo', not 'legacy'"));
       }
       return absl::OkStatus();
     }

@@ -5,8 +5,8 @@
 
 #include <vector>
 
-#include "absl/strings/string_view.h"
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "common/object.h"
 #include "services/renderer/core/kustomize/resource.h"
 

@@ -16,7 +16,7 @@ namespace {
 // How a list merges, from the patch strategy of the built-in API field it sits in.
 struct ListStrategy {
   enum Kind { kReplace, kMergeByKey, kMergePrimitives } kind = kReplace;
-  std::string key;        // merge key for kMergeByKey
+  std::string key;         // merge key for kMergeByKey
   std::string second_key;  // "protocol" for ports (kustomize's list-map-keys)
 };
 
@@ -155,8 +155,7 @@ absl::StatusOr<std::string> Directive(const Json& value) {
   }
   std::string directive = it->get<std::string>();
   if (directive != "delete" && directive != "replace" && directive != "merge") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unknown $patch directive \"", directive, "\""));
+    return absl::InvalidArgumentError(absl::StrCat("unknown $patch directive \"", directive, "\""));
   }
   return directive;
 }
@@ -272,9 +271,10 @@ class Merger {
       }
       elements.push_back(element);
     }
-    ListStrategy strategy = definition_ != nullptr ? SchemaStrategy(*schema_, *definition_, kind_, path)
-                            : builtin_             ? StrategyFor(kind_, path)
-                                                   : ListStrategy{};
+    ListStrategy strategy = definition_ != nullptr
+                                ? SchemaStrategy(*schema_, *definition_, kind_, path)
+                            : builtin_ ? StrategyFor(kind_, path)
+                                       : ListStrategy{};
     if (list_directive == "delete") {
       *deleted = true;
       return absl::OkStatus();
@@ -379,10 +379,10 @@ absl::StatusOr<bool> ApplyStrategicMergePatch(Json& target, const Json& patch) {
   }
   ASSIGN_OR_RETURN(std::string directive, Directive(patch));
   if (directive == "delete") return false;
-  std::string api_version = target.is_object() && target.contains("apiVersion") &&
-                                    target["apiVersion"].is_string()
-                                ? target["apiVersion"].get<std::string>()
-                                : "";
+  std::string api_version =
+      target.is_object() && target.contains("apiVersion") && target["apiVersion"].is_string()
+          ? target["apiVersion"].get<std::string>()
+          : "";
   std::string kind = target.is_object() && target.contains("kind") && target["kind"].is_string()
                          ? target["kind"].get<std::string>()
                          : "";
@@ -398,8 +398,8 @@ absl::StatusOr<bool> ApplyStrategicMergePatch(Json& target, const Json& patch) {
 }
 
 absl::StatusOr<std::shared_ptr<const MergeSchema>> MergeSchema::Parse(const Json& document,
-                                                                     absl::string_view source,
-                                                                     bool with_builtin) {
+                                                                      absl::string_view source,
+                                                                      bool with_builtin) {
   auto definitions = document.is_object() ? document.find("definitions") : document.end();
   if (!document.is_object() || definitions == document.end() || !definitions->is_object()) {
     return absl::InvalidArgumentError(

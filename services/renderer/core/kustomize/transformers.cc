@@ -39,7 +39,8 @@ bool ImageMatches(absl::string_view image, absl::string_view pattern) {
   size_t start = i;
   while (i < rest.size() && is_alnum(rest[i])) ++i;
   if (i == start) return false;
-  while (i < rest.size() && (rest[i] == '.' || rest[i] == '+' || rest[i] == '_' || rest[i] == '-')) {
+  while (i < rest.size() &&
+         (rest[i] == '.' || rest[i] == '+' || rest[i] == '_' || rest[i] == '-')) {
     size_t segment = ++i;
     while (i < rest.size() && is_alnum(rest[i])) ++i;
     if (i == segment) return false;
@@ -140,9 +141,10 @@ absl::Status ApplyNamespace(std::vector<Resource>& resources, const std::string&
   if (ns.empty()) return absl::OkStatus();
   const std::string& mode = options.role_binding_subjects;
   if (!mode.empty() && mode != "defaultOnly" && mode != "allServiceAccounts" && mode != "none") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "invalid value \"", mode, "\" for setRoleBindingSubjects: must be one of \"defaultOnly\", "
-        "\"none\" or \"allServiceAccounts\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid value \"", mode,
+                     "\" for setRoleBindingSubjects: must be one of \"defaultOnly\", "
+                     "\"none\" or \"allServiceAccounts\""));
   }
   auto set = [&](Json& value) {
     if (options.unset_only && value.is_string() && !value.get_ref<const std::string&>().empty()) {
@@ -180,16 +182,16 @@ absl::Status ApplyNamespace(std::vector<Resource>& resources, const std::string&
         continue;
       }
       if (!FieldSpecSelects(spec, id)) continue;
-      RETURN_IF_ERROR(VisitFieldSpec(resource.object, spec, CreateKind::kScalar,
-                                     [&](Json& value) -> absl::Status {
-                                       if (value.is_object() || value.is_array()) {
-                                         return absl::InvalidArgumentError(absl::StrCat(
-                                             "namespace field specs must target scalar nodes (",
-                                             spec.path, " in ", id.ToString(), ")"));
-                                       }
-                                       set(value);
-                                       return absl::OkStatus();
-                                     }));
+      RETURN_IF_ERROR(VisitFieldSpec(
+          resource.object, spec, CreateKind::kScalar, [&](Json& value) -> absl::Status {
+            if (value.is_object() || value.is_array()) {
+              return absl::InvalidArgumentError(
+                  absl::StrCat("namespace field specs must target scalar nodes (", spec.path,
+                               " in ", id.ToString(), ")"));
+            }
+            set(value);
+            return absl::OkStatus();
+          }));
     }
   }
   return absl::OkStatus();
@@ -210,13 +212,13 @@ absl::Status ApplyNamePrefixSuffix(std::vector<Resource>& resources, const std::
           (is_prefix ? resource.name_prefixes : resource.name_suffixes).push_back(affix);
           if (!affix.empty()) resource.StorePreviousId();
         }
-        RETURN_IF_ERROR(VisitFieldSpec(resource.object, spec, CreateKind::kNone,
-                                       [&](Json& value) -> absl::Status {
-                                         if (!value.is_string()) return absl::OkStatus();
-                                         value = is_prefix ? affix + value.get<std::string>()
-                                                           : value.get<std::string>() + affix;
-                                         return absl::OkStatus();
-                                       }));
+        RETURN_IF_ERROR(VisitFieldSpec(
+            resource.object, spec, CreateKind::kNone, [&](Json& value) -> absl::Status {
+              if (!value.is_string()) return absl::OkStatus();
+              value =
+                  is_prefix ? affix + value.get<std::string>() : value.get<std::string>() + affix;
+              return absl::OkStatus();
+            }));
       }
     }
     return absl::OkStatus();
@@ -234,13 +236,13 @@ absl::Status ApplyStringMapEntries(std::vector<Resource>& resources,
     ResId id = resource.CurrentId();
     for (const FieldSpec& spec : specs) {
       if (!FieldSpecSelects(spec, id)) continue;
-      RETURN_IF_ERROR(VisitFieldSpec(resource.object, spec, CreateKind::kMap,
-                                     [&](Json& value) -> absl::Status {
-                                       if (value.is_null()) value = Json::object();
-                                       if (!value.is_object()) return absl::OkStatus();
-                                       for (const auto& [key, entry] : entries) value[key] = entry;
-                                       return absl::OkStatus();
-                                     }));
+      RETURN_IF_ERROR(
+          VisitFieldSpec(resource.object, spec, CreateKind::kMap, [&](Json& value) -> absl::Status {
+            if (value.is_null()) value = Json::object();
+            if (!value.is_object()) return absl::OkStatus();
+            for (const auto& [key, entry] : entries) value[key] = entry;
+            return absl::OkStatus();
+          }));
     }
   }
   return absl::OkStatus();

@@ -933,9 +933,7 @@ SshSigningKey MakeSshSigningKey(const std::string& dir) {
   return out;
 }
 
-bool HaveSshKeygen() {
-  return source_fetcher::testing::Sh("command -v ssh-keygen").ok();
-}
+bool HaveSshKeygen() { return source_fetcher::testing::Sh("command -v ssh-keygen").ok(); }
 
 TEST_F(GitDestinationTest, SignedCommitsVerifyWithGitVerifyCommit) {
   if (!HaveSshKeygen()) GTEST_SKIP() << "ssh-keygen is not installed";

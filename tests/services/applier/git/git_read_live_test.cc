@@ -275,7 +275,8 @@ TEST_F(GitReadLiveTest, ManyThreadsReadConsistentAnswersWhileTheBranchMoves) {
   for (int i = 0; i < kApps; ++i) {
     Read last = MustRead(*apps[i], absl::StrCat("app-", i), {Key("ns", "c")});
     EXPECT_EQ(last.values["c"], absl::StrCat(kRounds));
-    EXPECT_EQ(last.versions["c"], BlobOf(absl::StrCat("apps/app-", i, "/ns/core.configmap.c.yaml")));
+    EXPECT_EQ(last.versions["c"],
+              BlobOf(absl::StrCat("apps/app-", i, "/ns/core.configmap.c.yaml")));
   }
 }
 

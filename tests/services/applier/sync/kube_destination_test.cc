@@ -847,7 +847,8 @@ TEST_F(KubeDestinationTest, ADeadApiServiceFailsOnlyItsOwnGroup) {
   const std::string group = ns() + ".dead.todoke.test";
   const std::string api_service = "v1." + group;
   cleanup_.push_back({"delete", "apiservice", api_service, "--ignore-not-found", "--wait=false"});
-  ASSERT_TRUE(KubectlFile({"apply"}, absl::StrReplaceAll(R"(
+  ASSERT_TRUE(
+      KubectlFile({"apply"}, absl::StrReplaceAll(R"(
 apiVersion: apiregistration.k8s.io/v1
 kind: APIService
 metadata: {name: APISERVICE}
@@ -859,15 +860,14 @@ spec:
   groupPriorityMinimum: 1000
   versionPriority: 15
 )",
-                                                         {{"APISERVICE", api_service},
-                                                          {"GROUP", group}}))
-                  .ok());
+                                                 {{"APISERVICE", api_service}, {"GROUP", group}}))
+          .ok());
   std::string available;
   const absl::Time until = absl::Now() + absl::Seconds(60);
   while (absl::Now() < until && available != "False") {
-    absl::StatusOr<std::string> out = RunKubectl(
-        cluster_, {"get", "apiservice", api_service, "-o",
-                   "jsonpath={.status.conditions[?(@.type==\"Available\")].status}"});
+    absl::StatusOr<std::string> out =
+        RunKubectl(cluster_, {"get", "apiservice", api_service, "-o",
+                              "jsonpath={.status.conditions[?(@.type==\"Available\")].status}"});
     available = out.ok() ? *out : "";
     if (available != "False") absl::SleepFor(absl::Milliseconds(200));
   }
@@ -1154,8 +1154,8 @@ data: {x: "1"}
   ASSERT_EQ(outcome->results.size(), 1u);
   EXPECT_EQ(outcome->results[0].key.ns, other->name());
   absl::StatusOr<std::string> there = RunKubectl(
-      cluster_, {"get", "configmap", "unscoped", "-n", other->name(), "--ignore-not-found",
-                 "-o", "name"});
+      cluster_,
+      {"get", "configmap", "unscoped", "-n", other->name(), "--ignore-not-found", "-o", "name"});
   ASSERT_TRUE(there.ok()) << there.status();
   EXPECT_THAT(*there, HasSubstr("configmap/unscoped"));
   EXPECT_FALSE(Exists({"configmap", "unscoped"})) << "applied in the destination's own namespace";
@@ -1174,8 +1174,7 @@ data: {x: "1"}
   prune.app = app();
   prune.default_namespace = other->name();
   prune.keys = {Key("", "ConfigMap", "", "unscoped")};
-  absl::StatusOr<PruneOutcome> pruned =
-      destination_->Prune(prune, absl::Now() + absl::Minutes(1));
+  absl::StatusOr<PruneOutcome> pruned = destination_->Prune(prune, absl::Now() + absl::Minutes(1));
   ASSERT_TRUE(pruned.ok()) << pruned.status();
   ASSERT_EQ(pruned->results.size(), 1u);
   EXPECT_EQ(pruned->results[0].action, ApplyAction::kPruned) << pruned->results[0].message;

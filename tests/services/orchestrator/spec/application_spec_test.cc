@@ -213,8 +213,8 @@ TEST(ApplicationSpecTest, EveryRenderModeAndDestinationRoundTrips) {
   const Application directory = ParseOne(Doc("spec: {source: {directory: {recurse: true}}}"));
   EXPECT_EQ(directory.spec().source().render().mode(), renderer::v1::RENDER_MODE_DIRECTORY);
   EXPECT_TRUE(directory.spec().source().render().directory().recurse());
-  const Application git = ParseOne(Doc(
-      "spec: {destination: {git: {repoURL: u, branch: b, path: p, push: true}}}"));
+  const Application git =
+      ParseOne(Doc("spec: {destination: {git: {repoURL: u, branch: b, path: p, push: true}}}"));
   ASSERT_TRUE(git.spec().destination().has_git());
   EXPECT_EQ(git.spec().destination().git().repo_url(), "u");
   EXPECT_EQ(git.spec().destination().git().branch(), "b");
@@ -244,10 +244,9 @@ TEST(ApplicationSpecTest, AutomatedDisabledKeepsItsOptions) {
 }
 
 TEST(ApplicationSpecTest, MultiDocumentFileGivesEveryApplicationWithItsPosition) {
-  const std::string text = absl::StrCat(Doc("metadata: {name: one}\n"), "---\n",
-                                        "# nothing here\n", "---\n",
-                                        Doc("metadata: {name: two}\n"), "---\n",
-                                        Doc("metadata:\n  name: three\n"));
+  const std::string text =
+      absl::StrCat(Doc("metadata: {name: one}\n"), "---\n", "# nothing here\n", "---\n",
+                   Doc("metadata: {name: two}\n"), "---\n", Doc("metadata:\n  name: three\n"));
   absl::StatusOr<std::vector<ApplicationDocument>> documents =
       ParseApplicationsYaml(text, "apps.yaml");
   ASSERT_TRUE(documents.ok()) << documents.status();
@@ -362,9 +361,9 @@ TEST(ApplicationSpecTest, ApiVersionAndKindAreChecked) {
 }
 
 TEST(ApplicationSpecTest, NullValuesCountAsAbsentAndOutputOnlyFieldsAreIgnored) {
-  const Application app = ParseOne(Doc(
-      "metadata:\n  name: a\n  labels:\n  generation: 7\n  creationTimestamp: x\n"
-      "spec:\n  source:\n    path:\n  syncPolicy:\nstatus: {sync: Synced}\n"));
+  const Application app =
+      ParseOne(Doc("metadata:\n  name: a\n  labels:\n  generation: 7\n  creationTimestamp: x\n"
+                   "spec:\n  source:\n    path:\n  syncPolicy:\nstatus: {sync: Synced}\n"));
   EXPECT_EQ(app.name(), "a");
   EXPECT_TRUE(app.labels().empty());
   EXPECT_EQ(app.generation(), 0);
@@ -490,13 +489,19 @@ TEST(ApplicationSpecTest, ValidationNamesEachFaultyFieldExactly) {
        "spec.syncPolicy.retry.limit: must be -1 (no limit), 0 (no retry) or more"},
       {"negative backoff",
        [](Application& a) {
-         *a.mutable_spec()->mutable_sync_policy()->mutable_retry()->mutable_backoff()
+         *a.mutable_spec()
+              ->mutable_sync_policy()
+              ->mutable_retry()
+              ->mutable_backoff()
               ->mutable_duration() = ToProtoDuration(absl::Seconds(-1));
        },
        "spec.syncPolicy.retry.backoff.duration: must be positive"},
       {"max below duration",
        [](Application& a) {
-         *a.mutable_spec()->mutable_sync_policy()->mutable_retry()->mutable_backoff()
+         *a.mutable_spec()
+              ->mutable_sync_policy()
+              ->mutable_retry()
+              ->mutable_backoff()
               ->mutable_max_duration() = ToProtoDuration(absl::Seconds(1));
        },
        "spec.syncPolicy.retry.backoff.maxDuration: must not be shorter than duration"},
@@ -573,9 +578,9 @@ TEST(ApplicationSpecTest, ValidationAcceptsWhatUsersWrite) {
 }
 
 TEST(ApplicationSpecTest, DefaultsFillOnlyWhatIsUnsetAndAreIdempotent) {
-  Application app = ParseOne(Doc(
-      "metadata: {name: a}\nspec: {source: {repoURL: r}, destination: {kubernetes: {}}, "
-      "syncPolicy: {retry: {limit: 3}}}"));
+  Application app = ParseOne(
+      Doc("metadata: {name: a}\nspec: {source: {repoURL: r}, destination: {kubernetes: {}}, "
+          "syncPolicy: {retry: {limit: 3}}}"));
   ApplyDefaults(app);
   EXPECT_EQ(app.spec().source().target_revision(), "HEAD");
   EXPECT_EQ(ToAbslDuration(app.spec().sync_policy().interval()), absl::Minutes(3));
@@ -590,9 +595,9 @@ TEST(ApplicationSpecTest, DefaultsFillOnlyWhatIsUnsetAndAreIdempotent) {
   ApplyDefaults(twice);
   EXPECT_TRUE(MessageDifferencer::Equals(app, twice));
 
-  Application given = ParseOne(Doc(
-      "spec: {source: {targetRevision: v1}, syncPolicy: {interval: 10s, "
-      "retry: {backoff: {duration: 1s, factor: 3, maxDuration: 10s}}}}"));
+  Application given =
+      ParseOne(Doc("spec: {source: {targetRevision: v1}, syncPolicy: {interval: 10s, "
+                   "retry: {backoff: {duration: 1s, factor: 3, maxDuration: 10s}}}}"));
   ApplyDefaults(given);
   EXPECT_EQ(given.spec().source().target_revision(), "v1");
   EXPECT_EQ(ToAbslDuration(given.spec().sync_policy().interval()), absl::Seconds(10));

@@ -47,10 +47,9 @@ TEST(LabelsTest, KeysAndValues) {
     EXPECT_TRUE(ValidateLabelKey(key).ok()) << key;
   }
   const std::string long_name(64, 'n');
-  for (const std::string& key : {std::string(""), std::string("/x"), std::string("a/"),
-                                std::string("-a"), std::string("a b"),
-                                std::string("Todoke.dev/x"), std::string("a/b/c"),
-                                "x/" + long_name}) {
+  for (const std::string& key :
+       {std::string(""), std::string("/x"), std::string("a/"), std::string("-a"),
+        std::string("a b"), std::string("Todoke.dev/x"), std::string("a/b/c"), "x/" + long_name}) {
     EXPECT_EQ(ValidateLabelKey(key).code(), absl::StatusCode::kInvalidArgument) << key;
   }
   for (const char* value : {"", "web", "v1.2_3-rc", "A"}) {

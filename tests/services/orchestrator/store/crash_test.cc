@@ -160,8 +160,7 @@ Child Spawn(const std::string& dir, int round) {
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
   const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
-  std::vector<std::string> args = {self,
-                                   "--gtest_filter=StoreCrashChild.DISABLED_WriteUntilKilled",
+  std::vector<std::string> args = {self, "--gtest_filter=StoreCrashChild.DISABLED_WriteUntilKilled",
                                    "--gtest_also_run_disabled_tests", "--gtest_brief=1"};
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e) {
@@ -204,8 +203,7 @@ bool ReadUntil(int fd, absl::Time deadline, std::string& buffer) {
   }
 }
 
-void VerifyAcknowledged(SqliteApplicationStore& store, const Acknowledged& acked,
-                        int round) {
+void VerifyAcknowledged(SqliteApplicationStore& store, const Acknowledged& acked, int round) {
   SCOPED_TRACE(absl::StrCat("after kill ", round));
   ASSERT_TRUE(store.CheckIntegrity().ok()) << store.CheckIntegrity();
   for (const std::string& name : acked.apps) {
@@ -240,9 +238,9 @@ void VerifyAcknowledged(SqliteApplicationStore& store, const Acknowledged& acked
 }
 
 TEST(StoreCrashTest, KillNineLosesNoAcknowledgedWrite) {
-  const std::string dir = (std::filesystem::path(::testing::TempDir()) /
-                           absl::StrCat("todoke-store-crash-", getpid()))
-                              .string();
+  const std::string dir =
+      (std::filesystem::path(::testing::TempDir()) / absl::StrCat("todoke-store-crash-", getpid()))
+          .string();
   std::filesystem::remove_all(dir);
   std::mt19937 random(std::random_device{}());
   Acknowledged acked;

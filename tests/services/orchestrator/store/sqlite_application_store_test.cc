@@ -269,8 +269,8 @@ TEST_F(StoreTest, LabelSelectorsAndPaging) {
   EXPECT_EQ(list("").next_page_token, "");
   EXPECT_THAT(Names(list("legacy")), ElementsAre("app-00", "app-05", "app-10", "app-15", "app-20"));
   EXPECT_EQ(list("!legacy").applications.size(), 20u);
-  EXPECT_THAT(Names(list("team=web,tier=db")), ElementsAre("app-00", "app-06", "app-12",
-                                                           "app-18", "app-24"));
+  EXPECT_THAT(Names(list("team=web,tier=db")),
+              ElementsAre("app-00", "app-06", "app-12", "app-18", "app-24"));
   EXPECT_THAT(Names(list("team==data, tier!=frontend")),
               ElementsAre("app-03", "app-09", "app-15", "app-21"));
   EXPECT_EQ(list("tier in (db,frontend)").applications.size(), 25u);
@@ -379,8 +379,7 @@ TEST_F(StoreTest, OperationLifecycle) {
   EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(second.status().message(),
             absl::StrCat("application \"web\" already runs operation ", started->id()));
-  EXPECT_EQ(store_->StartOperation("ghost", request).status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->StartOperation("ghost", request).status().code(), absl::StatusCode::kNotFound);
 
   now_ += absl::Seconds(30);
   OperationResult result;
@@ -404,8 +403,8 @@ TEST_F(StoreTest, OperationLifecycle) {
   ASSERT_TRUE(stored_entry.ok()) << stored_entry.status();
   EXPECT_EQ(stored_entry->render_digest(), "sha256:1");
   EXPECT_TRUE(MessageDifferencer::Equals(stored_entry->operation(), finished->operation));
-  EXPECT_TRUE(MessageDifferencer::Equals(*store_->GetOperation(started->id()),
-                                         finished->operation));
+  EXPECT_TRUE(
+      MessageDifferencer::Equals(*store_->GetOperation(started->id()), finished->operation));
   EXPECT_TRUE(store_->RunningOperations()->empty());
 
   absl::StatusOr<FinishedOperation> twice = store_->FinishOperation(started->id(), result);
@@ -540,15 +539,13 @@ TEST(SqliteStoreOpenTest, RefusesNewerSchemaForeignFilesAndBadOptions) {
   ASSERT_EQ(sqlite3_open((std::filesystem::path(dir) / "todoke.db").c_str(), &db), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 99", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
-  absl::StatusOr<std::unique_ptr<SqliteApplicationStore>> newer =
-      SqliteApplicationStore::Open(dir);
+  absl::StatusOr<std::unique_ptr<SqliteApplicationStore>> newer = SqliteApplicationStore::Open(dir);
   EXPECT_EQ(newer.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(newer.status().message(), HasSubstr("schema version 99 is newer"));
 
   const std::string garbage_dir = FreshDir("garbage");
   std::filesystem::create_directories(garbage_dir);
-  std::ofstream(std::filesystem::path(garbage_dir) / "todoke.db")
-      << std::string(8192, 'x');
+  std::ofstream(std::filesystem::path(garbage_dir) / "todoke.db") << std::string(8192, 'x');
   absl::StatusOr<std::unique_ptr<SqliteApplicationStore>> garbage =
       SqliteApplicationStore::Open(garbage_dir);
   EXPECT_EQ(garbage.status().code(), absl::StatusCode::kDataLoss) << garbage.status();
@@ -564,8 +561,7 @@ TEST(SqliteStoreOpenTest, RefusesNewerSchemaForeignFilesAndBadOptions) {
 TEST(SqliteStoreOpenTest, MigratesAnEmptyFileAndCreatesTheDirectory) {
   // A file at version 0 (what an older binary never wrote, or an empty file) gets every step.
   const std::string dir = FreshDir("nested") + "/a/b";
-  absl::StatusOr<std::unique_ptr<SqliteApplicationStore>> store =
-      SqliteApplicationStore::Open(dir);
+  absl::StatusOr<std::unique_ptr<SqliteApplicationStore>> store = SqliteApplicationStore::Open(dir);
   ASSERT_TRUE(store.ok()) << store.status();
   EXPECT_EQ(*(*store)->ReadPragma("user_version"),
             absl::StrCat(SqliteApplicationStore::kSchemaVersion));

@@ -78,7 +78,7 @@ struct Tally {
   std::mutex mu;
   std::map<std::string, std::pair<int, int>> ok;     // corpus -> passed, total
   std::map<std::string, std::pair<int, int>> error;  // corpus -> passed, total
-  std::map<std::string, int> same_bytes;              // ok cases printed byte for byte
+  std::map<std::string, int> same_bytes;             // ok cases printed byte for byte
 
   void AddSameBytes(const CorpusCase& c) {
     std::lock_guard<std::mutex> lock(mu);
@@ -107,8 +107,9 @@ class PrintCounts : public testing::Environment {
       auto error = tally.error[corpus];
       if (ok.second + error.second == 0) continue;
       std::cout << "corpus " << corpus << ": ok " << ok.first << "/" << ok.second << ", error "
-                << error.first << "/" << error.second << " (ok cases printed byte for byte: "
-                << tally.same_bytes[corpus] << ")" << std::endl;
+                << error.first << "/" << error.second
+                << " (ok cases printed byte for byte: " << tally.same_bytes[corpus] << ")"
+                << std::endl;
     }
   }
 };

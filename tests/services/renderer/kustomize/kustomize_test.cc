@@ -2,6 +2,8 @@
 // expected.yaml was produced by `kubectl kustomize` (kustomize v5.5.0), or whose
 // expected_error.txt holds a fragment of the message a refusal must contain. The tree to build
 // is the case folder itself, or the path written in its build_path file.
+#include "services/renderer/core/kustomize/kustomize.h"
+
 #include <dirent.h>
 
 #include <fstream>
@@ -16,7 +18,6 @@
 #include "services/renderer/core/kustomize/fieldspec.h"
 #include "services/renderer/core/kustomize/hash.h"
 #include "services/renderer/core/kustomize/json_patch.h"
-#include "services/renderer/core/kustomize/kustomize.h"
 #include "services/renderer/core/kustomize/resource.h"
 #include "services/renderer/core/kustomize/strategic_merge.h"
 #include "tests/common/test_files.h"
@@ -109,7 +110,8 @@ TEST(KustomizeJsonPatchTest, AppliesOperations) {
       {"op":"test","path":"/e","value":"y"}])");
   ASSERT_TRUE(ApplyJsonPatch(target, ops).ok());
   EXPECT_EQ(target, Json::parse(R"({"a":{"b":[2,3]},"c":"y","e":"y"})"));
-  EXPECT_FALSE(ApplyJsonPatch(target, Json::parse(R"([{"op":"replace","path":"/zz","value":1}])")).ok());
+  EXPECT_FALSE(
+      ApplyJsonPatch(target, Json::parse(R"([{"op":"replace","path":"/zz","value":1}])")).ok());
 }
 
 TEST(KustomizeStrategicMergeTest, MergesContainersByNameWithPatchFirst) {
@@ -156,7 +158,8 @@ TEST(KustomizeTransformerConfigTest, MergesAsKustomizeDoes) {
 }
 
 TEST(KustomizeFindTest, FindsExactlyOneKustomizationFile) {
-  MemoryFileSource files({{"a/kustomization.yaml", "", ""}, {"b/Kustomization", "", ""},
+  MemoryFileSource files({{"a/kustomization.yaml", "", ""},
+                          {"b/Kustomization", "", ""},
                           {"b/kustomization.yml", "", ""}});
   EXPECT_EQ(*FindKustomizationFile(files, "a"), "a/kustomization.yaml");
   EXPECT_FALSE(FindKustomizationFile(files, "b").ok());

@@ -83,40 +83,228 @@ std::string ReadText(const fs::path& path) {
 const std::vector<std::string>& PlainBases() {
   static const std::vector<std::string> bases = {
       // Booleans (YAML 1.2 core) and the YAML 1.1 words go-yaml v3 reads as strings.
-      "true", "false", "True", "False", "TRUE", "FALSE", "tRue", "fAlse", "yes", "Yes", "YES",
-      "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF", "y", "Y", "n", "N", "yEs",
+      "true",
+      "false",
+      "True",
+      "False",
+      "TRUE",
+      "FALSE",
+      "tRue",
+      "fAlse",
+      "yes",
+      "Yes",
+      "YES",
+      "no",
+      "No",
+      "NO",
+      "on",
+      "On",
+      "ON",
+      "off",
+      "Off",
+      "OFF",
+      "y",
+      "Y",
+      "n",
+      "N",
+      "yEs",
       // Nulls.
-      "null", "Null", "NULL", "nUll", "~", "none", "None", "nil",
+      "null",
+      "Null",
+      "NULL",
+      "nUll",
+      "~",
+      "none",
+      "None",
+      "nil",
       // Integers.
-      "0", "1", "-1", "+1", "42", "-0", "+0", "007", "017", "08", "09", "0o17", "0O17", "0o8",
-      "-017", "0x1F", "0X1f", "0x", "0xG", "-0x1F", "+0x1F", "0b101", "0B11", "0b2", "1_000",
-      "1__0", "_1", "1_", "0x_1F", "9223372036854775807", "9223372036854775808",
-      "-9223372036854775808", "-9223372036854775809", "18446744073709551615",
-      "18446744073709551616", "123456789012345678901234567890", "-123456789012345678901234567890",
-      "0777", "1:20", "190:20:30", "1,000", "+-1", "--1", "1-2",
+      "0",
+      "1",
+      "-1",
+      "+1",
+      "42",
+      "-0",
+      "+0",
+      "007",
+      "017",
+      "08",
+      "09",
+      "0o17",
+      "0O17",
+      "0o8",
+      "-017",
+      "0x1F",
+      "0X1f",
+      "0x",
+      "0xG",
+      "-0x1F",
+      "+0x1F",
+      "0b101",
+      "0B11",
+      "0b2",
+      "1_000",
+      "1__0",
+      "_1",
+      "1_",
+      "0x_1F",
+      "9223372036854775807",
+      "9223372036854775808",
+      "-9223372036854775808",
+      "-9223372036854775809",
+      "18446744073709551615",
+      "18446744073709551616",
+      "123456789012345678901234567890",
+      "-123456789012345678901234567890",
+      "0777",
+      "1:20",
+      "190:20:30",
+      "1,000",
+      "+-1",
+      "--1",
+      "1-2",
       // Floats.
-      "1.5", "-1.5", "+1.5", "1.", ".5", "-.5", "+.5", "1e3", "1E3", "1e+3", "1e-3", "1.0e+3",
-      "1.0E-3", "6.8523015e+5", "685.230_15e+03", "1_000.5", ".inf", ".Inf", ".INF", "-.inf",
-      "-.Inf", "+.inf", "+.Inf", ".iNf", ".nan", ".NaN", ".NAN", ".nAn", "nan", "NaN", "inf",
-      "Infinity", "-Infinity", "1.0", "0.0", "-0.0", "3.14159265358979323846", "1e400",
-      "-1e400", "1e-400", "0.1", "100.0", "1e15", "1e16", "1.5e20", "12345678901234567890.0",
-      "1234567.5", "123456.7", "0.000001", "1e-7", "0.0001", "1e20", "1e21", "1e6", "1e5",
-      "1e", "1e+", ".e3", "1.e3", "e3", "1.2.3", "0.5.", ".", "-", "+", "-.", "+.", "..",
-      "1.5Gi", "500m", "10Gi", "2h", "1d", "1_", "0x1.8p1", "1e1_0",
+      "1.5",
+      "-1.5",
+      "+1.5",
+      "1.",
+      ".5",
+      "-.5",
+      "+.5",
+      "1e3",
+      "1E3",
+      "1e+3",
+      "1e-3",
+      "1.0e+3",
+      "1.0E-3",
+      "6.8523015e+5",
+      "685.230_15e+03",
+      "1_000.5",
+      ".inf",
+      ".Inf",
+      ".INF",
+      "-.inf",
+      "-.Inf",
+      "+.inf",
+      "+.Inf",
+      ".iNf",
+      ".nan",
+      ".NaN",
+      ".NAN",
+      ".nAn",
+      "nan",
+      "NaN",
+      "inf",
+      "Infinity",
+      "-Infinity",
+      "1.0",
+      "0.0",
+      "-0.0",
+      "3.14159265358979323846",
+      "1e400",
+      "-1e400",
+      "1e-400",
+      "0.1",
+      "100.0",
+      "1e15",
+      "1e16",
+      "1.5e20",
+      "12345678901234567890.0",
+      "1234567.5",
+      "123456.7",
+      "0.000001",
+      "1e-7",
+      "0.0001",
+      "1e20",
+      "1e21",
+      "1e6",
+      "1e5",
+      "1e",
+      "1e+",
+      ".e3",
+      "1.e3",
+      "e3",
+      "1.2.3",
+      "0.5.",
+      ".",
+      "-",
+      "+",
+      "-.",
+      "+.",
+      "..",
+      "1.5Gi",
+      "500m",
+      "10Gi",
+      "2h",
+      "1d",
+      "1_",
+      "0x1.8p1",
+      "1e1_0",
       // Timestamps.
-      "2001-12-14", "2001-12-14t21:59:43.10-05:00", "2001-12-14T21:59:43.10Z",
-      "2001-12-14T21:59:43Z", "2001-12-14 21:59:43.10 -5", "2001-12-15 2:59:43.10",
-      "2001-12-14T21:59:43.123456789012Z", "2001-12-14T21:59:43+00:00",
-      "2001-12-14T21:59:43.10+01:30", "2001-1-1", "2001-13-01", "1999-02-30", "2001-12-14T25:00:00Z",
-      "20011214", "2001-12-14T21:59", "12:30:45", "2001-12-14 ",
+      "2001-12-14",
+      "2001-12-14t21:59:43.10-05:00",
+      "2001-12-14T21:59:43.10Z",
+      "2001-12-14T21:59:43Z",
+      "2001-12-14 21:59:43.10 -5",
+      "2001-12-15 2:59:43.10",
+      "2001-12-14T21:59:43.123456789012Z",
+      "2001-12-14T21:59:43+00:00",
+      "2001-12-14T21:59:43.10+01:30",
+      "2001-1-1",
+      "2001-13-01",
+      "1999-02-30",
+      "2001-12-14T25:00:00Z",
+      "20011214",
+      "2001-12-14T21:59",
+      "12:30:45",
+      "2001-12-14 ",
       // Strings that look like other things.
-      "v1", "1a", "a1", "0.0.0.0", "127.0.0.1", "::1", "fe80::1", "1/2", "a/b", "<<", "=",
-      "!important", "%d", "@x", "`x`", "a:b", "a#b", "a,b", "a[0]", "{x", "x}", "1 2", "a  b",
-      "key=value", "https://example.com/a?b=c#d", "$(VAR)", "${VAR}", "*", "?x", "-x", ":x",
-      "x:", "x::y",
+      "v1",
+      "1a",
+      "a1",
+      "0.0.0.0",
+      "127.0.0.1",
+      "::1",
+      "fe80::1",
+      "1/2",
+      "a/b",
+      "<<",
+      "=",
+      "!important",
+      "%d",
+      "@x",
+      "`x`",
+      "a:b",
+      "a#b",
+      "a,b",
+      "a[0]",
+      "{x",
+      "x}",
+      "1 2",
+      "a  b",
+      "key=value",
+      "https://example.com/a?b=c#d",
+      "$(VAR)",
+      "${VAR}",
+      "*",
+      "?x",
+      "-x",
+      ":x",
+      "x:",
+      "x::y",
       // Unicode.
-      "héllo", "日本語", "emoji🎉", "Straße", "Ünïcödé", "１２３", "١٢٣", "ⅷ", "a\u00a0b",
-      "zero\u200bwidth", "πr²", "−1", "٣.١٤",
+      "héllo",
+      "日本語",
+      "emoji🎉",
+      "Straße",
+      "Ünïcödé",
+      "１２３",
+      "١٢٣",
+      "ⅷ",
+      "a\u00a0b",
+      "zero\u200bwidth",
+      "πr²",
+      "−1",
+      "٣.١٤",
   };
   return bases;
 }
@@ -124,16 +312,61 @@ const std::vector<std::string>& PlainBases() {
 // Source texts used as written (quoted forms with escapes, explicit tags, flow-only shapes).
 const std::vector<std::string>& RawSources() {
   static const std::vector<std::string> raws = {
-      "\"\"", "''", "\"a: b\"", "'a: b'", "\"- x\"", "\"# c\"", "'it''s'", "\"say \\\"hi\\\"\"",
-      "\"a\\tb\"", "\"a\\nb\"", "\"a\\nb\\n\"", "\"\\x41\\u00e9\\U0001F389\"", "\"\\0\"",
-      "\"\\e\"", "\"tab\\there\"", "\" leading\"", "\"trailing \"", "' both '", "\"\\\\\"",
-      "\"a\\\n  b\"", "\"line1\n\n  line2\"", "'single\n\n  folded'", "\"\\u2028\"", "\"\\x7f\"",
-      "\"\\r\\n\"", "\"\\/\"", "\"\\_\"", "\"\\N\"", "\"\\L\"", "\"\\P\"",
-      "!!int 42", "!!int \"42\"", "!!int 0x1F", "!!int 0o17", "!!float 1", "!!float \"1.5\"",
-      "!!float .inf", "!!bool true", "!!bool \"true\"", "!!null null", "!!null \"\"",
-      "!!str 1", "!!str", "!!binary aGVsbG8=", "!!timestamp 2001-12-14", "!custom x",
-      "!custom 42", "!<tag:yaml.org,2002:str> 7", "!<tag:yaml.org,2002:int> 7", "! 7",
-      "!!int yes", "!!bool yes", "!!float abc", "!!int 1.5", "!!int 1_000",
+      "\"\"",
+      "''",
+      "\"a: b\"",
+      "'a: b'",
+      "\"- x\"",
+      "\"# c\"",
+      "'it''s'",
+      "\"say \\\"hi\\\"\"",
+      "\"a\\tb\"",
+      "\"a\\nb\"",
+      "\"a\\nb\\n\"",
+      "\"\\x41\\u00e9\\U0001F389\"",
+      "\"\\0\"",
+      "\"\\e\"",
+      "\"tab\\there\"",
+      "\" leading\"",
+      "\"trailing \"",
+      "' both '",
+      "\"\\\\\"",
+      "\"a\\\n  b\"",
+      "\"line1\n\n  line2\"",
+      "'single\n\n  folded'",
+      "\"\\u2028\"",
+      "\"\\x7f\"",
+      "\"\\r\\n\"",
+      "\"\\/\"",
+      "\"\\_\"",
+      "\"\\N\"",
+      "\"\\L\"",
+      "\"\\P\"",
+      "!!int 42",
+      "!!int \"42\"",
+      "!!int 0x1F",
+      "!!int 0o17",
+      "!!float 1",
+      "!!float \"1.5\"",
+      "!!float .inf",
+      "!!bool true",
+      "!!bool \"true\"",
+      "!!null null",
+      "!!null \"\"",
+      "!!str 1",
+      "!!str",
+      "!!binary aGVsbG8=",
+      "!!timestamp 2001-12-14",
+      "!custom x",
+      "!custom 42",
+      "!<tag:yaml.org,2002:str> 7",
+      "!<tag:yaml.org,2002:int> 7",
+      "! 7",
+      "!!int yes",
+      "!!bool yes",
+      "!!float abc",
+      "!!int 1.5",
+      "!!int 1_000",
   };
   return raws;
 }
@@ -161,9 +394,10 @@ std::vector<Scalar> AllScalars() {
 // A seeded random mix: fragments joined at random, with random case, signs and quoting.
 std::vector<Scalar> RandomScalars(uint32_t seed, int count) {
   static const std::vector<std::string> fragments = {
-      "0", "1", "7", "9", "00", "123", "_", ".", "e", "E", "+", "-", "x", "X", "o", "b", "inf",
-      "nan", "true", "no", "on", "y", "null", "~", ":", "T", "2001-12-14", "21:59:43", "Z",
-      " ", "a", "é", "日", "#", ",", "0x", "0o", "1e3", ".5", "'", "\"", "yes", "Off", "\\"};
+      "0",    "1", "7",  "9",  "00",         "123",      "_",   ".",    "e",   "E",   "+",
+      "-",    "x", "X",  "o",  "b",          "inf",      "nan", "true", "no",  "on",  "y",
+      "null", "~", ":",  "T",  "2001-12-14", "21:59:43", "Z",   " ",    "a",   "é",   "日",
+      "#",    ",", "0x", "0o", "1e3",        ".5",       "'",   "\"",   "yes", "Off", "\\"};
   std::mt19937 rng(seed);
   auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
   std::vector<Scalar> scalars;
@@ -176,8 +410,8 @@ std::vector<Scalar> RandomScalars(uint32_t seed, int count) {
     }
     switch (pick(4)) {
       case 0:
-        scalars.push_back({absl::StrCat("'", absl::StrReplaceAll(text, {{"'", "''"}}), "'"),
-                           "random"});
+        scalars.push_back(
+            {absl::StrCat("'", absl::StrReplaceAll(text, {{"'", "''"}}), "'"), "random"});
         break;
       case 1:
         scalars.push_back(
@@ -207,7 +441,8 @@ struct Context {
   const char* layout;
 };
 constexpr Context kContexts[] = {
-    {"cmdata", "ConfigMap", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: %n\ndata:\n  v: %s\n"},
+    {"cmdata", "ConfigMap",
+     "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: %n\ndata:\n  v: %s\n"},
     {"value", "Scalar",
      "apiVersion: example.com/v1\nkind: Scalar\nmetadata:\n  name: %n\nspec:\n  value: %s\n  "
      "after: x\n"},
@@ -317,9 +552,9 @@ class Runner {
     const fs::path out = dir_.parent_path() / "kubectl.out";
     const fs::path err = dir_.parent_path() / "kubectl.err";
     // A bound on the wait: kubectl kustomize of a local folder takes ~0.1 s.
-    const std::string command = absl::StrCat("timeout 60 '", kubectl_, "' kustomize '",
-                                             dir_.string(), "' >'", out.string(), "' 2>'",
-                                             err.string(), "'");
+    const std::string command =
+        absl::StrCat("timeout 60 '", kubectl_, "' kustomize '", dir_.string(), "' >'", out.string(),
+                     "' 2>'", err.string(), "'");
     const int status = std::system(command.c_str());
     Outcome outcome;
     outcome.ok = status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
@@ -417,7 +652,8 @@ constexpr Exclusion kExclusions[] = {
     // flow indicator; go-yaml reads "x:" there as the plain scalar "x:". Fixing it means
     // changing libyaml's scanner.
     {"flow", "x:", "libyaml refuses `x:` before ',' or '}' in a flow collection; go-yaml reads it"},
-    {"flow", "!!str x:", "libyaml refuses `x:` before ',' or '}' in a flow collection; go-yaml reads it"},
+    {"flow",
+     "!!str x:", "libyaml refuses `x:` before ',' or '}' in a flow collection; go-yaml reads it"},
     // Keys are printed in yaml.v2's order, which asks unicode.IsLetter/IsDigit of each rune;
     // todoke takes every non-ASCII rune for a letter (no Unicode tables): non-ASCII digits and
     // symbols as keys sort differently.
@@ -524,9 +760,10 @@ class Differ {
         continue;
       }
       if (runner_.kubectl_runs() >= budget_) {
-        tally_.differences.push_back(absl::StrCat(
-            "[", variant, "] '", item.description, "' refused by todoke, not checked: the budget of ",
-            budget_, " kubectl runs is spent (TODOKE_SCALAR_KUBECTL_RUNS raises it)"));
+        tally_.differences.push_back(
+            absl::StrCat("[", variant, "] '", item.description,
+                         "' refused by todoke, not checked: the budget of ", budget_,
+                         " kubectl runs is spent (TODOKE_SCALAR_KUBECTL_RUNS raises it)"));
         continue;
       }
       Bisect({item}, kustomization, variant);
@@ -550,7 +787,8 @@ class Differ {
         return;
       }
       if (const char* reason = ExclusionReason(items[0].description); reason != nullptr) {
-        tally_.excluded.push_back(absl::StrCat("[", variant, "] ", items[0].description, ": ", reason));
+        tally_.excluded.push_back(
+            absl::StrCat("[", variant, "] ", items[0].description, ": ", reason));
         return;
       }
       tally_.differences.push_back(absl::StrCat(
@@ -561,10 +799,10 @@ class Differ {
       return;
     }
     if (runner_.kubectl_runs() >= budget_) {
-      tally_.differences.push_back(absl::StrCat(
-          "[", variant, "] ", items.size(), " documents from '", items[0].description,
-          "' on not isolated: the budget of ", budget_,
-          " kubectl runs is spent (TODOKE_SCALAR_KUBECTL_RUNS raises it)"));
+      tally_.differences.push_back(
+          absl::StrCat("[", variant, "] ", items.size(), " documents from '", items[0].description,
+                       "' on not isolated: the budget of ", budget_,
+                       " kubectl runs is spent (TODOKE_SCALAR_KUBECTL_RUNS raises it)"));
       return;
     }
     // One side refused the batch: find the scalar(s) responsible.
@@ -582,18 +820,18 @@ class Differ {
     absl::StatusOr<std::vector<YamlDocument>> want_docs = ParseYamlStream(want_text, "kubectl");
     absl::StatusOr<std::vector<YamlDocument>> got_docs = ParseYamlStream(got_text, "todoke");
     if (!want_docs.ok() || !got_docs.ok()) {
-      tally_.differences.push_back(absl::StrCat(
-          "[", variant, "] output does not read back: kubectl ",
-          want_docs.ok() ? "ok" : want_docs.status().ToString(), "; todoke ",
-          got_docs.ok() ? "ok" : got_docs.status().ToString()));
+      tally_.differences.push_back(
+          absl::StrCat("[", variant, "] output does not read back: kubectl ",
+                       want_docs.ok() ? "ok" : want_docs.status().ToString(), "; todoke ",
+                       got_docs.ok() ? "ok" : got_docs.status().ToString()));
       return;
     }
     std::vector<std::string> want_bytes = SplitStream(want_text);
     std::vector<std::string> got_bytes = SplitStream(got_text);
     std::map<std::string, std::pair<const Json*, std::string>> want_by_name, got_by_name;
     for (size_t i = 0; i < want_docs->size(); ++i) {
-      want_by_name[NameOf((*want_docs)[i].value)] = {
-          &(*want_docs)[i].value, i < want_bytes.size() ? want_bytes[i] : ""};
+      want_by_name[NameOf((*want_docs)[i].value)] = {&(*want_docs)[i].value,
+                                                     i < want_bytes.size() ? want_bytes[i] : ""};
     }
     for (size_t i = 0; i < got_docs->size(); ++i) {
       got_by_name[NameOf((*got_docs)[i].value)] = {&(*got_docs)[i].value,
@@ -603,9 +841,9 @@ class Differ {
       // Same documents in another order is a difference of its own.
       for (size_t i = 0; i < want_docs->size(); ++i) {
         if (NameOf((*want_docs)[i].value) != NameOf((*got_docs)[i].value)) {
-          tally_.differences.push_back(absl::StrCat("[", variant, "] document ", i, " is ",
-                                                    NameOf((*want_docs)[i].value), " in kubectl's output but ",
-                                                    NameOf((*got_docs)[i].value), " in todoke's"));
+          tally_.differences.push_back(absl::StrCat(
+              "[", variant, "] document ", i, " is ", NameOf((*want_docs)[i].value),
+              " in kubectl's output but ", NameOf((*got_docs)[i].value), " in todoke's"));
           break;
         }
       }
@@ -614,9 +852,9 @@ class Differ {
       auto want = want_by_name.find(item.name);
       auto got = got_by_name.find(item.name);
       if (want == want_by_name.end() || got == got_by_name.end()) {
-        tally_.differences.push_back(absl::StrCat(
-            "[", variant, "] ", item.description, "\n  missing from ",
-            want == want_by_name.end() ? "kubectl's" : "todoke's", " output"));
+        tally_.differences.push_back(
+            absl::StrCat("[", variant, "] ", item.description, "\n  missing from ",
+                         want == want_by_name.end() ? "kubectl's" : "todoke's", " output"));
         continue;
       }
       ++tally_.documents_compared;
@@ -644,8 +882,9 @@ class Differ {
 TEST(ScalarTypingTest, MatchesKubectlKustomize) {
   const std::string kubectl = FindOnPath("kubectl");
   if (kubectl.empty()) {
-    const std::string message = "kubectl is not on PATH: the scalar typing comparison needs "
-                                "`kubectl kustomize` (kustomize v5.5.0)";
+    const std::string message =
+        "kubectl is not on PATH: the scalar typing comparison needs "
+        "`kubectl kustomize` (kustomize v5.5.0)";
     if (RequireAll()) FAIL() << message;
     GTEST_SKIP() << message;
   }
@@ -688,9 +927,9 @@ TEST(ScalarTypingTest, MatchesKubectlKustomize) {
     std::vector<Item> items;
     for (size_t i = 0; i < fixed.size(); ++i) {
       std::string name = absl::StrCat(context.id, "-", i);
-      items.push_back({name,
-                       absl::StrCat(context.id, " <- ", fixed[i].origin, " `", fixed[i].source, "`"),
-                       Fill(context.layout, name, fixed[i].source)});
+      items.push_back(
+          {name, absl::StrCat(context.id, " <- ", fixed[i].origin, " `", fixed[i].source, "`"),
+           Fill(context.layout, name, fixed[i].source)});
     }
     scalars_placed += static_cast<int>(items.size());
     differ.Compare(items, kPlainKustomization, context.id);
@@ -702,7 +941,8 @@ TEST(ScalarTypingTest, MatchesKubectlKustomize) {
     const size_t c = rng() % std::size(kContexts);
     std::string name = absl::StrCat("random-", i);
     random_batches[c].push_back(
-        {name, absl::StrCat(kContexts[c].id, " <- random (seed ", seed, ") `", random[i].source, "`"),
+        {name,
+         absl::StrCat(kContexts[c].id, " <- random (seed ", seed, ") `", random[i].source, "`"),
          Fill(kContexts[c].layout, name, random[i].source)});
   }
   std::vector<Item> random_items;
