@@ -95,7 +95,15 @@ absl::StatusOr<std::string> FindKustomization(const FileSource& files, const std
   std::vector<std::string> found;
   for (const char* name : {"kustomization.yaml", "kustomization.yml", "Kustomization"}) {
     std::string path = dir.empty() ? name : absl::StrCat(dir, "/", name);
-    if (files.IsFile(path)) found.push_back(path);
+    if (files.IsFile(path)) {
+      found.push_back(path);
+      continue;
+    }
+    // There but refused (a symlink out of the repository): never fall back to directory mode.
+    absl::StatusOr<std::string> refused = files.ReadFile(path);
+    if (!refused.ok() && !absl::IsNotFound(refused.status())) {
+      return Annotate(refused.status(), "the folder's kustomization is refused");
+    }
   }
   if (found.empty()) return absl::NotFoundError("no kustomization file");
   if (found.size() > 1) {

@@ -1,6 +1,11 @@
 #include "services/renderer/core/render.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -120,6 +125,40 @@ TEST(RenderTest, PluginModeWithoutPlugins) {
   options.mode = RenderMode::kPlugin;
   options.plugin.name = "helm";
   EXPECT_EQ(Render(files, "app", options).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// A kustomization.yaml symlinked out of the repository is refused, naming the file: the folder
+// is never rendered as plain files instead (it was, with exit 0).
+TEST(RenderTest, KustomizationSymlinkedOutsideTheRootIsRefused) {
+  char dir_template[] = "/tmp/todoke-render-escape-XXXXXX";
+  ASSERT_NE(mkdtemp(dir_template), nullptr);
+  const std::string top = dir_template;
+  ASSERT_EQ(mkdir((top + "/repo").c_str(), 0755), 0);
+  ASSERT_EQ(mkdir((top + "/repo/app").c_str(), 0755), 0);
+  ASSERT_EQ(mkdir((top + "/outside").c_str(), 0755), 0);
+  std::ofstream(top + "/outside/kustomization.yaml") << "resources: []\n";
+  std::ofstream(top + "/repo/app/cm.yaml") << Config("a");
+  ASSERT_EQ(
+      symlink("../../outside/kustomization.yaml", (top + "/repo/app/kustomization.yaml").c_str()),
+      0);
+  DiskFileSource files(top + "/repo");
+  for (RenderMode mode : {RenderMode::kAuto, RenderMode::kKustomize}) {
+    RenderOptions options;
+    options.mode = mode;
+    absl::StatusOr<RenderResult> result = Render(files, "app", options);
+    ASSERT_FALSE(result.ok()) << RenderModeName(mode) << ": " << result->objects.size()
+                              << " objects";
+    EXPECT_EQ(result.status().code(), absl::StatusCode::kPermissionDenied) << result.status();
+    EXPECT_THAT(std::string(result.status().message()), HasSubstr("app/kustomization.yaml"));
+    EXPECT_THAT(std::string(result.status().message()), HasSubstr("outside the repository root"));
+  }
+  // A base reached through resources: is refused the same way.
+  ASSERT_EQ(mkdir((top + "/repo/overlay").c_str(), 0755), 0);
+  std::ofstream(top + "/repo/overlay/kustomization.yaml") << "resources: [../app]\n";
+  absl::StatusOr<RenderResult> overlay = Render(files, "overlay");
+  EXPECT_FALSE(overlay.ok());
+  EXPECT_THAT(std::string(overlay.status().message()), HasSubstr("app/kustomization.yaml"));
+  std::filesystem::remove_all(top);
 }
 
 // A source whose backend failed: the render reports that failure, not "file not found".

@@ -604,7 +604,17 @@ absl::StatusOr<std::string> FindKustomizationFile(const FileSource& files, absl:
   std::vector<std::string> found;
   for (const char* name : kKustomizationFileNames) {
     std::string path = JoinPath(dir, name);
-    if (files.IsFile(path)) found.push_back(path);
+    if (files.IsFile(path)) {
+      found.push_back(path);
+      continue;
+    }
+    // A name that is there but may not be read (a symlink out of the repository) is this
+    // folder's kustomization all the same: refuse it rather than render the folder as plain
+    // files.
+    absl::StatusOr<std::string> refused = files.ReadFile(path);
+    if (!refused.ok() && !absl::IsNotFound(refused.status())) {
+      return Annotate(refused.status(), "the folder's kustomization is refused");
+    }
   }
   if (found.empty()) {
     return absl::NotFoundError(absl::StrCat(
