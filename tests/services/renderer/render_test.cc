@@ -161,6 +161,21 @@ TEST(RenderTest, KustomizationSymlinkedOutsideTheRootIsRefused) {
   std::filesystem::remove_all(top);
 }
 
+// A remote base is a refused feature: FAILED_PRECONDITION as the proto says (it answered
+// UNIMPLEMENTED), naming the kustomization file and the URL.
+TEST(RenderTest, RemoteBaseIsAFailedPrecondition) {
+  const std::string url = "github.com/org/repo//deploy/base?ref=v1";
+  for (const std::string& field : {"resources", "components"}) {
+    MemoryFileSource files(
+        std::vector<TreeFileEntry>{{"app/kustomization.yaml", field + ": [\"" + url + "\"]\n"}});
+    absl::StatusOr<RenderResult> result = Render(files, "app");
+    EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition)
+        << field << ": " << result.status();
+    EXPECT_THAT(std::string(result.status().message()), HasSubstr("app/kustomization.yaml"));
+    EXPECT_THAT(std::string(result.status().message()), HasSubstr(url));
+  }
+}
+
 // A source whose backend failed: the render reports that failure, not "file not found".
 class FailingSource : public MemoryFileSource {
  public:

@@ -267,9 +267,9 @@ class Builder {
     }
     for (const std::string& path : k.components) {
       if (LooksRemote(path)) {
-        return absl::UnimplementedError(absl::StrCat(k.file, ": remote component \"", path,
-                                                     "\" is not supported: todoke builds only "
-                                                     "from the repository"));
+        return absl::FailedPreconditionError(absl::StrCat(k.file, ": remote component \"", path,
+                                                          "\" is not supported: todoke builds only "
+                                                          "from the repository"));
       }
       absl::StatusOr<std::string> resolved = ResolveRepoPath(k.dir, path);
       if (!resolved.ok()) {
@@ -304,7 +304,7 @@ class Builder {
                                   Accumulator& acc) {
     RETURN_IF_ERROR(CheckBudget(k.file));
     if (LooksRemote(path)) {
-      return absl::UnimplementedError(absl::StrCat(
+      return absl::FailedPreconditionError(absl::StrCat(
           k.file, ": remote resource \"", path,
           "\" is not supported: todoke builds only from the repository (vendor it in)"));
     }
