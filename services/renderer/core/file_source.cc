@@ -1,13 +1,15 @@
 #include "services/renderer/core/file_source.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -160,7 +162,8 @@ bool HasGitSegment(absl::string_view path) {
 
 }  // namespace
 
-DiskFileSource::DiskFileSource(std::string root) : root_(RealPath(root)) {
+DiskFileSource::DiskFileSource(std::string root, size_t max_file_bytes)
+    : root_(RealPath(root)), max_file_bytes_(max_file_bytes) {
   if (root_.empty()) root_ = std::move(root);
 }
 
@@ -193,11 +196,44 @@ absl::StatusOr<std::string> DiskFileSource::ReadFile(absl::string_view path) con
     return absl::PermissionDeniedError(
         absl::StrCat("file \"", path, "\" resolves outside the repository root"));
   }
-  std::ifstream in(real, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("file \"", path, "\" cannot be read"));
-  std::ostringstream content;
-  content << in.rdbuf();
-  return std::move(content).str();
+  const int fd = open(real.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::NotFoundError(absl::StrCat("file \"", path, "\" cannot be read"));
+  struct CloseFd {
+    int fd;
+    ~CloseFd() { close(fd); }
+  } closer{fd};
+  // The size of what was opened, checked before any of it is read.
+  if (fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    return absl::NotFoundError(absl::StrCat("file \"", path, "\" cannot be read"));
+  }
+  auto too_large = [&](uint64_t bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat("file \"", path, "\" is ", bytes,
+                                                     " bytes, over the limit of ", max_file_bytes_,
+                                                     " bytes per file"));
+  };
+  if (static_cast<uint64_t>(info.st_size) > max_file_bytes_) return too_large(info.st_size);
+  std::string content;
+  content.resize(static_cast<size_t>(info.st_size));
+  size_t used = 0;
+  while (true) {
+    // The file may grow while it is read: never past the limit.
+    if (used == content.size()) {
+      if (content.size() > max_file_bytes_) return too_large(content.size());
+      content.resize(std::min(max_file_bytes_ + 1, content.size() + 65536));
+      if (used == content.size()) return too_large(used);
+    }
+    const ssize_t got = read(fd, content.data() + used, content.size() - used);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      return absl::InternalError(
+          absl::StrCat("file \"", path, "\" cannot be read: ", strerror(errno)));
+    }
+    if (got == 0) break;
+    used += static_cast<size_t>(got);
+  }
+  content.resize(used);
+  if (used > max_file_bytes_) return too_large(used);
+  return content;
 }
 
 bool DiskFileSource::IsDirectory(absl::string_view path) const {

@@ -92,10 +92,13 @@ class MemoryFileSource : public FileSource {
 
 // A directory on local disk treated as a repository root (for `todoke render` and tests).
 // Symlinks that resolve outside the root are refused. Entries named ".git" are hidden, as in
-// the trees the source-fetcher serves.
+// the trees the source-fetcher serves. A file over `max_file_bytes` is refused (RESOURCE_EXHAUSTED,
+// naming the file and the limit) before any of it is read; the default is the YAML reader's
+// per-document cap (32 MiB).
 class DiskFileSource : public FileSource {
  public:
-  explicit DiskFileSource(std::string root);
+  static constexpr size_t kDefaultMaxFileBytes = size_t{32} << 20;
+  explicit DiskFileSource(std::string root, size_t max_file_bytes = kDefaultMaxFileBytes);
 
   absl::StatusOr<std::string> ReadFile(absl::string_view path) const override;
   bool IsDirectory(absl::string_view path) const override;
@@ -104,6 +107,7 @@ class DiskFileSource : public FileSource {
 
  private:
   std::string root_;
+  size_t max_file_bytes_;
 };
 
 }  // namespace todoke::renderer

@@ -123,4 +123,28 @@ TEST_F(DiskFileSourceTest, RootAtSlashHoldsEveryFolder) {
 }
 
 }  // namespace
+// A file's size is checked before it is read: a 1 TiB sparse file is refused at once under the
+// default limit, naming the file and the limit (the old reader read the whole file into memory
+// first). A file at the limit reads; one byte over is refused.
+TEST_F(DiskFileSourceTest, RefusesAFileOverTheLimitBeforeReadingIt) {
+  const std::string huge = root_ + "/repo/app/huge.yaml";
+  { std::ofstream create(huge); }
+  ASSERT_EQ(truncate(huge.c_str(), off_t{1} << 40), 0);
+  DiskFileSource files(root_ + "/repo");
+  absl::StatusOr<std::string> text = files.ReadFile("app/huge.yaml");
+  ASSERT_FALSE(text.ok());
+  EXPECT_EQ(text.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(text.status().message()), HasSubstr("app/huge.yaml"));
+  EXPECT_THAT(std::string(text.status().message()),
+              HasSubstr(std::to_string(DiskFileSource::kDefaultMaxFileBytes)));
+
+  std::ofstream(root_ + "/repo/app/four.yaml") << "1234";
+  std::ofstream(root_ + "/repo/app/five.yaml") << "12345";
+  DiskFileSource small(root_ + "/repo", 4);
+  EXPECT_EQ(*small.ReadFile("app/four.yaml"), "1234");
+  absl::StatusOr<std::string> five = small.ReadFile("app/five.yaml");
+  EXPECT_EQ(five.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(five.status().message()), HasSubstr("over the limit of 4 bytes"));
+}
+
 }  // namespace todoke::renderer
