@@ -1,9 +1,11 @@
 #include "services/renderer/core/directory.h"
 
 #include <algorithm>
+#include <map>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/object.h"
 #include "common/status.h"
 #include "services/renderer/core/glob.h"
 #include "services/renderer/core/manifests.h"
@@ -18,6 +20,8 @@ struct Walk {
   std::vector<std::string> exclude;
   std::string root;
   std::vector<Json> objects;
+  // Each object's identity (group, kind, namespace, name; not the version) and its file.
+  std::map<std::string, std::string> seen;
 
   absl::Status Visit(const std::string& dir) {
     ASSIGN_OR_RETURN(std::vector<std::string> entries, files.ListDirectory(dir));
@@ -53,7 +57,20 @@ struct Walk {
     parse.skip_non_kubernetes = true;
     parse.json = json;
     ASSIGN_OR_RETURN(std::vector<Json> found, ParseManifests(text, path, parse));
-    for (Json& object : found) objects.push_back(std::move(object));
+    for (Json& object : found) {
+      // Two copies of one object: kustomize refuses them ("may not add resource with an already
+      // registered id"); so does directory mode. An object without a key is left to Render.
+      if (absl::StatusOr<ObjectKey> key = KeyOf(object); key.ok()) {
+        auto [it, added] = seen.try_emplace(
+            absl::StrCat(key->group, "/", key->kind, "/", key->ns, "/", key->name), path);
+        if (!added) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              path, ": may not add resource with an already registered id: ", key->ToString(),
+              " (also in ", it->second, ")"));
+        }
+      }
+      objects.push_back(std::move(object));
+    }
     return absl::OkStatus();
   }
 };
@@ -71,6 +88,7 @@ absl::StatusOr<std::vector<Json>> RenderDirectory(const FileSource& files, absl:
             SplitGlobList(options.include),
             SplitGlobList(options.exclude),
             std::string(dir),
+            {},
             {}};
   RETURN_IF_ERROR(walk.Visit(std::string(dir)));
   return std::move(walk.objects);

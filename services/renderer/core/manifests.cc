@@ -139,6 +139,13 @@ absl::StatusOr<std::vector<Json>> ParseManifests(absl::string_view text,
   for (size_t i = 0; i < values.size(); ++i) {
     Json& value = values[i];
     if (value.is_null()) continue;
+    // apiVersion and metadata without a kind: an object with its kind forgotten, which kustomize
+    // refuses ("missing kind"), never a file to skip.
+    if (value.is_object() && !value.contains("kind") && value.contains("apiVersion") &&
+        value.contains("metadata")) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          source_name, ":", lines[i], ":1: object has apiVersion and metadata but no kind"));
+    }
     if (!LooksLikeKubernetesObject(value) && !(value.is_object() && IsListKind(value))) {
       // A document that is not an object: Argo CD fails the whole file, then skips it unless
       // the text looks like a manifest.

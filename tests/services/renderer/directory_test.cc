@@ -80,6 +80,46 @@ TEST(DirectoryTest, SkipsNonKubernetesYaml) {
   EXPECT_THAT(Names(*objects), ElementsAre("ok"));
 }
 
+// An object whose kind was forgotten is refused naming its file and line, as kustomize refuses
+// it ("missing kind"); it was dropped with the rest of its file.
+TEST(DirectoryTest, ObjectWithoutKindIsAnError) {
+  MemoryFileSource files(std::vector<TreeFileEntry>{
+      {"app/a.yaml", Config("a")},
+      {"app/nokind.yaml", "# a ConfigMap\n---\napiVersion: v1\nmetadata:\n  name: c\n"},
+  });
+  absl::StatusOr<std::vector<Json>> objects = RenderDirectory(files, "app");
+  ASSERT_FALSE(objects.ok()) << Names(*objects).size() << " objects";
+  EXPECT_EQ(objects.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(objects.status().message()), HasSubstr("app/nokind.yaml:3:1"));
+  EXPECT_THAT(std::string(objects.status().message()), HasSubstr("no kind"));
+}
+
+// The same object twice (the version aside) is refused naming both files and its id, as
+// kustomize refuses it; it was emitted twice.
+TEST(DirectoryTest, DuplicateObjectIsAnError) {
+  MemoryFileSource files(std::vector<TreeFileEntry>{
+      {"app/a.yaml", Config("same")},
+      {"app/b.yaml", Config("other") + "---\n" + Config("same")},
+  });
+  absl::StatusOr<std::vector<Json>> objects = RenderDirectory(files, "app");
+  ASSERT_FALSE(objects.ok()) << Names(*objects).size() << " objects";
+  EXPECT_EQ(objects.status().code(), absl::StatusCode::kInvalidArgument);
+  const std::string message(objects.status().message());
+  EXPECT_THAT(message, HasSubstr("app/b.yaml"));
+  EXPECT_THAT(message, HasSubstr("already registered id"));
+  EXPECT_THAT(message, HasSubstr("same"));
+  EXPECT_THAT(message, HasSubstr("also in app/a.yaml"));
+  // Same name, another kind or namespace: distinct objects.
+  MemoryFileSource distinct(std::vector<TreeFileEntry>{
+      {"app/a.yaml", Config("same")},
+      {"app/b.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: same\n---\n" +
+                         Config("same") + "  namespace: other\n"},
+  });
+  objects = RenderDirectory(distinct, "app");
+  ASSERT_TRUE(objects.ok()) << objects.status();
+  EXPECT_EQ(objects->size(), 3u);
+}
+
 TEST(DirectoryTest, BrokenManifestIsAnErrorWithPosition) {
   MemoryFileSource files(std::vector<TreeFileEntry>{
       {"app/bad.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  labels: [a\n"}});
