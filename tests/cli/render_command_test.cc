@@ -179,6 +179,30 @@ TEST_F(RenderCommandTest, NothingOutsideTheRepositoryRootIsRead) {
   EXPECT_THAT(err.str(), HasSubstr("outside the repository root"));
 }
 
+// A kustomization.yaml symlinked out of the checkout fails the render naming it (the folder was
+// rendered as plain files, exit 0); a file over the size limit is refused before it is read
+// (a 1 TiB sparse file), naming the file and the limit.
+TEST_F(RenderCommandTest, RefusedKustomizationAndOversizedFileAreErrors) {
+  const fs::path outside = root_.string() + "-outside.yaml";
+  WriteFile(outside, "resources: []\n");
+  fs::create_symlink(outside, root_ / "plain/kustomization.yaml");
+  std::ostringstream out, err;
+  EXPECT_EQ(RenderCommand({(root_ / "plain").string()}, false, out, err), 1);
+  EXPECT_THAT(err.str(), HasSubstr("plain/kustomization.yaml"));
+  EXPECT_THAT(err.str(), HasSubstr("outside the repository root"));
+  EXPECT_EQ(out.str(), "");
+  fs::remove(root_ / "plain/kustomization.yaml");
+  fs::remove(outside);
+
+  WriteFile(root_ / "plain/huge.yaml", "");
+  fs::resize_file(root_ / "plain/huge.yaml", uintmax_t{1} << 40);
+  std::ostringstream out2, err2;
+  EXPECT_EQ(RenderCommand({(root_ / "plain").string()}, false, out2, err2), 1);
+  EXPECT_THAT(err2.str(), HasSubstr("plain/huge.yaml\" is 1099511627776 bytes, over the limit of "
+                                    "33554432 bytes"));
+  fs::remove(root_ / "plain/huge.yaml");
+}
+
 TEST_F(RenderCommandTest, LocatesTheAppInsideItsCheckout) {
   absl::StatusOr<LocalAppLocation> location =
       LocateLocalApp((root_ / "overlays/prod").string(), "");
