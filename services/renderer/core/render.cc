@@ -3,12 +3,9 @@
 #include <atomic>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "common/status.h"
 #include "services/renderer/core/hashing.h"
-#ifdef TODOKE_HAVE_KUSTOMIZE
 #include "services/renderer/core/kustomize/kustomize.h"
-#endif
 
 namespace todoke::renderer {
 
@@ -79,7 +76,6 @@ std::string ComputeDigest(const std::vector<std::string>& canonical_json) {
 
 namespace {
 
-#ifdef TODOKE_HAVE_KUSTOMIZE
 absl::StatusOr<std::string> FindKustomization(const FileSource& files, const std::string& dir) {
   return kustomize::FindKustomizationFile(files, dir);
 }
@@ -89,34 +85,6 @@ absl::StatusOr<std::vector<Json>> BuildKustomization(const FileSource& files,
   options.budget = budget;
   return kustomize::Build(files, dir, options);
 }
-#else
-// Until the native Kustomize library is part of the build.
-absl::StatusOr<std::string> FindKustomization(const FileSource& files, const std::string& dir) {
-  std::vector<std::string> found;
-  for (const char* name : {"kustomization.yaml", "kustomization.yml", "Kustomization"}) {
-    std::string path = dir.empty() ? name : absl::StrCat(dir, "/", name);
-    if (files.IsFile(path)) {
-      found.push_back(path);
-      continue;
-    }
-    // There but refused (a symlink out of the repository): never fall back to directory mode.
-    absl::StatusOr<std::string> refused = files.ReadFile(path);
-    if (!refused.ok() && !absl::IsNotFound(refused.status())) {
-      return Annotate(refused.status(), "the folder's kustomization is refused");
-    }
-  }
-  if (found.empty()) return absl::NotFoundError("no kustomization file");
-  if (found.size() > 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("found multiple kustomization files: ", absl::StrJoin(found, ", ")));
-  }
-  return found[0];
-}
-absl::StatusOr<std::vector<Json>> BuildKustomization(const FileSource&, const std::string&,
-                                                     Budget*) {
-  return absl::UnimplementedError("this build of the renderer has no Kustomize support");
-}
-#endif
 
 // Charges every file read to the render's budget, and checks it for cancellation per file.
 class BudgetedFileSource : public FileSource {
