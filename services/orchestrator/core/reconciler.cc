@@ -641,10 +641,13 @@ ReconcileOutcome Reconciler::Reconcile(const ReconcileRequest& request,
     }
     if (!row.error().empty()) resource->set_message(row.error());
   }
-  // A sync a restart interrupted may have landed before the kill (the Git push done, the
-  // objects applied). When the live state now equals the desired state of the interrupted
-  // operation's revision, that revision is synced: the app says so, and tracks what it applied.
-  if (status.operation().phase() == v1::OPERATION_PHASE_INTERRUPTED &&
+  // A sync a restart interrupted, or one cut short because the applier could not answer (killed
+  // or restarting after it had pushed or applied), may have landed. When the live state now
+  // equals the desired state of that operation's revision, the revision is synced: the app says
+  // so, and tracks what it applied. (No sync follows: the app is Synced, so an automated app
+  // would otherwise keep the old syncedRevision until its next commit.)
+  const v1::OperationPhase last_phase = status.operation().phase();
+  if ((last_phase == v1::OPERATION_PHASE_INTERRUPTED || last_phase == v1::OPERATION_PHASE_FAILED) &&
       status.operation().revision() == commit && status.synced_revision() != commit &&
       status.sync() == types::v1::SYNC_STATUS_SYNCED) {
     status.set_synced_revision(commit);
@@ -655,10 +658,10 @@ ReconcileOutcome Reconciler::Reconcile(const ReconcileRequest& request,
     }
     *status.mutable_inventory() = std::move(inventory);
     Emit(request.app, "Normal", "InterruptedSyncLanded",
-         absl::StrCat("operation ", status.operation().id(),
-                      " was interrupted, but the live "
-                      "state matches revision ",
-                      commit.substr(0, 12), ": synced"),
+         absl::StrCat(
+             "operation ", status.operation().id(),
+             last_phase == v1::OPERATION_PHASE_INTERRUPTED ? " was interrupted" : " did not finish",
+             ", but the live state matches revision ", commit.substr(0, 12), ": synced"),
          status.operation().id());
   }
   if (previous_sync != status.sync() || previous_health != status.health()) {

@@ -836,6 +836,35 @@ TEST_F(ReconcilerTest, AnInterruptedSyncWhosePushLandedShowsItsRevisionAsSynced)
   EXPECT_FALSE(SawEvent(DrainEvents(), "InterruptedSyncLanded"));
 }
 
+TEST_F(ReconcilerTest, ASyncCutShortByTheApplierWhoseChangesLandedShowsItsRevisionAsSynced) {
+  // The applier is killed after it pushed (or applied) but before it answered: the sync fails
+  // as "applier unavailable". At the next pass the live state is what the commit renders, so the
+  // app is Synced and no sync follows; its syncedRevision must still move to that commit (it
+  // stayed at the revision before, for good, on an automated app: docker_compose_loop).
+  fakes_.render->SetObjects("app", {Object("a")});
+  Create(MakeApp("app", /*automated=*/true));
+  fakes_.apply->FailApply(absl::UnavailableError("applier: Socket closed"));
+  (void)Pass("app");
+  v1::Application failed = Get("app");
+  ASSERT_EQ(failed.status().operation().phase(), v1::OPERATION_PHASE_FAILED)
+      << failed.status().DebugString();
+  const std::string commit = failed.status().operation().revision();
+  ASSERT_FALSE(commit.empty());
+  ASSERT_NE(failed.status().synced_revision(), commit);
+  // What had landed before the applier died.
+  fakes_.apply->SetLive(Object("a"));
+  fakes_.apply->FailApply(absl::OkStatus());
+  DrainEvents();
+  const int applies = fakes_.apply->apply_calls();
+  ASSERT_TRUE(Pass("app").status.ok());
+  v1::Application landed = Get("app");
+  EXPECT_EQ(landed.status().sync(), types::v1::SYNC_STATUS_SYNCED);
+  EXPECT_EQ(landed.status().synced_revision(), commit) << landed.status().DebugString();
+  EXPECT_THAT(Names(landed.status().inventory()), UnorderedElementsAre("a"));
+  EXPECT_TRUE(SawEvent(DrainEvents(), "InterruptedSyncLanded", "did not finish"));
+  EXPECT_EQ(fakes_.apply->apply_calls(), applies) << "nothing to sync: the changes had landed";
+}
+
 // Deployment "web" as Git has it, and as the cluster has it: replicas set by an autoscaler
 // (through the scale subresource), the image by a `kubectl edit`.
 constexpr char kDesiredDeployment[] =
