@@ -22,6 +22,7 @@
 #include "common/grpc_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/common/test_files.h"
 #include "tests/integration/todoke_suite.h"
 #include "tests/services/source_fetcher/test_servers.h"
 
@@ -41,10 +42,7 @@ constexpr char kData1[] = "canary-data-one-c0de77";
 constexpr char kStringData2[] = "canary-stringdata-two-e9a0";
 constexpr char kData2[] = "canary-data-two-3b6d11";
 
-void WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-}
+using ::todoke::test_files::WriteFile;
 
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

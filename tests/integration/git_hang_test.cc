@@ -26,6 +26,7 @@
 #include "absl/strings/str_split.h"
 #include "common/grpc_client.h"
 #include "gtest/gtest.h"
+#include "tests/common/test_files.h"
 #include "tests/integration/todoke_suite.h"
 #include "tests/services/source_fetcher/test_servers.h"
 
@@ -39,10 +40,7 @@ using source_fetcher::testing::TempDir;
 
 constexpr int kAppsPerRepo = 10;
 
-void WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-}
+using ::todoke::test_files::WriteFile;
 
 void PrintFigure(const std::string& what, absl::Duration took) {
   std::printf("[figure] %s: %.1f s\n", what.c_str(), absl::ToDoubleSeconds(took));

@@ -37,6 +37,7 @@
 #include "common/grpc_client.h"
 #include "gtest/gtest.h"
 #include "test_namespace.h"
+#include "tests/common/test_files.h"
 #include "tests/integration/k8s_witness.h"
 #include "tests/integration/todoke_suite.h"
 #include "tests/services/source_fetcher/test_servers.h"
@@ -62,10 +63,7 @@ std::string SourceDir() {
   return dir != nullptr ? dir : ".";
 }
 
-void WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-}
+using ::todoke::test_files::WriteFile;
 
 void PrintFigure(const std::string& what, absl::Duration took) {
   std::printf("[figure] %s: %.1f s\n", what.c_str(), absl::ToDoubleSeconds(took));

@@ -46,6 +46,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "test_namespace.h"
+#include "tests/common/test_files.h"
 #include "tests/integration/todoke_suite.h"
 #include "tests/services/source_fetcher/test_servers.h"
 
@@ -60,10 +61,7 @@ using ::testing::HasSubstr;
 constexpr absl::Duration kConverge = absl::Seconds(120);
 constexpr char kApp[] = "web";
 
-void WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-}
+using ::todoke::test_files::WriteFile;
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

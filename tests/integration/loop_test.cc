@@ -15,6 +15,7 @@
 #include "common/grpc_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/common/test_files.h"
 #include "tests/integration/todoke_suite.h"
 #include "tests/services/source_fetcher/test_servers.h"
 
@@ -29,10 +30,7 @@ using ::testing::Not;
 
 constexpr absl::Duration kConverge = absl::Seconds(60);
 
-void WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-}
+using ::todoke::test_files::WriteFile;
 
 class LoopTest : public ::testing::Test {
  protected:
