@@ -35,6 +35,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "services/orchestrator/core/store/sqlite_application_store.h"
+#include "tests/common/test_files.h"
 #include "tests/integration/todoke_suite.h"
 #include "tests/services/source_fetcher/test_servers.h"
 
@@ -54,10 +55,7 @@ int EnvInt(const char* name, int fallback) {
   return value != nullptr && absl::SimpleAtoi(value, &parsed) ? parsed : fallback;
 }
 
-void WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-}
+using ::todoke::test_files::WriteFile;
 
 std::string AppName(int i) { return absl::StrCat("app", i); }
 
@@ -197,7 +195,7 @@ TEST_F(OrchestratorCrashTest, KilledAtRandomMomentsDuringSyncsLosesNothing) {
   int visible_interrupted = 0;  // status.operation showed it INTERRUPTED after the restart
   int retried_before_seen = 0;  // a newer operation had replaced it already
   int round = 0;
-  std::uniform_int_distribution<int> pause_ms(0, 600);
+  std::uniform_int_distribution<int> pause_ms(0, 1500);
   std::uniform_int_distribution<int> percent(0, 99);
 
   for (int kill = 0; kill < kills; ++kill) {
