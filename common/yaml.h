@@ -1,5 +1,8 @@
 // YAML <-> JSON, the one wrapper around the YAML parser (libyaml, the C parser go-yaml was
-// ported from). No exception leaves this file.
+// ported from), and the one header to include for YAML. No exception leaves it. Implemented in
+// yaml_parse.cc (reading), yaml_emit.cc (printing, and the print checks at the end) and
+// yaml_scalar.cc (what a scalar's text means to go-yaml, which both need; internal header
+// yaml_scalar.h).
 //
 // Parsing follows the scalar typing kustomize (go-yaml v3, YAML 1.2 core schema) applies:
 // quoted scalars and explicit !!str stay strings; plain `true`/`false` are booleans, plain
@@ -81,7 +84,7 @@ std::string EmitYamlStream(const std::vector<nlohmann::json>& values);
 absl::Status CheckKustomizePrintable(const nlohmann::json& value);
 
 // Rewrites `value` as kustomize's printing round trip (JSON, then go-yaml) changes it: U+0085
-// (NEL) in strings folds as a YAML line break (see yaml.cc).
+// (NEL) in strings folds as a YAML line break (see yaml_emit.cc).
 void ApplyKustomizePrintRoundTrip(nlohmann::json& value);
 
 }  // namespace todoke

@@ -1,0 +1,614 @@
+// Reading: libyaml's events to JSON values, with what kustomize's reader enforces (see yaml.h).
+#include <yaml.h>  // libyaml
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
+#include "common/budget.h"
+#include "common/status.h"
+#include "common/utf8.h"
+#include "common/yaml.h"
+#include "common/yaml_scalar.h"
+
+namespace todoke {
+namespace {
+
+using Json = nlohmann::json;
+using yaml_internal::GoYamlCanWritePlain;
+using yaml_internal::NormalizeTimestamp;
+using yaml_internal::ResolvePlainScalar;
+
+constexpr char kStrTag[] = "tag:yaml.org,2002:str";
+constexpr char kIntTag[] = "tag:yaml.org,2002:int";
+constexpr char kFloatTag[] = "tag:yaml.org,2002:float";
+constexpr char kBoolTag[] = "tag:yaml.org,2002:bool";
+constexpr char kNullTag[] = "tag:yaml.org,2002:null";
+constexpr char kBinaryTag[] = "tag:yaml.org,2002:binary";
+constexpr char kTimestampTag[] = "tag:yaml.org,2002:timestamp";
+
+// Builds JSON values from libyaml's events (libyaml is the C parser go-yaml was ported from,
+// so it accepts and refuses what kustomize's YAML reader does, and it scans ~10x faster than
+// yaml-cpp). Anchors keep their converted value; an alias copies it and counts its nodes against
+// the expansion budget.
+class EventParser {
+ public:
+  EventParser(absl::string_view text, absl::string_view source, const YamlLimits& limits)
+      : text_(text),
+        source_(source),
+        limits_(limits),
+        // Expansion is bounded by the configured limit and by the input's size: a document of
+        // N bytes has at most about N/2 nodes unless aliases multiply them.
+        max_nodes_(
+            std::min<int64_t>(limits.max_nodes, 100'000 + 8 * static_cast<int64_t>(text.size()))),
+        budget_(limits.budget != nullptr ? limits.budget : CurrentBudget()) {
+    yaml_parser_initialize(&parser_);
+    yaml_parser_set_encoding(&parser_, YAML_UTF8_ENCODING);
+    yaml_parser_set_input_string(&parser_, reinterpret_cast<const unsigned char*>(text.data()),
+                                 text.size());
+  }
+  ~EventParser() { yaml_parser_delete(&parser_); }
+  EventParser(const EventParser&) = delete;
+  EventParser& operator=(const EventParser&) = delete;
+
+  // Locate mode: instead of failing, remember the JSON pointer (and document) of the scalar or
+  // key whose text spans byte `offset` (used to name where invalid UTF-8 was read into).
+  void LocateOffset(size_t offset) { locate_ = offset; }
+  const std::string& located_pointer() const { return located_pointer_; }
+  int located_document() const { return located_document_; }
+
+  absl::StatusOr<std::vector<YamlDocument>> ParseStream() {
+    std::vector<YamlDocument> documents;
+    Event event;
+    RETURN_IF_ERROR(Next(event));  // STREAM_START
+    while (true) {
+      RETURN_IF_ERROR(Next(event));
+      if (event.get().type == YAML_STREAM_END_EVENT) break;
+      if (event.get().type != YAML_DOCUMENT_START_EVENT) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(Where(event.get().start_mark), ": expected a document"));
+      }
+      anchors_.clear();
+      if (budget_ != nullptr) RETURN_IF_ERROR(budget_->Check(Where(event.get().start_mark)));
+      Event root;
+      RETURN_IF_ERROR(Next(root));
+      YamlDocument document;
+      document.line = static_cast<int>(root.get().start_mark.line) + 1;
+      document_index_ = static_cast<int>(documents.size());
+      path_.clear();
+      ASSIGN_OR_RETURN(document.value, ParseNode(root, 0));
+      RETURN_IF_ERROR(Next(event));  // DOCUMENT_END
+      documents.push_back(std::move(document));
+    }
+    return documents;
+  }
+
+ private:
+  // One libyaml event, freed when it goes out of scope or is replaced.
+  class Event {
+   public:
+    Event() { std::memset(&event_, 0, sizeof(event_)); }
+    ~Event() { Reset(); }
+    Event(const Event&) = delete;
+    Event& operator=(const Event&) = delete;
+    yaml_event_t* Fill() {
+      Reset();
+      filled_ = true;
+      return &event_;
+    }
+    void Reset() {
+      if (filled_) yaml_event_delete(&event_);
+      filled_ = false;
+    }
+    const yaml_event_t& get() const { return event_; }
+
+   private:
+    yaml_event_t event_;
+    bool filled_ = false;
+  };
+
+  std::string Where(const yaml_mark_t& mark) const {
+    std::string prefix = source_.empty() ? std::string("<input>") : std::string(source_);
+    return absl::StrCat(prefix, ":", mark.line + 1, ":", mark.column + 1);
+  }
+
+  absl::Status Next(Event& event) {
+    if (!yaml_parser_parse(&parser_, event.Fill())) {
+      event.Reset();
+      std::string message = parser_.problem != nullptr ? parser_.problem : "invalid YAML";
+      if (parser_.context != nullptr) message = absl::StrCat(parser_.context, ": ", message);
+      return absl::InvalidArgumentError(absl::StrCat(Where(parser_.problem_mark), ": ", message));
+    }
+    return absl::OkStatus();
+  }
+
+  // Counts `count` nodes (and `copied_bytes` of text an alias copies) against this parse's
+  // limit and the render's budget.
+  absl::Status CountNodes(int64_t count, const yaml_mark_t& mark, int64_t copied_bytes = 0) {
+    if (budget_ != nullptr) {
+      RETURN_IF_ERROR(budget_->Charge(count, copied_bytes, [&] { return Where(mark); }));
+    }
+    nodes_ += count;
+    if (nodes_ > max_nodes_) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat(Where(mark), ": document expands to more than ", max_nodes_,
+                       " nodes (alias expansion limit; is this a \"billion laughs\" document?)"));
+    }
+    return absl::OkStatus();
+  }
+
+  static std::string Anchor(const yaml_char_t* anchor) {
+    return anchor == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(anchor));
+  }
+
+  // Converts the node starting with `event` (consuming the events up to its end).
+  absl::StatusOr<Json> ParseNode(Event& event, int depth) {
+    const yaml_event_t& e = event.get();
+    if (e.type == YAML_ALIAS_EVENT) {
+      auto it = anchors_.find(Anchor(e.data.alias.anchor));
+      if (it == anchors_.end()) {
+        return absl::InvalidArgumentError(absl::StrCat(Where(e.start_mark), ": unknown anchor '",
+                                                       Anchor(e.data.alias.anchor),
+                                                       "' referenced"));
+      }
+      RETURN_IF_ERROR(CountNodes(it->second.nodes, e.start_mark, it->second.bytes));
+      text_bytes_ += it->second.bytes;
+      return it->second.value;
+    }
+    RETURN_IF_ERROR(CountNodes(1, e.start_mark));
+    if (depth > limits_.max_depth) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat(Where(e.start_mark), ": nesting deeper than ", limits_.max_depth));
+    }
+    const int64_t nodes_before = nodes_ - 1;
+    const int64_t bytes_before = text_bytes_;
+    std::string anchor;
+    Json value;
+    switch (e.type) {
+      case YAML_SCALAR_EVENT: {
+        anchor = Anchor(e.data.scalar.anchor);
+        text_bytes_ += static_cast<int64_t>(e.data.scalar.length);
+        NoteLocation(e);
+        ASSIGN_OR_RETURN(value, ConvertScalar(e));
+        break;
+      }
+      case YAML_SEQUENCE_START_EVENT: {
+        anchor = Anchor(e.data.sequence_start.anchor);
+        value = Json::array();
+        const bool flow = e.data.sequence_start.style == YAML_FLOW_SEQUENCE_STYLE;
+        flow_level_ += flow ? 1 : 0;
+        Event item;
+        while (true) {
+          RETURN_IF_ERROR(Next(item));
+          if (item.get().type == YAML_SEQUENCE_END_EVENT) break;
+          path_.push_back(std::to_string(value.size()));
+          absl::StatusOr<Json> element = ParseNode(item, depth + 1);
+          path_.pop_back();
+          if (!element.ok()) return element.status();
+          value.push_back(*std::move(element));
+        }
+        flow_level_ -= flow ? 1 : 0;
+        break;
+      }
+      case YAML_MAPPING_START_EVENT: {
+        anchor = Anchor(e.data.mapping_start.anchor);
+        yaml_mark_t mark = e.start_mark;
+        const bool flow = e.data.mapping_start.style == YAML_FLOW_MAPPING_STYLE;
+        flow_level_ += flow ? 1 : 0;
+        ASSIGN_OR_RETURN(value, ParseMapping(depth, mark));
+        flow_level_ -= flow ? 1 : 0;
+        break;
+      }
+      default:
+        return absl::InvalidArgumentError(absl::StrCat(Where(e.start_mark), ": unexpected event"));
+    }
+    if (!anchor.empty()) {
+      anchors_[anchor] = Anchored{value, nodes_ - nodes_before, text_bytes_ - bytes_before};
+    }
+    return value;
+  }
+
+  absl::StatusOr<Json> ParseMapping(int depth, const yaml_mark_t& mark) {
+    Json object = Json::object();
+    std::set<std::string> seen;
+    std::vector<std::pair<Json, yaml_mark_t>> merges;
+    Event key;
+    while (true) {
+      RETURN_IF_ERROR(Next(key));
+      const yaml_event_t& k = key.get();
+      if (k.type == YAML_MAPPING_END_EVENT) break;
+      const yaml_mark_t key_mark = k.start_mark;
+      if (k.type == YAML_SCALAR_EVENT && k.data.scalar.tag == nullptr &&
+          k.data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+          absl::string_view(reinterpret_cast<const char*>(k.data.scalar.value),
+                            k.data.scalar.length) == "<<") {
+        Event value_event;
+        RETURN_IF_ERROR(Next(value_event));
+        ASSIGN_OR_RETURN(Json source, ParseNode(value_event, depth + 1));
+        merges.emplace_back(std::move(source), key_mark);
+        continue;
+      }
+      if (k.type != YAML_SCALAR_EVENT && k.type != YAML_ALIAS_EVENT) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(Where(key_mark), ": mapping keys must be scalars"));
+      }
+      key_context_ = true;
+      absl::StatusOr<Json> parsed_key = ParseNode(key, depth + 1);
+      key_context_ = false;
+      if (!parsed_key.ok()) return parsed_key.status();
+      Json key_value = *std::move(parsed_key);
+      if (key_value.is_object() || key_value.is_array()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(Where(key_mark), ": mapping keys must be scalars"));
+      }
+      if (limits_.nested_keys_must_be_strings && depth > 0 &&
+          (!key_value.is_string() || last_scalar_was_timestamp_ || last_scalar_non_string_tag_)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            Where(key_mark), ": mapping key ", KeyText(key_value), " is not a string (",
+            !key_value.is_string()       ? key_value.type_name()
+            : last_scalar_was_timestamp_ ? "a timestamp"
+                                         : "a tag other than !!str",
+            "): kustomize cannot print a nested mapping with non-string keys (json: unsupported "
+            "type: map[interface {}]interface {}); quote the key"));
+      }
+      std::string key_text = KeyText(key_value);
+      path_.push_back(key_text);
+      const bool seen_ok = seen.insert(key_text).second || limits_.allow_duplicate_keys;
+      if (!seen_ok) {
+        path_.pop_back();
+        return absl::InvalidArgumentError(
+            absl::StrCat(Where(key_mark), ": mapping key \"", key_text, "\" already defined"));
+      }
+      Event value_event;
+      absl::Status next = Next(value_event);
+      absl::StatusOr<Json> value =
+          next.ok() ? ParseNode(value_event, depth + 1) : absl::StatusOr<Json>(next);
+      path_.pop_back();
+      if (!value.ok()) return value.status();
+      object[key_text] = *std::move(value);
+    }
+    // Keys set explicitly win over merged ones; earlier merges win over later ones.
+    for (const auto& [source, merge_mark] : merges) {
+      RETURN_IF_ERROR(MergeInto(object, source, merge_mark));
+    }
+    (void)mark;
+    return object;
+  }
+
+  absl::Status MergeInto(Json& object, const Json& source, const yaml_mark_t& mark) {
+    if (source.is_object()) {
+      for (auto& [k, v] : source.items()) {
+        if (!object.contains(k)) object[k] = v;
+      }
+      return absl::OkStatus();
+    }
+    const bool all_maps =
+        source.is_array() &&
+        std::all_of(source.begin(), source.end(), [](const Json& n) { return n.is_object(); });
+    if (all_maps) {
+      for (const Json& item : source) RETURN_IF_ERROR(MergeInto(object, item, mark));
+      return absl::OkStatus();
+    }
+    return absl::InvalidArgumentError(
+        absl::StrCat(Where(mark), ": map merge requires map or sequence of maps as the value"));
+  }
+
+  absl::StatusOr<Json> ConvertScalar(const yaml_event_t& e) {
+    last_scalar_was_timestamp_ = false;
+    last_scalar_non_string_tag_ = false;
+    std::string text(reinterpret_cast<const char*>(e.data.scalar.value), e.data.scalar.length);
+    const bool plain = e.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+    if (e.data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE) {
+      RETURN_IF_ERROR(CheckGoYamlEscapes(e));
+    }
+    const absl::string_view tag =
+        e.data.scalar.tag == nullptr ? "" : reinterpret_cast<const char*>(e.data.scalar.tag);
+    if (plain) RETURN_IF_ERROR(CheckGoYamlFlowPlain(e, text));
+    if (key_context_ && limits_.annotation_values_as_text && AtAnnotationsMapping()) {
+      return AnnotationKey(e, std::move(text));
+    }
+    // A key with a tag other than !!str (custom, !!binary, ...) is not a string for go-yaml.
+    last_scalar_non_string_tag_ = !tag.empty() && tag != "!" && tag != kStrTag && tag != "!!str";
+    // "!" (the non-specific tag) is no tag for go-yaml: plain scalars are still resolved.
+    if (tag.empty() || tag == "!") {
+      // Untagged: plain scalars are resolved, quoted and block scalars are strings.
+      if (!plain) return Json(std::move(text));
+      if (limits_.annotation_values_as_text && AtAnnotationValue()) return Json(std::move(text));
+      Json value = ResolvePlainScalar(text);
+      std::string timestamp;
+      const bool is_timestamp = value.is_string() && NormalizeTimestamp(text, &timestamp);
+      // kustomize prints through a go-yaml re-encoding of its nodes that keeps their flow style:
+      // a non-string plain scalar that go-yaml may not write plain inside a flow collection
+      // (empty, or holding ':' like a timestamp) is written quoted there, and so comes back
+      // as the string of its text ("{k: }" gives k: "").
+      if (flow_level_ > 0 && (!value.is_string() || is_timestamp) &&
+          (text.empty() || text.find_first_of(",?[]{}:") != std::string::npos)) {
+        return Json(std::move(text));
+      }
+      last_scalar_was_timestamp_ = is_timestamp;
+      return value;
+    }
+    if (tag == kStrTag || tag == "!!str") return Json(std::move(text));
+    if (limits_.annotation_values_as_text && AtAnnotationValue()) return Json(std::move(text));
+    if (tag == kNullTag) return Json(nullptr);
+    if (tag == kBinaryTag) {
+      // go-yaml decodes !!binary into the bytes it holds (base64, whitespace ignored).
+      std::string compact;
+      for (char c : text) {
+        if (!absl::ascii_isspace(static_cast<unsigned char>(c))) compact.push_back(c);
+      }
+      std::string bytes;
+      if (!absl::Base64Unescape(compact, &bytes)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(Where(e.start_mark), ": !!binary value contains invalid base64 data"));
+      }
+      if (!IsValidUtf8(bytes)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            Where(e.start_mark), ": !!binary value is not UTF-8 text (not supported)"));
+      }
+      return Json(std::move(bytes));
+    }
+    if (tag == kTimestampTag) {
+      std::string timestamp;
+      if (!NormalizeTimestamp(text, &timestamp)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(Where(e.start_mark), ": cannot decode \"", text, "\" as ", tag));
+      }
+      last_scalar_was_timestamp_ = true;
+      return Json(std::move(timestamp));
+    }
+    if (tag == kBoolTag || tag == kIntTag || tag == kFloatTag) {
+      Json value = ResolvePlainScalar(text);
+      const bool ok = (tag == kBoolTag && value.is_boolean()) ||
+                      (tag == kIntTag && value.is_number_integer()) ||
+                      (tag == kFloatTag && value.is_number());
+      if (!ok) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(Where(e.start_mark), ": cannot decode \"", text, "\" as ", tag));
+      }
+      if (tag == kFloatTag) return Json(value.get<double>());
+      return value;
+    }
+    // Other tags (timestamps, custom tags) keep their text, as kustomize does.
+    return Json(std::move(text));
+  }
+
+  // go-yaml knows the escapes of YAML 1.1 only: "\\/" (YAML 1.2, which libyaml reads) is
+  // refused as kustomize refuses it.
+  absl::Status CheckGoYamlEscapes(const yaml_event_t& e) const {
+    if (e.end_mark.index > text_.size() || e.start_mark.index >= e.end_mark.index) {
+      return absl::OkStatus();
+    }
+    const absl::string_view raw =
+        text_.substr(e.start_mark.index, e.end_mark.index - e.start_mark.index);
+    if (raw.find("\\/") == absl::string_view::npos) return absl::OkStatus();
+    for (size_t i = 0; i + 1 < raw.size(); ++i) {
+      if (raw[i] != '\\') continue;
+      if (raw[i + 1] == '/') {
+        return absl::InvalidArgumentError(absl::StrCat(
+            Where(e.start_mark),
+            ": while parsing a quoted scalar: found unknown escape character '/' (go-yaml, as "
+            "kustomize reads YAML, has no \"\\/\" escape; write \"/\")"));
+      }
+      ++i;  // skip the escaped character
+    }
+    return absl::OkStatus();
+  }
+
+  // The node being converted is the value of an object's annotation: path metadata/annotations/K
+  // in the document or in an item of a List.
+  bool AtAnnotationsMapping() const {
+    const size_t n = path_.size();
+    if (n != 2 && !(n == 4 && path_[0] == "items")) return false;
+    return path_[n - 2] == "metadata" && path_[n - 1] == "annotations";
+  }
+
+  // An annotation key as kustomize treats it: it rewrites every object's annotations from their
+  // text (RemoveBuildAnnotations), as new untagged keys that go-yaml resolves again, so a key
+  // whose text reads as a number, bool, null or timestamp ('1.0' quoted or not) is no longer a
+  // string and kustomize refuses the object; an empty key makes it panic.
+  absl::StatusOr<Json> AnnotationKey(const yaml_event_t& e, std::string text) {
+    if (text.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          Where(e.start_mark), ": an empty annotation key (kustomize v5.5 fails on it)"));
+    }
+    if (GoYamlCanWritePlain(text)) {
+      const Json resolved = ResolvePlainScalar(text);
+      std::string timestamp;
+      if (!resolved.is_string() || NormalizeTimestamp(text, &timestamp)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(Where(e.start_mark), ": annotation key \"", text,
+                         "\" is not a string once kustomize rewrites the annotations (it reads as ",
+                         resolved.is_string() ? "a timestamp" : resolved.type_name(),
+                         "; json: unsupported type: map[interface {}]interface {})"));
+      }
+    }
+    return Json(std::move(text));
+  }
+
+  bool AtAnnotationValue() const {
+    if (key_context_) return false;
+    const size_t n = path_.size();
+    if (n != 3 && !(n == 5 && path_[0] == "items")) return false;
+    return path_[n - 3] == "metadata" && path_[n - 2] == "annotations";
+  }
+
+  // go-yaml ends a plain scalar inside a flow collection at '?' (libyaml reads on): the '?'
+  // then starts a key where go-yaml expects ',' or the collection's end, and kustomize refuses
+  // the file ("[a, b?c]", "{k: https://x/?q}").
+  absl::Status CheckGoYamlFlowPlain(const yaml_event_t& e, absl::string_view text) const {
+    if (flow_level_ == 0 || text.size() < 2 || text.find('?', 1) == absl::string_view::npos) {
+      return absl::OkStatus();
+    }
+    return absl::InvalidArgumentError(absl::StrCat(
+        Where(e.start_mark), ": did not find expected ',' or the end of the flow collection: ",
+        "go-yaml (kustomize) ends the plain scalar \"", text,
+        "\" at '?' inside [...] or {...}; quote it"));
+  }
+
+  static std::string KeyText(const Json& key) {
+    if (key.is_string()) return key.get<std::string>();
+    if (key.is_null()) return "null";
+    return key.dump();
+  }
+
+  // Records the current JSON pointer when the scalar `e` spans the offset being located (a
+  // key's own pointer names the key).
+  void NoteLocation(const yaml_event_t& e) {
+    if (locate_ == std::string::npos || !located_pointer_.empty() || located_document_ >= 0) {
+      return;
+    }
+    if (locate_ < e.start_mark.index || locate_ >= e.end_mark.index) return;
+    std::string pointer;
+    auto append = [&pointer](const std::string& token) {
+      pointer.push_back('/');
+      for (char c : token) {
+        if (c == '~') {
+          pointer += "~0";
+        } else if (c == '/') {
+          pointer += "~1";
+        } else {
+          pointer.push_back(c);
+        }
+      }
+    };
+    for (const std::string& token : path_) append(token);
+    if (key_context_) {
+      append(std::string(reinterpret_cast<const char*>(e.data.scalar.value), e.data.scalar.length));
+    }
+    located_pointer_ = pointer.empty() ? "/" : pointer;
+    located_document_ = document_index_;
+  }
+
+  yaml_parser_t parser_;
+  absl::string_view text_;
+  // Flow collections ([...] or {...}) the current node is inside.
+  int flow_level_ = 0;
+  // The scalar last converted was a timestamp (kept as its text, a string).
+  bool last_scalar_was_timestamp_ = false;
+  // The scalar last converted had a tag other than !!str (kept as its text).
+  bool last_scalar_non_string_tag_ = false;
+  absl::string_view source_;
+  const YamlLimits& limits_;
+  const int64_t max_nodes_;
+  Budget* const budget_;
+  int64_t nodes_ = 0;
+  // Bytes of scalar text (keys included) in the values built so far, aliases expanded.
+  int64_t text_bytes_ = 0;
+  // An anchor's converted value, and the nodes and scalar bytes it holds (what an alias
+  // copies, for the expansion limits).
+  struct Anchored {
+    Json value;
+    int64_t nodes = 0;
+    int64_t bytes = 0;
+  };
+  std::unordered_map<std::string, Anchored> anchors_;
+  // Locate mode (see LocateOffset).
+  size_t locate_ = std::string::npos;
+  std::vector<std::string> path_;
+  bool key_context_ = false;
+  int document_index_ = 0;
+  std::string located_pointer_;
+  int located_document_ = -1;
+};
+
+// "Kind name" of a parsed object, as far as it has them.
+std::string ObjectName(const Json& object) {
+  std::string kind = "object", name;
+  if (object.is_object()) {
+    if (auto it = object.find("kind"); it != object.end() && it->is_string()) kind = *it;
+    if (auto meta = object.find("metadata"); meta != object.end() && meta->is_object()) {
+      if (auto it = meta->find("name"); it != meta->end() && it->is_string()) name = *it;
+    }
+  }
+  return name.empty() ? kind : absl::StrCat(kind, " ", name);
+}
+
+// The error for text that is not UTF-8 (libyaml refuses it while reading, as kustomize's
+// go-yaml does): file, line and column of the first bad byte, and, found by parsing a copy with
+// the bad bytes replaced, the object and JSON pointer the bytes would have been read into.
+absl::Status InvalidUtf8Error(absl::string_view text, absl::string_view source,
+                              const YamlLimits& limits) {
+  size_t offset = 0;
+  while (offset < text.size()) {
+    const size_t length = Utf8SequenceLength(std::string_view(text.data(), text.size()), offset);
+    if (length == 0) break;
+    offset += length;
+  }
+  const size_t line = 1 + std::count(text.begin(), text.begin() + offset, '\n');
+  const size_t line_start = text.rfind('\n', offset == 0 ? 0 : offset - 1);
+  const size_t column =
+      offset - (line_start == absl::string_view::npos || offset == 0 ? 0 : line_start + 1) + 1;
+  std::string message = absl::StrFormat(
+      "%s:%d:%d: not valid UTF-8 (byte 0x%02X; YAML and JSON text must be UTF-8, as kustomize "
+      "requires)",
+      source.empty() ? "<input>" : source, line, column,
+      offset < text.size() ? static_cast<unsigned char>(text[offset]) : 0);
+  // Same length, so byte offsets still line up: each bad byte becomes '?'.
+  std::string sanitized(text);
+  for (size_t i = 0; i < sanitized.size();) {
+    const size_t length = Utf8SequenceLength(sanitized, i);
+    if (length == 0) {
+      sanitized[i] = '?';
+      ++i;
+    } else {
+      i += length;
+    }
+  }
+  // The copy is parsed only to name a place: it charges no render budget.
+  Budget unlimited({std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::max()});
+  YamlLimits locate_limits = limits;
+  locate_limits.budget = &unlimited;
+  EventParser locator(sanitized, source, locate_limits);
+  locator.LocateOffset(offset);
+  absl::StatusOr<std::vector<YamlDocument>> documents = locator.ParseStream();
+  if (documents.ok() && locator.located_document() >= 0 &&
+      locator.located_document() < static_cast<int>(documents->size())) {
+    absl::StrAppend(&message, ", read into ",
+                    ObjectName((*documents)[locator.located_document()].value), " at ",
+                    locator.located_pointer());
+  }
+  return absl::InvalidArgumentError(message);
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<YamlDocument>> ParseYamlStream(absl::string_view text,
+                                                          absl::string_view source_name,
+                                                          const YamlLimits& limits) {
+  const std::string where = source_name.empty() ? "<input>" : std::string(source_name);
+  if (text.size() > limits.max_document_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        where, ": ", text.size(), " bytes exceeds the limit of ", limits.max_document_bytes));
+  }
+  if (!IsValidUtf8(std::string_view(text.data(), text.size()))) {
+    return InvalidUtf8Error(text, source_name, limits);
+  }
+  EventParser parser(text, source_name, limits);
+  return parser.ParseStream();
+}
+
+absl::StatusOr<nlohmann::json> ParseYaml(absl::string_view text, absl::string_view source_name,
+                                         const YamlLimits& limits) {
+  absl::StatusOr<std::vector<YamlDocument>> docs = ParseYamlStream(text, source_name, limits);
+  if (!docs.ok()) return docs.status();
+  if (docs->empty()) return nlohmann::json(nullptr);
+  if (docs->size() > 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source_name.empty() ? "<input>" : std::string(source_name),
+                     ": expected one YAML document, found ", docs->size()));
+  }
+  return std::move((*docs)[0].value);
+}
+
+}  // namespace todoke

@@ -1,0 +1,309 @@
+#include "common/yaml_scalar.h"
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/string_view.h"
+
+namespace todoke::yaml_internal {
+namespace {
+
+using Json = nlohmann::json;
+
+bool IsNullWord(absl::string_view s) {
+  return s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL";
+}
+
+// Go's strconv.ParseInt/ParseUint with base 0 on text with '_' removed, as go-yaml v3 does.
+bool ParseGoInteger(absl::string_view text, Json* out) {
+  std::string s = absl::StrReplaceAll(text, {{"_", ""}});
+  if (s.empty()) return false;
+  bool negative = false;
+  size_t i = 0;
+  if (s[0] == '+' || s[0] == '-') {
+    negative = s[0] == '-';
+    i = 1;
+  }
+  if (i >= s.size()) return false;
+  int base = 10;
+  if (s.size() - i > 1 && s[i] == '0') {
+    const char p = absl::ascii_tolower(s[i + 1]);
+    if (p == 'x') {
+      base = 16;
+      i += 2;
+    } else if (p == 'o') {
+      base = 8;
+      i += 2;
+    } else if (p == 'b') {
+      base = 2;
+      i += 2;
+    } else {
+      base = 8;
+      i += 1;
+    }
+    if (i >= s.size()) return false;
+  }
+  unsigned __int128 value = 0;
+  for (; i < s.size(); ++i) {
+    const char c = absl::ascii_tolower(s[i]);
+    int digit;
+    if (c >= '0' && c <= '9') {
+      digit = c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      digit = c - 'a' + 10;
+    } else {
+      return false;
+    }
+    if (digit >= base) return false;
+    value = value * base + digit;
+    if (value > std::numeric_limits<uint64_t>::max()) return false;
+  }
+  if (negative) {
+    if (value > static_cast<unsigned __int128>(std::numeric_limits<int64_t>::max()) + 1) {
+      return false;
+    }
+    *out = static_cast<int64_t>(-static_cast<__int128>(value));
+  } else if (value <= static_cast<unsigned __int128>(std::numeric_limits<int64_t>::max())) {
+    *out = static_cast<int64_t>(value);
+  } else {
+    *out = static_cast<uint64_t>(value);
+  }
+  return true;
+}
+
+// go-yaml's float syntax: [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
+bool IsYamlFloatSyntax(absl::string_view s) {
+  size_t i = 0;
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+  size_t int_digits = 0;
+  while (i < s.size() && absl::ascii_isdigit(s[i])) ++i, ++int_digits;
+  size_t frac_digits = 0;
+  bool dot = false;
+  if (i < s.size() && s[i] == '.') {
+    dot = true;
+    ++i;
+    while (i < s.size() && absl::ascii_isdigit(s[i])) ++i, ++frac_digits;
+  }
+  if (int_digits == 0 && (!dot || frac_digits == 0)) return false;
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    size_t exp_digits = 0;
+    while (i < s.size() && absl::ascii_isdigit(s[i])) ++i, ++exp_digits;
+    if (exp_digits == 0) return false;
+  }
+  return i == s.size();
+}
+
+// Go's time.Parse getnum: one digit, or two when the second is a digit.
+bool GoGetNum(absl::string_view s, size_t* i, int* value) {
+  if (*i >= s.size() || !absl::ascii_isdigit(s[*i])) return false;
+  *value = s[*i] - '0';
+  ++*i;
+  if (*i < s.size() && absl::ascii_isdigit(s[*i])) {
+    *value = *value * 10 + (s[*i] - '0');
+    ++*i;
+  }
+  return true;
+}
+
+int DaysIn(int month, int year) {
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (month == 2 && year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)) return 29;
+  return kDays[month - 1];
+}
+
+}  // namespace
+
+bool NormalizeTimestamp(absl::string_view s, std::string* out) {
+  if (s.size() < 5) return false;
+  for (size_t k = 0; k < 4; ++k) {
+    if (!absl::ascii_isdigit(s[k])) return false;
+  }
+  if (s[4] != '-') return false;
+  const int year = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+  size_t i = 5;
+  int month, day;
+  if (!GoGetNum(s, &i, &month) || month < 1 || month > 12) return false;
+  if (i >= s.size() || s[i++] != '-') return false;
+  if (!GoGetNum(s, &i, &day)) return false;
+  if (day < 1 || day > DaysIn(month, year)) return false;
+  const std::string date = absl::StrFormat("%04d-%02d-%02d", year, month, day);
+  if (i == s.size()) {
+    *out = absl::StrCat(date, "T00:00:00Z");
+    return true;
+  }
+  // "T" or "t" (a zone follows), or spaces (no zone follows).
+  const bool with_zone = s[i] == 'T' || s[i] == 't';
+  if (with_zone) {
+    ++i;
+  } else if (s[i] == ' ') {
+    while (i < s.size() && s[i] == ' ') ++i;
+  } else {
+    return false;
+  }
+  int hour, minute, second;
+  if (!GoGetNum(s, &i, &hour) || hour > 23) return false;
+  if (i >= s.size() || s[i++] != ':') return false;
+  if (!GoGetNum(s, &i, &minute) || minute > 59) return false;
+  if (i >= s.size() || s[i++] != ':') return false;
+  if (!GoGetNum(s, &i, &second) || second > 59) return false;
+  std::string fraction;
+  // Any number of digits after "." or ","; the first nine count.
+  if (i + 1 < s.size() && (s[i] == '.' || s[i] == ',') && absl::ascii_isdigit(s[i + 1])) {
+    ++i;
+    while (i < s.size() && absl::ascii_isdigit(s[i])) {
+      if (fraction.size() < 9) fraction.push_back(s[i]);
+      ++i;
+    }
+    while (!fraction.empty() && fraction.back() == '0') fraction.pop_back();
+  }
+  std::string zone = "Z";
+  if (with_zone) {
+    if (i < s.size() && s[i] == 'Z') {
+      ++i;
+    } else {
+      if (s.size() - i < 6 || s[i + 3] != ':' || (s[i] != '+' && s[i] != '-')) return false;
+      for (size_t k : {i + 1, i + 2, i + 4, i + 5}) {
+        if (!absl::ascii_isdigit(s[k])) return false;
+      }
+      const int zh = (s[i + 1] - '0') * 10 + (s[i + 2] - '0');
+      const int zm = (s[i + 4] - '0') * 10 + (s[i + 5] - '0');
+      if (zh > 24 || zm > 60) return false;
+      if (zh != 0 || zm != 0) zone = absl::StrFormat("%c%02d:%02d", s[i], zh, zm);
+      i += 6;
+    }
+  }
+  if (i != s.size()) return false;
+  *out = absl::StrFormat("%sT%02d:%02d:%02d%s%s%s", date, hour, minute, second,
+                         fraction.empty() ? "" : ".", fraction, zone);
+  return true;
+}
+
+// Resolves a plain (unquoted, untagged) scalar the way go-yaml v3 does.
+Json ResolvePlainScalar(const std::string& s) {
+  if (IsNullWord(s)) return nullptr;
+  if (s == "true" || s == "True" || s == "TRUE") return true;
+  if (s == "false" || s == "False" || s == "FALSE") return false;
+  if (s == ".inf" || s == ".Inf" || s == ".INF" || s == "+.inf" || s == "+.Inf" || s == "+.INF") {
+    return std::numeric_limits<double>::infinity();
+  }
+  if (s == "-.inf" || s == "-.Inf" || s == "-.INF") return -std::numeric_limits<double>::infinity();
+  if (s == ".nan" || s == ".NaN" || s == ".NAN") return std::numeric_limits<double>::quiet_NaN();
+  const char c = s[0];
+  if (absl::ascii_isdigit(c) || c == '-' || c == '+' || c == '.') {
+    Json integer;
+    if (ParseGoInteger(s, &integer)) return integer;
+    std::string plain = absl::StrReplaceAll(s, {{"_", ""}});
+    if (IsYamlFloatSyntax(plain)) {
+      // Go's strconv.ParseFloat refuses a value beyond the double range (ErrRange), and go-yaml
+      // then keeps the text as a string: "1e400" is a string for kustomize, not +Inf.
+      double d;
+      if (absl::SimpleAtod(plain, &d) && !std::isinf(d)) return d;
+    }
+    std::string timestamp;
+    if (NormalizeTimestamp(s, &timestamp)) return timestamp;
+  }
+  return s;
+}
+
+ScalarAnalysis AnalyzeScalar(absl::string_view s) {
+  ScalarAnalysis a;
+  if (s.empty()) {
+    a.block_allowed = false;
+    return a;
+  }
+  bool block_indicators = false, special = false, line_breaks = false;
+  bool leading_space = false, leading_break = false, trailing_space = false, trailing_break = false,
+       break_space = false, space_break = false;
+  bool previous_space = false, previous_break = false;
+  if (absl::StartsWith(s, "---") || absl::StartsWith(s, "...")) block_indicators = true;
+  bool preceded_by_whitespace = true;
+  for (size_t i = 0; i < s.size();) {
+    int w;
+    const char32_t r = RuneAt(s, i, &w);
+    const bool followed_by_whitespace = i + w >= s.size() || s[i + w] == ' ' || s[i + w] == '\t';
+    if (i == 0) {
+      switch (r) {
+        case '#':
+        case ',':
+        case '[':
+        case ']':
+        case '{':
+        case '}':
+        case '&':
+        case '*':
+        case '!':
+        case '|':
+        case '>':
+        case '\'':
+        case '"':
+        case '%':
+        case '@':
+        case '`':
+          block_indicators = true;
+          break;
+        case '?':
+        case ':':
+        case '-':
+          if (followed_by_whitespace) block_indicators = true;
+          break;
+        default:
+          break;
+      }
+    } else {
+      if (r == ':' && followed_by_whitespace) block_indicators = true;
+      if (r == '#' && preceded_by_whitespace) block_indicators = true;
+    }
+    if (!IsGoYamlPrintable(r)) special = true;
+    const bool last = i + w == s.size();
+    if (r == ' ') {
+      if (i == 0) leading_space = true;
+      if (last) trailing_space = true;
+      if (previous_break) break_space = true;
+      previous_space = true;
+      previous_break = false;
+    } else if (IsGoYamlBreak(r)) {
+      line_breaks = true;
+      if (i == 0) leading_break = true;
+      if (last) trailing_break = true;
+      if (previous_space) space_break = true;
+      previous_space = false;
+      previous_break = true;
+    } else {
+      previous_space = false;
+      previous_break = false;
+    }
+    preceded_by_whitespace = r == ' ' || r == '\t' || IsGoYamlBreak(r);
+    i += w;
+  }
+  if (leading_space || leading_break || trailing_space || trailing_break) {
+    a.block_plain_allowed = false;
+  }
+  if (trailing_space) a.block_allowed = false;
+  if (break_space) {
+    a.block_plain_allowed = false;
+    a.single_quoted_allowed = false;
+  }
+  if (space_break || special) {
+    a.block_plain_allowed = false;
+    a.single_quoted_allowed = false;
+    a.block_allowed = false;
+  }
+  if (line_breaks || block_indicators) a.block_plain_allowed = false;
+  return a;
+}
+
+bool GoYamlCanWritePlain(absl::string_view s) {
+  return !s.empty() && AnalyzeScalar(s).block_plain_allowed;
+}
+
+}  // namespace todoke::yaml_internal
