@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "common/status.h"
+#include "services/renderer/core/kustomize/sort.h"
 
 namespace todoke::renderer::kustomize {
 namespace {
@@ -14,6 +15,15 @@ void AppendUnique(std::vector<FieldSpec>& into, const std::vector<FieldSpec>& fr
   for (const FieldSpec& spec : from) {
     if (std::find(into.begin(), into.end(), spec) == into.end()) into.push_back(spec);
   }
+}
+
+// The entry of `references` for the referral with `referral`'s group, version and kind, or end.
+std::vector<NameReferenceSpec>::iterator FindReferral(std::vector<NameReferenceSpec>& references,
+                                                      const FieldSpec& referral) {
+  return std::find_if(references.begin(), references.end(), [&](const NameReferenceSpec& existing) {
+    return existing.referral.group == referral.group &&
+           existing.referral.version == referral.version && existing.referral.kind == referral.kind;
+  });
 }
 
 // `lists` marks the fields written "name[]": a missing list is never created (kustomize's
@@ -100,54 +110,14 @@ absl::Status VisitFieldSpec(Json& object, const FieldSpec& spec, CreateKind crea
 
 namespace {
 
-// kyaml's Gvk.IsLessThan: kinds in kustomize's fixed order first (Namespace ... ), then the
-// others, then the webhook configurations; ties by "group_version_kind" with "~G", "~V", "~K"
-// standing for empty parts.
-int TypeOrder(absl::string_view kind) {
-  static constexpr absl::string_view kFirst[] = {"Namespace",
-                                                 "ResourceQuota",
-                                                 "StorageClass",
-                                                 "CustomResourceDefinition",
-                                                 "ServiceAccount",
-                                                 "PodSecurityPolicy",
-                                                 "Role",
-                                                 "ClusterRole",
-                                                 "RoleBinding",
-                                                 "ClusterRoleBinding",
-                                                 "ConfigMap",
-                                                 "Secret",
-                                                 "Endpoints",
-                                                 "Service",
-                                                 "LimitRange",
-                                                 "PriorityClass",
-                                                 "PersistentVolume",
-                                                 "PersistentVolumeClaim",
-                                                 "Deployment",
-                                                 "StatefulSet",
-                                                 "CronJob",
-                                                 "PodDisruptionBudget"};
-  constexpr int kFirstCount = sizeof(kFirst) / sizeof(kFirst[0]);
-  for (int i = 0; i < kFirstCount; ++i) {
-    if (kFirst[i] == kind) return -kFirstCount + i;
-  }
-  if (kind == "MutatingWebhookConfiguration") return 1;
-  if (kind == "ValidatingWebhookConfiguration") return 2;
-  return 0;
-}
-
-std::string StableSortString(absl::string_view group, absl::string_view version,
-                             absl::string_view kind) {
-  return absl::StrCat(group.empty() ? "~G" : group, "_", version.empty() ? "~V" : version, "_",
-                      kind.empty() ? "~K" : kind);
-}
-
+// kyaml's Gvk.IsLessThan: kinds in kustomize's default legacy order (sort.h), then by
+// "group_version_kind".
 bool GvkLess(absl::string_view group_a, absl::string_view version_a, absl::string_view kind_a,
              absl::string_view group_b, absl::string_view version_b, absl::string_view kind_b) {
-  int order_a = TypeOrder(kind_a);
-  int order_b = TypeOrder(kind_b);
+  int order_a = LegacyKindRank(kind_a);
+  int order_b = LegacyKindRank(kind_b);
   if (order_a != order_b) return order_a < order_b;
-  return StableSortString(group_a, version_a, kind_a) <
-         StableSortString(group_b, version_b, kind_b);
+  return GvkSortString(group_a, version_a, kind_a) < GvkSortString(group_b, version_b, kind_b);
 }
 
 // Sorts by gvk in kyaml's order, computing each spec's sort key once.
@@ -156,7 +126,8 @@ void SortSpecs(std::vector<FieldSpec>& specs) {
   std::vector<std::pair<int, std::string>> keys;
   keys.reserve(specs.size());
   for (const FieldSpec& spec : specs) {
-    keys.emplace_back(TypeOrder(spec.kind), StableSortString(spec.group, spec.version, spec.kind));
+    keys.emplace_back(LegacyKindRank(spec.kind),
+                      GvkSortString(spec.group, spec.version, spec.kind));
   }
   std::vector<size_t> order(specs.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
@@ -228,12 +199,7 @@ absl::Status TransformerConfig::MergeFrom(const TransformerConfig& other) {
     SortSpecs(*mine[i]);
   }
   for (const NameReferenceSpec& spec : other.name_reference) {
-    auto it = std::find_if(name_reference.begin(), name_reference.end(),
-                           [&](const NameReferenceSpec& existing) {
-                             return existing.referral.group == spec.referral.group &&
-                                    existing.referral.version == spec.referral.version &&
-                                    existing.referral.kind == spec.referral.kind;
-                           });
+    auto it = FindReferral(name_reference, spec.referral);
     if (it == name_reference.end()) {
       name_reference.push_back(spec);
     } else {
@@ -292,12 +258,7 @@ void TransformerConfig::Merge(const TransformerConfig& other) {
   AppendUnique(images, other.images);
   AppendUnique(replicas, other.replicas);
   for (const NameReferenceSpec& spec : other.name_reference) {
-    auto it = std::find_if(name_reference.begin(), name_reference.end(),
-                           [&](const NameReferenceSpec& existing) {
-                             return existing.referral.group == spec.referral.group &&
-                                    existing.referral.version == spec.referral.version &&
-                                    existing.referral.kind == spec.referral.kind;
-                           });
+    auto it = FindReferral(name_reference, spec.referral);
     if (it == name_reference.end()) {
       name_reference.push_back(spec);
     } else {

@@ -46,12 +46,6 @@ const std::vector<std::string>& DefaultOrderLast() {
   return *kinds;
 }
 
-std::string GvkSortString(const ResId& id) {
-  return absl::StrCat(id.group.empty() ? "~G" : id.group, "_",
-                      id.version.empty() ? "~V" : id.version, "_",
-                      id.kind.empty() ? "~K" : id.kind);
-}
-
 // kustomize's tie breaker within one gvk: "namespace|name" with "~X"/"~N" for empty parts.
 std::string IdSortString(const ResId& id) {
   return absl::StrCat(id.ns.empty() ? "~X" : id.ns, "|", id.name.empty() ? "~N" : id.name);
@@ -76,6 +70,24 @@ absl::StatusOr<std::vector<std::string>> StringList(const Json& value, absl::str
 }
 
 }  // namespace
+
+int LegacyKindRank(absl::string_view kind) {
+  const std::vector<std::string>& first = DefaultOrderFirst();
+  for (size_t i = 0; i < first.size(); ++i) {
+    if (first[i] == kind) return -static_cast<int>(first.size()) + static_cast<int>(i);
+  }
+  const std::vector<std::string>& last = DefaultOrderLast();
+  for (size_t i = 0; i < last.size(); ++i) {
+    if (last[i] == kind) return 1 + static_cast<int>(i);
+  }
+  return 0;
+}
+
+std::string GvkSortString(absl::string_view group, absl::string_view version,
+                          absl::string_view kind) {
+  return absl::StrCat(group.empty() ? "~G" : group, "_", version.empty() ? "~V" : version, "_",
+                      kind.empty() ? "~K" : kind);
+}
 
 absl::Status SortResources(std::vector<Resource>& resources, const Json& sort_options,
                            absl::string_view kustomization_file) {
@@ -131,7 +143,8 @@ absl::Status SortResources(std::vector<Resource>& resources, const Json& sort_op
   for (size_t i = 0; i < resources.size(); ++i) {
     ResId id = resources[i].CurrentId();
     auto it = rank.find(id.kind);
-    keys.push_back(Keyed{it == rank.end() ? 0 : it->second, GvkSortString(id), IdSortString(id),
+    keys.push_back(Keyed{it == rank.end() ? 0 : it->second,
+                         GvkSortString(id.group, id.version, id.kind), IdSortString(id),
                          id.kind == "Namespace", id.group.empty(), i});
   }
   std::stable_sort(keys.begin(), keys.end(), [](const Keyed& a, const Keyed& b) {
