@@ -92,17 +92,4 @@ void Log(LogLevel level, absl::string_view message, std::initializer_list<LogFie
   std::fflush(stderr);
 }
 
-std::string MaskCredentials(absl::string_view url) {
-  const size_t scheme = url.find("://");
-  if (scheme == absl::string_view::npos) return std::string(url);
-  const size_t host_start = scheme + 3;
-  const size_t path_start = url.find('/', host_start);
-  const absl::string_view authority =
-      url.substr(host_start, path_start == absl::string_view::npos ? absl::string_view::npos
-                                                                   : path_start - host_start);
-  const size_t at = authority.rfind('@');
-  if (at == absl::string_view::npos) return std::string(url);
-  return absl::StrCat(url.substr(0, host_start), "***@", url.substr(host_start + at + 1));
-}
-
 }  // namespace todoke

@@ -1,5 +1,6 @@
 // Structured logging: one line per event on stderr, as text or JSON, with key=value fields.
-// Thread-safe. Never logs credentials: callers pass URLs through MaskCredentials() first.
+// Thread-safe. Never logs credentials: callers pass URLs and foreign error text through
+// MaskCredentials() (common/credentials_mask.h, included here for them) first.
 #ifndef TODOKE_COMMON_LOG_H_
 #define TODOKE_COMMON_LOG_H_
 
@@ -10,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "common/credentials_mask.h"
 
 namespace todoke {
 
@@ -55,9 +57,6 @@ inline void LogDebug(absl::string_view m, std::initializer_list<LogField> f = {}
 // Formats an event without writing it (for tests and for the CLI).
 std::string FormatLogLine(const LogOptions& options, LogLevel level, absl::string_view message,
                           std::initializer_list<LogField> fields, absl::string_view timestamp);
-
-// Replaces the user-info part of a URL ("https://user:token@host/x") with "***@".
-std::string MaskCredentials(absl::string_view url);
 
 }  // namespace todoke
 

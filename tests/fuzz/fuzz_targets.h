@@ -48,8 +48,8 @@ absl::Status FuzzJsonPatch(absl::string_view data);
 // it (VersionOfTag, Matches), ParseSemVersion and Compare's ordering laws.
 absl::Status FuzzSemver(absl::string_view data);
 
-// Repository URLs: ParseRepoUrl (local allowed or not), MaskCredentials (idempotent on texts
-// up to 64 bytes), HttpOrigin; an accepted URL's canonical form carries no user information
+// Repository URLs: ParseRepoUrl (local allowed or not), MaskCredentials (idempotent on any
+// text), HttpOrigin; an accepted URL's canonical form carries no user information
 // and parses again.
 absl::Status FuzzRepoUrl(absl::string_view data);
 

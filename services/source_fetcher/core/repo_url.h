@@ -6,6 +6,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/credentials_mask.h"
 
 namespace todoke::source_fetcher {
 
@@ -29,13 +30,9 @@ struct RepoUrl {
 // repository when `allow_local` is false. Error messages show the URL masked.
 absl::StatusOr<RepoUrl> ParseRepoUrl(absl::string_view url, bool allow_local);
 
-// Returns `text` fit for a log or an error: the user information of every URL replaced by "***"
-// ("https://ghp_x@host", "https://u:p@host", "ssh://git@host" and scp-like "git@host:path" alike:
-// a token is often the whole userinfo), the value of every credential-like query parameter
-// ("?access_token=", "&password=", "X-Amz-Signature=", ...: names containing token, pass, secret,
-// key, sig, credential, auth, session, ...) replaced by "***", and every "Authorization:" header
-// value replaced by "***".
-std::string MaskCredentials(absl::string_view text);
+// MaskCredentials moved to common/credentials_mask.h (the applier and the orchestrator mask
+// with it too); this keeps source_fetcher::MaskCredentials naming it.
+using ::todoke::MaskCredentials;
 
 // The origin credentials are scoped to, for an http:// or https:// URL: "scheme://host:port" with
 // scheme and host lower-cased and the default port written out ("https://git.example.com:443").

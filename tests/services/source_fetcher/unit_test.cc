@@ -2,6 +2,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <string>
+#include <vector>
+
 #include "services/source_fetcher/core/credentials.h"
 #include "services/source_fetcher/core/repo_url.h"
 #include "services/source_fetcher/core/semver.h"
@@ -86,6 +90,91 @@ TEST(RepoUrlTest, MaskCredentialsHidesEveryUserinfoAndCredentialQueryValue) {
        {"x https://ghp_Secret7@h/r", "x ghp_Secret7@h:r", "x http://h/r?token=Secret7",
         "x git://tok:Secret7@h/r", "Location: https://Secret7@evil/r?sig=Secret7"}) {
     EXPECT_THAT(MaskCredentials(input), Not(HasSubstr("Secret"))) << input;
+  }
+}
+
+// Every form a credential takes in a URL or a header, each masked to "***" and nothing else.
+TEST(RepoUrlTest, MaskCredentialsHidesEachForm) {
+  struct Case {
+    const char* input;
+    const char* masked;
+  };
+  for (const Case& c : std::vector<Case>{
+           // A token as the whole userinfo, user:password, ssh users, scp-like addresses.
+           {"https://ghp_Secret@github.com/o/r", "https://***@github.com/o/r"},
+           {"https://user:Secret@h:8443/r", "https://***@h:8443/r"},
+           {"https://me%40corp:Secret@h/r", "https://***@h/r"},
+           {"ssh://git@h:22/r", "ssh://***@h:22/r"},
+           {"ghp_Secret@github.com:o/r.git", "***@github.com:o/r.git"},
+           {"http://u:Secret?x@h/r", "http://***@h/r"},  // ParseRepoUrl's userinfo: "u:Secret?x"
+           // Credential-like query keys, any case, after '?', '&' or ';'.
+           {"https://h/r?token=Secret", "https://h/r?token=***"},
+           {"https://h/r?x=1&access_token=Secret&y=2", "https://h/r?x=1&access_token=***&y=2"},
+           {"https://h/r?PassWord=Secret#f", "https://h/r?PassWord=***#f"},
+           {"https://h/r?client_secret=Secret", "https://h/r?client_secret=***"},
+           {"https://h/r?API_KEY=Secret", "https://h/r?API_KEY=***"},
+           {"https://h/r?sig=Secret/with/slashes", "https://h/r?sig=***"},
+           {"https://h/r?private_token=Secret", "https://h/r?private_token=***"},
+           {"https://s3/b?X-Amz-Credential=Secret;X-Amz-Signature=Secret",
+            "https://s3/b?X-Amz-Credential=***;X-Amz-Signature=***"},
+           {"https://h?token=Secret", "https://h?token=***"},
+           {"https://h/r?token=Secret%26more&x=1", "https://h/r?token=***&x=1"},
+           // URL-encoded forms: an encoded key, an encoded URL inside a parameter.
+           {"https://h/r?access%5Ftoken=Secret", "https://h/r?access%5Ftoken=***"},
+           {"https://h/login?next=https%3A%2F%2Fh%2Fr%3Ftoken%3DSecret%26x%3D1",
+            "https://h/login?next=https%3A%2F%2Fh%2Fr%3Ftoken%3D***%26x%3D1"},
+           {"https://h/login?next=https%3A%2F%2Fu%3ASecret%40h2%2Fr",
+            "https://h/login?next=https%3A%2F%2F***%40h2%2Fr"},
+           // Headers.
+           {"Authorization: Bearer Secret\nnext", "Authorization: ***\nnext"},
+           {"\"PROXY-AUTHORIZATION: Basic Secret\"", "\"PROXY-AUTHORIZATION: ***\""},
+           // Text without secrets stays as it is.
+           {"https://git.example.com/a@b", "https://git.example.com/a@b"},
+           {"see https://h/r?service=git-upload-pack&ref=main",
+            "see https://h/r?service=git-upload-pack&ref=main"},
+           {"mail admin@example.com today", "mail admin@example.com today"},
+       }) {
+    const std::string masked = MaskCredentials(c.input);
+    EXPECT_EQ(masked, c.masked) << c.input;
+    EXPECT_EQ(MaskCredentials(masked), masked) << c.input;
+  }
+}
+
+// A long text built from the pieces the rules look at, in an order that makes masked text sit
+// next to more rules: one pass masks it all, and masking the result changes nothing (the
+// former masker needed one more pass per link of such a chain and stopped after nine).
+TEST(RepoUrlTest, MaskCredentialsIsAFixedPointOnALongCraftedText) {
+  const std::vector<std::string> pieces = {
+      "https://",       "ghp_x", ":",           "?",   "@",   "h",     "a@b:", "&token=", "/",
+      "%3A%2F%2F",      "%40",   "%3Ftoken%3D", "=",   ";",   "#",     " ",    "u:p@",    "key",
+      "Authorization:", "\n",    "x",           "://", "@h:", "?sig=", "%26",  "[",       "]"};
+  std::string text;
+  uint32_t state = 12345;
+  while (text.size() < 20000) {
+    state = state * 1103515245u + 12345u;
+    text += pieces[(state >> 16) % pieces.size()];
+  }
+  // The chain the former masker resolved one link per pass.
+  for (int i = 0; i < 200; ++i) text += "https://ghp_x:?@a@b:";
+  const std::string masked = MaskCredentials(text);
+  EXPECT_EQ(MaskCredentials(masked), masked);
+  EXPECT_THAT(masked, Not(HasSubstr("ghp_x:?@")));
+}
+
+// Adversarial megabyte-long texts (long runs the former masker re-scanned from every match):
+// the pass looks at each symbol a bounded number of times, and still gives a fixed point.
+TEST(RepoUrlTest, MaskCredentialsIsLinearOnAMegabyte) {
+  const size_t kSize = size_t{1} << 20;
+  for (absl::string_view unit : {"authorization:", "a@", "a@b:", "?token", "&key=x", "https://a",
+                                 "://@", "%3A%2F%2F", "x", "?@:/", "Authorization: x\n"}) {
+    std::string text;
+    text.reserve(kSize + unit.size());
+    while (text.size() < kSize) text.append(unit.data(), unit.size());
+    size_t work = 0;
+    const std::string masked = MaskCredentials(text, &work);
+    EXPECT_LE(work, 8 * text.size()) << unit;
+    EXPECT_LE(masked.size(), 2 * text.size() + 3) << unit;
+    EXPECT_EQ(MaskCredentials(masked), masked) << unit;
   }
 }
 
