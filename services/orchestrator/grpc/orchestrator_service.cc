@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/grpc_server.h"
 #include "common/grpc_status.h"
 #include "common/status.h"
 #include "services/orchestrator/core/spec/application_spec.h"
@@ -32,10 +33,6 @@ bool SameSecret(absl::string_view a, absl::string_view b) {
 absl::Status RequireName(const std::string& name) {
   if (name.empty()) return absl::InvalidArgumentError("name: required");
   return absl::OkStatus();
-}
-
-absl::Time DeadlineOf(const grpc::ServerContext& context, absl::Duration budget) {
-  return std::min(absl::Now() + budget, absl::FromChrono(context.deadline()));
 }
 
 absl::Time TimeOf(const google::protobuf::Timestamp& t) {
