@@ -1,8 +1,10 @@
 #include "services/renderer/core/render.h"
 
 #include <atomic>
+#include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/status.h"
 #include "services/renderer/core/hashing.h"
 #include "services/renderer/core/kustomize/kustomize.h"
@@ -116,6 +118,46 @@ class BudgetedFileSource : public FileSource {
   Budget& budget_;
 };
 
+// For RenderOptions::objects_only: forwards to another source, reading files without their
+// blob ids (no SHA-1 of every file), and keeps the paths of the files read. Thread-safe.
+class PathRecordingFileSource : public FileSource {
+ public:
+  explicit PathRecordingFileSource(const FileSource& inner) : inner_(inner) {}
+
+  absl::StatusOr<std::string> ReadFile(absl::string_view path) const override {
+    absl::StatusOr<std::string> content = inner_.ReadFile(path);
+    if (content.ok()) {
+      absl::MutexLock lock(&mu_);
+      paths_.emplace(path);
+    }
+    return content;
+  }
+  absl::StatusOr<FileContent> ReadFileWithId(absl::string_view path) const override {
+    ASSIGN_OR_RETURN(std::string content, ReadFile(path));
+    return FileContent{std::move(content), ""};
+  }
+  bool IsDirectory(absl::string_view path) const override { return inner_.IsDirectory(path); }
+  bool IsFile(absl::string_view path) const override { return inner_.IsFile(path); }
+  absl::StatusOr<std::vector<std::string>> ListDirectory(absl::string_view path) const override {
+    return inner_.ListDirectory(path);
+  }
+  absl::Status SourceStatus() const override { return inner_.SourceStatus(); }
+
+  // The files read, sorted by path, without blob ids.
+  std::vector<InputFile> Inputs() const {
+    absl::MutexLock lock(&mu_);
+    std::vector<InputFile> out;
+    out.reserve(paths_.size());
+    for (const std::string& path : paths_) out.push_back({path, ""});
+    return out;
+  }
+
+ private:
+  const FileSource& inner_;
+  mutable absl::Mutex mu_;
+  mutable std::set<std::string> paths_ ABSL_GUARDED_BY(mu_);
+};
+
 std::atomic<uint64_t> renders_stopped{0};
 
 }  // namespace
@@ -164,7 +206,10 @@ absl::StatusOr<RenderResult> Renderer::Render(const FileSource& files, absl::str
   budgeted_options.budget = budget;
   ScopedBudget scope(budget);  // every YAML/JSON parse of this render charges it
   RecordingFileSource recorder(files);
-  BudgetedFileSource budgeted(recorder, *budget);
+  PathRecordingFileSource paths(files);
+  BudgetedFileSource budgeted(options.objects_only ? static_cast<const FileSource&>(paths)
+                                                   : static_cast<const FileSource&>(recorder),
+                              *budget);
   RenderResult result;
   absl::StatusOr<std::vector<Json>> objects =
       Build(budgeted, app_path, budgeted_options, result.mode);
@@ -181,7 +226,7 @@ absl::StatusOr<RenderResult> Renderer::Render(const FileSource& files, absl::str
     RETURN_IF_ERROR(SubstituteInObjects(result.objects, options.substitutions));
   }
   result.keys.reserve(result.objects.size());
-  result.canonical_json.reserve(result.objects.size());
+  if (!options.objects_only) result.canonical_json.reserve(result.objects.size());
   for (const Json& object : result.objects) {
     absl::StatusOr<ObjectKey> key = KeyOf(object);
     if (!key.ok() && options.allow_keyless_objects) key = ObjectKey{};
@@ -190,13 +235,17 @@ absl::StatusOr<RenderResult> Renderer::Render(const FileSource& files, absl::str
                       absl::StrCat("object ", result.keys.size() + 1, " of the output is invalid"));
     }
     result.keys.push_back(*std::move(key));
-    result.canonical_json.push_back(CanonicalJson(object));
+    if (!options.objects_only) result.canonical_json.push_back(CanonicalJson(object));
     if (result.keys.size() % 1024 == 0) {
       if (absl::Status stop = budget->Check("the render's output"); !stop.ok()) {
         renders_stopped.fetch_add(1);
         return stop;
       }
     }
+  }
+  if (options.objects_only) {
+    result.inputs = paths.Inputs();
+    return result;
   }
   result.digest = ComputeDigest(result.canonical_json);
   for (auto& [file, blob] : recorder.FilesRead()) result.inputs.push_back({file, blob});

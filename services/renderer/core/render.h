@@ -50,6 +50,12 @@ struct RenderOptions {
   // `todoke render`, which only prints; a sync needs every object's key. Not part of the
   // fingerprint: a render that would fail without it is never cached.
   bool allow_keyless_objects = false;
+  // Fill only what printing needs: RenderResult::objects, keys, mode and the paths of `inputs`
+  // (their blob ids left empty); no canonical JSON, digest, observations or blob ids. Hashing
+  // every file read and every object's canonical JSON is ~10% of a render, and only a caller
+  // that caches or applies the result uses them. For `todoke render`. Not part of the
+  // fingerprint: CachingRenderer ignores it (it needs the full result).
+  bool objects_only = false;
 };
 
 // A stable text naming every option and the engine version, for cache keys.

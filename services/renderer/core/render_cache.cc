@@ -119,6 +119,11 @@ absl::StatusOr<CachingRenderer::Output> CachingRenderer::Render(absl::string_vie
                                                                 const FileSource& files,
                                                                 absl::string_view path,
                                                                 const RenderOptions& options) {
+  if (options.objects_only) {  // a cached result must be complete (digest, observations)
+    RenderOptions full = options;
+    full.objects_only = false;
+    return Render(repo, files, path, full);
+  }
   ASSIGN_OR_RETURN(std::string app_path, ResolveRepoPath("", path));
   const std::string fingerprint = OptionsFingerprint(options);
   const std::string app_key =

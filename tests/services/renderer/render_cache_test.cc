@@ -47,6 +47,23 @@ TEST_F(RenderCacheTest, SameInputsAtANewCommitHit) {
   EXPECT_EQ(cache.Stats().hits, 1u);
 }
 
+// objects_only is for printing: the cache renders in full whatever the caller asked, so a
+// cached result always has its digest and its observations (to be validated against later).
+TEST_F(RenderCacheTest, ObjectsOnlyIsIgnored) {
+  CachingRenderer cache(renderer_);
+  MemoryFileSource files(std::vector<TreeFileEntry>{{"app/a.yaml", Config("a"), "blob-a"}});
+  RenderOptions options;
+  options.objects_only = true;
+  absl::StatusOr<CachingRenderer::Output> first = cache.Render("repo", files, "app", options);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_FALSE(first->result->digest.empty());
+  EXPECT_FALSE(first->result->observations.empty());
+  absl::StatusOr<CachingRenderer::Output> second = cache.Render("repo", files, "app", {});
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_TRUE(second->cache_hit);
+  EXPECT_EQ(second->result->digest, first->result->digest);
+}
+
 TEST_F(RenderCacheTest, ChangedInputsMiss) {
   CachingRenderer cache(renderer_);
   MemoryFileSource v1(std::vector<TreeFileEntry>{{"app/a.yaml", Config("a"), "1"}});

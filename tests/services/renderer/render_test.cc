@@ -60,6 +60,37 @@ TEST(RenderTest, AutoDetectsKustomize) {
               ElementsAre("app/kustomization.yaml", "base/cm.yaml", "base/kustomization.yaml"));
 }
 
+// todoke render asks for the objects only: the same objects, keys and input paths, without the
+// digest, canonical JSON, observations and blob ids that only caching and applying use.
+TEST(RenderTest, ObjectsOnlySkipsDigestAndBlobIds) {
+  MemoryFileSource files(std::vector<TreeFileEntry>{
+      {"app/kustomization.yaml", "resources: [../base, extra.yaml]\nnamePrefix: prod-\n"},
+      {"app/extra.yaml", Config("extra")},
+      {"base/kustomization.yaml", "resources: [cm.yaml]\n"},
+      {"base/cm.yaml", Config("settings")},
+  });
+  absl::StatusOr<RenderResult> full = Render(files, "app");
+  RenderOptions options;
+  options.objects_only = true;
+  absl::StatusOr<RenderResult> only = Render(files, "app", options);
+#ifdef TODOKE_TEST_NO_KUSTOMIZE
+  GTEST_SKIP();
+#endif
+  ASSERT_TRUE(full.ok()) << full.status();
+  ASSERT_TRUE(only.ok()) << only.status();
+  EXPECT_EQ(only->objects, full->objects);
+  EXPECT_EQ(only->keys, full->keys);
+  EXPECT_EQ(only->mode, RenderMode::kKustomize);
+  EXPECT_THAT(only->inputs,
+              ElementsAre(InputFile{"app/extra.yaml", ""}, InputFile{"app/kustomization.yaml", ""},
+                          InputFile{"base/cm.yaml", ""}, InputFile{"base/kustomization.yaml", ""}));
+  EXPECT_EQ(full->inputs.size(), 4u);
+  EXPECT_TRUE(only->digest.empty());
+  EXPECT_TRUE(only->canonical_json.empty());
+  EXPECT_TRUE(only->observations.empty());
+  EXPECT_FALSE(full->observations.empty());
+}
+
 TEST(RenderTest, SeveralKustomizationFilesAreAnError) {
   MemoryFileSource files(std::vector<TreeFileEntry>{{"app/kustomization.yaml", "resources: []\n"},
                                                     {"app/kustomization.yml", "resources: []\n"}});
