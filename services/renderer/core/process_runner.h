@@ -45,9 +45,9 @@ class ProcessRunner {
   virtual absl::StatusOr<ProcessResult> Run(const ProcessSpec& spec) const = 0;
 };
 
-// posix_spawn (never fork: the callers are multi-threaded servers) in a new process group led
-// by the child, in spec.working_dir, stdin from /dev/null, empty signal mask and default signal
-// dispositions. (The name predates posix_spawn.)
+// common/subprocess.h's RunSubprocess: posix_spawn (never fork: the callers are multi-threaded
+// servers) in a new process group led by the child, in spec.working_dir, stdin from /dev/null,
+// empty signal mask and default signal dispositions. (The name predates posix_spawn.)
 class ForkExecProcessRunner : public ProcessRunner {
  public:
   absl::StatusOr<ProcessResult> Run(const ProcessSpec& spec) const override;

@@ -19,12 +19,12 @@ struct ExecCredential {
   absl::Time expiry = absl::InfiniteFuture();
 };
 
-// Runs `config.exec` (no shell; stdin /dev/null; stderr discarded; its own process group, killed
-// with SIGKILL at min(exec.timeout, deadline)); the environment is the applier's plus exec.env
-// plus KUBERNETES_EXEC_INFO (with the cluster from `config` when provide_cluster_info).
-// UNAVAILABLE when the plugin cannot be started, times out or exits non-zero; INTERNAL when its
-// output is not an ExecCredential of the configured apiVersion with a token or a certificate and
-// key. Messages name the command, never its arguments or output.
+// Runs `config.exec` with RunSubprocess (no shell; stdin /dev/null; stderr discarded; its own
+// process group, killed with SIGKILL at min(exec.timeout, deadline)); the environment is the
+// applier's plus exec.env plus KUBERNETES_EXEC_INFO (with the cluster from `config` when
+// provide_cluster_info). UNAVAILABLE when the plugin cannot be started, times out or exits
+// non-zero; INTERNAL when its output is not an ExecCredential of the configured apiVersion with a
+// token or a certificate and key. Messages name the command, never its arguments or output.
 absl::StatusOr<ExecCredential> RunExecCredentialPlugin(const KubeConfig& config,
                                                        absl::Time deadline);
 
