@@ -1,8 +1,5 @@
 #include "services/applier/core/git/git_remote.h"
 
-#include <libssh2.h>
-
-#include <memory>
 #include <string>
 
 #include "absl/strings/ascii.h"
@@ -10,208 +7,39 @@
 #include "absl/strings/str_cat.h"
 #include "services/source_fetcher/core/git_util.h"
 #include "services/source_fetcher/core/network_deadline.h"
+#include "services/source_fetcher/core/remote_callbacks.h"
 
 namespace todoke::applier::git_internal {
 namespace {
 
-using source_fetcher::Credential;
+using source_fetcher::BearerHeader;
 using source_fetcher::GitRemote;
+using source_fetcher::HttpOrigin;
 using source_fetcher::LastGitErrorMessage;
 using source_fetcher::MaskCredentials;
-using source_fetcher::RepoTransport;
+using source_fetcher::RemoteCallbacks;
+using source_fetcher::RemoteCallbackState;
+using source_fetcher::RestrictToCredentialOrigin;
 using source_fetcher::ScopedNetworkDeadline;
 
-// What libgit2's callbacks saw during one operation.
-struct Session {
-  const RemoteEndpoint* remote = nullptr;
-  absl::Time deadline;
-  int credential_requests = 0;
-  bool secret_offered = false;
-  bool credentials_rejected = false;
-  bool no_credentials = false;
-  std::string host_problem;  // set when a host key or certificate was refused
-  // Push: the remote's verdict on the one ref pushed (empty: accepted).
-  bool ref_reported = false;
-  std::string ref_rejection;
-};
-
-int OnCredentials(git_credential** out, const char* /*url*/, const char* user_from_url,
-                  unsigned int allowed, void* payload) {
-  auto* s = static_cast<Session*>(payload);
-  const Credential* c = s->remote->credential;
-  bool ssh_key =
-      c != nullptr && (allowed & GIT_CREDENTIAL_SSH_KEY) && !c->ssh_private_key_path.empty();
-  bool password =
-      c != nullptr && (allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && !c->password.empty();
-  // libgit2 asks again when the server refused what was offered: give up instead of looping.
-  if (((ssh_key || password) && s->secret_offered) || ++s->credential_requests > 8) {
-    s->credentials_rejected = true;
-    git_error_set_str(GIT_ERROR_NET, "credentials were rejected");
-    return GIT_EAUTH;
-  }
-  std::string user = user_from_url != nullptr && *user_from_url != '\0' ? user_from_url
-                     : c != nullptr && !c->username.empty()             ? c->username
-                                                                        : "git";
-  if (ssh_key) {
-    s->secret_offered = true;
-    return git_credential_ssh_key_new(
-        out, user.c_str(),
-        c->ssh_public_key_path.empty() ? nullptr : c->ssh_public_key_path.c_str(),
-        c->ssh_private_key_path.c_str(),
-        c->ssh_passphrase.empty() ? nullptr : c->ssh_passphrase.c_str());
-  }
-  if (password) {
-    s->secret_offered = true;
-    return git_credential_userpass_plaintext_new(out, user.c_str(), c->password.c_str());
-  }
-  if (allowed & GIT_CREDENTIAL_USERNAME) return git_credential_username_new(out, user.c_str());
-  s->no_credentials = true;
-  git_error_set_str(GIT_ERROR_NET, "the server requires credentials and none are configured");
-  return GIT_EAUTH;
-}
-
-int LibsshKeyType(git_cert_ssh_raw_type_t type) {
-  switch (type) {
-    case GIT_CERT_SSH_RAW_TYPE_RSA:
-      return LIBSSH2_KNOWNHOST_KEY_SSHRSA;
-    case GIT_CERT_SSH_RAW_TYPE_DSS:
-      return LIBSSH2_KNOWNHOST_KEY_SSHDSS;
-    case GIT_CERT_SSH_RAW_TYPE_KEY_ECDSA_256:
-      return LIBSSH2_KNOWNHOST_KEY_ECDSA_256;
-    case GIT_CERT_SSH_RAW_TYPE_KEY_ECDSA_384:
-      return LIBSSH2_KNOWNHOST_KEY_ECDSA_384;
-    case GIT_CERT_SSH_RAW_TYPE_KEY_ECDSA_521:
-      return LIBSSH2_KNOWNHOST_KEY_ECDSA_521;
-    case GIT_CERT_SSH_RAW_TYPE_KEY_ED25519:
-      return LIBSSH2_KNOWNHOST_KEY_ED25519;
-    default:
-      return LIBSSH2_KNOWNHOST_KEY_UNKNOWN;
-  }
-}
-
-// Empty when the ssh host key is listed in `known_hosts`; else why not.
-std::string CheckKnownHost(const git_cert_hostkey* cert, const std::string& known_hosts,
-                           const source_fetcher::RepoUrl& url) {
-  if (!(cert->type & GIT_CERT_SSH_RAW)) return "the server sent no raw host key";
-  struct SessionFree {
-    void operator()(LIBSSH2_SESSION* p) const { libssh2_session_free(p); }
-  };
-  struct HostsFree {
-    void operator()(LIBSSH2_KNOWNHOSTS* p) const { libssh2_knownhost_free(p); }
-  };
-  std::unique_ptr<LIBSSH2_SESSION, SessionFree> session(libssh2_session_init());
-  if (session == nullptr) return "libssh2 session init failed";
-  std::unique_ptr<LIBSSH2_KNOWNHOSTS, HostsFree> hosts(libssh2_knownhost_init(session.get()));
-  if (hosts == nullptr) return "libssh2 known-hosts init failed";
-  if (libssh2_knownhost_readfile(hosts.get(), known_hosts.c_str(), LIBSSH2_KNOWNHOST_FILE_OPENSSH) <
-      0) {
-    return "cannot read the known_hosts file";
-  }
-  libssh2_knownhost* found = nullptr;
-  int check = libssh2_knownhost_checkp(
-      hosts.get(), url.host.c_str(), url.port == 0 ? 22 : url.port, cert->hostkey,
-      cert->hostkey_len,
-      LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW | LibsshKeyType(cert->raw_type),
-      &found);
-  switch (check) {
-    case LIBSSH2_KNOWNHOST_CHECK_MATCH:
-      return "";
-    case LIBSSH2_KNOWNHOST_CHECK_MISMATCH:
-      return "the host key does not match known_hosts (possible man-in-the-middle)";
-    case LIBSSH2_KNOWNHOST_CHECK_NOTFOUND:
-      return "the host is not in known_hosts";
-    default:
-      return "the known_hosts check failed";
-  }
-}
-
-int OnCertificate(git_cert* cert, int valid, const char* /*host*/, void* payload) {
-  auto* s = static_cast<Session*>(payload);
-  const Credential* c = s->remote->credential;
-  if (cert->cert_type == GIT_CERT_HOSTKEY_LIBSSH2) {
-    if (c != nullptr && c->insecure_skip_host_key_check) return 0;
-    if (c != nullptr && !c->known_hosts_path.empty()) {
-      s->host_problem = CheckKnownHost(reinterpret_cast<git_cert_hostkey*>(cert),
-                                       c->known_hosts_path, s->remote->url);
-    } else {
-      s->host_problem = valid ? "" : "the host is not in known_hosts (none configured)";
-    }
-  } else if (!valid && !(c != nullptr && c->insecure_skip_tls_verify)) {
-    s->host_problem = "the TLS certificate is not trusted";
-  }
-  if (s->host_problem.empty()) return 0;
-  git_error_set_str(GIT_ERROR_NET, s->host_problem.c_str());
-  return GIT_ECERTIFICATE;
-}
-
-int CheckDeadline(Session* s) {
-  if (absl::Now() < s->deadline) return 0;
-  git_error_set_str(GIT_ERROR_NET, "deadline exceeded during transfer");
-  return -1;
-}
-
-int OnTransfer(const git_indexer_progress*, void* payload) {
-  return CheckDeadline(static_cast<Session*>(payload));
-}
-int OnSideband(const char*, int, void* payload) {
-  return CheckDeadline(static_cast<Session*>(payload));
-}
-int OnPushTransfer(unsigned int, unsigned int, size_t, void* payload) {
-  return CheckDeadline(static_cast<Session*>(payload));
-}
-int OnPackProgress(int, uint32_t, uint32_t, void* payload) {
-  return CheckDeadline(static_cast<Session*>(payload));
-}
-int OnPushUpdate(const char* /*refname*/, const char* status, void* payload) {
-  auto* s = static_cast<Session*>(payload);
-  s->ref_reported = true;
-  if (status != nullptr) s->ref_rejection = status;
-  return 0;
-}
-
-git_remote_callbacks Callbacks(Session* s) {
-  git_remote_callbacks cb = GIT_REMOTE_CALLBACKS_INIT;
-  cb.credentials = OnCredentials;
-  cb.certificate_check = OnCertificate;
-  cb.transfer_progress = OnTransfer;
-  cb.sideband_progress = OnSideband;
-  cb.push_transfer_progress = OnPushTransfer;
-  cb.pack_progress = OnPackProgress;
-  cb.push_update_reference = OnPushUpdate;
-  cb.payload = s;
-  return cb;
-}
-
-// "Authorization: Bearer" for HTTP(S), alive as long as the operation.
-struct ExtraHeaders {
-  std::string bearer;
-  const char* items[1] = {nullptr};
-  git_strarray array = {nullptr, 0};
-
-  explicit ExtraHeaders(const RemoteEndpoint& remote) {
-    const Credential* c = remote.credential;
-    if (c != nullptr && !c->bearer_token.empty() &&
-        (remote.url.transport == RepoTransport::kHttp ||
-         remote.url.transport == RepoTransport::kHttps)) {
-      bearer = absl::StrCat("Authorization: Bearer ", c->bearer_token);
-      items[0] = bearer.c_str();
-      array.strings = const_cast<char**>(items);
-      array.count = 1;
-    }
-  }
-  const git_strarray* get() const { return array.count > 0 ? &array : nullptr; }
-};
-
 absl::Status ErrorStatus(int rc, absl::string_view action, const RemoteEndpoint& remote,
-                         const Session& s, const ScopedNetworkDeadline& scope) {
+                         const RemoteCallbackState& s, const ScopedNetworkDeadline& scope) {
   std::string message = LastGitErrorMessage();
   std::string where = absl::StrCat(action, " ", MaskCredentials(remote.url.fetch_url), ": ");
+  const std::string refused = !s.refused_origin.empty() ? s.refused_origin : scope.refused_origin();
+  if (!refused.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        where, "the server redirected to ", refused, ", another origin than ",
+        HttpOrigin(remote.url.fetch_url),
+        " that the credentials are configured for; refused, so that they are never sent there "
+        "(configure the repository URL the redirect leads to)"));
+  }
   if (absl::Now() >= s.deadline || scope.expired() ||
       absl::StrContains(message, "deadline exceeded")) {
     return absl::DeadlineExceededError(absl::StrCat(where, "deadline exceeded (", message, ")"));
   }
-  if (!s.host_problem.empty())
-    return absl::PermissionDeniedError(absl::StrCat(where, s.host_problem));
+  if (s.host_key_rejected)
+    return absl::PermissionDeniedError(absl::StrCat(where, s.host_key_problem));
   if (s.no_credentials) {
     return absl::UnauthenticatedError(
         absl::StrCat(where, "the server requires credentials and none are configured"));
@@ -270,14 +98,16 @@ absl::StatusOr<std::optional<git_oid>> FetchRemoteBranch(git_repository* repo,
                                                          absl::string_view branch,
                                                          absl::Time deadline) {
   ScopedNetworkDeadline scope(deadline);
-  Session s;
-  s.remote = &remote;
+  RestrictToCredentialOrigin(scope, remote.url, remote.credential);
+  RemoteCallbackState s;
+  s.url = &remote.url;
+  s.credential = remote.credential;
   s.deadline = deadline;
   absl::StatusOr<GitRemote> handle = Anonymous(repo, remote);
   if (!handle.ok()) return handle.status();
   git_remote* r = handle->get();
-  git_remote_callbacks callbacks = Callbacks(&s);
-  ExtraHeaders headers(remote);
+  git_remote_callbacks callbacks = RemoteCallbacks(&s);
+  BearerHeader headers(remote.credential, remote.url);
   int rc = git_remote_connect(r, GIT_DIRECTION_FETCH, &callbacks, nullptr, headers.get());
   if (rc < 0) return ErrorStatus(rc, "connecting to", remote, s, scope);
   const git_remote_head** heads = nullptr;
@@ -323,8 +153,10 @@ absl::StatusOr<PushResult> PushBranch(git_repository* repo, const RemoteEndpoint
                                       absl::string_view local_ref, absl::string_view branch,
                                       absl::Time deadline) {
   ScopedNetworkDeadline scope(deadline);
-  Session s;
-  s.remote = &remote;
+  RestrictToCredentialOrigin(scope, remote.url, remote.credential);
+  RemoteCallbackState s;
+  s.url = &remote.url;
+  s.credential = remote.credential;
   s.deadline = deadline;
   absl::StatusOr<GitRemote> handle = Anonymous(repo, remote);
   if (!handle.ok()) return handle.status();
@@ -332,8 +164,8 @@ absl::StatusOr<PushResult> PushBranch(git_repository* repo, const RemoteEndpoint
   char* specs[] = {spec.data()};
   git_strarray refspecs = {specs, 1};
   git_push_options options = GIT_PUSH_OPTIONS_INIT;
-  options.callbacks = Callbacks(&s);
-  ExtraHeaders headers(remote);
+  options.callbacks = RemoteCallbacks(&s);
+  BearerHeader headers(remote.credential, remote.url);
   if (headers.get() != nullptr) options.custom_headers = *headers.get();
   int rc = git_remote_push(handle->get(), &refspecs, &options);
   PushResult result;

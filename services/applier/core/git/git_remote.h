@@ -1,7 +1,8 @@
 // The network side of the Git destination (internal): reading a remote branch into the local
-// clone and pushing to it, over libgit2 with the source-fetcher's credentials, URL handling and
-// deadline sockets. Every operation is bounded by its deadline (connect, every read and write,
-// and the transfer as a whole); errors name the URL with credentials masked.
+// clone and pushing to it, over libgit2 with the source-fetcher's credentials, URL handling,
+// remote callbacks (remote_callbacks.h: credentials only to the URL's origin, host key and
+// certificate checks) and deadline sockets. Every operation is bounded by its deadline (connect,
+// every read and write, and the transfer as a whole); errors name the URL with credentials masked.
 #ifndef TODOKE_SERVICES_APPLIER_CORE_GIT_GIT_REMOTE_H_
 #define TODOKE_SERVICES_APPLIER_CORE_GIT_GIT_REMOTE_H_
 

@@ -29,6 +29,7 @@ namespace {
 using source_fetcher::testing::ChildProcess;
 using source_fetcher::testing::HttpGitServer;
 using source_fetcher::testing::PickFreePort;
+using source_fetcher::testing::ScriptedHttpServer;
 using source_fetcher::testing::SilentServer;
 using source_fetcher::testing::SshGitServer;
 using source_fetcher::testing::TempDir;
@@ -916,6 +917,44 @@ TEST_F(GitDestinationRemoteTest, PushesWithCredentialsAndNeverShowsThem) {
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied) << refused.status();
   EXPECT_THAT(refused.status().message(), HasSubstr("known_hosts"));
   EXPECT_EQ(CommitCount("hydrated", Served()), 3);
+}
+
+// Credentials configured for the destination's origin never reach another through a redirect
+// (the destination shares the source-fetcher's remote callbacks): the redirect is refused with
+// FAILED_PRECONDITION naming it, and the other origin, a trap asking for basic auth, receives no
+// password and no Authorization header. Before, the applier answered the trap's 401 with the
+// password (and reported UNAUTHENTICATED).
+TEST_F(GitDestinationRemoteTest, CredentialsNeverFollowARedirectToAnotherOrigin) {
+  ScriptedHttpServer trap([](const std::string&, const ScriptedHttpServer::Sender& send) {
+    send(
+        "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\n"
+        "Content-Length: 0\r\nConnection: close\r\n\r\n");
+  });
+  ScriptedHttpServer redirector(
+      [&trap](const std::string& head, const ScriptedHttpServer::Sender& send) {
+        const size_t begin = head.find(' ') + 1;
+        const std::string target = head.substr(begin, head.find(' ', begin) - begin);
+        send(absl::StrCat("HTTP/1.1 302 Found\r\nLocation: ", trap.Origin(), target,
+                          "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"));
+      });
+  absl::StatusOr<source_fetcher::CredentialStore> store = source_fetcher::CredentialStore::Parse(
+      absl::StrCat(redirector.Origin(), "/ username=pusher password=pw-s3cr3t-1\n"),
+      "test-credentials", tmp_.path());
+  ASSERT_TRUE(store.ok()) << store.status();
+  GitDestinationOptions options;
+  options.credentials = std::make_shared<source_fetcher::CredentialStore>(*store);
+  absl::StatusOr<ApplyOutcome> outcome =
+      Make(redirector.Origin() + "/site.git", "apps/x", "hydrated", options)
+          ->Apply(Plan("x", {ConfigMap("a", "c", "1")}), nullptr, Deadline(), nullptr);
+  EXPECT_EQ(outcome.status().code(), absl::StatusCode::kFailedPrecondition) << outcome.status();
+  EXPECT_THAT(outcome.status().message(), HasSubstr("redirected"));
+  EXPECT_THAT(outcome.status().message(), HasSubstr(absl::StrCat("127.0.0.1:", trap.port())));
+  EXPECT_THAT(outcome.status().message(), Not(HasSubstr("pw-s3cr3t-1")));
+  EXPECT_FALSE(redirector.requests().empty());  // the redirect was served
+  for (const std::string& head : trap.requests()) {
+    EXPECT_THAT(head, Not(HasSubstr("pw-s3cr3t-1"))) << head;
+    EXPECT_THAT(absl::AsciiStrToLower(head), Not(HasSubstr("authorization:"))) << head;
+  }
 }
 
 // ---- Signed commits -----------------------------------------------------------------------
