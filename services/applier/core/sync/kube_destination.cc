@@ -14,6 +14,7 @@
 #include "common/status.h"
 #include "common/tracking.h"
 #include "services/applier/core/sync/apply_rules.h"
+#include "services/applier/core/sync/secret_redactor.h"
 #include "services/differ/core/health.h"
 #include "services/renderer/core/hashing.h"
 
@@ -82,6 +83,15 @@ std::string AnnotationOf(const Json& object, absl::string_view name) {
   if (annotations == metadata->end() || !annotations->is_object()) return "";
   auto it = annotations->find(std::string(name));
   return it != annotations->end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+// A redactor of the destination's own credentials (static token, basic-auth password); bearer
+// tokens and JWTs (a service-account token) are redacted by every SecretRedactor anyway.
+SecretRedactor CredentialRedactor(const KubeClient& client) {
+  SecretRedactor redactor;
+  redactor.AddValue(client.config().token);
+  redactor.AddValue(client.config().password);
+  return redactor;
 }
 
 ObjectResult Result(const ObjectKey& key, ApplyAction action, std::string message,
@@ -173,7 +183,11 @@ class KubernetesDestination::ApplyRun {
         plan_(plan),
         progress_(progress),
         deadline_(deadline),
-        cancel_(cancel) {
+        cancel_(cancel),
+        redactor_(CredentialRedactor(*destination->client_)) {
+    // The API server may echo a Secret's values in an error (an admission policy's message,
+    // a validation error quoting a field): no message of this run shows them.
+    for (const Json& object : plan.objects) redactor_.AddSecret(object);
     const absl::Duration timeout = plan.options.timeout > absl::ZeroDuration()
                                        ? plan.options.timeout
                                        : destination->options_.default_timeout;
@@ -184,6 +198,7 @@ class KubernetesDestination::ApplyRun {
 
  private:
   void Report(ObjectResult result) {
+    result.message = redactor_.Redact(result.message);
     absl::MutexLock lock(&mu_);
     if (result.action == ApplyAction::kFailed) {
       ++failed_;
@@ -380,6 +395,7 @@ class KubernetesDestination::ApplyRun {
   const absl::Time deadline_;
   absl::Time wait_deadline_;
   const CancelFlag* cancel_;
+  SecretRedactor redactor_;  // the plan's Secret values and the destination's credentials
 
   std::set<GroupKind> pending_kinds_;  // kinds the request's CRDs define (set before steps)
 
@@ -667,7 +683,7 @@ ObjectResult KubernetesDestination::ApplyRun::RunHook(const PlannedObject& plann
       recorded = true;
     } else {
       LogWarning("hook record write failed; the hook is kept so it is not run again",
-                 {{"object", key.ToString()}, {"error", written.message()}});
+                 {{"object", key.ToString()}, {"error", redactor_.Redact(written.message())}});
     }
   }
   if (recorded && ((succeeded && (planned.hook_delete_policy & kHookSucceeded)) ||
@@ -677,8 +693,8 @@ ObjectResult KubernetesDestination::ApplyRun::RunHook(const PlannedObject& plann
     remove.precondition_uid = UidOf(*done);
     absl::StatusOr<Json> deleted = client_.Delete(key, remove, deadline_);
     if (!deleted.ok() && deleted.status().code() != absl::StatusCode::kNotFound) {
-      LogWarning("hook delete failed",
-                 {{"object", key.ToString()}, {"error", deleted.status().message()}});
+      LogWarning("hook delete failed", {{"object", key.ToString()},
+                                        {"error", redactor_.Redact(deleted.status().message())}});
     }
   }
   if (!succeeded) {
@@ -746,7 +762,8 @@ bool KubernetesDestination::ApplyRun::RunStep(const SyncStep& step) {
     if (refresh) {
       absl::Status refreshed = client_.Refresh(deadline_);
       if (!refreshed.ok()) {
-        LogWarning("discovery refresh after CRDs failed", {{"error", refreshed.message()}});
+        LogWarning("discovery refresh after CRDs failed",
+                   {{"error", redactor_.Redact(refreshed.message())}});
       }
     }
   }
@@ -777,7 +794,7 @@ absl::StatusOr<ApplyOutcome> KubernetesDestination::ApplyRun::Run() {
   }
   // Reach the server first: unreachable or unauthenticated fails the request as a whole.
   absl::StatusOr<std::vector<ApiResource>> resources = client_.ServerResources(deadline_);
-  if (!resources.ok() && IsFatal(resources.status())) return resources.status();
+  if (!resources.ok() && IsFatal(resources.status())) return redactor_.Redact(resources.status());
 
   SyncOrder order =
       OrderForSync(plan_.objects, {.default_namespace = d_->NamespaceFor(plan_.default_namespace)});
@@ -857,6 +874,7 @@ absl::StatusOr<ApplyOutcome> KubernetesDestination::ApplyRun::Run() {
     outcome_.message = absl::StrCat(failed_, " object(s) failed; first: ", first_failure_);
   }
   if (outcome_.message.empty() && !ok) outcome_.message = stop_reason;
+  outcome_.message = redactor_.Redact(outcome_.message);
   return std::move(outcome_);
 }
 
@@ -939,7 +957,9 @@ void KubernetesDestination::PruneKeys(const PruneRun& run, const std::vector<Obj
   };
   std::vector<std::optional<Candidate>> found(keys.size());
   absl::Mutex report_mu;
+  const SecretRedactor credentials = CredentialRedactor(*client_);
   auto emit = [&](ObjectResult result) {
+    result.message = credentials.Redact(result.message);
     absl::MutexLock lock(&report_mu);
     report(std::move(result));
   };
@@ -1004,8 +1024,11 @@ void KubernetesDestination::PruneKeys(const PruneRun& run, const std::vector<Obj
                                  deleted.status().message(), ")"),
                     SyncPhase::kSync, wave));
       } else {
-        emit(Result(candidate.key, ApplyAction::kFailed, std::string(deleted.status().message()),
-                    SyncPhase::kSync, wave));
+        // A delete refused by an admission policy may echo the live Secret's values.
+        SecretRedactor live_values;
+        live_values.AddSecret(candidate.live);
+        emit(Result(candidate.key, ApplyAction::kFailed,
+                    live_values.Redact(deleted.status().message()), SyncPhase::kSync, wave));
       }
     });
   }

@@ -46,6 +46,10 @@
 // lacks (and kinds not watched yet, which it then watches), and reports `absent` only for keys
 // the server said do not exist.
 //
+// Messages: every result and outcome message, and every error, has the values of the plan's
+// Secrets (and of a pruned Secret), the destination's token and any bearer token redacted
+// (secret_redactor.h): the API server may echo them (an admission policy's message).
+//
 // Thread-safety: every method may be called concurrently (calls for one app are serialised by
 // the caller).
 #ifndef TODOKE_SERVICES_APPLIER_CORE_SYNC_KUBE_DESTINATION_H_

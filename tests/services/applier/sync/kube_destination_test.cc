@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -1005,6 +1006,89 @@ metadata:
   EXPECT_TRUE(Exists({"configmap", "good"}));
   EXPECT_FALSE(Exists({"configmap", "later"}));
   EXPECT_THAT(applied.outcome.message, HasSubstr("2 object(s) failed"));
+}
+
+// The API server may echo a Secret's values in an error, here a ValidatingAdmissionPolicy whose
+// messageExpression quotes them: no result or outcome message of the apply or of its dry run
+// shows them, in any form; the error still names the object and the policy.
+TEST_F(KubeDestinationTest, ASecretsValuesNeverAppearInTheErrorsOfItsApply) {
+  constexpr char kStringData[] = "canary-vap-stringdata-6c1e";
+  constexpr char kData[] = "canary-vap-data-93fa0d";
+  const std::string policy = absl::StrCat("deny-secret-", ns());
+  ASSERT_TRUE(KubectlFile({"apply"}, R"(
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: deny-secret-NS}
+spec:
+  failurePolicy: Fail
+  matchConstraints:
+    namespaceSelector:
+      matchLabels: {kubernetes.io/metadata.name: NS}
+    resourceRules:
+    - apiGroups: [""]
+      apiVersions: [v1]
+      operations: [CREATE, UPDATE]
+      resources: [secrets]
+  validations:
+  - expression: "false"
+    messageExpression: >-
+      'refused: token=' + string(object.data.token) + ' password=' +
+      string(object.data.password)
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: deny-secret-NS}
+spec:
+  policyName: deny-secret-NS
+  validationActions: [Deny]
+)")
+                  .ok());
+  cleanup_.push_back({"delete", "validatingadmissionpolicybinding", policy, "--ignore-not-found"});
+  cleanup_.push_back({"delete", "validatingadmissionpolicy", policy, "--ignore-not-found"});
+  // The policy is in force once the API server denies a probe with it (bounded).
+  const std::string probe =
+      "apiVersion: v1\nkind: Secret\nmetadata: {name: probe, namespace: NS}\n"
+      "stringData: {token: probe-value, password: probe-value}\n";
+  bool denied = false;
+  for (absl::Time until = absl::Now() + absl::Seconds(60); !denied && absl::Now() < until;) {
+    absl::Status status = KubectlFile({"apply", "--dry-run=server"}, probe);
+    denied = !status.ok() && absl::StrContains(status.message(), policy);
+    if (!denied) absl::SleepFor(absl::Milliseconds(250));
+  }
+  ASSERT_TRUE(denied) << "the ValidatingAdmissionPolicy never came into force";
+
+  const std::vector<Json> objects = Objects(absl::StrCat(R"(
+apiVersion: v1
+kind: Secret
+metadata: {name: db, namespace: NS}
+type: Opaque
+stringData: {password: )",
+                                                         kStringData, R"(}
+data: {token: )",
+                                                         absl::Base64Escape(kData), R"(}
+)"));
+  for (bool dry_run : {false, true}) {
+    ApplyOptions options;
+    options.dry_run = dry_run;
+    Applied applied = Apply(objects, options);
+    ASSERT_TRUE(applied.status.ok()) << applied.status;
+    EXPECT_FALSE(applied.outcome.succeeded);
+    const ObjectResult& secret = applied.by_name["Secret/db"];
+    EXPECT_EQ(secret.action, ApplyAction::kFailed) << secret.message;
+    EXPECT_THAT(secret.message, HasSubstr("\"db\""));
+    EXPECT_THAT(secret.message, HasSubstr(absl::StrCat("ValidatingAdmissionPolicy '", policy)));
+    EXPECT_THAT(applied.outcome.message, HasSubstr("Secret"));
+    std::vector<std::string> texts = {applied.outcome.message};
+    for (const ObjectResult& result : applied.progress) texts.push_back(result.message);
+    for (const ObjectResult& result : applied.outcome.results) texts.push_back(result.message);
+    for (const std::string& canary : {std::string(kStringData), std::string(kData),
+                                      absl::Base64Escape(kStringData), absl::Base64Escape(kData)}) {
+      for (const std::string& text : texts) {
+        EXPECT_THAT(text, Not(HasSubstr(canary))) << (dry_run ? "dry run" : "apply");
+      }
+    }
+  }
+  EXPECT_FALSE(Exists({"secret", "db"}));
 }
 
 TEST_F(KubeDestinationTest, RefusesToApplyOverAnotherAppsObject) {
