@@ -42,8 +42,14 @@ constexpr absl::string_view kAggregatedAccept =
     "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json";
 // Error bodies are quoted at most this long when they are not a Status.
 constexpr size_t kMaxQuotedBody = 512;
-// Response bodies larger than this are refused (a list of everything in a huge cluster).
-constexpr size_t kMaxResponseBytes = size_t{1} << 30;
+
+// `text` cut to at most `max` bytes, never inside a UTF-8 sequence.
+absl::string_view CutUtf8(absl::string_view text, size_t max) {
+  if (text.size() <= max) return text;
+  size_t end = max;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return text.substr(0, end);
+}
 
 absl::StatusCode CodeForHttp(int http_code) {
   switch (http_code) {
@@ -227,7 +233,13 @@ struct Transfer {
   bool sink_stopped = false;
   const std::atomic<bool>* cancel = nullptr;
   bool cancelled = false;
+  // KubeClientOptions::max_response_bytes; too_large when a 2xx body (or its declared length)
+  // went past it.
+  size_t max_body = 0;
   bool too_large = false;
+  // An error body cut at kMaxKubeErrorBodyBytes (the transfer was stopped there).
+  bool error_body_cut = false;
+  std::string location;  // of a redirect, never followed
 };
 
 size_t OnHeader(char* data, size_t size, size_t count, void* user) {
@@ -238,6 +250,7 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   if (absl::StartsWith(line, "HTTP/")) {
     // A new response (after 100 Continue, or a retry inside libcurl): reset what we learnt.
     t->content_type.clear();
+    t->location.clear();
     t->retry_after.reset();
     size_t space = line.find(' ');
     int code = 0;
@@ -252,6 +265,15 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   absl::string_view value = absl::StripAsciiWhitespace(line.substr(colon + 1));
   if (absl::EqualsIgnoreCase(name, "content-type")) {
     t->content_type = std::string(value);
+  } else if (absl::EqualsIgnoreCase(name, "location")) {
+    t->location = std::string(value.substr(0, 256));
+  } else if (absl::EqualsIgnoreCase(name, "content-length") && t->http_code >= 200 &&
+             t->http_code < 300) {
+    uint64_t length = 0;
+    if (absl::SimpleAtoi(value, &length) && length > t->max_body) {
+      t->too_large = true;
+      return 0;  // refused before the body is read
+    }
   } else if (absl::EqualsIgnoreCase(name, "retry-after")) {
     int seconds = 0;
     if (absl::SimpleAtoi(value, &seconds) && seconds >= 0) t->retry_after = absl::Seconds(seconds);
@@ -269,7 +291,17 @@ size_t OnBody(char* data, size_t size, size_t count, void* user) {
     }
     return n;
   }
-  if (t->body.size() + n > kMaxResponseBytes) {
+  if (t->http_code < 200 || t->http_code >= 300) {
+    // An error body: its start says what went wrong; the rest is not worth reading.
+    const size_t room = kMaxKubeErrorBodyBytes - std::min(t->body.size(), kMaxKubeErrorBodyBytes);
+    t->body.append(data, std::min(n, room));
+    if (n > room) {
+      t->error_body_cut = true;
+      return 0;
+    }
+    return n;
+  }
+  if (t->body.size() + n > t->max_body) {
     t->too_large = true;
     return 0;
   }
@@ -592,7 +624,7 @@ class CurlKubeClient final : public KubeClient {
       request.query.emplace_back("timeoutSeconds", absl::StrCat(options.timeout_seconds));
     }
 
-    JsonObjectSplitter splitter;
+    JsonObjectSplitter splitter(options_.max_response_bytes);
     absl::Status stream_error;  // a bad event, or the ERROR event's status
     bool callback_stopped = false;
     const std::string context = absl::StrCat("WATCH ", request.path);
@@ -641,7 +673,9 @@ class CurlKubeClient final : public KubeClient {
       return splitter_error.ok() && !splitter.stopped();
     };
     absl::StatusOr<KubeResponse> response = Exchange(request, deadline, &sink, cancel);
-    if (!splitter_error.ok()) return Annotate(splitter_error, context);
+    if (!splitter_error.ok()) {
+      return Annotate(splitter_error, absl::StrCat(context, " from ", config_.server));
+    }
     if (callback_stopped && stream_error.ok()) return absl::OkStatus();
     if (!stream_error.ok()) return stream_error;
     if (response.ok()) return absl::OkStatus();
@@ -774,9 +808,9 @@ class CurlKubeClient final : public KubeClient {
     ASSIGN_OR_RETURN(KubeResponse response, Exchange(request, deadline, nullptr, nullptr));
     absl::StatusOr<Json> parsed = ParseJson(response.body);
     if (!parsed.ok()) {
-      return absl::InternalError(
-          absl::StrCat(request.method, " ", request.path,
-                       ": response is not JSON: ", parsed.status().message()));
+      return absl::InternalError(absl::StrCat(request.method, " ", request.path,
+                                              ": the response from ", config_.server,
+                                              " is not JSON: ", parsed.status().message()));
     }
     return *std::move(parsed);
   }
@@ -997,6 +1031,7 @@ class CurlKubeClient final : public KubeClient {
         if (easy == nullptr) return absl::ResourceExhaustedError("curl_easy_init failed");
       }
       Transfer t;
+      t.max_body = options_.max_response_bytes;
       if (sink != nullptr) t.sink = *sink;
       t.cancel = cancel;
       std::string curl_error;
@@ -1010,7 +1045,8 @@ class CurlKubeClient final : public KubeClient {
         curl_easy_cleanup(easy);
       }
 
-      const bool streamed = sink != nullptr && t.http_code >= 200 && t.http_code < 300;
+      const bool streamed =
+          sink != nullptr && t.http_code >= 200 && t.http_code < 300 && !t.too_large;
       if (streamed) {
         // The watch ran: ended by the server (OK), the callback, a cancel, or the deadline.
         if (rc == CURLE_OK || t.sink_stopped || t.cancelled) return KubeResponse{};
@@ -1021,16 +1057,21 @@ class CurlKubeClient final : public KubeClient {
         return absl::UnavailableError(absl::StrCat(context, ": watch connection to ",
                                                    config_.server, " failed: ", curl_error));
       }
-      if (rc != CURLE_OK) {
+      if (rc != CURLE_OK && !t.error_body_cut) {
         if (t.cancelled) return absl::CancelledError(absl::StrCat(context, ": cancelled"));
         if (t.too_large) {
-          return absl::ResourceExhaustedError(
-              absl::StrCat(context, ": response larger than ", kMaxResponseBytes, " bytes"));
+          return absl::ResourceExhaustedError(absl::StrCat(
+              context, ": the response from ", config_.server, " is larger than ",
+              options_.max_response_bytes, " bytes (the client's max_response_bytes)"));
         }
         transport_errors_.fetch_add(1, std::memory_order_relaxed);
         if (rc == CURLE_OPERATION_TIMEDOUT && connected) {
           return absl::DeadlineExceededError(absl::StrCat(context, ": no complete answer from ",
                                                           config_.server, " before the deadline"));
+        }
+        if (t.http_code != 0) {
+          return absl::UnavailableError(absl::StrCat(context, ": the answer from ", config_.server,
+                                                     " broke off: ", curl_error));
         }
         return absl::UnavailableError(
             absl::StrCat(context, ": cannot reach ", config_.server, ": ", curl_error));
@@ -1057,6 +1098,13 @@ class CurlKubeClient final : public KubeClient {
           absl::SleepFor(wait);
           continue;
         }
+      }
+      if (code >= 300 && code < 400) {
+        // Never followed: the credentials would go wherever the server points.
+        absl::Status status = KubeStatusError(code, "", context);
+        return absl::Status(status.code(),
+                            absl::StrCat(status.message(), ": ", config_.server, " redirects to \"",
+                                         t.location, "\"; redirects are not followed"));
       }
       return KubeStatusError(code, t.body, context);
     }
@@ -1251,10 +1299,15 @@ absl::Status KubeStatusError(int http_code, absl::string_view body, absl::string
   absl::StatusOr<Json> parsed = ParseJson(body);
   if (parsed.ok() && parsed->is_object() && StringField(*parsed, "kind") == "Status") {
     message = StringField(*parsed, "message");
-    reason = StringField(*parsed, "reason");
+    reason = StringField(*parsed, "reason").substr(0, 64);
+    if (message.size() > kMaxKubeStatusMessageBytes) {
+      const size_t full = message.size();
+      message = std::string(CutUtf8(message, kMaxKubeStatusMessageBytes));
+      absl::StrAppend(&message, "... (", full - message.size(), " more bytes)");
+    }
   } else if (!body.empty()) {
     absl::string_view quoted = absl::StripAsciiWhitespace(body);
-    if (quoted.size() > kMaxQuotedBody) quoted = quoted.substr(0, kMaxQuotedBody);
+    quoted = CutUtf8(quoted, kMaxQuotedBody);
     message = std::string(quoted);
   }
   std::string text = std::string(context);

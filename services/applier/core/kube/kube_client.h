@@ -68,6 +68,13 @@ struct KubeClientOptions {
   bool http2 = true;
   // Ask for gzip responses (large lists on remote clusters).
   bool accept_compression = true;
+  // The memory bound on one answer from the API server: a response body (counted after gzip is
+  // undone, so a compression bomb stops here too) or one watch event larger than this is refused
+  // with RESOURCE_EXHAUSTED naming the server and the path; a 2xx response that declares a
+  // larger Content-Length is refused before its body is read. Lists are read in pages (ListAll:
+  // 500 objects a page), so only a page must fit. Error (non-2xx) bodies are read up to
+  // kMaxKubeErrorBodyBytes and their Status message quoted up to kMaxKubeStatusMessageBytes.
+  size_t max_response_bytes = size_t{256} << 20;
   std::string user_agent = "todoke-applier";
   // ResourceFor() refreshes discovery for an unknown kind only when the cache is older than this
   // (a typo in many objects does not hammer the server); Refresh() always refreshes.
@@ -77,6 +84,11 @@ struct KubeClientOptions {
   // it, a dead one costs one discovery refresh per interval however often it is asked for.
   absl::Duration failed_group_refresh_interval = absl::Seconds(1);
 };
+
+// An error (non-2xx) response's body is read at most this far; the rest is not read.
+inline constexpr size_t kMaxKubeErrorBodyBytes = size_t{1} << 20;
+// An API server's Status message is quoted in an error at most this long (then "...").
+inline constexpr size_t kMaxKubeStatusMessageBytes = 2048;
 
 struct GroupVersionKind {
   std::string group;  // "" for the core group

@@ -1,7 +1,8 @@
 // KubeClient against a small HTTP server on loopback (cpp-httplib): what the real API server
 // cannot be made to do on demand. 429 with Retry-After, the QPS limit, the in-flight bound,
 // legacy and aggregated discovery (with a dead group), deadlines, streaming watches and their
-// ends, token-file rotation and exec-plugin re-runs after a 401.
+// ends, token-file rotation and exec-plugin re-runs after a 401. And a hostile server: huge,
+// gzip-bombed, malformed, endless or cut-short answers, huge Status messages, redirects.
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -26,6 +27,7 @@
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "services/applier/core/kube/kube_client.h"
+#include "zlib.h"
 
 namespace todoke::applier::kube {
 namespace {
@@ -666,6 +668,240 @@ TEST(KubeClientLocalTest, CreateRefusesBadConfig) {
   EXPECT_EQ(KubeClient::Create(config).status().code(), absl::StatusCode::kInvalidArgument);
   config.client_key_pem = "not a key";
   EXPECT_EQ(KubeClient::Create(config).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// ---- A hostile API server: answers too big, malformed, endless or redirected. The client holds
+// at most max_response_bytes of one answer, says which server and path misbehaved, and never
+// sends its credentials anywhere but the configured server.
+
+KubeClientOptions SmallCap() {
+  KubeClientOptions options;
+  options.max_response_bytes = 1 << 20;
+  return options;
+}
+
+// A chunked body of `total` bytes of `fill` after `prefix`, written 64 KiB at a time; `written`
+// counts what the client took.
+void StreamBody(httplib::Response& res, std::string prefix, char fill, size_t total,
+                std::atomic<size_t>* written) {
+  res.set_chunked_content_provider("application/json",
+                                   [prefix, fill, total, written](size_t, httplib::DataSink& sink) {
+                                     if (!sink.write(prefix.data(), prefix.size())) return false;
+                                     const std::string block(64 << 10, fill);
+                                     for (size_t sent = 0; sent < total; sent += block.size()) {
+                                       if (!sink.write(block.data(), block.size())) return false;
+                                       written->fetch_add(block.size());
+                                     }
+                                     sink.done();
+                                     return true;
+                                   });
+}
+
+TEST(KubeClientLocalTest, AHugeResponseIsRefusedAtTheCapNamingServerAndPath) {
+  std::atomic<size_t> written{0};
+  FakeApiServer server([&](const httplib::Request& req, httplib::Response& res) {
+    if (req.path == "/declared") {
+      // Declares 300 MB: refused from the header, nothing of it read.
+      res.set_content_provider(size_t{300} << 20, "application/json",
+                               [](size_t, size_t, httplib::DataSink& sink) {
+                                 const std::string block(64 << 10, ' ');
+                                 return sink.write(block.data(), block.size());
+                               });
+      return;
+    }
+    StreamBody(res, R"({"kind":"ConfigMapList","items":[)", ' ', size_t{300} << 20, &written);
+  });
+  absl::StatusOr<std::unique_ptr<KubeClient>> client =
+      KubeClient::Create(server.Config(), SmallCap());
+  ASSERT_TRUE(client.ok());
+  KubeRequest request;
+  request.path = "/api/v1/configmaps";
+  absl::StatusOr<KubeResponse> r = (*client)->Request(request, In(absl::Seconds(20)));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted) << r.status();
+  EXPECT_THAT(r.status().message(), HasSubstr("/api/v1/configmaps"));
+  EXPECT_THAT(r.status().message(), HasSubstr(server.Config().server));
+  EXPECT_THAT(r.status().message(), HasSubstr("1048576"));
+  // The transfer stopped near the cap: the server could not push the 300 MB through.
+  EXPECT_LT(written.load(), size_t{64} << 20);
+
+  request.path = "/declared";
+  r = (*client)->Request(request, In(absl::Seconds(20)));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted) << r.status();
+  EXPECT_THAT(r.status().message(), HasSubstr("/declared"));
+  // The stated default bound.
+  EXPECT_EQ(KubeClientOptions().max_response_bytes, size_t{256} << 20);
+}
+
+TEST(KubeClientLocalTest, AGzipBombStopsAtTheCap) {
+  // 32 MiB of spaces, gzipped to a few tens of KiB.
+  std::string plain(32 << 20, ' ');
+  std::string gz(compressBound(plain.size()) + 64, '\0');
+  z_stream z{};
+  ASSERT_EQ(deflateInit2(&z, 9, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  z.next_in = reinterpret_cast<Bytef*>(plain.data());
+  z.avail_in = static_cast<uInt>(plain.size());
+  z.next_out = reinterpret_cast<Bytef*>(gz.data());
+  z.avail_out = static_cast<uInt>(gz.size());
+  ASSERT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
+  gz.resize(z.total_out);
+  deflateEnd(&z);
+  ASSERT_LT(gz.size(), size_t{1} << 20);
+  std::string accept_encoding;
+  FakeApiServer server([&](const httplib::Request& req, httplib::Response& res) {
+    accept_encoding = req.get_header_value("Accept-Encoding");
+    res.set_header("Content-Encoding", "gzip");
+    res.set_content(gz, "application/octet-stream");
+  });
+  absl::StatusOr<std::unique_ptr<KubeClient>> client =
+      KubeClient::Create(server.Config(), SmallCap());
+  ASSERT_TRUE(client.ok());
+  KubeRequest request;
+  request.path = "/api/v1/secrets";
+  absl::StatusOr<KubeResponse> r = (*client)->Request(request, In(absl::Seconds(20)));
+  EXPECT_THAT(accept_encoding, HasSubstr("gzip"));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted) << r.status();
+  EXPECT_THAT(r.status().message(), HasSubstr("/api/v1/secrets"));
+}
+
+TEST(KubeClientLocalTest, MalformedJsonIsInternalNamingServerAndPath) {
+  FakeApiServer server([](const httplib::Request& req, httplib::Response& res) {
+    if (req.path == "/api/v1/namespaces/ns/configmaps/a") {
+      res.set_content(R"({"kind":"ConfigMap","metadata":{"name":)", "application/json");
+      return;
+    }
+    LegacyDiscovery(req, res);
+  });
+  absl::StatusOr<std::unique_ptr<KubeClient>> client = KubeClient::Create(server.Config());
+  ASSERT_TRUE(client.ok());
+  absl::StatusOr<Json> got =
+      (*client)->Get({"", "v1", "ConfigMap", "ns", "a"}, In(absl::Seconds(5)));
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kInternal) << got.status();
+  EXPECT_THAT(got.status().message(), HasSubstr("/api/v1/namespaces/ns/configmaps/a"));
+  EXPECT_THAT(got.status().message(), HasSubstr(server.Config().server));
+}
+
+TEST(KubeClientLocalTest, AWatchOfOneEndlessEventOrOfGarbageEnds) {
+  std::atomic<size_t> written{0};
+  std::string mode;
+  FakeApiServer server([&](const httplib::Request& req, httplib::Response& res) {
+    if (!req.has_param("watch")) return LegacyDiscovery(req, res);
+    if (mode == "endless") {
+      // One event that never closes: 300 MB of one string.
+      StreamBody(res, R"({"type":"ADDED","object":{"data":")", 'x', size_t{300} << 20, &written);
+    } else if (mode == "line") {
+      StreamBody(res, "", 'x', size_t{300} << 20, &written);  // one endless line, not JSON
+    } else {
+      // Endless well-formed objects that are not events.
+      res.set_chunked_content_provider("application/json", [&](size_t, httplib::DataSink& sink) {
+        const std::string junk = R"({"kind":"Junk","n":1})"
+                                 "\n";
+        for (int i = 0; i < 1000000; ++i) {
+          if (!sink.write(junk.data(), junk.size())) return false;
+          written.fetch_add(junk.size());
+        }
+        sink.done();
+        return true;
+      });
+    }
+  });
+  absl::StatusOr<std::unique_ptr<KubeClient>> client =
+      KubeClient::Create(server.Config(), SmallCap());
+  ASSERT_TRUE(client.ok());
+  int events = 0;
+  auto watch = [&] {
+    written = 0;
+    return (*client)->Watch(
+        {"", "v1", "ConfigMap"}, "ns", {},
+        [&](WatchEvent&) {
+          ++events;
+          return true;
+        },
+        In(absl::Seconds(20)));
+  };
+  mode = "endless";
+  absl::Status status = watch();
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted) << status;
+  EXPECT_THAT(status.message(), HasSubstr("/api/v1/namespaces/ns/configmaps"));
+  EXPECT_THAT(status.message(), HasSubstr(server.Config().server));
+  EXPECT_LT(written.load(), size_t{64} << 20);
+  mode = "line";
+  status = watch();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_THAT(status.message(), HasSubstr("/api/v1/namespaces/ns/configmaps"));
+  EXPECT_LT(written.load(), size_t{64} << 20);
+  mode = "junk";
+  status = watch();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInternal) << status;
+  EXPECT_THAT(status.message(), HasSubstr("event type"));
+  EXPECT_LT(written.load(), size_t{64} << 20);
+  EXPECT_EQ(events, 0);
+}
+
+TEST(KubeClientLocalTest, AHugeStatusMessageIsQuotedCapped) {
+  std::string message_size;
+  FakeApiServer server([&](const httplib::Request& req, httplib::Response& res) {
+    size_t size = req.path == "/medium" ? 200 << 10 : size_t{5} << 20;
+    res.status = 422;
+    res.set_content(
+        absl::StrCat(R"({"kind":"Status","status":"Failure","reason":"Invalid",)",
+                     R"("code":422,"message":"spec: )", std::string(size, 'm'), R"("})"),
+        "application/json");
+  });
+  absl::StatusOr<std::unique_ptr<KubeClient>> client = KubeClient::Create(server.Config());
+  ASSERT_TRUE(client.ok());
+  for (const char* path : {"/medium", "/huge"}) {
+    KubeRequest request;
+    request.path = path;
+    absl::StatusOr<KubeResponse> r = (*client)->Request(request, In(absl::Seconds(20)));
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << path;
+    EXPECT_LT(r.status().message().size(), kMaxKubeStatusMessageBytes + 200) << path;
+    EXPECT_THAT(r.status().message(), HasSubstr(path));
+    EXPECT_THAT(r.status().message(), HasSubstr("mmmm"));
+    EXPECT_EQ(KubeHttpCode(r.status()), 422);
+  }
+}
+
+TEST(KubeClientLocalTest, ABodyShorterThanItsContentLengthIsUnavailableAtOnce) {
+  FakeApiServer server([](const httplib::Request&, httplib::Response& res) {
+    res.set_content_provider(1000, "application/json", [](size_t, size_t, httplib::DataSink& sink) {
+      sink.write(R"({"kind":)", 8);
+      return false;  // and the connection closes
+    });
+  });
+  absl::StatusOr<std::unique_ptr<KubeClient>> client = KubeClient::Create(server.Config());
+  ASSERT_TRUE(client.ok());
+  KubeRequest request;
+  request.path = "/api/v1/namespaces";
+  const absl::Time start = absl::Now();
+  absl::StatusOr<KubeResponse> r = (*client)->Request(request, In(absl::Seconds(20)));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
+  EXPECT_THAT(r.status().message(), HasSubstr("/api/v1/namespaces"));
+  EXPECT_THAT(r.status().message(), HasSubstr(server.Config().server));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+}
+
+TEST(KubeClientLocalTest, ARedirectIsNotFollowedAndTheTokenStaysHome) {
+  FakeApiServer elsewhere([](const httplib::Request&, httplib::Response& res) {
+    res.set_content(R"({"kind":"ConfigMap"})", "application/json");
+  });
+  const std::string target = absl::StrCat(elsewhere.Config().server, "/steal");
+  FakeApiServer server([&](const httplib::Request&, httplib::Response& res) {
+    res.status = 302;
+    res.set_header("Location", target);
+  });
+  KubeConfig config = server.Config();
+  config.token = "redirect-secret-token";
+  absl::StatusOr<std::unique_ptr<KubeClient>> client = KubeClient::Create(config);
+  ASSERT_TRUE(client.ok());
+  KubeRequest request;
+  request.path = "/api/v1/namespaces/ns/configmaps/a";
+  absl::StatusOr<KubeResponse> r = (*client)->Request(request, In(absl::Seconds(5)));
+  EXPECT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), HasSubstr(target));
+  EXPECT_THAT(r.status().message(), HasSubstr("not followed"));
+  EXPECT_THAT(r.status().message(), ::testing::Not(HasSubstr("redirect-secret-token")));
+  EXPECT_EQ(elsewhere.Requests("/steal"), 0);
+  EXPECT_THAT(server.Authorizations(), ::testing::ElementsAre("Bearer redirect-secret-token"));
 }
 
 }  // namespace
