@@ -45,14 +45,15 @@ bool LooksRemote(absl::string_view path) {
 
 // kustomize rewrites metadata.annotations when it strips its own bookkeeping annotations at
 // the end of a build, through a map of strings: the field disappears when nothing is left (a
-// null, empty or non-mapping value), and scalar values become their text (`port: 8080` ->
-// "8080", `happy: true` -> "true", an empty value -> ""). Labels are left alone.
+// null, empty or scalar value: `annotations: v`, also what `!important: v` reads as, a tagged
+// scalar), and scalar values become their text (`port: 8080` -> "8080", `happy: true` ->
+// "true", an empty value -> ""). Labels are left alone.
 void NormalizeAnnotations(Json& object) {
   auto metadata = object.find("metadata");
   if (metadata == object.end() || !metadata->is_object()) return;
   auto annotations = metadata->find("annotations");
   if (annotations == metadata->end()) return;
-  if (annotations->is_null() || (annotations->is_object() && annotations->empty()) ||
+  if (annotations->is_primitive() || (annotations->is_object() && annotations->empty()) ||
       (annotations->is_array() && annotations->empty())) {
     metadata->erase(annotations);
     return;

@@ -155,6 +155,15 @@ void Resource::StorePreviousId() {
   id.ns = EffectiveNamespace(id);
   if (id.ns == "~X") id.ns = "";
   previous_ids.push_back(std::move(id));
+  // kustomize keeps the previous ids in annotations (Resource.StorePreviousId, through
+  // SetAnnotations), which replaces a scalar metadata.annotations ("annotations: v", or what
+  // "!important: v" under annotations reads as) with a mapping.
+  auto metadata = object.find("metadata");
+  if (metadata == object.end() || !metadata->is_object()) return;
+  auto annotations = metadata->find("annotations");
+  if (annotations != metadata->end() && annotations->is_primitive() && !annotations->is_null()) {
+    *annotations = Json::object();
+  }
 }
 
 bool Resource::MatchesAnyId(const ResId& id) const {

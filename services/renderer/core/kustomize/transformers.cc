@@ -239,7 +239,13 @@ absl::Status ApplyStringMapEntries(std::vector<Resource>& resources,
       RETURN_IF_ERROR(
           VisitFieldSpec(resource.object, spec, CreateKind::kMap, [&](Json& value) -> absl::Status {
             if (value.is_null()) value = Json::object();
-            if (!value.is_object()) return absl::OkStatus();
+            if (!value.is_object()) {
+              // As kustomize refuses it (kyaml's SetEntry wants a mapping there).
+              return absl::InvalidArgumentError(
+                  absl::StrCat("considering field '", spec.path, "' of object ", id.ToString(),
+                               ": wrong node kind: expected MappingNode but got ",
+                               value.is_array() ? "SequenceNode" : "ScalarNode"));
+            }
             for (const auto& [key, entry] : entries) value[key] = entry;
             return absl::OkStatus();
           }));
