@@ -47,6 +47,7 @@
 #include "gtest/gtest.h"
 #include "test_namespace.h"
 #include "tests/common/test_files.h"
+#include "tests/integration/k8s_witness.h"
 #include "tests/integration/todoke_suite.h"
 #include "tests/services/source_fetcher/test_servers.h"
 
@@ -781,34 +782,6 @@ class ApiServerRestartTest : public K8sLoopTest {
       (void)Sh(absl::StrCat("rm -rf '", dir_, "'"));
   }
 
-  // Stops kube-apiserver (only it) and returns its command line.
-  std::vector<std::string> StopApiServer() {
-    for (absl::string_view line : absl::StrSplit(ReadFile(dir_ + "/pids"), '\n')) {
-      std::vector<std::string> parts = absl::StrSplit(line, ' ');
-      if (parts.size() != 2 || parts[0] != "kube-apiserver") continue;
-      pid_t pid = std::atoi(parts[1].c_str());
-      std::vector<std::string> argv = absl::StrSplit(
-          ReadFile(absl::StrCat("/proc/", pid, "/cmdline")), '\0', absl::SkipEmpty());
-      kill(pid, SIGTERM);
-      for (int i = 0; i < 50 && kill(pid, 0) == 0; ++i) absl::SleepFor(absl::Milliseconds(100));
-      if (kill(pid, 0) == 0) kill(pid, SIGKILL);
-      for (int i = 0; i < 100 && kill(pid, 0) == 0; ++i) absl::SleepFor(absl::Milliseconds(100));
-      return argv;
-    }
-    return {};
-  }
-
-  // Starts kube-apiserver again with `argv` (its own session, output to a log) and records it in
-  // DIR/pids so stop.sh ends it.
-  void StartApiServer(const std::vector<std::string>& argv) {
-    std::string command = "setsid";
-    for (const std::string& arg : argv) absl::StrAppend(&command, " '", arg, "'");
-    absl::StrAppend(&command, " </dev/null >'", dir_, "/logs/kube-apiserver-restarted.log' 2>&1 & ",
-                    "echo kube-apiserver $! >> '", dir_, "/pids'");
-    auto started = Sh(command);
-    ASSERT_TRUE(started.ok()) << started.status();
-  }
-
   std::string dir_;
   bool started_ = false;
 };
@@ -844,8 +817,8 @@ TEST_F(ApiServerRestartTest, AppsConvergeAfterTheRestartAndNothingIsDeleted) {
   }
   absl::SleepFor(absl::Seconds(2));  // the witnesses' watches are open
 
-  std::vector<std::string> argv = StopApiServer();
-  ASSERT_FALSE(argv.empty()) << "no kube-apiserver in " << dir_ << "/pids";
+  absl::StatusOr<std::vector<std::string>> argv = StopApiServer(dir_);
+  ASSERT_TRUE(argv.ok()) << argv.status();
   // While it is down, a commit is pushed: the app cannot converge, and says why.
   WriteConfigMap("green");
   std::string second = Commit("green");
@@ -868,12 +841,9 @@ TEST_F(ApiServerRestartTest, AppsConvergeAfterTheRestartAndNothingIsDeleted) {
   }
   EXPECT_FALSE(SyncedHealthyAt(Get(), second));
 
-  StartApiServer(argv);
   absl::Time restarted = absl::Now();
-  while (!Kubectl({"get", "--raw", "/readyz"}).ok()) {
-    ASSERT_LT(absl::Now() - restarted, absl::Seconds(90)) << "kube-apiserver did not come back";
-    absl::SleepFor(absl::Milliseconds(200));
-  }
+  absl::Status back = StartApiServer(dir_, *argv, cluster_, absl::Seconds(90));
+  ASSERT_TRUE(back.ok()) << back;
   PrintFigure("kube-apiserver back (start -> /readyz)", absl::Now() - restarted);
   absl::Time ready = absl::Now();
   auto converged = suite_->WaitFor(
