@@ -129,6 +129,17 @@ const std::shared_ptr<const TransformerConfig>& DefaultConfigPtr() {
 absl::Status MergeConfig(Accumulator& acc, const std::shared_ptr<const TransformerConfig>& other,
                          absl::string_view context) {
   if (other == nullptr || other == acc.config) return absl::OkStatus();
+  // The defaults, which every kustomization without `configurations:` merges: into an empty
+  // configuration they give the defaults (a unit test checks), into one that holds them already
+  // nothing (TransformerConfig::MergeFrom), so the accumulator shares them. Copying and merging
+  // them each time took ~0.4 M instructions per kustomization, a quarter of a small build.
+  if (other->is_defaults) {
+    if (acc.config == nullptr) {
+      acc.config = other;
+      return absl::OkStatus();
+    }
+    if (acc.config->includes_defaults) return absl::OkStatus();
+  }
   auto merged = std::make_shared<TransformerConfig>();
   if (acc.config != nullptr) *merged = *acc.config;
   absl::Status status = merged->MergeFrom(*other);

@@ -134,10 +134,30 @@ TEST(KustomizeLabelSelectorTest, ParsesRequirements) {
 }
 
 TEST(KustomizeTransformerConfigTest, DefaultsMergeWithoutConflicts) {
+  // Merged into an empty configuration (as a kustomization's accumulator does), the defaults
+  // give exactly the defaults: the build shares them instead of merging (kustomize.cc).
+  const TransformerConfig& defaults = TransformerConfig::Defaults();
   TransformerConfig config;
-  EXPECT_TRUE(config.MergeFrom(TransformerConfig::Defaults()).ok());
-  EXPECT_EQ(config.name_prefix, TransformerConfig::Defaults().name_prefix);
-  EXPECT_FALSE(TransformerConfig::Defaults().common_labels.empty());
+  EXPECT_TRUE(config.MergeFrom(defaults).ok());
+  EXPECT_EQ(config.name_prefix, defaults.name_prefix);
+  EXPECT_EQ(config.name_suffix, defaults.name_suffix);
+  EXPECT_EQ(config.common_labels, defaults.common_labels);
+  EXPECT_EQ(config.labels, defaults.labels);
+  EXPECT_EQ(config.template_labels, defaults.template_labels);
+  EXPECT_EQ(config.volume_claim_template_labels, defaults.volume_claim_template_labels);
+  EXPECT_EQ(config.common_annotations, defaults.common_annotations);
+  EXPECT_EQ(config.namespace_, defaults.namespace_);
+  EXPECT_EQ(config.var_reference, defaults.var_reference);
+  EXPECT_EQ(config.images, defaults.images);
+  EXPECT_EQ(config.replicas, defaults.replicas);
+  ASSERT_EQ(config.name_reference.size(), defaults.name_reference.size());
+  for (size_t i = 0; i < config.name_reference.size(); ++i) {
+    EXPECT_EQ(config.name_reference[i].referral, defaults.name_reference[i].referral);
+    EXPECT_EQ(config.name_reference[i].referrers, defaults.name_reference[i].referrers);
+  }
+  EXPECT_TRUE(config.includes_defaults);
+  EXPECT_FALSE(defaults.common_labels.empty());
+  EXPECT_FALSE(defaults.name_reference.empty());
 }
 
 TEST(KustomizeTransformerConfigTest, MergesAsKustomizeDoes) {
