@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -561,7 +562,11 @@ bool HasSpaceOrControl(absl::string_view text) {
 // A path inside a repository: relative, no ".." segment, no control characters.
 bool IsSafeRelativePath(absl::string_view path) {
   if (path.empty()) return true;
-  if (path.front() == '/' || HasControlCharacter(path)) return false;
+  // A backslash is no separator here: "..\\x" would name a directory called that, not what its
+  // writer meant (and a Windows checkout of the repository would read it as "../x").
+  if (path.front() == '/' || HasControlCharacter(path) || absl::StrContains(path, '\\')) {
+    return false;
+  }
   for (absl::string_view segment : absl::StrSplit(path, '/')) {
     if (segment == "..") return false;
   }
@@ -617,7 +622,7 @@ bool IsNegative(const google::protobuf::Duration& d) { return d.seconds() < 0 ||
 bool IsZero(const google::protobuf::Duration& d) { return d.seconds() == 0 && d.nanos() == 0; }
 
 constexpr absl::string_view kPathRule =
-    "must be a relative path inside the repository (no '..', not absolute)";
+    "must be a relative path inside the repository (no '..', not absolute, '/' as separator)";
 
 void ValidateSource(const v1::ApplicationSpec& spec, Problems& problems) {
   const v1::ApplicationSource& source = spec.source();
@@ -947,7 +952,13 @@ absl::Status ValidateApplication(const Application& app) {
   ValidateDestination(spec, problems);
   ValidateSyncPolicy(spec.sync_policy(), problems);
   ValidateIgnoreDifferences(spec, problems);
-  return problems.ToStatus();
+  absl::Status status = problems.ToStatus();
+  if (status.ok() || app.name().empty()) return status;
+  // Named as sent (escaped, cut: the name itself may be what is wrong).
+  std::string shown = absl::CHexEscape(app.name().substr(0, 64));
+  if (app.name().size() > 64) absl::StrAppend(&shown, "...");
+  return absl::InvalidArgumentError(
+      absl::StrCat("application \"", shown, "\": ", status.message()));
 }
 
 absl::StatusOr<google::protobuf::Duration> ParseSpecDuration(absl::string_view text) {

@@ -167,12 +167,14 @@ nlohmann::json HistoryEntryToJson(const v1::HistoryEntry& entry);
 void ApplyDefaults(Application& app);
 
 // OK when `app` may be stored and reconciled; otherwise INVALID_ARGUMENT whose message names
-// each faulty field by its YAML path, joined by "; ", for example
+// the app (`application "web": `, its name C-escaped and cut at 64 bytes; nothing when it has
+// none) and then each faulty field by its YAML path, joined by "; ", for example
 //   "metadata.name: must be a DNS-1123 label of at most 63 characters"
 //   "spec.source.repoURL: required"
 //   "spec.destination: exactly one of kubernetes or git"
 //   "spec.destination.git.branch: required"
-//   "spec.source.path: must be a relative path inside the repository (no '..', not absolute)"
+//   "spec.source.path: must be a relative path inside the repository (no '..', not absolute,
+//                   '/' as separator)"
 //   "spec.syncPolicy.interval: must be at least 1s"
 //   "spec.ignoreDifferences[0].jsonPointers[1]: not an RFC 6901 JSON pointer: \"spec/x\""
 // Unset durations (interval, backoff) are accepted: ApplyDefaults gives them their value.

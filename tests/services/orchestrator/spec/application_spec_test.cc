@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
@@ -414,14 +416,23 @@ TEST(ApplicationSpecTest, ValidationNamesEachFaultyFieldExactly) {
        "spec.source.repoURL: required"},
       {"no source", [](Application& a) { a.mutable_spec()->clear_source(); },
        "spec.source.repoURL: required"},
+      {"path with backslashes",
+       [](Application& a) { a.mutable_spec()->mutable_source()->set_path("apps\\..\\..\\etc"); },
+       "spec.source.path: must be a relative path inside the repository (no '..', not "
+       "absolute, '/' as separator)"},
+      {"a name with a slash, too long, with a NUL",
+       [](Application& a) {
+         a.set_name(std::string("../x/") + std::string(1, '\0') + std::string(80, 'y'));
+       },
+       "metadata.name: must be a DNS-1123 label of at most 63 characters"},
       {"path with ..",
        [](Application& a) { a.mutable_spec()->mutable_source()->set_path("apps/../../etc"); },
        "spec.source.path: must be a relative path inside the repository (no '..', not "
-       "absolute)"},
+       "absolute, '/' as separator)"},
       {"absolute path",
        [](Application& a) { a.mutable_spec()->mutable_source()->set_path("/etc"); },
        "spec.source.path: must be a relative path inside the repository (no '..', not "
-       "absolute)"},
+       "absolute, '/' as separator)"},
       {"plugin without name",
        [](Application& a) {
          a.mutable_spec()->mutable_source()->mutable_render()->set_mode(
@@ -463,7 +474,7 @@ TEST(ApplicationSpecTest, ValidationNamesEachFaultyFieldExactly) {
          a.mutable_spec()->mutable_destination()->mutable_git()->set_path("../other");
        },
        "spec.destination.git.path: must be a relative path inside the repository (no '..', "
-       "not absolute)"},
+       "not absolute, '/' as separator)"},
       {"namespace",
        [](Application& a) {
          a.mutable_spec()->mutable_destination()->mutable_kubernetes()->set_namespace_("Prod");
@@ -534,7 +545,13 @@ TEST(ApplicationSpecTest, ValidationNamesEachFaultyFieldExactly) {
     c.change(app);
     const absl::Status status = ValidateApplication(app);
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << c.what;
-    EXPECT_EQ(status.message(), c.error) << c.what;
+    // The message names the app (escaped and cut: the name may be the problem) when it has one.
+    std::string named = c.error;
+    if (!app.name().empty()) {
+      named = absl::StrCat("application \"", absl::CHexEscape(app.name().substr(0, 64)),
+                           app.name().size() > 64 ? "..." : "", "\": ", c.error);
+    }
+    EXPECT_EQ(status.message(), named) << c.what;
   }
 }
 
