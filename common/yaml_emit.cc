@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/string_view.h"
+#include "common/go_unicode.h"
 #include "common/yaml.h"
 #include "common/yaml_scalar.h"
 
@@ -417,32 +418,28 @@ void DecodeRunes(absl::string_view text, std::vector<char32_t>* runes) {
   }
 }
 
-// unicode.IsLetter for ASCII; other code points count as letters (scripts), which is what
-// map keys outside ASCII almost always are.
-bool IsLetterRune(char32_t r) {
-  return (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || r >= 0x80;
-}
-bool IsDigitRune(char32_t r) { return r >= '0' && r <= '9'; }
-
 // The order gopkg.in/yaml.v2 (v2.4.0, sorter.go) gives string map keys, which `kubectl
 // kustomize` prints with (it emits through sigs.k8s.io/yaml's JSONToYAML): at the first
 // differing rune two letters compare by code point, a non-letter sorts before a letter, and
-// two non-letters compare as numbers when they start digit runs ("a9" < "a10").
+// two non-letters compare as numbers when they start digit runs ("a9" < "a10"). Letters and
+// digits are Go's unicode.IsLetter and unicode.IsDigit (common/go_unicode.h): "ⅷ", "−" or
+// U+00A0 are no letters, "１２３" and "١٢٣" are digit runs, whose value Go computes from each
+// rune minus '0'.
 bool KeyLessYamlV2(absl::string_view a, absl::string_view b) {
   thread_local std::vector<char32_t> ar, br;
   DecodeRunes(a, &ar);
   DecodeRunes(b, &br);
   for (size_t i = 0; i < ar.size() && i < br.size(); ++i) {
     if (ar[i] == br[i]) continue;
-    bool al = IsLetterRune(ar[i]);
-    bool bl = IsLetterRune(br[i]);
+    bool al = GoIsLetter(ar[i]);
+    bool bl = GoIsLetter(br[i]);
     if (al && bl) return ar[i] < br[i];
     if (al || bl) return bl;
     // Go's int arithmetic: a digit run too long for 64 bits wraps around (unsigned here, as
     // signed overflow is undefined in C++), so very long numbers order as kubectl orders them.
     uint64_t an = 0, bn = 0;
     if (ar[i] == '0' || br[i] == '0') {
-      for (size_t j = i; j-- > 0 && IsDigitRune(ar[j]);) {
+      for (size_t j = i; j-- > 0 && GoIsDigit(ar[j]);) {
         if (ar[j] != '0') {
           an = 1;
           bn = 1;
@@ -451,8 +448,8 @@ bool KeyLessYamlV2(absl::string_view a, absl::string_view b) {
       }
     }
     size_t ai = i, bi = i;
-    for (; ai < ar.size() && IsDigitRune(ar[ai]); ++ai) an = an * 10 + (ar[ai] - '0');
-    for (; bi < br.size() && IsDigitRune(br[bi]); ++bi) bn = bn * 10 + (br[bi] - '0');
+    for (; ai < ar.size() && GoIsDigit(ar[ai]); ++ai) an = an * 10 + (ar[ai] - '0');
+    for (; bi < br.size() && GoIsDigit(br[bi]); ++bi) bn = bn * 10 + (br[bi] - '0');
     if (an != bn) return static_cast<int64_t>(an) < static_cast<int64_t>(bn);
     if (ai != bi) return ai < bi;
     return ar[i] < br[i];

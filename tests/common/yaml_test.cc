@@ -444,5 +444,22 @@ TEST(YamlBudgetTest, CancelledOrPastDeadlineStopsTheParse) {
   EXPECT_LT(hooked.nodes(), 100'000);
 }
 
+// kubectl kustomize orders keys with yaml.v2's sorter, which asks Go's unicode.IsLetter and
+// unicode.IsDigit of each rune: non-ASCII digits start digit runs compared as numbers (a rune's
+// value minus '0', as Go computes it), and non-letters outside ASCII sort before letters.
+// Expected order: kubectl kustomize v5.5.0's output for these keys.
+TEST(YamlTest, EmitOrdersNonAsciiKeysAsGoUnicodeClassesDo) {
+  const std::vector<std::string> kubectl_order = {
+      "_",  "ⅷ",   "−1",  "1",   "٣.١٤", "١٢٣", "１２３", "a", "a\u00a0b", "x²",  "x05",
+      "x9", "x10", "x٠٥", "x١٢", "x５",  "zz",  "ª",      "é", "ǅ",        "日本"};
+  json object = json::object();
+  for (const std::string& key : kubectl_order) object[key] = 1;
+  std::string expected;
+  for (const std::string& key : kubectl_order) {
+    absl::StrAppend(&expected, key == "1" ? "\"1\"" : key, ": 1\n");
+  }
+  EXPECT_EQ(EmitYaml(object), expected);
+}
+
 }  // namespace
 }  // namespace todoke

@@ -32,7 +32,7 @@ absl::string_view RenderModeName(RenderMode mode);
 // The rendering engine: bumped whenever the same inputs and options may render differently
 // (the kustomize version it follows is part of it). Part of every render cache key and of
 // RenderResponse.engine_version.
-inline constexpr char kRenderEngineVersion[] = "todoke-renderer/3 kustomize/v5.5.0";
+inline constexpr char kRenderEngineVersion[] = "todoke-renderer/4 kustomize/v5.5.0";
 
 struct RenderOptions {
   RenderMode mode = RenderMode::kAuto;
