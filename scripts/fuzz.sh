@@ -112,11 +112,11 @@ for t in "${targets[@]}"; do
   if nice -n "$NICE" "$BUILD_DIR/fuzz/fuzz_$t" -max_total_time="$seconds" -timeout=20 \
        -rss_limit_mb=2048 -max_len=16384 -print_final_stats=1 \
        -artifact_prefix="$crashes/" "${dirs[@]}" >"$out" 2>&1; then
-    echo "fuzz: $t: $(grep -E '^stat::number_of_executed_units' "$out" | awk '{print $2}') runs in ${seconds} s, corpus $(ls "$corpus" | wc -l) files: ok"
+    echo "fuzz: $t: $(grep -aE '^stat::number_of_executed_units' "$out" | awk '{print $2}') runs in ${seconds} s, corpus $(ls "$corpus" | wc -l) files: ok"
   else
     failed+=("$t")
     echo "fuzz: $t: FAILED (log: $out)" >&2
-    grep -E 'ERROR|invariant broken|runtime error|SUMMARY|Test unit written|^\s+#[0-9]+ ' "$out" | head -40 >&2
+    grep -aE 'ERROR|invariant broken|runtime error|SUMMARY|Test unit written|^\s+#[0-9]+ ' "$out" | head -40 >&2
   fi
 done
 if [ ${#failed[@]} -gt 0 ]; then
