@@ -47,6 +47,12 @@ struct YamlLimits {
   // items) as their source text when they are not strings ("017", "1e3", "~", "" for nothing),
   // as kustomize reads them (kyaml's GetAnnotations takes each node's text).
   bool annotation_values_as_text = false;
+  // Read a resource or patch as kustomize (kyaml) reads it and prints it back: in every mapping
+  // the first entry whose key reads "<<" is removed, quoted or tagged !!str as well, whatever
+  // its value (RNode.DeAnchor; a plain "<<" is the merge key, and a second merge key is an
+  // error), and a folded block scalar's value is what go-yaml reads back from go-yaml's folded
+  // text (RNode.MarshalJSON; common/go_yaml_folded.h), annotation values excepted.
+  bool kyaml_node_rules = false;
   // The render's budget (common/budget.h), charged with every node and every byte an alias
   // copies, and checked for cancellation per document; null: the thread's CurrentBudget(), if
   // any. The per-parse limits above still apply.

@@ -16,6 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
 #include "common/budget.h"
+#include "common/go_yaml_folded.h"
 #include "common/status.h"
 #include "common/utf8.h"
 #include "common/yaml.h"
@@ -36,6 +37,7 @@ constexpr char kBoolTag[] = "tag:yaml.org,2002:bool";
 constexpr char kNullTag[] = "tag:yaml.org,2002:null";
 constexpr char kBinaryTag[] = "tag:yaml.org,2002:binary";
 constexpr char kTimestampTag[] = "tag:yaml.org,2002:timestamp";
+constexpr char kMergeTag[] = "tag:yaml.org,2002:merge";
 
 // Builds JSON values from libyaml's events (libyaml is the C parser go-yaml was ported from,
 // so it accepts and refuses what kustomize's YAML reader does, and it scans ~10x faster than
@@ -218,24 +220,47 @@ class EventParser {
     return value;
   }
 
+  // A merge key as go-yaml reads one: "<<" plain and untagged, or tagged !!merge.
+  static bool IsMergeKey(const yaml_event_t& k) {
+    if (k.data.scalar.tag == nullptr) return k.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+    const absl::string_view tag(reinterpret_cast<const char*>(k.data.scalar.tag));
+    return tag == kMergeTag || tag == "!!merge";
+  }
+
   absl::StatusOr<Json> ParseMapping(int depth, const yaml_mark_t& mark) {
     Json object = Json::object();
     std::set<std::string> seen;
     std::vector<std::pair<Json, yaml_mark_t>> merges;
+    // kyaml (limits_.kyaml_node_rules) removes the first entry whose key reads "<<".
+    bool merge_name_seen = false;
     Event key;
     while (true) {
       RETURN_IF_ERROR(Next(key));
       const yaml_event_t& k = key.get();
       if (k.type == YAML_MAPPING_END_EVENT) break;
       const yaml_mark_t key_mark = k.start_mark;
-      if (k.type == YAML_SCALAR_EVENT && k.data.scalar.tag == nullptr &&
-          k.data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-          absl::string_view(reinterpret_cast<const char*>(k.data.scalar.value),
-                            k.data.scalar.length) == "<<") {
+      const bool named_merge = k.type == YAML_SCALAR_EVENT &&
+                               absl::string_view(reinterpret_cast<const char*>(k.data.scalar.value),
+                                                 k.data.scalar.length) == "<<";
+      if (named_merge && IsMergeKey(k)) {
+        if (limits_.kyaml_node_rules && !merges.empty()) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              Where(key_mark), ": duplicate merge key (kustomize refuses a second \"<<\")"));
+        }
+        merge_name_seen = true;
         Event value_event;
         RETURN_IF_ERROR(Next(value_event));
         ASSIGN_OR_RETURN(Json source, ParseNode(value_event, depth + 1));
         merges.emplace_back(std::move(source), key_mark);
+        continue;
+      }
+      if (named_merge && limits_.kyaml_node_rules && !merge_name_seen) {
+        // A quoted or !!str "<<" first: kyaml's DeAnchor clears the first "<<" entry of the
+        // mapping (FieldClearer matches the key's text), merge key or not, whatever its value.
+        merge_name_seen = true;
+        Event value_event;
+        RETURN_IF_ERROR(Next(value_event));
+        RETURN_IF_ERROR(ParseNode(value_event, depth + 1).status());
         continue;
       }
       if (k.type != YAML_SCALAR_EVENT && k.type != YAML_ALIAS_EVENT) {
@@ -308,6 +333,12 @@ class EventParser {
     last_scalar_non_string_tag_ = false;
     std::string text(reinterpret_cast<const char*>(e.data.scalar.value), e.data.scalar.length);
     const bool plain = e.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+    if (limits_.kyaml_node_rules && e.data.scalar.style == YAML_FOLDED_SCALAR_STYLE &&
+        !key_context_ && !AtAnnotationValue()) {
+      // kustomize prints what go-yaml reads back from go-yaml's folded text (see
+      // common/go_yaml_folded.h); annotation values are rewritten from their text before.
+      text = GoYamlFoldedRoundTrip(text);
+    }
     if (e.data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE) {
       RETURN_IF_ERROR(CheckGoYamlEscapes(e));
     }

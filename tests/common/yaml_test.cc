@@ -461,5 +461,84 @@ TEST(YamlTest, EmitOrdersNonAsciiKeysAsGoUnicodeClassesDo) {
   EXPECT_EQ(EmitYaml(object), expected);
 }
 
+YamlLimits KyamlLimits() {
+  YamlLimits limits;
+  limits.kyaml_node_rules = true;
+  return limits;
+}
+
+// kyaml's DeAnchor removes the first entry whose key reads "<<" from every mapping, quoted or
+// tagged !!str as well, whatever its value; go-yaml reads such keys as strings.
+TEST(YamlTest, KyamlNodeRulesDropTheFirstKeyNamedMerge) {
+  const char* text =
+      "base: &b {x: 1, y: 2}\n"
+      "quoted: {\"<<\": v, z: 3}\n"
+      "single:\n  '<<': {a: 1}\n  z: 3\n"
+      "tagged:\n  !!str <<: [a]\n  z: 3\n"
+      "quotedThenMerge:\n  \"<<\": v\n  <<: *b\n  y: own\n"
+      "mergeThenQuoted:\n  <<: *b\n  \"<<\": stays\n"
+      "twoQuoted:\n  \"<<\": 1\n  '<<': 2\n"
+      "explicitMergeTag:\n  !!merge <<: *b\n";
+  absl::StatusOr<json> kyaml = ParseYaml(text, "merge.yaml", KyamlLimits());
+  ASSERT_TRUE(kyaml.ok()) << kyaml.status();
+  EXPECT_EQ((*kyaml)["quoted"], json({{"z", 3}}));
+  EXPECT_EQ((*kyaml)["single"], json({{"z", 3}}));
+  EXPECT_EQ((*kyaml)["tagged"], json({{"z", 3}}));
+  EXPECT_EQ((*kyaml)["quotedThenMerge"], json({{"x", 1}, {"y", "own"}}));
+  EXPECT_EQ((*kyaml)["mergeThenQuoted"], json({{"<<", "stays"}, {"x", 1}, {"y", 2}}));
+  EXPECT_EQ((*kyaml)["twoQuoted"], json({{"<<", 2}}));
+  EXPECT_EQ((*kyaml)["explicitMergeTag"], json({{"x", 1}, {"y", 2}}));
+
+  // Without the rule (go-yaml alone) a quoted "<<" is a string key.
+  absl::StatusOr<json> plain = ParseYaml("quoted: {\"<<\": v, z: 3}\n", "merge.yaml");
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_EQ((*plain)["quoted"], json({{"<<", "v"}, {"z", 3}}));
+}
+
+TEST(YamlTest, KyamlNodeRulesRefuseASecondMergeKey) {
+  absl::StatusOr<json> v = ParseYaml("a: &a {x: 1}\nb: &b {y: 2}\nm:\n  <<: *a\n  <<: *b\n",
+                                     "merge.yaml", KyamlLimits());
+  ASSERT_FALSE(v.ok());
+  EXPECT_THAT(std::string(v.status().message()), HasSubstr("merge.yaml:5:3: duplicate merge key"));
+}
+
+// kustomize prints a folded block as go-yaml reads back what go-yaml's emitter wrote: one more
+// line break before a more-indented line and at the end of a kept block. Expected values:
+// kubectl kustomize v5.5.0's output (testdata/output-folded-blocks has the whole case).
+TEST(YamlTest, KyamlNodeRulesReadFoldedBlocksAsKustomizePrintsThem) {
+  const char* text =
+      "metadata:\n"
+      "  annotations:\n    a: >\n      a\n        more\n"
+      "spec:\n"
+      "  keep: >+\n    a\n    b\n\n"
+      "  clip: >\n    a\n    b\n\n"
+      "  more: >\n    a\n      indented\n    b\n"
+      "  leadingBlank: >2\n     lead\n    a\n      indented\n"
+      "  leadingBreak: >\n\n    a\n      indented\n"
+      "  tab: >\n    a\n    \ttabbed\n"
+      "  trailingSpace: >\n    a \n      indented\n"
+      "  literal: |\n    a\n      indented\n";
+  YamlLimits limits = KyamlLimits();
+  limits.annotation_values_as_text = true;
+  absl::StatusOr<json> v = ParseYaml(text, "folded.yaml", limits);
+  ASSERT_TRUE(v.ok()) << v.status();
+  const json& spec = (*v)["spec"];
+  EXPECT_EQ(spec["keep"], "a b\n\n\n");
+  EXPECT_EQ(spec["clip"], "a b\n");
+  EXPECT_EQ(spec["more"], "a\n\n  indented\nb\n");
+  EXPECT_EQ(spec["leadingBlank"], " lead\na\n  indented\n");
+  EXPECT_EQ(spec["leadingBreak"], "\na\n\n  indented\n");
+  EXPECT_EQ(spec["tab"], "a\n\n\ttabbed\n");
+  EXPECT_EQ(spec["trailingSpace"], "a \n  indented\n");  // written double-quoted: unchanged
+  EXPECT_EQ(spec["literal"], "a\n  indented\n");
+  // kustomize rewrites annotations from their text before printing: no extra break.
+  EXPECT_EQ((*v)["metadata"]["annotations"]["a"], "a\n  more\n");
+
+  // Without the rule the values are what the YAML says.
+  absl::StatusOr<json> plain = ParseYaml("more: >\n  a\n    indented\n  b\n", "folded.yaml");
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_EQ((*plain)["more"], "a\n  indented\nb\n");
+}
+
 }  // namespace
 }  // namespace todoke

@@ -369,6 +369,7 @@ class Builder {
     YamlLimits limits;
     limits.nested_keys_must_be_strings = true;
     limits.annotation_values_as_text = true;
+    limits.kyaml_node_rules = true;
     ASSIGN_OR_RETURN(std::vector<YamlDocument> documents, ParseYamlStream(text, path, limits));
     std::vector<Resource> out;
     auto add = [&](Json object, int line) -> absl::Status {

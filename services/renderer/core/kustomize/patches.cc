@@ -29,9 +29,11 @@ absl::StatusOr<PatchText> LoadPatchText(const FileSource& files, const Kustomiza
 
 // The documents of a patch text (nulls dropped).
 absl::StatusOr<std::vector<Json>> ParsePatchDocuments(const PatchText& patch) {
-  // Annotation values are read as kustomize reads them (their source text), as in resources.
+  // Annotation values are read as kustomize reads them (their source text), and nodes as kyaml
+  // reads and prints them, as in resources.
   YamlLimits limits;
   limits.annotation_values_as_text = true;
+  limits.kyaml_node_rules = true;
   ASSIGN_OR_RETURN(std::vector<YamlDocument> documents,
                    ParseYamlStream(patch.text, patch.source, limits));
   std::vector<Json> out;
