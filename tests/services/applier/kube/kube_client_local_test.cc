@@ -880,6 +880,60 @@ TEST(KubeClientLocalTest, ABodyShorterThanItsContentLengthIsUnavailableAtOnce) {
   EXPECT_LT(absl::Now() - start, absl::Seconds(10));
 }
 
+TEST(KubeClientLocalTest, BytesBeyondTheContentLengthAreNotTakenForTheNextAnswer) {
+  // The first answer carries a forged second response after its declared length; were the
+  // connection reused as is, the next request would read the forgery as its answer.
+  FakeApiServer server([](const httplib::Request& req, httplib::Response& res) {
+    if (req.path == "/a") {
+      const std::string real = R"({"kind":"A"})";
+      const std::string forged =
+          "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 17\r\n\r\n"
+          R"({"kind":"Forged"})";
+      res.set_content_provider(real.size(), "application/json",
+                               [real, forged](size_t, size_t, httplib::DataSink& sink) {
+                                 const std::string all = real + forged;
+                                 return sink.write(all.data(), all.size());
+                               });
+      return;
+    }
+    res.set_content(R"({"kind":"B"})", "application/json");
+  });
+  {
+    // The server really sends the extra bytes.
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(
+        std::stoi(server.Config().server.substr(server.Config().server.rfind(':') + 1))));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    timeval tv{2, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    const std::string get = "GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    ASSERT_EQ(::send(fd, get.data(), get.size(), 0), static_cast<ssize_t>(get.size()));
+    std::string raw;
+    char buffer[4096];
+    for (ssize_t n; (n = ::recv(fd, buffer, sizeof(buffer), 0)) > 0;) raw.append(buffer, n);
+    ::close(fd);
+    ASSERT_THAT(raw, HasSubstr("Forged"));
+  }
+  KubeClientOptions options;
+  options.max_in_flight = 1;  // one connection, so a reuse would take the forgery
+  absl::StatusOr<std::unique_ptr<KubeClient>> client = KubeClient::Create(server.Config(), options);
+  ASSERT_TRUE(client.ok());
+  KubeRequest request;
+  request.path = "/a";
+  absl::StatusOr<KubeResponse> a = (*client)->Request(request, In(absl::Seconds(5)));
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->body, R"({"kind":"A"})");
+  absl::SleepFor(absl::Milliseconds(100));  // the forgery has arrived
+  request.path = "/b";
+  absl::StatusOr<KubeResponse> b = (*client)->Request(request, In(absl::Seconds(5)));
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->body, R"({"kind":"B"})");
+  EXPECT_EQ(server.Requests("/b"), 1);
+}
+
 TEST(KubeClientLocalTest, ARedirectIsNotFollowedAndTheTokenStaysHome) {
   FakeApiServer elsewhere([](const httplib::Request&, httplib::Response& res) {
     res.set_content(R"({"kind":"ConfigMap"})", "application/json");
