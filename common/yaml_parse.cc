@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -39,6 +40,93 @@ constexpr char kBinaryTag[] = "tag:yaml.org,2002:binary";
 constexpr char kTimestampTag[] = "tag:yaml.org,2002:timestamp";
 constexpr char kMergeTag[] = "tag:yaml.org,2002:merge";
 
+// go-yaml (kustomize) reads a plain scalar inside a flow collection on through a ':' that a flow
+// indicator follows ("[a, x:, z]" holds "x:", "{k: x:}" maps k to "x:"), where libyaml's scanner
+// stops with "found unexpected ':'". A plain scalar ending in ':' always reads as a string, so
+// the same scalar single-quoted reads as go-yaml reads it.
+// Each one is found by scanning the text again from its start: at most this many are quoted
+// (libyaml refuses the next one).
+constexpr int kMaxFlowColonScalars = 16;
+
+// The byte offset of code point number `index` of valid UTF-8 `text` (libyaml's marks count
+// code points), or npos past the end.
+size_t ByteOffsetOfCodePoint(absl::string_view text, size_t index) {
+  size_t offset = 0;
+  for (size_t n = 0; n < index && offset < text.size(); ++n) {
+    const size_t length = Utf8SequenceLength(std::string_view(text.data(), text.size()), offset);
+    offset += length == 0 ? 1 : length;
+  }
+  return offset < text.size() ? offset : absl::string_view::npos;
+}
+
+// True if `text` may hold a ':' that a flow indicator follows: the only texts the scan below
+// looks at (one pass over the text, no scanner, for all others).
+bool MayHoldFlowColon(absl::string_view text) {
+  for (size_t i = text.find(':'); i != absl::string_view::npos && i + 1 < text.size();
+       i = text.find(':', i + 1)) {
+    switch (text[i + 1]) {
+      case ',':
+      case '[':
+      case ']':
+      case '{':
+      case '}':
+        return true;
+      default:
+        break;
+    }
+  }
+  return false;
+}
+
+// Single-quotes each plain scalar of `text` that libyaml's scanner refuses for a ':' followed
+// by a flow indicator, when go-yaml reads it as one scalar: on one line, without a quote or a
+// '?' (go-yaml ends a plain scalar at '?' in a flow collection, and refuses what follows). The
+// scan stops at the first other error (the parse reports it). Records in `quotes` the line and
+// column of each quote added (libyaml's count, in the quoted text), to name places in the text
+// as written. Returns false when nothing was changed.
+bool QuoteFlowColonScalars(std::string& text, std::vector<std::pair<size_t, size_t>>& quotes) {
+  bool changed = false;
+  for (int fixes = 0; fixes < kMaxFlowColonScalars; ++fixes) {
+    yaml_parser_t parser;
+    yaml_parser_initialize(&parser);
+    yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING);
+    yaml_parser_set_input_string(&parser, reinterpret_cast<const unsigned char*>(text.data()),
+                                 text.size());
+    bool refused = false;
+    while (true) {
+      yaml_token_t token;
+      if (!yaml_parser_scan(&parser, &token)) {
+        refused = true;
+        break;
+      }
+      const bool end = token.type == YAML_STREAM_END_TOKEN;
+      yaml_token_delete(&token);
+      if (end) break;
+    }
+    const bool flow_colon = refused && parser.error == YAML_SCANNER_ERROR &&
+                            parser.problem != nullptr && parser.context != nullptr &&
+                            absl::string_view(parser.problem) == "found unexpected ':'" &&
+                            absl::string_view(parser.context) == "while scanning a plain scalar";
+    const yaml_mark_t start = parser.context_mark;
+    const yaml_mark_t colon = parser.problem_mark;
+    yaml_parser_delete(&parser);
+    if (!flow_colon || start.line != colon.line || colon.index < start.index) return changed;
+    const size_t first = ByteOffsetOfCodePoint(text, start.index);
+    const size_t last = ByteOffsetOfCodePoint(text, colon.index);
+    if (first == absl::string_view::npos || last == absl::string_view::npos || text[last] != ':') {
+      return changed;
+    }
+    const absl::string_view scalar = absl::string_view(text).substr(first, last + 1 - first);
+    if (scalar.find_first_of("'?\r\n") != absl::string_view::npos) return changed;
+    text.insert(last + 1, "'");
+    text.insert(first, "'");
+    quotes.emplace_back(start.line, start.column);
+    quotes.emplace_back(colon.line, colon.column + 2);
+    changed = true;
+  }
+  return changed;
+}
+
 // Builds JSON values from libyaml's events (libyaml is the C parser go-yaml was ported from,
 // so it accepts and refuses what kustomize's YAML reader does, and it scans ~10x faster than
 // yaml-cpp). Anchors keep their converted value; an alias copies it and counts its nodes against
@@ -68,6 +156,10 @@ class EventParser {
   void LocateOffset(size_t offset) { locate_ = offset; }
   const std::string& located_pointer() const { return located_pointer_; }
   int located_document() const { return located_document_; }
+
+  // The quotes QuoteFlowColonScalars added to the text parsed (line and column of each), so
+  // that places are named in the text as written.
+  void SetAddedQuotes(const std::vector<std::pair<size_t, size_t>>* quotes) { quotes_ = quotes; }
 
   absl::StatusOr<std::vector<YamlDocument>> ParseStream() {
     std::vector<YamlDocument> documents;
@@ -121,7 +213,13 @@ class EventParser {
 
   std::string Where(const yaml_mark_t& mark) const {
     std::string prefix = source_.empty() ? std::string("<input>") : std::string(source_);
-    return absl::StrCat(prefix, ":", mark.line + 1, ":", mark.column + 1);
+    size_t column = mark.column;
+    if (quotes_ != nullptr) {
+      for (const auto& [line, quote_column] : *quotes_) {
+        if (line == mark.line && quote_column < mark.column) --column;
+      }
+    }
+    return absl::StrCat(prefix, ":", mark.line + 1, ":", column + 1);
   }
 
   absl::Status Next(Event& event) {
@@ -523,6 +621,7 @@ class EventParser {
 
   yaml_parser_t parser_;
   absl::string_view text_;
+  const std::vector<std::pair<size_t, size_t>>* quotes_ = nullptr;
   // Flow collections ([...] or {...}) the current node is inside.
   int flow_level_ = 0;
   // The scalar last converted was a timestamp (kept as its text, a string).
@@ -625,7 +724,15 @@ absl::StatusOr<std::vector<YamlDocument>> ParseYamlStream(absl::string_view text
   if (!IsValidUtf8(std::string_view(text.data(), text.size()))) {
     return InvalidUtf8Error(text, source_name, limits);
   }
-  EventParser parser(text, source_name, limits);
+  // go-yaml reads "x:" before a flow indicator as a plain scalar; libyaml needs it quoted.
+  std::string quoted;
+  std::vector<std::pair<size_t, size_t>> quotes;
+  if (MayHoldFlowColon(text)) {
+    quoted.assign(text.data(), text.size());
+    QuoteFlowColonScalars(quoted, quotes);
+  }
+  EventParser parser(quotes.empty() ? text : absl::string_view(quoted), source_name, limits);
+  parser.SetAddedQuotes(&quotes);
   return parser.ParseStream();
 }
 

@@ -540,5 +540,18 @@ TEST(YamlTest, KyamlNodeRulesReadFoldedBlocksAsKustomizePrintsThem) {
   EXPECT_EQ((*plain)["more"], "a\n  indented\nb\n");
 }
 
+// go-yaml reads a plain scalar in a flow collection on through a ':' that a flow indicator
+// follows ("x:"), which libyaml's scanner refuses; kubectl kustomize reads these documents.
+TEST(YamlTest, PlainScalarEndingInAColonInAFlowCollectionIsAString) {
+  json v = ParseOne("f: [a, x:, z]\nm: {k: x:, j: !!str y:}\nn: [é, a:b:]\n");
+  EXPECT_EQ(v["f"], json({"a", "x:", "z"}));
+  EXPECT_EQ(v["m"], json({{"k", "x:"}, {"j", "y:"}}));
+  EXPECT_EQ(v["n"], json({"é", "a:b:"}));
+  // An error later on the line names its column in the text as written.
+  absl::StatusOr<json> bad = ParseYaml("f: [x:, y: @]\n", "flow.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("flow.yaml:1:12:"));
+}
+
 }  // namespace
 }  // namespace todoke
