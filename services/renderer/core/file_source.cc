@@ -185,16 +185,61 @@ std::string ConfinedPath(const std::string& root, absl::string_view path) {
 
 }  // namespace
 
-absl::StatusOr<std::string> DiskFileSource::ReadFile(absl::string_view path) const {
-  std::string full = path.empty() ? root_ : absl::StrCat(root_, "/", path);
-  std::string real = ConfinedPath(root_, path);
-  struct stat info;
-  if (real.empty() || stat(real.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) {
-    if (!real.empty() || RealPath(full).empty()) {
-      return absl::NotFoundError(absl::StrCat("file \"", path, "\" not found"));
+bool DiskFileSource::Resolve(absl::string_view path, std::string* real, struct stat* info,
+                             bool* outside) const {
+  real->clear();
+  auto exists_outside = [&] {
+    if (outside != nullptr) *outside = !RealPath(absl::StrCat(root_, "/", path)).empty();
+  };
+  if (outside != nullptr) *outside = false;
+  if (HasGitSegment(path)) {
+    exists_outside();
+    return false;
+  }
+  if (path.empty()) {
+    *real = root_;
+    return stat(real->c_str(), info) == 0;
+  }
+  // Below the root (real since the constructor), component by component: without a symlink
+  // among them the path is its own real path, inside the root, and the last lstat says what it
+  // is. realpath() on every access cost a readlink per component of the whole absolute path:
+  // ~2,000 syscalls for the 50 files of Argo CD's manifests/base.
+  std::string candidate = root_ == "/" ? "" : root_;
+  for (absl::string_view segment : absl::StrSplit(path, '/')) {
+    if (segment.empty() || segment == "." || segment == "..") {
+      candidate.clear();
+      break;
     }
-    return absl::PermissionDeniedError(
-        absl::StrCat("file \"", path, "\" resolves outside the repository root"));
+    absl::StrAppend(&candidate, "/", segment);
+    if (lstat(candidate.c_str(), info) != 0) return false;  // realpath() fails there too
+    if (S_ISLNK(info->st_mode)) {
+      candidate.clear();
+      break;
+    }
+  }
+  if (!candidate.empty()) {
+    *real = std::move(candidate);
+    return true;
+  }
+  // A symlink (or an unusual spelling): resolve it all, then check it stays inside the root.
+  *real = ConfinedPath(root_, path);
+  if (real->empty()) {
+    exists_outside();
+    return false;
+  }
+  return stat(real->c_str(), info) == 0;
+}
+
+absl::StatusOr<std::string> DiskFileSource::ReadFile(absl::string_view path) const {
+  std::string real;
+  struct stat info;
+  bool outside = false;
+  if (!Resolve(path, &real, &info, &outside) || !S_ISREG(info.st_mode)) {
+    if (outside) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("file \"", path, "\" resolves outside the repository root"));
+    }
+    return absl::NotFoundError(absl::StrCat("file \"", path, "\" not found"));
   }
   const int fd = open(real.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return absl::NotFoundError(absl::StrCat("file \"", path, "\" cannot be read"));
@@ -243,21 +288,22 @@ absl::StatusOr<std::string> DiskFileSource::ReadFile(absl::string_view path) con
 }
 
 bool DiskFileSource::IsDirectory(absl::string_view path) const {
-  std::string real = ConfinedPath(root_, path);
+  std::string real;
   struct stat info;
-  return !real.empty() && stat(real.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
+  return Resolve(path, &real, &info) && S_ISDIR(info.st_mode);
 }
 
 bool DiskFileSource::IsFile(absl::string_view path) const {
-  std::string real = ConfinedPath(root_, path);
+  std::string real;
   struct stat info;
-  return !real.empty() && stat(real.c_str(), &info) == 0 && S_ISREG(info.st_mode);
+  return Resolve(path, &real, &info) && S_ISREG(info.st_mode);
 }
 
 absl::StatusOr<std::vector<std::string>> DiskFileSource::ListDirectory(
     absl::string_view path) const {
-  std::string real = ConfinedPath(root_, path);
-  DIR* dir = real.empty() ? nullptr : opendir(real.c_str());
+  std::string real;
+  struct stat info;
+  DIR* dir = Resolve(path, &real, &info) && S_ISDIR(info.st_mode) ? opendir(real.c_str()) : nullptr;
   if (dir == nullptr) {
     return absl::NotFoundError(absl::StrCat("directory \"", path, "\" not found"));
   }
@@ -265,10 +311,21 @@ absl::StatusOr<std::vector<std::string>> DiskFileSource::ListDirectory(
   while (struct dirent* entry = readdir(dir)) {
     std::string name = entry->d_name;
     if (name == "." || name == ".." || name == ".git") continue;
-    std::string child = path.empty() ? name : absl::StrCat(path, "/", name);
-    if (IsDirectory(child)) {
+    // An entry that is a directory or a regular file (not a symlink) of a real directory inside
+    // the root is what it says; others are resolved as any path.
+    bool is_directory = entry->d_type == DT_DIR;
+    bool is_file = entry->d_type == DT_REG;
+    if (!is_directory && !is_file) {
+      std::string child_real;
+      struct stat child;
+      const bool found =
+          Resolve(path.empty() ? name : absl::StrCat(path, "/", name), &child_real, &child);
+      is_directory = found && S_ISDIR(child.st_mode);
+      is_file = found && S_ISREG(child.st_mode);
+    }
+    if (is_directory) {
       names.push_back(name + "/");
-    } else if (IsFile(child)) {
+    } else if (is_file) {
       names.push_back(name);
     }
   }

@@ -4,6 +4,8 @@
 #ifndef TODOKE_SERVICES_RENDERER_CORE_FILE_SOURCE_H_
 #define TODOKE_SERVICES_RENDERER_CORE_FILE_SOURCE_H_
 
+#include <sys/stat.h>
+
 #include <map>
 #include <memory>
 #include <string>
@@ -106,6 +108,13 @@ class DiskFileSource : public FileSource {
   absl::StatusOr<std::vector<std::string>> ListDirectory(absl::string_view path) const override;
 
  private:
+  // True if `path` exists and its real path stays inside the root (and has no .git segment):
+  // sets `real` to that path and `info` to what it is. Otherwise false, `real` the real path
+  // if there is one inside the root (it could not be examined), else ""; then `*outside`
+  // (if given) tells whether the path exists but resolves outside the root (or under .git).
+  bool Resolve(absl::string_view path, std::string* real, struct stat* info,
+               bool* outside = nullptr) const;
+
   std::string root_;
   size_t max_file_bytes_;
 };

@@ -108,6 +108,30 @@ TEST_F(DiskFileSourceTest, ConfinesToRoot) {
   EXPECT_EQ(files.ReadFile("missing.yaml").status().code(), absl::StatusCode::kNotFound);
 }
 
+// Symlinked folders resolve as realpath() resolves them (DiskFileSource checks the components
+// under the root itself and sends only paths through a symlink to realpath()): one to a folder
+// inside the root is that folder, one out of the root is refused with what is under it.
+TEST_F(DiskFileSourceTest, SymlinkedFoldersResolveAsRealpathDoes) {
+  std::filesystem::create_directories(root_ + "/repo/sub");
+  std::ofstream(root_ + "/repo/sub/b.yaml") << "b";
+  std::filesystem::create_directory_symlink("../sub", root_ + "/repo/app/linked");
+  std::filesystem::create_directory_symlink(root_, root_ + "/repo/app/out");
+  DiskFileSource files(root_ + "/repo");
+  EXPECT_TRUE(files.IsDirectory("app/linked"));
+  EXPECT_TRUE(files.IsFile("app/linked/b.yaml"));
+  EXPECT_EQ(*files.ReadFile("app/linked/b.yaml"), "b");
+  EXPECT_THAT(*files.ListDirectory("app/linked"), ElementsAre("b.yaml"));
+  EXPECT_THAT(*files.ListDirectory("app"), ElementsAre("a.yaml", "inside.yaml", "linked/"));
+  EXPECT_FALSE(files.IsDirectory("app/out"));
+  EXPECT_FALSE(files.IsFile("app/out/secret"));
+  EXPECT_EQ(files.ReadFile("app/out/secret").status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(files.ReadFile("app/escape.yaml").status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(files.ReadFile("app").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(files.ReadFile("app/a.yaml/x").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_FALSE(files.ListDirectory("app/a.yaml").ok());
+  EXPECT_TRUE(files.IsDirectory(""));
+}
+
 // The repository root at "/" (e.g. `todoke render /some/app` run from /): every folder is inside
 // it. Shown failing before: "/tmp/..." was refused, as no path has a '/' after the root "/".
 TEST_F(DiskFileSourceTest, RootAtSlashHoldsEveryFolder) {
