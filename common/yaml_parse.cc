@@ -78,6 +78,13 @@ bool MayHoldFlowColon(absl::string_view text) {
   return false;
 }
 
+// True if `parser` stopped at a ':' that a flow indicator follows in a plain scalar.
+bool IsFlowColonError(const yaml_parser_t& parser) {
+  return parser.error == YAML_SCANNER_ERROR && parser.problem != nullptr &&
+         parser.context != nullptr && absl::string_view(parser.problem) == "found unexpected ':'" &&
+         absl::string_view(parser.context) == "while scanning a plain scalar";
+}
+
 // Single-quotes each plain scalar of `text` that libyaml's scanner refuses for a ':' followed
 // by a flow indicator, when go-yaml reads it as one scalar: on one line, without a quote or a
 // '?' (go-yaml ends a plain scalar at '?' in a flow collection, and refuses what follows). The
@@ -103,10 +110,7 @@ bool QuoteFlowColonScalars(std::string& text, std::vector<std::pair<size_t, size
       yaml_token_delete(&token);
       if (end) break;
     }
-    const bool flow_colon = refused && parser.error == YAML_SCANNER_ERROR &&
-                            parser.problem != nullptr && parser.context != nullptr &&
-                            absl::string_view(parser.problem) == "found unexpected ':'" &&
-                            absl::string_view(parser.context) == "while scanning a plain scalar";
+    const bool flow_colon = refused && IsFlowColonError(parser);
     const yaml_mark_t start = parser.context_mark;
     const yaml_mark_t colon = parser.problem_mark;
     yaml_parser_delete(&parser);
@@ -160,6 +164,10 @@ class EventParser {
   // The quotes QuoteFlowColonScalars added to the text parsed (line and column of each), so
   // that places are named in the text as written.
   void SetAddedQuotes(const std::vector<std::pair<size_t, size_t>>* quotes) { quotes_ = quotes; }
+
+  // True if the parse stopped where libyaml's scanner refuses a ':' that a flow indicator
+  // follows in a plain scalar (what QuoteFlowColonScalars quotes).
+  bool StoppedAtFlowColon() const { return IsFlowColonError(parser_); }
 
   absl::StatusOr<std::vector<YamlDocument>> ParseStream() {
     std::vector<YamlDocument> documents;
@@ -724,16 +732,21 @@ absl::StatusOr<std::vector<YamlDocument>> ParseYamlStream(absl::string_view text
   if (!IsValidUtf8(std::string_view(text.data(), text.size()))) {
     return InvalidUtf8Error(text, source_name, limits);
   }
-  // go-yaml reads "x:" before a flow indicator as a plain scalar; libyaml needs it quoted.
-  std::string quoted;
-  std::vector<std::pair<size_t, size_t>> quotes;
-  if (MayHoldFlowColon(text)) {
-    quoted.assign(text.data(), text.size());
-    QuoteFlowColonScalars(quoted, quotes);
+  EventParser parser(text, source_name, limits);
+  absl::StatusOr<std::vector<YamlDocument>> documents = parser.ParseStream();
+  // go-yaml reads "x:" before a flow indicator as a plain scalar; libyaml needs it quoted. Only
+  // a text libyaml refused there is scanned for such scalars and parsed again: scanning every
+  // text that merely holds ':' before a flow indicator (CRDs' patterns and descriptions) cost
+  // a second libyaml scan of them, 100 M instructions of Cluster API's core/config/default.
+  if (documents.ok() || !parser.StoppedAtFlowColon() || !MayHoldFlowColon(text)) {
+    return documents;
   }
-  EventParser parser(quotes.empty() ? text : absl::string_view(quoted), source_name, limits);
-  parser.SetAddedQuotes(&quotes);
-  return parser.ParseStream();
+  std::string quoted(text.data(), text.size());
+  std::vector<std::pair<size_t, size_t>> quotes;
+  if (!QuoteFlowColonScalars(quoted, quotes)) return documents;
+  EventParser again(quoted, source_name, limits);
+  again.SetAddedQuotes(&quotes);
+  return again.ParseStream();
 }
 
 absl::StatusOr<nlohmann::json> ParseYaml(absl::string_view text, absl::string_view source_name,
