@@ -69,6 +69,13 @@ bool IsBase60Float(absl::string_view s) {
 
 // True if a plain scalar with this text would not read back as the same string.
 bool IsAmbiguousAsPlain(const std::string& s) {
+  // Every YAML 1.1 word, null, bool, number, timestamp and sexagesimal starts with one of these
+  // characters; most strings (names, images, paths) do not, and no longer pay the word lookup
+  // and a resolved copy each.
+  if (!s.empty() && !absl::ascii_isdigit(static_cast<unsigned char>(s[0])) &&
+      absl::string_view("yYnNoOtTfF~.+-").find(s[0]) == absl::string_view::npos) {
+    return false;
+  }
   if (IsYaml11Special(s)) return true;
   const Json resolved = ResolvePlainScalar(s);
   if (!resolved.is_string() || resolved.get_ref<const std::string&>() != s) return true;
