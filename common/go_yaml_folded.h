@@ -25,6 +25,7 @@ inline size_t BreakAt(absl::string_view s, size_t i) {
   return 0;
 }
 
+// go-yaml's is_blank: a space or a tab.
 inline bool IsBlank(char c) { return c == ' ' || c == '\t'; }
 
 // go-yaml's is_printable at s[i] (on bytes, as go-yaml tests it): '\n', ASCII 0x20-0x7E,
@@ -40,6 +41,7 @@ inline bool IsPrintableAt(absl::string_view s, size_t i) {
           !(at(1) == 0xBF && (at(2) == 0xBE || at(2) == 0xBF)));
 }
 
+// The length of the UTF-8 sequence that `lead` starts (1 for a byte that starts none).
 inline size_t Width(unsigned char lead) {
   return lead < 0x80             ? 1
          : (lead & 0xE0) == 0xC0 ? 2

@@ -44,6 +44,7 @@ inline bool IsGoYamlPrintable(char32_t r) {
   return r == '\n' || (r >= 0x20 && r <= 0x7E) || (r >= 0xA0 && r <= 0xD7FF) ||
          (r >= 0xE000 && r <= 0xFFFD && r != 0xFEFF);
 }
+// go-yaml's is_break: '\n', '\r', NEL (U+0085), U+2028 and U+2029.
 inline bool IsGoYamlBreak(char32_t r) {
   return r == '\n' || r == '\r' || r == 0x85 || r == 0x2028 || r == 0x2029;
 }
@@ -55,6 +56,11 @@ struct ScalarAnalysis {
   bool block_allowed = true;
 };
 
+// The styles go-yaml's emitter (yaml_emitter_analyze_scalar) allows for `s` (valid UTF-8) in
+// block context: no plain style with a leading or trailing space or break, a line break or an
+// indicator (a leading "#", "[", "&", "- ", ..., ": " or " #" inside, a leading "---"); no
+// single quotes with a space after a break; no block style for empty text or a trailing space;
+// none of the three with a space before a break or a code point go-yaml does not print.
 ScalarAnalysis AnalyzeScalar(absl::string_view s);
 
 // True if go-yaml's emitter may write `s` as a plain scalar (block context).

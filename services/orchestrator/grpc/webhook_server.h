@@ -47,6 +47,8 @@ class WebhookServer {
   static absl::StatusOr<std::unique_ptr<WebhookServer>> Start(const std::string& listen,
                                                               WebhookHandler* handler,
                                                               WebhookServerOptions options = {});
+  // Stops accepting; connections still waiting for a worker are answered 503, those being
+  // served finish (each within request_timeout_seconds). Returns when every worker has ended.
   ~WebhookServer();
 
   // "host:port" actually bound.

@@ -18,13 +18,16 @@
 //   HTTP 410               OUT_OF_RANGE       (expired resourceVersion or continue token: relist)
 //   HTTP 412               FAILED_PRECONDITION (failed delete preconditions come as 409 instead)
 //   HTTP 429, 5xx          UNAVAILABLE        (after the bounded Retry-After retries)
+//   HTTP 3xx               INTERNAL           (never followed; the message names the target)
+//   answer too large       RESOURCE_EXHAUSTED (a body or watch event over max_response_bytes)
 //   transport failure      UNAVAILABLE        (refused, TLS failure, reset; within the deadline)
 //   deadline passed        DEADLINE_EXCEEDED  (waiting for a token or slot, or mid-transfer)
 //   bad response body      INTERNAL
 //   unknown kind           NOT_FOUND          (discovery, after one refresh)
 // The message names the verb and the resource path and ends with the API server's Status
-// `message`, e.g. `PATCH /apis/apps/v1/namespaces/a/deployments/web: Apply failed with 1
-// conflict: conflict with "kubectl-edit" using apps/v1: .spec.replicas (HTTP 409 Conflict)`.
+// `message` (cut at kMaxKubeStatusMessageBytes), e.g. `PATCH
+// /apis/apps/v1/namespaces/a/deployments/web: Apply failed with 1 conflict: conflict with
+// "kubectl-edit" using apps/v1: .spec.replicas (HTTP 409 Conflict)`.
 // The HTTP code and the Status `reason` are attached as payloads: read them with KubeHttpCode()
 // and KubeReason() (e.g. to tell AlreadyExists from a field conflict). Annotating a status
 // elsewhere may drop payloads: read them first. No credential ever appears in a message.
