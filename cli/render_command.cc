@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/object.h"
 #include "common/status.h"
 #include "common/utf8.h"
 #include "common/yaml.h"
@@ -143,28 +144,6 @@ std::optional<std::string> FindInvalidUtf8(const Json& value, std::string* bad) 
   return std::nullopt;
 }
 
-// "kind name" of an object, as far as it has them.
-std::string ObjectName(const Json& object) {
-  std::string kind = "object", name;
-  if (object.is_object()) {
-    if (auto it = object.find("kind"); it != object.end() && it->is_string()) kind = *it;
-    if (auto meta = object.find("metadata"); meta != object.end() && meta->is_object()) {
-      if (auto it = meta->find("name"); it != meta->end() && it->is_string()) name = *it;
-    }
-  }
-  return name.empty() ? kind : absl::StrCat(kind, " ", name);
-}
-
-// The byte offset of the first invalid UTF-8 sequence in `text` (text.size() if none).
-size_t FirstInvalidUtf8(std::string_view text) {
-  for (size_t i = 0; i < text.size();) {
-    const size_t length = Utf8SequenceLength(text, i);
-    if (length == 0) return i;
-    i += length;
-  }
-  return text.size();
-}
-
 // OK when every key and string of the rendered objects is valid UTF-8. Otherwise
 // INVALID_ARGUMENT naming the input file that holds the bad bytes (line and column of the
 // first), as kustomize's YAML reader refuses such a file; JSON output could not carry them.
@@ -174,7 +153,7 @@ absl::Status CheckUtf8(const renderer::RenderResult& result, const renderer::Fil
     const std::optional<std::string> pointer = FindInvalidUtf8(object, &bad);
     if (!pointer.has_value()) continue;
     const std::string where =
-        absl::StrCat(ObjectName(object), " at ", pointer->empty() ? "/" : *pointer);
+        absl::StrCat(KindAndName(object), " at ", pointer->empty() ? "/" : *pointer);
     // The input holding those bytes; else the first input that is not UTF-8 at all.
     std::string file;
     std::string content;
@@ -191,15 +170,8 @@ absl::Status CheckUtf8(const renderer::RenderResult& result, const renderer::Fil
     if (file.empty()) {
       return absl::InvalidArgumentError(absl::StrCat(where, ": not valid UTF-8"));
     }
-    const size_t offset = FirstInvalidUtf8(content);
-    const size_t line_start = content.rfind('\n', offset == 0 ? 0 : offset - 1);
-    const size_t line = 1 + std::count(content.begin(), content.begin() + offset, '\n');
-    const size_t column =
-        offset - (line_start == std::string::npos || offset == 0 ? 0 : line_start + 1) + 1;
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s:%d:%d: not valid UTF-8 (byte 0x%02X; YAML and JSON text must be UTF-8, as kustomize "
-        "requires), read into %s",
-        file, line, column, static_cast<unsigned char>(content[offset]), where));
+    return absl::InvalidArgumentError(
+        absl::StrCat(InvalidUtf8Message(content, file), ", read into ", where));
   }
   return absl::OkStatus();
 }

@@ -113,4 +113,15 @@ std::string CanonicalJson(const Json& object) {
   return object.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
+std::string KindAndName(const Json& object) {
+  std::string kind = "object", name;
+  if (object.is_object()) {
+    if (auto it = object.find("kind"); it != object.end() && it->is_string()) kind = *it;
+    if (auto meta = object.find("metadata"); meta != object.end() && meta->is_object()) {
+      if (auto it = meta->find("name"); it != meta->end() && it->is_string()) name = *it;
+    }
+  }
+  return name.empty() ? kind : absl::StrCat(kind, " ", name);
+}
+
 }  // namespace todoke

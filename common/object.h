@@ -73,6 +73,10 @@ bool IsClusterScopedKind(absl::string_view group, absl::string_view kind);
 // kind, and an object metadata.
 bool LooksLikeKubernetesObject(const Json& object);
 
+// "Kind name" of `object` for messages, as far as it has them: "ConfigMap app", "ConfigMap"
+// without a name, "object" without a kind. Never fails.
+std::string KindAndName(const Json& object);
+
 // Canonical JSON: keys sorted (nlohmann's default), no whitespace. Deterministic for equal values.
 std::string CanonicalJson(const Json& object);
 

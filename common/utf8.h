@@ -36,15 +36,18 @@ inline size_t Utf8SequenceLength(std::string_view text, size_t i) {
   return length;
 }
 
-// True if all of `text` is valid UTF-8.
-inline bool IsValidUtf8(std::string_view text) {
+// The byte offset of the first invalid UTF-8 sequence in `text`, or text.size() if there is none.
+inline size_t FirstInvalidUtf8(std::string_view text) {
   for (size_t i = 0; i < text.size();) {
     const size_t length = Utf8SequenceLength(text, i);
-    if (length == 0) return false;
+    if (length == 0) return i;
     i += length;
   }
-  return true;
+  return text.size();
 }
+
+// True if all of `text` is valid UTF-8.
+inline bool IsValidUtf8(std::string_view text) { return FirstInvalidUtf8(text) == text.size(); }
 
 }  // namespace todoke
 

@@ -64,6 +64,10 @@ struct YamlDocument {
   int line = 1;          // 1-based line where the document starts
 };
 
+// "source:line:column: not valid UTF-8 (byte 0xNN; ...)" for the first invalid UTF-8 byte of
+// `text` ("<input>" when `source` is empty): the message the YAML reader gives such a text.
+std::string InvalidUtf8Message(absl::string_view text, absl::string_view source);
+
 // Parses a multi-document YAML stream. `source_name` (a file path) prefixes every error:
 // "path:line:column: message" with 1-based line and column. INVALID_ARGUMENT on syntax errors,
 // duplicate keys and non-scalar keys; RESOURCE_EXHAUSTED when a limit (or the budget) is hit;

@@ -18,6 +18,7 @@
 #include "absl/strings/string_view.h"
 #include "common/budget.h"
 #include "common/go_yaml_folded.h"
+#include "common/object.h"
 #include "common/status.h"
 #include "common/utf8.h"
 #include "common/yaml.h"
@@ -660,38 +661,13 @@ class EventParser {
   int located_document_ = -1;
 };
 
-// "Kind name" of a parsed object, as far as it has them.
-std::string ObjectName(const Json& object) {
-  std::string kind = "object", name;
-  if (object.is_object()) {
-    if (auto it = object.find("kind"); it != object.end() && it->is_string()) kind = *it;
-    if (auto meta = object.find("metadata"); meta != object.end() && meta->is_object()) {
-      if (auto it = meta->find("name"); it != meta->end() && it->is_string()) name = *it;
-    }
-  }
-  return name.empty() ? kind : absl::StrCat(kind, " ", name);
-}
-
 // The error for text that is not UTF-8 (libyaml refuses it while reading, as kustomize's
 // go-yaml does): file, line and column of the first bad byte, and, found by parsing a copy with
 // the bad bytes replaced, the object and JSON pointer the bytes would have been read into.
 absl::Status InvalidUtf8Error(absl::string_view text, absl::string_view source,
                               const YamlLimits& limits) {
-  size_t offset = 0;
-  while (offset < text.size()) {
-    const size_t length = Utf8SequenceLength(std::string_view(text.data(), text.size()), offset);
-    if (length == 0) break;
-    offset += length;
-  }
-  const size_t line = 1 + std::count(text.begin(), text.begin() + offset, '\n');
-  const size_t line_start = text.rfind('\n', offset == 0 ? 0 : offset - 1);
-  const size_t column =
-      offset - (line_start == absl::string_view::npos || offset == 0 ? 0 : line_start + 1) + 1;
-  std::string message = absl::StrFormat(
-      "%s:%d:%d: not valid UTF-8 (byte 0x%02X; YAML and JSON text must be UTF-8, as kustomize "
-      "requires)",
-      source.empty() ? "<input>" : source, line, column,
-      offset < text.size() ? static_cast<unsigned char>(text[offset]) : 0);
+  const size_t offset = FirstInvalidUtf8(std::string_view(text.data(), text.size()));
+  std::string message = InvalidUtf8Message(text, source);
   // Same length, so byte offsets still line up: each bad byte becomes '?'.
   std::string sanitized(text);
   for (size_t i = 0; i < sanitized.size();) {
@@ -713,13 +689,26 @@ absl::Status InvalidUtf8Error(absl::string_view text, absl::string_view source,
   if (documents.ok() && locator.located_document() >= 0 &&
       locator.located_document() < static_cast<int>(documents->size())) {
     absl::StrAppend(&message, ", read into ",
-                    ObjectName((*documents)[locator.located_document()].value), " at ",
+                    KindAndName((*documents)[locator.located_document()].value), " at ",
                     locator.located_pointer());
   }
   return absl::InvalidArgumentError(message);
 }
 
 }  // namespace
+
+std::string InvalidUtf8Message(absl::string_view text, absl::string_view source) {
+  const size_t offset = FirstInvalidUtf8(std::string_view(text.data(), text.size()));
+  const size_t line = 1 + std::count(text.begin(), text.begin() + offset, '\n');
+  const size_t line_start = text.rfind('\n', offset == 0 ? 0 : offset - 1);
+  const size_t column =
+      offset - (line_start == absl::string_view::npos || offset == 0 ? 0 : line_start + 1) + 1;
+  return absl::StrFormat(
+      "%s:%d:%d: not valid UTF-8 (byte 0x%02X; YAML and JSON text must be UTF-8, as kustomize "
+      "requires)",
+      source.empty() ? "<input>" : source, line, column,
+      offset < text.size() ? static_cast<unsigned char>(text[offset]) : 0);
+}
 
 absl::StatusOr<std::vector<YamlDocument>> ParseYamlStream(absl::string_view text,
                                                           absl::string_view source_name,
