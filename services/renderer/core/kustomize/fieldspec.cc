@@ -235,9 +235,17 @@ const TransformerConfig& TransformerConfig::Defaults() {
           &raw.var_reference, &raw.images, &raw.replicas}) {
       SortSpecs(*list);
     }
-    auto* config = new TransformerConfig;
-    absl::Status status = config->MergeFrom(raw);
-    (void)status;  // the built-in tables hold no conflicting specs (a unit test checks)
+    // Merging sorted lists into an empty configuration keeps them as they are when no spec
+    // hides a later one (same path, a gvk it selects) and no referral comes twice, which holds
+    // for the built-in tables (a unit test compares with the merge); what is left of it is
+    // the sort of the name references. Every process paid the merge (~0.4 M instructions, a
+    // tenth of a small render).
+    std::stable_sort(raw.name_reference.begin(), raw.name_reference.end(),
+                     [](const NameReferenceSpec& a, const NameReferenceSpec& b) {
+                       return GvkLess(a.referral.group, a.referral.version, a.referral.kind,
+                                      b.referral.group, b.referral.version, b.referral.kind);
+                     });
+    auto* config = new TransformerConfig(std::move(raw));
     config->includes_defaults = true;
     config->is_defaults = true;
     return config;

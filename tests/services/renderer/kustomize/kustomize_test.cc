@@ -160,6 +160,53 @@ TEST(KustomizeTransformerConfigTest, DefaultsMergeWithoutConflicts) {
   EXPECT_FALSE(defaults.name_reference.empty());
 }
 
+// Defaults() skips kustomize's merge of the sorted tables into an empty configuration, which
+// changes nothing for the built-in tables: the same lists and name references as that merge.
+TEST(KustomizeTransformerConfigTest, DefaultsAreTheSortedTablesMergedIntoNothing) {
+  TransformerConfig raw;
+  raw.name_prefix = DefaultNamePrefixFieldSpecs();
+  raw.name_suffix = DefaultNameSuffixFieldSpecs();
+  raw.common_labels = DefaultCommonLabelsFieldSpecs();
+  raw.template_labels = DefaultTemplateLabelsFieldSpecs();
+  raw.volume_claim_template_labels = DefaultVolumeClaimTemplateLabelsFieldSpecs();
+  raw.common_annotations = DefaultCommonAnnotationsFieldSpecs();
+  raw.namespace_ = DefaultNamespaceFieldSpecs();
+  raw.var_reference = DefaultVarReferenceFieldSpecs();
+  raw.images = DefaultImagesFieldSpecs();
+  raw.replicas = DefaultReplicasFieldSpecs();
+  raw.name_reference = DefaultNameReferenceSpecs();
+  // MergeFrom sorts every list it merges into, so merging the unsorted tables gives what
+  // merging the sorted ones does when nothing is dropped; merged twice checks that too.
+  TransformerConfig merged;
+  ASSERT_TRUE(merged.MergeFrom(raw).ok());
+  TransformerConfig again;
+  ASSERT_TRUE(again.MergeFrom(merged).ok());
+  const TransformerConfig& defaults = TransformerConfig::Defaults();
+  for (const TransformerConfig* config : {&merged, &again}) {
+    EXPECT_EQ(config->name_prefix, defaults.name_prefix);
+    EXPECT_EQ(config->name_suffix, defaults.name_suffix);
+    EXPECT_EQ(config->common_labels, defaults.common_labels);
+    EXPECT_EQ(config->template_labels, defaults.template_labels);
+    EXPECT_EQ(config->volume_claim_template_labels, defaults.volume_claim_template_labels);
+    EXPECT_EQ(config->common_annotations, defaults.common_annotations);
+    EXPECT_EQ(config->namespace_, defaults.namespace_);
+    EXPECT_EQ(config->var_reference, defaults.var_reference);
+    EXPECT_EQ(config->images, defaults.images);
+    EXPECT_EQ(config->replicas, defaults.replicas);
+    ASSERT_EQ(config->name_reference.size(), defaults.name_reference.size());
+    for (size_t i = 0; i < defaults.name_reference.size(); ++i) {
+      EXPECT_EQ(config->name_reference[i].referral, defaults.name_reference[i].referral);
+      EXPECT_EQ(config->name_reference[i].referrers, defaults.name_reference[i].referrers);
+    }
+  }
+  size_t specs = 0;
+  for (const auto* list : {&raw.name_prefix, &raw.common_labels, &raw.namespace_}) {
+    specs += list->size();
+  }
+  EXPECT_EQ(merged.name_prefix.size() + merged.common_labels.size() + merged.namespace_.size(),
+            specs);
+}
+
 TEST(KustomizeTransformerConfigTest, MergesAsKustomizeDoes) {
   // A spec is skipped when one already merged has its path and a gvk it selects; lists end
   // sorted by kind in kustomize's order (Namespace ... Deployment, then others).
