@@ -43,66 +43,6 @@ using ::testing::Not;
 
 constexpr absl::Duration kConverge = absl::Seconds(60);
 
-struct CliResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::ostream& operator<<(std::ostream& os, const CliResult& result) {
-  return os << "exit " << result.exit_code << "\n--- stdout\n"
-            << result.out << "--- stderr\n"
-            << result.err;
-}
-
-// Runs the built `todoke` with `args`, standard input /dev/null (not a terminal), stdout and
-// stderr captured; killed after two minutes (exit code -1 then).
-CliResult RunTodoke(const std::string& work_dir, const std::vector<std::string>& args,
-                    const std::vector<std::string>& env = {}) {
-  static int runs = 0;
-  const std::string out_path = absl::StrCat(work_dir, "/cli-", runs, ".out");
-  const std::string err_path = absl::StrCat(work_dir, "/cli-", runs, ".err");
-  ++runs;
-  std::vector<std::string> argv = {BinaryPath("todoke")};
-  argv.insert(argv.end(), args.begin(), args.end());
-  CliResult result;
-  const pid_t pid = fork();
-  if (pid < 0) return result;
-  if (pid == 0) {
-    const int in = open("/dev/null", O_RDONLY);
-    const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (in < 0 || out < 0 || err < 0) _exit(127);
-    dup2(in, 0);
-    dup2(out, 1);
-    dup2(err, 2);
-    unsetenv("TODOKE_SERVER");
-    unsetenv("TODOKE_TOKEN");
-    for (const std::string& assignment : env) putenv(const_cast<char*>(assignment.c_str()));
-    std::vector<char*> raw;
-    for (const std::string& arg : argv) raw.push_back(const_cast<char*>(arg.c_str()));
-    raw.push_back(nullptr);
-    execv(raw[0], raw.data());
-    _exit(127);
-  }
-  const absl::Time deadline = absl::Now() + absl::Minutes(2);
-  int status = 0;
-  while (waitpid(pid, &status, WNOHANG) == 0) {
-    if (absl::Now() > deadline) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      result.out = ReadFile(out_path);
-      result.err = ReadFile(err_path) + "\n(killed after 2 minutes)";
-      return result;
-    }
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  result.out = ReadFile(out_path);
-  result.err = ReadFile(err_path);
-  return result;
-}
-
 // The lines of `text` that contain `part`.
 std::vector<std::string> LinesWith(const std::string& text, absl::string_view part) {
   std::vector<std::string> lines;

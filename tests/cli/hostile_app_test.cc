@@ -38,59 +38,6 @@ using ::todoke::test_files::WriteFile;
 
 constexpr absl::Duration kConverge = absl::Seconds(60);
 
-struct CliResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::ostream& operator<<(std::ostream& os, const CliResult& r) {
-  return os << "exit " << r.exit_code << "\n--- stdout\n" << r.out << "--- stderr\n" << r.err;
-}
-
-// The built `todoke` with `args`, stdin /dev/null; killed after a minute.
-CliResult RunTodoke(const std::string& dir, const std::vector<std::string>& args) {
-  static int runs = 0;
-  const std::string out_path = absl::StrCat(dir, "/cli-", runs, ".out");
-  const std::string err_path = absl::StrCat(dir, "/cli-", runs, ".err");
-  ++runs;
-  std::vector<std::string> argv = {BinaryPath("todoke")};
-  argv.insert(argv.end(), args.begin(), args.end());
-  CliResult result;
-  const pid_t pid = fork();
-  if (pid < 0) return result;
-  if (pid == 0) {
-    const int in = open("/dev/null", O_RDONLY);
-    const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (in < 0 || out < 0 || err < 0) _exit(127);
-    dup2(in, 0);
-    dup2(out, 1);
-    dup2(err, 2);
-    unsetenv("TODOKE_SERVER");
-    unsetenv("TODOKE_TOKEN");
-    std::vector<char*> raw;
-    for (const std::string& arg : argv) raw.push_back(const_cast<char*>(arg.c_str()));
-    raw.push_back(nullptr);
-    execv(raw[0], raw.data());
-    _exit(127);
-  }
-  const absl::Time deadline = absl::Now() + absl::Minutes(1);
-  int status = 0;
-  while (waitpid(pid, &status, WNOHANG) == 0) {
-    if (absl::Now() > deadline) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      break;
-    }
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  result.out = ReadFile(out_path);
-  result.err = ReadFile(err_path);
-  return result;
-}
-
 class HostileAppTest : public ::testing::Test {
  protected:
   void SetUp() override {

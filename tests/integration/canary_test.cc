@@ -42,12 +42,8 @@ constexpr char kData1[] = "canary-data-one-c0de77";
 constexpr char kStringData2[] = "canary-stringdata-two-e9a0";
 constexpr char kData2[] = "canary-data-two-3b6d11";
 
+using ::todoke::test_files::ReadFile;
 using ::todoke::test_files::WriteFile;
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 // Every form a canary could leak in: itself and base64.
 std::vector<std::string> Forms(const std::string& canary) {
@@ -133,20 +129,7 @@ TEST_F(CanaryTest, NoCredentialOrSecretValueAppearsInAnyOutput) {
   ASSERT_TRUE(suite.ok()) << suite.status();
   suite_ = *std::move(suite);
 
-  // Events of every app, collected until the end of the test.
-  std::mutex events_mu;
-  std::vector<std::string> events;
-  grpc::ClientContext watch_context;
-  std::thread watcher([&] {
-    v1::WatchRequest request;
-    auto reader = suite_->api().Watch(&watch_context, request);
-    v1::Event event;
-    while (reader->Read(&event)) {
-      std::lock_guard<std::mutex> lock(events_mu);
-      events.push_back(event.DebugString());
-    }
-    (void)reader->Finish();
-  });
+  EventRecorder recorder(suite_->api());  // every app's events, until the end of the test
 
   v1::Application app;
   app.set_name("vault");
@@ -238,16 +221,14 @@ TEST_F(CanaryTest, NoCredentialOrSecretValueAppearsInAnyOutput) {
   ASSERT_TRUE(messages.ok());
   outputs.push_back("hydration commit messages: " + *messages);
 
-  watch_context.TryCancel();
-  watcher.join();
   {
-    std::lock_guard<std::mutex> lock(events_mu);
+    const std::vector<std::string> events = recorder.Stop();
     EXPECT_FALSE(events.empty());
     outputs.push_back("events: " + absl::StrJoin(events, "\n"));
   }
   suite_.reset();  // the stages flush and stop: their logs are complete
   for (const char* stage : {"source-fetcher", "renderer", "differ", "applier", "orchestrator"}) {
-    const std::string log = ReadAll(absl::StrCat(root, "/logs/", stage, ".log"));
+    const std::string log = ReadFile(absl::StrCat(root, "/logs/", stage, ".log"));
     EXPECT_FALSE(log.empty()) << stage << " logged nothing at debug level";
     outputs.push_back(absl::StrCat(stage, " log: ", log));
   }

@@ -37,6 +37,7 @@ namespace v1 = orchestrator::v1;
 using source_fetcher::testing::Sh;
 using source_fetcher::testing::TempDir;
 using ::testing::HasSubstr;
+using ::todoke::test_files::ReadFile;
 using ::todoke::test_files::WriteFile;
 
 constexpr char kStringData[] = "canary-k8s-stringdata-2f7b";
@@ -45,11 +46,6 @@ constexpr char kData[] = "canary-k8s-data-a41c09";
 bool RequireAll() {
   const char* value = std::getenv("TODOKE_REQUIRE_ALL");
   return value != nullptr && std::string(value) == "1";
-}
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 class K8sCanaryTest : public ::testing::Test {
@@ -169,19 +165,7 @@ spec:
   ASSERT_TRUE(suite.ok()) << suite.status();
   suite_ = *std::move(suite);
 
-  std::mutex events_mu;
-  std::vector<std::string> events;
-  grpc::ClientContext watch_context;
-  std::thread watcher([&] {
-    v1::WatchRequest request;
-    auto reader = suite_->api().Watch(&watch_context, request);
-    v1::Event event;
-    while (reader->Read(&event)) {
-      std::lock_guard<std::mutex> lock(events_mu);
-      events.push_back(event.DebugString());
-    }
-    (void)reader->Finish();
-  });
+  EventRecorder recorder(suite_->api());  // every app's events, until the end of the test
 
   v1::Application app;
   app.set_name("vault");
@@ -234,16 +218,14 @@ spec:
   EXPECT_THAT(absl::StrCat(get, failed->DebugString()),
               HasSubstr(absl::StrCat("ValidatingAdmissionPolicy '", policy_, "'")));
 
-  watch_context.TryCancel();
-  watcher.join();
   {
-    std::lock_guard<std::mutex> lock(events_mu);
+    const std::vector<std::string> events = recorder.Stop();
     EXPECT_FALSE(events.empty());
     outputs.push_back("events: " + absl::StrJoin(events, "\n"));
   }
   suite_.reset();  // the stages flush and stop: their logs are complete
   for (const char* stage : {"source-fetcher", "renderer", "differ", "applier", "orchestrator"}) {
-    const std::string log = ReadAll(absl::StrCat(root, "/logs/", stage, ".log"));
+    const std::string log = ReadFile(absl::StrCat(root, "/logs/", stage, ".log"));
     EXPECT_FALSE(log.empty()) << stage << " logged nothing at debug level";
     outputs.push_back(absl::StrCat(stage, " log: ", log));
   }

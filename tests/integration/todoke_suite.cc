@@ -1,15 +1,20 @@
 #include "tests/integration/todoke_suite.h"
 
+#include <fcntl.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/support/client_interceptor.h>
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <fstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/grpc_client.h"
 #include "services/orchestrator/core/webhook.h"
+#include "tests/common/test_files.h"
 #include "tests/services/source_fetcher/test_servers.h"
 
 namespace todoke::testing {
@@ -203,6 +208,83 @@ namespace todoke::testing {
 
 absl::StatusOr<std::string> TodokeSuite::Scrape(const std::string& stage) {
   return Sh(absl::StrCat("curl -sf --max-time 10 http://", metrics_addresses_[stage], "/metrics"));
+}
+
+EventRecorder::EventRecorder(orchestrator::v1::Orchestrator::Stub& api) {
+  thread_ = std::thread([this, &api] {
+    orchestrator::v1::WatchRequest request;
+    auto reader = api.Watch(&context_, request);
+    orchestrator::v1::Event event;
+    while (reader->Read(&event)) {
+      std::lock_guard<std::mutex> lock(mu_);
+      events_.push_back(event.DebugString());
+    }
+    (void)reader->Finish();
+  });
+}
+
+EventRecorder::~EventRecorder() { (void)Stop(); }
+
+std::vector<std::string> EventRecorder::Stop() {
+  if (thread_.joinable()) {
+    context_.TryCancel();
+    thread_.join();
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  return events_;
+}
+
+std::ostream& operator<<(std::ostream& os, const CliResult& result) {
+  return os << "exit " << result.exit_code << "\n--- stdout\n"
+            << result.out << "--- stderr\n"
+            << result.err;
+}
+
+CliResult RunTodoke(const std::string& work_dir, const std::vector<std::string>& args,
+                    const std::vector<std::string>& env) {
+  static std::atomic<int> runs{0};
+  const int run = runs++;
+  const std::string out_path = absl::StrCat(work_dir, "/cli-", run, ".out");
+  const std::string err_path = absl::StrCat(work_dir, "/cli-", run, ".err");
+  std::vector<std::string> argv = {BinaryPath("todoke")};
+  argv.insert(argv.end(), args.begin(), args.end());
+  CliResult result;
+  const pid_t pid = fork();
+  if (pid < 0) return result;
+  if (pid == 0) {
+    const int in = open("/dev/null", O_RDONLY);
+    const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (in < 0 || out < 0 || err < 0) _exit(127);
+    dup2(in, 0);
+    dup2(out, 1);
+    dup2(err, 2);
+    unsetenv("TODOKE_SERVER");
+    unsetenv("TODOKE_TOKEN");
+    for (const std::string& assignment : env) putenv(const_cast<char*>(assignment.c_str()));
+    std::vector<char*> raw;
+    for (const std::string& arg : argv) raw.push_back(const_cast<char*>(arg.c_str()));
+    raw.push_back(nullptr);
+    execv(raw[0], raw.data());
+    _exit(127);
+  }
+  const absl::Time deadline = absl::Now() + absl::Minutes(2);
+  int status = 0;
+  bool killed = false;
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    if (absl::Now() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      killed = true;
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  result.exit_code = !killed && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  result.out = test_files::ReadFile(out_path);
+  result.err = test_files::ReadFile(err_path);
+  if (killed) result.err += "\n(killed after 2 minutes)";
+  return result;
 }
 
 }  // namespace todoke::testing

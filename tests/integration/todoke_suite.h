@@ -7,8 +7,11 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <ostream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -78,6 +81,40 @@ class TodokeSuite {
   std::string webhook_secret_ = "suite-webhook-secret";
   std::unique_ptr<orchestrator::v1::Orchestrator::Stub> api_;
 };
+
+// Every app's events from the orchestrator's Watch stream, recorded on a thread of its own from
+// construction until Stop() (or destruction).
+class EventRecorder {
+ public:
+  explicit EventRecorder(orchestrator::v1::Orchestrator::Stub& api);
+  ~EventRecorder();
+  EventRecorder(const EventRecorder&) = delete;
+  EventRecorder& operator=(const EventRecorder&) = delete;
+
+  // Ends the stream and returns the events received, in order, each as its DebugString().
+  std::vector<std::string> Stop();
+
+ private:
+  grpc::ClientContext context_;
+  std::mutex mu_;
+  std::vector<std::string> events_;
+  std::thread thread_;
+};
+
+// What one run of the `todoke` command printed, and its exit code (-1 if it did not exit).
+struct CliResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+std::ostream& operator<<(std::ostream& os, const CliResult& result);
+
+// Runs the built `todoke` with `args` as a user runs it: standard input /dev/null (not a
+// terminal), TODOKE_SERVER and TODOKE_TOKEN unset, then each "NAME=value" of `env` set; stdout
+// and stderr captured through files under `work_dir`. Killed after two minutes (exit code -1,
+// stderr says so).
+CliResult RunTodoke(const std::string& work_dir, const std::vector<std::string>& args,
+                    const std::vector<std::string>& env = {});
 
 }  // namespace todoke::testing
 
