@@ -161,6 +161,13 @@ grpc::Status ApplierService::ReadLive(grpc::ServerContext* context,
   if (!live.ok()) {
     return ToGrpcStatus(Annotate(live.status(), absl::StrCat("app ", request->app_name())));
   }
+  // The digest first: when it is the caller's, nothing is converted or sent.
+  response->set_live_digest(LiveDigest(*live));
+  if (!request->if_digest_differs().empty() &&
+      request->if_digest_differs() == response->live_digest()) {
+    response->set_objects_omitted(true);
+    return grpc::Status::OK;
+  }
   response->mutable_objects()->Reserve(live->objects.size());
   for (const LiveObject& object : live->objects) {
     types::v1::KubeObject* proto = response->add_objects();
@@ -169,7 +176,6 @@ grpc::Status ApplierService::ReadLive(grpc::ServerContext* context,
     response->add_resource_versions(object.resource_version);
   }
   for (const ObjectKey& key : live->absent) *response->add_absent() = todoke::ToProto(key);
-  response->set_live_digest(LiveDigest(*live));
   return grpc::Status::OK;
 }
 
