@@ -301,6 +301,7 @@ void Controller::Enqueue(const std::string& app, const std::string& trigger,
   }
   {
     absl::MutexLock lock(&mu_);
+    states_[app].touched++;
     Pending& pending = pending_[app];
     if (priority != WorkPriority::kLow || pending.trigger == "interval") pending.trigger = trigger;
     pending.bypass_ref_cache |= bypass_ref_cache;
@@ -364,6 +365,7 @@ void Controller::Forget(const std::string& app) {
   Untrack(app);
   absl::MutexLock lock(&mu_);
   pending_.erase(app);
+  if (auto it = states_.find(app); it != states_.end()) it->second.touched++;
 }
 
 std::vector<std::string> Controller::RefreshMatching(const std::string& repo_url,
@@ -410,6 +412,7 @@ void Controller::Process(const std::string& app, int lane) {
   Pending pending;
   auto cancel = std::make_shared<std::atomic<bool>>(false);
   bool hand_on = false;
+  uint64_t touched_before = 0;
   {
     absl::MutexLock lock(&mu_);
     auto it = pending_.find(app);
@@ -423,6 +426,7 @@ void Controller::Process(const std::string& app, int lane) {
       AppState& state = states_[app];
       state.started++;
       state.cancel = cancel;
+      touched_before = state.touched;
     }
   }
   if (hand_on) {
@@ -468,8 +472,17 @@ void Controller::Process(const std::string& app, int lane) {
   WorkPriority priority = WorkPriority::kLow;
   std::string next_trigger = "interval";
   bool spread = false;
+  // The app as the pass read it, unless it was updated, deleted or triggered meanwhile (one
+  // store read per pass in the steady state).
+  bool moved;
+  {
+    absl::MutexLock lock(&mu_);
+    moved = states_[app].touched != touched_before;
+  }
   absl::StatusOr<v1::Application> stored =
-      outcome.gone ? absl::StatusOr<v1::Application>(absl::NotFoundError(app)) : store_->Get(app);
+      outcome.gone            ? absl::StatusOr<v1::Application>(absl::NotFoundError(app))
+      : outcome.app && !moved ? absl::StatusOr<v1::Application>(*std::move(outcome.app))
+                              : store_->Get(app);
   if (stored.ok()) Track(*stored);
   {
     absl::MutexLock lock(&mu_);

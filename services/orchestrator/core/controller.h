@@ -125,6 +125,9 @@ class Controller {
     uint64_t started = 0;   // passes started
     uint64_t finished = 0;  // `started` when the last pass that was not handed on finished
     bool spread = false;    // its interval's phase was drawn at random (after a start or create)
+    // Enqueue and Forget calls for it: a pass during which it moved reads the app again
+    // afterwards instead of scheduling from the copy the pass read at its start.
+    uint64_t touched = 0;
     std::shared_ptr<std::atomic<bool>> cancel;  // set while a reconcile runs
   };
 

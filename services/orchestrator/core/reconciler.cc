@@ -433,7 +433,14 @@ ReconcileOutcome Reconciler::Reconcile(const ReconcileRequest& request,
     outcome.gone = absl::IsNotFound(stored.status());
     return outcome;
   }
-  const v1::Application& app = *stored;
+  outcome = Pass(request, *stored, cancel);
+  outcome.app = *std::move(stored);
+  return outcome;
+}
+
+ReconcileOutcome Reconciler::Pass(const ReconcileRequest& request, const v1::Application& app,
+                                  const std::atomic<bool>* cancel) {
+  ReconcileOutcome outcome;
   const v1::ApplicationSpec& spec =
       request.sync && request.sync->spec ? *request.sync->spec : app.spec();
   if (app.spec().suspend() && !request.sync) return outcome;
@@ -545,10 +552,6 @@ ReconcileOutcome Reconciler::Reconcile(const ReconcileRequest& request,
   for (const types::v1::ObjectKey& key : status.inventory()) {
     if (seen.insert(KeyIdentity(key)).second) *read.add_keys() = key;
   }
-  absl::StatusOr<applier::v1::ReadLiveResponse> live =
-      stages_.apply->ReadLive(read, absl::Now() + options_.read_live_timeout);
-  if (!live.ok()) return fail("ReadLiveFailed", live.status());
-
   // 4. Compare, unless neither side moved since the last comparison.
   std::string ignore_hash;
   for (const types::v1::IgnoreRule& rule : spec.ignore_differences()) {
@@ -559,9 +562,30 @@ ReconcileOutcome Reconciler::Reconcile(const ReconcileRequest& request,
     absl::MutexLock lock(&mu_);
     differ_engine = differ_engine_;
   }
-  bool unchanged = cache->compared_valid && cache->compared_live_digest == live->live_digest() &&
-                   cache->compared_ignore_hash == ignore_hash &&
-                   cache->differ_engine == differ_engine && !request.sync;
+  // When the last comparison still holds but for the live state, the applier is given its live
+  // digest: an unchanged live state then comes back as the digest alone (objects_omitted), and
+  // neither side converts or sends the objects. A pass that needs the objects after all (a sync)
+  // reads them in full below.
+  const bool comparison_holds = cache->compared_valid &&
+                                cache->compared_ignore_hash == ignore_hash &&
+                                cache->differ_engine == differ_engine && !request.sync;
+  if (comparison_holds) read.set_if_digest_differs(cache->compared_live_digest);
+  absl::StatusOr<applier::v1::ReadLiveResponse> live =
+      stages_.apply->ReadLive(read, absl::Now() + options_.read_live_timeout);
+  if (!live.ok()) return fail("ReadLiveFailed", live.status());
+  // The full answer, read again when the conditional one left the objects out.
+  auto read_in_full = [&]() -> absl::Status {
+    if (!live->objects_omitted()) return absl::OkStatus();
+    read.clear_if_digest_differs();
+    live = stages_.apply->ReadLive(read, absl::Now() + options_.read_live_timeout);
+    return live.status();
+  };
+  if (live->objects_omitted() && live->live_digest() != cache->compared_live_digest) {
+    // Not what was asked for: never compare an empty live set.
+    if (absl::Status full = read_in_full(); !full.ok()) return fail("ReadLiveFailed", full);
+  }
+
+  bool unchanged = comparison_holds && cache->compared_live_digest == live->live_digest();
   if (!unchanged) {
     differ::v1::DiffRequest diff;
     for (const types::v1::KubeObject& object : cache->compared) *diff.add_desired() = object;
@@ -708,6 +732,7 @@ ReconcileOutcome Reconciler::Reconcile(const ReconcileRequest& request,
     outcome.apply_deferred = true;
     return finish(outcome);
   }
+  if (absl::Status full = read_in_full(); !full.ok()) return fail("ReadLiveFailed", full);
   ReconcileOutcome synced = RunSync(app, spec, *order, *cache, live->objects(), status, cancel);
   // A sync cut short because the applier could not be reached (killed, restarting, its cluster
   // down) is no verdict on this commit: it is not counted as the commit's automated sync, and the

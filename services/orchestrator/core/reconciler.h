@@ -98,6 +98,10 @@ struct ReconcileOutcome {
   bool gone = false;
   // `defer_apply` was set and the pass must apply (nothing was applied).
   bool apply_deferred = false;
+  // The Application as this pass read it from the store at its start (unset when it could not
+  // be read): its spec is what the pass worked from, its status what it was before the pass.
+  // The Controller schedules the next pass from it instead of reading the store again.
+  std::optional<v1::Application> app;
 };
 
 class Reconciler {
@@ -122,6 +126,10 @@ class Reconciler {
   bool IsOwnWrite(const std::string& app, const std::string& resource_version) const;
 
  private:
+  // Reconcile's pass over `app`, read from the store by Reconcile.
+  ReconcileOutcome Pass(const ReconcileRequest& request, const v1::Application& app,
+                        const std::atomic<bool>* cancel);
+
   struct AppCache {
     std::string commit;
     std::string source_hash;  // deterministic hash of spec.source

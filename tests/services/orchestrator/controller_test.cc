@@ -97,6 +97,69 @@ class Gate {
   int waiting_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
+// The store, counting the Get calls of each app (everything else passed through).
+class CountingStore : public ApplicationStore {
+ public:
+  explicit CountingStore(std::shared_ptr<ApplicationStore> inner) : inner_(std::move(inner)) {}
+  int gets() {
+    absl::MutexLock lock(&mu_);
+    return gets_;
+  }
+  absl::StatusOr<Application> Create(const Application& app) override {
+    return inner_->Create(app);
+  }
+  absl::StatusOr<Application> Get(absl::string_view name) override {
+    {
+      absl::MutexLock lock(&mu_);
+      ++gets_;
+    }
+    return inner_->Get(name);
+  }
+  absl::StatusOr<ApplicationPage> List(const ListApplicationsOptions& options) override {
+    return inner_->List(options);
+  }
+  absl::StatusOr<Application> Update(const Application& app, int64_t generation) override {
+    return inner_->Update(app, generation);
+  }
+  absl::StatusOr<bool> UpdateStatus(absl::string_view name,
+                                    const v1::ApplicationStatus& status) override {
+    return inner_->UpdateStatus(name, status);
+  }
+  absl::Status Delete(absl::string_view name) override { return inner_->Delete(name); }
+  absl::StatusOr<v1::Operation> StartOperation(absl::string_view app,
+                                               const v1::Operation& operation) override {
+    return inner_->StartOperation(app, operation);
+  }
+  absl::StatusOr<FinishedOperation> FinishOperation(int64_t id,
+                                                    const OperationResult& result) override {
+    return inner_->FinishOperation(id, result);
+  }
+  absl::StatusOr<v1::Operation> GetOperation(int64_t id) override {
+    return inner_->GetOperation(id);
+  }
+  absl::StatusOr<std::vector<v1::Operation>> RunningOperations() override {
+    return inner_->RunningOperations();
+  }
+  absl::StatusOr<std::vector<v1::Operation>> MarkInterrupted() override {
+    return inner_->MarkInterrupted();
+  }
+  absl::StatusOr<v1::HistoryEntry> AppendHistory(absl::string_view app,
+                                                 const v1::HistoryEntry& entry) override {
+    return inner_->AppendHistory(app, entry);
+  }
+  absl::StatusOr<std::vector<v1::HistoryEntry>> History(absl::string_view app, int limit) override {
+    return inner_->History(app, limit);
+  }
+  absl::StatusOr<v1::HistoryEntry> GetHistoryEntry(absl::string_view app, int64_t id) override {
+    return inner_->GetHistoryEntry(app, id);
+  }
+
+ private:
+  const std::shared_ptr<ApplicationStore> inner_;
+  absl::Mutex mu_;
+  int gets_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
 class ControllerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -178,6 +241,41 @@ TEST_F(ControllerTest, TriggersArrivingWhileAnAppRunsCoalesceIntoOneFollowUp) {
   ASSERT_TRUE(WaitUntil([&] { return fakes_.apply->read_live_calls("web") >= 2; }));
   ASSERT_TRUE(Idle(absl::Milliseconds(300)));
   EXPECT_EQ(fakes_.apply->read_live_calls("web"), 2) << "six triggers, one follow-up expected";
+}
+
+TEST_F(ControllerTest, APassReadsTheAppOnceAndSeesAnUpdateMadeBetweenPasses) {
+  Create(MakeApp("web"));
+  fakes_.render->SetObjects("web-v2", {Object("web")});
+  auto counting = std::make_shared<CountingStore>(store_);
+  reconciler_ = std::make_shared<Reconciler>(counting, fakes_.stages(), &events_);
+  controller_ =
+      std::make_unique<Controller>(counting, reconciler_, fakes_.stages(), &events_, options_);
+  ASSERT_TRUE(controller_->Start().ok());
+  ASSERT_TRUE(WaitUntil([&] { return fakes_.apply->read_live_calls("web") == 1; }));
+  ASSERT_TRUE(Idle());
+
+  // A pass triggered by the engine reads the app once: the Controller schedules the next one
+  // from the copy the pass read.
+  int before = counting->gets();
+  controller_->Enqueue("web", "refresh");
+  ASSERT_TRUE(WaitUntil([&] { return fakes_.apply->read_live_calls("web") == 2; }));
+  ASSERT_TRUE(Idle());
+  EXPECT_EQ(counting->gets() - before, 1) << "the store was read more than once for one pass";
+
+  // The API updates the spec between passes (a new path and a 100 ms interval) and enqueues
+  // the app: the next pass renders the new path, and later passes follow the new interval.
+  auto app = store_->Get("web");
+  ASSERT_TRUE(app.ok()) << app.status();
+  app->mutable_spec()->mutable_source()->set_path("web-v2");
+  app->mutable_spec()->mutable_sync_policy()->mutable_interval()->set_nanos(100000000);
+  ASSERT_TRUE(store_->Update(*app, app->generation()).ok());
+  controller_->Enqueue("web", "spec");
+  ASSERT_TRUE(WaitUntil([&] { return fakes_.render->calls("web-v2") == 1; }))
+      << "the pass after the update did not see the new spec";
+  const int passes = fakes_.apply->read_live_calls("web");
+  EXPECT_TRUE(WaitUntil([&] { return fakes_.apply->read_live_calls("web") >= passes + 3; },
+                        absl::Seconds(5)))
+      << "the passes after the update still follow the old interval (1h)";
 }
 
 TEST_F(ControllerTest, AnAppIsNeverReconciledOnTwoWorkersAtOnce) {

@@ -380,6 +380,11 @@ class FakeApply : public ApplyStage {
     absl::MutexLock lock(&mu_);
     return prune_calls_;
   }
+  // ReadLive calls answered with the digest alone (objects_omitted).
+  int read_live_omitted() const {
+    absl::MutexLock lock(&mu_);
+    return read_live_omitted_;
+  }
   applier::v1::ReadLiveRequest last_read_live() const {
     absl::MutexLock lock(&mu_);
     return last_read_live_;
@@ -439,6 +444,14 @@ class FakeApply : public ApplyStage {
       absl::StrAppend(&digest, KeyString(key), "=", it->second.version, ";");
     }
     response.set_live_digest(digest);
+    if (!request.if_digest_differs().empty() && request.if_digest_differs() == digest) {
+      // As the applier: nothing moved, only the digest comes back.
+      applier::v1::ReadLiveResponse omitted;
+      omitted.set_live_digest(digest);
+      omitted.set_objects_omitted(true);
+      ++read_live_omitted_;
+      return omitted;
+    }
     return response;
   }
 
@@ -560,6 +573,7 @@ class FakeApply : public ApplyStage {
   int read_live_calls_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, int> read_live_by_app_ ABSL_GUARDED_BY(mu_);
   applier::v1::ReadLiveRequest last_read_live_ ABSL_GUARDED_BY(mu_);
+  int read_live_omitted_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<applier::v1::ApplyRequest> applies_ ABSL_GUARDED_BY(mu_);
   int prune_calls_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::shared_ptr<StreamState>> streams_ ABSL_GUARDED_BY(mu_);

@@ -33,6 +33,7 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using testing::Key;
 using testing::KeyString;
+using ::testing::Not;
 using testing::Object;
 using ::testing::StartsWith;
 using ::testing::UnorderedElementsAre;
@@ -237,6 +238,59 @@ TEST_F(ReconcilerTest, ComparesOnlyWhenTheLiveStateMoved) {
   fakes_.source->SetCommit(kRepo, "main", "c2");
   ASSERT_TRUE(Pass("web").status.ok());
   EXPECT_EQ(fakes_.diff->calls(), 4);
+}
+
+TEST_F(ReconcilerTest, ANoOpPassAsksForTheLiveDigestOnlyAndStillSeesDrift) {
+  fakes_.render->SetObjects("web", {Object("a"), Object("b")});
+  fakes_.apply->SetLive(Object("a"));
+  fakes_.apply->SetLive(Object("b"));
+  Create(MakeApp("web", /*automated=*/false));
+
+  // The first pass has nothing compared yet: it asks for everything.
+  ASSERT_TRUE(Pass("web").status.ok());
+  EXPECT_THAT(fakes_.apply->last_read_live().if_digest_differs(), IsEmpty());
+  EXPECT_EQ(Get("web").status().sync(), types::v1::SYNC_STATUS_SYNCED);
+  EXPECT_EQ(fakes_.diff->calls(), 1);
+
+  // The next no-op pass sends the digest it compared and gets the digest alone.
+  ASSERT_TRUE(Pass("web").status.ok());
+  EXPECT_THAT(fakes_.apply->last_read_live().if_digest_differs(), Not(IsEmpty()));
+  EXPECT_EQ(fakes_.apply->read_live_omitted(), 1);
+  EXPECT_EQ(fakes_.apply->read_live_calls(), 2) << "one ReadLive per no-op pass";
+  EXPECT_EQ(fakes_.diff->calls(), 1);
+  EXPECT_EQ(Get("web").status().sync(), types::v1::SYNC_STATUS_SYNCED);
+  ASSERT_EQ(Get("web").status().resources_size(), 2) << "the no-op pass kept the comparison";
+
+  // Someone edits b: the digest differs, the full answer comes back and the drift is seen.
+  fakes_.apply->SetLive(Object("b", "edited"));
+  ASSERT_TRUE(Pass("web").status.ok());
+  EXPECT_THAT(fakes_.apply->last_read_live().if_digest_differs(), Not(IsEmpty()));
+  EXPECT_EQ(fakes_.apply->read_live_omitted(), 1);
+  EXPECT_EQ(fakes_.diff->calls(), 2);
+  EXPECT_EQ(Get("web").status().sync(), types::v1::SYNC_STATUS_OUT_OF_SYNC);
+
+  // A sync needs the live objects: it never asks for the digest alone.
+  ASSERT_TRUE(Sync("web", SyncOrder{}).status.ok());
+  EXPECT_THAT(fakes_.apply->last_read_live().if_digest_differs(), IsEmpty());
+}
+
+TEST_F(ReconcilerTest, ASyncAfterADigestOnlyAnswerReadsTheLiveObjects) {
+  fakes_.render->SetObjects("web", {Object("a")});
+  fakes_.apply->SetLive(Object("a", "edited"));
+  Create(MakeApp("web", /*automated=*/true, /*prune=*/false, /*self_heal=*/true));
+  // The applier goes down during the sync: the comparison holds, nothing live moved.
+  fakes_.apply->FailApply(absl::UnavailableError("applier restarting"));
+  EXPECT_FALSE(Pass("web").status.ok());
+  EXPECT_EQ(fakes_.apply->read_live_calls(), 1);
+  fakes_.apply->FailApply(absl::OkStatus());
+
+  // The next pass gets the digest alone, then reads the objects in full for its sync.
+  ASSERT_TRUE(Pass("web").status.ok());
+  EXPECT_EQ(fakes_.apply->read_live_omitted(), 1);
+  EXPECT_EQ(fakes_.apply->read_live_calls(), 3);
+  EXPECT_THAT(fakes_.apply->last_read_live().if_digest_differs(), IsEmpty());
+  EXPECT_EQ(fakes_.diff->calls(), 1);
+  EXPECT_EQ(fakes_.apply->LiveJson(Key("ConfigMap", "a")), Object("a").json()) << "not applied";
 }
 
 TEST_F(ReconcilerTest, AnUpgradedRendererRendersEveryAppAgain) {
