@@ -36,6 +36,10 @@ struct ReadLiveQuery {
   std::string default_namespace;
   // The desired keys (version ignored for identity, used for the GET of an uncached kind).
   std::vector<ObjectKey> keys;
+  // The caller's last live digest (LiveDigest, live_digest.h), or empty. When set, a destination
+  // may answer with the digest alone (LiveSet.objects_omitted) if the digest of its answer equals
+  // it, without reading or copying the objects; a destination may also ignore it.
+  std::string if_digest_differs;
 };
 
 struct LiveSet {
@@ -44,6 +48,10 @@ struct LiveSet {
   std::vector<LiveObject> objects;
   // Desired keys that do not exist.
   std::vector<ObjectKey> absent;
+  // Set only in answer to ReadLiveQuery.if_digest_differs, when the digest of the answer equals
+  // it: `objects` and `absent` are then empty and `digest` is that digest.
+  bool objects_omitted = false;
+  std::string digest;
 };
 
 // Same numbering as todoke.applier.v1.ApplyAction.

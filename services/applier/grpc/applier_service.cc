@@ -16,7 +16,7 @@
 #include "common/metrics.h"
 #include "common/proto_convert.h"
 #include "common/status.h"
-#include "services/renderer/core/hashing.h"
+#include "services/applier/core/live_digest.h"
 
 namespace todoke::applier {
 namespace {
@@ -45,28 +45,6 @@ PropagationPolicy PropagationFromProto(v1::PropagationPolicy policy) {
 
 absl::Duration DurationFromProto(const google::protobuf::Duration& d) {
   return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
-}
-
-// sha256 over "key resourceVersion" lines of every object and "key -" for every absent key,
-// sorted, so the digest does not depend on answer order.
-std::string LiveDigest(const LiveSet& live) {
-  std::vector<std::string> lines;
-  lines.reserve(live.objects.size() + live.absent.size());
-  for (const LiveObject& object : live.objects) {
-    lines.push_back(absl::StrCat(object.key.ApiVersion(), "/", object.key.kind, "/", object.key.ns,
-                                 "/", object.key.name, " ", object.resource_version));
-  }
-  for (const ObjectKey& key : live.absent) {
-    lines.push_back(
-        absl::StrCat(key.ApiVersion(), "/", key.kind, "/", key.ns, "/", key.name, " -"));
-  }
-  std::sort(lines.begin(), lines.end());
-  renderer::Sha256 hash;
-  for (const std::string& line : lines) {
-    hash.Update(line);
-    hash.Update("\n");
-  }
-  return hash.HexDigest();
 }
 
 // todoke_applier_objects_total{action}: what Apply and Prune did to each object.
@@ -156,10 +134,17 @@ grpc::Status ApplierService::ReadLive(grpc::ServerContext* context,
   query.default_namespace = DefaultNamespaceOf(request->destination());
   query.keys.reserve(request->keys_size());
   for (const auto& key : request->keys()) query.keys.push_back(FromProto(key));
+  query.if_digest_differs = request->if_digest_differs();
   absl::StatusOr<LiveSet> live =
       (*destination)->ReadLive(query, DeadlineOf(*context, options_.default_timeout));
   if (!live.ok()) {
     return ToGrpcStatus(Annotate(live.status(), absl::StrCat("app ", request->app_name())));
+  }
+  // The destination found the caller's digest without reading the objects.
+  if (live->objects_omitted) {
+    response->set_live_digest(live->digest);
+    response->set_objects_omitted(true);
+    return grpc::Status::OK;
   }
   // The digest first: when it is the caller's, nothing is converted or sent.
   response->set_live_digest(LiveDigest(*live));

@@ -8,6 +8,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
+#include "services/applier/core/live_digest.h"
 
 namespace todoke::applier {
 namespace {
@@ -19,9 +20,27 @@ class FakeDestination : public Destination {
     absl::MutexLock lock(&mu_);
     live_ = std::move(live);
   }
-  absl::StatusOr<LiveSet> ReadLive(const ReadLiveQuery&, absl::Time) override {
+  // Answers like a destination that finds the digest without reading objects when
+  // `digest_only` is set; the query's if_digest_differs is recorded.
+  absl::StatusOr<LiveSet> ReadLive(const ReadLiveQuery& query, absl::Time) override {
     absl::MutexLock lock(&mu_);
+    last_if_digest_differs_ = query.if_digest_differs;
+    if (digest_only_ && !query.if_digest_differs.empty() &&
+        LiveDigest(live_) == query.if_digest_differs) {
+      LiveSet omitted;
+      omitted.objects_omitted = true;
+      omitted.digest = query.if_digest_differs;
+      return omitted;
+    }
     return live_;
+  }
+  void SetDigestOnly(bool digest_only) {
+    absl::MutexLock lock(&mu_);
+    digest_only_ = digest_only;
+  }
+  std::string last_if_digest_differs() {
+    absl::MutexLock lock(&mu_);
+    return last_if_digest_differs_;
   }
   absl::StatusOr<ApplyOutcome> Apply(const ApplyPlan&, const ProgressCallback&, absl::Time,
                                      const CancelFlag*) override {
@@ -38,6 +57,8 @@ class FakeDestination : public Destination {
  private:
   absl::Mutex mu_;
   LiveSet live_ ABSL_GUARDED_BY(mu_);
+  bool digest_only_ ABSL_GUARDED_BY(mu_) = false;
+  std::string last_if_digest_differs_ ABSL_GUARDED_BY(mu_);
 };
 
 ObjectKey Key(const std::string& name) {
@@ -120,6 +141,45 @@ TEST_F(ApplierServiceTest, OldCallerWithoutDigestGetsTheFullAnswer) {
   EXPECT_FALSE(second.objects_omitted());
   EXPECT_EQ(second.objects_size(), 2);
   EXPECT_EQ(second.live_digest(), first.live_digest());
+}
+
+// A destination that answers the digest alone (the Kubernetes one, from resourceVersions) is
+// passed through: the caller's digest reaches it, and its omitted answer is sent as is.
+TEST_F(ApplierServiceTest, ADestinationsDigestOnlyAnswerIsSentAsIs) {
+  destination_->Set(TwoObjects("22"));
+  v1::ReadLiveResponse full = Read("");
+  destination_->SetDigestOnly(true);
+  v1::ReadLiveResponse same = Read(full.live_digest());
+  EXPECT_EQ(destination_->last_if_digest_differs(), full.live_digest());
+  EXPECT_TRUE(same.objects_omitted());
+  EXPECT_EQ(same.live_digest(), full.live_digest());
+  EXPECT_EQ(same.objects_size(), 0);
+
+  destination_->Set(TwoObjects("23"));
+  v1::ReadLiveResponse moved = Read(full.live_digest());
+  EXPECT_FALSE(moved.objects_omitted());
+  EXPECT_EQ(moved.objects_size(), 2);
+  EXPECT_NE(moved.live_digest(), full.live_digest());
+}
+
+// The digest: the same for the same (key, resourceVersion) pairs and absent keys in any order
+// (objects' JSON not read), different when a resourceVersion moves or a key becomes absent.
+TEST(LiveDigestTest, DependsOnKeysVersionsAndAbsenceOnly) {
+  LiveSet live = TwoObjects("22");
+  const std::string digest = LiveDigest(live);
+  EXPECT_EQ(digest.size(), 64u);
+
+  LiveSet reordered = live;
+  std::swap(reordered.objects[0], reordered.objects[1]);
+  for (LiveObject& object : reordered.objects) object.json.clear();
+  EXPECT_EQ(LiveDigest(reordered), digest);
+
+  EXPECT_NE(LiveDigest(TwoObjects("23")), digest);
+
+  LiveSet gone = live;
+  gone.objects.pop_back();
+  gone.absent.push_back(Key("b"));
+  EXPECT_NE(LiveDigest(gone), digest);
 }
 
 }  // namespace

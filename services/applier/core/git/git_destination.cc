@@ -22,6 +22,7 @@
 #include "services/applier/core/git/git_remote.h"
 #include "services/applier/core/git/layout.h"
 #include "services/applier/core/git/read_cache.h"
+#include "services/applier/core/live_digest.h"
 #include "services/source_fetcher/core/git_util.h"
 
 namespace todoke::applier {
@@ -1216,8 +1217,9 @@ absl::StatusOr<LiveSet> GitDestination::ReadLive(const ReadLiveQuery& query, abs
   const FolderSnapshot& files = folder != nullptr ? *folder : *kEmpty;
 
   // The desired keys found (each in the file the layout gives it), then the folder's other
-  // objects; each key once.
+  // objects; each key once. Their JSON is copied last, only when the caller's digest differs.
   std::vector<bool> reported_files(files.files.size(), false);
+  std::vector<size_t> object_files;  // the file of each of live.objects
   std::set<ObjectKey> reported_keys;
   for (const ObjectKey& key : query.keys) {
     if (reported_keys.count(key) > 0) continue;
@@ -1234,14 +1236,28 @@ absl::StatusOr<LiveSet> GitDestination::ReadLive(const ReadLiveQuery& query, abs
     }
     reported_files[found->second] = true;
     reported_keys.insert(*file.key);
-    live.objects.push_back({*file.key, file.json, file.blob});
+    live.objects.push_back({*file.key, std::string(), file.blob});
+    object_files.push_back(found->second);
   }
   for (size_t i = 0; i < files.files.size(); ++i) {
     const FolderSnapshot::File& file = files.files[i];
     if (reported_files[i] || !file.key.has_value() || !reported_keys.insert(*file.key).second) {
       continue;
     }
-    live.objects.push_back({*file.key, file.json, file.blob});
+    live.objects.push_back({*file.key, std::string(), file.blob});
+    object_files.push_back(i);
+  }
+  if (!query.if_digest_differs.empty()) {
+    std::string digest = LiveDigest(live);
+    if (digest == query.if_digest_differs) {
+      LiveSet omitted;
+      omitted.objects_omitted = true;
+      omitted.digest = std::move(digest);
+      return omitted;
+    }
+  }
+  for (size_t i = 0; i < live.objects.size(); ++i) {
+    live.objects[i].json = files.files[object_files[i]].json;
   }
   return live;
 }

@@ -153,16 +153,24 @@ absl::Status WatchCache::WaitSynced(const std::vector<GroupKind>& kinds,
                    disconnected ? " (disconnected: its LIST failed; not waited for)" : ""));
 }
 
-std::optional<CachedObject> WatchCache::Get(const ObjectKey& key) const {
+namespace {
+// A copy of `entry`, its json only `with_json`.
+CachedObject CopyOf(const CachedObject& entry, bool with_json) {
+  if (with_json) return entry;
+  return CachedObject{entry.key, std::string(), entry.resource_version, entry.app};
+}
+}  // namespace
+
+std::optional<CachedObject> WatchCache::Get(const ObjectKey& key, bool with_json) const {
   absl::MutexLock lock(&mu_);
   auto kind = kinds_.find(GroupKind{key.group, key.kind});
   if (kind == kinds_.end()) return std::nullopt;
   auto it = kind->second->objects.find(key);
   if (it == kind->second->objects.end()) return std::nullopt;
-  return it->second;
+  return CopyOf(it->second, with_json);
 }
 
-std::vector<CachedObject> WatchCache::AppObjects(absl::string_view app) const {
+std::vector<CachedObject> WatchCache::AppObjects(absl::string_view app, bool with_json) const {
   std::vector<CachedObject> out;
   absl::MutexLock lock(&mu_);
   auto keys = by_app_.find(std::string(app));
@@ -171,7 +179,7 @@ std::vector<CachedObject> WatchCache::AppObjects(absl::string_view app) const {
     auto kind = kinds_.find(GroupKind{key.group, key.kind});
     if (kind == kinds_.end()) continue;
     auto it = kind->second->objects.find(key);
-    if (it != kind->second->objects.end()) out.push_back(it->second);
+    if (it != kind->second->objects.end()) out.push_back(CopyOf(it->second, with_json));
   }
   return out;
 }

@@ -90,10 +90,11 @@ class WatchCache {
   // A relist still under way (after a broken watch or 410 Gone) is waited for.
   absl::Status WaitSynced(const std::vector<GroupKind>& kinds, absl::Time deadline) const;
 
-  // The cached object with `key` (version ignored); nullopt when not cached.
-  std::optional<CachedObject> Get(const ObjectKey& key) const;
-  // Every cached object whose tracking id names `app`.
-  std::vector<CachedObject> AppObjects(absl::string_view app) const;
+  // The cached object with `key` (version ignored); nullopt when not cached. Without
+  // `with_json`, its json is left empty (nothing but the key, resourceVersion and app is copied).
+  std::optional<CachedObject> Get(const ObjectKey& key, bool with_json = true) const;
+  // Every cached object whose tracking id names `app`; `with_json` as for Get.
+  std::vector<CachedObject> AppObjects(absl::string_view app, bool with_json = true) const;
   std::vector<GroupKind> WatchedKinds() const;
   size_t size() const;
 

@@ -21,6 +21,7 @@
 #include "common/yaml.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/applier/core/live_digest.h"
 #include "tests/services/source_fetcher/test_servers.h"
 
 namespace todoke::applier {
@@ -483,6 +484,63 @@ TEST_F(GitDestinationTest, ReadLiveReturnsTheCommittedObjectsWithBlobIds) {
   ASSERT_TRUE(live.ok()) << live.status();
   EXPECT_TRUE(live->objects.empty());
   EXPECT_EQ(live->absent.size(), 4u);
+}
+
+// ReadLive with the caller's digest (issue 13): while the folder is unchanged, the digest alone
+// (from blob ids, no object copied), the full answer's; a changed file or a removed one brings
+// the full answer, JSON included, whose digest is its own.
+TEST_F(GitDestinationTest, ReadLiveWithTheCallersDigestOmitsObjectsUntilOneMoves) {
+  std::unique_ptr<GitDestination> d = Make(Repo(), "guestbook");
+  std::vector<Json> objects = GuestbookObjects();
+  MustApply(*d, Plan("guestbook", objects));
+  std::vector<ObjectKey> keys;
+  for (const Json& o : objects) keys.push_back(*KeyOf(o));
+  keys.push_back(ObjectKey{"", "v1", "ConfigMap", "guestbook", "nope"});
+  auto read = [&](const std::string& if_digest_differs) {
+    ReadLiveQuery query = Query("guestbook", keys);
+    query.if_digest_differs = if_digest_differs;
+    absl::StatusOr<LiveSet> live = d->ReadLive(query, Deadline());
+    EXPECT_TRUE(live.ok()) << live.status();
+    return live.ok() ? *std::move(live) : LiveSet();
+  };
+  LiveSet full = read("");
+  ASSERT_EQ(full.objects.size(), 4u);
+  EXPECT_FALSE(full.objects_omitted);
+  const std::string digest = LiveDigest(full);
+
+  LiveSet same = read(digest);
+  EXPECT_TRUE(same.objects_omitted);
+  EXPECT_EQ(same.digest, digest);
+  EXPECT_TRUE(same.objects.empty());
+  EXPECT_TRUE(same.absent.empty());
+
+  // A changed object (new blob id): everything, with the new JSON.
+  objects[1]["data"]["color"] = "green";
+  MustApply(*d, Plan("guestbook", objects));
+  LiveSet moved = read(digest);
+  EXPECT_FALSE(moved.objects_omitted);
+  ASSERT_EQ(moved.objects.size(), 4u);
+  EXPECT_NE(LiveDigest(moved), digest);
+  for (const LiveObject& o : moved.objects) {
+    size_t i = std::find(keys.begin(), keys.end(), o.key) - keys.begin();
+    ASSERT_LT(i, objects.size());
+    EXPECT_EQ(o.json, CanonicalJson(objects[i])) << o.key.ToString();
+  }
+  const std::string moved_digest = LiveDigest(moved);
+  EXPECT_EQ(LiveDigest(read("")), moved_digest);
+  EXPECT_TRUE(read(moved_digest).objects_omitted);
+
+  // A desired object removed: it comes back absent.
+  PruneRequest prune;
+  prune.app = "guestbook";
+  prune.keys = {keys[3]};
+  ASSERT_TRUE(d->Prune(prune, Deadline()).ok());
+  LiveSet gone = read(moved_digest);
+  EXPECT_FALSE(gone.objects_omitted);
+  EXPECT_EQ(gone.objects.size(), 3u);
+  EXPECT_EQ(gone.absent.size(), 2u);
+  EXPECT_NE(LiveDigest(gone), moved_digest);
+  EXPECT_TRUE(read(LiveDigest(gone)).objects_omitted);
 }
 
 TEST_F(GitDestinationTest, PruneRemovesTheGivenKeysAndReleasesAnEmptyFolder) {

@@ -28,6 +28,7 @@
 #include "gtest/gtest.h"
 #include "services/applier/core/kube/kube_client.h"
 #include "services/applier/core/kube/kube_config.h"
+#include "services/applier/core/live_digest.h"
 #include "services/applier/core/sync/apply_rules.h"
 #include "test_namespace.h"
 
@@ -1211,6 +1212,93 @@ metadata: {name: b, namespace: NS}
     ASSERT_TRUE(destination_->ReadLive(query, absl::Now() + absl::Seconds(10)).ok());
   }
   EXPECT_EQ(destination_->client().stats().requests, before);
+}
+
+// ReadLive with the caller's digest (issue 13): while nothing moved, the digest alone comes back
+// (computed from the cache's resourceVersions, no object copied) and equals the full answer's;
+// a moved object or a newly absent one brings the full answer, whose digest is its own.
+TEST_F(KubeDestinationTest, ReadLiveWithTheCallersDigestOmitsObjectsUntilOneMoves) {
+  Applied applied = Apply(Objects(R"(
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: a, namespace: NS}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: b, namespace: NS}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: c, namespace: NS}
+)"));
+  ASSERT_TRUE(applied.outcome.succeeded) << applied.status << applied.outcome.message;
+  // Without todoke's label: read with a GET, on the digest path too.
+  ASSERT_TRUE(Kubectl({"create", "configmap", "unlabelled", "--from-literal=x=y"}).ok());
+
+  ReadLiveQuery query;
+  query.app = app();
+  query.keys = {Key("", "ConfigMap", ns(), "a"), Key("", "ConfigMap", ns(), "b"),
+                Key("", "ConfigMap", ns(), "missing"), Key("", "ConfigMap", ns(), "unlabelled")};
+  auto read = [&](const std::string& if_digest_differs) {
+    ReadLiveQuery q = query;
+    q.if_digest_differs = if_digest_differs;
+    absl::StatusOr<LiveSet> live = destination_->ReadLive(q, absl::Now() + absl::Seconds(30));
+    EXPECT_TRUE(live.ok()) << live.status();
+    return live.ok() ? *std::move(live) : LiveSet();
+  };
+  // The full answer's digest once the cache holds `want_objects` objects (and has settled).
+  auto settled_digest = [&](size_t want_objects, const std::string& not_this) {
+    const absl::Time until = absl::Now() + absl::Seconds(10);
+    LiveSet live = read("");
+    while ((live.objects.size() != want_objects || LiveDigest(live) == not_this) &&
+           absl::Now() < until) {
+      absl::SleepFor(absl::Milliseconds(20));
+      live = read("");
+    }
+    return LiveDigest(live);
+  };
+
+  LiveSet full = read("");
+  ASSERT_EQ(full.objects.size(), 4u);  // a, b, unlabelled, and c from the inventory
+  ASSERT_EQ(full.absent.size(), 1u);
+  EXPECT_FALSE(full.objects_omitted);
+  const std::string digest = LiveDigest(full);
+
+  // Nothing moved: the digest alone, the full answer's.
+  LiveSet same = read(digest);
+  EXPECT_TRUE(same.objects_omitted);
+  EXPECT_EQ(same.digest, digest);
+  EXPECT_TRUE(same.objects.empty());
+  EXPECT_TRUE(same.absent.empty());
+
+  // Another caller's digest: the full answer, as without one.
+  LiveSet other = read(std::string(64, '0'));
+  EXPECT_FALSE(other.objects_omitted);
+  EXPECT_EQ(other.objects.size(), 4u);
+  EXPECT_EQ(LiveDigest(other), digest);
+
+  // A moved object (new resourceVersion, the inventory's c): the full answer with its digest.
+  ASSERT_TRUE(Kubectl({"label", "configmap", "c", "moved=yes"}).ok());
+  const std::string moved_digest = settled_digest(4, digest);
+  ASSERT_NE(moved_digest, digest) << "the cache never saw c move";
+  LiveSet moved = read(digest);
+  EXPECT_FALSE(moved.objects_omitted);
+  ASSERT_EQ(moved.objects.size(), 4u);
+  EXPECT_EQ(LiveDigest(moved), moved_digest);
+  EXPECT_TRUE(read(moved_digest).objects_omitted);
+
+  // A newly absent desired key (b deleted): the full answer, b absent.
+  ASSERT_TRUE(Kubectl({"delete", "configmap", "b", "--wait=true"}).ok());
+  const std::string absent_digest = settled_digest(3, moved_digest);
+  ASSERT_NE(absent_digest, moved_digest) << "the cache never saw b go";
+  LiveSet gone = read(moved_digest);
+  EXPECT_FALSE(gone.objects_omitted);
+  EXPECT_EQ(gone.objects.size(), 3u);
+  EXPECT_EQ(gone.absent.size(), 2u);
+  EXPECT_EQ(LiveDigest(gone), absent_digest);
+  LiveSet still = read(absent_digest);
+  EXPECT_TRUE(still.objects_omitted);
+  EXPECT_EQ(still.digest, absent_digest);
 }
 
 // An object that names no namespace goes to the Application's destination namespace (the
