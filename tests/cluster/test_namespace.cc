@@ -254,4 +254,84 @@ absl::Status TestNamespace::Delete() {
       .status();
 }
 
+namespace {
+
+// kubectl `verb` -f <a temporary file holding `yaml`>.
+absl::Status KubectlWithFile(const ClusterInfo& cluster, std::vector<std::string> verb,
+                             const std::string& yaml) {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string path =
+      absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/todoke-kubectl-XXXXXX.yaml");
+  const int fd = mkstemps(path.data(), 5);
+  if (fd < 0) return absl::InternalError(absl::StrCat("mkstemps: ", std::strerror(errno)));
+  close(fd);
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << yaml;
+    if (!out.good()) return absl::InternalError("cannot write " + path);
+  }
+  verb.insert(verb.end(), {"-f", path});
+  absl::Status status = RunKubectl(cluster, verb).status();
+  std::remove(path.c_str());
+  return status;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> InstallSecretEchoPolicy(const ClusterInfo& cluster,
+                                                    const std::string& ns) {
+  const std::string policy = "deny-secret-" + ns;
+  absl::Status installed = KubectlWithFile(cluster, {"apply"},
+                                           absl::StrCat(R"(
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: )",
+                                                        policy, R"(}
+spec:
+  failurePolicy: Fail
+  matchConstraints:
+    namespaceSelector:
+      matchLabels: {kubernetes.io/metadata.name: )",
+                                                        ns, R"(}
+    resourceRules:
+    - apiGroups: [""]
+      apiVersions: [v1]
+      operations: [CREATE, UPDATE]
+      resources: [secrets]
+  validations:
+  - expression: "false"
+    messageExpression: >-
+      'refused: token=' + string(object.data.token) + ' password=' +
+      string(object.data.password)
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: )",
+                                                        policy, R"(}
+spec:
+  policyName: )",
+                                                        policy, R"(
+  validationActions: [Deny]
+)"));
+  if (!installed.ok()) return installed;
+  const std::string probe =
+      absl::StrCat("apiVersion: v1\nkind: Secret\nmetadata: {name: probe, namespace: ", ns,
+                   "}\nstringData: {token: probe-value, password: probe-value}\n");
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < until) {
+    absl::Status status = KubectlWithFile(cluster, {"apply", "--dry-run=server"}, probe);
+    if (!status.ok() && absl::StrContains(status.message(), policy)) return policy;
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  DeleteSecretEchoPolicy(cluster, policy);
+  return absl::DeadlineExceededError(
+      absl::StrCat("ValidatingAdmissionPolicy ", policy, " not in force after 60 s"));
+}
+
+void DeleteSecretEchoPolicy(const ClusterInfo& cluster, const std::string& policy) {
+  (void)RunKubectl(cluster,
+                   {"delete", "validatingadmissionpolicybinding", policy, "--ignore-not-found"});
+  (void)RunKubectl(cluster, {"delete", "validatingadmissionpolicy", policy, "--ignore-not-found"});
+}
+
 }  // namespace todoke::testing

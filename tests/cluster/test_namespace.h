@@ -45,6 +45,17 @@ absl::StatusOr<ClusterInfo> LoadClusterFromFile(const std::string& env_file);
 absl::StatusOr<std::string> RunKubectl(const ClusterInfo& cluster,
                                        const std::vector<std::string>& args);
 
+// Installs a ValidatingAdmissionPolicy and its binding, both named "deny-secret-<ns>", that deny
+// every Secret created or updated in namespace `ns` with a message quoting its data.token and
+// data.password (CEL prints them as base64), and waits at most 60 s until the API server denies a
+// dry-run Secret with it. Returns the policy's name. The caller removes both with
+// DeleteSecretEchoPolicy. For tests that an API server echoing Secret values leaks nothing.
+absl::StatusOr<std::string> InstallSecretEchoPolicy(const ClusterInfo& cluster,
+                                                    const std::string& ns);
+
+// Deletes the policy and binding InstallSecretEchoPolicy made (missing ones are fine).
+void DeleteSecretEchoPolicy(const ClusterInfo& cluster, const std::string& policy);
+
 // A namespace with a unique name ("<prefix>-<pid>-<counter>-<random>"), created in
 // Create() and deleted (without waiting for it to finish terminating) when the
 // object is destroyed. Move-only.

@@ -21,7 +21,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_replace.h"
 #include "common/grpc_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -68,19 +67,8 @@ class K8sCanaryTest : public ::testing::Test {
 
   void TearDown() override {
     suite_.reset();
-    (void)RunKubectl(cluster_,
-                     {"delete", "validatingadmissionpolicybinding", policy_, "--ignore-not-found"});
-    (void)RunKubectl(cluster_,
-                     {"delete", "validatingadmissionpolicy", policy_, "--ignore-not-found"});
+    DeleteSecretEchoPolicy(cluster_, policy_);
     namespace_.reset();
-  }
-
-  // `kubectl <verb...> -f <yaml>` ("NS" in `yaml` is the test's namespace).
-  absl::Status KubectlFile(std::vector<std::string> verb, absl::string_view yaml) {
-    const std::string path = absl::StrCat(temp_.path(), "/kubectl-", ++files_, ".yaml");
-    WriteFile(path, absl::StrReplaceAll(yaml, {{"NS", ns_}}));
-    verb.insert(verb.end(), {"-f", path});
-    return RunKubectl(cluster_, verb).status();
   }
 
   // Runs the CLI against the suite's orchestrator; stdout and stderr.
@@ -95,49 +83,13 @@ class K8sCanaryTest : public ::testing::Test {
   std::string ns_, policy_;
   TempDir temp_;
   std::unique_ptr<TodokeSuite> suite_;
-  int files_ = 0;
 };
 
 TEST_F(K8sCanaryTest, SecretValuesEchoedByTheApiServerAppearInNoOutput) {
   // A policy denying every Secret of the namespace with a message quoting its values.
-  ASSERT_TRUE(KubectlFile({"apply"}, R"(
-apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicy
-metadata: {name: deny-secret-NS}
-spec:
-  failurePolicy: Fail
-  matchConstraints:
-    namespaceSelector:
-      matchLabels: {kubernetes.io/metadata.name: NS}
-    resourceRules:
-    - apiGroups: [""]
-      apiVersions: [v1]
-      operations: [CREATE, UPDATE]
-      resources: [secrets]
-  validations:
-  - expression: "false"
-    messageExpression: >-
-      'refused: token=' + string(object.data.token) + ' password=' +
-      string(object.data.password)
----
-apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicyBinding
-metadata: {name: deny-secret-NS}
-spec:
-  policyName: deny-secret-NS
-  validationActions: [Deny]
-)")
-                  .ok());
-  bool denied = false;
-  for (absl::Time until = absl::Now() + absl::Seconds(60); !denied && absl::Now() < until;) {
-    absl::Status probe =
-        KubectlFile({"apply", "--dry-run=server"},
-                    "apiVersion: v1\nkind: Secret\nmetadata: {name: probe, namespace: NS}\n"
-                    "stringData: {token: probe-value, password: probe-value}\n");
-    denied = !probe.ok() && absl::StrContains(probe.message(), policy_);
-    if (!denied) absl::SleepFor(absl::Milliseconds(250));
-  }
-  ASSERT_TRUE(denied) << "the ValidatingAdmissionPolicy never came into force";
+  absl::StatusOr<std::string> installed = InstallSecretEchoPolicy(cluster_, ns_);
+  ASSERT_TRUE(installed.ok()) << installed.status();
+  ASSERT_EQ(*installed, policy_);
 
   const std::string root = temp_.path();
   const std::string src = root + "/src";

@@ -1015,48 +1015,11 @@ metadata:
 TEST_F(KubeDestinationTest, ASecretsValuesNeverAppearInTheErrorsOfItsApply) {
   constexpr char kStringData[] = "canary-vap-stringdata-6c1e";
   constexpr char kData[] = "canary-vap-data-93fa0d";
-  const std::string policy = absl::StrCat("deny-secret-", ns());
-  ASSERT_TRUE(KubectlFile({"apply"}, R"(
-apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicy
-metadata: {name: deny-secret-NS}
-spec:
-  failurePolicy: Fail
-  matchConstraints:
-    namespaceSelector:
-      matchLabels: {kubernetes.io/metadata.name: NS}
-    resourceRules:
-    - apiGroups: [""]
-      apiVersions: [v1]
-      operations: [CREATE, UPDATE]
-      resources: [secrets]
-  validations:
-  - expression: "false"
-    messageExpression: >-
-      'refused: token=' + string(object.data.token) + ' password=' +
-      string(object.data.password)
----
-apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicyBinding
-metadata: {name: deny-secret-NS}
-spec:
-  policyName: deny-secret-NS
-  validationActions: [Deny]
-)")
-                  .ok());
+  absl::StatusOr<std::string> installed = todoke::testing::InstallSecretEchoPolicy(cluster_, ns());
+  ASSERT_TRUE(installed.ok()) << installed.status();
+  const std::string policy = *installed;
   cleanup_.push_back({"delete", "validatingadmissionpolicybinding", policy, "--ignore-not-found"});
   cleanup_.push_back({"delete", "validatingadmissionpolicy", policy, "--ignore-not-found"});
-  // The policy is in force once the API server denies a probe with it (bounded).
-  const std::string probe =
-      "apiVersion: v1\nkind: Secret\nmetadata: {name: probe, namespace: NS}\n"
-      "stringData: {token: probe-value, password: probe-value}\n";
-  bool denied = false;
-  for (absl::Time until = absl::Now() + absl::Seconds(60); !denied && absl::Now() < until;) {
-    absl::Status status = KubectlFile({"apply", "--dry-run=server"}, probe);
-    denied = !status.ok() && absl::StrContains(status.message(), policy);
-    if (!denied) absl::SleepFor(absl::Milliseconds(250));
-  }
-  ASSERT_TRUE(denied) << "the ValidatingAdmissionPolicy never came into force";
 
   const std::vector<Json> objects = Objects(absl::StrCat(R"(
 apiVersion: v1
