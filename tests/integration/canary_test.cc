@@ -45,11 +45,6 @@ constexpr char kData2[] = "canary-data-two-3b6d11";
 using ::todoke::test_files::ReadFile;
 using ::todoke::test_files::WriteFile;
 
-// Every form a canary could leak in: itself and base64.
-std::vector<std::string> Forms(const std::string& canary) {
-  return {canary, absl::Base64Escape(canary)};
-}
-
 class CanaryTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -241,15 +236,7 @@ TEST_F(CanaryTest, NoCredentialOrSecretValueAppearsInAnyOutput) {
 
   for (const char* canary :
        {kGitPassword, kApiToken, kWebhookSecret, kStringData1, kData1, kStringData2, kData2}) {
-    for (const std::string& form : Forms(canary)) {
-      for (const std::string& output : outputs) {
-        const size_t at = output.find(form);
-        EXPECT_EQ(at, std::string::npos)
-            << "canary " << canary << " (as " << form << ") in "
-            << output.substr(0, output.find(':')) << ": ..."
-            << output.substr(at == std::string::npos ? 0 : (at > 200 ? at - 200 : 0), 400);
-      }
-    }
+    EXPECT_EQ(FindCanary(outputs, canary), "");
   }
 }
 

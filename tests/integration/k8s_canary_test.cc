@@ -183,15 +183,7 @@ TEST_F(K8sCanaryTest, SecretValuesEchoedByTheApiServerAppearInNoOutput) {
   }
 
   for (const char* canary : {kStringData, kData}) {
-    for (const std::string& form : {std::string(canary), absl::Base64Escape(canary)}) {
-      for (const std::string& output : outputs) {
-        const size_t at = output.find(form);
-        EXPECT_EQ(at, std::string::npos)
-            << "canary " << canary << " (as " << form << ") in "
-            << output.substr(0, output.find(':')) << ": ..."
-            << output.substr(at == std::string::npos ? 0 : (at > 200 ? at - 200 : 0), 400);
-      }
-    }
+    EXPECT_EQ(FindCanary(outputs, canary), "");
   }
 }
 

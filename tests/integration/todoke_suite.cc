@@ -10,6 +10,7 @@
 #include <atomic>
 #include <fstream>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/grpc_client.h"
@@ -285,6 +286,19 @@ CliResult RunTodoke(const std::string& work_dir, const std::vector<std::string>&
   result.err = test_files::ReadFile(err_path);
   if (killed) result.err += "\n(killed after 2 minutes)";
   return result;
+}
+
+std::string FindCanary(const std::vector<std::string>& outputs, const std::string& canary) {
+  for (const std::string& form : {canary, absl::Base64Escape(canary)}) {
+    for (const std::string& output : outputs) {
+      const size_t at = output.find(form);
+      if (at == std::string::npos) continue;
+      return absl::StrCat("canary ", canary, " (as ", form, ") in ",
+                          output.substr(0, output.find(':')), ": ...",
+                          output.substr(at > 200 ? at - 200 : 0, 400));
+    }
+  }
+  return "";
 }
 
 }  // namespace todoke::testing

@@ -101,6 +101,11 @@ class EventRecorder {
   std::thread thread_;
 };
 
+// Where `canary` (as written or base64) appears in `outputs`, each "<what>: <text>": "" when
+// nowhere, else the first place with up to 200 bytes of context either side. For the secret
+// canary tests.
+std::string FindCanary(const std::vector<std::string>& outputs, const std::string& canary);
+
 // What one run of the `todoke` command printed, and its exit code (-1 if it did not exit).
 struct CliResult {
   int exit_code = -1;
