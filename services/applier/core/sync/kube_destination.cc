@@ -1100,6 +1100,9 @@ absl::StatusOr<LiveSet> KubernetesDestination::ReadLive(const ReadLiveQuery& que
 
   // Reads the answer; `versions_only` leaves every cached object's json empty (the digest needs
   // keys and resourceVersions only). The GETs of uncached keys are made either way.
+  // What the GETs of keys outside the cache answered, by index in `wanted`: the full read after a
+  // versions-only one reuses them instead of asking the API server again.
+  std::vector<std::optional<absl::StatusOr<Json>>> got(wanted.size());
   auto collect = [&](bool versions_only) -> absl::StatusOr<LiveSet> {
     LiveSet live;
     std::vector<std::optional<LiveObject>> found(wanted.size());
@@ -1129,7 +1132,8 @@ absl::StatusOr<LiveSet> KubernetesDestination::ReadLive(const ReadLiveQuery& que
       const size_t i = to_get[j];
       const Wanted& want = wanted[i];
       // Not in the label-filtered cache: it may exist without todoke's label.
-      absl::StatusOr<Json> object = client_->Get(want.key, deadline);
+      if (!got[i].has_value()) got[i] = client_->Get(want.key, deadline);
+      const absl::StatusOr<Json>& object = *got[i];
       if (object.ok()) {
         found[i] = LiveObject{KeyOf(*object).value_or(want.key),
                               versions_only ? std::string() : CanonicalJson(*object),
@@ -1159,8 +1163,9 @@ absl::StatusOr<LiveSet> KubernetesDestination::ReadLive(const ReadLiveQuery& que
   };
 
   // The caller's digest: first the keys and resourceVersions alone (no object copied); when
-  // their digest is the caller's, that is the answer. Otherwise the full answer, read again (the
-  // caller computes its digest from what it carries, never from this earlier read).
+  // their digest is the caller's, that is the answer. Otherwise the full answer: the cache read
+  // again, the GETs' answers reused (the caller computes its digest from what the full answer
+  // carries, never from this earlier read).
   if (!query.if_digest_differs.empty()) {
     ASSIGN_OR_RETURN(LiveSet versions, collect(/*versions_only=*/true));
     std::string digest = LiveDigest(versions);
