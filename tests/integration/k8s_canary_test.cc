@@ -118,6 +118,7 @@ TEST_F(K8sCanaryTest, SecretValuesEchoedByTheApiServerAppearInNoOutput) {
   suite_ = *std::move(suite);
 
   EventRecorder recorder(suite_->api());  // every app's events, until the end of the test
+  ASSERT_TRUE(recorder.watching()) << "the Watch stream was not registered in 30 s";
 
   v1::Application app;
   app.set_name("vault");

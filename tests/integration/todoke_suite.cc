@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <fstream>
 
 #include "absl/strings/escaping.h"
@@ -218,10 +219,23 @@ EventRecorder::EventRecorder(orchestrator::v1::Orchestrator::Stub& api) {
     orchestrator::v1::Event event;
     while (reader->Read(&event)) {
       std::lock_guard<std::mutex> lock(mu_);
+      if (!ready_ && event.type() == "Ready") {
+        ready_ = true;
+        registered_.notify_all();
+        continue;
+      }
       events_.push_back(event.DebugString());
     }
     (void)reader->Finish();
+    std::lock_guard<std::mutex> lock(mu_);
+    ended_ = true;
+    registered_.notify_all();
   });
+  // The call goes out on the thread: until the orchestrator has subscribed the stream, events
+  // of an app created meanwhile would be missed (and the test would search fewer outputs).
+  std::unique_lock<std::mutex> lock(mu_);
+  registered_.wait_for(lock, std::chrono::seconds(30), [this] { return ready_ || ended_; });
+  watching_ = ready_;
 }
 
 EventRecorder::~EventRecorder() { (void)Stop(); }

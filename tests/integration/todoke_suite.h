@@ -4,6 +4,7 @@
 #ifndef TODOKE_TESTS_INTEGRATION_TODOKE_SUITE_H_
 #define TODOKE_TESTS_INTEGRATION_TODOKE_SUITE_H_
 
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
@@ -83,7 +84,9 @@ class TodokeSuite {
 };
 
 // Every app's events from the orchestrator's Watch stream, recorded on a thread of its own from
-// construction until Stop() (or destruction).
+// construction until Stop() (or destruction). The constructor returns once the orchestrator has
+// registered the stream (its "Ready" event, not recorded), at most 30 s: events published after
+// that are all recorded. watching() says whether it was registered in time.
 class EventRecorder {
  public:
   explicit EventRecorder(orchestrator::v1::Orchestrator::Stub& api);
@@ -91,12 +94,19 @@ class EventRecorder {
   EventRecorder(const EventRecorder&) = delete;
   EventRecorder& operator=(const EventRecorder&) = delete;
 
+  // True when the stream was registered before the constructor returned.
+  bool watching() const { return watching_; }
+
   // Ends the stream and returns the events received, in order, each as its DebugString().
   std::vector<std::string> Stop();
 
  private:
   grpc::ClientContext context_;
   std::mutex mu_;
+  std::condition_variable registered_;
+  bool ready_ = false;  // the Ready event arrived (guarded by mu_)
+  bool ended_ = false;  // the stream ended (guarded by mu_)
+  bool watching_ = false;
   std::vector<std::string> events_;
   std::thread thread_;
 };
