@@ -306,13 +306,22 @@ TEST_F(LoopTest, RollbackSyncsTheRecordedRevisionAndTurnsAutomationOff) {
 }
 
 TEST_F(LoopTest, SuspendedAppIsNotReconciled) {
+  // A witness on the same source, into a branch of its own: once it has synced the pushed
+  // commit, the webhook has been handled for every app of the repository (a fixed sleep would
+  // pass on a slow machine whether or not suspend held).
+  v1::Application witness = GuestbookApp(true);
+  witness.set_name("witness");
+  witness.mutable_spec()->mutable_destination()->mutable_git()->set_branch("witness");
   ASSERT_TRUE(Create(GuestbookApp(true)).ok());
-  ASSERT_TRUE(suite_
-                  ->WaitFor(
-                      "guestbook",
-                      [&](const v1::Application& a) { return SyncedAt(a, first_commit_); },
-                      kConverge)
-                  .ok());
+  ASSERT_TRUE(Create(witness).ok());
+  for (const char* name : {"guestbook", "witness"}) {
+    ASSERT_TRUE(suite_
+                    ->WaitFor(
+                        name, [&](const v1::Application& a) { return SyncedAt(a, first_commit_); },
+                        kConverge)
+                    .ok())
+        << name;
+  }
   v1::SuspendRequest suspend;
   suspend.set_name("guestbook");
   v1::Application suspended;
@@ -324,8 +333,16 @@ TEST_F(LoopTest, SuspendedAppIsNotReconciled) {
             "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {color: gray}\n");
   std::string second = Commit("gray");
   ASSERT_EQ(*suite_->PostWebhook(src_, "refs/heads/main"), 202);
-  absl::SleepFor(absl::Seconds(3));
+  auto witnessed = suite_->WaitFor(
+      "witness", [&](const v1::Application& a) { return SyncedAt(a, second); }, kConverge);
+  ASSERT_TRUE(witnessed.ok()) << witnessed.status();
   EXPECT_EQ(HydratedCommits(), commits);
+  v1::GetApplicationRequest get;
+  get.set_name("guestbook");
+  v1::Application still;
+  auto get_context = ContextWithTimeout(absl::Seconds(5));
+  ASSERT_TRUE(suite_->api().GetApplication(get_context.get(), get, &still).ok());
+  EXPECT_EQ(still.status().revision(), first_commit_) << "a suspended app was reconciled";
 
   v1::ResumeRequest resume;
   resume.set_name("guestbook");
