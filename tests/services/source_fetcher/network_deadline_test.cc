@@ -77,7 +77,9 @@ TEST(DeadlineResolverTest, NumericHostsSkipTheResolverAndTheThread) {
     ASSERT_TRUE(addresses.ok()) << host << ": " << addresses.status();
     ASSERT_FALSE(addresses->empty());
     EXPECT_EQ(addresses->front().family, std::string(host) == "::1" ? AF_INET6 : AF_INET);
-    EXPECT_LT(took, absl::Milliseconds(50)) << host;
+    // No wait at all; the bound is loose for a loaded machine, which may hold a thread off the
+    // CPU for tens of ms (a lookup would hang: the gate never opens).
+    EXPECT_LT(took, absl::Milliseconds(500)) << host;
   }
   EXPECT_EQ(gate->calls.load(), 0);
   EXPECT_EQ(resolver.abandoned(), 0);
@@ -135,10 +137,11 @@ TEST(DeadlineResolverTest, AbandonedLookupsAreCapped) {
   EXPECT_EQ(resolver.abandoned(), 2);
   EXPECT_EQ(gate->calls.load(), 2);
 
-  // Beyond the cap: fail fast, spawn nothing.
+  // Beyond the cap: fail fast, spawn nothing (well before the 5 s deadline; the bound is loose
+  // for a loaded machine, which may hold a thread off the CPU for tens of ms).
   absl::Time start = absl::Now();
   auto r = resolver.Resolve("dead.example.test", "22", absl::Now() + absl::Seconds(5));
-  EXPECT_LT(absl::Now() - start, absl::Milliseconds(50));
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(500));
   EXPECT_TRUE(absl::IsUnavailable(r.status())) << r.status();
   EXPECT_THAT(r.status().message(), HasSubstr("dead.example.test"));
   EXPECT_EQ(gate->calls.load(), 2);
