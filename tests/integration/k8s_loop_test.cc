@@ -532,6 +532,9 @@ TEST_F(K8sLoopTest, IgnoredReplicasAreNotRevertedEvenBySyncsOfOtherFields) {
   // carry the live replicas, not Git's.
   std::unique_ptr<KubectlWatch> colors = Watch("configmap", "settings", "{.data.color}");
   size_t at = 0;
+  // The watch's first line (the listed object) shows it is established: a patch made before
+  // it could be reverted before kubectl lists, and "red" would never be printed.
+  ASSERT_TRUE(colors->WaitFor("blue", &at, absl::Seconds(30)).ok());
   ASSERT_TRUE(Kubectl({"patch", "configmap", "settings", "--namespace=" + ns_, "--type=merge", "-p",
                        R"({"data":{"color":"red"}})"})
                   .ok());
@@ -590,6 +593,9 @@ TEST_F(K8sLoopTest, FieldsOfAnIgnoredFieldManagerAreNotRevertedBySyncs) {
   // Self-heal of the ConfigMap applies the Deployment too: with the autoscaler's replicas.
   std::unique_ptr<KubectlWatch> colors = Watch("configmap", "settings", "{.data.color}");
   size_t at = 0;
+  // The watch's first line (the listed object) shows it is established: a patch made before
+  // it could be reverted before kubectl lists, and "red" would never be printed.
+  ASSERT_TRUE(colors->WaitFor("blue", &at, absl::Seconds(30)).ok());
   ASSERT_TRUE(Kubectl({"patch", "configmap", "settings", "--namespace=" + ns_, "--type=merge", "-p",
                        R"({"data":{"color":"red"}})"})
                   .ok());
