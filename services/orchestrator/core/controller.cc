@@ -304,7 +304,7 @@ void Controller::Enqueue(const std::string& app, const std::string& trigger,
     states_[app].touched++;
     Pending& pending = pending_[app];
     if (priority != WorkPriority::kLow || pending.trigger == "interval") pending.trigger = trigger;
-    pending.bypass_ref_cache |= bypass_ref_cache;
+    if (bypass_ref_cache) pending.fresh_after_resolve = reconciler_->ResolveMark();
   }
   queue_.Add(app, priority, when);
 }
@@ -318,7 +318,7 @@ absl::StatusOr<v1::Operation> Controller::RequestSync(const std::string& app, Sy
     if (stopping_) return absl::UnavailableError("the orchestrator is shutting down");
     Pending& pending = pending_[app];
     pending.trigger = "sync";
-    pending.bypass_ref_cache = true;
+    pending.fresh_after_resolve = reconciler_->ResolveMark();
     pending.sync = std::move(order);
   }
   queue_.Add(app, WorkPriority::kHigh, absl::InfinitePast(), kSyncLane);
@@ -436,7 +436,7 @@ void Controller::Process(const std::string& app, int lane) {
   ReconcileRequest request;
   request.app = app;
   request.trigger = pending.trigger;
-  request.bypass_ref_cache = pending.bypass_ref_cache;
+  request.fresh_after_resolve = pending.fresh_after_resolve;
   request.sync = pending.sync;
   // A refresh worker never applies: a pass that must, stops before Apply and is handed on.
   request.defer_apply = lane == kRefreshLane;

@@ -81,6 +81,9 @@ class Controller {
 
   // Reconcile `app` soon. `trigger`: "refresh", "webhook", "drift", "spec", "interval"; "spec"
   // (created, updated, resumed) also reads the app to follow its repository and destination.
+  // With `bypass_ref_cache` (always for refresh, webhook, spec and sync), the pass resolves the
+  // ref from a Resolve request sent after this call (shared with the other apps of the same
+  // repository and ref that were triggered before it was sent).
   void Enqueue(const std::string& app, const std::string& trigger, bool bypass_ref_cache = false);
 
   // Queues a sync of `app`: stores the operation (phase QUEUED) and returns it.
@@ -116,7 +119,8 @@ class Controller {
  private:
   struct Pending {
     std::string trigger = "interval";
-    bool bypass_ref_cache = false;
+    // The Reconciler's ResolveMark when a trigger that must ask the remote arrived (the latest).
+    std::optional<uint64_t> fresh_after_resolve;
     std::optional<SyncOrder> sync;
   };
   struct AppState {

@@ -361,7 +361,7 @@ absl::StatusOr<differ::v1::DiffResponse> Reconciler::LastDiff(const std::string&
 }
 
 absl::StatusOr<source_fetcher::v1::ResolveResponse> Reconciler::ResolveShared(
-    const std::string& repo, const std::string& ref, bool bypass) {
+    const std::string& repo, const std::string& ref, std::optional<uint64_t> fresh_after) {
   auto key = std::make_pair(repo, ref);
   // A failure names what was resolved (the stage's own message may not: a deadline that passed
   // in the channel says only "Deadline Exceeded").
@@ -401,17 +401,22 @@ absl::StatusOr<source_fetcher::v1::ResolveResponse> Reconciler::ResolveShared(
   if (waited && it != resolves_.end() && !it->second.result.ok() && it->second.at >= arrived) {
     return it->second.result.status();
   }
-  if (!bypass && it != resolves_.end() && it->second.result.ok() &&
-      absl::Now() - it->second.at < options_.resolve_ttl) {
+  // A shared answer: within resolve_ttl, or (for a trigger that must ask the remote) from a
+  // request sent after the trigger, which asked the remote on its behalf.
+  if (it != resolves_.end() && it->second.result.ok() &&
+      (fresh_after.has_value() ? it->second.number > *fresh_after
+                               : absl::Now() - it->second.at < options_.resolve_ttl)) {
     return it->second.result;
   }
-  resolves_[key].in_flight = true;
-  resolves_[key].started = absl::Now();
+  ResolveEntry& sending = resolves_[key];
+  sending.in_flight = true;
+  sending.started = absl::Now();
+  sending.number = resolves_sent_.fetch_add(1, std::memory_order_acq_rel) + 1;
   resolve_mu_.Unlock();
   source_fetcher::v1::ResolveRequest request;
   request.set_repo_url(repo);
   request.set_ref(ref);
-  request.set_bypass_ref_cache(bypass);
+  request.set_bypass_ref_cache(fresh_after.has_value());
   absl::StatusOr<source_fetcher::v1::ResolveResponse> result =
       stages_.source->Resolve(request, absl::Now() + options_.resolve_timeout);
   if (!result.ok()) result = name_it(result.status());
@@ -497,7 +502,7 @@ ReconcileOutcome Reconciler::Pass(const ReconcileRequest& request, const v1::App
                         : spec.source().target_revision();
   if (ref.empty()) ref = "HEAD";
   absl::StatusOr<source_fetcher::v1::ResolveResponse> resolved =
-      ResolveShared(spec.source().repo_url(), ref, request.bypass_ref_cache);
+      ResolveShared(spec.source().repo_url(), ref, request.fresh_after_resolve);
   if (!resolved.ok()) return fail("ResolveFailed", resolved.status());
   const std::string& commit = resolved->revision().commit();
 

@@ -6,7 +6,8 @@
 // no live resourceVersion moved either, and the store is not written when the status is the same.
 // Both skips are keyed on the engine versions of the renderer and the differ as well: an
 // upgraded stage re-evaluates every app.
-// Many apps of one repository share one Resolve per round (single-flight, `resolve_ttl`).
+// Many apps of one repository share one Resolve per round (single-flight, `resolve_ttl`); apps
+// that must ask the remote (a push, a user's refresh) share any request sent after their trigger.
 //
 // Safety: a failed or empty render never leads to pruning (the app keeps its last good state and
 // reports the error); pruning is held while any comparison row is Unknown; an empty desired set
@@ -77,8 +78,12 @@ struct SyncOrder {
 
 struct ReconcileRequest {
   std::string app;
-  // Ask the remote even if the source-fetcher has the ref cached (webhook, user refresh).
-  bool bypass_ref_cache = false;
+  // Set for what a user or a push asked for (webhook, refresh, sync, a created or changed spec):
+  // the Resolve answer must come from the remote, from a request sent after the trigger, i.e.
+  // numbered above this mark (Reconciler::ResolveMark() when the trigger arrived). A request
+  // another app of the same repository and ref sent after that will do: a push announced to
+  // 1,000 apps costs one Resolve, not 1,000. Unset: an answer shared within resolve_ttl will do.
+  std::optional<uint64_t> fresh_after_resolve;
   // "interval", "refresh", "webhook", "drift", "sync", "retry", "spec".
   std::string trigger = "interval";
   std::optional<SyncOrder> sync;
@@ -118,6 +123,10 @@ class Reconciler {
   // Prunes every object `app` manages (DeleteApplication with cascade).
   absl::Status PruneAll(const v1::Application& app);
 
+  // How many Resolve requests were sent so far: the mark a trigger records for
+  // ReconcileRequest::fresh_after_resolve.
+  uint64_t ResolveMark() const { return resolves_sent_.load(std::memory_order_acquire); }
+
   // Drops what is cached for `app` (deleted, or its spec changed).
   void Forget(const std::string& app);
 
@@ -151,15 +160,15 @@ class Reconciler {
     std::vector<absl::Time> self_heal_syncs;
   };
   struct ResolveEntry {
-    absl::Time at;       // when the last answer came
-    absl::Time started;  // when the request in flight (or the last one) was sent
+    absl::Time at;        // when the last answer came
+    absl::Time started;   // when the request in flight (or the last one) was sent
+    uint64_t number = 0;  // its number among all Resolve requests sent (1, 2, ...)
     bool in_flight = false;
     absl::StatusOr<source_fetcher::v1::ResolveResponse> result;
   };
 
-  absl::StatusOr<source_fetcher::v1::ResolveResponse> ResolveShared(const std::string& repo,
-                                                                    const std::string& ref,
-                                                                    bool bypass);
+  absl::StatusOr<source_fetcher::v1::ResolveResponse> ResolveShared(
+      const std::string& repo, const std::string& ref, std::optional<uint64_t> fresh_after);
   // Applies and records; fills `status`. `live` is what ReadLive answered this pass (fields
   // ignoreDifferences names keep their live values in the applied objects).
   ReconcileOutcome RunSync(const v1::Application& app, const v1::ApplicationSpec& spec,
@@ -188,6 +197,8 @@ class Reconciler {
   absl::CondVar resolve_cv_;
   std::map<std::pair<std::string, std::string>, ResolveEntry> resolves_
       ABSL_GUARDED_BY(resolve_mu_);
+  // Resolve requests sent so far (numbered under resolve_mu_, read without it by ResolveMark).
+  std::atomic<uint64_t> resolves_sent_{0};
 };
 
 // The operation `order` describes for `app` (revision as ordered; id and times unset).

@@ -1052,15 +1052,36 @@ TEST_F(ReconcilerTest, AppsOfOneRepositoryShareOneResolve) {
   }
   EXPECT_EQ(fakes_.source->calls(), 1);
   // A webhook or user refresh asks the remote, past the shared answer and the fetcher's cache.
-  ReconcileRequest request;
-  request.app = "app0";
-  request.trigger = "webhook";
-  request.bypass_ref_cache = true;
   fakes_.source->SetCommit(kRepo, "main", "c2");
-  ASSERT_TRUE(reconciler_->Reconcile(request, nullptr).status.ok());
+  const uint64_t pushed = reconciler_->ResolveMark();
+  auto webhook = [&](const std::string& name, uint64_t mark) {
+    ReconcileRequest request;
+    request.app = name;
+    request.trigger = "webhook";
+    request.fresh_after_resolve = mark;
+    return reconciler_->Reconcile(request, nullptr);
+  };
+  ASSERT_TRUE(webhook("app0", pushed).status.ok());
   EXPECT_EQ(fakes_.source->calls(), 2);
   EXPECT_TRUE(fakes_.source->last().bypass_ref_cache());
   EXPECT_EQ(Get("app0").status().revision(), "c2");
+  // The other apps the same push was announced to take the answer of that request, sent after
+  // the push: one Resolve for the push, not one per app, each at the pushed commit.
+  for (int i = 1; i < 5; ++i) {
+    std::string name = absl::StrCat("app", i);
+    ASSERT_TRUE(webhook(name, pushed).status.ok());
+    EXPECT_EQ(Get(name).status().revision(), "c2") << name;
+  }
+  EXPECT_EQ(fakes_.source->calls(), 2);
+  // A later push is not answered by a request sent before it, even within resolve_ttl.
+  fakes_.source->SetCommit(kRepo, "main", "c3");
+  const uint64_t pushed_again = reconciler_->ResolveMark();
+  ASSERT_TRUE(webhook("app1", pushed_again).status.ok());
+  EXPECT_EQ(fakes_.source->calls(), 3);
+  EXPECT_EQ(Get("app1").status().revision(), "c3");
+  ASSERT_TRUE(webhook("app2", pushed_again).status.ok());
+  EXPECT_EQ(fakes_.source->calls(), 3);
+  EXPECT_EQ(Get("app2").status().revision(), "c3");
 }
 
 // A Git server that hangs: the first app's Resolve waits for its deadline; the apps of the same
