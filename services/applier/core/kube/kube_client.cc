@@ -544,41 +544,7 @@ class CurlKubeClient final : public KubeClient {
 
   absl::StatusOr<ListPage> List(const GroupVersionKind& gvk, absl::string_view ns,
                                 const ListOptions& options, absl::Time deadline) override {
-    ASSIGN_OR_RETURN(ApiResource res, ResourceFor(gvk.group, gvk.version, gvk.kind, deadline));
-    KubeRequest request;
-    request.path = ResourcePath(res, ns, "");
-    auto add = [&](absl::string_view name, const std::string& value) {
-      if (!value.empty()) request.query.emplace_back(std::string(name), value);
-    };
-    add("labelSelector", options.label_selector);
-    add("fieldSelector", options.field_selector);
-    add("resourceVersion", options.resource_version);
-    add("resourceVersionMatch", options.resource_version_match);
-    if (options.limit > 0) add("limit", absl::StrCat(options.limit));
-    add("continue", options.continue_token);
-    if (options.metadata_only) {
-      request.accept =
-          "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,"
-          "application/json";
-    }
-    ASSIGN_OR_RETURN(Json list, JsonCall(request, deadline));
-    ListPage page;
-    if (auto md = list.find("metadata"); md != list.end()) {
-      page.resource_version = StringField(*md, "resourceVersion");
-      page.continue_token = StringField(*md, "continue");
-    }
-    auto items = list.find("items");
-    if (items != list.end() && items->is_array()) {
-      page.items.reserve(items->size());
-      const std::string api_version = GroupVersion(res.group, res.version);
-      for (Json& item : *items) {
-        if (!item.is_object()) continue;
-        item["apiVersion"] = api_version;
-        item["kind"] = res.kind;
-        page.items.push_back(std::move(item));
-      }
-    }
-    return page;
+    return ListWithin(gvk, ns, options, deadline, /*bytes_before=*/0, /*body_bytes=*/nullptr);
   }
 
   absl::StatusOr<ListPage> ListAll(const GroupVersionKind& gvk, absl::string_view ns,
@@ -588,8 +554,12 @@ class CurlKubeClient final : public KubeClient {
     page_options.limit = page_size > 0 ? page_size : 0;
     ListPage all;
     bool first = true;
+    size_t bytes = 0;  // the bodies of the pages read so far: at most max_response_bytes
     while (true) {
-      ASSIGN_OR_RETURN(ListPage page, List(gvk, ns, page_options, deadline));
+      size_t page_bytes = 0;
+      ASSIGN_OR_RETURN(ListPage page,
+                       ListWithin(gvk, ns, page_options, deadline, bytes, &page_bytes));
+      bytes += page_bytes;
       if (first) all.resource_version = page.resource_version;
       first = false;
       for (Json& item : page.items) all.items.push_back(std::move(item));
@@ -804,8 +774,55 @@ class CurlKubeClient final : public KubeClient {
     return ResourcePath(res, key.ns, key.name);
   }
 
-  absl::StatusOr<Json> JsonCall(const KubeRequest& request, absl::Time deadline) {
-    ASSIGN_OR_RETURN(KubeResponse response, Exchange(request, deadline, nullptr, nullptr));
+  // One page of a list (List, or a page of ListAll): `bytes_before` bytes of the same list were
+  // read already, so this page may take only what max_response_bytes leaves (see Exchange);
+  // `*body_bytes` (if not null) receives the size of this page's body.
+  absl::StatusOr<ListPage> ListWithin(const GroupVersionKind& gvk, absl::string_view ns,
+                                      const ListOptions& options, absl::Time deadline,
+                                      size_t bytes_before, size_t* body_bytes) {
+    ASSIGN_OR_RETURN(ApiResource res, ResourceFor(gvk.group, gvk.version, gvk.kind, deadline));
+    KubeRequest request;
+    request.path = ResourcePath(res, ns, "");
+    auto add = [&](absl::string_view name, const std::string& value) {
+      if (!value.empty()) request.query.emplace_back(std::string(name), value);
+    };
+    add("labelSelector", options.label_selector);
+    add("fieldSelector", options.field_selector);
+    add("resourceVersion", options.resource_version);
+    add("resourceVersionMatch", options.resource_version_match);
+    if (options.limit > 0) add("limit", absl::StrCat(options.limit));
+    add("continue", options.continue_token);
+    if (options.metadata_only) {
+      request.accept =
+          "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,"
+          "application/json";
+    }
+    ASSIGN_OR_RETURN(Json list, JsonCall(request, deadline, bytes_before, body_bytes));
+    ListPage page;
+    if (auto md = list.find("metadata"); md != list.end()) {
+      page.resource_version = StringField(*md, "resourceVersion");
+      page.continue_token = StringField(*md, "continue");
+    }
+    auto items = list.find("items");
+    if (items != list.end() && items->is_array()) {
+      page.items.reserve(items->size());
+      const std::string api_version = GroupVersion(res.group, res.version);
+      for (Json& item : *items) {
+        if (!item.is_object()) continue;
+        item["apiVersion"] = api_version;
+        item["kind"] = res.kind;
+        page.items.push_back(std::move(item));
+      }
+    }
+    return page;
+  }
+
+  // `bytes_before` and `body_bytes` as for ListWithin.
+  absl::StatusOr<Json> JsonCall(const KubeRequest& request, absl::Time deadline,
+                                size_t bytes_before = 0, size_t* body_bytes = nullptr) {
+    ASSIGN_OR_RETURN(KubeResponse response,
+                     Exchange(request, deadline, nullptr, nullptr, bytes_before));
+    if (body_bytes != nullptr) *body_bytes = response.body.size();
     absl::StatusOr<Json> parsed = ParseJson(response.body);
     if (!parsed.ok()) {
       return absl::InternalError(absl::StrCat(request.method, " ", request.path,
@@ -1003,10 +1020,12 @@ class CurlKubeClient final : public KubeClient {
 
   // Sends `request` with limits, credentials and Retry-After retries. With `sink` (a watch), a
   // 2xx body goes to it instead of the response, the request takes no pool slot, and the end of
-  // the deadline or a cancel after the response started is a normal end.
+  // the deadline or a cancel after the response started is a normal end. `bytes_before`: the
+  // bytes of the same answer read already (the earlier pages of a ListAll); a 2xx body may take
+  // only the rest of max_response_bytes.
   absl::StatusOr<KubeResponse> Exchange(const KubeRequest& request, absl::Time deadline,
                                         std::function<bool(absl::string_view)>* sink,
-                                        const std::atomic<bool>* cancel) {
+                                        const std::atomic<bool>* cancel, size_t bytes_before = 0) {
     const std::string context = absl::StrCat(
         request.method == "GET" && sink != nullptr ? "WATCH" : request.method, " ", request.path);
     if (absl::Now() >= deadline) {
@@ -1031,7 +1050,8 @@ class CurlKubeClient final : public KubeClient {
         if (easy == nullptr) return absl::ResourceExhaustedError("curl_easy_init failed");
       }
       Transfer t;
-      t.max_body = options_.max_response_bytes;
+      t.max_body =
+          options_.max_response_bytes - std::min(bytes_before, options_.max_response_bytes);
       if (sink != nullptr) t.sink = *sink;
       t.cancel = cancel;
       std::string curl_error;
@@ -1059,6 +1079,14 @@ class CurlKubeClient final : public KubeClient {
       }
       if (rc != CURLE_OK && !t.error_body_cut) {
         if (t.cancelled) return absl::CancelledError(absl::StrCat(context, ": cancelled"));
+        if (t.too_large && bytes_before > 0) {
+          return absl::ResourceExhaustedError(absl::StrCat(
+              context, ": the list from ", config_.server, " is larger than ",
+              options_.max_response_bytes,
+              " bytes in all (the client's max_response_bytes bounds all the pages of a list "
+              "together; ",
+              bytes_before, " bytes came in the pages before this one)"));
+        }
         if (t.too_large) {
           return absl::ResourceExhaustedError(absl::StrCat(
               context, ": the response from ", config_.server, " is larger than ",

@@ -19,7 +19,8 @@
 //   HTTP 412               FAILED_PRECONDITION (failed delete preconditions come as 409 instead)
 //   HTTP 429, 5xx          UNAVAILABLE        (after the bounded Retry-After retries)
 //   HTTP 3xx               INTERNAL           (never followed; the message names the target)
-//   answer too large       RESOURCE_EXHAUSTED (a body or watch event over max_response_bytes)
+//   answer too large       RESOURCE_EXHAUSTED (a body, a watch event or all the pages of a
+//                                             ListAll together over max_response_bytes)
 //   transport failure      UNAVAILABLE        (refused, TLS failure, reset; within the deadline)
 //   deadline passed        DEADLINE_EXCEEDED  (waiting for a token or slot, or mid-transfer)
 //   bad response body      INTERNAL
@@ -72,10 +73,13 @@ struct KubeClientOptions {
   // Ask for gzip responses (large lists on remote clusters).
   bool accept_compression = true;
   // The memory bound on one answer from the API server: a response body (counted after gzip is
-  // undone, so a compression bomb stops here too) or one watch event larger than this is refused
-  // with RESOURCE_EXHAUSTED naming the server and the path; a 2xx response that declares a
-  // larger Content-Length is refused before its body is read. Lists are read in pages (ListAll:
-  // 500 objects a page), so only a page must fit. Error (non-2xx) bodies are read up to
+  // undone, so a compression bomb stops here too), one watch event, or the bodies of all the
+  // pages of one ListAll together, larger than this is refused with RESOURCE_EXHAUSTED naming
+  // the server, the path and this limit; a 2xx response that declares a larger Content-Length
+  // (than what the list's earlier pages left) is refused before its body is read. The default
+  // is far above the largest list the applier makes, the watch cache's LIST of the objects of
+  // one kind that todoke manages (label selector todoke.dev/app; an object is a few KiB, so
+  // 10,000 of them are tens of MiB). Error (non-2xx) bodies are read up to
   // kMaxKubeErrorBodyBytes and their Status message quoted up to kMaxKubeStatusMessageBytes.
   size_t max_response_bytes = size_t{256} << 20;
   std::string user_agent = "todoke-applier";
@@ -282,7 +286,10 @@ class KubeClient {
                                         const ListOptions& options, absl::Time deadline) = 0;
 
   // Every page (following continue tokens, `page_size` items a page). OUT_OF_RANGE when a
-  // continue token expired mid-way: list again.
+  // continue token expired mid-way: list again. The bodies of all the pages together are bounded
+  // by max_response_bytes, as one body is (a page is read only as far as the earlier pages left
+  // room): beyond it RESOURCE_EXHAUSTED naming the server, the collection's path and the limit,
+  // and nothing of the list is returned.
   virtual absl::StatusOr<ListPage> ListAll(const GroupVersionKind& gvk, absl::string_view ns,
                                            const ListOptions& options, absl::Time deadline,
                                            int64_t page_size = 500) = 0;

@@ -763,6 +763,56 @@ TEST(KubeClientLocalTest, AGzipBombStopsAtTheCap) {
   EXPECT_THAT(r.status().message(), HasSubstr("/api/v1/secrets"));
 }
 
+// A kind of many pages, each well under the cap: ListAll holds at most max_response_bytes of
+// all its pages together, stops asking for more once they are past it, and names the server,
+// the collection and the limit. A list that fits is read whole.
+TEST(KubeClientLocalTest, AListOfManySmallPagesIsBoundedAsAWhole) {
+  constexpr int kPerPage = 100;
+  std::atomic<int> pages{0};  // pages the server has, set before each list
+  std::atomic<int> served{0};
+  FakeApiServer server([&](const httplib::Request& req, httplib::Response& res) {
+    if (req.path != "/api/v1/namespaces/ns/configmaps") return LegacyDiscovery(req, res);
+    int page = 0;
+    if (req.has_param("continue")) page = std::stoi(req.get_param_value("continue"));
+    ++served;
+    // kPerPage small ConfigMaps of about 640 bytes each: a page is about 64 KiB.
+    std::string items;
+    for (int i = 0; i < kPerPage; ++i) {
+      absl::StrAppend(&items, i == 0 ? "" : ",", R"({"metadata":{"name":"cm-)", page, "-", i,
+                      R"(","namespace":"ns"},"data":{"v":")", std::string(580, 'v'), R"("}})");
+    }
+    const std::string next = page + 1 < pages ? absl::StrCat(page + 1) : "";
+    res.set_content(absl::StrCat(R"({"kind":"ConfigMapList","metadata":{"resourceVersion":"7",)",
+                                 R"("continue":")", next, R"("},"items":[)", items, "]}"),
+                    "application/json");
+  });
+  absl::StatusOr<std::unique_ptr<KubeClient>> client =
+      KubeClient::Create(server.Config(), SmallCap());
+  ASSERT_TRUE(client.ok());
+  const GroupVersionKind cm{"", "v1", "ConfigMap"};
+
+  // 40 pages of 64 KiB: 2.5 MiB in all, each page far under the 1 MiB cap.
+  pages = 40;
+  absl::StatusOr<ListPage> all = (*client)->ListAll(cm, "ns", {}, In(absl::Seconds(20)), kPerPage);
+  EXPECT_EQ(all.status().code(), absl::StatusCode::kResourceExhausted) << all.status();
+  EXPECT_THAT(all.status().message(), HasSubstr("/api/v1/namespaces/ns/configmaps"));
+  EXPECT_THAT(all.status().message(), HasSubstr(server.Config().server));
+  EXPECT_THAT(all.status().message(), HasSubstr("1048576"));
+  EXPECT_THAT(all.status().message(), HasSubstr("max_response_bytes"));
+  // It stopped at the cap: the 17th page (about 1.06 MiB in all) is the last one asked for.
+  EXPECT_LE(served.load(), 17) << all.status();
+  EXPECT_GE(served.load(), 15);
+
+  // 12 pages, about 770 KiB: read whole, every object once.
+  pages = 12;
+  served = 0;
+  all = (*client)->ListAll(cm, "ns", {}, In(absl::Seconds(20)), kPerPage);
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(all->items.size(), size_t{12 * kPerPage});
+  EXPECT_EQ(all->resource_version, "7");
+  EXPECT_EQ(served.load(), 12);
+}
+
 TEST(KubeClientLocalTest, MalformedJsonIsInternalNamingServerAndPath) {
   FakeApiServer server([](const httplib::Request& req, httplib::Response& res) {
     if (req.path == "/api/v1/namespaces/ns/configmaps/a") {
