@@ -235,20 +235,38 @@ size_t Masker::QueryRule(size_t p, const Symbol& trigger, size_t limit) {
   }
   // After a raw '?', '&' or ';' only raw separators end the value ("?token=a%26b" hides
   // "a%26b"); after an encoded one, encoded ones as well.
-  const size_t value = name_end + equals.size;
-  size_t value_end = value;
-  while (value_end < limit) {
-    const Symbol s = At(value_end);
-    if (s.kind == Kind::kDelimiter) break;
-    if ((s.kind == Kind::kAmpersand || s.kind == Kind::kSemicolon || s.kind == Kind::kHash) &&
-        (trigger.encoded || !s.encoded)) {
-      break;
+  auto value_end_before = [&](size_t from, size_t end) {
+    while (from < end) {
+      const Symbol s = At(from);
+      if (s.kind == Kind::kDelimiter) break;
+      if ((s.kind == Kind::kAmpersand || s.kind == Kind::kSemicolon || s.kind == Kind::kHash) &&
+          (trigger.encoded || !s.encoded)) {
+        break;
+      }
+      from += s.size;
     }
-    value_end += s.size;
-  }
+    return from;
+  };
+  const size_t value = name_end + equals.size;
+  const size_t value_end = value_end_before(value, limit);
   out_.append(text_.data() + p, value - p);
   out_.append("***");
-  return value_end;
+  if (value_end < limit || limit >= text_.size()) return value_end;
+  // The value reaches the end of the authority region ("https://h?token=a/b": no path, and the
+  // query holds a '/'): it goes on to the end of the query parameter, and all of it is hidden.
+  // The output keeps a '/' where the authority ended ("https://h?token=***/***"), so the
+  // authority of the output ends where this pass saw it end and masking it again decides the
+  // same; without it, "https://h?token=a/b#x@y" would read as the userinfo "h?token=***#x" the
+  // next time.
+  const Symbol boundary = At(limit);
+  if (boundary.kind == Kind::kDelimiter) return value_end;
+  if (boundary.kind == Kind::kSlash) {
+    out_.append(text_.data() + limit, boundary.size);
+  } else {
+    out_.push_back('/');  // the authority ended at the "://" of another URL
+  }
+  out_.append("***");
+  return value_end_before(limit + boundary.size, text_.size());
 }
 
 std::string Masker::Run() {

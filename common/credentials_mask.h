@@ -18,7 +18,9 @@ namespace todoke {
 //  - the value of every query parameter whose name looks like a credential (contains token,
 //    pass, pwd, secret, key, sig, credential, auth, session, jwt, bearer, cookie or code, in
 //    any case: "?access_token=", "&password=", ";X-Amz-Signature=", "private_token=", ...), up
-//    to the next '&', ';', '#' or delimiter;
+//    to the next '&', ';', '#' or delimiter. A '/' does not end it, also in a URL without a
+//    path: "https://h?token=a/b" becomes "https://h?token=***/***" (the '/' where the authority
+//    ended is kept, so that masking again reads the same authority);
 //  - every "Authorization:" / "Proxy-Authorization:" header value, up to the end of the line.
 // URL-encoded structure counts as well ("%3Ftoken%3D...", "https%3A%2F%2Fu%3Ap%40host").
 //

@@ -118,6 +118,18 @@ TEST(RepoUrlTest, MaskCredentialsHidesEachForm) {
            {"https://s3/b?X-Amz-Credential=Secret;X-Amz-Signature=Secret",
             "https://s3/b?X-Amz-Credential=***;X-Amz-Signature=***"},
            {"https://h?token=Secret", "https://h?token=***"},
+           // A URL without a path whose credential holds a '/': all of it goes, and the '/'
+           // where the authority ended stays (masking again reads the same authority).
+           {"https://h?token=Secret/Secret2", "https://h?token=***/***"},
+           {"https://h?x=1&token=Secret/Secret2/Secret3#frag", "https://h?x=1&token=***/***#frag"},
+           {"git://h?password=Secret/Secret2", "git://h?password=***/***"},
+           {"https://u:Secret@h:8443?sig=Secret/Secret2&x=1 next",
+            "https://***@h:8443?sig=***/***&x=1 next"},
+           {"https://h?token=Secret/Secret2#x@y/z", "https://h?token=***/***#x@y/z"},
+           {"https://h?token=Secret://u:Secret2@x/y z", "https://h?token=***/*** z"},
+           {"https%3A%2F%2Fh%3Ftoken%3DSecret%2FSecret2%26x%3D1",
+            "https%3A%2F%2Fh%3Ftoken%3D***%2F***%26x%3D1"},
+           {"https://h?token=/Secret", "https://h?token=***/***"},
            {"https://h/r?token=Secret%26more&x=1", "https://h/r?token=***&x=1"},
            // URL-encoded forms: an encoded key, an encoded URL inside a parameter.
            {"https://h/r?access%5Ftoken=Secret", "https://h/r?access%5Ftoken=***"},
