@@ -184,6 +184,38 @@ absl::StatusOr<ClusterInfo> LoadClusterFromEnv() {
   return LoadClusterFromFile(path);
 }
 
+bool RequireAll() {
+  const char* value = std::getenv("TODOKE_REQUIRE_ALL");
+  return value != nullptr && std::string(value) == "1";
+}
+
+absl::StatusOr<ClusterInfo> ClusterForTest(bool* skip) {
+  *skip = false;
+  absl::StatusOr<ClusterInfo> cluster = LoadClusterFromEnv();
+  if (cluster.ok()) return cluster;
+  if (absl::IsFailedPrecondition(cluster.status())) {  // TODOKE_K8S_ENV is unset
+    *skip = !RequireAll();
+    return absl::FailedPreconditionError(
+        absl::StrCat(*skip ? "" : "TODOKE_REQUIRE_ALL=1 and ",
+                     "this test needs the Kubernetes control plane: ", cluster.status().message()));
+  }
+  return absl::Status(
+      cluster.status().code(),
+      absl::StrCat("the Kubernetes control plane of TODOKE_K8S_ENV: ", cluster.status().message()));
+}
+
+absl::Status K8sFixtureForTest(bool* skip) {
+  *skip = false;
+  const char* path = std::getenv("TODOKE_K8S_ENV");
+  if (path != nullptr && *path != '\0') return absl::OkStatus();
+  *skip = !RequireAll();
+  return absl::FailedPreconditionError(absl::StrCat(
+      *skip ? "" : "TODOKE_REQUIRE_ALL=1 and ",
+      "this test starts a control plane of its own from the binaries the CTest fixture 'k8s' "
+      "built, and TODOKE_K8S_ENV is not set: run it under the fixture (ctest -L k8s) or set "
+      "TODOKE_K8S_ENV to DIR/env of tests/cluster/start.sh DIR"));
+}
+
 absl::StatusOr<std::string> RunKubectl(const ClusterInfo& cluster,
                                        const std::vector<std::string>& args) {
   std::vector<std::string> argv = {cluster.kubectl, "--kubeconfig=" + cluster.kubeconfig,

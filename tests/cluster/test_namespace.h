@@ -9,6 +9,7 @@
 #define TODOKE_TESTS_CLUSTER_TEST_NAMESPACE_H_
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -38,6 +39,50 @@ absl::StatusOr<ClusterInfo> LoadClusterFromEnv();
 
 // Same, from an explicit env file path.
 absl::StatusOr<ClusterInfo> LoadClusterFromFile(const std::string& env_file);
+
+// Whether a test that cannot run here must fail instead of skipping: TODOKE_REQUIRE_ALL=1.
+bool RequireAll();
+
+// For a test that needs the cluster of $TODOKE_K8S_ENV (use TODOKE_ASSIGN_CLUSTER_OR_SKIP):
+// the cluster, or an error whose message says what is missing and how to run the test. Then
+// `*skip` is true when the test should skip (TODOKE_K8S_ENV unset, TODOKE_REQUIRE_ALL not 1)
+// and false when it must fail (TODOKE_REQUIRE_ALL=1, or an env file that is missing or lacks a
+// key: a broken fixture is never a skip).
+absl::StatusOr<ClusterInfo> ClusterForTest(bool* skip);
+
+// For a test that starts a control plane of its own from the binaries the k8s fixture built
+// (use TODOKE_REQUIRE_K8S_FIXTURE_OR_SKIP): OK under the fixture (TODOKE_K8S_ENV set), else an
+// error and `*skip` as for ClusterForTest.
+absl::Status K8sFixtureForTest(bool* skip);
+
+// In a test's SetUp or body (GTEST_SKIP and FAIL return from the function; the caller includes
+// gtest): `lhs` = the cluster of ClusterForTest, or the test skips or fails with its message.
+#define TODOKE_ASSIGN_CLUSTER_OR_SKIP(lhs)                             \
+  do {                                                                 \
+    bool todoke_skip_ = false;                                         \
+    ::absl::StatusOr<::todoke::testing::ClusterInfo> todoke_cluster_ = \
+        ::todoke::testing::ClusterForTest(&todoke_skip_);              \
+    if (!todoke_cluster_.ok()) {                                       \
+      if (todoke_skip_) {                                              \
+        GTEST_SKIP() << todoke_cluster_.status().message();            \
+      }                                                                \
+      FAIL() << todoke_cluster_.status().message();                    \
+    }                                                                  \
+    lhs = *std::move(todoke_cluster_);                                 \
+  } while (false)
+
+// As above for K8sFixtureForTest: returns from the test (skipped or failed) outside the fixture.
+#define TODOKE_REQUIRE_K8S_FIXTURE_OR_SKIP()                                                    \
+  do {                                                                                          \
+    bool todoke_skip_ = false;                                                                  \
+    const ::absl::Status todoke_fixture_ = ::todoke::testing::K8sFixtureForTest(&todoke_skip_); \
+    if (!todoke_fixture_.ok()) {                                                                \
+      if (todoke_skip_) {                                                                       \
+        GTEST_SKIP() << todoke_fixture_.message();                                              \
+      }                                                                                         \
+      FAIL() << todoke_fixture_.message();                                                      \
+    }                                                                                           \
+  } while (false)
 
 // Runs kubectl (cluster.kubectl, with --kubeconfig=cluster.kubeconfig) with `args`,
 // without a shell. Returns its standard output; an error carrying its standard error

@@ -42,22 +42,10 @@ using ::todoke::test_files::WriteFile;
 constexpr char kStringData[] = "canary-k8s-stringdata-2f7b";
 constexpr char kData[] = "canary-k8s-data-a41c09";
 
-bool RequireAll() {
-  const char* value = std::getenv("TODOKE_REQUIRE_ALL");
-  return value != nullptr && std::string(value) == "1";
-}
-
 class K8sCanaryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<ClusterInfo> cluster = LoadClusterFromEnv();
-    if (absl::IsFailedPrecondition(cluster.status())) {
-      if (RequireAll()) FAIL() << "TODOKE_K8S_ENV is unset and TODOKE_REQUIRE_ALL=1";
-      GTEST_SKIP() << "needs the Kubernetes control plane (run under the CTest fixture k8s, or "
-                      "TODOKE_K8S_ENV=<dir>/env after tests/cluster/start.sh <dir>)";
-    }
-    ASSERT_TRUE(cluster.ok()) << cluster.status();
-    cluster_ = *cluster;
+    TODOKE_ASSIGN_CLUSTER_OR_SKIP(cluster_);
     absl::StatusOr<TestNamespace> ns = TestNamespace::Create(cluster_, "e2e-canary");
     ASSERT_TRUE(ns.ok()) << ns.status();
     namespace_.emplace(*std::move(ns));

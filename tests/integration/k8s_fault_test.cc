@@ -53,11 +53,6 @@ constexpr int kApps = 100;
 
 std::string AppName(int i) { return absl::StrFormat("app%03d", i); }
 
-bool RequireAll() {
-  const char* require = std::getenv("TODOKE_REQUIRE_ALL");
-  return require != nullptr && std::string(require) == "1";
-}
-
 std::string SourceDir() {
   const char* dir = std::getenv("TODOKE_SOURCE_DIR");
   return dir != nullptr ? dir : ".";
@@ -95,14 +90,9 @@ bool ConvergedAt(const v1::Application& app, const std::string& commit) {
 class K8sFaultTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<ClusterInfo> cluster = LoadClusterFromEnv();
-    if (absl::IsFailedPrecondition(cluster.status())) {
-      if (RequireAll()) FAIL() << "TODOKE_K8S_ENV is unset and TODOKE_REQUIRE_ALL=1";
-      GTEST_SKIP() << "needs the Kubernetes control plane (run under the CTest fixture k8s, or "
-                      "TODOKE_K8S_ENV=<dir>/env after tests/cluster/start.sh <dir>)";
-    }
-    ASSERT_TRUE(cluster.ok()) << cluster.status();
-    Prepare(*cluster);
+    ClusterInfo cluster;
+    TODOKE_ASSIGN_CLUSTER_OR_SKIP(cluster);
+    Prepare(cluster);
   }
 
   void TearDown() override {
@@ -393,10 +383,7 @@ TEST_F(K8sFaultTest, EachServiceKilledInTurnWhileHundredAppsSyncLosesNothing) {
 class K8sApiServerRestartFaultTest : public K8sFaultTest {
  protected:
   void SetUp() override {
-    if (std::getenv("TODOKE_K8S_ENV") == nullptr) {
-      if (RequireAll()) FAIL() << "TODOKE_K8S_ENV is unset and TODOKE_REQUIRE_ALL=1";
-      GTEST_SKIP() << "needs the cluster binaries (run under the CTest fixture k8s)";
-    }
+    TODOKE_REQUIRE_K8S_FIXTURE_OR_SKIP();
     dir_ = absl::StrCat(::testing::TempDir(), "/todoke-k8s-fault-restart-", getpid());
     mkdir(dir_.c_str(), 0700);
     auto started = Sh(absl::StrCat("'", SourceDir(), "/tests/cluster/start.sh' '", dir_, "'"));

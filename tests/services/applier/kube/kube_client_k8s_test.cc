@@ -46,24 +46,9 @@ std::string ReadFile(const std::string& path) {
 
 class KubeClientK8sTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    absl::StatusOr<ClusterInfo> cluster = todoke::testing::LoadClusterFromEnv();
-    if (!cluster.ok()) {
-      skip_reason_ = new std::string(absl::StrCat(
-          "no test cluster (", cluster.status().message(),
-          "): run under ctest -L k8s, or tests/cluster/start.sh DIR and TODOKE_K8S_ENV=DIR/env"));
-      return;
-    }
-    cluster_ = new ClusterInfo(*cluster);
-  }
-
   void SetUp() override {
-    if (cluster_ == nullptr) {
-      const char* require = std::getenv("TODOKE_REQUIRE_ALL");
-      if (require != nullptr && std::string(require) == "1") FAIL() << *skip_reason_;
-      GTEST_SKIP() << *skip_reason_;
-    }
-    absl::StatusOr<TestNamespace> ns = TestNamespace::Create(*cluster_, "kube-client");
+    TODOKE_ASSIGN_CLUSTER_OR_SKIP(cluster_);
+    absl::StatusOr<TestNamespace> ns = TestNamespace::Create(cluster_, "kube-client");
     ASSERT_TRUE(ns.ok()) << ns.status();
     ns_ = std::make_unique<TestNamespace>(*std::move(ns));
     client_ = MakeClient(TokenConfig());
@@ -71,9 +56,9 @@ class KubeClientK8sTest : public ::testing::Test {
 
   KubeConfig TokenConfig() const {
     KubeConfig config;
-    config.server = cluster_->server;
-    config.ca_pem = ReadFile(cluster_->ca_file);
-    config.token = cluster_->token;
+    config.server = cluster_.server;
+    config.ca_pem = ReadFile(cluster_.ca_file);
+    config.token = cluster_.token;
     config.source = "test";
     return config;
   }
@@ -87,7 +72,7 @@ class KubeClientK8sTest : public ::testing::Test {
   const std::string& ns() const { return ns_->name(); }
 
   std::string Kubectl(const std::vector<std::string>& args) {
-    absl::StatusOr<std::string> out = RunKubectl(*cluster_, args);
+    absl::StatusOr<std::string> out = RunKubectl(cluster_, args);
     EXPECT_TRUE(out.ok()) << out.status();
     return out.ok() ? *out : "";
   }
@@ -103,14 +88,10 @@ class KubeClientK8sTest : public ::testing::Test {
     return object["metadata"].value("resourceVersion", "");
   }
 
-  static ClusterInfo* cluster_;
-  static std::string* skip_reason_;
+  ClusterInfo cluster_;
   std::unique_ptr<TestNamespace> ns_;
   std::unique_ptr<KubeClient> client_;
 };
-
-ClusterInfo* KubeClientK8sTest::cluster_ = nullptr;
-std::string* KubeClientK8sTest::skip_reason_ = nullptr;
 
 TEST_F(KubeClientK8sTest, DiscoveryMapsKindsAndScope) {
   struct Case {
@@ -468,11 +449,11 @@ TEST_F(KubeClientK8sTest, TlsServerNameIsTheNameVerified) {
   absl::StatusOr<Json> refused =
       client->Get({"", "v1", "Namespace", "", "default"}, In(absl::Seconds(10)));
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable) << refused.status();
-  EXPECT_THAT(refused.status().message(), HasSubstr(cluster_->server));
+  EXPECT_THAT(refused.status().message(), HasSubstr(cluster_.server));
 }
 
 TEST_F(KubeClientK8sTest, FixtureKubeconfigWorks) {
-  absl::StatusOr<KubeConfig> config = LoadKubeconfig(cluster_->kubeconfig, "");
+  absl::StatusOr<KubeConfig> config = LoadKubeconfig(cluster_.kubeconfig, "");
   ASSERT_TRUE(config.ok()) << config.status();
   std::unique_ptr<KubeClient> client = MakeClient(*config);
   absl::StatusOr<Json> got = client->Get({"", "v1", "Namespace", "", ns()}, In(absl::Seconds(10)));
@@ -481,7 +462,7 @@ TEST_F(KubeClientK8sTest, FixtureKubeconfigWorks) {
 }
 
 TEST_F(KubeClientK8sTest, ClientCertificateSignedByTheClusterCa) {
-  const std::filesystem::path pki = std::filesystem::path(cluster_->ca_file).parent_path();
+  const std::filesystem::path pki = std::filesystem::path(cluster_.ca_file).parent_path();
   const std::string dir = absl::StrCat(::testing::TempDir(), "/", ns(), "-pki");
   std::filesystem::create_directories(dir);
   const std::string script = absl::StrCat(
@@ -504,8 +485,8 @@ current-context: cert
 clusters:
 - name: test
   cluster: {server: ")",
-                                            cluster_->server, R"(", certificate-authority: ")",
-                                            cluster_->ca_file,
+                                            cluster_.server, R"(", certificate-authority: ")",
+                                            cluster_.ca_file,
                                             R"("}
 contexts:
 - name: cert
@@ -538,7 +519,7 @@ TEST_F(KubeClientK8sTest, ExecPluginProvidesTheToken) {
   std::filesystem::create_directories(dir);
   const std::string plugin = dir + "/token-plugin.sh";
   // Reads the token from a file passed in its env, as real plugins read their own stores.
-  std::ofstream(dir + "/token") << cluster_->token;
+  std::ofstream(dir + "/token") << cluster_.token;
   std::ofstream(plugin) << R"(#!/bin/sh
 [ "$1" = "--audience" ] || exit 2
 tok=$(cat "$TOKEN_FILE")
@@ -552,8 +533,8 @@ current-context: exec
 clusters:
 - name: test
   cluster: {server: ")",
-                                            cluster_->server, R"(", certificate-authority: ")",
-                                            cluster_->ca_file,
+                                            cluster_.server, R"(", certificate-authority: ")",
+                                            cluster_.ca_file,
                                             R"("}
 contexts:
 - name: exec

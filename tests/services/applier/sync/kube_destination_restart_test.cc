@@ -60,11 +60,7 @@ bool Alive(pid_t pid) { return kill(pid, 0) == 0; }
 class RestartTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (std::getenv("TODOKE_K8S_ENV") == nullptr) {
-      const char* require = std::getenv("TODOKE_REQUIRE_ALL");
-      if (require != nullptr && std::string(require) == "1") FAIL() << "TODOKE_K8S_ENV unset";
-      GTEST_SKIP() << "needs the cluster binaries (run under the k8s fixture)";
-    }
+    TODOKE_REQUIRE_K8S_FIXTURE_OR_SKIP();
     dir_ = absl::StrCat(::testing::TempDir(), "/todoke-sync-restart-", getpid());
     mkdir(dir_.c_str(), 0700);
     ASSERT_EQ(RunCommand({"/bin/bash", "tests/cluster/start.sh", dir_}), 0)

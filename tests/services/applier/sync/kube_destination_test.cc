@@ -41,21 +41,10 @@ using todoke::testing::ClusterInfo;
 using todoke::testing::RunKubectl;
 using todoke::testing::TestNamespace;
 
-bool RequireAll() {
-  const char* value = std::getenv("TODOKE_REQUIRE_ALL");
-  return value != nullptr && std::string(value) == "1";
-}
-
 class KubeDestinationTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<ClusterInfo> cluster = todoke::testing::LoadClusterFromEnv();
-    if (!cluster.ok()) {
-      if (RequireAll()) FAIL() << "no test cluster: " << cluster.status();
-      GTEST_SKIP() << "no test cluster (run under the k8s fixture or set TODOKE_K8S_ENV): "
-                   << cluster.status();
-    }
-    cluster_ = *cluster;
+    TODOKE_ASSIGN_CLUSTER_OR_SKIP(cluster_);
     absl::StatusOr<TestNamespace> ns = TestNamespace::Create(cluster_, "sync");
     ASSERT_TRUE(ns.ok()) << ns.status();
     ns_ = std::make_unique<TestNamespace>(*std::move(ns));
