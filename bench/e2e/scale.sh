@@ -162,8 +162,15 @@ ticks() {
 }
 kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 declare -A cpu0
-begin_run() {  # reset each process's peak RSS, note its CPU
+# api_requests FILE: kube-apiserver's own request counters (apiserver_request_total), so that a
+# run can say which requests its API server CPU went to.
+api_requests() {
+  "$kubectl" get --raw /metrics 2>/dev/null | grep '^apiserver_request_total{' >"$1" || true
+}
+declare -A api_report  # run -> requests the API server handled during it, by verb and resource
+begin_run() {  # reset each process's peak RSS, note its CPU and the API server's request counts
   local name
+  api_requests "$RUN/logs/api-requests-before.txt"
   for name in "${!watched[@]}"; do
     echo 5 >"/proc/${watched[$name]}/clear_refs" 2>/dev/null || true
     cpu0[$name]=$(ticks "$name")
@@ -192,6 +199,14 @@ end_run() {  # RUN_NAME SECONDS [DECIMALS]: a table of CPU s and peak RSS per pr
     todoke_pct[$run-git]=$(awk -v c="$((total + git))" -v hz="$HZ" -v s="$secs" 'BEGIN { printf "%.2f", 100 * c / hz / s }')
   fi
   report[$run]=$out
+  api_requests "$RUN/logs/api-requests-$run.txt"
+  # Counts by verb, resource and dry run, the ten largest; watches counted when they started.
+  api_report[$run]=$(awk '
+    function label(line, name,   v) { v = line; if (!sub(".*[{,]" name "=\"", "", v)) return ""; sub(/".*/, "", v); return v }
+    { key = sprintf("%-7s %-28s%s", label($0, "verb"), label($0, "resource") (label($0, "subresource") == "" ? "" : "/" label($0, "subresource")), label($0, "dry_run") == "All" ? " (dry run)" : "")
+      v[key] += (FILENAME == ARGV[1] ? -1 : 1) * $NF }
+    END { for (k in v) if (v[k] > 0) printf "  %8d  %s\n", v[k], k }' \
+    "$RUN/logs/api-requests-before.txt" "$RUN/logs/api-requests-$run.txt" | sort -n -r | head -10)
 }
 for name in kube-apiserver etcd kube-controller-manager; do watched[$name]=${cpid[$name]}; done
 
@@ -598,6 +613,10 @@ for run in floor-install floor-upgrade install upgrade noop; do
     echo "-- $run: ${took[$run]} s until the watch saw all current${agreed[$run]:+ (todoke app list: all Synced after ${agreed[$run]})} (load at start ${loads[$run]})"
   fi
   echo "${report[$run]}"
+  if [ -n "${api_report[$run]:-}" ]; then
+    echo "requests kube-apiserver handled (apiserver_request_total), by verb and resource:"
+    echo "${api_report[$run]}"
+  fi
   if [ -n "${stages[$run]:-}" ]; then
     echo "gRPC calls each service handled, mean latency (todoke_grpc_server_handling_seconds):"
     echo "${stages[$run]}" | grep -v '^  todoke_orchestrator' || true

@@ -232,12 +232,16 @@ class KubernetesDestination::ApplyRun {
   }
 
   // The live object (nullopt when it does not exist), from the cache when it has it.
-  absl::StatusOr<std::optional<Json>> Live(const ObjectKey& key) {
+  // The live object, from the cache, else a GET. `remembered_absence`: a "not found" answered
+  // within absent_ttl will do (the ownership check of an apply; not hooks or health waits, which
+  // look for what was created since).
+  absl::StatusOr<std::optional<Json>> Live(const ObjectKey& key, bool remembered_absence = false) {
     if (std::optional<CachedObject> cached = d_->cache_->Get(key)) {
       absl::StatusOr<Json> parsed = ParseJson(cached->json);
       if (parsed.ok()) return std::optional<Json>(*std::move(parsed));
     }
-    absl::StatusOr<Json> live = client_.Get(key, deadline_);
+    absl::StatusOr<Json> live =
+        remembered_absence ? d_->GetUncached(key, deadline_) : client_.Get(key, deadline_);
     if (live.ok()) return std::optional<Json>(*std::move(live));
     if (live.status().code() == absl::StatusCode::kNotFound) return std::optional<Json>();
     return live.status();
@@ -465,8 +469,10 @@ ObjectResult KubernetesDestination::ApplyRun::ApplyObject(const PlannedObject& p
     }
   }
 
-  absl::StatusOr<std::optional<Json>> live = Live(key);
+  absl::StatusOr<std::optional<Json>> live = Live(key, /*remembered_absence=*/true);
   if (!live.ok()) return result(ApplyAction::kFailed, std::string(live.status().message()));
+  // From here on this run writes the key: a remembered "not found" no longer holds.
+  if (!dry_run) d_->ForgetAbsent(key);
   if (live->has_value()) {
     const std::string owner = ForeignOwner(**live, d_->options_.installation, plan_.app);
     if (!owner.empty()) {
@@ -1132,7 +1138,7 @@ absl::StatusOr<LiveSet> KubernetesDestination::ReadLive(const ReadLiveQuery& que
       const size_t i = to_get[j];
       const Wanted& want = wanted[i];
       // Not in the label-filtered cache: it may exist without todoke's label.
-      if (!got[i].has_value()) got[i] = client_->Get(want.key, deadline);
+      if (!got[i].has_value()) got[i] = GetUncached(want.key, deadline);
       const absl::StatusOr<Json>& object = *got[i];
       if (object.ok()) {
         found[i] = LiveObject{KeyOf(*object).value_or(want.key),
@@ -1196,6 +1202,40 @@ absl::StatusOr<std::unique_ptr<Destination::Subscription>> KubernetesDestination
   if (!callback) return absl::InvalidArgumentError("WatchDrift needs a callback");
   const uint64_t id = cache_->Subscribe(std::move(callback));
   return std::unique_ptr<Subscription>(new CacheSubscription(cache_.get(), id));
+}
+
+absl::StatusOr<Json> KubernetesDestination::GetUncached(const ObjectKey& key, absl::Time deadline) {
+  if (options_.absent_ttl > absl::ZeroDuration()) {
+    absl::MutexLock lock(&absent_mu_);
+    auto it = absent_until_.find(key);
+    if (it != absent_until_.end()) {
+      if (absl::Now() < it->second) {
+        return absl::NotFoundError(absl::StrCat(
+            key.ToString(), " not found (", client_->config().server,
+            " answered so within the last ", absl::FormatDuration(options_.absent_ttl), ")"));
+      }
+      absent_until_.erase(it);
+    }
+  }
+  absl::StatusOr<Json> live = client_->Get(key, deadline);
+  if (options_.absent_ttl <= absl::ZeroDuration()) return live;
+  absl::MutexLock lock(&absent_mu_);
+  if (live.status().code() != absl::StatusCode::kNotFound) {
+    absent_until_.erase(key);
+    return live;
+  }
+  const absl::Time now = absl::Now();
+  absent_until_[key] = now + options_.absent_ttl;
+  if (absent_until_.size() >= absent_sweep_at_) {
+    absl::erase_if(absent_until_, [&](const auto& entry) { return entry.second <= now; });
+    absent_sweep_at_ = std::max<size_t>(1024, 2 * absent_until_.size());
+  }
+  return live;
+}
+
+void KubernetesDestination::ForgetAbsent(const ObjectKey& key) {
+  absl::MutexLock lock(&absent_mu_);
+  absent_until_.erase(key);
 }
 
 std::pair<std::string, std::string> KubernetesDestination::LastApplied(const ObjectKey& key) {

@@ -1166,6 +1166,66 @@ metadata: {name: b, namespace: NS}
   EXPECT_EQ(destination_->client().stats().requests, before);
 }
 
+// A new app's keys are not in the label-filtered cache: its refresh pass, its sync pass and its
+// apply all ask whether each exists. The server's "not found" is asked for once and remembered
+// (absent_ttl) until this destination writes the key; then the key is read from the server again.
+TEST_F(KubeDestinationTest, ANewKeyIsAskedForOnceByTheReadsAndTheApplyBeforeIt) {
+  Applied seed = Apply(Objects(R"(
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: seed, namespace: NS}
+)"));
+  ASSERT_TRUE(seed.outcome.succeeded) << seed.status << seed.outcome.message;
+  // Once the watch cache holds the seed, reading it costs no request.
+  const absl::Time until = absl::Now() + absl::Seconds(30);
+  while (!destination_->cache().Get(Key("", "ConfigMap", ns(), "seed")).has_value() &&
+         absl::Now() < until) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ReadLiveQuery query;
+  query.app = app();
+  query.keys = {Key("", "ConfigMap", ns(), "seed")};
+  // The first read waits for the destination's start-up lists to end (they count as requests).
+  ASSERT_TRUE(destination_->ReadLive(query, absl::Now() + absl::Seconds(30)).ok());
+  query.keys = {Key("", "ConfigMap", ns(), "fresh-a"), Key("", "ConfigMap", ns(), "fresh-b"),
+                Key("", "ConfigMap", ns(), "seed")};
+  const int64_t before = destination_->client().stats().requests;
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<LiveSet> live = destination_->ReadLive(query, absl::Now() + absl::Seconds(30));
+    ASSERT_TRUE(live.ok()) << live.status();
+    EXPECT_EQ(live->absent.size(), 2u) << "read " << i;
+  }
+  EXPECT_EQ(destination_->client().stats().requests - before, 2)
+      << "one GET per absent key for three reads";
+
+  // The apply's ownership check takes the remembered answer: one request per object, its apply.
+  const int64_t before_apply = destination_->client().stats().requests;
+  Applied applied = Apply(Objects(R"(
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: seed, namespace: NS}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: fresh-a, namespace: NS}
+data: {k: a}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: fresh-b, namespace: NS}
+data: {k: b}
+)"));
+  ASSERT_TRUE(applied.outcome.succeeded) << applied.status << applied.outcome.message;
+  EXPECT_EQ(applied.by_name["ConfigMap/fresh-a"].action, ApplyAction::kCreated);
+  EXPECT_EQ(destination_->client().stats().requests - before_apply, 2)
+      << "the two creates alone (seed is unchanged)";
+  // Written by this destination: read as they are now, never as the remembered "not found".
+  absl::StatusOr<LiveSet> live = destination_->ReadLive(query, absl::Now() + absl::Seconds(30));
+  ASSERT_TRUE(live.ok()) << live.status();
+  EXPECT_TRUE(live->absent.empty());
+  EXPECT_EQ(live->objects.size(), 3u);
+}
+
 // ReadLive with the caller's digest (issue 13): while nothing moved, the digest alone comes back
 // (computed from the cache's resourceVersions, no object copied) and equals the full answer's;
 // a moved object or a newly absent one brings the full answer, whose digest is its own.
