@@ -1,6 +1,7 @@
 #include "services/applier/core/kube/kube_client.h"
 
 #include <curl/curl.h>
+#include <poll.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -844,10 +845,14 @@ class CurlKubeClient final : public KubeClient {
                                                       " request slots to ", config_.server));
     }
     ++in_flight_;
-    if (!idle_.empty()) {
+    while (!idle_.empty()) {
       CURL* easy = idle_.back();
       idle_.pop_back();
-      return easy;
+      if (!InputPendingOnIdleHttp1(easy)) return easy;
+      // Bytes the server sent after its last answer (beyond its Content-Length, or its close):
+      // on this connection they would be read as the next answer. The handle goes, and its
+      // connection with it (each handle has its own connection cache).
+      curl_easy_cleanup(easy);
     }
     CURL* easy = curl_easy_init();
     if (easy == nullptr) {
@@ -855,6 +860,23 @@ class CurlKubeClient final : public KubeClient {
       return absl::ResourceExhaustedError("curl_easy_init failed");
     }
     return easy;
+  }
+
+  // True when the HTTP/1.x connection `easy` keeps from its last exchange has input waiting. (On
+  // HTTP/2, frames such as PING arrive between exchanges and are libcurl's to read.)
+  static bool InputPendingOnIdleHttp1(CURL* easy) {
+    long http_version = 0;
+    curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &http_version);
+    if (http_version == CURL_HTTP_VERSION_2_0 || http_version == 0) return false;
+    curl_socket_t socket = CURL_SOCKET_BAD;
+    if (curl_easy_getinfo(easy, CURLINFO_ACTIVESOCKET, &socket) != CURLE_OK ||
+        socket == CURL_SOCKET_BAD) {
+      return false;
+    }
+    pollfd waiting{};
+    waiting.fd = socket;
+    waiting.events = POLLIN;
+    return ::poll(&waiting, 1, 0) > 0;
   }
 
   void ReleaseHandle(CURL* easy) {
