@@ -407,7 +407,9 @@ void AppCommands::Register(CLI::App& root, std::function<int()>* action, const s
   wait->add_flag("--health", want_health_, "Wait for Healthy");
   wait->add_option("--timeout", timeout_, "How long to wait (default 5m)")->type_name("DURATION");
 
-  CLI::App* watch = command("watch", "Print events as they happen, for one Application or all",
+  CLI::App* watch = command("watch",
+                            "Print events as they happen, for one Application or all (stderr "
+                            "says \"watching events of ...\" once none can be missed)",
                             [this] { return Watch(); });
   watch->add_option("NAME", name_, "Application name (default: all)")->type_name("");
   watch->add_option("--timeout", timeout_, "Stop after this long (default 24h)")
@@ -1004,6 +1006,15 @@ int AppCommands::Watch() {
   bool first = true;
   while (reader->Read(&event)) {
     if (event.type() == "Ready") {
+      // On stderr, so that stdout stays events only: from here on no event is missed. A script
+      // that runs the watch in the background waits for this line before acting.
+      if (!registered) {
+        ctx_.err << "watching events of "
+                 << (name_.empty() ? std::string("every application")
+                                   : absl::StrCat("application \"", name_, "\""))
+                 << "\n";
+        ctx_.err.flush();
+      }
       registered = true;
       continue;
     }

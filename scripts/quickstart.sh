@@ -333,10 +333,17 @@ fi
 sed -i 's|<h1>Hello from todoke</h1>|<h1>Hello again, from todoke</h1>|' "$WORK/webapp/base/config/index.html"
 show git -C "$WORK" commit -q -am "webapp: a new greeting"
 revision=$(git -C "$WORK" rev-parse HEAD)
-# Events as they happen, printed below once the apps converged.
+# Events as they happen, printed below once the apps converged. The push waits until the watch
+# is registered (its "watching events" line on stderr): events before that would be missed.
 todoke app watch --timeout 90s >"$RUN_DIR/logs/watch.out" 2>&1 &
 watch_pid=$!
-sleep 0.3
+for _ in $(seq 300); do  # at most 30 s
+  grep -q '^watching events of ' "$RUN_DIR/logs/watch.out" 2>/dev/null && break
+  kill -0 "$watch_pid" 2>/dev/null || break
+  sleep 0.1
+done
+grep -q '^watching events of ' "$RUN_DIR/logs/watch.out" ||
+  die "todoke app watch did not start watching: $(cat "$RUN_DIR/logs/watch.out")"
 pushed_at=$(date +%s%N)
 echo "\$ git -C $WORK push"
 hook_says=$(git -C "$WORK" push 2>&1 | sed -n 's/^remote: \(.*[^ ]\) *$/  (post-receive hook) \1/p')
@@ -364,7 +371,21 @@ for _ in $(seq 600); do  # at most 60 s
   sleep 0.1
 done
 elapsed_ms=$((($(date +%s%N) - pushed_at) / 1000000))
-sleep 0.3  # the last events
+# The watch prints each event as it arrives, and may lag behind the status: wait until it shows
+# the end of each webapp app's sync started by the webhook (SyncSucceeded comes after its
+# ObjectApplied events on the one stream), at most 10 s.
+watched_syncs() {
+  local app
+  for app in webapp-dev webapp-prod; do
+    awk -v app="$app" -v started="SyncStarted: sync of ${revision:0:12} started (webhook)" '
+      $2 == app && index($0, started) { seen = 1 }
+      seen && $2 == app && $4 ~ /^SyncSucceeded/ { found = 1 }
+      END { exit !found }' "$RUN_DIR/logs/watch.out" || return 1
+  done
+}
+if [ "$done_all" = 1 ]; then
+  for _ in $(seq 100); do watched_syncs && break; sleep 0.1; done
+fi
 kill "$watch_pid" 2>/dev/null || true
 wait "$watch_pid" 2>/dev/null || true
 echo "\$ todoke app watch   # (it ran during the push)"

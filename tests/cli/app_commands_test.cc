@@ -433,9 +433,13 @@ TEST_F(AppCommandsTest, WatchPrintsEvents) {
             "configured\n"
             "2023-11-14T22:13:20Z  api  Normal  ObjectApplied  apps/Deployment web/frontend: "
             "configured\n");
+  // Once registered (the orchestrator's Ready), stderr says so: a script that runs the watch in
+  // the background waits for this line, and no event after it is missed.
+  EXPECT_EQ(result.err, "watching events of every application\n");
 
   result = Cli({"app", "watch", "web", "-o", "json"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.err, "watching events of application \"web\"\n");
   const std::vector<std::string> lines = absl::StrSplit(result.out, '\n', absl::SkipEmpty());
   ASSERT_EQ(lines.size(), 1u) << result.out;
   EXPECT_EQ(ParsedJson(lines[0]), ParsedJson(R"({"time": "2023-11-14T22:13:20Z", "app": "web",

@@ -214,20 +214,24 @@ else
   first_entry=$(tk app history webapp-prod | awk '$1 ~ /^[0-9]+$/ { id = $1 } END { print id }')
   tk app rollback webapp-prod "$first_entry" >"$work/rollback.out" 2>&1 ||
     fail "--keep: todoke app rollback webapp-prod $first_entry: $(cat "$work/rollback.out")"
+  # Each wait below covers a sync and a comparison after it (a second or two on a quiet
+  # machine): bounded by time, 60 s, not by a count of tries that a loaded machine uses up.
   differs=0
-  for _ in $(seq 100); do  # at most ~10 s
+  bound=$((SECONDS + 60))
+  while [ "$SECONDS" -lt "$bound" ]; do
     set +e; tk app diff webapp-prod >"$work/diff.out" 2>&1; diff_code=$?; set -e
     [ "$diff_code" = 1 ] && grep -q 'Hello again, from todoke' "$work/diff.out" && { differs=1; break; }
     sleep 0.1
   done
-  [ "$differs" = 1 ] || fail "--keep: after the rollback, todoke app diff shows no difference (exit $diff_code): $(head -5 "$work/diff.out")"
+  [ "$differs" = 1 ] || fail "--keep: after the rollback, todoke app diff shows no difference in 60 s (exit $diff_code): $(head -5 "$work/diff.out")"
   tk app sync webapp-prod >/dev/null || fail "--keep: todoke app sync webapp-prod failed"
   same=0
-  for _ in $(seq 100); do
+  bound=$((SECONDS + 60))
+  while [ "$SECONDS" -lt "$bound" ]; do
     tk app diff webapp-prod >/dev/null 2>&1 && { same=1; break; }
     sleep 0.1
   done
-  [ "$same" = 1 ] || fail "--keep: after todoke app sync, Git and the branch still differ"
+  [ "$same" = 1 ] || fail "--keep: after todoke app sync, Git and the branch still differ after 60 s"
   stop=$(sed -n 's/^Left running (--keep). Stop everything: //p' "$kept")
   [ -n "$stop" ] || fail "--keep: no stop command printed"
   bash -c "$stop"
