@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <set>
 #include <string>
 #include <vector>
@@ -24,10 +25,10 @@ namespace {
 
 using Json = nlohmann::json;
 using yaml_internal::AnalyzeScalar;
+using yaml_internal::IsAsciiGraphic;
 using yaml_internal::IsGoYamlBreak;
 using yaml_internal::IsGoYamlPrintable;
-using yaml_internal::NormalizeTimestamp;
-using yaml_internal::ResolvePlainScalar;
+using yaml_internal::ResolvePlainScalarTo;
 using yaml_internal::RuneAt;
 using yaml_internal::ScalarAnalysis;
 
@@ -72,16 +73,32 @@ bool IsAmbiguousAsPlain(const std::string& s) {
   // Every YAML 1.1 word, null, bool, number, timestamp and sexagesimal starts with one of these
   // characters; most strings (names, images, paths) do not, and no longer pay the word lookup
   // and a resolved copy each.
-  if (!s.empty() && !absl::ascii_isdigit(static_cast<unsigned char>(s[0])) &&
-      absl::string_view("yYnNoOtTfF~.+-").find(s[0]) == absl::string_view::npos) {
-    return false;
+  if (!s.empty()) {
+    switch (s[0]) {
+      case 'y':
+      case 'Y':
+      case 'n':
+      case 'N':
+      case 'o':
+      case 'O':
+      case 't':
+      case 'T':
+      case 'f':
+      case 'F':
+      case '~':
+      case '.':
+      case '+':
+      case '-':
+        break;
+      default:
+        if (!absl::ascii_isdigit(static_cast<unsigned char>(s[0]))) return false;
+    }
   }
   if (IsYaml11Special(s)) return true;
-  const Json resolved = ResolvePlainScalar(s);
-  if (!resolved.is_string() || resolved.get_ref<const std::string&>() != s) return true;
-  // A timestamp reads back as a string, but a typed parser would see a time: quote it.
-  std::string timestamp;
-  if (NormalizeTimestamp(s, &timestamp)) return true;
+  // Anything that does not read back as the string itself; a timestamp reads back as a string,
+  // but a typed parser would see a time: quote it too.
+  Json resolved;
+  if (ResolvePlainScalarTo(s, &resolved)) return true;
   return IsBase60Float(s);
 }
 
@@ -150,6 +167,28 @@ void AppendFlowScalar(const std::string& s, ScalarStyle style, int indent, bool 
                       std::string* out) {
   const bool double_quoted = style == ScalarStyle::kDoubleQuoted;
   const char quote = style == ScalarStyle::kPlain ? 0 : double_quoted ? '"' : '\'';
+  // Printable ASCII with nothing to escape or double (most strings) comes out as it is unless
+  // a space past the fold column breaks it: each byte takes one column, so the last space is
+  // at column start + quote + index.
+  size_t last_space = std::string::npos;
+  bool as_is = true;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const unsigned char c = s[i];
+    if (c < 0x20 || c > 0x7E || c == static_cast<unsigned char>(quote) ||
+        (double_quoted && c == '\\')) {
+      as_is = false;
+      break;
+    }
+    if (c == ' ') last_space = i;
+  }
+  if (as_is && (!allow_breaks || last_space == std::string::npos ||
+                CurrentColumn(*out) + (quote != 0 ? 1 : 0) + last_space <=
+                    static_cast<size_t>(kFoldColumn))) {
+    if (quote != 0) out->push_back(quote);
+    out->append(s);
+    if (quote != 0) out->push_back(quote);
+    return;
+  }
   // The column only matters where a break is allowed.
   FoldingWriter w{out, allow_breaks ? CurrentColumn(*out) : 0, indent};
   if (quote != 0) w.Put(quote);
@@ -257,6 +296,13 @@ void AppendFlowScalar(const std::string& s, ScalarStyle style, int indent, bool 
 }
 
 void AppendScalarString(const std::string& s, int indent, bool is_key, std::string* out) {
+  // Printable ASCII without spaces that may be plain is printed as it is: no line break, space
+  // or character to escape (ChooseStyle and AppendFlowScalar would scan it twice more to say so).
+  if (!s.empty() && IsAsciiGraphic(s) && !(is_key && s == "<<") && !IsAmbiguousAsPlain(s) &&
+      AnalyzeScalar(s).block_plain_allowed) {
+    out->append(s);
+    return;
+  }
   const ScalarStyle style = ChooseStyle(s, is_key);
   switch (style) {
     case ScalarStyle::kPlain:
@@ -403,15 +449,14 @@ void AppendMappingEntry(const std::string& key, const Json& v, int indent, std::
 void AppendMapping(const Json& object, int indent, std::string* out);
 
 // Appends mapping entries in the given order (see AppendMapping).
-void AppendMappingItems(const std::vector<Json::const_iterator>& items, int indent,
+void AppendMappingItems(const std::vector<Json::object_t::const_iterator>& items, int indent,
                         std::string* out) {
-  const std::string pad(indent, ' ');
   for (size_t i = 0; i < items.size(); ++i) {
     if (i > 0) {
       out->push_back('\n');
-      out->append(pad);
+      out->append(indent, ' ');
     }
-    AppendMappingEntry(items[i].key(), items[i].value(), indent, out);
+    AppendMappingEntry(items[i]->first, items[i]->second, indent, out);
   }
 }
 
@@ -425,6 +470,23 @@ void DecodeRunes(absl::string_view text, std::vector<char32_t>* runes) {
   }
 }
 
+// The code points of ASCII text: its bytes, without decoding them.
+struct AsciiRunes {
+  absl::string_view text;
+  size_t size() const { return text.size(); }
+  char32_t operator[](size_t i) const { return static_cast<unsigned char>(text[i]); }
+};
+
+bool IsAscii(absl::string_view text) {
+  for (const char c : text) {
+    if (static_cast<unsigned char>(c) >= 0x80) return false;
+  }
+  return true;
+}
+
+template <typename Runes>
+bool RunesLessYamlV2(const Runes& ar, const Runes& br);
+
 // The order gopkg.in/yaml.v2 (v2.4.0, sorter.go) gives string map keys, which `kubectl
 // kustomize` prints with (it emits through sigs.k8s.io/yaml's JSONToYAML): at the first
 // differing rune two letters compare by code point, a non-letter sorts before a letter, and
@@ -433,9 +495,17 @@ void DecodeRunes(absl::string_view text, std::vector<char32_t>* runes) {
 // U+00A0 are no letters, "１２３" and "١٢٣" are digit runs, whose value Go computes from each
 // rune minus '0'.
 bool KeyLessYamlV2(absl::string_view a, absl::string_view b) {
+  // Keys are ASCII but for rare ones: their bytes are their code points.
+  if (IsAscii(a) && IsAscii(b)) return RunesLessYamlV2(AsciiRunes{a}, AsciiRunes{b});
   thread_local std::vector<char32_t> ar, br;
   DecodeRunes(a, &ar);
   DecodeRunes(b, &br);
+  return RunesLessYamlV2(ar, br);
+}
+
+// KeyLessYamlV2 on the code points of both keys.
+template <typename Runes>
+bool RunesLessYamlV2(const Runes& ar, const Runes& br) {
   for (size_t i = 0; i < ar.size() && i < br.size(); ++i) {
     if (ar[i] == br[i]) continue;
     bool al = GoIsLetter(ar[i]);
@@ -466,35 +536,36 @@ bool KeyLessYamlV2(absl::string_view a, absl::string_view b) {
 
 // Appends a mapping whose first key goes at the current position and later keys at `indent`.
 void AppendMapping(const Json& object, int indent, std::string* out) {
+  const Json::object_t& members = object.get_ref<const Json::object_t&>();
   // nlohmann keeps keys in byte order; yaml.v2's order differs only around non-letters and
   // digit runs, so most mappings need no sorting.
   bool sorted = true;
-  for (auto it = object.begin(), next = std::next(it); next != object.end(); ++it, ++next) {
-    if (KeyLessYamlV2(next.key(), it.key())) {
+  for (auto it = members.begin(), next = std::next(it); next != members.end(); ++it, ++next) {
+    if (KeyLessYamlV2(next->first, it->first)) {
       sorted = false;
       break;
     }
   }
   if (!sorted) {
-    std::vector<Json::const_iterator> items;
-    items.reserve(object.size());
-    for (auto it = object.begin(); it != object.end(); ++it) items.push_back(it);
-    std::stable_sort(items.begin(), items.end(),
-                     [](const Json::const_iterator& x, const Json::const_iterator& y) {
-                       return KeyLessYamlV2(x.key(), y.key());
-                     });
+    std::vector<Json::object_t::const_iterator> items;
+    items.reserve(members.size());
+    for (auto it = members.begin(); it != members.end(); ++it) items.push_back(it);
+    std::stable_sort(
+        items.begin(), items.end(),
+        [](const Json::object_t::const_iterator& x, const Json::object_t::const_iterator& y) {
+          return KeyLessYamlV2(x->first, y->first);
+        });
     AppendMappingItems(items, indent, out);
     return;
   }
   bool first = true;
-  const std::string pad(indent, ' ');
-  for (auto it = object.begin(); it != object.end(); ++it) {
+  for (const auto& [key, value] : members) {
     if (!first) {
       out->push_back('\n');
-      out->append(pad);
+      out->append(indent, ' ');
     }
     first = false;
-    AppendMappingEntry(it.key(), it.value(), indent, out);
+    AppendMappingEntry(key, value, indent, out);
   }
 }
 
@@ -503,10 +574,13 @@ void AppendMappingEntry(const std::string& key, const Json& v, int indent, std::
   // go-yaml writes a key that cannot be a simple key (a line break in it, or longer than 128
   // bytes) as a complex key: "? key" then ": value" on the next line.
   bool simple = key.size() <= 128;
-  for (size_t i = 0; simple && i < key.size();) {
-    int width;
-    if (IsGoYamlBreak(RuneAt(key, i, &width))) simple = false;
-    i += width;
+  // Printable ASCII without spaces (most keys) holds no break ('\n', '\r', NEL, U+2028, U+2029).
+  if (simple && !IsAsciiGraphic(key)) {
+    for (size_t i = 0; simple && i < key.size();) {
+      int width;
+      if (IsGoYamlBreak(RuneAt(key, i, &width))) simple = false;
+      i += width;
+    }
   }
   if (simple) {
     AppendScalarString(key, indent, true, out);
@@ -533,11 +607,10 @@ void AppendMappingEntry(const std::string& key, const Json& v, int indent, std::
 
 void AppendSequence(const Json& array, int indent, std::string* out) {
   bool first = true;
-  const std::string pad(indent, ' ');
-  for (const Json& item : array) {
+  for (const Json& item : array.get_ref<const Json::array_t&>()) {
     if (!first) {
       out->push_back('\n');
-      out->append(pad);
+      out->append(indent, ' ');
     }
     first = false;
     out->append("- ");
@@ -574,7 +647,18 @@ std::string PointerToken(absl::string_view token) {
 
 // The first code point of `s` go-yaml's reader refuses, or 0.
 char32_t UnreadableRune(absl::string_view s) {
-  for (size_t i = 0; i < s.size();) {
+  // Every refused code point is U+007F or beyond: skip the ASCII below it, 8 bytes at a time
+  // (a byte b < 0x7F has neither its top bit nor that of b + 1 set, and carries no 1 into the
+  // next byte).
+  size_t start = 0;
+  uint64_t word;
+  while (start + sizeof(word) <= s.size()) {
+    std::memcpy(&word, s.data() + start, sizeof(word));
+    if (((word | (word + 0x0101010101010101ULL)) & 0x8080808080808080ULL) != 0) break;
+    start += sizeof(word);
+  }
+  while (start < s.size() && static_cast<unsigned char>(s[start]) < 0x7F) ++start;
+  for (size_t i = start; i < s.size();) {
     int width;
     const char32_t r = RuneAt(s, i, &width);
     if (r == 0x7F || (r >= 0x80 && r <= 0x9F && r != 0x85) || r == 0xFFFE || r == 0xFFFF) {
@@ -585,13 +669,34 @@ char32_t UnreadableRune(absl::string_view s) {
   return 0;
 }
 
-absl::Status CheckPrintableAt(const Json& value, std::string* pointer) {
+// One step of the JSON pointer to the value being checked: a member's key, or an item's index
+// when `key` is null.
+struct PointerStep {
+  const std::string* key;
+  size_t index;
+};
+
+// The JSON pointer `path` names ("/" for the root); built only for a message.
+std::string PointerOf(const std::vector<PointerStep>& path) {
+  if (path.empty()) return "/";
+  std::string pointer;
+  for (const PointerStep& step : path) {
+    if (step.key != nullptr) {
+      absl::StrAppend(&pointer, "/", PointerToken(*step.key));
+    } else {
+      absl::StrAppend(&pointer, "/", step.index);
+    }
+  }
+  return pointer;
+}
+
+absl::Status CheckPrintableAt(const Json& value, std::vector<PointerStep>* path) {
   auto check_string = [&](absl::string_view s, absl::string_view what) -> absl::Status {
     if (const char32_t r = UnreadableRune(s); r != 0) {
       return absl::InvalidArgumentError(absl::StrFormat(
           "%s at %s holds U+%04X: kustomize refuses it when it prints the object (yaml: "
           "control characters are not allowed)",
-          what, pointer->empty() ? "/" : *pointer, static_cast<unsigned>(r)));
+          what, PointerOf(*path), static_cast<unsigned>(r)));
     }
     return absl::OkStatus();
   };
@@ -599,7 +704,7 @@ absl::Status CheckPrintableAt(const Json& value, std::string* pointer) {
     const double d = value.get<double>();
     if (!std::isfinite(d)) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "the value at ", pointer->empty() ? "/" : *pointer, " is ",
+          "the value at ", PointerOf(*path), " is ",
           std::isnan(d) ? "NaN" : (d > 0 ? "+Inf" : "-Inf"),
           ": kustomize refuses it when it prints the object (json: unsupported value); quote "
           "it to keep it as a string"));
@@ -607,28 +712,27 @@ absl::Status CheckPrintableAt(const Json& value, std::string* pointer) {
   } else if (value.is_string()) {
     return check_string(value.get_ref<const std::string&>(), "the string");
   } else if (value.is_object()) {
-    for (auto it = value.begin(); it != value.end(); ++it) {
-      const size_t size = pointer->size();
-      absl::StrAppend(pointer, "/", PointerToken(it.key()));
-      absl::Status status = check_string(it.key(), "the key");
+    for (const auto& [key, member] : value.get_ref<const Json::object_t&>()) {
+      path->push_back(PointerStep{&key, 0});
+      absl::Status status = check_string(key, "the key");
       // In a key, a raw NEL breaks the JSON text go-yaml reads ("did not find expected ',' or
       // '}'").
-      if (status.ok() && absl::StrContains(it.key(), "\xC2\x85")) {
+      if (status.ok() && absl::StrContains(key, "\xC2\x85")) {
         status = absl::InvalidArgumentError(
-            absl::StrCat("the key at ", *pointer,
+            absl::StrCat("the key at ", PointerOf(*path),
                          " holds U+0085: kustomize refuses it when it prints the "
                          "object (yaml: did not find expected ',' or '}')"));
       }
-      if (status.ok()) status = CheckPrintableAt(it.value(), pointer);
-      pointer->resize(size);
+      if (status.ok()) status = CheckPrintableAt(member, path);
+      path->pop_back();
       if (!status.ok()) return status;
     }
   } else if (value.is_array()) {
-    for (size_t i = 0; i < value.size(); ++i) {
-      const size_t size = pointer->size();
-      absl::StrAppend(pointer, "/", i);
-      absl::Status status = CheckPrintableAt(value[i], pointer);
-      pointer->resize(size);
+    const Json::array_t& items = value.get_ref<const Json::array_t&>();
+    for (size_t i = 0; i < items.size(); ++i) {
+      path->push_back(PointerStep{nullptr, i});
+      absl::Status status = CheckPrintableAt(items[i], path);
+      path->pop_back();
       if (!status.ok()) return status;
     }
   }
@@ -680,11 +784,9 @@ void FoldNelIn(Json& value) {
   if (value.is_string()) {
     FoldNel(value.get_ptr<std::string*>());
   } else if (value.is_array()) {
-    for (Json& item : value) FoldNelIn(item);
+    for (Json& item : value.get_ref<Json::array_t&>()) FoldNelIn(item);
   } else if (value.is_object()) {
-    for (auto it = value.begin(); it != value.end(); ++it) {
-      FoldNelIn(it.value());
-    }
+    for (auto& [key, member] : value.get_ref<Json::object_t&>()) FoldNelIn(member);
   }
 }
 
@@ -693,8 +795,8 @@ void FoldNelIn(Json& value) {
 void ApplyKustomizePrintRoundTrip(nlohmann::json& value) { FoldNelIn(value); }
 
 absl::Status CheckKustomizePrintable(const nlohmann::json& value) {
-  std::string pointer;
-  return CheckPrintableAt(value, &pointer);
+  std::vector<PointerStep> path;
+  return CheckPrintableAt(value, &path);
 }
 
 std::string EmitYaml(const nlohmann::json& value) {
@@ -708,7 +810,8 @@ std::string EmitYamlStream(const std::vector<nlohmann::json>& values) {
   std::string out;
   for (size_t i = 0; i < values.size(); ++i) {
     if (i > 0) out.append("---\n");
-    out.append(EmitYaml(values[i]));
+    AppendNode(values[i], 0, &out);
+    out.push_back('\n');
   }
   return out;
 }

@@ -5,7 +5,6 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
-#include <set>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -31,6 +30,7 @@ using Json = nlohmann::json;
 using yaml_internal::GoYamlCanWritePlain;
 using yaml_internal::NormalizeTimestamp;
 using yaml_internal::ResolvePlainScalar;
+using yaml_internal::ResolvePlainScalarTo;
 
 constexpr char kStrTag[] = "tag:yaml.org,2002:str";
 constexpr char kIntTag[] = "tag:yaml.org,2002:int";
@@ -336,7 +336,8 @@ class EventParser {
 
   absl::StatusOr<Json> ParseMapping(int depth, const yaml_mark_t& mark) {
     Json object = Json::object();
-    std::set<std::string> seen;
+    // The explicit keys: until the merges below, exactly the object's members.
+    Json::object_t& members = object.get_ref<Json::object_t&>();
     std::vector<std::pair<Json, yaml_mark_t>> merges;
     // kyaml (limits_.kyaml_node_rules) removes the first entry whose key reads "<<".
     bool merge_name_seen = false;
@@ -393,13 +394,15 @@ class EventParser {
             "): kustomize cannot print a nested mapping with non-string keys (json: unsupported "
             "type: map[interface {}]interface {}); quote the key"));
       }
-      std::string key_text = KeyText(key_value);
+      std::string key_text =
+          key_value.is_string() ? std::move(key_value.get_ref<std::string&>()) : KeyText(key_value);
       path_.push_back(key_text);
-      const bool seen_ok = seen.insert(key_text).second || limits_.allow_duplicate_keys;
-      if (!seen_ok) {
+      // The member is made now (null until its value is read), so the key is looked up once.
+      auto [member, inserted] = members.try_emplace(std::move(key_text));
+      if (!inserted && !limits_.allow_duplicate_keys) {
         path_.pop_back();
         return absl::InvalidArgumentError(
-            absl::StrCat(Where(key_mark), ": mapping key \"", key_text, "\" already defined"));
+            absl::StrCat(Where(key_mark), ": mapping key \"", member->first, "\" already defined"));
       }
       Event value_event;
       absl::Status next = Next(value_event);
@@ -407,7 +410,7 @@ class EventParser {
           next.ok() ? ParseNode(value_event, depth + 1) : absl::StatusOr<Json>(next);
       path_.pop_back();
       if (!value.ok()) return value.status();
-      object[key_text] = *std::move(value);
+      member->second = *std::move(value);
     }
     // Keys set explicitly win over merged ones; earlier merges win over later ones.
     for (const auto& [source, merge_mark] : merges) {
@@ -462,15 +465,16 @@ class EventParser {
       // Untagged: plain scalars are resolved, quoted and block scalars are strings.
       if (!plain) return Json(std::move(text));
       if (limits_.annotation_values_as_text && AtAnnotationValue()) return Json(std::move(text));
-      Json value = ResolvePlainScalar(text);
-      std::string timestamp;
-      const bool is_timestamp = value.is_string() && NormalizeTimestamp(text, &timestamp);
+      Json value;
+      // Most plain scalars read as their own text.
+      if (!ResolvePlainScalarTo(text, &value)) return Json(std::move(text));
+      // The only string a plain scalar resolves to other than its text is a timestamp's.
+      const bool is_timestamp = value.is_string();
       // kustomize prints through a go-yaml re-encoding of its nodes that keeps their flow style:
       // a non-string plain scalar that go-yaml may not write plain inside a flow collection
       // (empty, or holding ':' like a timestamp) is written quoted there, and so comes back
       // as the string of its text ("{k: }" gives k: "").
-      if (flow_level_ > 0 && (!value.is_string() || is_timestamp) &&
-          (text.empty() || text.find_first_of(",?[]{}:") != std::string::npos)) {
+      if (flow_level_ > 0 && (text.empty() || text.find_first_of(",?[]{}:") != std::string::npos)) {
         return Json(std::move(text));
       }
       last_scalar_was_timestamp_ = is_timestamp;

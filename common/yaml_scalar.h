@@ -16,6 +16,11 @@ namespace todoke::yaml_internal {
 // Resolves a plain (unquoted, untagged) scalar the way go-yaml v3 does.
 nlohmann::json ResolvePlainScalar(const std::string& s);
 
+// ResolvePlainScalar without a copy of the text when it stays a string: false when `s` reads
+// as the string `s` itself (`out` untouched); true with `out` set to what it reads as otherwise
+// (null, bool, int, float, or a timestamp as the string NormalizeTimestamp makes of it).
+bool ResolvePlainScalarTo(absl::string_view s, nlohmann::json* out);
+
 // A YAML timestamp as go-yaml (v3, and yaml.v2 alike) reads one: text starting "YYYY-" that
 // Go's time.Parse accepts in one of the layouts "2006-1-2T15:4:5.999999999Z07:00" (also with a
 // lower-case "t"), "2006-1-2 15:4:5.999999999" (no zone) or "2006-1-2", with time.Parse's range
@@ -62,6 +67,10 @@ struct ScalarAnalysis {
 // single quotes with a space after a break; no block style for empty text or a trailing space;
 // none of the three with a space before a break or a code point go-yaml does not print.
 ScalarAnalysis AnalyzeScalar(absl::string_view s);
+
+// True if every byte of `s` is printable ASCII other than a space (0x21-0x7E): the text of most
+// names, images, paths and keys, which AnalyzeScalar decides from its ends alone.
+bool IsAsciiGraphic(absl::string_view s);
 
 // True if go-yaml's emitter may write `s` as a plain scalar (block context).
 bool GoYamlCanWritePlain(absl::string_view s);
