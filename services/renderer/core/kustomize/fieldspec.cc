@@ -89,8 +89,10 @@ bool FieldSpecSelects(const FieldSpec& spec, const ResId& id) {
 absl::Status VisitFieldSpec(Json& object, const FieldSpec& spec, CreateKind create_kind,
                             const std::function<absl::Status(Json&)>& visit) {
   std::vector<std::string> fields = SplitFieldPath(spec.path);
+  const bool create = spec.create && create_kind != CreateKind::kNone;
   std::vector<bool> lists(fields.size(), false);
-  if (spec.create) {
+  // Only a walk that creates fields reads which ones are lists.
+  if (create) {
     // Which fields are written as lists ("name[]"), to leave missing ones alone.
     size_t index = 0;
     for (size_t i = 0; i < spec.path.size() && index < fields.size(); ++i) {
@@ -98,13 +100,13 @@ absl::Status VisitFieldSpec(Json& object, const FieldSpec& spec, CreateKind crea
         ++i;
       } else if (spec.path[i] == '/') {
         ++index;
-      } else if (spec.path.compare(i, 3, "[]/") == 0 ||
-                 (spec.path.compare(i, 2, "[]") == 0 && i + 2 == spec.path.size())) {
+      } else if (spec.path[i] == '[' &&
+                 (spec.path.compare(i, 3, "[]/") == 0 ||
+                  (spec.path.compare(i, 2, "[]") == 0 && i + 2 == spec.path.size()))) {
         lists[index] = true;
       }
     }
   }
-  bool create = spec.create && create_kind != CreateKind::kNone;
   return VisitPath(object, fields, lists, 0, create, create_kind, visit);
 }
 

@@ -266,12 +266,14 @@ absl::Status FixNameReferences(std::vector<Resource>& resources,
     auto subjects = resource.object.find("subjects");
     if (subjects == resource.object.end() || !subjects->is_array()) continue;
     ResId id = resource.CurrentId();
+    const ResId original = resource.OriginalId();
     bool referrer = false;
     for (const NameReferenceSpec& spec : specs) {
       for (const FieldSpec& field : spec.referrers) {
-        if (!FieldSpecSelects(field, resource.OriginalId())) continue;
+        if (referrer) break;
+        if (!FieldSpecSelects(field, original)) continue;
         std::vector<std::string> fields = SplitFieldPath(field.path);
-        referrer = referrer || (!fields.empty() && resource.object.contains(fields[0]));
+        referrer = !fields.empty() && resource.object.contains(fields[0]);
       }
     }
     if (!referrer) continue;

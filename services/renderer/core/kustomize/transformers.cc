@@ -111,7 +111,9 @@ void UpdateImage(Json& value, const ImageEntry& entry) {
 // image filter).
 void UpdateContainerImages(Json& node, const ImageEntry& entry) {
   if (node.is_object()) {
-    for (auto& [key, value] : node.items()) {
+    for (auto& [key, value] : node.get_ref<Json::object_t&>()) {
+      // A scalar holds no containers and is no list of them.
+      if (value.is_primitive()) continue;
       UpdateContainerImages(value, entry);
       if ((key == "containers" || key == "initContainers") && value.is_array()) {
         for (Json& container : value) {
@@ -122,7 +124,9 @@ void UpdateContainerImages(Json& node, const ImageEntry& entry) {
       }
     }
   } else if (node.is_array()) {
-    for (Json& element : node) UpdateContainerImages(element, entry);
+    for (Json& element : node.get_ref<Json::array_t&>()) {
+      if (!element.is_primitive()) UpdateContainerImages(element, entry);
+    }
   }
 }
 
