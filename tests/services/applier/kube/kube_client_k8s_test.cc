@@ -353,7 +353,24 @@ TEST_F(KubeClientK8sTest, WatchSeesAKubectlChangeWithinASecond) {
         },
         In(absl::Seconds(30)), &cancel);
   });
-  absl::SleepFor(absl::Milliseconds(300));  // the watch is open
+  // The watch is open once it has delivered a change: a probe first (data.a stays "1"), so that
+  // the latency measured below is the watch's own, not the time it took to open (a fixed sleep
+  // here may be too short on a loaded machine). The watch starts at the list's resourceVersion, so
+  // the probe reaches it even when made before it opened.
+  Kubectl({"-n", ns(), "patch", "configmap", "watched", "--type=merge", "-p",
+           R"({"data":{"probe":"1"}})"});
+  bool opened = false;
+  {
+    absl::MutexLock lock(&mu);
+    opened = mu.AwaitWithDeadline(absl::Condition(
+                                      +[](decltype(events)* e) { return !e->empty(); }, &events),
+                                  In(absl::Seconds(30)));
+  }
+  if (!opened) {
+    cancel = true;
+    watcher.join();
+    FAIL() << "the watch delivered nothing in 30 s: " << watch_status;
+  }
   Kubectl(
       {"-n", ns(), "patch", "configmap", "watched", "--type=merge", "-p", R"({"data":{"a":"2"}})"});
   const absl::Time kubectl_done = absl::Now();
