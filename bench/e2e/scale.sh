@@ -200,13 +200,13 @@ end_run() {  # RUN_NAME SECONDS [DECIMALS]: a table of CPU s and peak RSS per pr
   fi
   report[$run]=$out
   api_requests "$RUN/logs/api-requests-$run.txt"
-  # Counts by verb, resource and dry run, the ten largest; watches counted when they started.
+  # Counts by verb, resource and dry run, the 16 largest; watches counted when they started.
   api_report[$run]=$(awk '
     function label(line, name,   v) { v = line; if (!sub(".*[{,]" name "=\"", "", v)) return ""; sub(/".*/, "", v); return v }
     { key = sprintf("%-7s %-28s%s", label($0, "verb"), label($0, "resource") (label($0, "subresource") == "" ? "" : "/" label($0, "subresource")), label($0, "dry_run") == "All" ? " (dry run)" : "")
       v[key] += (FILENAME == ARGV[1] ? -1 : 1) * $NF }
     END { for (k in v) if (v[k] > 0) printf "  %8d  %s\n", v[k], k }' \
-    "$RUN/logs/api-requests-before.txt" "$RUN/logs/api-requests-$run.txt" | sort -n -r | head -10)
+    "$RUN/logs/api-requests-before.txt" "$RUN/logs/api-requests-$run.txt" | sort -n -r | head -16)
 }
 for name in kube-apiserver etcd kube-controller-manager; do watched[$name]=${cpid[$name]}; done
 

@@ -543,6 +543,14 @@ class CurlKubeClient final : public KubeClient {
     return JsonCall(request, deadline);
   }
 
+  absl::StatusOr<Json> GetFromServerCache(const ObjectKey& key, absl::Time deadline) override {
+    ASSIGN_OR_RETURN(std::string path, ObjectPath(key, deadline));
+    KubeRequest request;
+    request.path = std::move(path);
+    request.query.emplace_back("resourceVersion", "0");
+    return JsonCall(request, deadline);
+  }
+
   absl::StatusOr<ListPage> List(const GroupVersionKind& gvk, absl::string_view ns,
                                 const ListOptions& options, absl::Time deadline) override {
     return ListWithin(gvk, ns, options, deadline, /*bytes_before=*/0, /*body_bytes=*/nullptr);

@@ -280,6 +280,11 @@ class KubeClient {
   // GET of one object. NOT_FOUND when it does not exist. INVALID_ARGUMENT when a namespaced
   // kind has no namespace in `key`.
   virtual absl::StatusOr<Json> Get(const ObjectKey& key, absl::Time deadline) = 0;
+  // Get with resourceVersion=0: the API server answers from its own watch cache, without a read
+  // from etcd (measured: 0.45 ms of kube-apiserver CPU and none of etcd for a missing object,
+  // against 0.72 + 0.26 ms). The answer may lag the latest write by the server's watch delay:
+  // for existence checks of objects outside todoke's cache, not for reading back a write.
+  virtual absl::StatusOr<Json> GetFromServerCache(const ObjectKey& key, absl::Time deadline) = 0;
 
   // One page of objects of `gvk` in `ns` ("" for all namespaces, or for cluster-scoped kinds).
   virtual absl::StatusOr<ListPage> List(const GroupVersionKind& gvk, absl::string_view ns,

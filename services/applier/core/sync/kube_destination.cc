@@ -1217,7 +1217,7 @@ absl::StatusOr<Json> KubernetesDestination::GetUncached(const ObjectKey& key, ab
       absent_until_.erase(it);
     }
   }
-  absl::StatusOr<Json> live = client_->Get(key, deadline);
+  absl::StatusOr<Json> live = client_->GetFromServerCache(key, deadline);
   if (options_.absent_ttl <= absl::ZeroDuration()) return live;
   absl::MutexLock lock(&absent_mu_);
   if (live.status().code() != absl::StatusCode::kNotFound) {

@@ -193,7 +193,9 @@ class KubernetesDestination : public Destination {
   absl::Mutex applied_mu_;
   std::map<ObjectKey, std::pair<std::string, std::string>> applied_ ABSL_GUARDED_BY(applied_mu_);
 
-  // The GET of a key outside the cache, through the memory of recent "not found" answers
+  // The GET of a key outside the cache (KubeClient::GetFromServerCache: a key todoke does not
+  // label is looked for in the API server's cache, not in etcd), through the memory of recent
+  // "not found" answers
   // (options_.absent_ttl): NOT_FOUND without a request when one is remembered; a NOT_FOUND answer
   // is remembered, any other answer forgets the key.
   absl::StatusOr<Json> GetUncached(const ObjectKey& key, absl::Time deadline);
