@@ -44,13 +44,12 @@
 #     (todoke_applier_objects_total), a pass other than "ok" (todoke_orchestrator_reconciles_total),
 #     an object of namespace bench whose resourceVersion moved, an app not Synced at either end.
 # todoke's services run with their defaults plus the --orchestrator-flag/--applier-flag given.
-# The README's figures: --orchestrator-flag=--sync-workers=64 --applier-flag=--kube-qps=1000
-# --applier-flag=--kube-burst=2000. The applier's default 50 QPS alone would hold 4,000 applies
-# to 80 s, so --kube-qps/--kube-burst are still needed. --sync-workers defaults to 16 (was 4: then
-# every sync waited for its Deployment 3 at a time, 100 apps 31 s against 5.5 s); with 16, 1,000
-# apps installed in 28-42 s in three runs (one of 94 s) on the tuned control plane, so 64 is no
-# longer shown to be needed. The report ends with, per run, the gRPC calls each service handled
-# and their mean latency, and the orchestrator's busy workers.
+# The README's figures: --applier-flag=--kube-qps=1000 --applier-flag=--kube-burst=2000 (the
+# applier's default 50 QPS alone would hold 4,000 applies to 80 s). --sync-workers defaults to 64
+# (4 made every sync wait for its Deployment 3 at a time, 100 apps 31 s against 5.5 s; on a quiet
+# machine at 1,000 apps 16 gave 2.44x the floor, 64 1.57x). The report ends with, per run, the
+# API server's requests by verb and resource, the gRPC calls each service handled and their mean
+# latency, and the orchestrator's busy workers.
 # The cluster is started in DIR (default /tmp/k8s-scale) and stopped at the end unless --keep.
 # Needs the control plane built (tests/cluster/build.sh) and the services and the CLI built
 # (TODOKE_BIN_DIR, else build/bin; copied at the start, so a rebuild meanwhile does not matter).

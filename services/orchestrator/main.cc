@@ -34,7 +34,7 @@ ABSL_FLAG(std::string, data_dir, "", "where the SQLite store lives (required)");
 ABSL_FLAG(int, workers, 8,
           "refresh passes (resolve, render, compare) running at once; a pass that must apply "
           "hands the app to a sync worker");
-ABSL_FLAG(int, sync_workers, 16,
+ABSL_FLAG(int, sync_workers, 64,
           "sync passes (the ones that apply, and wait for it) running at once");
 ABSL_FLAG(int, max_per_repo, 0,
           "passes of one source repository running at once in each pool (refresh, sync); 0: the "

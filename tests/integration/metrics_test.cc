@@ -14,7 +14,7 @@
 // had at 10, and the sets would differ: the failure names the new series.
 //
 // Run time: 36-75 s measured on 2 cores at a load of 7-12 (the creates go 8 at a time; the
-// orchestrator's default pools, 8 refresh and 16 sync workers, and an interval of 1h, so only
+// orchestrator's default pools, 8 refresh and 64 sync workers, and an interval of 1h, so only
 // creates and webhooks start passes); every wait is bounded (8 minutes in all).
 #include <atomic>
 #include <cstdio>
