@@ -282,6 +282,36 @@ bool IsPlainAsciiByte(char c) {
   return u >= 0x21 && u <= 0x7E && u != ':' && u != '#';
 }
 
+// True when `c`, the first character of a scalar, is a YAML indicator there: always for these,
+// and for '?', ':' and '-' when whitespace or the end follows.
+bool IsIndicatorAtStart(char32_t c, bool followed_by_whitespace) {
+  switch (c) {
+    case '#':
+    case ',':
+    case '[':
+    case ']':
+    case '{':
+    case '}':
+    case '&':
+    case '*':
+    case '!':
+    case '|':
+    case '>':
+    case '\'':
+    case '"':
+    case '%':
+    case '@':
+    case '`':
+      return true;
+    case '?':
+    case ':':
+    case '-':
+      return followed_by_whitespace;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 bool IsAsciiGraphic(absl::string_view s) {
@@ -303,34 +333,9 @@ ScalarAnalysis AnalyzeScalar(absl::string_view s) {
   // whitespace can follow elsewhere) or a leading "---"/"..." forbid plain style; the loop below
   // gives the same answer at ~10x the cost.
   if (IsAsciiGraphic(s)) {
-    bool indicator = absl::StartsWith(s, "---") || absl::StartsWith(s, "...");
-    switch (s[0]) {
-      case '#':
-      case ',':
-      case '[':
-      case ']':
-      case '{':
-      case '}':
-      case '&':
-      case '*':
-      case '!':
-      case '|':
-      case '>':
-      case '\'':
-      case '"':
-      case '%':
-      case '@':
-      case '`':
-        indicator = true;
-        break;
-      case '?':
-      case ':':
-      case '-':
-        if (s.size() == 1) indicator = true;
-        break;
-      default:
-        break;
-    }
+    bool indicator = absl::StartsWith(s, "---") || absl::StartsWith(s, "...") ||
+                     IsIndicatorAtStart(static_cast<unsigned char>(s[0]),
+                                        /*followed_by_whitespace=*/s.size() == 1);
     if (s.size() > 1 && s.back() == ':') indicator = true;
     a.block_plain_allowed = !indicator;
     return a;
@@ -357,33 +362,7 @@ ScalarAnalysis AnalyzeScalar(absl::string_view s) {
     const char32_t r = RuneAt(s, i, &w);
     const bool followed_by_whitespace = i + w >= s.size() || s[i + w] == ' ' || s[i + w] == '\t';
     if (i == 0) {
-      switch (r) {
-        case '#':
-        case ',':
-        case '[':
-        case ']':
-        case '{':
-        case '}':
-        case '&':
-        case '*':
-        case '!':
-        case '|':
-        case '>':
-        case '\'':
-        case '"':
-        case '%':
-        case '@':
-        case '`':
-          block_indicators = true;
-          break;
-        case '?':
-        case ':':
-        case '-':
-          if (followed_by_whitespace) block_indicators = true;
-          break;
-        default:
-          break;
-      }
+      if (IsIndicatorAtStart(r, followed_by_whitespace)) block_indicators = true;
     } else {
       if (r == ':' && followed_by_whitespace) block_indicators = true;
       if (r == '#' && preceded_by_whitespace) block_indicators = true;
