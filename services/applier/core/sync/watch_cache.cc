@@ -225,6 +225,7 @@ std::optional<DriftEvent> WatchCache::Apply(KindState* state, const Json& object
   if (!key.ok()) return std::nullopt;
   auto it = state->objects.find(*key);
   if (deleted) {
+    RememberDeletion(state, *key, ResourceVersionOf(object));
     if (it == state->objects.end()) return std::nullopt;
     DriftEvent event{it->second.app, it->second.key, ResourceVersionOf(object), true};
     IndexLocked(it->second, false);
@@ -233,6 +234,7 @@ std::optional<DriftEvent> WatchCache::Apply(KindState* state, const Json& object
     return event;
   }
   CachedObject entry = Entry(object);
+  state->deleted.erase(entry.key);
   if (it != state->objects.end()) {
     if (it->second.resource_version == entry.resource_version ||
         OlderVersion(entry.resource_version, it->second.resource_version)) {
@@ -252,7 +254,8 @@ std::optional<DriftEvent> WatchCache::Apply(KindState* state, const Json& object
   return event;
 }
 
-void WatchCache::ReplaceAll(KindState* state, std::vector<Json>& items) {
+void WatchCache::ReplaceAll(KindState* state, std::vector<Json>& items,
+                            const std::string& list_version) {
   std::vector<DriftEvent> events;
   {
     absl::MutexLock lock(&mu_);
@@ -264,10 +267,13 @@ void WatchCache::ReplaceAll(KindState* state, std::vector<Json>& items) {
     }
     for (const auto& [key, old] : state->objects) {
       IndexLocked(old, false);
-      if (state->listed_once && fresh.count(key) == 0 && !old.app.empty()) {
+      if (fresh.count(key) != 0) continue;
+      RememberDeletion(state, key, list_version);  // gone by the time of the list
+      if (state->listed_once && !old.app.empty()) {
         events.push_back({old.app, old.key, old.resource_version, true});
       }
     }
+    for (const auto& [key, entry] : fresh) state->deleted.erase(key);
     for (const auto& [key, entry] : fresh) {
       IndexLocked(entry, true);
       if (!state->listed_once || entry.app.empty()) continue;
@@ -292,7 +298,30 @@ void WatchCache::Update(const Json& object) {
   absl::MutexLock lock(&mu_);
   auto kind = kinds_.find(GroupKind{key->group, key->kind});
   if (kind == kinds_.end()) return;
-  Apply(kind->second.get(), object, false);  // our own change: not drift
+  KindState* state = kind->second.get();
+  auto deletion = state->deleted.find(*key);
+  if (deletion != state->deleted.end()) {
+    // Newer than the deletion means created again; anything else (or versions that do not
+    // compare) is left to the watch, which reports a re-creation anyway.
+    if (!OlderVersion(deletion->second.first, ResourceVersionOf(object))) return;
+  }
+  Apply(state, object, false);  // our own change: not drift
+}
+
+void WatchCache::RememberDeletion(KindState* state, const ObjectKey& key,
+                                  const std::string& version) {
+  if (version.empty()) return;
+  const absl::Time now = absl::Now();
+  state->deleted[key] = {version, now};
+  if (state->deleted.size() < state->next_deleted_sweep) return;
+  for (auto it = state->deleted.begin(); it != state->deleted.end();) {
+    if (now - it->second.second > options_.deletion_memory) {
+      state->deleted.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+  state->next_deleted_sweep = std::max<size_t>(64, 2 * state->deleted.size());
 }
 
 void WatchCache::Remove(const ObjectKey& key) {
@@ -361,7 +390,7 @@ void WatchCache::Run(KindState* state) {
         // The kind is no longer served (its CRD was deleted): it has no objects. Look again
         // later, in case it comes back.
         std::vector<Json> none;
-        ReplaceAll(state, none);
+        ReplaceAll(state, none, "");
         if (!wait_backoff()) break;
         continue;
       }
@@ -370,7 +399,7 @@ void WatchCache::Run(KindState* state) {
         if (!wait_backoff()) break;
         continue;
       }
-      ReplaceAll(state, page->items);
+      ReplaceAll(state, page->items, page->resource_version);
       version = page->resource_version;
       need_list = false;
     }

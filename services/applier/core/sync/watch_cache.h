@@ -50,6 +50,11 @@ struct WatchCacheOptions {
   // Deadline of each LIST; server-side timeout of each WATCH (re-opened from the last version).
   absl::Duration list_timeout = absl::Seconds(60);
   int watch_timeout_seconds = 300;
+  // How long a deletion seen by the watch (or a relist) is remembered, so that an API response
+  // read before it (an Apply or a foreground Delete answered just before the object went) is not
+  // taken by Update for the current state. Bounds the memory of deletions, not their effect:
+  // Update answers are handled as soon as their request returns.
+  absl::Duration deletion_memory = absl::Minutes(5);
 };
 
 // One cached object.
@@ -99,7 +104,9 @@ class WatchCache {
   size_t size() const;
 
   // Updates the cache from an API response (Apply, Delete with the object still there) when its
-  // kind is watched and it carries the label; an older resourceVersion never replaces a newer one.
+  // kind is watched and it carries the label; an older resourceVersion never replaces a newer one,
+  // and an answer not newer than a deletion the watch has already reported for its key is
+  // dropped (else a stale copy of a deleted object would stay cached until the next relist).
   // A change that the watch reports later with the same resourceVersion is not reported twice.
   void Update(const Json& object);
   // Removes `key` after a delete that the server answered with a Status (the object is gone).
@@ -121,12 +128,19 @@ class WatchCache {
     bool list_failed = false;
     std::string last_error;
     absl::flat_hash_map<ObjectKey, CachedObject> objects;
+    // Deletions seen lately: key -> the resourceVersion of the deletion and when it was seen.
+    absl::flat_hash_map<ObjectKey, std::pair<std::string, absl::Time>> deleted;
+    size_t next_deleted_sweep = 64;  // sweep expired deletions when `deleted` reaches this size
     std::thread thread;
   };
 
   void Run(KindState* state);
-  // Replaces the objects of `state` with `items`, reporting differences (not on the first LIST).
-  void ReplaceAll(KindState* state, std::vector<Json>& items);
+  // Replaces the objects of `state` with `items`, listed at `list_version`, reporting differences
+  // (not on the first LIST).
+  void ReplaceAll(KindState* state, std::vector<Json>& items, const std::string& list_version);
+  // Remembers that `key` was deleted at `version` (nothing when `version` is empty).
+  void RememberDeletion(KindState* state, const ObjectKey& key, const std::string& version)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Applies one watched object; returns the event to report, if any.
   std::optional<DriftEvent> Apply(KindState* state, const Json& object, bool deleted)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
