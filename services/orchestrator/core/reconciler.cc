@@ -59,6 +59,17 @@ bool IsHook(const types::v1::KubeObject& object) {
   return annotations != nullptr && annotations->contains(std::string(kHookAnnotation));
 }
 
+// True if the live object carries metadata.deletionTimestamp: Kubernetes is deleting it.
+bool BeingDeleted(const std::string& live_json) {
+  if (!absl::StrContains(live_json, "\"deletionTimestamp\"")) return false;
+  absl::StatusOr<Json> parsed = ParseJson(live_json);
+  if (!parsed.ok()) return false;
+  auto metadata = parsed->find("metadata");
+  if (metadata == parsed->end() || !metadata->is_object()) return false;
+  auto timestamp = metadata->find("deletionTimestamp");
+  return timestamp != metadata->end() && !timestamp->is_null();
+}
+
 std::string StageOf(const std::string& failed_type) {
   if (failed_type == "ResolveFailed") return kSourceFetcherStage;
   if (failed_type == "RenderFailed") return kRendererStage;
@@ -637,6 +648,19 @@ ReconcileOutcome Reconciler::Pass(const ReconcileRequest& request, const v1::App
       health->set_aggregate(compared->summary().missing() > 0 ? types::v1::HEALTH_STATUS_MISSING
                                                               : types::v1::HEALTH_STATUS_HEALTHY);
     }
+    cache->pending_deletion.clear();
+    std::set<std::string> extraneous;
+    for (const differ::v1::ObjectDiff& row : compared->objects()) {
+      if (row.status() == types::v1::SYNC_STATUS_EXTRANEOUS) {
+        extraneous.insert(KeyIdentity(row.key()));
+      }
+    }
+    for (const types::v1::KubeObject& object : live->objects()) {
+      const std::string id = KeyIdentity(object.key());
+      if (extraneous.count(id) > 0 && BeingDeleted(object.json())) {
+        cache->pending_deletion.insert(id);
+      }
+    }
     cache->diff = *std::move(compared);
     cache->health = *std::move(health);
     cache->compared_valid = true;
@@ -669,6 +693,13 @@ ReconcileOutcome Reconciler::Pass(const ReconcileRequest& request, const v1::App
       resource->set_message(h->second->message());
     }
     if (!row.error().empty()) resource->set_message(row.error());
+    if (row.status() == types::v1::SYNC_STATUS_EXTRANEOUS) {
+      if (cache->pending_deletion.count(KeyIdentity(row.key())) > 0) {
+        resource->set_message("pending deletion");
+      } else if (!spec.sync_policy().prune()) {
+        resource->set_message("not in Git; automated prune is off");
+      }
+    }
   }
   // A sync a restart interrupted, or one cut short because the applier could not answer (killed
   // or restarting after it had pushed or applied), may have landed. When the live state now
@@ -713,7 +744,19 @@ ReconcileOutcome Reconciler::Pass(const ReconcileRequest& request, const v1::App
     // spec's generation (automation turned on again syncs again).
     bool new_commit =
         cache->auto_synced_commit != absl::StrCat(commit, "/", source_hash, "/", app.generation());
-    if (new_commit || policy.self_heal() || request.trigger == "retry") {
+    // Self-heal syncs only for what a sync changes: not for Extraneous objects that automated
+    // prune leaves or that are being deleted already (as Argo CD skips a sync that would only
+    // prune with prune off). Else each sync's own refresh would start the next, at once.
+    const differ::v1::DiffSummary& summary = cache->diff.summary();
+    bool sync_changes_something = summary.out_of_sync() + summary.missing() + summary.unknown() > 0;
+    for (const differ::v1::ObjectDiff& row : cache->diff.objects()) {
+      if (sync_changes_something) break;
+      sync_changes_something = row.status() == types::v1::SYNC_STATUS_EXTRANEOUS &&
+                               policy.prune() &&
+                               cache->pending_deletion.count(KeyIdentity(row.key())) == 0;
+    }
+    if (new_commit || (policy.self_heal() && sync_changes_something) ||
+        request.trigger == "retry") {
       SyncOrder automated;
       automated.prune = policy.prune();
       // Git is the source of truth for the fields it sets: an automated sync takes them back

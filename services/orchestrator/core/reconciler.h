@@ -155,6 +155,9 @@ class Reconciler {
     std::string differ_engine;  // the differ's engine version the comparison came from
     differ::v1::DiffResponse diff;
     differ::v1::AssessHealthResponse health;
+    // Key identities of the Extraneous rows whose live object is being deleted (a prune or a
+    // deletion by hand waits for finalizers or dependents): no sync can change them.
+    std::set<std::string> pending_deletion;
     std::string auto_synced_commit;  // "<commit>/<source hash>" an automated sync last ran for
     std::set<std::string> own_resource_versions;
     std::vector<absl::Time> self_heal_syncs;

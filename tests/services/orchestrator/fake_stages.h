@@ -5,9 +5,10 @@
 //   FakeRender  a set of objects per path;
 //   FakeDiff    compares desired and live JSON text (Missing, Extraneous, OutOfSync, Synced;
 //               chosen names Unknown);
-//   FakeApply   a live store (key -> object with a resourceVersion), ReadLive with a digest over
-//               the resourceVersions read, Apply and Prune changing it, drift streams the test
-//               fires by hand.
+//   FakeApply   a live store (key -> object with a resourceVersion and the app that applied it),
+//               ReadLive of the keys asked for plus the app's own objects (as the applier's
+//               label-filtered cache) with a digest over the resourceVersions read, Apply and
+//               Prune changing it, drift streams the test fires by hand.
 // Every method is thread-safe.
 #ifndef TODOKE_TESTS_SERVICES_ORCHESTRATOR_FAKE_STAGES_H_
 #define TODOKE_TESTS_SERVICES_ORCHESTRATOR_FAKE_STAGES_H_
@@ -24,6 +25,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -340,10 +342,14 @@ class FakeApply : public ApplyStage {
     failing_objects_.insert(name);
   }
 
-  // Sets a live object by hand (a user's kubectl edit): its resourceVersion moves.
-  void SetLive(const types::v1::KubeObject& object) {
+  // Sets a live object by hand (a user's kubectl edit): its resourceVersion moves. It keeps the
+  // app it had unless `app` names one (an object labelled as that app's).
+  void SetLive(const types::v1::KubeObject& object, const std::string& app = "") {
     absl::MutexLock lock(&mu_);
-    live_[KeyString(object.key())] = {object, ++version_};
+    LiveObject& entry = live_[KeyString(object.key())];
+    entry.object = object;
+    entry.version = ++version_;
+    if (!app.empty()) entry.app = app;
   }
   void DeleteLive(const types::v1::ObjectKey& key) {
     absl::MutexLock lock(&mu_);
@@ -432,7 +438,15 @@ class FakeApply : public ApplyStage {
     if (!read_live_fail_.ok()) return read_live_fail_;
     applier::v1::ReadLiveResponse response;
     std::string digest;
-    for (const types::v1::ObjectKey& key : request.keys()) {
+    std::vector<types::v1::ObjectKey> keys(request.keys().begin(), request.keys().end());
+    std::set<std::string> asked;
+    for (const types::v1::ObjectKey& key : keys) asked.insert(KeyString(key));
+    for (const auto& [id, entry] : live_) {
+      if (!entry.app.empty() && entry.app == request.app_name() && asked.count(id) == 0) {
+        keys.push_back(entry.object.key());
+      }
+    }
+    for (const types::v1::ObjectKey& key : keys) {
       auto it = live_.find(KeyString(key));
       if (it == live_.end()) {
         *response.add_absent() = key;
@@ -489,7 +503,11 @@ class FakeApply : public ApplyStage {
             summary.set_configured(summary.configured() + 1);
           }
           int64_t version = ++version_;
-          if (!request.options().dry_run()) live_[id] = {object, version};
+          // As the applier: hooks do not carry the app's label (not in its cache).
+          const bool hook = absl::StrContains(object.json(), "todoke.dev/hook\"");
+          if (!request.options().dry_run()) {
+            live_[id] = {object, version, hook ? std::string() : request.app_name()};
+          }
           result.set_resource_version(absl::StrCat(version));
         }
         results.push_back(result);
@@ -543,6 +561,7 @@ class FakeApply : public ApplyStage {
   struct LiveObject {
     types::v1::KubeObject object;
     int64_t version = 0;
+    std::string app;  // the app that applied it ("" for objects set by hand)
   };
   struct StreamState {
     absl::Mutex mu;

@@ -608,6 +608,62 @@ TEST_F(ReconcilerTest, ExtraneousRowsArePruneKeysOnlyWithPruneOn) {
   EXPECT_EQ(Get("drop").status().sync(), types::v1::SYNC_STATUS_SYNCED);
 }
 
+// Self-heal syncs only when a sync would change something. An Extraneous object that automated
+// prune leaves, or that Kubernetes is already deleting (a foreground prune waits for dependents
+// and finalizers), keeps the app OutOfSync, but no sync can change it: syncing again at each
+// refresh would only start the next refresh, ten times in seconds (a false DriftLoop).
+TEST_F(ReconcilerTest, SelfHealDoesNotSyncForWhatNoSyncChanges) {
+  fakes_.render->SetObjects("web", {Object("a"), Object("b")});
+  fakes_.render->SetObjects("keep", {Object("k1"), Object("k2")});
+  Create(MakeApp("web", /*automated=*/true, /*prune=*/true, /*self_heal=*/true));
+  Create(MakeApp("keep", /*automated=*/true, /*prune=*/false, /*self_heal=*/true));
+  for (const char* app : {"web", "keep"}) {
+    ASSERT_TRUE(Pass(app).applied);
+    ASSERT_FALSE(Pass(app, "after-sync").applied);
+    ASSERT_EQ(Get(app).status().sync(), types::v1::SYNC_STATUS_SYNCED) << app;
+  }
+  fakes_.render->SetObjects("web", {Object("a")});
+  fakes_.render->SetObjects("keep", {Object("k1")});
+  fakes_.source->SetCommit(kRepo, "main", "c2");
+  for (const char* app : {"web", "keep"}) ASSERT_TRUE(Pass(app).applied);
+  // The pruned object is still there, being deleted.
+  types::v1::KubeObject deleting = Object("b");
+  deleting.set_json(R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"b",)"
+                    R"("namespace":"prod","deletionTimestamp":"2026-11-30T12:00:00Z",)"
+                    R"("finalizers":["foregroundDeletion"]},"data":{"value":"x"}})");
+  fakes_.apply->SetLive(deleting, "web");
+  const int applies = fakes_.apply->apply_calls();
+  for (const char* app : {"web", "keep"}) {
+    for (int i = 0; i < 3; ++i) EXPECT_FALSE(Pass(app, "after-sync").applied) << app;
+    EXPECT_EQ(Get(app).status().sync(), types::v1::SYNC_STATUS_OUT_OF_SYNC) << app;
+    EXPECT_EQ(FindCondition(Get(app), "DriftLoop"), nullptr) << app;
+  }
+  EXPECT_EQ(fakes_.apply->apply_calls(), applies);
+  std::map<std::string, std::string> messages;
+  for (const char* app : {"web", "keep"}) {
+    const v1::Application stored = Get(app);
+    for (const v1::ResourceStatus& resource : stored.status().resources()) {
+      messages[resource.key().name()] = resource.message();
+    }
+  }
+  EXPECT_EQ(messages["b"], "pending deletion");
+  EXPECT_EQ(messages["k2"], "not in Git; automated prune is off");
+
+  // A drift that a sync does change is still healed, in both apps.
+  fakes_.apply->SetLive(Object("a", "edited by hand"));
+  fakes_.apply->SetLive(Object("k1", "edited by hand"));
+  for (const char* app : {"web", "keep"}) {
+    EXPECT_TRUE(Pass(app, "drift").applied) << app;
+    EXPECT_EQ(Get(app).status().operation().initiated_by(), "self-heal") << app;
+  }
+  EXPECT_EQ(fakes_.apply->LiveJson(Key("ConfigMap", "a")), Object("a").json());
+  EXPECT_EQ(fakes_.apply->LiveJson(Key("ConfigMap", "k1")), Object("k1").json());
+  // Once the deletion ends, the app is Synced.
+  fakes_.apply->DeleteLive(Key("ConfigMap", "b"));
+  ASSERT_TRUE(Pass("web", "drift").status.ok());
+  EXPECT_EQ(Get("web").status().sync(), types::v1::SYNC_STATUS_SYNCED);
+}
+
 TEST_F(ReconcilerTest, AKindNoLongerRenderedIsFoundThroughTheInventory) {
   fakes_.render->SetObjects("web", {Object("a"), Object("cron", "x", "CronJob")});
   Create(MakeApp("web", /*automated=*/true, /*prune=*/true));
