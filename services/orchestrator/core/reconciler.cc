@@ -696,7 +696,7 @@ ReconcileOutcome Reconciler::Pass(const ReconcileRequest& request, const v1::App
     if (row.status() == types::v1::SYNC_STATUS_EXTRANEOUS) {
       if (cache->pending_deletion.count(KeyIdentity(row.key())) > 0) {
         resource->set_message("pending deletion");
-      } else if (!spec.sync_policy().prune()) {
+      } else if (spec.sync_policy().automated() && !spec.sync_policy().prune()) {
         resource->set_message("not in Git; automated prune is off");
       }
     }
