@@ -283,8 +283,7 @@ void Controller::Stop() {
   streams.clear();  // ends the streams outside the lock (their callbacks take it)
 }
 
-void Controller::Enqueue(const std::string& app, const std::string& trigger,
-                         bool bypass_ref_cache) {
+void Controller::Enqueue(const std::string& app, const std::string& trigger, bool fresh_resolve) {
   if (trigger == "spec") {
     // Created, updated or resumed: its repository and destination may be new.
     if (absl::StatusOr<v1::Application> stored = store_->Get(app); stored.ok()) Track(*stored);
@@ -294,7 +293,7 @@ void Controller::Enqueue(const std::string& app, const std::string& trigger,
   if (IsUserTrigger(trigger)) {
     priority = WorkPriority::kHigh;
     // What a user or a push asks for is answered from the remote, never from a shared answer.
-    bypass_ref_cache = true;
+    fresh_resolve = true;
   } else if (trigger == "drift") {
     priority = WorkPriority::kNormal;
     when = absl::Now() + options_.drift_delay;
@@ -304,7 +303,7 @@ void Controller::Enqueue(const std::string& app, const std::string& trigger,
     states_[app].touched++;
     Pending& pending = pending_[app];
     if (priority != WorkPriority::kLow || pending.trigger == "interval") pending.trigger = trigger;
-    if (bypass_ref_cache) pending.fresh_after_resolve = reconciler_->ResolveMark();
+    if (fresh_resolve) pending.fresh_after_resolve = reconciler_->ResolveMark();
   }
   queue_.Add(app, priority, when);
 }
@@ -333,7 +332,7 @@ absl::Status Controller::RefreshAndWait(const std::string& app, absl::Time deadl
     // A reconcile running now started before this call: wait for the one after it.
     target = state.started + 1;
   }
-  Enqueue(app, "refresh", /*bypass_ref_cache=*/true);
+  Enqueue(app, "refresh", /*fresh_resolve=*/true);
   absl::MutexLock lock(&mu_);
   auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return stopping_ || states_[app].finished >= target;
@@ -395,7 +394,7 @@ std::vector<std::string> Controller::RefreshMatching(const std::string& repo_url
                  (is_tag && LooksLikeVersionRange(target)) || ref.empty();
     if (IsCommitId(target)) match = false;  // a pinned commit never moves
     if (!match) continue;
-    Enqueue(app.name(), "webhook", /*bypass_ref_cache=*/true);
+    Enqueue(app.name(), "webhook", /*fresh_resolve=*/true);
     matched.push_back(app.name());
   }
   return matched;

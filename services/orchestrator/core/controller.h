@@ -82,10 +82,10 @@ class Controller {
 
   // Reconcile `app` soon. `trigger`: "refresh", "webhook", "drift", "spec", "interval"; "spec"
   // (created, updated, resumed) also reads the app to follow its repository and destination.
-  // With `bypass_ref_cache` (always for refresh, webhook, spec and sync), the pass resolves the
-  // ref from a Resolve request sent after this call (shared with the other apps of the same
-  // repository and ref that were triggered before it was sent).
-  void Enqueue(const std::string& app, const std::string& trigger, bool bypass_ref_cache = false);
+  // With `fresh_resolve` (always for refresh, webhook, spec and sync), the pass resolves the
+  // ref from a Resolve request sent after this call, which asks the remote (shared with the other
+  // apps of the same repository and ref that were triggered before it was sent).
+  void Enqueue(const std::string& app, const std::string& trigger, bool fresh_resolve = false);
 
   // Queues a sync of `app`: stores the operation (phase QUEUED) and returns it.
   absl::StatusOr<v1::Operation> RequestSync(const std::string& app, SyncOrder order);
