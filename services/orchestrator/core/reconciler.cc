@@ -48,15 +48,21 @@ std::string KeyText(const types::v1::ObjectKey& key) {
 std::string KeyIdentity(const types::v1::ObjectKey& key) { return KeyText(key); }
 
 // True if the rendered object is a hook (todoke.dev/hook): applied, never compared or pruned.
+// metadata.<field> of `object`; nullptr when absent (or metadata is not an object).
+const Json* MetadataField(const Json& object, const std::string& field) {
+  auto metadata = object.find("metadata");
+  if (metadata == object.end() || !metadata->is_object()) return nullptr;
+  auto value = metadata->find(field);
+  return value == metadata->end() ? nullptr : &*value;
+}
+
 bool IsHook(const types::v1::KubeObject& object) {
   if (!absl::StrContains(object.json(), "todoke.dev/hook\"")) return false;
   absl::StatusOr<Json> parsed = ParseJson(object.json());
   if (!parsed.ok()) return false;
-  const Json* annotations = nullptr;
-  if (auto m = parsed->find("metadata"); m != parsed->end() && m->is_object()) {
-    if (auto a = m->find("annotations"); a != m->end() && a->is_object()) annotations = &*a;
-  }
-  return annotations != nullptr && annotations->contains(std::string(kHookAnnotation));
+  const Json* annotations = MetadataField(*parsed, "annotations");
+  return annotations != nullptr && annotations->is_object() &&
+         annotations->contains(std::string(kHookAnnotation));
 }
 
 // True if the live object carries metadata.deletionTimestamp: Kubernetes is deleting it.
@@ -64,10 +70,8 @@ bool BeingDeleted(const std::string& live_json) {
   if (!absl::StrContains(live_json, "\"deletionTimestamp\"")) return false;
   absl::StatusOr<Json> parsed = ParseJson(live_json);
   if (!parsed.ok()) return false;
-  auto metadata = parsed->find("metadata");
-  if (metadata == parsed->end() || !metadata->is_object()) return false;
-  auto timestamp = metadata->find("deletionTimestamp");
-  return timestamp != metadata->end() && !timestamp->is_null();
+  const Json* timestamp = MetadataField(*parsed, "deletionTimestamp");
+  return timestamp != nullptr && !timestamp->is_null();
 }
 
 std::string StageOf(const std::string& failed_type) {
@@ -656,6 +660,7 @@ ReconcileOutcome Reconciler::Pass(const ReconcileRequest& request, const v1::App
       }
     }
     for (const types::v1::KubeObject& object : live->objects()) {
+      if (extraneous.empty()) break;
       const std::string id = KeyIdentity(object.key());
       if (extraneous.count(id) > 0 && BeingDeleted(object.json())) {
         cache->pending_deletion.insert(id);
@@ -747,14 +752,11 @@ ReconcileOutcome Reconciler::Pass(const ReconcileRequest& request, const v1::App
     // Self-heal syncs only for what a sync changes: not for Extraneous objects that automated
     // prune leaves or that are being deleted already (as Argo CD skips a sync that would only
     // prune with prune off). Else each sync's own refresh would start the next, at once.
+    // (pending_deletion holds Extraneous rows only.)
     const differ::v1::DiffSummary& summary = cache->diff.summary();
-    bool sync_changes_something = summary.out_of_sync() + summary.missing() + summary.unknown() > 0;
-    for (const differ::v1::ObjectDiff& row : cache->diff.objects()) {
-      if (sync_changes_something) break;
-      sync_changes_something = row.status() == types::v1::SYNC_STATUS_EXTRANEOUS &&
-                               policy.prune() &&
-                               cache->pending_deletion.count(KeyIdentity(row.key())) == 0;
-    }
+    const bool sync_changes_something =
+        summary.out_of_sync() + summary.missing() + summary.unknown() > 0 ||
+        (policy.prune() && summary.extraneous() > cache->pending_deletion.size());
     if (new_commit || (policy.self_heal() && sync_changes_something) ||
         request.trigger == "retry") {
       SyncOrder automated;

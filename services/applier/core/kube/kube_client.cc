@@ -537,18 +537,11 @@ class CurlKubeClient final : public KubeClient {
   }
 
   absl::StatusOr<Json> Get(const ObjectKey& key, absl::Time deadline) override {
-    ASSIGN_OR_RETURN(std::string path, ObjectPath(key, deadline));
-    KubeRequest request;
-    request.path = std::move(path);
-    return JsonCall(request, deadline);
+    return GetObject(key, /*from_server_cache=*/false, deadline);
   }
 
   absl::StatusOr<Json> GetFromServerCache(const ObjectKey& key, absl::Time deadline) override {
-    ASSIGN_OR_RETURN(std::string path, ObjectPath(key, deadline));
-    KubeRequest request;
-    request.path = std::move(path);
-    request.query.emplace_back("resourceVersion", "0");
-    return JsonCall(request, deadline);
+    return GetObject(key, /*from_server_cache=*/true, deadline);
   }
 
   absl::StatusOr<ListPage> List(const GroupVersionKind& gvk, absl::string_view ns,
@@ -781,6 +774,16 @@ class CurlKubeClient final : public KubeClient {
       return absl::InvalidArgumentError(absl::StrCat(key.ToString(), ": no name"));
     }
     return ResourcePath(res, key.ns, key.name);
+  }
+
+  // GET of one object; `from_server_cache`: resourceVersion=0 (see GetFromServerCache).
+  absl::StatusOr<Json> GetObject(const ObjectKey& key, bool from_server_cache,
+                                 absl::Time deadline) {
+    ASSIGN_OR_RETURN(std::string path, ObjectPath(key, deadline));
+    KubeRequest request;
+    request.path = std::move(path);
+    if (from_server_cache) request.query.emplace_back("resourceVersion", "0");
+    return JsonCall(request, deadline);
   }
 
   // One page of a list (List, or a page of ListAll): `bytes_before` bytes of the same list were

@@ -273,8 +273,8 @@ void WatchCache::ReplaceAll(KindState* state, std::vector<Json>& items,
         events.push_back({old.app, old.key, old.resource_version, true});
       }
     }
-    for (const auto& [key, entry] : fresh) state->deleted.erase(key);
     for (const auto& [key, entry] : fresh) {
+      state->deleted.erase(key);
       IndexLocked(entry, true);
       if (!state->listed_once || entry.app.empty()) continue;
       auto old = state->objects.find(key);
